@@ -1,0 +1,52 @@
+// Decision events: the grant emits them, subscribers (log, audit stream, metrics) are attached in one place (main).
+import { EventEmitter } from 'node:events';
+import type { ActClaim } from '../token_types/types.js';
+
+export interface ExchangeDecisionEvent {
+  type: 'exchange';
+  time: number;
+  decision: 'allow' | 'deny';
+  /** RFC error code when denied. */
+  error?: string;
+  reasons: string[];
+  requestId?: string;
+  clientId: string;
+  sub?: string;
+  sid?: string;
+  /** The full actor chain of the issued (or would-be) token, current actor first. */
+  act?: ActClaim;
+  subjectTokenType?: string;
+  toolServer?: string;
+  requestedScopes?: string[];
+  grantedScopes?: string[];
+  jti?: string;
+  exp?: number;
+  /** Latency of the decision in milliseconds. */
+  durationMs: number;
+}
+
+export type DecisionEvent = ExchangeDecisionEvent;
+
+export interface DecisionEvents {
+  emit(event: DecisionEvent): void;
+  on(listener: (event: DecisionEvent) => void): void;
+}
+
+/** Listeners run synchronously after the response is decided; a listener that throws is isolated and never fails a request. */
+export function createDecisionEvents(onListenerError: (err: unknown) => void): DecisionEvents {
+  const emitter = new EventEmitter();
+  return {
+    emit(event) {
+      for (const listener of emitter.listeners('decision')) {
+        try {
+          (listener as (e: DecisionEvent) => void)(event);
+        } catch (err) {
+          onListenerError(err);
+        }
+      }
+    },
+    on(listener) {
+      emitter.on('decision', listener);
+    },
+  };
+}

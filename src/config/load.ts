@@ -1,0 +1,122 @@
+// Loads the configuration: defaults < config file (CONFIG_FILE, YAML or JSON) < environment. Fails fast with the key and the problem.
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+import { canonicalResource } from '../policy/resource.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULT_CONFIG_FILE = 'config/default.yaml';
+
+function readConfigFile(file: string, explicit: boolean): unknown {
+  if (!existsSync(file)) {
+    if (explicit) throw new ConfigError(`config file ${file} does not exist`);
+    return {};
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return file.endsWith('.json') ? JSON.parse(text) : (parseYaml(text) ?? {});
+  } catch {
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}`);
+  }
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `  ${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('\n');
+}
+
+/** Applies the environment overrides named in the schema descriptions. */
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw };
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT);
+    out.port = Number.isInteger(port) ? port : env.PORT;
+  }
+  if (env.ISSUER) out.issuer = env.ISSUER;
+  if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  if (env.REDIS_URL !== undefined) {
+    const redis = (typeof out.redis === 'object' && out.redis !== null ? out.redis : {}) as Record<string, unknown>;
+    out.redis = { ...redis, url: env.REDIS_URL === '' ? undefined : env.REDIS_URL };
+  }
+  return out;
+}
+
+/** Cross-references the schema cannot express: every policy names registered clients, tool servers and scopes. */
+function checkReferences(config: Config): string[] {
+  const problems: string[] = [];
+  const clientIds = new Set(config.clients.map((c) => c.client_id));
+  if (clientIds.size !== config.clients.length) problems.push('clients: duplicate client_id');
+  const servers = new Map(config.toolServers.map((t) => [t.resource, t]));
+  if (servers.size !== config.toolServers.length) problems.push('toolServers: duplicate resource');
+  const aliases = new Set<string>();
+  config.toolServers.forEach((t, i) => {
+    if (t.clientId !== undefined && !clientIds.has(t.clientId)) problems.push(`toolServers.${i}.clientId: unknown client ${t.clientId}`);
+    for (const a of t.audiences) {
+      if (aliases.has(a)) problems.push(`toolServers.${i}.audiences: ${a} is used twice`);
+      aliases.add(a);
+    }
+  });
+  config.agents.forEach((agent, i) => {
+    if (!clientIds.has(agent.clientId)) problems.push(`agents.${i}.clientId: unknown client ${agent.clientId}`);
+    agent.subjectClients.forEach((c, j) => {
+      if (!clientIds.has(c)) problems.push(`agents.${i}.subjectClients.${j}: unknown client ${c}`);
+    });
+    agent.toolServers.forEach((rule, j) => {
+      const server = servers.get(rule.resource);
+      if (!server) {
+        problems.push(`agents.${i}.toolServers.${j}.resource: not a registered tool server`);
+        return;
+      }
+      for (const s of [...rule.scopes, ...(rule.defaultScopes ?? [])]) {
+        if (!server.scopes.includes(s)) problems.push(`agents.${i}.toolServers.${j}: scope ${s} is not accepted by ${rule.resource}`);
+      }
+    });
+  });
+  config.clients.forEach((c, i) => {
+    const confidential = c.token_endpoint_auth_method !== 'none';
+    if (c.token_endpoint_auth_method.startsWith('client_secret') && !c.client_secret) problems.push(`clients.${i}.client_secret: required for ${c.token_endpoint_auth_method}`);
+    if (c.token_endpoint_auth_method === 'private_key_jwt' && !c.jwks) problems.push(`clients.${i}.jwks: required for private_key_jwt`);
+    if (!confidential && c.grant_types.includes('urn:ietf:params:oauth:grant-type:token-exchange')) {
+      problems.push(`clients.${i}.grant_types: a public client may not use token exchange`);
+    }
+    if (c.grant_types.includes('authorization_code') && c.redirect_uris.length === 0) problems.push(`clients.${i}.redirect_uris: required for authorization_code`);
+  });
+  return problems;
+}
+
+/** Parses raw input into a Config, or throws a ConfigError naming each key and problem. */
+export function parseConfig(raw: unknown): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`invalid configuration:\n${formatIssues(result.error)}`);
+  const parsed = result.data;
+  const config: Config = {
+    ...parsed,
+    issuer: (parsed.issuer ?? `http://localhost:${parsed.port}`).replace(/\/$/, ''),
+    toolServers: parsed.toolServers.map((t) => ({ ...t, resource: canonicalResource(t.resource) ?? t.resource })),
+    agents: parsed.agents.map((a) => ({
+      ...a,
+      toolServers: a.toolServers.map((r) => ({ ...r, resource: canonicalResource(r.resource) ?? r.resource })),
+    })),
+  };
+  const problems = checkReferences(config);
+  if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  return config;
+}
+
+/** Loads the configuration from CONFIG_FILE (default config/default.yaml) and the environment. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): { config: Config; file: string } {
+  const file = env.CONFIG_FILE || DEFAULT_CONFIG_FILE;
+  const raw = readConfigFile(file, Boolean(env.CONFIG_FILE));
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold an object`);
+  return { config: parseConfig(applyEnv(raw as Record<string, unknown>, env)), file };
+}

@@ -1,0 +1,146 @@
+// The configuration schema: the single source of every default and its description (docs/configuration.md is generated from it).
+import { z } from 'zod';
+
+const uri = z.url({ protocol: /^https?$/ });
+
+/** A secret taken from the environment or a file, never only from the committed config. */
+export const secretRef = z
+  .object({
+    env: z.string().min(1).optional().describe('Environment variable holding the secret; wins over `file`.'),
+    file: z.string().min(1).optional().describe('File holding the secret (trailing newline ignored).'),
+    generate: z
+      .boolean()
+      .default(false)
+      .describe('Development only: when neither source has a value, generate a random secret into `file` (mode 0600) and warn.'),
+  })
+  .refine((s) => s.env !== undefined || s.file !== undefined, { message: 'needs env or file' });
+
+const jwkPublic = z.record(z.string(), z.unknown());
+
+export const clientSchema = z.object({
+  client_id: z.string().min(1).describe('The OAuth client identifier.'),
+  client_secret: secretRef.optional().describe('Where the client secret comes from (for client_secret_basic / client_secret_post).'),
+  token_endpoint_auth_method: z
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'])
+    .default('client_secret_basic')
+    .describe('How the client authenticates at the token endpoint. Only confidential methods may exchange.'),
+  jwks: z.object({ keys: z.array(jwkPublic).min(1) }).optional().describe('Public keys for private_key_jwt.'),
+  grant_types: z
+    .array(z.enum(['authorization_code', 'client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange']))
+    .default(['urn:ietf:params:oauth:grant-type:token-exchange'])
+    .describe('Grant types the client may use.'),
+  redirect_uris: z.array(uri).default([]).describe('Redirect URIs (authorization_code clients).'),
+  scope: z.string().optional().describe('Space-separated scopes the client may request for itself (client_credentials), e.g. `admin`.'),
+});
+
+export const toolServerSchema = z.object({
+  resource: uri.describe('Canonical resource URI of the tool server (RFC 8707); becomes the token `aud`.'),
+  audiences: z.array(z.string().min(1)).default([]).describe('Logical names accepted in the `audience` parameter for this tool server.'),
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).min(1).describe('The scopes (tool names) this tool server accepts.'),
+  maxTtlSeconds: z.number().int().min(10).max(3600).default(300).describe('Upper bound on the lifetime of a delegation token for this tool server.'),
+  clientId: z.string().optional().describe('The client this tool server authenticates as; only it may exchange tokens issued for this tool server (multi-hop).'),
+});
+
+export const agentRuleSchema = z.object({
+  resource: uri.describe('Tool server resource URI this rule is for.'),
+  scopes: z.array(z.string()).min(1).describe('Scopes the agent may obtain for this tool server.'),
+  defaultScopes: z.array(z.string()).optional().describe('Scopes granted when the request names none (default: `scopes`).'),
+  groups: z.array(z.string()).optional().describe('When set, only users in one of these groups may be delegated through this rule.'),
+});
+
+export const agentPolicySchema = z.object({
+  clientId: z.string().min(1).describe('The agent (client) this policy is for.'),
+  toolServers: z.array(agentRuleSchema).default([]).describe('The tool servers, and scopes, this agent may obtain tokens for. Deny by default.'),
+  subjectClients: z
+    .array(z.string())
+    .default([])
+    .describe("Other clients whose users' access tokens this agent may exchange (by default only tokens issued to itself)."),
+});
+
+export const trustedIssuerSchema = z.object({
+  issuer: z.string().min(1).describe('Exact `iss` of the external identity provider.'),
+  jwksUri: uri.describe('Where its signing keys are published.'),
+  audience: z.string().min(1).describe('The `aud` its tokens must carry to be accepted here (this service).'),
+  algorithms: z.array(z.enum(['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'])).default(['RS256', 'ES256']).describe('Allowed JWS algorithms.'),
+  sessionClaim: z.string().default('sid').describe('Claim carrying the session id; becomes the namespaced `sid` of delegation tokens.'),
+  groupsClaim: z.string().default('groups').describe('Claim carrying the user groups used by policy.'),
+  allowedScopes: z
+    .array(z.string())
+    .default([])
+    .describe("Scopes this issuer's users may delegate. Tokens with a `scope` claim are narrowed further by it."),
+  tokenTypes: z
+    .array(
+      z.enum([
+        'urn:ietf:params:oauth:token-type:jwt',
+        'urn:ietf:params:oauth:token-type:id_token',
+        'urn:ietf:params:oauth:token-type:access_token',
+      ]),
+    )
+    .default(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token', 'urn:ietf:params:oauth:token-type:access_token'])
+    .describe('Subject token types accepted from this issuer.'),
+});
+
+export const demoUserSchema = z.object({
+  sub: z.string().min(1).describe('Subject identifier.'),
+  username: z.string().min(1).describe('Login name on the demo login page.'),
+  name: z.string().default('').describe('Display name.'),
+  groups: z.array(z.string()).default([]).describe('Groups, used by agent policies.'),
+});
+
+export const configSchema = z.object({
+  port: z.number().int().min(0).max(65535).default(3000).describe('HTTP port (env `PORT`).'),
+  issuer: uri.optional().describe('Issuer URL, the service root (env `ISSUER`; default `http://localhost:$PORT`).'),
+  proxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers (behind a TLS-terminating proxy).'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level (env `LOG_LEVEL`).'),
+  redis: z
+    .object({
+      url: z.string().optional().describe('Redis URL (env `REDIS_URL`). Unset: embedded in-memory store, single instance only.'),
+      keyPrefix: z.string().default('dts:').describe('Prefix of every Redis key this service writes.'),
+    })
+    .prefault({})
+    .describe('Storage.'),
+  keys: z
+    .object({
+      file: z.string().default('keys/jwks.json').describe('Private JWKS file (git-ignored, mode 0600); generated at first start when missing.'),
+      alg: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of generated signing keys.'),
+    })
+    .prefault({})
+    .describe('Signing keys.'),
+  cookieSecret: secretRef
+    .default({ file: 'keys/cookie.secret', generate: true })
+    .describe('Secret that signs the login session cookies.'),
+  userTokens: z
+    .object({
+      accessTokenTtlSeconds: z.number().int().min(60).max(86400).default(3600).describe("Lifetime of users' opaque access tokens."),
+      sessionTtlSeconds: z.number().int().min(300).default(8 * 3600).describe('Lifetime of a login session.'),
+    })
+    .prefault({})
+    .describe('Tokens issued to users by the login flow.'),
+  exchange: z
+    .object({
+      maxActDepth: z.number().int().min(1).max(16).default(4).describe('Longest allowed `act` chain (RFC 8693 §4.1).'),
+      clockToleranceSeconds: z.number().int().min(0).max(300).default(30).describe('Leeway for `exp`/`nbf`/`iat` of incoming JWTs.'),
+    })
+    .prefault({})
+    .describe('The token exchange grant.'),
+  demoLogin: z
+    .object({
+      enabled: z.boolean().default(false).describe('Serve the development login page (pick a demo user, no password). Never enable in production.'),
+      users: z.array(demoUserSchema).default([]).describe('The demo users.'),
+    })
+    .prefault({})
+    .describe('Development login.'),
+  clients: z.array(clientSchema).default([]).describe('Registered clients: agents, tool servers, admin tools.'),
+  toolServers: z.array(toolServerSchema).default([]).describe('Tool servers (resource servers) tokens can be issued for.'),
+  agents: z.array(agentPolicySchema).default([]).describe('Delegation policy per agent client. Deny by default.'),
+  trustedIssuers: z.array(trustedIssuerSchema).default([]).describe('External identity providers whose JWTs are accepted as subject tokens.'),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.infer<typeof configSchema> & { issuer: string };
+export type ClientConfig = z.infer<typeof clientSchema>;
+export type ToolServerConfig = z.infer<typeof toolServerSchema>;
+export type AgentPolicyConfig = z.infer<typeof agentPolicySchema>;
+export type TrustedIssuerConfig = z.infer<typeof trustedIssuerSchema>;
+export type DemoUser = z.infer<typeof demoUserSchema>;
+export type SecretRef = z.infer<typeof secretRef>;

@@ -1,0 +1,195 @@
+// The RFC 8693 token exchange grant: parse -> client -> target -> subject -> actor -> binding -> revocation -> act ->
+// policy -> issue -> event. Registered on oidc-provider with registerGrantType (see register.ts).
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { ClientConfig, ToolServerConfig } from '../../config/schema.js';
+import type { DecisionEvents, ExchangeDecisionEvent } from '../../audit/events.js';
+import type { Policy, PolicyError } from '../../policy/decide.js';
+import { canonicalResource } from '../../policy/resource.js';
+import { revokedBecause } from '../../sessions/revocation.js';
+import { actClientIds, actDepth } from '../../token_types/act.js';
+import { validateActorToken, type FindClientCredentials } from '../../token_types/actor.js';
+import type { TokenTypeDeps, ValidationContext } from '../../token_types/context.js';
+import { subjectTokenValidators } from '../../token_types/registry.js';
+import { DependencyUnavailable, TokenRejected, type ActClaim, type SubjectContext } from '../../token_types/types.js';
+import { ServiceUnavailable } from '../../provider/errors.js';
+import { TokenType, describeInvalidRequest, exchangeRequestSchema, type ExchangeRequest } from './params.js';
+import { signDelegationToken, type Signer } from './issue.js';
+
+export interface ExchangeDeps {
+  issuer: string;
+  clients: Map<string, ClientConfig>;
+  toolServers: Map<string, ToolServerConfig>;
+  audiences: Map<string, ToolServerConfig>;
+  policy: Policy;
+  maxActDepth: number;
+  tokenTypes: TokenTypeDeps;
+  signer: () => Signer;
+  findClientCredentials: FindClientCredentials;
+  events: DecisionEvents;
+  now?: () => number;
+}
+
+/** A refusal: the client sees `error` and a fixed `description`; `reasons` go to the audit event and the log. */
+class Refusal extends Error {
+  constructor(
+    readonly error: PolicyError | 'unauthorized_client',
+    readonly description: string,
+    readonly reasons: string[],
+  ) {
+    super(description);
+  }
+}
+
+const oidcError = (r: Refusal) => {
+  const detail = r.reasons.join(',');
+  switch (r.error) {
+    case 'invalid_target':
+      return new errors.InvalidTarget(r.description, detail);
+    case 'invalid_scope':
+      // No `scope` member in the error body: RFC 6749 §5.2 does not define one.
+      return new errors.InvalidScope(r.description, undefined as never, detail);
+    case 'unauthorized_client':
+      return new errors.UnauthorizedClient(r.description, detail);
+    default:
+      return new errors.InvalidRequest(r.description, undefined, detail);
+  }
+};
+
+function parse(params: Record<string, unknown>): ExchangeRequest {
+  const result = exchangeRequestSchema.safeParse(params);
+  if (!result.success) throw new Refusal('invalid_request', describeInvalidRequest(result.error), ['malformed_request']);
+  return result.data;
+}
+
+function checkClient(deps: ExchangeDeps, clientId: string): void {
+  const client = deps.clients.get(clientId);
+  // SPEC profile: only confidential clients that the configuration allows may exchange.
+  if (!client || client.token_endpoint_auth_method === 'none' || !client.grant_types.includes('urn:ietf:params:oauth:grant-type:token-exchange')) {
+    throw new Refusal('unauthorized_client', 'the client is not allowed to use token exchange', ['client_not_allowed']);
+  }
+}
+
+/** RFC 8707 §2 and SPEC profile: exactly one target, a registered tool server (by resource URI or audience alias). */
+function resolveTarget(deps: ExchangeDeps, req: ExchangeRequest): ToolServerConfig {
+  const targets = req.resource.length + req.audience.length;
+  if (targets !== 1) throw new Refusal('invalid_target', targets ? 'exactly one resource or audience is allowed' : 'a resource or audience is required', ['target_count']);
+  if (req.resource.length) {
+    const canonical = canonicalResource(req.resource[0]!);
+    if (!canonical) throw new Refusal('invalid_target', 'resource must be an absolute URI without a fragment', ['malformed_resource']);
+    const server = deps.toolServers.get(canonical);
+    if (!server) throw new Refusal('invalid_target', 'the resource is not a registered tool server', ['unknown_resource']);
+    return server;
+  }
+  const server = deps.audiences.get(req.audience[0]!) ?? deps.toolServers.get(canonicalResource(req.audience[0]!) ?? '');
+  if (!server) throw new Refusal('invalid_target', 'the audience is not a registered tool server', ['unknown_audience']);
+  return server;
+}
+
+async function validateSubject(req: ExchangeRequest, ctx: ValidationContext): Promise<SubjectContext> {
+  const validator = subjectTokenValidators.get(req.subject_token_type);
+  // RFC 8693 §2.2.2: an unsupported token type is an invalid_request.
+  if (!validator) throw new Refusal('invalid_request', 'unsupported subject_token_type', ['unsupported_subject_token_type']);
+  return validator(req.subject_token, ctx);
+}
+
+/** SPEC profile: who may present this subject token. */
+function checkBinding(deps: ExchangeDeps, subject: SubjectContext, clientId: string): void {
+  if (subject.kind === 'user_token' && subject.issuedTo !== clientId && !deps.policy.subjectClients(clientId).includes(subject.issuedTo!)) {
+    throw new TokenRejected('not_issued_to_client');
+  }
+}
+
+export function createExchangeHandler(deps: ExchangeDeps) {
+  const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+
+  return async function tokenExchangeHandler(ctx: KoaContextWithOIDC): Promise<void> {
+    const started = performance.now();
+    const clientId = ctx.oidc.client!.clientId;
+    const event: ExchangeDecisionEvent = {
+      type: 'exchange', time: Date.now(), decision: 'deny', reasons: [], clientId, durationMs: 0,
+      requestId: (ctx.state as { requestId?: string }).requestId,
+    };
+    try {
+      const req = parse(ctx.oidc.params as Record<string, unknown>);
+      event.subjectTokenType = req.subject_token_type;
+      checkClient(deps, clientId);
+      // RFC 8693 §2.2.2: an unsupported requested_token_type is an invalid_request.
+      if (req.requested_token_type !== undefined && req.requested_token_type !== TokenType.accessToken) {
+        throw new Refusal('invalid_request', 'unsupported requested_token_type', ['unsupported_requested_token_type']);
+      }
+      const toolServer = resolveTarget(deps, req);
+      event.toolServer = toolServer.resource;
+      const requested = req.scope === undefined ? undefined : req.scope.split(' ').filter(Boolean);
+      event.requestedScopes = requested;
+
+      const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now() };
+      // RFC 8693 §2.1: "the authorization server MUST perform the appropriate validation procedures for the indicated token type".
+      const subject = await validateSubject(req, vctx);
+      Object.assign(event, { sub: subject.sub, sid: subject.sid });
+      if (req.actor_token !== undefined) {
+        await validateActorToken(req.actor_token, req.actor_token_type!, vctx, deps.findClientCredentials);
+      }
+      checkBinding(deps, subject, clientId);
+      // RFC 8693 §4.4: may_act names who may act for the subject.
+      if (subject.mayAct && (subject.mayAct.sub !== clientId || (subject.mayAct.iss !== undefined && subject.mayAct.iss !== deps.issuer))) {
+        throw new TokenRejected('may_act_mismatch');
+      }
+      const revoked = revokedBecause(subject.revocations, subject.iat);
+      if (revoked) throw new TokenRejected(revoked);
+
+      // RFC 8693 §4.1: the current actor outermost, prior actors nested inside it.
+      const act: ActClaim = { sub: clientId, ...(subject.act ? { act: subject.act } : {}) };
+      event.act = act;
+      if (actDepth(act) > deps.maxActDepth) throw new Refusal('invalid_request', 'the delegation chain is too long', ['act_depth_exceeded']);
+
+      const decision = deps.policy.decide({ agent: clientId, toolServer, userGroups: subject.groups, subjectScopes: subject.scopes, requested });
+      event.reasons = decision.reasons;
+      if (!decision.allowed) {
+        const description = { invalid_target: 'the client may not obtain tokens for this tool server', invalid_scope: 'the requested scope is not allowed', invalid_request: 'the subject may not be delegated to this client' }[decision.error];
+        throw new Refusal(decision.error, description, decision.reasons);
+      }
+
+      const iat = vctx.now;
+      // SPEC profile: exp <= min(now + tool server TTL, subject token exp, session end).
+      const exp = Math.min(iat + toolServer.maxTtlSeconds, subject.exp, subject.sessionEnd ?? Infinity);
+      if (exp <= iat) throw new TokenRejected('expired');
+      const { token, jti } = await signDelegationToken(deps.issuer, deps.signer(), {
+        sub: subject.sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid: subject.sid, iat, exp,
+        authTime: subject.authTime, acr: subject.acr,
+      });
+      Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp });
+
+      // RFC 8693 §2.2.1; `scope` always returned (it may differ from the request); never a refresh token.
+      ctx.body = {
+        access_token: token,
+        issued_token_type: TokenType.accessToken,
+        token_type: 'Bearer',
+        expires_in: exp - iat,
+        scope: decision.scopes.join(' '),
+      };
+    } catch (err) {
+      throw toOidcError(err, event);
+    } finally {
+      event.durationMs = performance.now() - started;
+      deps.events.emit(event);
+    }
+  };
+}
+
+/** Maps every failure to an RFC error; records the cause on the event. Unknown failures fail closed as 503. */
+function toOidcError(err: unknown, event: ExchangeDecisionEvent): Error {
+  if (err instanceof Refusal) {
+    event.error = err.error;
+    if (!event.reasons.length) event.reasons = err.reasons;
+    return oidcError(err);
+  }
+  if (err instanceof TokenRejected) {
+    event.error = 'invalid_request';
+    event.reasons = [`${err.which}:${err.reason}`];
+    // RFC 8693 §2.2.2: an invalid subject or actor token "for any reason" is invalid_request.
+    return new errors.InvalidRequest(`${err.which} is invalid`, undefined, err.reason);
+  }
+  event.error = 'temporarily_unavailable';
+  event.reasons = [err instanceof DependencyUnavailable ? 'dependency_unavailable' : 'store_unavailable'];
+  return new ServiceUnavailable(err instanceof Error ? err.message : String(err));
+}

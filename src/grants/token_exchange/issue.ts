@@ -1,0 +1,45 @@
+// Builds and signs the delegation token: an RFC 9068 JWT access token with RFC 8693 `act` and our `sid`.
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { ActClaim } from '../../token_types/types.js';
+
+export interface Signer {
+  kid: string;
+  alg: string;
+  key: Parameters<SignJWT['sign']>[0];
+}
+
+export interface DelegationClaims {
+  sub: string;
+  aud: string;
+  clientId: string;
+  scopes: string[];
+  act: ActClaim;
+  sid: string;
+  iat: number;
+  exp: number;
+  authTime?: number;
+  acr?: string;
+}
+
+export async function signDelegationToken(issuer: string, signer: Signer, c: DelegationClaims): Promise<{ token: string; jti: string }> {
+  const jti = randomBytes(16).toString('base64url');
+  const token = await new SignJWT({
+    client_id: c.clientId,
+    scope: c.scopes.join(' '),
+    sid: c.sid,
+    act: c.act,
+    ...(c.authTime !== undefined ? { auth_time: c.authTime } : {}),
+    ...(c.acr !== undefined ? { acr: c.acr } : {}),
+  })
+    // RFC 9068 §2.1: typ "at+jwt"; a kid from the published JWKS.
+    .setProtectedHeader({ alg: signer.alg, typ: 'at+jwt', kid: signer.kid })
+    .setIssuer(issuer)
+    .setSubject(c.sub)
+    .setAudience(c.aud)
+    .setIssuedAt(c.iat)
+    .setExpirationTime(c.exp)
+    .setJti(jti)
+    .sign(signer.key);
+  return { token, jti };
+}

@@ -1,0 +1,81 @@
+// Koa assembly: request id and log line, error rendering, health, and our routes in front of oidc-provider's.
+import { randomUUID } from 'node:crypto';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { StoreHealth } from '../stores/types.js';
+
+/** One log line per request. Only the path is logged (never the query or body: they may carry tokens). */
+export function requestLog(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    const requestId = ctx.get('x-request-id').slice(0, 64) || randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    try {
+      await next();
+    } finally {
+      const clientId = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc?.client?.clientId;
+      logger.info(
+        { reqId: requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - started) * 100) / 100, ...(clientId ? { clientId } : {}) },
+        'request',
+      );
+    }
+  };
+}
+
+/** Renders errors thrown by our own routes the OAuth way; anything unexpected is logged and answered without detail. */
+export function errorRenderer(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const e = err as { status?: number; statusCode?: number; expose?: boolean; error?: string; message?: string; error_description?: string; error_detail?: string };
+      const status = e.statusCode ?? e.status ?? 500;
+      if (status >= 500 && !(e.expose && e.error)) {
+        logger.error({ reqId: ctx.state.requestId, err }, 'unhandled error');
+        ctx.status = 500;
+        ctx.body = { error: 'server_error', error_description: 'internal error' };
+      } else {
+        if (e.error_detail) logger.info({ reqId: ctx.state.requestId, detail: e.error_detail }, e.error ?? 'error');
+        ctx.status = status;
+        ctx.body = { error: e.error ?? 'invalid_request', ...(e.error_description ?? (e.expose ? e.message : undefined) ? { error_description: e.error_description ?? e.message } : {}) };
+      }
+      ctx.set('Cache-Control', 'no-store');
+    }
+  };
+}
+
+export interface HealthDeps {
+  store: StoreHealth;
+  keysLoaded: () => boolean;
+}
+
+/** /healthz: the process answers. /readyz: the store answers and keys are loaded (else 503, so no traffic is routed here). */
+export function healthRoutes(deps: HealthDeps): Router {
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const [store, keys] = [await deps.store.ping(), deps.keysLoaded()];
+    ctx.status = store && keys ? 200 : 503;
+    ctx.body = { status: store && keys ? 'ready' : 'unavailable', checks: { store: store ? 'ok' : 'fail', keys: keys ? 'ok' : 'fail' } };
+  });
+  return router;
+}
+
+/** Mounts middleware and routers in front of the provider's own routes (provider.use inserts before them). */
+export function mount(provider: Provider, ...parts: Array<Middleware | Router>): void {
+  for (const part of parts) {
+    if (part instanceof Router) {
+      provider.use(part.routes() as never);
+      provider.use(part.allowedMethods() as never);
+    } else {
+      provider.use(part as never);
+    }
+  }
+}

@@ -1,0 +1,126 @@
+// The oidc-provider configuration: clients, features, TTLs, adapter, accounts. Built from narrow slices of our config.
+import { errors, type Configuration, type ClientMetadata, type JWK } from 'oidc-provider';
+import type { ClientConfig, Config, DemoUser } from '../config/schema.js';
+import { TOKEN_EXCHANGE_GRANT } from '../grants/token_exchange/params.js';
+
+/** Scopes of tokens for the service's own APIs (client_credentials, resource `${issuer}/admin`). */
+export const ADMIN_SCOPES = ['admin', 'revocation'];
+
+export interface ProviderDeps {
+  config: Pick<Config, 'issuer' | 'clients' | 'toolServers' | 'userTokens' | 'demoLogin'>;
+  /** Client secrets resolved from env or files, by client_id. */
+  clientSecrets: Map<string, string>;
+  privateJwks: { keys: JWK[] };
+  cookieKeys: string[];
+  adapter: NonNullable<Configuration['adapter']>;
+}
+
+/** Static client metadata for oidc-provider. Every client may reach the exchange grant here; the grant itself refuses
+ * clients the config does not allow, so the answer is RFC 8693's `unauthorized_client`, not a generic one. */
+function clientMetadata(client: ClientConfig, secret: string | undefined): ClientMetadata {
+  const grantTypes = new Set<string>(client.grant_types.filter((g) => g !== TOKEN_EXCHANGE_GRANT));
+  grantTypes.add(TOKEN_EXCHANGE_GRANT);
+  const usesCode = grantTypes.has('authorization_code');
+  return {
+    client_id: client.client_id,
+    ...(secret !== undefined ? { client_secret: secret } : {}),
+    token_endpoint_auth_method: client.token_endpoint_auth_method,
+    grant_types: [...grantTypes],
+    response_types: usesCode ? ['code'] : [],
+    redirect_uris: client.redirect_uris,
+    ...(client.jwks ? { jwks: client.jwks as { keys: JWK[] } } : {}),
+    ...(client.scope ? { scope: client.scope } : {}),
+  };
+}
+
+/** The demo users, as oidc-provider accounts. */
+export function findAccountIn(users: DemoUser[]): NonNullable<Configuration['findAccount']> {
+  const bySub = new Map(users.map((u) => [u.sub, u]));
+  return (_ctx, sub) => {
+    const user = bySub.get(sub);
+    if (!user) return undefined;
+    return {
+      accountId: user.sub,
+      claims: () => ({ sub: user.sub, name: user.name, groups: user.groups }),
+    };
+  };
+}
+
+export function providerConfiguration(deps: ProviderDeps): Configuration {
+  const { config } = deps;
+  const userScopes = [...new Set(config.toolServers.flatMap((t) => t.scopes))].join(' ');
+  const toolServers = new Map(config.toolServers.map((t) => [t.resource, t]));
+  const selfResource = config.issuer;
+  const signingAlg = String(deps.privateJwks.keys[0]?.alg ?? 'ES256');
+  const adminResource = `${config.issuer}/admin`;
+
+  return {
+    adapter: deps.adapter,
+    // ID tokens and client_credentials JWTs are signed with the same current key as delegation tokens.
+    clientDefaults: { id_token_signed_response_alg: signingAlg as 'ES256' },
+    clients: config.clients.map((c) => clientMetadata(c, deps.clientSecrets.get(c.client_id))),
+    jwks: deps.privateJwks,
+    cookies: { keys: deps.cookieKeys },
+    findAccount: findAccountIn(config.demoLogin.users),
+    claims: { openid: ['sub'], profile: ['name'], groups: ['groups'] },
+    scopes: ['openid', 'profile', 'groups'],
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      // DPoP is not yet applied to the exchange grant, so it is not advertised at all (see README, "Not yet").
+      dPoP: { enabled: false },
+      introspection: { enabled: true } as never,
+      revocation: { enabled: true },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // Users' tokens are issued for this service itself: the only place they are meant to be presented is the exchange.
+        defaultResource: (ctx) => (ctx.oidc.params?.grant_type === 'client_credentials' ? adminResource : selfResource),
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resourceIndicator, client) => {
+          if (resourceIndicator === selfResource) {
+            return {
+              scope: userScopes,
+              audience: selfResource,
+              accessTokenFormat: 'opaque',
+              accessTokenTTL: config.userTokens.accessTokenTtlSeconds,
+            };
+          }
+          const tool = toolServers.get(resourceIndicator);
+          // client_credentials tokens for a tool server: only the scopes the client registered, as a JWT.
+          if (tool && client.scope) {
+            const allowed = new Set(client.scope.split(' '));
+            return {
+              scope: tool.scopes.filter((s) => allowed.has(s)).join(' '),
+              audience: tool.resource,
+              accessTokenFormat: 'jwt',
+              accessTokenTTL: tool.maxTtlSeconds,
+              jwt: { sign: { alg: signingAlg as 'ES256' } },
+            };
+          }
+          if (resourceIndicator === adminResource) {
+            return { scope: ADMIN_SCOPES.join(' '), audience: adminResource, accessTokenFormat: 'opaque', accessTokenTTL: 300 };
+          }
+          throw new errors.InvalidTarget();
+        },
+      },
+      rpInitiatedLogout: { enabled: true },
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.userTokens.accessTokenTtlSeconds,
+      AuthorizationCode: 60,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 300,
+      IdToken: 3600,
+      Interaction: 600,
+      Session: config.userTokens.sessionTtlSeconds,
+      Grant: config.userTokens.sessionTtlSeconds,
+    },
+    renderError: (ctx, out) => {
+      ctx.type = 'json';
+      ctx.body = out;
+    },
+  };
+}

@@ -1,0 +1,12 @@
+// Error classes beyond oidc-provider's own: 503 for a store or key that is unavailable (fail closed).
+import { errors } from 'oidc-provider';
+
+/** HTTP 503 `temporarily_unavailable`: a dependency (Redis, keys) is down, so nothing is issued. */
+export class ServiceUnavailable extends errors.TemporarilyUnavailable {
+  constructor(detail?: string) {
+    super('the service is temporarily unavailable', detail === undefined ? undefined : { detail });
+    this.status = 503;
+    this.statusCode = 503;
+    this.expose = true;
+  }
+}

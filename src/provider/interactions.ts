@@ -1,0 +1,78 @@
+// The development login: a page that lists the configured demo users, and automatic consent. Disabled unless configured.
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type Provider from 'oidc-provider';
+import type { DemoUser } from '../config/schema.js';
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function loginPage(uid: string, clientId: string, users: DemoUser[]): string {
+  const options = users
+    .map((u) => `<li><button name="username" value="${escapeHtml(u.username)}">${escapeHtml(u.name || u.username)}</button> <small>${escapeHtml(u.groups.join(', '))}</small></li>`)
+    .join('');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Sign in</title></head><body>
+<h1>Sign in (development login)</h1>
+<p>Client <code>${escapeHtml(clientId)}</code> asks to act for you. Pick a demo user:</p>
+<form method="post" action="/interaction/${escapeHtml(uid)}/login"><ul>${options}</ul></form>
+</body></html>`;
+}
+
+/** Routes for /interaction/:uid. With the demo login disabled they answer 404: there is no way to log in. */
+export function interactionRoutes(provider: Provider, demo: { enabled: boolean; users: DemoUser[] }): Router {
+  const router = new Router();
+  const byUsername = new Map(demo.users.map((u) => [u.username, u]));
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    if (!demo.enabled) {
+      ctx.status = 404;
+      ctx.body = { error: 'not_found', error_description: 'interactive login is disabled' };
+      return;
+    }
+    await next();
+  });
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name === 'login') {
+      ctx.type = 'html';
+      ctx.body = loginPage(details.uid, String(details.params.client_id), demo.users);
+      return;
+    }
+    // Development login consents automatically to what the client asked, within what the provider allows.
+    const { accountId } = details.session ?? {};
+    if (!accountId) {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'no login session' };
+      return;
+    }
+    const grant = details.grantId
+      ? (await provider.Grant.find(details.grantId))!
+      : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
+    const missing = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  });
+
+  router.post('/interaction/:uid/login', bodyParser({ enableTypes: ['form'] }), async (ctx) => {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const username = (ctx.request.body as Record<string, unknown> | undefined)?.username;
+    const user = typeof username === 'string' ? byUsername.get(username) : undefined;
+    if (details.prompt.name !== 'login' || !user) {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'unknown user' };
+      return;
+    }
+    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
+  });
+  return router;
+}

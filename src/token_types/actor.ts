@@ -1,0 +1,43 @@
+// Actor token validation (RFC 8693 §2.1 actor_token): the actor must be, or be bound to, the authenticated client.
+import { TokenType } from '../grants/token_exchange/params.js';
+import type { ValidationContext } from './context.js';
+import type { ActorContext } from './types.js';
+import { TokenRejected } from './types.js';
+import { looksLikeJws, peek, verifyJwt } from './jwt.js';
+
+/** Looks up the client's own client_credentials token (opaque); returns its client and expiry. */
+export type FindClientCredentials = (token: string) => Promise<{ clientId: string } | undefined>;
+
+export async function validateActorToken(
+  token: string,
+  tokenType: string,
+  ctx: ValidationContext,
+  findClientCredentials: FindClientCredentials,
+): Promise<ActorContext> {
+  if (tokenType !== TokenType.accessToken && tokenType !== TokenType.jwt) throw new TokenRejected('unsupported_actor_token_type', 'actor_token');
+  if (tokenType === TokenType.accessToken && !looksLikeJws(token)) {
+    const found = await findClientCredentials(token);
+    if (!found) throw new TokenRejected('unknown_actor_token', 'actor_token');
+    if (found.clientId !== ctx.clientId) throw new TokenRejected('actor_not_client', 'actor_token');
+    return { sub: ctx.clientId };
+  }
+  const { iss } = peek(token, 'actor_token');
+  const trusted = iss === undefined ? undefined : ctx.deps.trustedIssuers.get(iss);
+  if (!trusted) throw new TokenRejected('untrusted_actor_issuer', 'actor_token');
+  const payload = await verifyJwt(
+    token,
+    trusted.keys,
+    {
+      issuer: trusted.config.issuer,
+      audience: trusted.config.audience,
+      algorithms: trusted.config.algorithms,
+      clockTolerance: ctx.deps.clockTolerance,
+      requiredClaims: ['iss', 'sub', 'aud', 'exp'],
+    },
+    'actor_token',
+  );
+  // SPEC profile: the current actor is always the authenticated client, or an identity bound to it.
+  const bound = [payload.sub, payload.client_id, payload.azp].includes(ctx.clientId);
+  if (!bound) throw new TokenRejected('actor_not_client', 'actor_token');
+  return { sub: ctx.clientId };
+}

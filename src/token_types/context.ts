@@ -1,0 +1,50 @@
+// What the subject/actor token validators need: built once at start, passed in (never global).
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import type { DemoUser, ToolServerConfig, TrustedIssuerConfig } from '../config/schema.js';
+import type { ExchangeStateStore } from '../stores/types.js';
+
+export interface TrustedIssuer {
+  config: TrustedIssuerConfig;
+  /** Remote JWKS: cached, refreshed at most once per cooldown on an unknown `kid`. */
+  keys: JWTVerifyGetKey;
+  /** Prefix that namespaces this issuer's session ids. */
+  sidPrefix: string;
+}
+
+export interface TokenTypeDeps {
+  issuer: string;
+  store: ExchangeStateStore;
+  ownKeys: JWTVerifyGetKey;
+  ownAlgorithms: string[];
+  clockTolerance: number;
+  trustedIssuers: Map<string, TrustedIssuer>;
+  toolServers: Map<string, ToolServerConfig>;
+  accounts: Map<string, DemoUser>;
+}
+
+export interface ValidationContext {
+  deps: TokenTypeDeps;
+  /** The authenticated client. */
+  clientId: string;
+  /** Epoch seconds. */
+  now: number;
+}
+
+/** Short, stable namespace for an external issuer's session ids (URL-safe: the admin API takes sids in paths). */
+export function sidPrefixFor(issuer: string): string {
+  return `x-${createHash('sha256').update(issuer).digest('base64url').slice(0, 10)}`;
+}
+
+export function trustedIssuersFrom(configs: TrustedIssuerConfig[]): Map<string, TrustedIssuer> {
+  return new Map(
+    configs.map((config) => [
+      config.issuer,
+      {
+        config,
+        keys: createRemoteJWKSet(new URL(config.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5_000 }),
+        sidPrefix: sidPrefixFor(config.issuer),
+      },
+    ]),
+  );
+}

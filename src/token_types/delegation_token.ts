@@ -1,0 +1,57 @@
+// One of our own delegation tokens presented again, by the tool server it was issued for (multi-hop, RFC 8693 §2.3).
+import type { ActClaim, SubjectContext } from './types.js';
+import { TokenRejected } from './types.js';
+import type { ValidationContext } from './context.js';
+import { verifyJwt } from './jwt.js';
+import { parseAct, actClientIds } from './act.js';
+
+export async function validateDelegationToken(token: string, { deps, clientId }: ValidationContext): Promise<SubjectContext> {
+  const payload = await verifyJwt(
+    token,
+    deps.ownKeys,
+    {
+      issuer: deps.issuer,
+      audience: [...deps.toolServers.keys()],
+      algorithms: deps.ownAlgorithms,
+      clockTolerance: 0,
+      typ: 'at+jwt',
+      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'sid', 'act'],
+    },
+    'subject_token',
+  );
+  const aud = typeof payload.aud === 'string' ? payload.aud : undefined;
+  const tool = aud === undefined ? undefined : deps.toolServers.get(aud);
+  if (!tool) throw new TokenRejected('unknown_audience');
+  // SPEC profile: a delegation token may be exchanged only by the client registered for the tool server in its `aud`.
+  if (tool.clientId === undefined || tool.clientId !== clientId) throw new TokenRejected('not_audience_client');
+  const act: ActClaim | undefined = parseAct(payload.act);
+  if (!act) throw new TokenRejected('malformed_act');
+  const sid = payload.sid as unknown;
+  const scope = payload.scope as unknown;
+  if (typeof sid !== 'string' || typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || typeof scope !== 'string') {
+    throw new TokenRejected('malformed_claims');
+  }
+  const issuedTo = typeof payload.client_id === 'string' ? payload.client_id : undefined;
+  const revocations = await deps.store.readRevocations({
+    sid,
+    sub: payload.sub,
+    jti: payload.jti,
+    clientIds: [...new Set([...(issuedTo ? [issuedTo] : []), ...actClientIds(act)])],
+  });
+  return {
+    kind: 'delegation',
+    sub: payload.sub,
+    sid,
+    scopes: new Set(scope.split(' ').filter(Boolean)),
+    iat: payload.iat!,
+    exp: payload.exp!,
+    authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,
+    acr: typeof payload.acr === 'string' ? payload.acr : undefined,
+    groups: deps.accounts.get(payload.sub)?.groups ?? [],
+    act,
+    issuedTo,
+    audience: aud,
+    jti: payload.jti,
+    revocations,
+  };
+}

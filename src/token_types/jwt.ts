@@ -1,0 +1,95 @@
+// JWT verification for incoming subject and actor tokens, with every jose error mapped to a reason in one place.
+import { decodeJwt, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { DependencyUnavailable, TokenRejected } from './types.js';
+
+/** Token kinds that are never accepted as subject or actor tokens (RFC 8725 §3.12: validation rules must be exclusive). */
+const FOREIGN_TYPES = new Set(['dpop+jwt', 'secevent+jwt', 'txntoken+jwt', 'statuslist+jwt', 'logout+jwt', 'token-introspection+jwt']);
+
+/** RFC 7515 §4.1.9: `typ` is case-insensitive and the `application/` prefix may be omitted. */
+export function normalizeTyp(typ: unknown): string | undefined {
+  if (typeof typ !== 'string') return undefined;
+  const lower = typ.toLowerCase();
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+}
+
+export function looksLikeJws(token: string): boolean {
+  return /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
+}
+
+/** Reads `iss` and `typ` without verifying, only to choose which verifier applies; never trusted beyond that. */
+export function peek(token: string, which: 'subject_token' | 'actor_token'): { iss?: string; typ?: string } {
+  try {
+    const { iss } = decodeJwt(token);
+    const { typ } = decodeProtectedHeader(token);
+    return { iss, typ: normalizeTyp(typ) };
+  } catch {
+    throw new TokenRejected('malformed_jwt', which);
+  }
+}
+
+/** Maps a jose error to our reason; a JWKS that cannot be fetched means "unavailable", not "invalid". */
+export function joseReason(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  switch (code) {
+    case 'ERR_JWT_EXPIRED':
+      return 'expired';
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return `claim_${(err as joseErrors.JWTClaimValidationFailed).claim}_invalid`;
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return 'bad_signature';
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+      return 'alg_not_allowed';
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
+      return 'unknown_key';
+    case 'ERR_JWS_INVALID':
+    case 'ERR_JWT_INVALID':
+    case 'ERR_JOSE_NOT_SUPPORTED':
+      return 'malformed_jwt';
+    case 'ERR_JWKS_TIMEOUT':
+    case 'ERR_JWKS_INVALID':
+      return 'jwks_unavailable';
+    default:
+      return 'invalid_jwt';
+  }
+}
+
+export interface JwtCheck {
+  issuer: string;
+  audience: string | string[];
+  algorithms: string[];
+  clockTolerance: number;
+  /** Required `typ` (normalized), or undefined to accept any type not in FOREIGN_TYPES. */
+  typ?: string;
+  requiredClaims: string[];
+}
+
+/** Verifies signature, `iss`, `aud`, `exp`/`nbf`, `typ` and required claims; throws TokenRejected or DependencyUnavailable. */
+export async function verifyJwt(
+  token: string,
+  keys: JWTVerifyGetKey,
+  check: JwtCheck,
+  which: 'subject_token' | 'actor_token',
+): Promise<JWTPayload> {
+  const { typ } = peek(token, which);
+  // RFC 9068 §4 / RFC 8725 §3.11: explicit typing keeps access tokens, ID tokens and other JWTs apart.
+  if (check.typ !== undefined ? typ !== check.typ : typ !== undefined && FOREIGN_TYPES.has(typ)) {
+    throw new TokenRejected('wrong_typ', which);
+  }
+  try {
+    const { payload } = await jwtVerify(token, keys, {
+      issuer: check.issuer,
+      audience: check.audience,
+      algorithms: check.algorithms,
+      clockTolerance: check.clockTolerance,
+      requiredClaims: check.requiredClaims,
+    });
+    return payload;
+  } catch (err) {
+    const reason = joseReason(err);
+    if (reason === 'jwks_unavailable' || (err instanceof Error && /fetch|ECONNREFUSED|network/i.test(err.message) && !('code' in err))) {
+      throw new DependencyUnavailable(`${which}: signing keys unavailable`);
+    }
+    throw new TokenRejected(reason, which);
+  }
+}

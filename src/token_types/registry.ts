@@ -1,0 +1,34 @@
+// Subject token validators keyed by RFC 8693 §3 token type URI. Adding a subject token type is adding one entry.
+import { TokenType } from '../grants/token_exchange/params.js';
+import type { ValidationContext } from './context.js';
+import type { SubjectContext } from './types.js';
+import { TokenRejected } from './types.js';
+import { looksLikeJws, peek } from './jwt.js';
+import { validateUserAccessToken } from './user_access_token.js';
+import { validateDelegationToken } from './delegation_token.js';
+import { validateExternalJwt } from './external_jwt.js';
+
+export type SubjectValidator = (token: string, ctx: ValidationContext) => Promise<SubjectContext>;
+
+/** A JWT is routed by its (unverified) `iss` to the one verifier for that issuer; the verifier then checks everything. */
+function byIssuer(tokenType: string, ownTokensAccepted: boolean): SubjectValidator {
+  return (token, ctx) => {
+    const { iss } = peek(token, 'subject_token');
+    if (iss !== undefined && iss === ctx.deps.issuer) {
+      if (!ownTokensAccepted) throw new TokenRejected('own_token_wrong_type');
+      return validateDelegationToken(token, ctx);
+    }
+    const trusted = iss === undefined ? undefined : ctx.deps.trustedIssuers.get(iss);
+    if (!trusted) throw new TokenRejected('untrusted_issuer');
+    return validateExternalJwt(token, trusted, tokenType, ctx);
+  };
+}
+
+const accessTokenJwt = byIssuer(TokenType.accessToken, true);
+
+export const subjectTokenValidators: ReadonlyMap<string, SubjectValidator> = new Map<string, SubjectValidator>([
+  // Opaque: the provider's own user token. JWT: one of our delegation tokens, or an external IdP's JWT access token.
+  [TokenType.accessToken, (token, ctx) => (looksLikeJws(token) ? accessTokenJwt(token, ctx) : validateUserAccessToken(token, ctx))],
+  [TokenType.jwt, byIssuer(TokenType.jwt, true)],
+  [TokenType.idToken, byIssuer(TokenType.idToken, false)],
+]);

@@ -1,0 +1,63 @@
+// What a validated subject or actor token tells the exchange, whatever its type.
+import type { RevocationHits } from '../stores/types.js';
+
+/** RFC 8693 §4.1 actor claim: the outermost is the current actor, nested ones are prior actors. */
+export interface ActClaim {
+  sub: string;
+  iss?: string;
+  act?: ActClaim;
+}
+
+export interface MayActClaim {
+  sub?: string;
+  iss?: string;
+}
+
+export type SubjectKind = 'user_token' | 'delegation' | 'external';
+
+export interface SubjectContext {
+  kind: SubjectKind;
+  sub: string;
+  /** Session id the delegation token will carry: the provider session uid, or the namespaced external session. */
+  sid: string;
+  /** The user's own grant: issued scopes can never be wider. */
+  scopes: Set<string>;
+  iat: number;
+  exp: number;
+  /** When the originating session ends, if known. */
+  sessionEnd?: number;
+  authTime?: number;
+  acr?: string;
+  groups: string[];
+  /** The subject token's own act chain (multi-hop). */
+  act?: ActClaim;
+  mayAct?: MayActClaim;
+  /** The client the subject token was issued to (own tokens) or requested it (delegation tokens). */
+  issuedTo?: string;
+  /** For delegation tokens: the tool server the token was issued for. */
+  audience?: string;
+  jti?: string;
+  /** Revocation markers read with the token, in the same round trip. */
+  revocations: RevocationHits;
+}
+
+export interface ActorContext {
+  sub: string;
+  iss?: string;
+}
+
+/** Thrown by validators: the client sees a fixed description; `reason` goes to logs and audit. */
+export class TokenRejected extends Error {
+  override name = 'TokenRejected';
+  constructor(
+    readonly reason: string,
+    readonly which: 'subject_token' | 'actor_token' = 'subject_token',
+  ) {
+    super(reason);
+  }
+}
+
+/** Thrown when a dependency needed to judge the token is down (Redis, a JWKS): the exchange answers 503. */
+export class DependencyUnavailable extends Error {
+  override name = 'DependencyUnavailable';
+}

@@ -1,0 +1,44 @@
+// The provider's own opaque user access token, read with its session and revocation markers in one store round trip.
+import type { SubjectContext } from './types.js';
+import { TokenRejected } from './types.js';
+import type { ValidationContext } from './context.js';
+
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+
+export async function validateUserAccessToken(token: string, { deps, now }: ValidationContext): Promise<SubjectContext> {
+  // oidc-provider's opaque tokens are 43 base64url characters; anything else cannot be one, so no store read for it.
+  if (!/^[\w-]{20,128}$/.test(token)) throw new TokenRejected('unknown_token');
+  const { token: stored, session, revocations } = await deps.store.readOpaqueSubject(token, []);
+  if (!stored || stored.kind !== 'AccessToken' || stored.jti !== token) throw new TokenRejected('unknown_token');
+  const exp = num(stored.exp);
+  if (exp === undefined || exp <= now) throw new TokenRejected('expired');
+  // Only tokens issued for this service (the default resource of the login flow) are exchangeable here.
+  if (stored.aud !== deps.issuer) throw new TokenRejected('wrong_audience');
+  const sub = str(stored.accountId);
+  const clientId = str(stored.clientId);
+  const sessionUid = str(stored.sessionUid);
+  if (!sub || !clientId || !sessionUid) throw new TokenRejected('not_session_bound');
+  // The same binding oidc-provider checks for session-bound tokens: the session exists, is the user's, and still holds
+  // the grant the token came from (a logout or a revoked grant ends it).
+  const authorizations = (session?.authorizations ?? {}) as Record<string, { grantId?: string } | undefined>;
+  if (!session || session.accountId !== sub || authorizations[clientId]?.grantId !== stored.grantId) {
+    throw new TokenRejected('session_ended');
+  }
+  const sessionEnd = num(session.exp);
+  if (sessionEnd !== undefined && sessionEnd <= now) throw new TokenRejected('session_ended');
+  return {
+    kind: 'user_token',
+    sub,
+    sid: sessionUid,
+    scopes: new Set((str(stored.scope) ?? '').split(' ').filter(Boolean)),
+    iat: num(stored.iat) ?? now,
+    exp,
+    sessionEnd,
+    authTime: num(session.loginTs),
+    acr: str(session.acr),
+    groups: deps.accounts.get(sub)?.groups ?? [],
+    issuedTo: clientId,
+    revocations,
+  };
+}

@@ -1,0 +1,109 @@
+// HTTP helpers for tests: form posts to the token endpoint, and the user login flow driven like a browser.
+import { createHash, randomBytes } from 'node:crypto';
+import { AT, EXCHANGE, REDIRECT, type TestService } from './service.js';
+
+export interface FormResponse {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+/** POSTs a form; `fields` values that are arrays repeat the parameter. */
+export async function postForm(url: string, fields: Record<string, string | string[] | undefined>, headers: Record<string, string> = {}): Promise<FormResponse> {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) body.append(k, one);
+  }
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers }, body });
+  const text = await res.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = text ? JSON.parse(text) : {};
+  } catch {
+    parsed = { raw: text };
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** A token exchange request authenticated with HTTP Basic as `clientId`. */
+export function exchange(svc: TestService, clientId: string, fields: Record<string, string | string[] | undefined>) {
+  return postForm(`${svc.url}/token`, { grant_type: EXCHANGE, ...fields }, { authorization: svc.basic(clientId) });
+}
+
+/** The common case: exchange a subject access token for one resource. */
+export function exchangeFor(svc: TestService, clientId: string, subjectToken: string, resource: string, extra: Record<string, string | string[] | undefined> = {}) {
+  return exchange(svc, clientId, { subject_token: subjectToken, subject_token_type: AT, resource, ...extra });
+}
+
+class CookieJar {
+  readonly #cookies = new Map<string, string>();
+  store(res: Response) {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq);
+      const value = pair!.slice(eq + 1);
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(name);
+      else this.#cookies.set(name, value);
+    }
+  }
+  header() {
+    return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+export interface LoginResult {
+  accessToken: string;
+  idToken?: string;
+  scope: string;
+  expiresIn: number;
+}
+
+/** Drives authorization code + PKCE through the dev login page over HTTP, as a browser would. */
+export async function loginUser(
+  svc: TestService,
+  { clientId = 'agent', username = 'alice', scope = 'openid crm.lookup_customer crm.export_customers billing.refund_lookup' } = {},
+): Promise<LoginResult> {
+  const jar = new CookieJar();
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const auth = new URL(`${svc.url}/auth`);
+  auth.search = new URLSearchParams({ client_id: clientId, response_type: 'code', redirect_uri: REDIRECT, scope, code_challenge: challenge, code_challenge_method: 'S256', state: 'st' }).toString();
+  let next: string | undefined = auth.href;
+  let code: string | undefined;
+  for (let hops = 0; hops < 10 && next; hops++) {
+    const url: URL = new URL(next, svc.url);
+    if (url.href.startsWith(REDIRECT)) {
+      code = url.searchParams.get('code') ?? undefined;
+      if (!code) throw new Error(`login failed: ${url.search}`);
+      break;
+    }
+    const res: Response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
+    jar.store(res);
+    if (res.status === 200 && url.pathname.startsWith('/interaction/')) {
+      await res.text();
+      const post = await fetch(`${url.href}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username }),
+      });
+      jar.store(post);
+      next = post.headers.get('location') ?? undefined;
+      if (!next) throw new Error(`login post answered ${post.status}: ${await post.text()}`);
+      continue;
+    }
+    next = res.headers.get('location') ?? undefined;
+    if (!next) throw new Error(`login flow stopped at ${url.pathname} with ${res.status}: ${await res.text()}`);
+  }
+  if (!code) throw new Error('login flow did not reach the redirect URI');
+  const token = await postForm(`${svc.url}/token`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, { authorization: svc.basic(clientId) });
+  if (token.status !== 200) throw new Error(`code exchange failed: ${JSON.stringify(token.body)}`);
+  return {
+    accessToken: token.body.access_token as string,
+    ...(typeof token.body.id_token === 'string' ? { idToken: token.body.id_token } : {}),
+    scope: token.body.scope as string,
+    expiresIn: token.body.expires_in as number,
+  };
+}
