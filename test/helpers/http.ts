@@ -1,5 +1,6 @@
 // HTTP helpers for tests: form posts to the token endpoint, and the user login flow driven like a browser.
 import { createHash, randomBytes } from 'node:crypto';
+import { devLogin } from '../../examples/lib/dev_login.js';
 import { AT, EXCHANGE, REDIRECT, type TestService } from './service.js';
 
 export interface FormResponse {
@@ -36,23 +37,6 @@ export function exchangeFor(svc: TestService, clientId: string, subjectToken: st
   return exchange(svc, clientId, { subject_token: subjectToken, subject_token_type: AT, resource, ...extra });
 }
 
-class CookieJar {
-  readonly #cookies = new Map<string, string>();
-  store(res: Response) {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      const name = pair!.slice(0, eq);
-      const value = pair!.slice(eq + 1);
-      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(name);
-      else this.#cookies.set(name, value);
-    }
-  }
-  header() {
-    return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-}
-
 export interface LoginResult {
   accessToken: string;
   idToken?: string;
@@ -65,39 +49,13 @@ export async function loginUser(
   svc: TestService,
   { clientId = 'agent', username = 'alice', scope = 'openid crm.lookup_customer crm.export_customers billing.refund_lookup' } = {},
 ): Promise<LoginResult> {
-  const jar = new CookieJar();
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const auth = new URL(`${svc.url}/auth`);
   auth.search = new URLSearchParams({ client_id: clientId, response_type: 'code', redirect_uri: REDIRECT, scope, code_challenge: challenge, code_challenge_method: 'S256', state: 'st' }).toString();
-  let next: string | undefined = auth.href;
-  let code: string | undefined;
-  for (let hops = 0; hops < 10 && next; hops++) {
-    const url: URL = new URL(next, svc.url);
-    if (url.href.startsWith(REDIRECT)) {
-      code = url.searchParams.get('code') ?? undefined;
-      if (!code) throw new Error(`login failed: ${url.search}`);
-      break;
-    }
-    const res: Response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
-    jar.store(res);
-    if (res.status === 200 && url.pathname.startsWith('/interaction/')) {
-      await res.text();
-      const post = await fetch(`${url.href}/login`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ username }),
-      });
-      jar.store(post);
-      next = post.headers.get('location') ?? undefined;
-      if (!next) throw new Error(`login post answered ${post.status}: ${await post.text()}`);
-      continue;
-    }
-    next = res.headers.get('location') ?? undefined;
-    if (!next) throw new Error(`login flow stopped at ${url.pathname} with ${res.status}: ${await res.text()}`);
-  }
-  if (!code) throw new Error('login flow did not reach the redirect URI');
+  const callback = await devLogin(auth, REDIRECT, username);
+  const code = callback.searchParams.get('code');
+  if (!code) throw new Error(`login failed: ${callback.search}`);
   const token = await postForm(`${svc.url}/token`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, { authorization: svc.basic(clientId) });
   if (token.status !== 200) throw new Error(`code exchange failed: ${JSON.stringify(token.body)}`);
   return {
