@@ -1,0 +1,32 @@
+// The revocation check every verify call runs after the token itself is known to be good, and its three modes.
+import type { RevocationOptions, VerifiedToken } from './types.js';
+import { FeedRevocation } from './revocation_feed.js';
+import { IntrospectionRevocation } from './revocation_introspect.js';
+
+/** Decides whether a verified token has been revoked; throws ERR_REVOKED or ERR_REVOCATION_UNAVAILABLE. */
+export interface RevocationCheck {
+  check(token: string, verified: VerifiedToken): Promise<void>;
+  ready(): Promise<void>;
+  close(): void;
+}
+
+const NO_REVOCATION: RevocationCheck = {
+  check: async () => {},
+  ready: async () => {},
+  close: () => {},
+};
+
+export function createRevocationCheck(options: RevocationOptions | undefined, issuer: string): RevocationCheck {
+  const mode = options?.mode ?? 'none';
+  switch (options?.mode) {
+    case undefined:
+    case 'none':
+      return NO_REVOCATION;
+    case 'feed':
+      return new FeedRevocation(options, issuer);
+    case 'introspect':
+      return new IntrospectionRevocation(options, issuer);
+    default:
+      throw new TypeError(`unknown revocation mode ${JSON.stringify(mode)}`);
+  }
+}

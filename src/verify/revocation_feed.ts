@@ -1,0 +1,180 @@
+// Revocation feed client (wire format v1): snapshot, then server-sent events, with reconnects and a staleness fuse.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { VerifyError } from './errors.js';
+import { basicAuthorization, issuerEndpoint, ISSUER_TIMEOUT_MS } from './issuer_http.js';
+import type { RevocationCheck } from './revocation.js';
+import { parseRevocationRecord, RevocationSet } from './revocation_set.js';
+import { SseParser } from './sse.js';
+import type { FetchLike, IssuerClientCredentials, RevocationRecord, VerifiedToken } from './types.js';
+
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_CAP_MS = 5_000;
+
+export interface FeedOptions extends IssuerClientCredentials {
+  maxStalenessSeconds?: number;
+}
+
+export class FeedRevocation implements RevocationCheck {
+  readonly #set = new RevocationSet();
+  readonly #fetch: FetchLike;
+  readonly #authorization: string;
+  readonly #snapshotUrl: string;
+  readonly #eventsUrl: string;
+  readonly #maxStalenessMs: number;
+  readonly #closing = new AbortController();
+  readonly #ready: Promise<void>;
+  #resolveReady!: () => void;
+  #rejectReady!: (err: unknown) => void;
+  #cursor = '0-0';
+  /** When we last heard anything from the issuer; 0 until the first snapshot. */
+  #lastActivityMs = 0;
+  #lastError = 'no snapshot yet';
+
+  constructor(options: FeedOptions, issuer: string) {
+    const staleness = options.maxStalenessSeconds ?? 30;
+    if (!(staleness > 0)) throw new TypeError('revocation.maxStalenessSeconds must be > 0');
+    if (!options.clientId || !options.clientSecret) throw new TypeError('revocation feed needs clientId and clientSecret');
+    this.#maxStalenessMs = staleness * 1000;
+    this.#fetch = options.fetch ?? fetch;
+    this.#authorization = basicAuthorization(options.clientId, options.clientSecret);
+    this.#snapshotUrl = issuerEndpoint(issuer, 'revocations');
+    this.#eventsUrl = issuerEndpoint(issuer, 'revocations/events');
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    // Nobody is obliged to await ready(); a rejection on close must not become an unhandled rejection.
+    this.#ready.catch(() => {});
+    void this.#run();
+  }
+
+  async check(_token: string, verified: VerifiedToken): Promise<void> {
+    // Fail closed: without a recent sign of life we cannot know what was revoked in the meantime.
+    if (this.#lastActivityMs === 0) throw this.#unavailable(this.#lastError);
+    const silentMs = Date.now() - this.#lastActivityMs;
+    if (silentMs > this.#maxStalenessMs) throw this.#unavailable(`feed silent for ${silentMs} ms; ${this.#lastError}`);
+    const record = this.#set.match(verified);
+    if (record) {
+      const reason = record.reason ? ` (${record.reason})` : '';
+      throw new VerifyError('ERR_REVOKED', { detail: `revoked by ${record.kind}=${record.value}${reason}` });
+    }
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  close(): void {
+    this.#closing.abort();
+    this.#rejectReady(new VerifyError('ERR_REVOCATION_UNAVAILABLE', { detail: 'closed before first snapshot' }));
+  }
+
+  async #run(): Promise<void> {
+    let needSnapshot = true;
+    let failures = 0;
+    while (!this.#closing.signal.aborted) {
+      try {
+        if (needSnapshot) await this.#loadSnapshot();
+        needSnapshot = false;
+        const outcome = await this.#stream(() => (failures = 0));
+        // A reset means our cursor fell out of the issuer's event history: only a fresh snapshot is complete.
+        // It still goes through the backoff below, so an issuer that resets every time cannot make us spin.
+        needSnapshot = outcome === 'reset';
+        this.#lastError = outcome === 'reset' ? 'event stream reset' : 'event stream ended';
+      } catch (err) {
+        if (this.#closing.signal.aborted) return;
+        this.#lastError = err instanceof Error ? err.message : String(err);
+      }
+      const delay = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** failures++);
+      try {
+        await sleep(delay * (0.5 + Math.random() / 2), undefined, { signal: this.#closing.signal });
+      } catch {
+        return; // closed while waiting
+      }
+    }
+  }
+
+  async #loadSnapshot(): Promise<void> {
+    const response = await this.#fetch(this.#snapshotUrl, {
+      headers: { authorization: this.#authorization, accept: 'application/json' },
+      signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(ISSUER_TIMEOUT_MS)]),
+    });
+    if (response.status !== 200) throw new Error(`snapshot answered ${response.status}`);
+    const body = (await response.json()) as { v?: unknown; cursor?: unknown; revocations?: unknown };
+    if (body.v !== 1 || typeof body.cursor !== 'string' || !Array.isArray(body.revocations)) {
+      throw new Error('snapshot is not wire format v1');
+    }
+    const now = Date.now() / 1000;
+    const records = body.revocations
+      .map(parseRevocationRecord)
+      .filter((r): r is RevocationRecord => r !== undefined && r.expiresAt >= now);
+    this.#set.replaceAll(records);
+    this.#cursor = body.cursor;
+    this.#lastActivityMs = Date.now();
+    this.#resolveReady();
+  }
+
+  /** Follow the event stream until it ends, fails, goes silent or asks for a reset. */
+  async #stream(onEvent: () => void): Promise<'ended' | 'reset'> {
+    const streamAbort = new AbortController();
+    const stop = () => streamAbort.abort();
+    this.#closing.signal.addEventListener('abort', stop, { once: true });
+    // A connection that stays open but carries nothing is as stale as a closed one: drop it and reconnect.
+    const watchdog = setTimeout(stop, this.#maxStalenessMs);
+    watchdog.unref();
+    try {
+      const response = await this.#fetch(this.#eventsUrl, {
+        headers: {
+          authorization: this.#authorization,
+          accept: 'text/event-stream',
+          'cache-control': 'no-cache',
+          'last-event-id': this.#cursor,
+        },
+        signal: streamAbort.signal,
+      });
+      const type = response.headers.get('content-type') ?? '';
+      if (response.status !== 200 || !type.startsWith('text/event-stream') || !response.body) {
+        await response.body?.cancel();
+        throw new Error(`event stream answered ${response.status} ${type}`);
+      }
+      const parser = new SseParser(this.#cursor);
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body) {
+        for (const event of parser.push(decoder.decode(chunk, { stream: true }))) {
+          if (event.type === 'reset') return 'reset';
+          if (event.type === 'heartbeat') this.#touch();
+          else if (event.type === 'revocation') {
+            const record = parseRevocationRecord(safeJson(event.data));
+            if (record) this.#set.add(record);
+            if (event.lastEventId) this.#cursor = event.lastEventId;
+            this.#touch();
+          } else continue;
+          watchdog.refresh();
+          onEvent();
+        }
+      }
+      return 'ended';
+    } finally {
+      clearTimeout(watchdog);
+      this.#closing.signal.removeEventListener('abort', stop);
+      streamAbort.abort();
+    }
+  }
+
+  #touch(): void {
+    this.#lastActivityMs = Date.now();
+    this.#set.prune(this.#lastActivityMs / 1000);
+  }
+
+  #unavailable(detail: string): VerifyError {
+    return new VerifyError('ERR_REVOCATION_UNAVAILABLE', { detail });
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,93 @@
+// Revocation by asking the issuer (RFC 7662 token introspection), with a short answer cache.
+import { VerifyError } from './errors.js';
+import { basicAuthorization, issuerEndpoint, ISSUER_TIMEOUT_MS } from './issuer_http.js';
+import { ExpiringLru } from './lru.js';
+import type { RevocationCheck } from './revocation.js';
+import type { FetchLike, IssuerClientCredentials, VerifiedToken } from './types.js';
+
+export interface IntrospectOptions extends IssuerClientCredentials {
+  cacheSeconds?: number;
+}
+
+const MAX_CACHED_ANSWERS = 10_000;
+
+export class IntrospectionRevocation implements RevocationCheck {
+  readonly #fetch: FetchLike;
+  readonly #authorization: string;
+  readonly #url: string;
+  readonly #cacheMs: number;
+  // Holds the pending or settled answer, so concurrent requests with one token make one call.
+  readonly #answers = new ExpiringLru<Promise<boolean>>(MAX_CACHED_ANSWERS);
+
+  constructor(options: IntrospectOptions, issuer: string) {
+    const cacheSeconds = options.cacheSeconds ?? 5;
+    if (!(cacheSeconds >= 0)) throw new TypeError('revocation.cacheSeconds must be >= 0');
+    if (!options.clientId || !options.clientSecret) throw new TypeError('introspection needs clientId and clientSecret');
+    this.#cacheMs = cacheSeconds * 1000;
+    this.#fetch = options.fetch ?? fetch;
+    this.#authorization = basicAuthorization(options.clientId, options.clientSecret);
+    this.#url = issuerEndpoint(issuer, 'token/introspection/delegation');
+  }
+
+  async check(token: string, verified: VerifiedToken): Promise<void> {
+    let answer = this.#answers.get(token);
+    if (!answer) {
+      answer = this.#introspect(token);
+      // Until it settles, share the pending call; failures are never cached.
+      this.#answers.set(token, answer, verified.exp * 1000);
+      answer.then(
+        (active) => {
+          // An inactive token never becomes active again: remember that until it expires anyway.
+          const until = active ? Math.min(Date.now() + this.#cacheMs, verified.exp * 1000) : verified.exp * 1000;
+          this.#answers.set(token, Promise.resolve(active), until);
+        },
+        () => this.#answers.delete(token),
+      );
+    }
+    // RFC 7662 §2.2: "active" false means revoked, expired or otherwise invalid; the issuer gives no reason.
+    if (!(await answer)) throw new VerifyError('ERR_REVOKED', { detail: 'introspection: active=false' });
+  }
+
+  async ready(): Promise<void> {}
+
+  close(): void {
+    this.#answers.clear();
+  }
+
+  async #introspect(token: string): Promise<boolean> {
+    let response: Response;
+    try {
+      // RFC 7662 §2.1: POST, form-encoded `token`, and the caller MUST authenticate.
+      response = await this.#fetch(this.#url, {
+        method: 'POST',
+        headers: {
+          authorization: this.#authorization,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+        signal: AbortSignal.timeout(ISSUER_TIMEOUT_MS),
+      });
+    } catch (cause) {
+      throw unavailable('introspection request failed', cause);
+    }
+    // Anything but a 200 (our credentials refused, issuer down) says nothing about the token: fail closed with 503.
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw unavailable(`introspection answered ${response.status}`);
+    }
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch (cause) {
+      throw unavailable('introspection answer is not JSON', cause);
+    }
+    const active = (body as { active?: unknown } | null)?.active;
+    if (typeof active !== 'boolean') throw unavailable('introspection answer has no boolean "active"');
+    return active;
+  }
+}
+
+function unavailable(detail: string, cause?: unknown): VerifyError {
+  return new VerifyError('ERR_REVOCATION_UNAVAILABLE', { detail, cause });
+}

@@ -1,0 +1,181 @@
+// Public types of the verify SDK. Defaults are documented here, next to the option they belong to.
+import type { JWTPayload } from 'jose';
+
+/**
+ * One entry of the RFC 8693 §4.1 `act` chain.
+ *
+ * @example
+ * ```ts
+ * const currentActor: Actor | undefined = token.actors[0] // { sub: 'agent-b', iss: 'https://sts.example' }
+ * ```
+ */
+export interface Actor {
+  sub: string;
+  iss?: string;
+}
+
+/**
+ * What a successful `verify` returns. Frozen: the same object may be handed to several requests from the cache.
+ *
+ * @example
+ * ```ts
+ * const token: VerifiedToken = await verifier.verify(bearer)
+ * audit.log({ user: token.sub, agent: token.actors[0]?.sub, session: token.sid, jti: token.jti })
+ * ```
+ */
+export interface VerifiedToken {
+  /** The originating user. */
+  readonly sub: string;
+  /** RFC 8693 §4.3: the client that requested this token. */
+  readonly clientId: string;
+  /** RFC 8693 §4.2: the granted tool scopes, split on spaces. */
+  readonly scopes: readonly string[];
+  /** Session id; revoking the session revokes the token. */
+  readonly sid: string;
+  readonly jti: string;
+  /** Epoch seconds. */
+  readonly exp: number;
+  /** Epoch seconds. */
+  readonly iat: number;
+  /**
+   * The `act` chain flattened, current actor first. RFC 8693 §4.1: only the current actor (index 0) may be used
+   * for access control; the rest are informational.
+   */
+  readonly actors: readonly Actor[];
+  /** The raw, verified JWT claims set. */
+  readonly claims: Readonly<JWTPayload>;
+}
+
+/**
+ * Per-call options of `verify`.
+ *
+ * @example
+ * ```ts
+ * await verifier.verify(bearer, { requiredScopes: ['crm.export_customers'] })
+ * ```
+ */
+export interface VerifyOptions {
+  /** Scopes that must all be granted, else `ERR_INSUFFICIENT_SCOPE` (403). Checked on every call, cached or not. */
+  requiredScopes?: readonly string[];
+}
+
+/**
+ * A `fetch` compatible function; inject one for proxies, mTLS or tests.
+ *
+ * @example
+ * ```ts
+ * const logged: FetchLike = (url, init) => (log.debug({ url: String(url) }), fetch(url, init))
+ * ```
+ */
+export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * One revocation as published by the issuer's feed (wire format v1). Times are epoch seconds.
+ *
+ * @example
+ * ```ts
+ * const record: RevocationRecord = { kind: 'sid', value: 'sess-1', revokedAt: 1767225600, expiresAt: 1767225900 }
+ * ```
+ */
+export interface RevocationRecord {
+  kind: 'sid' | 'sub' | 'client' | 'jti';
+  value: string;
+  revokedAt: number;
+  expiresAt: number;
+  reason?: string;
+}
+
+/**
+ * Client credentials for the issuer's revocation feed or introspection endpoint (HTTP Basic).
+ *
+ * @example
+ * ```ts
+ * const credentials: IssuerClientCredentials = { clientId: 'crm-tools', clientSecret: process.env.STS_SECRET! }
+ * ```
+ */
+export interface IssuerClientCredentials {
+  clientId: string;
+  clientSecret: string;
+  /** Defaults to the global `fetch`. */
+  fetch?: FetchLike;
+}
+
+/**
+ * How revocations reach this tool server.
+ * - `none`: tokens live until `exp` (at most minutes); accept that or pick another mode.
+ * - `feed` (recommended for production): snapshot + server-sent events, checked in memory with no per-request call.
+ * - `introspect`: ask the issuer (RFC 7662) for each token, cached for `cacheSeconds`.
+ *
+ * @example
+ * ```ts
+ * const revocation: RevocationOptions = { mode: 'feed', clientId: 'crm-tools', clientSecret, maxStalenessSeconds: 30 }
+ * ```
+ */
+export type RevocationOptions =
+  | { mode: 'none' }
+  | (IssuerClientCredentials & {
+      mode: 'feed';
+      /** Refuse every token (503) when nothing, not even a heartbeat, arrived for this long. Default 30. */
+      maxStalenessSeconds?: number;
+    })
+  | (IssuerClientCredentials & {
+      mode: 'introspect';
+      /** How long an `active: true` answer is reused. Default 5. `active: false` is kept until the token's `exp`. */
+      cacheSeconds?: number;
+    });
+
+/**
+ * Options of `createVerifier`.
+ *
+ * @example
+ * ```ts
+ * const options: VerifierOptions = { issuer: 'https://sts.example', audience: 'https://tools.example/mcp' }
+ * ```
+ */
+export interface VerifierOptions {
+  /** The token service's issuer identifier; `iss` must equal it exactly (RFC 9068 §4). */
+  issuer: string;
+  /** This tool server's canonical resource URI; `aud` must be it or an array containing it. */
+  audience: string;
+  /** Where the signing keys are. Default `${issuer}/jwks`. */
+  jwksUri?: string;
+  /** Allowed `alg` values. Default `['ES256', 'EdDSA', 'RS256']`. `none` and `HS*` are refused at construction. */
+  algorithms?: readonly string[];
+  /** Leeway in seconds for `exp`, `nbf` and `iat`. Default 30, at most 300. */
+  clockTolerance?: number;
+  /** Refuse tokens whose `iat` is older than this many seconds, whatever their `exp`. Default: no limit. */
+  maxTokenAge?: number;
+  /** Default `{ mode: 'none' }`. Production deployments should use `feed`. */
+  revocation?: RevocationOptions;
+  /** Cache of successful signature/claim checks, by token string, until `exp`. `false` disables it. */
+  cache?: false | { /** Default 10_000. */ maxEntries?: number };
+  /** Remote JWKS behaviour. */
+  jwks?: {
+    /** Minimum seconds between two refreshes triggered by an unknown `kid`. Default 30. */
+    cooldownSeconds?: number;
+    /** Refetch the key set after this many seconds even if every `kid` is known. Default 600. */
+    cacheMaxAgeSeconds?: number;
+    /** HTTP timeout of a key set fetch. Default 5000 ms. */
+    timeoutMs?: number;
+  };
+}
+
+/**
+ * A configured verifier. Create one per process and reuse it; call `close()` on shutdown.
+ *
+ * @example
+ * ```ts
+ * const verifier: Verifier = createVerifier(options)
+ * process.on('SIGTERM', () => verifier.close())
+ * ```
+ */
+export interface Verifier {
+  readonly issuer: string;
+  readonly audience: string;
+  /** Verify a delegation token; resolves with its claims or rejects with a `VerifyError`. */
+  verify(token: string | undefined, options?: VerifyOptions): Promise<VerifiedToken>;
+  /** Resolves once revocation data is usable (the feed's first snapshot); immediately for other modes. */
+  ready(): Promise<void>;
+  /** Stop the revocation feed and drop caches. */
+  close(): void;
+}

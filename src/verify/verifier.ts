@@ -1,0 +1,138 @@
+// createVerifier: the composition of precheck → cache → jose signature and claims → act/claim shape → revocation → scope.
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { REQUIRED_CLAIMS, toVerifiedToken } from './claims.js';
+import { fromJoseError, VerifyError } from './errors.js';
+import { issuerEndpoint } from './issuer_http.js';
+import { ExpiringLru } from './lru.js';
+import { stats } from './internal_stats.js';
+import { precheck } from './precheck.js';
+import { createRevocationCheck } from './revocation.js';
+import type { VerifiedToken, Verifier, VerifierOptions, VerifyOptions } from './types.js';
+
+const DEFAULT_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'] as const;
+// RFC 8725 §3.1/§3.2: only asymmetric signatures; `none` and MACs (HS*) can never be allowed.
+const ASYMMETRIC_ALGORITHMS = new Set([
+  'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
+]);
+const MAX_CLOCK_TOLERANCE = 300;
+
+/**
+ * Create a verifier for delegation tokens addressed to one tool server.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier } from 'delegation-token-service/verify'
+ *
+ * const verifier = createVerifier({
+ *   issuer: 'https://sts.example',
+ *   audience: 'https://tools.example/mcp',
+ *   revocation: { mode: 'feed', clientId: 'crm-tools', clientSecret: process.env.STS_SECRET! },
+ * })
+ * await verifier.ready()
+ * const token = await verifier.verify(bearer, { requiredScopes: ['crm.lookup_customer'] })
+ * console.log(token.sub, token.actors[0]?.sub)
+ * ```
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  const { issuer, audience } = options;
+  assertUrl('issuer', issuer);
+  assertUrl('audience', audience);
+  const algorithms = allowedAlgorithms(options.algorithms);
+  const clockTolerance = options.clockTolerance ?? 30;
+  if (!(clockTolerance >= 0 && clockTolerance <= MAX_CLOCK_TOLERANCE)) {
+    // RFC 7519 §4.1.4: leeway is "usually no more than a few minutes".
+    throw new TypeError(`clockTolerance must be between 0 and ${MAX_CLOCK_TOLERANCE} seconds`);
+  }
+  const { maxTokenAge } = options;
+  if (maxTokenAge !== undefined && !(maxTokenAge > 0)) throw new TypeError('maxTokenAge must be > 0 seconds');
+  const jwksUri = options.jwksUri ?? issuerEndpoint(issuer, 'jwks');
+  assertUrl('jwksUri', jwksUri);
+
+  // RFC 8725 §3.8: keys come only from the issuer's JWKS; jku, x5u and jwk headers are never consulted.
+  const remoteJwks = createRemoteJWKSet(new URL(jwksUri), {
+    cooldownDuration: (options.jwks?.cooldownSeconds ?? 30) * 1000,
+    cacheMaxAge: (options.jwks?.cacheMaxAgeSeconds ?? 600) * 1000,
+    timeoutDuration: options.jwks?.timeoutMs ?? 5000,
+  });
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await remoteJwks(header, token);
+    } catch (err) {
+      // A network failure is a plain TypeError from fetch; only jose's own errors say something about the token.
+      if (err instanceof joseErrors.JOSEError) throw err;
+      throw new VerifyError('ERR_JWKS_UNAVAILABLE', { detail: 'JWKS fetch failed', cause: err });
+    }
+  };
+
+  const cache = options.cache === false ? undefined : new ExpiringLru<VerifiedToken>(options.cache?.maxEntries ?? 10_000);
+  const revocation = createRevocationCheck(options.revocation, issuer);
+
+  async function verifySignatureAndClaims(token: string): Promise<VerifiedToken> {
+    stats.signatureVerifications++;
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, getKey, {
+        algorithms: [...algorithms],
+        // RFC 9068 §4: the issuer identifier MUST exactly match the iss claim.
+        issuer,
+        // RFC 9068 §4 / RFC 7519 §4.1.3: reject tokens whose aud does not contain our resource identifier.
+        audience,
+        // RFC 7519 §4.1.4-5: exp and nbf with bounded leeway.
+        clockTolerance,
+        maxTokenAge,
+        typ: 'at+jwt',
+        // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat and jti are REQUIRED.
+        requiredClaims: [...REQUIRED_CLAIMS],
+      }));
+    } catch (err) {
+      throw fromJoseError(err);
+    }
+    return toVerifiedToken(payload, Math.floor(Date.now() / 1000), clockTolerance);
+  }
+
+  async function verify(token: string | undefined, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {
+    let verified = typeof token === 'string' ? cache?.get(token) : undefined;
+    if (!verified) {
+      precheck(token, algorithms);
+      verified = await verifySignatureAndClaims(token as string);
+      cache?.set(token as string, verified, cacheUntilMs(verified, maxTokenAge));
+    }
+    // Revocation and scope are per call: a cached token can be revoked, and each route needs different scopes.
+    await revocation.check(token as string, verified);
+    const required = verifyOptions.requiredScopes ?? [];
+    const missing = required.filter((scope) => !verified.scopes.includes(scope));
+    if (missing.length > 0) {
+      throw new VerifyError('ERR_INSUFFICIENT_SCOPE', { detail: `missing ${missing.join(' ')}`, requiredScopes: required });
+    }
+    return verified;
+  }
+
+  return {
+    issuer,
+    audience,
+    verify,
+    ready: () => revocation.ready(),
+    close() {
+      revocation.close();
+      cache?.clear();
+    },
+  };
+}
+
+/** A cached result is reused only while jose would still accept the token without leeway. */
+function cacheUntilMs(token: VerifiedToken, maxTokenAge: number | undefined): number {
+  const until = maxTokenAge === undefined ? token.exp : Math.min(token.exp, token.iat + maxTokenAge);
+  return until * 1000;
+}
+
+function allowedAlgorithms(algorithms: readonly string[] = DEFAULT_ALGORITHMS): ReadonlySet<string> {
+  if (algorithms.length === 0) throw new TypeError('algorithms must not be empty');
+  for (const alg of algorithms) {
+    if (!ASYMMETRIC_ALGORITHMS.has(alg)) throw new TypeError(`algorithm ${JSON.stringify(alg)} is not allowed`);
+  }
+  return new Set(algorithms);
+}
+
+function assertUrl(name: string, value: unknown): void {
+  if (typeof value !== 'string' || !URL.canParse(value)) throw new TypeError(`${name} must be an absolute URL`);
+}

@@ -1,0 +1,157 @@
+// Revocation feed mode over real HTTP: snapshot, SSE events, reconnect with Last-Event-ID, reset, staleness.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createVerifier, VerifyError, type Verifier, type VerifierOptions } from '../../src/verify/index.js';
+import { rejectsWith } from './helpers/assert_error.js';
+import { FEED_CLIENT, startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
+import { AUDIENCE, makeKey, mint, now, type TestKey } from './helpers/tokens.js';
+
+let issuer: FakeIssuer;
+let es: TestKey;
+const open: Verifier[] = [];
+
+before(async () => {
+  issuer = await startFakeIssuer({ heartbeatMs: 100 });
+  es = await makeKey('ES256', 'k-es');
+  issuer.keys.push(es.publicJwk);
+});
+// One verifier per test, so that only it is connected (e.g. the one `event: reset` reaches the right client).
+afterEach(() => {
+  for (const v of open.splice(0)) v.close();
+});
+after(() => issuer.close());
+
+function feedVerifier(extra: Partial<Extract<VerifierOptions['revocation'], { mode: 'feed' }>> = {}): Verifier {
+  const v = createVerifier({
+    issuer: issuer.url,
+    audience: AUDIENCE,
+    revocation: { mode: 'feed', ...FEED_CLIENT, ...extra },
+  });
+  open.push(v);
+  return v;
+}
+const token = (claims: Record<string, unknown> = {}) => mint({ key: es, issuer: issuer.url, claims });
+const expiresAt = () => now() + 600;
+
+/** Poll until verify fails with `code` (events arrive asynchronously). */
+async function eventually(fn: () => Promise<unknown>, code: string, ms = 8_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof VerifyError && err.code === code) return;
+    }
+    if (Date.now() > deadline) assert.fail(`no ${code} within ${ms} ms`);
+    await sleep(25);
+  }
+}
+
+describe('revocation feed', () => {
+  it('applies the snapshot once ready() resolves', async () => {
+    const revoked = await token({ jti: 'jti-snap' });
+    issuer.revoke({ kind: 'jti', value: 'jti-snap', revokedAt: now(), expiresAt: expiresAt(), reason: 'test' });
+    const v = feedVerifier();
+    await v.ready();
+    await rejectsWith(v.verify(revoked), 'ERR_REVOKED');
+    assert.equal((await v.verify(await token())).sub, 'user-1');
+  });
+
+  it('refuses a token as soon as its revocation arrives over SSE, cached or not (RV-01)', async () => {
+    const v = feedVerifier();
+    await v.ready();
+    const t = await token({ sid: 'sess-live' });
+    await v.verify(t);
+    issuer.revoke({ kind: 'sid', value: 'sess-live', revokedAt: now(), expiresAt: expiresAt() });
+    await eventually(() => v.verify(t), 'ERR_REVOKED');
+  });
+
+  it('revokes by sub and by client (client_id or any actor) only for tokens issued up to revokedAt', async () => {
+    const v = feedVerifier();
+    await v.ready();
+    const old = now() - 10;
+    const bySub = await token({ sub: 'user-gone', iat: old });
+    const byActor = await token({ client_id: 'agent-x', act: { sub: 'agent-x', act: { sub: 'agent-evil' } }, iat: old });
+    const byClient = await token({ client_id: 'agent-bad', act: { sub: 'agent-bad' }, iat: old });
+    issuer.revoke({ kind: 'sub', value: 'user-gone', revokedAt: old, expiresAt: expiresAt() });
+    issuer.revoke({ kind: 'client', value: 'agent-evil', revokedAt: old, expiresAt: expiresAt() });
+    issuer.revoke({ kind: 'client', value: 'agent-bad', revokedAt: old, expiresAt: expiresAt() });
+    await eventually(() => v.verify(bySub), 'ERR_REVOKED');
+    await eventually(() => v.verify(byActor), 'ERR_REVOKED');
+    await eventually(() => v.verify(byClient), 'ERR_REVOKED');
+    // Issued after the revocation: a new login is not affected.
+    assert.equal((await v.verify(await token({ sub: 'user-gone', iat: old + 1 }))).sub, 'user-gone');
+  });
+
+  it('reconnects with Last-Event-ID and receives the events it missed, without a new snapshot', async () => {
+    const v = feedVerifier();
+    await v.ready();
+    issuer.revoke({ kind: 'jti', value: 'jti-marker', revokedAt: now(), expiresAt: expiresAt() });
+    await eventually(async () => v.verify(await token({ jti: 'jti-marker' })), 'ERR_REVOKED');
+    const snapshots = issuer.counts.snapshot;
+    const streams = issuer.counts.streams;
+    const cursorBeforeCut = issuer.cursor();
+    issuer.fail.events = 503; // the stream is down while a revocation happens
+    issuer.dropStreams();
+    const missed = await token({ jti: 'jti-missed' });
+    issuer.revoke({ kind: 'jti', value: 'jti-missed', revokedAt: now(), expiresAt: expiresAt() });
+    await v.verify(missed); // still accepted: we have not heard of it yet
+    const lastSeen = issuer.lastEventIds.length;
+    delete issuer.fail.events;
+    await eventually(() => v.verify(missed), 'ERR_REVOKED');
+    assert.ok(issuer.counts.streams > streams);
+    assert.equal(issuer.counts.snapshot, snapshots);
+    // Every reconnect resumed from the cursor of the last event seen before the cut.
+    const resumedFrom = issuer.lastEventIds.slice(lastSeen);
+    assert.ok(resumedFrom.length > 0);
+    assert.ok(resumedFrom.every((id) => id === cursorBeforeCut), `${resumedFrom.join()} vs ${cursorBeforeCut}`);
+  });
+
+  it('refetches the snapshot on event: reset', async () => {
+    const v = feedVerifier();
+    await v.ready();
+    const snapshots = issuer.counts.snapshot;
+    const t = await token({ jti: 'jti-silent' });
+    issuer.revoke({ kind: 'jti', value: 'jti-silent', revokedAt: now(), expiresAt: expiresAt() }, true);
+    issuer.resetNext = true;
+    issuer.dropStreams();
+    await eventually(() => v.verify(t), 'ERR_REVOKED');
+    assert.ok(issuer.counts.snapshot > snapshots);
+  });
+
+  it('fails closed with ERR_REVOCATION_UNAVAILABLE when heartbeats stop, and recovers when they resume', async () => {
+    const v = feedVerifier({ maxStalenessSeconds: 0.4 });
+    await v.ready();
+    const t = await token();
+    await v.verify(t);
+    issuer.heartbeats = false;
+    try {
+      await sleep(600);
+      await rejectsWith(v.verify(t), 'ERR_REVOCATION_UNAVAILABLE');
+    } finally {
+      issuer.heartbeats = true;
+    }
+    const deadline = Date.now() + 8_000;
+    while (Date.now() < deadline) {
+      if (await v.verify(t).then(() => true, () => false)) return;
+      await sleep(50);
+    }
+    assert.fail('did not recover');
+  });
+
+  it('fails closed before the first snapshot (issuer down or our credentials refused)', async () => {
+    issuer.fail.snapshot = 500;
+    try {
+      const v = feedVerifier();
+      await rejectsWith(v.verify(await token()), 'ERR_REVOCATION_UNAVAILABLE');
+    } finally {
+      delete issuer.fail.snapshot;
+    }
+    const wrong = feedVerifier({ clientSecret: 'wrong' });
+    await sleep(100);
+    await rejectsWith(wrong.verify(await token()), 'ERR_REVOCATION_UNAVAILABLE');
+    wrong.close();
+    await assert.rejects(wrong.ready(), VerifyError);
+  });
+});

@@ -1,0 +1,202 @@
+// RS-05 and JW-01..07: algorithms, keys, JWKS refresh, jku/x5u/jwk, crit, duplicate names, malformed input.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { exportSPKI } from 'jose';
+import { createVerifier, type Verifier } from '../../src/verify/index.js';
+import { rejectsWith } from './helpers/assert_error.js';
+import { startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
+import { AUDIENCE, defaultClaims, makeKey, mint, signRaw, type TestKey } from './helpers/tokens.js';
+
+let issuer: FakeIssuer;
+let es: TestKey;
+let rs: TestKey;
+let verifier: Verifier;
+
+before(async () => {
+  issuer = await startFakeIssuer();
+  [es, rs] = await Promise.all([makeKey('ES256', 'k-es'), makeKey('RS256', 'k-rs')]);
+  issuer.keys.push(es.publicJwk, rs.publicJwk);
+  verifier = createVerifier({ issuer: issuer.url, audience: AUDIENCE, cache: false });
+});
+after(async () => {
+  verifier.close();
+  await issuer.close();
+});
+
+const token = (key: TestKey | Uint8Array | 'none' = es, header: Record<string, unknown> = {}, claims = {}) =>
+  mint({ key, issuer: issuer.url, header, claims });
+const header = (extra: Record<string, unknown> = {}) => JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: 'k-es', ...extra });
+const claimsJson = () => JSON.stringify(defaultClaims(issuer.url));
+
+describe('JW-01 / RS-05 / JW-02 / JW-03 algorithms', () => {
+  for (const alg of ['none', 'None', 'NONE']) {
+    it(`refuses alg ${alg}`, async () => {
+      await rejectsWith(verifier.verify(await token('none', { alg })), 'ERR_ALGORITHM');
+    });
+  }
+  it('refuses HS256 keyed with the RSA public key (key confusion)', async () => {
+    const pem = new TextEncoder().encode(await exportSPKI(rs.publicKey));
+    const jwkBytes = new TextEncoder().encode(JSON.stringify(rs.publicJwk));
+    const rsOnly = createVerifier({ issuer: issuer.url, audience: AUDIENCE, algorithms: ['RS256'] });
+    try {
+      for (const secret of [pem, jwkBytes]) {
+        await rejectsWith(verifier.verify(await token(secret, { kid: 'k-rs' })), 'ERR_ALGORITHM');
+        await rejectsWith(rsOnly.verify(await token(secret, { kid: 'k-rs' })), 'ERR_ALGORITHM');
+      }
+    } finally {
+      rsOnly.close();
+    }
+  });
+  it('refuses an allowed alg that does not match the key behind the kid', async () => {
+    await rejectsWith(verifier.verify(await token(rs, { kid: 'k-es' })), 'ERR_KEY_NOT_FOUND');
+    await rejectsWith(verifier.verify(await token(es, { kid: 'k-rs' })), 'ERR_KEY_NOT_FOUND');
+  });
+  it('refuses an asymmetric alg outside the allow-list', async () => {
+    const esOnly = createVerifier({ issuer: issuer.url, audience: AUDIENCE, algorithms: ['ES256'] });
+    try {
+      await rejectsWith(esOnly.verify(await token(rs)), 'ERR_ALGORITHM');
+    } finally {
+      esOnly.close();
+    }
+  });
+});
+
+describe('RS-05 / JW-04 keys and the JWKS', () => {
+  it('refuses a key that is not in the JWKS, under a known and an unknown kid', async () => {
+    const stranger = await makeKey('ES256', 'k-es');
+    await rejectsWith(verifier.verify(await token(stranger)), 'ERR_SIGNATURE');
+    await rejectsWith(verifier.verify(await token({ ...stranger, kid: 'k-stranger' })), 'ERR_KEY_NOT_FOUND');
+  });
+  it('refuses a tampered payload or signature', async () => {
+    const [h, , s] = (await token()).split('.');
+    const forged = Buffer.from(JSON.stringify({ ...defaultClaims(issuer.url), scope: 'admin' })).toString('base64url');
+    await rejectsWith(verifier.verify(`${h}.${forged}.${s}`), 'ERR_SIGNATURE');
+    const [h2, p2, s2 = ''] = (await token()).split('.');
+    const flipped = `${s2.slice(0, -2)}${s2.endsWith('AA') ? 'BA' : 'AA'}`;
+    await rejectsWith(verifier.verify(`${h2}.${p2}.${flipped}`), 'ERR_SIGNATURE');
+  });
+  it('an unknown kid causes at most one rate-limited refresh; kid injection strings are inert', async () => {
+    const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, cache: false, jwks: { cooldownSeconds: 0.3 } });
+    try {
+      const start = issuer.counts.jwks;
+      await v.verify(await token());
+      assert.equal(issuer.counts.jwks, start + 1);
+      // Within the cooldown: no refresh at all.
+      await rejectsWith(v.verify(await token(es, { kid: 'k-unknown' })), 'ERR_KEY_NOT_FOUND');
+      assert.equal(issuer.counts.jwks, start + 1);
+      await sleep(350);
+      const kids = ['k-unknown', '../../jwks?x=1', "' OR 1=1 --", `${issuer.url}/evil`, 'k-es\u0000'];
+      for (const kid of kids) await rejectsWith(v.verify(await token(es, { kid })), 'ERR_KEY_NOT_FOUND');
+      assert.equal(issuer.counts.jwks, start + 2, 'one refresh for five unknown kids');
+      assert.ok(issuer.paths.every((p) => p === '/jwks'), issuer.paths.join());
+    } finally {
+      v.close();
+    }
+  });
+  it('picks up a rotated-in key with one refresh', async () => {
+    const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, jwks: { cooldownSeconds: 0 } });
+    const next = await makeKey('ES256', 'k-next');
+    try {
+      await v.verify(await token());
+      issuer.keys.push(next.publicJwk);
+      const before = issuer.counts.jwks;
+      assert.equal((await v.verify(await token(next))).sub, 'user-1');
+      assert.equal(issuer.counts.jwks, before + 1);
+    } finally {
+      issuer.keys.pop();
+      v.close();
+    }
+  });
+  it('answers ERR_JWKS_UNAVAILABLE (503) when the key set cannot be fetched', async () => {
+    const dead = createServer();
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const { port } = dead.address() as AddressInfo;
+    await new Promise<void>((resolve) => dead.close(() => resolve()));
+    const unreachable = createVerifier({ issuer: issuer.url, audience: AUDIENCE, jwksUri: `http://127.0.0.1:${port}/jwks` });
+    const failing = createVerifier({ issuer: issuer.url, audience: AUDIENCE });
+    issuer.fail.jwks = 500;
+    try {
+      await rejectsWith(unreachable.verify(await token()), 'ERR_JWKS_UNAVAILABLE');
+      await rejectsWith(failing.verify(await token()), 'ERR_JWKS_UNAVAILABLE');
+    } finally {
+      delete issuer.fail.jwks;
+      unreachable.close();
+      failing.close();
+    }
+  });
+});
+
+describe('JW-05 jku, x5u and embedded jwk are never used', () => {
+  it('ignores keys offered by the token itself', async () => {
+    let attackerHits = 0;
+    const attacker = await makeKey('ES256', 'k-attacker');
+    const evil = createServer((_req, res) => {
+      attackerHits++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [attacker.publicJwk] }));
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    const evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}`;
+    try {
+      const offered = { jku: `${evilUrl}/jwks`, x5u: `${evilUrl}/cert.pem`, jwk: attacker.publicJwk };
+      await rejectsWith(verifier.verify(await token(attacker, offered)), 'ERR_KEY_NOT_FOUND');
+      await rejectsWith(verifier.verify(await token(attacker, { ...offered, kid: 'k-es' })), 'ERR_SIGNATURE');
+      assert.equal(attackerHits, 0);
+    } finally {
+      evil.close();
+    }
+  });
+});
+
+describe('JW-06 crit', () => {
+  for (const crit of [['x'], [], ['b64'], 'x']) {
+    it(`refuses crit ${JSON.stringify(crit)}`, async () => {
+      await rejectsWith(verifier.verify(await token(es, { crit, x: 1, b64: true })), 'ERR_TOKEN_MALFORMED');
+    });
+  }
+});
+
+describe('JW-07 duplicate names', () => {
+  it('refuses a duplicate header name', async () => {
+    const dup = `{"alg":"ES256","typ":"at+jwt","kid":"k-es","typ":"at+jwt"}`;
+    await rejectsWith(verifier.verify(await signRaw(dup, claimsJson(), es)), 'ERR_TOKEN_MALFORMED');
+  });
+  it('refuses duplicate claim names, also escaped and nested in act', async () => {
+    const base = claimsJson().slice(0, -1);
+    for (const extra of [`,"sub":"admin"`, `,"s\\u0075b":"admin"`, `,"act":{"sub":"a","sub":"b"}`]) {
+      const t = await signRaw(header(), `${base.replace(/,"act":\{[^}]*\}/, '')}${extra}}`, es);
+      await rejectsWith(verifier.verify(t), 'ERR_TOKEN_MALFORMED');
+    }
+  });
+  it('does not confuse the same name in different objects', async () => {
+    const t = await signRaw(header(), claimsJson().replace(/}$/, ',"x":{"sub":"s","y":[{"sub":1},{"sub":2}]}}'), es);
+    assert.equal((await verifier.verify(t)).sub, 'user-1');
+  });
+});
+
+describe('malformed input', () => {
+  it('refuses a missing or empty token with ERR_TOKEN_MISSING', async () => {
+    await rejectsWith(verifier.verify(undefined), 'ERR_TOKEN_MISSING');
+    await rejectsWith(verifier.verify(''), 'ERR_TOKEN_MISSING');
+  });
+  it('refuses wrong segment counts, bad base64url, non-UTF-8, non-object JSON and oversize tokens', async () => {
+    const good = await token();
+    const [h, p] = good.split('.');
+    const cases = [
+      'abc',
+      `${h}.${p}`,
+      `${h}.${p}.sig.x.y`,
+      `${h}.${p}!.sig`,
+      `${h}.${Buffer.from([0x7b, 0xff, 0x7d]).toString('base64url')}.sig`,
+      `${Buffer.from('[1]').toString('base64url')}.${p}.sig`,
+      `${h}.${Buffer.from('"str"').toString('base64url')}.sig`,
+      `${good}${'A'.repeat(17_000)}`,
+    ];
+    for (const t of cases) await rejectsWith(verifier.verify(t), 'ERR_TOKEN_MALFORMED');
+  });
+  it('refuses a token without kid', async () => {
+    await rejectsWith(verifier.verify(await token(es, { kid: undefined })), 'ERR_TOKEN_MALFORMED');
+  });
+});
