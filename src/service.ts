@@ -1,5 +1,7 @@
 // Wires one service instance from a parsed config: secrets, keys, stores, provider, routes, event subscribers.
 import type { Server } from 'node:http';
+import type { Middleware } from 'koa';
+import { sidPrefixFor } from './token_types/context.js';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
@@ -11,14 +13,41 @@ import { createDecisionEvents, type DecisionEvents } from './audit/events.js';
 import { createProvider } from './provider/index.js';
 import { interactionRoutes } from './provider/interactions.js';
 import { errorRenderer, healthRoutes, mount, requestLog } from './http/app.js';
+import { createMetrics, metricsRoutes, type Metrics } from './http/metrics.js';
+import { attachAuditWriter } from './audit/writer.js';
+import { attachSessionRecorder } from './sessions/recorder.js';
+import { RevocationService } from './sessions/revoke.js';
+import { statusRoutes, paths as statusPaths } from './sessions/status_routes.js';
+import { ADMIN_SCOPES } from './provider/configuration.js';
+import { createLocalJWKSet } from 'jose';
+import { adminRoutes } from './admin/routes.js';
 
 export interface Service {
   provider: Provider;
   stores: Stores;
   keys: LoadedKeys;
   events: DecisionEvents;
+  metrics: Metrics;
+  revocation: RevocationService;
+  /** Waits until queued audit events are stored (tests, shutdown). */
+  flushAudit(): Promise<void>;
   listen(port: number, host?: string): Promise<Server>;
   close(): Promise<void>;
+}
+
+/** Adds our endpoints to the discovery documents (RFC 8414 §2 allows extension members). */
+function discoveryExtensions(issuer: string): Middleware {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.status === 200 && ctx.method === 'GET' && (ctx.path === '/.well-known/openid-configuration' || ctx.path === '/.well-known/oauth-authorization-server')) {
+      ctx.body = {
+        ...(ctx.body as object),
+        delegation_introspection_endpoint: `${issuer}${statusPaths.introspect}`,
+        revocation_feed_endpoint: `${issuer}${statusPaths.snapshot}`,
+        revocation_events_endpoint: `${issuer}${statusPaths.events}`,
+      };
+    }
+  };
 }
 
 export interface ServiceOptions {
@@ -45,36 +74,86 @@ export async function createService(config: Config, { logger, env = process.env,
   });
   if (keys.generated) warn(`generated new ${config.keys.alg} signing keys at ${keys.file} (development default)`);
 
+  const events = createDecisionEvents((err) => logger.error({ err }, 'decision event listener failed'));
+  const metrics = createMetrics(events);
+
   const stores = await createStores({
     ...(config.redis.url ? { redisUrl: config.redis.url } : {}),
     keyPrefix: config.redis.keyPrefix,
-    onRedisError: (err) => logger.error({ err: err.message }, 'redis error'),
+    onRedisError: (err) => {
+      metrics.redisErrors.inc();
+      logger.error({ err: err.message }, 'redis error');
+    },
+    limits: { auditMaxLength: config.audit.maxLength, auditMaxAgeSeconds: config.audit.maxAgeSeconds, maxHopsPerSession: config.audit.maxHopsPerSession },
   });
   if (stores.kind === 'memory') {
     warn('SINGLE-INSTANCE MODE: no REDIS_URL, state is kept in this process only (lost on restart, not shared between replicas)');
   }
   if (config.demoLogin.enabled) warn('the development login page is enabled (demoLogin.enabled): never in production');
 
-  const events = createDecisionEvents((err) => logger.error({ err }, 'decision event listener failed'));
   events.on((e) => {
+    if (e.type !== 'exchange') return;
     const line = { event: e.type, decision: e.decision, error: e.error, reasons: e.reasons, reqId: e.requestId, clientId: e.clientId, sub: e.sub, sid: e.sid, toolServer: e.toolServer, scopes: e.grantedScopes, jti: e.jti };
     if (e.error === 'temporarily_unavailable') logger.error(line, 'decision');
     else logger.info(line, 'decision');
   });
 
+  const longestTtl = Math.max(config.userTokens.sessionTtlSeconds, config.userTokens.accessTokenTtlSeconds, ...config.toolServers.map((t) => t.maxTtlSeconds));
+  const retentionSeconds = Math.max(config.revocation.retentionSeconds, longestTtl);
+  const audit = attachAuditWriter(events, { log: stores.audit, logger, onDropped: (n) => metrics.auditDropped.inc(n) });
+  const externalIssuers = new Map(config.trustedIssuers.map((t) => [sidPrefixFor(t.issuer), t.issuer]));
+  attachSessionRecorder(events, {
+    sessions: stores.sessions,
+    issuerOf: (sid) => externalIssuers.get(sid.split('.')[0]!) ?? 'self',
+    retentionSeconds,
+    logger,
+    onError: () => metrics.sessionRecordErrors.inc(),
+  });
+
   const provider = createProvider({ config, keys, stores, clientSecrets, cookieKeys, events, ...(now ? { now } : {}) });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'provider server_error'));
+  // Koa's fallback error log: a client closing a stream (an SSE consumer going away) is normal, not an error.
+  provider.silent = true;
+  (provider as unknown as import('node:events').EventEmitter).on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE' && err.code !== 'ECONNRESET') logger.error({ err }, 'unhandled koa error');
+  });
   provider.on('grant.error', (ctx, err) => {
     const e = err as { error?: string; error_detail?: string };
     if (e.error_detail) logger.info({ reqId: ctx.state.requestId, error: e.error, detail: e.error_detail }, 'grant error');
   });
 
+  const revocation = new RevocationService({ provider, store: stores.exchange, sessions: stores.sessions, events, retentionSeconds, ...(now ? { now } : {}) });
+  // A full logout ends the session for tool servers too: every delegation token derived from it is revoked.
+  provider.on('end_session.success', (ctx) => {
+    const uid = ctx.oidc.session?.uid;
+    if (uid && ctx.oidc.params?.logout) {
+      revocation.revoke({ kind: 'sid', value: uid, by: 'logout', reason: 'user logged out' }).catch((err: unknown) => logger.error({ err: (err as Error).message }, 'logout revocation failed'));
+    }
+  });
+
+  const toolServers = new Map(config.toolServers.map((t) => [t.resource, t]));
+  const privileged = config.clients.filter((c) => (c.scope ?? '').split(' ').some((s) => ADMIN_SCOPES.includes(s))).map((c) => c.client_id);
   mount(
     provider,
     requestLog(logger),
     errorRenderer(logger),
+    discoveryExtensions(config.issuer),
     healthRoutes({ store: stores.health, keysLoaded: () => Boolean(keys.signing) }),
+    metricsRoutes(metrics),
     interactionRoutes(provider, config.demoLogin),
+    statusRoutes({
+      provider,
+      issuer: config.issuer,
+      feed: stores.revocations,
+      store: stores.exchange,
+      ownKeys: createLocalJWKSet(keys.publicJwks as never),
+      ownAlgorithms: [...new Set(keys.publicJwks.keys.map((k) => String(k.alg)))],
+      toolServers,
+      feedClients: new Set([...config.toolServers.flatMap((t) => (t.clientId ? [t.clientId] : [])), ...privileged]),
+      heartbeatSeconds: config.revocation.feedHeartbeatSeconds,
+      metrics,
+    }),
+    adminRoutes({ provider, issuer: config.issuer, revocation, sessions: stores.sessions, audit: stores.audit, clients: new Set(config.clients.map((c) => c.client_id)), events }),
   );
 
   let server: Server | undefined;
@@ -83,6 +162,9 @@ export async function createService(config: Config, { logger, env = process.env,
     stores,
     keys,
     events,
+    metrics,
+    revocation,
+    flushAudit: () => audit.flush(),
     listen(port, host) {
       return new Promise((resolve, reject) => {
         const s = provider.listen(port, host, () => resolve(s));
@@ -91,6 +173,7 @@ export async function createService(config: Config, { logger, env = process.env,
       });
     },
     async close() {
+      await audit.flush().catch(() => undefined);
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));

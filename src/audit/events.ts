@@ -21,11 +21,44 @@ export interface ExchangeDecisionEvent {
   grantedScopes?: string[];
   jti?: string;
   exp?: number;
+  /** When the subject was one of our delegation tokens (multi-hop): its jti, the parent in the delegation tree. */
+  subjectJti?: string;
   /** Latency of the decision in milliseconds. */
   durationMs: number;
 }
 
-export type DecisionEvent = ExchangeDecisionEvent;
+/** An admin (or logout) revocation. */
+export interface RevocationDecisionEvent {
+  type: 'revocation';
+  time: number;
+  decision: 'allow';
+  reasons: string[];
+  requestId?: string;
+  /** Who revoked: the admin client, or `logout`. */
+  clientId: string;
+  kind: 'sid' | 'sub' | 'client' | 'jti';
+  value: string;
+  sid?: string;
+  sub?: string;
+  reason?: string;
+  /** False when the target was already revoked (idempotent repeat). */
+  created: boolean;
+}
+
+/** One admin API call, allowed or refused. */
+export interface AdminDecisionEvent {
+  type: 'admin';
+  time: number;
+  decision: 'allow' | 'deny';
+  reasons: string[];
+  requestId?: string;
+  clientId?: string;
+  method: string;
+  path: string;
+  status: number;
+}
+
+export type DecisionEvent = ExchangeDecisionEvent | RevocationDecisionEvent | AdminDecisionEvent;
 
 export interface DecisionEvents {
   emit(event: DecisionEvent): void;

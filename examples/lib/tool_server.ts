@@ -1,0 +1,192 @@
+// An MCP tool server that accepts only delegation tokens: bearer auth (MCP SDK + verify SDK, revocation feed),
+// per-tool scopes checked before the MCP transport, tools/list filtered, RFC 9728 metadata. CRM and billing use it.
+import type { Server } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import * as mcpErrors from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { z } from 'zod';
+import {
+  createVerifier,
+  filterTools,
+  mcpTokenVerifier,
+  protectedResourceMetadata,
+  resourceMetadataPath,
+  resourceMetadataUrl,
+  toolAllowed,
+  type Actor,
+  type McpAuthExtra,
+} from '../../src/verify/index.js';
+
+/** Who called a tool, as the verified token says; every tool result carries it. */
+export interface Caller {
+  /** The user the agent acts for. */
+  sub: string;
+  sid: string;
+  /** The client that presented the token (the current actor). */
+  clientId: string;
+  /** RFC 8693 §4.1 `act` chain, current actor first. */
+  actors: readonly Actor[];
+}
+
+export interface ToolCall {
+  caller: Caller;
+  /** The token this server received: only ever a `subject_token` at the STS, never forwarded (RFC 8693 §2.3). */
+  token: string;
+}
+
+/** A tool; its name is also the scope that grants it. */
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  input: z.ZodRawShape;
+  run(args: Record<string, unknown>, call: ToolCall): Promise<Record<string, unknown>>;
+}
+
+/** Types a tool's arguments from its input shape (the MCP SDK validates them before `run`). */
+export function defineTool<S extends z.ZodRawShape>(tool: {
+  name: string;
+  description: string;
+  input: S;
+  run(args: z.infer<z.ZodObject<S>>, call: ToolCall): Promise<Record<string, unknown>>;
+}): ToolDefinition {
+  return tool as unknown as ToolDefinition;
+}
+
+export interface ToolServerOptions {
+  name: string;
+  /** Canonical resource URI: the `aud` of tokens for this server; its port and path are where it listens. */
+  resource: string;
+  issuer: string;
+  /** This server's client at the STS: reads the revocation feed (and, for CRM, re-exchanges tokens). */
+  clientId: string;
+  clientSecret: string;
+  tools: readonly ToolDefinition[];
+  /** Scopes accepted here only to be passed on downstream (advertised in the metadata, no tool of their own). */
+  forwardScopes?: readonly string[];
+  /** Interface to bind; default 127.0.0.1. */
+  host?: string;
+}
+
+export interface ToolServer {
+  resource: string;
+  close(): Promise<void>;
+}
+
+/** Starts the server once its verifier holds the first revocation snapshot (until then it would refuse everything). */
+export async function startToolServer(options: ToolServerOptions): Promise<ToolServer> {
+  const url = new URL(options.resource);
+  const metadataUrl = resourceMetadataUrl(options.resource);
+  const verifier = createVerifier({
+    issuer: options.issuer,
+    audience: options.resource,
+    revocation: { mode: 'feed', clientId: options.clientId, clientSecret: options.clientSecret },
+  });
+  await verifier.ready();
+
+  const metadata = protectedResourceMetadata({
+    resource: options.resource,
+    authorizationServers: [options.issuer],
+    scopesSupported: [...options.tools.map((t) => t.name), ...(options.forwardScopes ?? [])],
+    resourceName: options.name,
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json());
+  app.get(resourceMetadataPath(options.resource), (_req, res) => {
+    res.json(metadata);
+  });
+  app.post(
+    url.pathname,
+    challengeWithoutCredentials(metadataUrl),
+    requireBearerAuth({
+      verifier: mcpTokenVerifier(verifier, { errors: mcpErrors }),
+      resourceMetadataUrl: metadataUrl,
+      expectedResource: url,
+    }),
+    requireToolScope(metadataUrl),
+    mcpHandler(options.name, options.tools),
+  );
+  // Stateless server: no SSE stream to GET and no session to DELETE (the client takes 405 as "not offered").
+  app.all(url.pathname, (_req, res) => {
+    res.set('Allow', 'POST').status(405).json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null });
+  });
+
+  const server = await listen(app, Number(url.port || 80), options.host ?? '127.0.0.1').catch((err: unknown) => {
+    verifier.close();
+    throw err;
+  });
+  return {
+    resource: options.resource,
+    async close() {
+      verifier.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * RFC 6750 §3.1: "If the request lacks any authentication information ... the resource server SHOULD NOT include an
+ * error code". The MCP SDK answers `invalid_token` there; the bare challenge still points the client at the metadata.
+ */
+function challengeWithoutCredentials(metadataUrl: string) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (req.headers.authorization) return next();
+    res.set('WWW-Authenticate', `Bearer resource_metadata="${metadataUrl}"`).status(401).end();
+  };
+}
+
+/**
+ * The tool a `tools/call` names must be one of the token's scopes. Checked at the HTTP level, before the MCP
+ * transport, so the agent gets the RFC 6750 §3.1 answer: 403 `insufficient_scope` with the scope that would do.
+ */
+function requireToolScope(metadataUrl: string) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const scopes = req.auth?.scopes ?? [];
+    const denied = calledTools(req.body).find((name) => !toolAllowed(scopes, name));
+    if (denied === undefined) return next();
+    const error = new mcpErrors.InsufficientScopeError('insufficient scope');
+    res.set('WWW-Authenticate', `Bearer error="${error.errorCode}", scope="${denied}", resource_metadata="${metadataUrl}"`);
+    res.status(403).json(error.toResponseObject());
+  };
+}
+
+/** Tool names of every `tools/call` in a JSON-RPC message or batch; other shapes are left to the transport to refuse. */
+function calledTools(body: unknown): string[] {
+  return (Array.isArray(body) ? body : [body]).flatMap((message: unknown) => {
+    const m = message as { method?: unknown; params?: { name?: unknown } } | null;
+    return m?.method === 'tools/call' && typeof m.params?.name === 'string' ? [m.params.name] : [];
+  });
+}
+
+/** One McpServer per request (stateless), holding only the tools the token may call: that is the filtered tools/list. */
+function mcpHandler(name: string, tools: readonly ToolDefinition[]) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const server = new McpServer({ name, version: '1.0.0' });
+    for (const tool of filterTools(tools, req.auth?.scopes ?? [])) {
+      server.registerTool(tool.name, { description: tool.description, inputSchema: tool.input }, async (args, extra) => {
+        const auth = extra.authInfo!;
+        const { sub, sid, actors } = auth.extra as unknown as McpAuthExtra;
+        const caller: Caller = { sub, sid, clientId: auth.clientId, actors };
+        const result = await tool.run(args, { caller, token: auth.token });
+        return { content: [{ type: 'text', text: JSON.stringify({ tool: tool.name, caller, ...result }) }] };
+      });
+    }
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+  };
+}
+
+function listen(app: express.Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+  });
+}

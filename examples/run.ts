@@ -1,0 +1,68 @@
+// `npm run example`: the whole delegation story on one machine. Starts the STS (in process, demo policy on free
+// ports), the CRM and billing MCP tool servers, runs the agent, then stops everything. Exit code 0 only if every
+// step came out as the policy promises. Env: REDIS_URL (default redis://127.0.0.1:6379), EXAMPLE_STORE=memory.
+import { runAgent, type AgentSteps } from './agent.js';
+import { startBillingServer } from './billing_server.js';
+import { startCrmServer } from './crm_server.js';
+import { isMain } from './lib/env.js';
+import { freePort, startLocalSts } from './lib/local_sts.js';
+import type { ToolServer } from './lib/tool_server.js';
+
+export interface ExampleOptions {
+  log?: (line: string) => void;
+  /** Redis URL, or `memory`. Default: EXAMPLE_STORE=memory, else REDIS_URL, else redis://127.0.0.1:6379. */
+  store?: string;
+  username?: string;
+}
+
+export interface ExampleRun {
+  issuer: string;
+  crmResource: string;
+  billingResource: string;
+  /** The Redis key prefix the STS used (deleted by the time `runExample` returns). */
+  keyPrefix: string;
+  steps: AgentSteps;
+}
+
+export async function runExample(options: ExampleOptions = {}): Promise<ExampleRun> {
+  const log = options.log ?? console.log;
+  const store = options.store ?? (process.env.EXAMPLE_STORE === 'memory' ? 'memory' : process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+  const [stsPort, crmPort, billingPort] = [await freePort(), await freePort(), await freePort()];
+  const crmResource = `http://127.0.0.1:${crmPort}/mcp`;
+  const billingResource = `http://127.0.0.1:${billingPort}/mcp`;
+
+  const sts = await startLocalSts({ port: stsPort, store, resources: { 'crm-server': crmResource, 'billing-server': billingResource } });
+  const servers: ToolServer[] = [];
+  try {
+    const credentials = (clientId: string) => ({ clientId, clientSecret: sts.secrets[clientId]! });
+    servers.push(await startBillingServer({ resource: billingResource, issuer: sts.issuer, credentials: credentials('billing-server') }));
+    servers.push(
+      await startCrmServer({ resource: crmResource, issuer: sts.issuer, billingResource, credentials: credentials('crm-server') }),
+    );
+    log(`STS ${sts.issuer} (store: ${store === 'memory' ? 'memory' : 'redis'})`);
+    log(`CRM tool server ${crmResource}, billing tool server ${billingResource} (revocation feed connected)`);
+
+    const steps = await runAgent({
+      issuer: sts.issuer,
+      crmResource,
+      agent: credentials('demo-agent'),
+      admin: credentials('admin-cli'),
+      ...(options.username ? { username: options.username } : {}),
+      log,
+    });
+    return { issuer: sts.issuer, crmResource, billingResource, keyPrefix: sts.keyPrefix, steps };
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+    await sts.stop();
+  }
+}
+
+if (isMain(import.meta.url)) {
+  try {
+    await runExample();
+    console.log('\nOK: every step came out as expected');
+  } catch (err) {
+    console.error(`\nFAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,150 @@
+// Revocation status for tool servers: the feed (snapshot + SSE live events, wire format v1, docs/revocation-feed.md)
+// and RFC 7662 introspection of our delegation tokens (oidc-provider's own introspection refuses JWTs).
+import { PassThrough } from 'node:stream';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type Provider from 'oidc-provider';
+import type { JWTVerifyGetKey } from 'jose';
+import type { Context } from 'koa';
+import type { ToolServerConfig } from '../config/schema.js';
+import type { ExchangeStateStore, RevocationEvent, RevocationFeed } from '../stores/types.js';
+import { authenticateClient } from '../http/client_auth.js';
+import type { Metrics } from '../http/metrics.js';
+import { verifyJwt } from '../token_types/jwt.js';
+import { actClientIds, parseAct } from '../token_types/act.js';
+import { revokedBecause } from './revocation.js';
+import { ServiceUnavailable } from '../provider/errors.js';
+
+export const FEED_VERSION = 1;
+
+// Fail closed: without the store we cannot say a token is live, so the answer is 503, never `active: true`.
+const unavailable = (err: unknown): never => {
+  throw new ServiceUnavailable(`store: ${(err as Error).message}`);
+};
+export const paths = { snapshot: '/revocations', events: '/revocations/events', introspect: '/token/introspection/delegation' } as const;
+
+export interface StatusDeps {
+  provider: Provider;
+  issuer: string;
+  feed: RevocationFeed;
+  store: ExchangeStateStore;
+  ownKeys: JWTVerifyGetKey;
+  ownAlgorithms: string[];
+  toolServers: Map<string, ToolServerConfig>;
+  /** Clients allowed to read the feed: tool servers' clients and clients holding `revocation` or `admin` scope. */
+  feedClients: Set<string>;
+  heartbeatSeconds: number;
+  metrics: Metrics;
+}
+
+/** Stream ids are `<ms>-<seq>`; compare numerically. */
+export function idAfter(a: string, b: string): boolean {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return am > bm || (am === bm && as > bs);
+}
+
+async function feedClient(deps: StatusDeps, ctx: Context): Promise<string> {
+  const clientId = await authenticateClient(deps.provider, ctx);
+  if (!deps.feedClients.has(clientId)) {
+    ctx.throw(403, 'forbidden', { expose: true, error: 'access_denied', error_description: 'the client may not read revocations' });
+  }
+  return clientId;
+}
+
+function sse(stream: PassThrough, e: RevocationEvent): void {
+  stream.write(`id: ${e.id}\nevent: revocation\ndata: ${JSON.stringify(e.record)}\n\n`);
+}
+
+export function statusRoutes(deps: StatusDeps): Router {
+  const router = new Router();
+
+  router.get(paths.snapshot, async (ctx) => {
+    await feedClient(deps, ctx);
+    const { cursor, revocations } = await deps.feed.snapshot().catch(unavailable);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { v: FEED_VERSION, cursor, revocations };
+  });
+
+  router.get(paths.events, async (ctx) => {
+    await feedClient(deps, ctx);
+    const resumeFrom = ctx.get('last-event-id') || (typeof ctx.query.since === 'string' ? ctx.query.since : '');
+    const stream = new PassThrough();
+    let last = resumeFrom;
+    // Subscribe before catching up, so nothing published meanwhile is missed; duplicates are dropped by id.
+    const buffered: RevocationEvent[] = [];
+    let live = false;
+    const send = (e: RevocationEvent) => {
+      if (last && !idAfter(e.id, last)) return;
+      sse(stream, e);
+      last = e.id;
+    };
+    const unsubscribe = deps.feed.subscribe((e) => (live ? send(e) : buffered.push(e)));
+    const heartbeat = setInterval(() => stream.write(`event: heartbeat\ndata: {"t":${Math.floor(Date.now() / 1000)}}\n\n`), deps.heartbeatSeconds * 1000);
+    deps.metrics.feedConsumers.inc();
+    const close = () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      deps.metrics.feedConsumers.dec();
+      stream.end();
+    };
+    ctx.req.once('close', close);
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    ctx.status = 200;
+    ctx.body = stream;
+    stream.write(`retry: 1000\nevent: heartbeat\ndata: {"t":${Math.floor(Date.now() / 1000)},"v":${FEED_VERSION}}\n\n`);
+    if (resumeFrom) {
+      const { events, reset } = await deps.feed.since(resumeFrom).catch(() => ({ events: [], reset: true }));
+      if (reset) stream.write('event: reset\ndata: {}\n\n');
+      else events.forEach(send);
+    }
+    live = true;
+    buffered.forEach(send);
+  });
+
+  router.post(paths.introspect, bodyParser({ enableTypes: ['form'] }), async (ctx) => {
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const clientId = await authenticateClient(deps.provider, ctx, body);
+    ctx.set('Cache-Control', 'no-store');
+    // RFC 7662 §2.1: `token` is REQUIRED.
+    if (typeof body.token !== 'string' || body.token === '') {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'token is missing' };
+      return;
+    }
+    ctx.body = await introspect(deps, body.token, clientId);
+  });
+  return router;
+}
+
+/** RFC 7662 §2.2: `{ active: false }` for anything invalid, expired, revoked or not this caller's to see, with no reason. */
+async function introspect(deps: StatusDeps, token: string, clientId: string): Promise<Record<string, unknown>> {
+  const inactive = { active: false };
+  let payload;
+  try {
+    payload = await verifyJwt(token, deps.ownKeys, {
+      issuer: deps.issuer,
+      audience: [...deps.toolServers.keys()],
+      algorithms: deps.ownAlgorithms,
+      clockTolerance: 0,
+      typ: 'at+jwt',
+      requiredClaims: ['sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'sid', 'act'],
+    }, 'subject_token');
+  } catch {
+    return inactive;
+  }
+  const aud = payload.aud as string;
+  const act = parseAct(payload.act);
+  // Who may see it: the tool server it was issued for, or the client that obtained it.
+  if (!act || (deps.toolServers.get(aud)?.clientId !== clientId && payload.client_id !== clientId)) return inactive;
+  const hits = await deps.store.readRevocations({
+    sid: payload.sid as string,
+    sub: payload.sub!,
+    jti: payload.jti!,
+    clientIds: [...new Set([String(payload.client_id), ...actClientIds(act)])],
+  }).catch(unavailable);
+  if (revokedBecause(hits, payload.iat!)) return inactive;
+  return { active: true, token_type: 'Bearer', ...payload };
+}

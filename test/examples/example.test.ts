@@ -1,0 +1,86 @@
+// The example (npm run example) as an end-to-end test: real Redis, the STS over HTTP, MCP SDK servers and client.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { runExample, type ExampleRun } from '../../examples/run.js';
+
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const AT = 'urn:ietf:params:oauth:token-type:access_token';
+const metadataUrl = (resource: string) => `${new URL(resource).origin}/.well-known/oauth-protected-resource/mcp`;
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    return await redis.keys(`${prefix}*`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function assertRun(run: ExampleRun): void {
+  const { steps, crmResource } = run;
+  const sid = String(steps.exchange.claims.sid);
+  assert.match(sid, /^\S+$/);
+
+  assert.equal(steps.login.username, 'bob');
+  assert.deepEqual(steps.login.scope.split(' ').sort(), ['billing.refund_lookup', 'crm.export_customers', 'crm.lookup_customer']);
+
+  assert.deepEqual(steps.exchange, {
+    scope: 'crm.lookup_customer billing.refund_lookup',
+    issuedTokenType: AT,
+    expiresIn: 300,
+    claims: { sub: 'user-bob', aud: crmResource, scope: 'crm.lookup_customer billing.refund_lookup', act: { sub: 'demo-agent' }, sid },
+  });
+
+  assert.deepEqual(steps.tools, ['crm.lookup_customer']);
+
+  assert.deepEqual(steps.lookup, {
+    tool: 'crm.lookup_customer',
+    caller: { sub: 'user-bob', sid, clientId: 'demo-agent', actors: [{ sub: 'demo-agent' }] },
+    customer: { id: 'cus_1001', name: 'Ada Lovelace', email: 'ada@example.com', plan: 'enterprise' },
+    billing: {
+      tool: 'billing.refund_lookup',
+      // Billing got a token of its own (client crm-server), not the agent's: sub is the user, act is crm-server → agent.
+      caller: { sub: 'user-bob', sid, clientId: 'crm-server', actors: [{ sub: 'crm-server' }, { sub: 'demo-agent' }] },
+      customerId: 'cus_1001',
+      refunds: [{ id: 're_5001', amount: 4900, currency: 'EUR', status: 'succeeded' }],
+    },
+  });
+
+  assert.deepEqual(steps.exportRefused, {
+    status: 403,
+    challenge: `Bearer error="insufficient_scope", scope="crm.export_customers", resource_metadata="${metadataUrl(crmResource)}"`,
+    body: { error: 'insufficient_scope', error_description: 'insufficient scope' },
+  });
+
+  assert.equal(steps.revocation.status, 200);
+  assert.equal(steps.revocation.sid, sid);
+  assert.deepEqual(
+    (({ kind, value, created }) => ({ kind, value, created }))(steps.revocation.body as Record<string, unknown>),
+    { kind: 'sid', value: sid, created: true },
+  );
+
+  const { afterMs, ...after } = steps.afterRevocation;
+  assert.ok(afterMs < 5000);
+  assert.deepEqual(after, {
+    status: 401,
+    challenge: `Bearer error="invalid_token", error_description="token revoked", resource_metadata="${metadataUrl(crmResource)}"`,
+    body: { error: 'invalid_token', error_description: 'token revoked' },
+  });
+}
+
+describe('example: agent → CRM → billing with delegation tokens', () => {
+  it('runs every step against Redis, prints them, and leaves no keys behind', { timeout: 20_000 }, async () => {
+    const lines: string[] = [];
+    const run = await runExample({ store: REDIS_URL, log: (line) => lines.push(line) });
+    assertRun(run);
+    const titles = lines.filter((l) => l.startsWith('\n== ')).map((l) => l.trim().split('.')[0]);
+    assert.deepEqual(titles, ['== 1', '== 2', '== 3', '== 4', '== 5', '== 6', '== 7']);
+    assert.ok(lines.some((l) => l.includes('billing saw  sub=user-bob') && l.endsWith('act: crm-server → demo-agent')));
+    assert.deepEqual(await keysUnder(run.keyPrefix), []);
+  });
+
+  it('runs the same with the in-memory store (EXAMPLE_STORE=memory)', { timeout: 20_000 }, async () => {
+    assertRun(await runExample({ store: 'memory', log: () => {} }));
+  });
+});

@@ -1,0 +1,72 @@
+// The example tool servers' HTTP surface that the agent flow does not reach: RFC 9728 metadata and the 401 challenges.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startBillingServer } from '../../examples/billing_server.js';
+import { startCrmServer } from '../../examples/crm_server.js';
+import { freePort, startLocalSts, type LocalSts } from '../../examples/lib/local_sts.js';
+import type { ToolServer } from '../../examples/lib/tool_server.js';
+
+describe('example tool servers', () => {
+  let sts: LocalSts;
+  let crm: string;
+  const servers: ToolServer[] = [];
+  const metadataUrl = () => `${new URL(crm).origin}/.well-known/oauth-protected-resource/mcp`;
+
+  before(async () => {
+    const [stsPort, crmPort, billingPort] = [await freePort(), await freePort(), await freePort()];
+    crm = `http://127.0.0.1:${crmPort}/mcp`;
+    const billing = `http://127.0.0.1:${billingPort}/mcp`;
+    sts = await startLocalSts({ port: stsPort, store: 'memory', resources: { 'crm-server': crm, 'billing-server': billing } });
+    const credentials = (clientId: string) => ({ clientId, clientSecret: sts.secrets[clientId]! });
+    servers.push(await startBillingServer({ resource: billing, issuer: sts.issuer, credentials: credentials('billing-server') }));
+    servers.push(await startCrmServer({ resource: crm, issuer: sts.issuer, billingResource: billing, credentials: credentials('crm-server') }));
+  });
+
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await sts?.stop();
+  });
+
+  const post = (headers: Record<string, string> = {}) =>
+    fetch(crm, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+
+  it('serves RFC 9728 metadata naming the STS and every scope the CRM accepts', async () => {
+    const res = await fetch(metadataUrl());
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), {
+      resource: crm,
+      authorization_servers: [sts.issuer],
+      bearer_methods_supported: ['header'],
+      scopes_supported: ['crm.lookup_customer', 'crm.export_customers', 'billing.refund_lookup'],
+      resource_name: 'crm',
+    });
+  });
+
+  it('answers a request without credentials with a bare challenge (RFC 6750 §3.1)', async () => {
+    const res = await post();
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('www-authenticate'), `Bearer resource_metadata="${metadataUrl()}"`);
+    assert.equal(await res.text(), '');
+  });
+
+  it('answers a bad token with 401 invalid_token and the fixed description', async () => {
+    const res = await post({ authorization: 'Bearer not-a-jwt' });
+    assert.equal(res.status, 401);
+    assert.equal(
+      res.headers.get('www-authenticate'),
+      `Bearer error="invalid_token", error_description="malformed access token", resource_metadata="${metadataUrl()}"`,
+    );
+    assert.deepEqual(await res.json(), { error: 'invalid_token', error_description: 'malformed access token' });
+  });
+
+  it('offers no SSE stream or session (stateless): GET is 405', async () => {
+    const res = await fetch(crm, { headers: { accept: 'text/event-stream' } });
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'POST');
+    await res.body?.cancel();
+  });
+});
