@@ -1,0 +1,34 @@
+// Chooses and builds the service's Stores: Redis when a URL is configured, memory (single instance, dev) otherwise.
+import { createMemoryStores } from './memory/index.js';
+import { connectRedis, createRedisClient, createRedisStores } from './redis/index.js';
+import type { StoreLimits, Stores } from './types.js';
+
+export { adapterClass } from './adapter_class.js';
+export type * from './types.js';
+
+export interface StoresOptions {
+  /** `redis://` or `rediss://` URL; omitted means in-memory stores. */
+  redisUrl?: string;
+  /** Prepended to every Redis key, so several services (or test runs) can share one Redis. */
+  keyPrefix: string;
+  /** Audit and session-registry bounds; each defaults to the service configuration's default. */
+  limits?: Partial<StoreLimits>;
+  /** Receives Redis connection errors after startup; without it they are dropped, since failing calls and
+   * `health.ping()` already report an unavailable Redis (reconnects happen in the background). */
+  onRedisError?: (error: Error) => void;
+}
+
+/**
+ * Fails with a clear Error when Redis is configured but unreachable at startup: running on without the shared store
+ * would split state between instances.
+ *
+ * @example
+ * const stores = await createStores({ redisUrl: process.env.REDIS_URL, keyPrefix: 'dts:' });
+ */
+export async function createStores(options: StoresOptions): Promise<Stores> {
+  const limits = options.limits ?? {};
+  if (!options.redisUrl) return createMemoryStores({ limits });
+  const redis = createRedisClient(options.redisUrl, { onError: options.onRedisError ?? (() => {}) });
+  await connectRedis(redis, options.redisUrl);
+  return createRedisStores(redis, { keyPrefix: options.keyPrefix, limits });
+}

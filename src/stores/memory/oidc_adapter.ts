@@ -1,0 +1,70 @@
+// oidc-provider's Adapter in memory, one instance per model, with the Redis adapter's indexing and expiry rules.
+import { GRANTABLE_MODELS, UID_INDEXED_MODEL, epochSeconds, lifetimeMs, toPayload } from '../oidc_records.js';
+import type { AdapterPayload, OidcAdapter } from '../types.js';
+import { recordKey, type MemoryState } from './state.js';
+
+export class MemoryOidcAdapter implements OidcAdapter {
+  readonly #state: MemoryState;
+  readonly #model: string;
+
+  constructor(state: MemoryState, model: string) {
+    this.#state = state;
+    this.#model = model;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const { records, grants, uids, userCodes } = this.#state;
+    const key = this.#key(id);
+    const ttl = lifetimeMs(expiresIn);
+    if (ttl !== undefined && ttl <= 0) {
+      records.delete(key);
+      return;
+    }
+    const expiresAt = ttl === undefined ? Number.POSITIVE_INFINITY : this.#state.now() + ttl;
+    records.set(key, { json: JSON.stringify(payload) }, expiresAt);
+
+    if (GRANTABLE_MODELS.has(this.#model) && payload.grantId) {
+      const members = grants.get(payload.grantId) ?? new Set<string>();
+      members.add(key);
+      grants.set(payload.grantId, members, Math.max(expiresAt, grants.expiresAt(payload.grantId) ?? 0));
+    }
+    if (this.#model === UID_INDEXED_MODEL && payload.uid) uids.set(payload.uid, id, expiresAt);
+    if (payload.userCode) userCodes.set(payload.userCode, id, expiresAt);
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const record = this.#state.records.get(this.#key(id));
+    return record && toPayload(record.json, record.consumed);
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    const id = this.#state.uids.get(uid);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const id = this.#state.userCodes.get(userCode);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  /** Stamps the stored record in place, so its expiry is unchanged; a missing record stays missing. */
+  async consume(id: string): Promise<void> {
+    const record = this.#state.records.get(this.#key(id));
+    if (record) record.consumed = epochSeconds(this.#state.now());
+  }
+
+  /** Index entries left behind expire with the record, as in Redis. */
+  async destroy(id: string): Promise<void> {
+    this.#state.records.delete(this.#key(id));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    const { records, grants } = this.#state;
+    for (const key of grants.get(grantId) ?? []) records.delete(key);
+    grants.delete(grantId);
+  }
+
+  #key(id: string): string {
+    return recordKey(this.#model, id);
+  }
+}

@@ -1,0 +1,41 @@
+// oidc-provider record rules shared by the Redis and memory adapters, so both index and expire the same way.
+import type { AdapterPayload } from './types.js';
+
+/** Models whose records die with their grant (`revokeByGrantId`); the same list as oidc-provider's own memory adapter. */
+export const GRANTABLE_MODELS: ReadonlySet<string> = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
+
+/**
+ * Only Session records are found by uid: an Interaction's payload also carries a session `uid`, and indexing it would
+ * point the uid at the wrong model.
+ */
+export const UID_INDEXED_MODEL = 'Session';
+
+/**
+ * The record lifetime in milliseconds, or undefined for "never expires": oidc-provider passes no `expiresIn` for some
+ * models (e.g. dynamically registered Clients). Zero or less means the record is already expired.
+ */
+export function lifetimeMs(expiresIn: number | undefined): number | undefined {
+  if (expiresIn === undefined) return undefined;
+  if (!Number.isFinite(expiresIn)) throw new TypeError('expiresIn must be a finite number of seconds');
+  return Math.round(expiresIn * 1000);
+}
+
+/** oidc-provider's clock for `consumed`: epoch seconds. */
+export function epochSeconds(nowMs = Date.now()): number {
+  return Math.floor(nowMs / 1000);
+}
+
+/** A stored record as oidc-provider expects it back; a `consumed` stamp set after the upsert wins over the payload's. */
+export function toPayload(json: string | null | undefined, consumed: string | number | null | undefined): AdapterPayload | undefined {
+  if (json === null || json === undefined) return undefined;
+  const payload = JSON.parse(json) as AdapterPayload;
+  if (consumed !== null && consumed !== undefined) payload.consumed = Number(consumed);
+  return payload;
+}

@@ -1,0 +1,55 @@
+// The Redis-backed Stores (single Redis or Sentinel; not Cluster, see scripts.ts).
+import type { Redis } from 'ioredis';
+import { storeLimits } from '../limits.js';
+import type { OidcAdapter, StoreLimits, Stores } from '../types.js';
+import { RedisAuditLog } from './audit_log.js';
+import { closeRedis } from './client.js';
+import { RedisExchangeStateStore } from './exchange_state_store.js';
+import { redisHealth } from './health.js';
+import { RedisOidcAdapter } from './oidc_adapter.js';
+import { RedisRevocationFeed } from './revocation_feed.js';
+import { withScripts } from './scripts.js';
+import { RedisSessionRegistry } from './session_registry.js';
+
+export { createRedisClient, connectRedis, type RedisClientOptions } from './client.js';
+
+export interface RedisStoresOptions {
+  /** Prepended to every key, so several services (or test runs) can share one Redis. */
+  keyPrefix: string;
+  limits?: Partial<StoreLimits>;
+  /** Approximate cap of the revocation event stream; lowered in tests to exercise trimming. */
+  revocationEventsMax?: number;
+}
+
+/**
+ * Stores on an existing client. `close()` stops the feed's reader and quits the client.
+ *
+ * @example
+ * const redis = createRedisClient('redis://127.0.0.1:6379');
+ * await connectRedis(redis, 'redis://127.0.0.1:6379');
+ * const stores = createRedisStores(redis, { keyPrefix: 'dts:' });
+ */
+export function createRedisStores(redis: Redis, options: RedisStoresOptions): Stores {
+  const scripted = withScripts(redis);
+  const prefix = options.keyPrefix;
+  const limits = storeLimits(options.limits);
+  const adapters = new Map<string, OidcAdapter>();
+  const revocations = new RedisRevocationFeed(scripted, prefix);
+  return {
+    kind: 'redis',
+    adapterFor(model) {
+      let adapter = adapters.get(model);
+      if (!adapter) adapters.set(model, (adapter = new RedisOidcAdapter(scripted, prefix, model)));
+      return adapter;
+    },
+    exchange: new RedisExchangeStateStore(scripted, prefix, options.revocationEventsMax),
+    sessions: new RedisSessionRegistry(scripted, prefix, limits),
+    audit: new RedisAuditLog(scripted, prefix, limits),
+    revocations,
+    health: redisHealth(redis),
+    async close() {
+      await revocations.close();
+      await closeRedis(redis);
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// Lua for the exchange's one-round-trip read, the idempotent revoke, and the feed snapshot.
+
+/**
+ * KEYS[1] AccessToken hash; ARGV[1] uid-index key prefix, ARGV[2] Session key prefix, ARGV[3] revocation key prefix,
+ * ARGV[4..] extra client ids. Replies {token payload, token consumed, session payload, session consumed, markers...}
+ * where markers are the sid marker (when the token has a session uid), the sub marker (when it has an accountId),
+ * then one per distinct client id (the token's clientId first); `false` becomes a nil reply.
+ */
+export const readOpaqueSubjectLua = `
+local token = redis.call('HMGET', KEYS[1], 'payload', 'consumed')
+local session = { false, false }
+local sessionUid, accountId = false, false
+local clients, seen = {}, {}
+local function addClient(id)
+  if type(id) == 'string' and id ~= '' and not seen[id] then
+    seen[id] = true
+    clients[#clients + 1] = id
+  end
+end
+if token[1] then
+  local t = cjson.decode(token[1])
+  if type(t.sessionUid) == 'string' and t.sessionUid ~= '' then sessionUid = t.sessionUid end
+  if type(t.accountId) == 'string' and t.accountId ~= '' then accountId = t.accountId end
+  addClient(t.clientId)
+  if sessionUid then
+    local sessionId = redis.call('GET', ARGV[1] .. sessionUid)
+    if sessionId then session = redis.call('HMGET', ARGV[2] .. sessionId, 'payload', 'consumed') end
+  end
+end
+for i = 4, #ARGV do addClient(ARGV[i]) end
+local markerKeys = {}
+if sessionUid then markerKeys[#markerKeys + 1] = ARGV[3] .. 'sid:' .. sessionUid end
+if accountId then markerKeys[#markerKeys + 1] = ARGV[3] .. 'sub:' .. accountId end
+for _, id in ipairs(clients) do markerKeys[#markerKeys + 1] = ARGV[3] .. 'client:' .. id end
+local reply = { token[1], token[2], session[1], session[2] }
+if #markerKeys > 0 then
+  for _, marker in ipairs(redis.call('MGET', unpack(markerKeys))) do reply[#reply + 1] = marker end
+end
+return reply
+`;
+
+/**
+ * KEYS[1] marker, KEYS[2] event stream, KEYS[3] snapshot index; ARGV[1] record JSON, ARGV[2] revokedAt,
+ * ARGV[3] expiresAt, ARGV[4] stream cap, ARGV[5] index member (`kind:value`), ARGV[6] now (epoch seconds).
+ * Same rule as mergeRevocation() in ../revocation.ts: keep the first record, widened to the earliest revokedAt and the
+ * latest expiresAt. Only a newly created marker is appended to the stream, so a repeated revoke emits no second event.
+ * Replies {stored record JSON, 1 when created else 0}.
+ */
+export const revokeLua = `
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[6])
+local existing = redis.call('GET', KEYS[1])
+if not existing then
+  redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[3])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'record', ARGV[1])
+  return { ARGV[1], 1 }
+end
+local record = cjson.decode(existing)
+local revokedAt, expiresAt = tonumber(ARGV[2]), tonumber(ARGV[3])
+if record.revokedAt <= revokedAt and record.expiresAt >= expiresAt then return { existing, 0 } end
+if revokedAt < record.revokedAt then record.revokedAt = revokedAt end
+if expiresAt > record.expiresAt then record.expiresAt = expiresAt end
+local merged = cjson.encode(record)
+local at = string.format('%d', record.expiresAt)
+redis.call('SET', KEYS[1], merged, 'EXAT', at)
+redis.call('ZADD', KEYS[3], at, ARGV[5])
+return { merged, 0 }
+`;
+
+/**
+ * KEYS[1] event stream, KEYS[2] snapshot index; ARGV[1] revocation key prefix, ARGV[2] now (epoch seconds).
+ * Replies {cursor, marker JSON...}: the stream's last id and the live markers read in the same atomic step, so an event
+ * is either in the snapshot or after the cursor, never lost between the two. Expired markers read as nil.
+ */
+export const revocationSnapshotLua = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local reply = { '0-0' }
+if last[1] then reply[1] = last[1][1] end
+local members = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[2], '+inf')
+for i = 1, #members, 500 do
+  local keys = {}
+  for j = i, math.min(i + 499, #members) do keys[#keys + 1] = ARGV[1] .. members[j] end
+  for _, marker in ipairs(redis.call('MGET', unpack(keys))) do reply[#reply + 1] = marker end
+end
+return reply
+`;

@@ -1,0 +1,39 @@
+// The store's Lua scripts, registered with ioredis' defineCommand: ioredis sends EVAL once per connection, then
+// EVALSHA, and resends the body itself when the server answers NOSCRIPT.
+//
+// NOT REDIS CLUSTER SAFE: several scripts compute key names from data they have just read (the token's session uid,
+// account and client; a grant's members; index members; snapshot markers), so they touch keys they could not declare.
+// Run this store against a single Redis or a Sentinel-managed primary, never a Cluster.
+// Redis 7.0 or newer is required (EXPIRE NX/GT, SET EXAT, XINFO STREAM's entries-added).
+import type { Redis } from 'ioredis';
+import { consumeLua, revokeGrantLua } from './oidc_scripts.js';
+import { readOpaqueSubjectLua, revocationSnapshotLua, revokeLua } from './revocation_scripts.js';
+import { recordIssuedLua } from './session_scripts.js';
+
+/** The client with this store's scripts defined on it. */
+export interface ScriptedRedis extends Redis {
+  dtsConsume(recordKey: string, consumedAt: number): Promise<number>;
+  dtsRevokeGrant(grantKey: string): Promise<number>;
+  dtsReadOpaqueSubject(tokenKey: string, ...args: string[]): Promise<Array<string | null>>;
+  dtsRevoke(markerKey: string, eventsKey: string, indexKey: string, ...args: Array<string | number>): Promise<[string, number]>;
+  dtsRevocationSnapshot(eventsKey: string, indexKey: string, revocationPrefix: string, now: number): Promise<Array<string | null>>;
+  dtsRecordIssued(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<number>;
+}
+
+const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
+  dtsConsume: { lua: consumeLua, numberOfKeys: 1 },
+  dtsRevokeGrant: { lua: revokeGrantLua, numberOfKeys: 1 },
+  dtsReadOpaqueSubject: { lua: readOpaqueSubjectLua, numberOfKeys: 1 },
+  dtsRevoke: { lua: revokeLua, numberOfKeys: 3 },
+  dtsRevocationSnapshot: { lua: revocationSnapshotLua, numberOfKeys: 2 },
+  // The number of keys varies with the number of clients in the actor chain, so callers pass it first.
+  dtsRecordIssued: { lua: recordIssuedLua },
+};
+
+/** Defines the scripts once per client (several stores may share one connection). */
+export function withScripts(redis: Redis): ScriptedRedis {
+  for (const [name, definition] of Object.entries(scripts)) {
+    if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') redis.defineCommand(name, definition);
+  }
+  return redis as ScriptedRedis;
+}

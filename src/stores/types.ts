@@ -1,0 +1,208 @@
+// Storage interfaces, one per concern. Each has a Redis implementation (stores/redis/) and an in-memory one
+// (stores/memory/) for single-instance development; both run the same contract suite (test/stores/).
+
+/** A stored oidc-provider model payload (opaque to us except for the fields named in the interfaces below). */
+export type AdapterPayload = Record<string, unknown> & {
+  jti?: string;
+  kind?: string;
+  exp?: number;
+  iat?: number;
+  uid?: string;
+  grantId?: string;
+  userCode?: string;
+  consumed?: number;
+};
+
+/**
+ * The oidc-provider Adapter contract (see oidc-provider's example adapter), for one model name.
+ * - `upsert` replaces the whole record and (re)sets its expiry to `expiresIn` seconds.
+ * - `consume` is atomic: it stamps `consumed` (epoch seconds) on an existing record.
+ * - `revokeByGrantId` destroys every record that carried that `grantId`.
+ * Records expire on their own; nothing grows without bound.
+ */
+export interface OidcAdapter {
+  upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void>;
+  find(id: string): Promise<AdapterPayload | undefined>;
+  findByUid(uid: string): Promise<AdapterPayload | undefined>;
+  findByUserCode(userCode: string): Promise<AdapterPayload | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+export type RevocationKind = 'sid' | 'sub' | 'client' | 'jti';
+
+/** One revocation record. `revokedAt` and `expiresAt` are epoch seconds. */
+export interface RevocationRecord {
+  kind: RevocationKind;
+  value: string;
+  revokedAt: number;
+  expiresAt: number;
+  by?: string;
+  reason?: string;
+}
+
+/** Which revocation markers to read for one subject. */
+export interface RevocationQuery {
+  sid?: string;
+  sub?: string;
+  jti?: string;
+  /** Every client in the actor chain plus the requesting client. */
+  clientIds: string[];
+}
+
+/** The markers found; absent members mean "not revoked". */
+export interface RevocationHits {
+  sid?: RevocationRecord;
+  sub?: RevocationRecord;
+  jti?: RevocationRecord;
+  clients: RevocationRecord[];
+}
+
+/** What one round trip returns for a provider-issued opaque access token used as a subject token. */
+export interface OpaqueSubjectState {
+  /** The AccessToken record, or undefined when unknown or expired. */
+  token: AdapterPayload | undefined;
+  /** The provider Session the token is bound to (found by the token's `sessionUid`), or undefined. */
+  session: AdapterPayload | undefined;
+  /** Revocation markers for the token's session uid (`sid`), `accountId` (`sub`), its `clientId` and `extraClientIds`. */
+  revocations: RevocationHits;
+}
+
+/**
+ * Reads everything the exchange needs about its subject in exactly one Redis round trip (one Lua call or one pipeline),
+ * never one per check.
+ */
+export interface ExchangeStateStore {
+  readOpaqueSubject(tokenId: string, extraClientIds: string[]): Promise<OpaqueSubjectState>;
+  readRevocations(query: RevocationQuery): Promise<RevocationHits>;
+  /**
+   * Writes a revocation marker that expires at `record.expiresAt`, indexes it for the feed snapshot and appends it to the
+   * revocation event stream, atomically. Idempotent: a repeat keeps the earliest revokedAt and the later expiresAt, emits
+   * no second event, and returns `created: false`.
+   */
+  revoke(record: RevocationRecord): Promise<{ record: RevocationRecord; created: boolean }>;
+}
+
+/** Health of the backing store, for /readyz and the fail-closed rule. */
+export interface StoreHealth {
+  ping(): Promise<boolean>;
+}
+
+/** The set of stores one service instance uses. */
+export interface Stores {
+  kind: 'redis' | 'memory';
+  adapterFor(model: string): OidcAdapter;
+  exchange: ExchangeStateStore;
+  sessions: SessionRegistry;
+  audit: AuditLog;
+  revocations: RevocationFeed;
+  health: StoreHealth;
+  close(): Promise<void>;
+}
+
+export interface StoreLimits {
+  /** Audit stream bounds. */
+  auditMaxLength: number;
+  auditMaxAgeSeconds: number;
+  /** Hops kept per session record. */
+  maxHopsPerSession: number;
+}
+
+// ---- Session registry, audit log and revocation feed (admin API, audit trail, tool-server revocation status) ----
+
+/** One issued delegation token: a hop of the delegation tree. */
+export interface SessionHop {
+  /** Epoch seconds. */
+  at: number;
+  /** The client that obtained the token (the current actor). */
+  clientId: string;
+  /** Prior actors, most recent first (from the token's nested `act`). */
+  priorActors: string[];
+  toolServer: string;
+  scopes: string[];
+  jti: string;
+  exp: number;
+  /** The jti of the delegation token this one was exchanged from (multi-hop), if any. */
+  parentJti?: string;
+}
+
+export interface SessionSummary {
+  sid: string;
+  sub: string;
+  /** `self` for the provider's own sessions, else the external issuer. */
+  issuer: string;
+  firstAt: number;
+  lastAt: number;
+  tokensIssued: number;
+  clients: string[];
+  toolServers: string[];
+}
+
+export interface SessionRecord extends SessionSummary {
+  /** Delegation tokens still alive (not yet expired). */
+  liveJtis: Array<{ jti: string; exp: number }>;
+  /** The most recent hops, oldest first (bounded). */
+  hops: SessionHop[];
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page; absent on the last page. */
+  next?: string;
+}
+
+/**
+ * A record per delegating session. Writes happen after the response (never on the exchange's check path); every key
+ * expires on its own `retentionSeconds` after the session's last token expires, and the hop list is bounded.
+ */
+export interface SessionRegistry {
+  /** Records one issued token in one round trip. */
+  recordIssued(session: { sid: string; sub: string; issuer: string }, hop: SessionHop, retentionSeconds: number): Promise<void>;
+  get(sid: string): Promise<SessionRecord | undefined>;
+  /** Most recently active first. */
+  list(filter: { sub?: string; clientId?: string }, page: { cursor?: string; limit: number }): Promise<Page<SessionSummary>>;
+  /** Every session id recorded for a subject (for "revoke user"). */
+  sidsOf(sub: string): Promise<string[]>;
+}
+
+/** An audit event as stored: flat, JSON-safe, never a token or secret. */
+export interface StoredAuditEvent {
+  /** Epoch milliseconds. */
+  time: number;
+  /** `exchange`, `revocation` or `admin`. */
+  type: string;
+  decision: 'allow' | 'deny';
+  sub?: string;
+  sid?: string;
+  clientId?: string;
+  [key: string]: unknown;
+}
+
+/** The durable audit stream, bounded by length and by age. */
+export interface AuditLog {
+  /** Appends a batch in one round trip. */
+  append(events: StoredAuditEvent[]): Promise<void>;
+  /** Newest first; filters combine with AND; `since` is epoch milliseconds. */
+  query(
+    filter: { sid?: string; sub?: string; clientId?: string; decision?: 'allow' | 'deny'; type?: string; since?: number },
+    page: { cursor?: string; limit: number },
+  ): Promise<Page<StoredAuditEvent & { id: string }>>;
+  length(): Promise<number>;
+}
+
+/** A revocation event as delivered to tool servers: the stream id is the cursor. */
+export interface RevocationEvent {
+  id: string;
+  record: RevocationRecord;
+}
+
+/** What tool servers consume: a snapshot of live revocations, catch-up from a cursor, and live events. */
+export interface RevocationFeed {
+  /** Every unexpired revocation, and the cursor to resume the live feed from (taken before reading: no gap). */
+  snapshot(): Promise<{ cursor: string; revocations: RevocationRecord[] }>;
+  /** Events after `cursor`; `reset` when the cursor is older than what the stream retains (consumer must re-snapshot). */
+  since(cursor: string): Promise<{ events: RevocationEvent[]; reset: boolean }>;
+  /** Live events from every instance sharing the store; one reader per process fans out to all listeners. */
+  subscribe(listener: (event: RevocationEvent) => void): () => void;
+}

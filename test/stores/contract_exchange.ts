@@ -1,0 +1,170 @@
+// Contract: the exchange state store (readOpaqueSubject, readRevocations, idempotent revoke) and health.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { RevocationKind, RevocationRecord } from '../../src/stores/types.js';
+import type { StoreHarness } from './contract.js';
+
+type HarnessRef = () => StoreHarness;
+
+const id = () => randomUUID();
+const nowSec = () => Math.floor(Date.now() / 1000);
+const marker = (kind: RevocationKind, value: string, extra: Partial<RevocationRecord> = {}): RevocationRecord => ({
+  kind,
+  value,
+  revokedAt: nowSec(),
+  expiresAt: nowSec() + 600,
+  ...extra,
+});
+
+export function exchangeContract(harness: HarnessRef): void {
+  const stores = () => harness().stores;
+  const exchange = () => stores().exchange;
+  /** Revokes and returns the stored record. */
+  const revoked = async (record: RevocationRecord) => (await exchange().revoke(record)).record;
+
+  /** The revocation events recorded for one value, oldest first. */
+  async function eventsFor(value: string): Promise<RevocationRecord[]> {
+    const { events, reset } = await stores().revocations.since('0-0');
+    assert.equal(reset, false);
+    return events.filter((e) => e.record.value === value).map((e) => e.record);
+  }
+
+  /** An AccessToken bound to a stored Session, both under fresh ids. */
+  async function tokenWithSession() {
+    const [tokenId, sessionId, sessionUid, accountId, clientId] = [id(), id(), id(), `user-${id()}`, `agent-${id()}`];
+    const session = { jti: sessionId, uid: sessionUid, kind: 'Session', accountId, loginTs: nowSec() };
+    const token = { jti: tokenId, kind: 'AccessToken', accountId, clientId, sessionUid, grantId: id(), scope: 'openid' };
+    await stores().adapterFor('Session').upsert(sessionId, session, 60);
+    await stores().adapterFor('AccessToken').upsert(tokenId, token, 60);
+    return { tokenId, sessionUid, accountId, clientId, token, session };
+  }
+
+  describe('exchange state: readOpaqueSubject', () => {
+    it('answers undefineds for an unknown token', async () => {
+      assert.deepEqual(await exchange().readOpaqueSubject(id(), []), {
+        token: undefined,
+        session: undefined,
+        revocations: { clients: [] },
+      });
+    });
+
+    it('still reports revoked extra clients for an unknown token', async () => {
+      const extra = await revoked(marker('client', `agent-${id()}`));
+      assert.deepEqual(await exchange().readOpaqueSubject(id(), [extra.value, `agent-${id()}`]), {
+        token: undefined,
+        session: undefined,
+        revocations: { clients: [extra] },
+      });
+    });
+
+    it('returns the token alone when it has no session', async () => {
+      const tokenId = id();
+      const token = { jti: tokenId, kind: 'AccessToken', clientId: `agent-${id()}`, scope: 'tools:read' };
+      await stores().adapterFor('AccessToken').upsert(tokenId, token, 60);
+      assert.deepEqual(await exchange().readOpaqueSubject(tokenId, []), { token, session: undefined, revocations: { clients: [] } });
+    });
+
+    it('follows the session uid to the Session record', async () => {
+      const { tokenId, token, session } = await tokenWithSession();
+      assert.deepEqual(await exchange().readOpaqueSubject(tokenId, [`agent-${id()}`]), { token, session, revocations: { clients: [] } });
+    });
+
+    it('returns every revocation hit: sid, sub, the token client first, then extra clients, once each', async () => {
+      const { tokenId, token, session, sessionUid, accountId, clientId } = await tokenWithSession();
+      const extraClient = `agent-${id()}`;
+      const sid = await revoked(marker('sid', sessionUid, { by: 'admin', reason: 'logout' }));
+      const sub = await revoked(marker('sub', accountId));
+      const extra = await revoked(marker('client', extraClient));
+      const own = await revoked(marker('client', clientId));
+      await exchange().revoke(marker('jti', tokenId)); // jti markers are not part of this read
+
+      const state = await exchange().readOpaqueSubject(tokenId, [extraClient, clientId, `agent-${id()}`, extraClient]);
+      assert.deepEqual(state, { token, session, revocations: { sid, sub, clients: [own, extra] } });
+    });
+
+    it('reads the sid marker even when the Session record is gone', async () => {
+      const { tokenId, token, sessionUid } = await tokenWithSession();
+      const sid = await revoked(marker('sid', sessionUid));
+      const sessionId = (await stores().adapterFor('Session').findByUid(sessionUid))?.jti;
+      assert.ok(sessionId);
+      await stores().adapterFor('Session').destroy(sessionId);
+      assert.deepEqual(await exchange().readOpaqueSubject(tokenId, []), { token, session: undefined, revocations: { sid, clients: [] } });
+    });
+
+    it('returns the consumed stamp of a consumed token', async () => {
+      const { tokenId, token } = await tokenWithSession();
+      await stores().adapterFor('AccessToken').consume(tokenId);
+      const state = await exchange().readOpaqueSubject(tokenId, []);
+      assert.equal(typeof state.token?.consumed, 'number');
+      assert.deepEqual(state.token, { ...token, consumed: state.token?.consumed });
+    });
+  });
+
+  describe('exchange state: revocations', () => {
+    it('readRevocations returns exactly the markers that exist', async () => {
+      const [sidValue, subValue, jtiValue, c1, c2, c3] = [id(), id(), id(), id(), id(), id()];
+      const sid = await revoked(marker('sid', sidValue));
+      const jti = await revoked(marker('jti', jtiValue, { reason: 'leaked' }));
+      const client3 = await revoked(marker('client', c3));
+      const client1 = await revoked(marker('client', c1));
+      await exchange().revoke(marker('sub', sidValue)); // same value, other kind: must not answer for sid
+      assert.deepEqual(
+        await exchange().readRevocations({ sid: sidValue, sub: subValue, jti: jtiValue, clientIds: [c1, c2, c3, c1] }),
+        { sid, jti, clients: [client1, client3] },
+      );
+      assert.deepEqual(await exchange().readRevocations({ sub: subValue, clientIds: [c2] }), { clients: [] });
+      assert.deepEqual(await exchange().readRevocations({ clientIds: [] }), { clients: [] });
+    });
+
+    it('revoke stores and returns the record, without fields the interface does not name', async () => {
+      const record = marker('sub', id(), { by: 'admin@example', reason: 'offboarded' });
+      assert.deepEqual(await exchange().revoke({ ...record, extra: 'dropped' } as RevocationRecord), { record, created: true });
+      assert.deepEqual(await exchange().readRevocations({ sub: record.value, clientIds: [] }), { sub: record, clients: [] });
+    });
+
+    it('revoke is idempotent: earliest revokedAt, latest expiresAt, first by/reason, one event', async () => {
+      const value = id();
+      const t = nowSec();
+      const first = { kind: 'sid', value, revokedAt: t, expiresAt: t + 600, by: 'alice', reason: 'first' } as const;
+      assert.deepEqual(await exchange().revoke(first), { record: first, created: true });
+      // Later and shorter: nothing changes.
+      assert.deepEqual(await exchange().revoke({ ...first, revokedAt: t + 5, expiresAt: t + 300, by: 'bob' }), { record: first, created: false });
+      // Earlier and longer: widened, but still the first record's by/reason.
+      const widened = { ...first, revokedAt: t - 10, expiresAt: t + 900 };
+      assert.deepEqual(await exchange().revoke({ ...first, revokedAt: t - 10, expiresAt: t + 900, by: 'carol', reason: 'x' }), {
+        record: widened,
+        created: false,
+      });
+      assert.deepEqual(await exchange().readRevocations({ sid: value, clientIds: [] }), { sid: widened, clients: [] });
+      assert.deepEqual(await eventsFor(value), [first]);
+    });
+
+    it('concurrent revokes of one marker: one created, one event', async () => {
+      const value = id();
+      const t = nowSec();
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => exchange().revoke({ kind: 'client', value, revokedAt: t + i, expiresAt: t + 600 })),
+      );
+      assert.equal(results.filter((r) => r.created).length, 1);
+      assert.deepEqual(await eventsFor(value), [{ kind: 'client', value, revokedAt: t, expiresAt: t + 600 }]);
+      assert.deepEqual(await exchange().readRevocations({ clientIds: [value] }), { clients: [{ kind: 'client', value, revokedAt: t, expiresAt: t + 600 }] });
+      assert.ok(results.every((r, i) => r.record.revokedAt <= t + i && r.record.expiresAt === t + 600));
+    });
+
+    it('revoke rejects malformed records', async () => {
+      const good = marker('jti', id());
+      await assert.rejects(exchange().revoke({ ...good, kind: 'token' as RevocationKind }), TypeError);
+      await assert.rejects(exchange().revoke({ ...good, value: '' }), TypeError);
+      await assert.rejects(exchange().revoke({ ...good, expiresAt: good.expiresAt + 0.5 }), TypeError);
+      await assert.rejects(exchange().revoke({ ...good, revokedAt: Date.now() * 1e6 }), TypeError);
+      assert.deepEqual(await exchange().readRevocations({ jti: good.value, clientIds: [] }), { clients: [] });
+    });
+  });
+
+  describe('health', () => {
+    it('ping answers true while the store is up', async () => {
+      assert.equal(await stores().health.ping(), true);
+    });
+  });
+}

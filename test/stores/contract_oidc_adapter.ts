@@ -1,0 +1,150 @@
+// Contract: the oidc-provider Adapter (upsert/find, indexes, consume, destroy, revokeByGrantId).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { AdapterPayload } from '../../src/stores/types.js';
+import type { StoreHarness } from './contract.js';
+
+type HarnessRef = () => StoreHarness;
+
+const id = () => randomUUID();
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+export function oidcAdapterContract(harness: HarnessRef): void {
+  const adapter = (model: string) => harness().stores.adapterFor(model);
+
+  describe('oidc adapter', () => {
+    it('finds exactly the payload it stored', async () => {
+      const jti = id();
+      const payload: AdapterPayload = {
+        jti,
+        kind: 'AccessToken',
+        iat: nowSec(),
+        exp: nowSec() + 60,
+        accountId: 'alice',
+        clientId: 'agent-1',
+        scope: 'openid tools:read',
+        resource: ['https://tools.example/a'],
+        claims: {},
+        rar: [],
+        extra: { nested: { deep: [1, 'two', null, true] }, unicode: 'żółw ✓', slash: 'a/b' },
+      };
+      await adapter('AccessToken').upsert(jti, payload, 60);
+      assert.deepEqual(await adapter('AccessToken').find(jti), payload);
+    });
+
+    it('keeps models apart and returns undefined for unknown ids', async () => {
+      const jti = id();
+      await adapter('AccessToken').upsert(jti, { jti, kind: 'AccessToken' }, 60);
+      assert.equal(await adapter('RefreshToken').find(jti), undefined);
+      assert.equal(await adapter('AccessToken').find(id()), undefined);
+    });
+
+    it('upsert replaces the whole record, a consumed stamp included', async () => {
+      const jti = id();
+      const codes = adapter('AuthorizationCode');
+      await codes.upsert(jti, { jti, kind: 'AuthorizationCode', scope: 'openid', nonce: 'n' }, 60);
+      await codes.consume(jti);
+      await codes.upsert(jti, { jti, kind: 'AuthorizationCode', scope: 'profile' }, 60);
+      assert.deepEqual(await codes.find(jti), { jti, kind: 'AuthorizationCode', scope: 'profile' });
+    });
+
+    it('stores a record without expiresIn (e.g. a Client)', async () => {
+      const clientId = id();
+      const payload = { client_id: clientId, redirect_uris: ['https://app.example/cb'] };
+      await adapter('Client').upsert(clientId, payload, undefined as unknown as number);
+      assert.deepEqual(await adapter('Client').find(clientId), payload);
+    });
+
+    it('treats expiresIn <= 0 as already expired', async () => {
+      const jti = id();
+      await adapter('Interaction').upsert(jti, { jti, kind: 'Interaction' }, 60);
+      await adapter('Interaction').upsert(jti, { jti, kind: 'Interaction' }, 0);
+      assert.equal(await adapter('Interaction').find(jti), undefined);
+    });
+
+    it('finds a Session by uid, and only a Session', async () => {
+      const [sessionId, uid, interactionId, otherUid] = [id(), id(), id(), id()];
+      const session = { jti: sessionId, uid, kind: 'Session', accountId: 'alice', loginTs: nowSec(), authorizations: {} };
+      await adapter('Session').upsert(sessionId, session, 60);
+      // An Interaction carries a uid too; it must not take over the Session index.
+      await adapter('Interaction').upsert(interactionId, { jti: interactionId, kind: 'Interaction', uid: otherUid }, 60);
+      assert.deepEqual(await adapter('Session').findByUid(uid), session);
+      assert.equal(await adapter('Session').findByUid(otherUid), undefined);
+      assert.equal(await adapter('Session').findByUid(id()), undefined);
+    });
+
+    it('finds a DeviceCode by user code', async () => {
+      const [deviceCode, userCode] = [id(), `UC-${id()}`];
+      const payload = { jti: deviceCode, kind: 'DeviceCode', userCode, clientId: 'tv', params: { scope: 'openid' } };
+      await adapter('DeviceCode').upsert(deviceCode, payload, 60);
+      assert.deepEqual(await adapter('DeviceCode').findByUserCode(userCode), payload);
+      assert.equal(await adapter('DeviceCode').findByUserCode(`UC-${id()}`), undefined);
+    });
+
+    it('consume stamps epoch seconds and keeps every other field', async () => {
+      const jti = id();
+      const payload = { jti, kind: 'AuthorizationCode', accountId: 'alice', clientId: 'agent-1', scope: 'openid', grantId: id() };
+      const codes = adapter('AuthorizationCode');
+      await codes.upsert(jti, payload, 60);
+      const before = nowSec();
+      await codes.consume(jti);
+      const after = nowSec();
+      const found = await codes.find(jti);
+      const consumed = found?.consumed;
+      assert.ok(typeof consumed === 'number' && consumed >= before && consumed <= after, `consumed=${String(consumed)}`);
+      assert.deepEqual(found, { ...payload, consumed });
+    });
+
+    it('consume is atomic under concurrency and does not create missing records', async () => {
+      const jti = id();
+      const payload = { jti, kind: 'RefreshToken', accountId: 'alice', rotations: 0 };
+      const tokens = adapter('RefreshToken');
+      await tokens.upsert(jti, payload, 60);
+      await Promise.all(Array.from({ length: 20 }, () => tokens.consume(jti)));
+      const found = await tokens.find(jti);
+      assert.deepEqual(found, { ...payload, consumed: found?.consumed });
+      assert.equal(typeof found?.consumed, 'number');
+
+      const missing = id();
+      await tokens.consume(missing);
+      assert.equal(await tokens.find(missing), undefined);
+    });
+
+    it('destroy removes the record and what its indexes point at', async () => {
+      const [sessionId, uid, deviceCode, userCode] = [id(), id(), id(), id()];
+      await adapter('Session').upsert(sessionId, { jti: sessionId, uid, kind: 'Session' }, 60);
+      await adapter('DeviceCode').upsert(deviceCode, { jti: deviceCode, userCode, kind: 'DeviceCode' }, 60);
+      await adapter('Session').destroy(sessionId);
+      await adapter('DeviceCode').destroy(deviceCode);
+      assert.equal(await adapter('Session').find(sessionId), undefined);
+      assert.equal(await adapter('Session').findByUid(uid), undefined);
+      assert.equal(await adapter('DeviceCode').findByUserCode(userCode), undefined);
+      await adapter('Session').destroy(id()); // unknown ids are fine
+    });
+
+    it('revokeByGrantId removes every record issued under the grant, and nothing else', async () => {
+      const [grantId, otherGrant] = [id(), id()];
+      const members = [
+        ['AccessToken', id()],
+        ['RefreshToken', id()],
+        ['AuthorizationCode', id()],
+        ['AccessToken', id()],
+      ] as const;
+      for (const [model, jti] of members) await adapter(model).upsert(jti, { jti, kind: model, grantId }, 60);
+      const survivor = id();
+      await adapter('AccessToken').upsert(survivor, { jti: survivor, kind: 'AccessToken', grantId: otherGrant }, 60);
+      // oidc-provider's adapters leave non-token models (an Interaction naming the grant) to expire on their own.
+      const interaction = id();
+      await adapter('Interaction').upsert(interaction, { jti: interaction, kind: 'Interaction', grantId }, 60);
+
+      await adapter('AccessToken').revokeByGrantId(grantId);
+
+      for (const [model, jti] of members) assert.equal(await adapter(model).find(jti), undefined, `${model} ${jti}`);
+      assert.deepEqual(await adapter('AccessToken').find(survivor), { jti: survivor, kind: 'AccessToken', grantId: otherGrant });
+      assert.deepEqual(await adapter('Interaction').find(interaction), { jti: interaction, kind: 'Interaction', grantId });
+      await adapter('AccessToken').revokeByGrantId(grantId); // again: a no-op
+      await adapter('AccessToken').revokeByGrantId(id()); // unknown grant: a no-op
+    });
+  });
+}

@@ -1,0 +1,40 @@
+// Redis test plumbing: a connected client under a random key prefix, cleaned up (SCAN MATCH prefix*) on close.
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { connectRedis, createRedisClient, createRedisStores } from '../../src/stores/redis/index.js';
+import type { Stores } from '../../src/stores/types.js';
+import type { HarnessOptions, StoreHarness } from './contract.js';
+
+export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface RedisHarness extends StoreHarness {
+  redis: Redis;
+  prefix: string;
+  stores: Stores;
+}
+
+export async function openRedisHarness(options: HarnessOptions = {}): Promise<RedisHarness> {
+  const prefix = `test:${randomUUID()}:`;
+  const redis = createRedisClient(redisUrl);
+  await connectRedis(redis, redisUrl);
+  const stores = createRedisStores(redis, { keyPrefix: prefix, ...options });
+  return {
+    redis,
+    prefix,
+    stores,
+    async close() {
+      await deleteByPrefix(redis, prefix);
+      await stores.close();
+    },
+  };
+}
+
+/** Deletes every key under the prefix. */
+export async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}

@@ -1,0 +1,106 @@
+// Redis only: the exchange reads cost one round trip each, counted server-side with MONITOR.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { openRedisHarness, type RedisHarness } from './redis_harness.js';
+
+interface Seen {
+  command: string;
+  args: string[];
+  source: string;
+}
+
+describe('redis exchange store round trips', () => {
+  let h: RedisHarness;
+  let monitor: Redis;
+  const seen: Seen[] = [];
+  /** The store connection's address as the server (and so MONITOR) reports it. */
+  let storeAddr: string;
+
+  before(async () => {
+    h = await openRedisHarness();
+    const info = String(await h.redis.client('INFO'));
+    storeAddr = /(?:^| )addr=(\S+)/.exec(info)?.[1] ?? '';
+    assert.ok(storeAddr, info);
+    monitor = await h.redis.monitor();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      seen.push({ command: String(args[0]).toLowerCase(), args: args.slice(1), source });
+    });
+  });
+
+  after(async () => {
+    monitor.disconnect();
+    await h.close();
+  });
+
+  /** Echoes a unique mark on the store connection and waits for MONITOR to show it; returns its index in `seen`. */
+  async function mark(): Promise<number> {
+    const text = `mark-${randomUUID()}`;
+    await h.redis.echo(text);
+    const deadline = Date.now() + 2000;
+    let index: number;
+    while ((index = seen.findIndex((s) => s.command === 'echo' && s.args[0] === text)) === -1) {
+      assert.ok(Date.now() < deadline, 'MONITOR never showed the mark');
+      await sleep(5);
+    }
+    return index;
+  }
+
+  /**
+   * The store connection's commands while `call` ran. MONITOR lines arrive on another socket, so both ends of the
+   * window are marks on the store connection itself rather than "now".
+   */
+  async function commandsOf(call: () => Promise<unknown>): Promise<Seen[]> {
+    const start = await mark();
+    await call();
+    const end = await mark();
+    return seen.slice(start + 1, end).filter((s) => s.source === storeAddr);
+  }
+
+  it('readOpaqueSubject is exactly one EVALSHA, whatever it follows', async () => {
+    const { stores } = h;
+    const [tokenId, sessionId, sessionUid] = [randomUUID(), randomUUID(), randomUUID()];
+    const session = { jti: sessionId, uid: sessionUid, kind: 'Session', accountId: 'alice' };
+    const token = { jti: tokenId, kind: 'AccessToken', accountId: 'alice', clientId: 'agent', sessionUid };
+    await stores.adapterFor('Session').upsert(sessionId, session, 60);
+    await stores.adapterFor('AccessToken').upsert(tokenId, token, 60);
+    const now = Math.floor(Date.now() / 1000);
+    const { record: sid } = await stores.exchange.revoke({ kind: 'sid', value: sessionUid, revokedAt: now, expiresAt: now + 60 });
+    const { record: extra } = await stores.exchange.revoke({ kind: 'client', value: 'other', revokedAt: now, expiresAt: now + 60 });
+    // ioredis sends the script body (EVAL) the first time on a connection; measure the steady state.
+    await stores.exchange.readOpaqueSubject(tokenId, ['other']);
+
+    let state: unknown;
+    const commands = await commandsOf(async () => {
+      state = await stores.exchange.readOpaqueSubject(tokenId, ['other', 'third']);
+    });
+    assert.deepEqual(commands.map((c) => c.command), ['evalsha']);
+    assert.deepEqual(state, { token, session, revocations: { sid, clients: [extra] } });
+  });
+
+  it('readRevocations is exactly one MGET', async () => {
+    const commands = await commandsOf(() => h.stores.exchange.readRevocations({ sid: 's', sub: 'u', jti: 'j', clientIds: ['a', 'b'] }));
+    assert.deepEqual(commands.map((c) => c.command), ['mget']);
+    assert.equal(commands[0]?.args.length, 5);
+  });
+
+  it('recordIssued and the feed snapshot are exactly one EVALSHA each; an audit batch is one MULTI', async () => {
+    const { stores } = h;
+    const now = Math.floor(Date.now() / 1000);
+    const hop = { at: now, clientId: 'agent', priorActors: ['first'], toolServer: 'https://tools.example', scopes: ['a'], jti: randomUUID(), exp: now + 60 };
+    const session = { sid: randomUUID(), sub: 'alice', issuer: 'self' };
+    // Warm both scripts on this connection (the first use sends EVAL with the body).
+    await stores.sessions.recordIssued(session, hop, 600);
+    await stores.revocations.snapshot();
+
+    const record = await commandsOf(() => stores.sessions.recordIssued(session, { ...hop, jti: randomUUID() }, 600));
+    assert.deepEqual(record.map((c) => c.command), ['evalsha']);
+    const snapshot = await commandsOf(() => stores.revocations.snapshot());
+    assert.deepEqual(snapshot.map((c) => c.command), ['evalsha']);
+    const event = { time: Date.now(), type: 'exchange', decision: 'allow' } as const;
+    const audit = await commandsOf(() => stores.audit.append([event, event]));
+    assert.deepEqual(audit.map((c) => c.command), ['multi', 'xadd', 'xadd', 'xtrim', 'xtrim', 'exec']);
+  });
+});
