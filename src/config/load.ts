@@ -80,6 +80,10 @@ function checkReferences(config: Config): string[] {
       for (const s of [...rule.scopes, ...(rule.defaultScopes ?? [])]) {
         if (!server.scopes.includes(s)) problems.push(`agents.${i}.toolServers.${j}: scope ${s} is not accepted by ${rule.resource}`);
       }
+      // The default set is granted when a request names no scope: it may not reach beyond what the rule allows.
+      for (const s of rule.defaultScopes ?? []) {
+        if (!rule.scopes.includes(s)) problems.push(`agents.${i}.toolServers.${j}: default scope ${s} is not in scopes`);
+      }
     });
   });
   config.clients.forEach((c, i) => {

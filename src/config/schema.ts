@@ -1,11 +1,12 @@
 // The configuration schema: the single source of every default and its description (docs/configuration.md is generated from it).
+// Objects are strict: a misspelt key fails the start with its name instead of silently falling back to a default.
 import { z } from 'zod';
 
 const uri = z.url({ protocol: /^https?$/ });
 
 /** A secret taken from the environment or a file, never only from the committed config. */
 export const secretRef = z
-  .object({
+  .strictObject({
     env: z.string().min(1).optional().describe('Environment variable holding the secret; wins over `file`.'),
     file: z.string().min(1).optional().describe('File holding the secret (trailing newline ignored).'),
     generate: z
@@ -17,7 +18,7 @@ export const secretRef = z
 
 const jwkPublic = z.record(z.string(), z.unknown());
 
-export const clientSchema = z.object({
+export const clientSchema = z.strictObject({
   client_id: z.string().min(1).describe('The OAuth client identifier.'),
   client_secret: secretRef.optional().describe('Where the client secret comes from (for client_secret_basic / client_secret_post).'),
   token_endpoint_auth_method: z
@@ -33,7 +34,7 @@ export const clientSchema = z.object({
   scope: z.string().optional().describe('Space-separated scopes the client may request for itself (client_credentials), e.g. `admin`.'),
 });
 
-export const toolServerSchema = z.object({
+export const toolServerSchema = z.strictObject({
   resource: uri.describe('Canonical resource URI of the tool server (RFC 8707); becomes the token `aud`.'),
   audiences: z.array(z.string().min(1)).default([]).describe('Logical names accepted in the `audience` parameter for this tool server.'),
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).min(1).describe('The scopes (tool names) this tool server accepts.'),
@@ -41,14 +42,14 @@ export const toolServerSchema = z.object({
   clientId: z.string().optional().describe('The client this tool server authenticates as; only it may exchange tokens issued for this tool server (multi-hop).'),
 });
 
-export const agentRuleSchema = z.object({
+export const agentRuleSchema = z.strictObject({
   resource: uri.describe('Tool server resource URI this rule is for.'),
   scopes: z.array(z.string()).min(1).describe('Scopes the agent may obtain for this tool server.'),
   defaultScopes: z.array(z.string()).optional().describe('Scopes granted when the request names none (default: `scopes`).'),
   groups: z.array(z.string()).optional().describe('When set, only users in one of these groups may be delegated through this rule.'),
 });
 
-export const agentPolicySchema = z.object({
+export const agentPolicySchema = z.strictObject({
   clientId: z.string().min(1).describe('The agent (client) this policy is for.'),
   toolServers: z.array(agentRuleSchema).default([]).describe('The tool servers, and scopes, this agent may obtain tokens for. Deny by default.'),
   subjectClients: z
@@ -57,7 +58,7 @@ export const agentPolicySchema = z.object({
     .describe("Other clients whose users' access tokens this agent may exchange (by default only tokens issued to itself)."),
 });
 
-export const trustedIssuerSchema = z.object({
+export const trustedIssuerSchema = z.strictObject({
   issuer: z.string().min(1).describe('Exact `iss` of the external identity provider.'),
   jwksUri: uri.describe('Where its signing keys are published.'),
   audience: z.string().min(1).describe('The `aud` its tokens must carry to be accepted here (this service).'),
@@ -80,27 +81,27 @@ export const trustedIssuerSchema = z.object({
     .describe('Subject token types accepted from this issuer.'),
 });
 
-export const demoUserSchema = z.object({
+export const demoUserSchema = z.strictObject({
   sub: z.string().min(1).describe('Subject identifier.'),
   username: z.string().min(1).describe('Login name on the demo login page.'),
   name: z.string().default('').describe('Display name.'),
   groups: z.array(z.string()).default([]).describe('Groups, used by agent policies.'),
 });
 
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(3000).describe('HTTP port (env `PORT`).'),
   issuer: uri.optional().describe('Issuer URL, the service root (env `ISSUER`; default `http://localhost:$PORT`).'),
   proxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers (behind a TLS-terminating proxy).'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level (env `LOG_LEVEL`).'),
   redis: z
-    .object({
+    .strictObject({
       url: z.string().optional().describe('Redis URL (env `REDIS_URL`). Unset: embedded in-memory store, single instance only.'),
       keyPrefix: z.string().default('dts:').describe('Prefix of every Redis key this service writes.'),
     })
     .prefault({})
     .describe('Storage.'),
   keys: z
-    .object({
+    .strictObject({
       file: z.string().default('keys/jwks.json').describe('Private JWKS file (git-ignored, mode 0600); generated at first start when missing.'),
       alg: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of generated signing keys.'),
     })
@@ -110,21 +111,41 @@ export const configSchema = z.object({
     .default({ file: 'keys/cookie.secret', generate: true })
     .describe('Secret that signs the login session cookies.'),
   userTokens: z
-    .object({
+    .strictObject({
       accessTokenTtlSeconds: z.number().int().min(60).max(86400).default(3600).describe("Lifetime of users' opaque access tokens."),
       sessionTtlSeconds: z.number().int().min(300).default(8 * 3600).describe('Lifetime of a login session.'),
     })
     .prefault({})
     .describe('Tokens issued to users by the login flow.'),
   exchange: z
-    .object({
+    .strictObject({
       maxActDepth: z.number().int().min(1).max(16).default(4).describe('Longest allowed `act` chain (RFC 8693 §4.1).'),
       clockToleranceSeconds: z.number().int().min(0).max(300).default(30).describe('Leeway for `exp`/`nbf`/`iat` of incoming JWTs.'),
     })
     .prefault({})
     .describe('The token exchange grant.'),
+  revocation: z
+    .strictObject({
+      retentionSeconds: z
+        .number()
+        .int()
+        .min(600)
+        .default(86400)
+        .describe('How long a revocation (and a session record) is kept; raised automatically to outlive the longest token it can affect.'),
+      feedHeartbeatSeconds: z.number().int().min(1).max(60).default(5).describe('Heartbeat interval of the revocation event feed (consumers detect a stale feed by it).'),
+    })
+    .prefault({})
+    .describe('Revocation and session records.'),
+  audit: z
+    .strictObject({
+      maxLength: z.number().int().min(100).default(100000).describe('Most events kept in the audit stream.'),
+      maxAgeSeconds: z.number().int().min(60).default(7 * 86400).describe('Oldest event kept in the audit stream.'),
+      maxHopsPerSession: z.number().int().min(10).max(10000).default(200).describe('Most delegation hops kept per session record.'),
+    })
+    .prefault({})
+    .describe('Audit trail.'),
   demoLogin: z
-    .object({
+    .strictObject({
       enabled: z.boolean().default(false).describe('Serve the development login page (pick a demo user, no password). Never enable in production.'),
       users: z.array(demoUserSchema).default([]).describe('The demo users.'),
     })

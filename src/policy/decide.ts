@@ -38,8 +38,9 @@ export class Policy {
     const accepted = new Set(input.toolServer.scopes);
     const policy = new Set(rule.scopes);
     if (input.requested === undefined) {
-      // No scope requested: the rule's default set, narrowed to the user's grant (never "everything").
-      const scopes = (rule.defaultScopes ?? rule.scopes).filter((s) => input.subjectScopes.has(s) && accepted.has(s));
+      // No scope requested: the rule's default set, narrowed to the user's grant (never "everything"), and never outside
+      // the rule itself (SPEC profile: granted = requested ∩ subject scopes ∩ policy).
+      const scopes = (rule.defaultScopes ?? rule.scopes).filter((s) => policy.has(s) && input.subjectScopes.has(s) && accepted.has(s));
       return scopes.length
         ? { allowed: true, scopes, reasons: ['default_scopes'] }
         : { allowed: false, error: 'invalid_scope', reasons: ['no_default_scope_in_subject_grant'] };

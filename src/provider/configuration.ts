@@ -16,7 +16,9 @@ export interface ProviderDeps {
 }
 
 /** Static client metadata for oidc-provider. Every client may reach the exchange grant here; the grant itself refuses
- * clients the config does not allow, so the answer is RFC 8693's `unauthorized_client`, not a generic one. */
+ * clients the config does not allow, so the answer is RFC 8693's `unauthorized_client`, not a generic one.
+ * The client's `scope` is not passed on: oidc-provider checks that metadata against its OpenID scopes only (and refuses
+ * the client for any other), so the resource scopes it allows are enforced in `getResourceServerInfo` instead. */
 function clientMetadata(client: ClientConfig, secret: string | undefined): ClientMetadata {
   const grantTypes = new Set<string>(client.grant_types.filter((g) => g !== TOKEN_EXCHANGE_GRANT));
   grantTypes.add(TOKEN_EXCHANGE_GRANT);
@@ -29,7 +31,6 @@ function clientMetadata(client: ClientConfig, secret: string | undefined): Clien
     response_types: usesCode ? ['code'] : [],
     redirect_uris: client.redirect_uris,
     ...(client.jwks ? { jwks: client.jwks as { keys: JWK[] } } : {}),
-    ...(client.scope ? { scope: client.scope } : {}),
   };
 }
 
@@ -53,6 +54,9 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
   const selfResource = config.issuer;
   const signingAlg = String(deps.privateJwks.keys[0]?.alg ?? 'ES256');
   const adminResource = `${config.issuer}/admin`;
+  // The scopes each client may request for itself (client_credentials); none unless configured.
+  const clientScopes = new Map(config.clients.map((c) => [c.client_id, new Set((c.scope ?? '').split(' ').filter(Boolean))]));
+  const allowedFor = (clientId: string, scopes: string[]) => scopes.filter((s) => clientScopes.get(clientId)?.has(s)).join(' ');
 
   return {
     adapter: deps.adapter,
@@ -90,11 +94,11 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
             };
           }
           const tool = toolServers.get(resourceIndicator);
-          // client_credentials tokens for a tool server: only the scopes the client registered, as a JWT.
-          if (tool && client.scope) {
-            const allowed = new Set(client.scope.split(' '));
+          // client_credentials tokens for a tool server: only the scopes the client registered, as a JWT; none, no token.
+          const toolScope = tool ? allowedFor(client.clientId, tool.scopes) : '';
+          if (tool && toolScope) {
             return {
-              scope: tool.scopes.filter((s) => allowed.has(s)).join(' '),
+              scope: toolScope,
               audience: tool.resource,
               accessTokenFormat: 'jwt',
               accessTokenTTL: tool.maxTtlSeconds,
@@ -102,7 +106,8 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
             };
           }
           if (resourceIndicator === adminResource) {
-            return { scope: ADMIN_SCOPES.join(' '), audience: adminResource, accessTokenFormat: 'opaque', accessTokenTTL: 300 };
+            // Only the admin scopes the client registered: a client_credentials client is not an admin by default.
+            return { scope: allowedFor(client.clientId, ADMIN_SCOPES), audience: adminResource, accessTokenFormat: 'opaque', accessTokenTTL: 300 };
           }
           throw new errors.InvalidTarget();
         },

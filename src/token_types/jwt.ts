@@ -1,5 +1,6 @@
 // JWT verification for incoming subject and actor tokens, with every jose error mapped to a reason in one place.
-import { decodeJwt, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeJsonSegment } from '../verify/json_strict.js';
 import { DependencyUnavailable, TokenRejected } from './types.js';
 
 /** Token kinds that are never accepted as subject or actor tokens (RFC 8725 §3.12: validation rules must be exclusive). */
@@ -16,15 +17,18 @@ export function looksLikeJws(token: string): boolean {
   return /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
 }
 
-/** Reads `iss` and `typ` without verifying, only to choose which verifier applies; never trusted beyond that. */
+/**
+ * Reads `iss` and `typ` without verifying, only to choose which verifier applies; never trusted beyond that.
+ * Every JWT passes here before jose sees it, so this is where header and payload JSON are held to the strict rules.
+ */
 export function peek(token: string, which: 'subject_token' | 'actor_token'): { iss?: string; typ?: string } {
-  try {
-    const { iss } = decodeJwt(token);
-    const { typ } = decodeProtectedHeader(token);
-    return { iss, typ: normalizeTyp(typ) };
-  } catch {
-    throw new TokenRejected('malformed_jwt', which);
-  }
+  const parts = token.split('.');
+  // RFC 7515 §4 / RFC 7519 §4: member names must be unique (JSON.parse, and so jose, would keep the last one) [P, JW-07];
+  // RFC 8725 §3.7: UTF-8 only.
+  const header = parts.length === 3 ? decodeJsonSegment(parts[0]!) : undefined;
+  const payload = header ? decodeJsonSegment(parts[1]!) : undefined;
+  if (!header || !payload) throw new TokenRejected('malformed_jwt', which);
+  return { iss: typeof payload.iss === 'string' ? payload.iss : undefined, typ: normalizeTyp(header.typ) };
 }
 
 /** Maps a jose error to our reason; a JWKS that cannot be fetched means "unavailable", not "invalid". */

@@ -125,7 +125,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now() };
       // RFC 8693 §2.1: "the authorization server MUST perform the appropriate validation procedures for the indicated token type".
       const subject = await validateSubject(req, vctx);
-      Object.assign(event, { sub: subject.sub, sid: subject.sid });
+      Object.assign(event, { sub: subject.sub, sid: subject.sid, ...(subject.jti ? { subjectJti: subject.jti } : {}) });
       if (req.actor_token !== undefined) {
         await validateActorToken(req.actor_token, req.actor_token_type!, vctx, deps.findClientCredentials);
       }

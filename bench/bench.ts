@@ -1,0 +1,105 @@
+// Runs the selected scenarios against one forked service process and returns the report (CLI: bench/run.ts).
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { BenchContext } from './context.js';
+import { loginUser, mapLimit } from './flows.js';
+import { machineFacts } from './machine.js';
+import type { BenchOptions } from './options.js';
+import { formatProfile, summarizeProfile } from './profile_top.js';
+import { ReportBuilder, type Report } from './report.js';
+import { exchangeScenarios, warmUp } from './scenarios/exchange.js';
+import { memoryScenario } from './scenarios/memory.js';
+import { revocationScenario } from './scenarios/revocation.js';
+import { startupScenario } from './scenarios/startup.js';
+import { verifyScenario } from './scenarios/verify.js';
+import { startBenchService } from './service_process.js';
+
+export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+export const SETUP =
+  'service in a forked child process (bench/server.ts: createService on real Redis, --expose-gc); load generator ' +
+  '(autocannon, programmatic) and the verify loops in the bench process; both share the same cores';
+
+function newestProfile(dir: string, since: number): string | undefined {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).mtimeMs >= since);
+  return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
+export async function runBench(options: BenchOptions, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<Report> {
+  const began = Date.now();
+  const report = new ReportBuilder();
+  const failures: Record<string, number> = {};
+  const redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  const machine = await machineFacts(redis).finally(() => redis.disconnect());
+
+  const profileDir = options.cpuProf ? join(RESULTS_DIR, 'profiles') : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const svc = await startBenchService({ redisUrl: options.redisUrl, ...(profileDir ? { cpuProfileDir: profileDir } : {}) });
+  log(`service pid ${svc.pid} at ${svc.url}, Redis key prefix ${svc.keyPrefix}`);
+  try {
+    const userTokens = await mapLimit(Array.from({ length: options.users }), 4, () => loginUser(svc));
+    const ctx: BenchContext = {
+      svc,
+      options,
+      report,
+      userTokens,
+      log,
+      failed: (what, count) => {
+        if (count > 0) failures[what] = (failures[what] ?? 0) + count;
+      },
+    };
+    const want = new Set(options.scenarios);
+    log(`warm-up (${options.warmup} s per request kind, ${options.users} user sessions)`);
+    await warmUp(ctx);
+    const afterWarmUp = await svc.memory(true);
+    if (want.has('exchange')) {
+      log('scenarios 1+2: exchange and multi-hop vs client_credentials');
+      await exchangeScenarios(ctx);
+    }
+    if (want.has('verify')) {
+      log('scenario 3: verification');
+      await verifyScenario(ctx);
+    }
+    if (want.has('revocation')) {
+      log('scenario 4: revocation propagation (+ Redis bytes per session and revocation)');
+      await revocationScenario(ctx);
+    }
+    if (want.has('memory')) {
+      log('scenario 5: memory over a sustained run');
+      await memoryScenario(ctx, afterWarmUp);
+    }
+    if (want.has('startup')) {
+      log('scenario 6: start-up');
+      await startupScenario(ctx);
+    }
+  } finally {
+    await svc.stop();
+  }
+
+  if (profileDir) {
+    const file = newestProfile(profileDir, began);
+    if (file) {
+      const summary = summarizeProfile(file);
+      report.details.cpuProfile = { file, ...summary };
+      log(formatProfile(summary));
+    }
+  }
+  report.details.failures = failures;
+  for (const [what, count] of Object.entries(failures)) report.note(`${count} failed requests in ${what} (non-2xx, errors or timeouts): those figures are suspect`);
+  const { out: _out, ...shownOptions } = options;
+  return report.build({
+    date: new Date(began).toISOString(),
+    machine: `${machine.cpu}, ${machine.memory}, load average at start ${machine.loadavg}`,
+    node: machine.node,
+    redis: `${machine.redis} at ${options.redisUrl.replace(/\/\/[^@]*@/, '//***@')}`,
+    setup: SETUP,
+    options: shownOptions,
+    wallClock: `${Math.round((Date.now() - began) / 1000)} s`,
+  });
+}

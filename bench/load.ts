@@ -1,0 +1,64 @@
+// One load run with autocannon's programmatic API: POST /token with bodies rotated across requests.
+import autocannon from 'autocannon';
+
+export interface LoadOptions {
+  url: string;
+  /** HTTP Basic of the client the run authenticates as. */
+  authorization: string;
+  /** Form bodies, used in turn (each connection walks the list from its own offset). */
+  bodies: readonly string[];
+  connections: number;
+  /** Seconds; ignored when `amount` is set. */
+  duration?: number;
+  /** Total requests; the run ends when they are answered. */
+  amount?: number;
+}
+
+export interface LoadResult {
+  /** 2xx answers per second over the run. */
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  seconds: number;
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  if (o.bodies.length === 0) throw new Error('runLoad needs at least one body');
+  let turn = 0;
+  const started = performance.now();
+  const result = await autocannon({
+    url: `${o.url}/token`,
+    connections: o.connections,
+    pipelining: 1,
+    ...(o.amount !== undefined ? { amount: o.amount } : { duration: o.duration ?? 5 }),
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        path: '/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: o.authorization },
+        setupRequest: (req) => ({ ...req, body: o.bodies[turn++ % o.bodies.length] }),
+      },
+    ],
+  });
+  // autocannon's own duration excludes its start-up; the wall clock is the fallback.
+  const seconds = result.duration > 0 ? result.duration : (performance.now() - started) / 1000;
+  const ok = result['2xx'];
+  return {
+    rps: ok / seconds,
+    // autocannon records latency in whole milliseconds.
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+    ok,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    seconds,
+  };
+}

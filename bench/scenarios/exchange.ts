@@ -1,0 +1,92 @@
+// Scenarios 1 and 2: token exchange throughput and latency against the provider's own client_credentials grant, and
+// the second hop (crm-server re-exchanging its CRM token for billing) against the first.
+import type { BenchContext } from '../context.js';
+import { clientCredentialsForm, exchangeForCrm, exchangeForm, formBody, hopForm, mapLimit } from '../flows.js';
+import { runLoad, type LoadResult } from '../load.js';
+import { fmt } from '../report.js';
+import { median } from '../stats.js';
+
+type Kind = 'baseline' | 'exchange' | 'hop';
+const KINDS: Kind[] = ['baseline', 'exchange', 'hop'];
+
+const P99_LIMIT_MS = 10;
+
+/** Load of one kind; hop tokens are minted just before the run, so their 5 minutes never run out mid-bench. */
+async function runKind(ctx: BenchContext, kind: Kind, load: { duration?: number; amount?: number }): Promise<LoadResult> {
+  const { svc, options, userTokens } = ctx;
+  let authorization: string;
+  let bodies: string[];
+  if (kind === 'baseline') {
+    authorization = svc.basic('admin-cli');
+    bodies = [formBody(clientCredentialsForm)];
+  } else if (kind === 'exchange') {
+    authorization = svc.basic('agent');
+    bodies = userTokens.map((t) => formBody(exchangeForm(t)));
+  } else {
+    authorization = svc.basic('crm-server');
+    const crmTokens = await mapLimit(userTokens, 5, (t) => exchangeForCrm(svc, t));
+    bodies = crmTokens.map((t) => formBody(hopForm(t)));
+  }
+  await svc.redisCounts(true); // the window starts here: the hop's token minting above is not counted
+  const result = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, ...load });
+  ctx.failed(kind, result.non2xx + result.errors + result.timeouts);
+  return result;
+}
+
+/** Sustained exchange load (scenario 5 reuses it). */
+export function runExchanges(ctx: BenchContext, load: { duration?: number; amount?: number }): Promise<LoadResult> {
+  return runKind(ctx, 'exchange', load);
+}
+
+export async function warmUp(ctx: BenchContext): Promise<void> {
+  for (const kind of KINDS) {
+    const r = await runKind(ctx, kind, { duration: ctx.options.warmup });
+    ctx.log(`  warm-up ${kind}: ${fmt(r.rps)} req/s`);
+  }
+}
+
+export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
+  const { svc, options, report } = ctx;
+  const runs: Record<Kind, LoadResult[]> = { baseline: [], exchange: [], hop: [] };
+  const roundTrips: Record<Kind, number[]> = { baseline: [], exchange: [], hop: [] };
+  const commands: Record<Kind, Array<Record<string, number>>> = { baseline: [], exchange: [], hop: [] };
+  for (let rep = 0; rep < options.reps; rep++) {
+    // The order rotates each repetition, so no kind always runs first (or last) on a warming or tiring machine.
+    const order = KINDS.map((_, i) => KINDS[(i + rep) % KINDS.length]!);
+    for (const kind of order) {
+      const r = await runKind(ctx, kind, { duration: options.duration });
+      const counts = await svc.redisCounts(true);
+      const sent = r.ok + r.non2xx;
+      runs[kind].push(r);
+      roundTrips[kind].push(sent ? counts.roundTrips / sent : Number.NaN);
+      commands[kind].push(Object.fromEntries(Object.entries(counts.commands).map(([name, n]) => [name, Math.round((n / Math.max(1, sent)) * 100) / 100])));
+      ctx.log(`  rep ${rep + 1}/${options.reps} ${kind}: ${fmt(r.rps)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, ${fmt(roundTrips[kind].at(-1)!)} Redis round trips/req`);
+    }
+  }
+
+  const label: Record<Kind, [scenario: string, name: string]> = {
+    baseline: ['1', 'baseline client_credentials JWT'],
+    exchange: ['1', 'exchange opaque -> JWT'],
+    hop: ['2', 'multi-hop CRM JWT -> billing'],
+  };
+  for (const kind of KINDS) {
+    const [scenario, name] = label[kind];
+    report.figure(scenario, `${name}: throughput`, 'req/s', runs[kind].map((r) => r.rps));
+    report.figure(scenario, `${name}: latency p50`, 'ms', runs[kind].map((r) => r.p50Ms));
+    report.figure(scenario, `${name}: latency p99`, 'ms', runs[kind].map((r) => r.p99Ms));
+    report.figure(scenario, `${name}: Redis round trips/req`, 'count', roundTrips[kind]);
+  }
+  report.details.redisCommandsPerRequest = commands;
+  report.details.loadRuns = runs;
+
+  const exchangeRatio = runs.exchange.map((r, i) => r.rps / runs.baseline[i]!.rps);
+  const hopRatio = runs.hop.map((r, i) => r.rps / runs.exchange[i]!.rps);
+  report.figure('1', 'exchange / baseline throughput (per rep)', 'ratio', exchangeRatio);
+  report.figure('2', 'multi-hop / exchange throughput (per rep)', 'ratio', hopRatio);
+
+  const rps = (k: Kind) => median(runs[k].map((r) => r.rps));
+  report.target('1', 'exchange req/s >= 0.9 x client_credentials', `${fmt(rps('exchange'))} vs ${fmt(rps('baseline'))} req/s`, median(exchangeRatio), '>=', 0.9);
+  const p99 = median(runs.exchange.map((r) => r.p99Ms));
+  report.target('1', `exchange p99 <= ${P99_LIMIT_MS} ms at ${options.connections} conns`, `${fmt(p99)} ms`, p99 / P99_LIMIT_MS, '<=', 1);
+  report.target('2', 'multi-hop req/s >= 0.9 x exchange', `${fmt(rps('hop'))} vs ${fmt(rps('exchange'))} req/s`, median(hopRatio), '>=', 0.9);
+}

@@ -1,0 +1,76 @@
+// Scenario 3: the verify SDK against plain jose.jwtVerify with a local key, in this process, one call at a time.
+// - first-seen: an SDK verifier with its cache disabled, so every call does the full check (precheck, signature with
+//   the remote JWKS' cached key, claims, act), plus the feed revocation lookup;
+// - repeated: one token over and over through a caching verifier (the LRU hit path), revocation feed on.
+import { importJWK, jwtVerify, type JWK } from 'jose';
+import { createVerifier, type Verifier } from '../../src/verify/index.js';
+import { CRM } from '../config.js';
+import type { BenchContext } from '../context.js';
+import { exchangeForCrm, mapLimit } from '../flows.js';
+import { fmt } from '../report.js';
+import { median } from '../stats.js';
+
+/** Calls `op` on the tokens in turn until `seconds` passed (checked every 64 calls); returns calls per second. */
+async function opsPerSecond(tokens: readonly string[], seconds: number, op: (token: string) => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  let calls = 0;
+  let now = started;
+  while (now < until) {
+    for (let i = 0; i < 64; i++) await op(tokens[(calls + i) % tokens.length]!);
+    calls += 64;
+    now = performance.now();
+  }
+  return calls / ((now - started) / 1000);
+}
+
+export function feedVerifier(ctx: BenchContext, cache: boolean): Verifier {
+  return createVerifier({
+    issuer: ctx.svc.url,
+    audience: CRM,
+    revocation: { mode: 'feed', clientId: 'crm-server', clientSecret: ctx.svc.secrets['crm-server'] },
+    ...(cache ? {} : { cache: false as const }),
+  });
+}
+
+export async function verifyScenario(ctx: BenchContext): Promise<void> {
+  const { svc, options, report, userTokens } = ctx;
+  const tokens = await mapLimit(Array.from({ length: options.verifyTokens }), options.connections, (_, i) => exchangeForCrm(svc, userTokens[i % userTokens.length]!));
+  const jwks = (await (await fetch(`${svc.url}/jwks`)).json()) as { keys: JWK[] };
+  const jwk = jwks.keys[0]!;
+  const localKey = await importJWK(jwk, jwk.alg);
+  const joseOptions = { issuer: svc.url, audience: CRM, algorithms: [jwk.alg!], typ: 'at+jwt' };
+
+  const fresh = feedVerifier(ctx, false);
+  const cached = feedVerifier(ctx, true);
+  try {
+    await Promise.all([fresh.ready(), cached.ready()]);
+    // Fetch the JWKS and compile everything once before timing.
+    for (const t of tokens.slice(0, 50)) {
+      await fresh.verify(t);
+      await cached.verify(t);
+      await jwtVerify(t, localKey, joseOptions);
+    }
+    const jose: number[] = [];
+    const sdk: number[] = [];
+    const hit: number[] = [];
+    for (let rep = 0; rep < options.reps; rep++) {
+      jose.push(await opsPerSecond(tokens, options.verifySeconds, (t) => jwtVerify(t, localKey, joseOptions)));
+      sdk.push(await opsPerSecond(tokens, options.verifySeconds, (t) => fresh.verify(t)));
+      hit.push(await opsPerSecond(tokens.slice(0, 1), options.verifySeconds, (t) => cached.verify(t)));
+      ctx.log(`  rep ${rep + 1}/${options.reps}: jose ${fmt(jose.at(-1)!)}/s, SDK first-seen ${fmt(sdk.at(-1)!)}/s, SDK repeated ${fmt(hit.at(-1)!)}/s`);
+    }
+    report.figure('3', 'plain jose.jwtVerify, local key', 'ops/s', jose);
+    report.figure('3', 'SDK verify, first-seen (cache off, feed on)', 'ops/s', sdk);
+    report.figure('3', 'SDK verify, repeated token (cache, feed on)', 'ops/s', hit);
+    const sdkRatio = sdk.map((v, i) => v / jose[i]!);
+    const hitRatio = hit.map((v, i) => v / jose[i]!);
+    report.figure('3', 'SDK first-seen / jose (per rep)', 'ratio', sdkRatio);
+    report.figure('3', 'SDK repeated / jose (per rep)', 'ratio', hitRatio);
+    report.target('3', 'SDK first-seen >= 0.9 x jose', `${fmt(median(sdk))} vs ${fmt(median(jose))} ops/s`, median(sdkRatio), '>=', 0.9);
+    report.target('3', 'SDK repeated token >= 10 x jose', `${fmt(median(hit))} vs ${fmt(median(jose))} ops/s`, median(hitRatio), '>=', 10);
+  } finally {
+    fresh.close();
+    cached.close();
+  }
+}

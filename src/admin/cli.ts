@@ -1,0 +1,247 @@
+// `dts admin ...`: the operator's command line over the admin API (bin/dts.js registers tsx, then calls main()).
+// Exit code 0 on success, 1 on any failure with one line on stderr: `error: <error> - <description>`.
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { AdminApiError, AdminClient, type RevokeKind, type RevokeResult } from './client.js';
+import { keyValues, list, table, text, time, tree, type TreeNode } from './format.js';
+
+export const DEFAULTS = { url: 'http://localhost:3000', clientId: 'admin-cli', secretFile: 'keys/secrets/admin-cli' } as const;
+
+interface ConnectionFlags {
+  url?: string;
+  clientId?: string;
+  clientSecret?: string;
+  clientSecretFile?: string;
+  json?: boolean;
+}
+
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+/** Secret from, in order: --client-secret, --client-secret-file, DTS_CLIENT_SECRET, DTS_CLIENT_SECRET_FILE, keys/secrets/admin-cli. */
+function resolveSecret(flags: ConnectionFlags, env: NodeJS.ProcessEnv): string {
+  if (flags.clientSecret) return flags.clientSecret;
+  const file = flags.clientSecretFile ?? (env.DTS_CLIENT_SECRET ? undefined : env.DTS_CLIENT_SECRET_FILE);
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      throw new AdminApiError('invalid_client', `cannot read the client secret file ${file}`);
+    }
+  }
+  if (env.DTS_CLIENT_SECRET) return env.DTS_CLIENT_SECRET;
+  if (existsSync(DEFAULTS.secretFile)) return readFileSync(DEFAULTS.secretFile, 'utf8').trim();
+  throw new AdminApiError('invalid_client', 'no client secret: set DTS_CLIENT_SECRET, --client-secret-file or --client-secret');
+}
+
+/** Connection options: on `admin` (before the command) and, except --client-id, on each command too (after it). */
+function connectionOptions(cmd: Command, withClientId: boolean): Command {
+  cmd
+    .option('--url <url>', `service URL (env DTS_URL, default ${DEFAULTS.url})`)
+    .option('--client-secret <secret>', 'client secret (env DTS_CLIENT_SECRET; prefer the env or a file)')
+    .option('--client-secret-file <path>', `file holding the client secret (env DTS_CLIENT_SECRET_FILE, default ${DEFAULTS.secretFile} if present)`)
+    .option('--json', 'print the raw JSON response');
+  if (withClientId) cmd.option('--client-id <id>', `admin client id (env DTS_CLIENT_ID, default ${DEFAULTS.clientId})`);
+  return cmd;
+}
+
+function revokeLines(r: RevokeResult): string {
+  const entries: Array<[string, string]> = [
+    ['kind', r.kind],
+    ['value', r.value],
+    ['created', r.created ? 'yes' : 'no (already revoked)'],
+    ['revoked at', time(r.revokedAt)],
+    ['kept until', time(r.expiresAt)],
+    ['ended sessions', list(r.endedSessions)],
+  ];
+  if (r.known !== undefined) entries.push(['known', r.known ? 'yes' : 'no (no record here; revoked anyway)']);
+  return keyValues(entries);
+}
+
+type Row = Record<string, unknown>;
+
+const sessionsTable = (items: Row[]) =>
+  table<Row>(
+    [
+      { header: 'SID', value: (r) => text(r.sid) },
+      { header: 'SUB', value: (r) => text(r.sub) },
+      { header: 'ISSUER', value: (r) => text(r.issuer), max: 40 },
+      { header: 'LAST ACTIVE', value: (r) => time(r.lastAt) },
+      { header: 'TOKENS', value: (r) => text(r.tokensIssued) },
+      { header: 'CLIENTS', value: (r) => list(r.clients), max: 40 },
+      { header: 'TOOL SERVERS', value: (r) => list(r.toolServers), max: 60 },
+    ],
+    items,
+  );
+
+/** What each event type has to say beyond the common columns. */
+function auditDetail(e: Row): string {
+  const reasons = list(e.reasons);
+  switch (e.type) {
+    case 'admin':
+      return `${text(e.method)} ${text(e.path)} -> ${text(e.status)} (${reasons})`;
+    case 'revocation':
+      return `${text(e.kind)}=${text(e.value)}${e.reason ? ` "${String(e.reason)}"` : ''} (${reasons})`;
+    default:
+      return `${e.error ? `${String(e.error)} ` : ''}${text(e.toolServer)} ${list(e.grantedScopes ?? e.requestedScopes)} (${reasons})`;
+  }
+}
+
+const auditTable = (items: Row[]) =>
+  table<Row>(
+    [
+      { header: 'TIME', value: (r) => time(r.time, 'ms') },
+      { header: 'TYPE', value: (r) => text(r.type) },
+      { header: 'DECISION', value: (r) => text(r.decision) },
+      { header: 'CLIENT', value: (r) => text(r.clientId) },
+      { header: 'SUB', value: (r) => text(r.sub) },
+      { header: 'SID', value: (r) => text(r.sid) },
+      { header: 'DETAIL', value: auditDetail, max: 120 },
+    ],
+    items,
+  );
+
+interface Node extends TreeNode {
+  jti: string;
+  clientId: string;
+  toolServer: string;
+  scopes: string[];
+  at: number;
+  exp: number;
+  parentJti?: string;
+  children: Node[];
+}
+
+function sessionLines(s: Row): string {
+  const live = Array.isArray(s.liveJtis) ? s.liveJtis.length : 0;
+  const head = keyValues([
+    ['sid', text(s.sid)],
+    ['sub', text(s.sub)],
+    ['issuer', text(s.issuer)],
+    ['first token', time(s.firstAt)],
+    ['last token', time(s.lastAt)],
+    ['tokens issued', text(s.tokensIssued)],
+    ['live tokens', String(live)],
+    ['clients', list(s.clients)],
+    ['tool servers', list(s.toolServers)],
+  ]);
+  const roots = (Array.isArray(s.tree) ? s.tree : []) as Node[];
+  if (!roots.length) return `${head}\ndelegation tree: (empty)`;
+  const label = (n: Node) =>
+    `${n.clientId} -> ${n.toolServer} [${n.scopes.join(' ')}] jti=${n.jti} at=${time(n.at)} exp=${time(n.exp)}${n.parentJti ? ` (from ${n.parentJti}, no longer recorded)` : ''}`;
+  return `${head}\ndelegation tree:\n${tree(roots, label)}`;
+}
+
+const pageFooter = (next: string | undefined) => (next ? `\nnext page: --cursor ${next}` : '');
+
+/** Builds the program; `io` is injectable for tests. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('dts').description('delegation token service tools').enablePositionalOptions().exitOverride();
+  program.configureOutput({ writeOut: io.out, writeErr: io.err });
+
+  const admin = connectionOptions(new Command('admin'), true)
+    .description('call the admin API (connection options may also follow the command, except --client-id)')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+  program.addCommand(admin);
+
+  const client = (cmd: Command) => {
+    const g = admin.opts<ConnectionFlags>();
+    const l = cmd.opts<ConnectionFlags>();
+    const flags: ConnectionFlags = {
+      url: l.url ?? g.url ?? io.env.DTS_URL ?? DEFAULTS.url,
+      clientId: g.clientId ?? io.env.DTS_CLIENT_ID ?? DEFAULTS.clientId,
+      ...(l.clientSecret ?? g.clientSecret ? { clientSecret: l.clientSecret ?? g.clientSecret } : {}),
+      ...(l.clientSecretFile ?? g.clientSecretFile ? { clientSecretFile: l.clientSecretFile ?? g.clientSecretFile } : {}),
+      json: Boolean(l.json ?? g.json),
+    };
+    return { api: new AdminClient({ url: flags.url!, clientId: flags.clientId!, clientSecret: resolveSecret(flags, io.env) }), json: flags.json === true };
+  };
+  const print = (json: boolean, body: unknown, human: () => string) => io.out(`${json ? JSON.stringify(body, null, 2) : human()}\n`);
+
+  const revokeCommand = (name: string, arg: string, kind: RevokeKind, what: string) =>
+    connectionOptions(new Command(name), false)
+      .description(`revoke ${what}`)
+      .argument(`<${arg}>`)
+      .requiredOption('--reason <text>', 'why (1 to 500 characters; kept in the audit trail)')
+      .action(async (value: string, opts: { reason: string }, cmd: Command) => {
+        const { api, json } = client(cmd);
+        const r = await api.revoke(kind, value, opts.reason);
+        print(json, r, () => revokeLines(r));
+      });
+
+  admin.addCommand(revokeCommand('revoke-session', 'sid', 'sid', 'a session: every delegation token carrying this sid, and the user session'));
+  admin.addCommand(revokeCommand('revoke-subject', 'sub', 'sub', "a user: every token issued for this subject so far, and the user's sessions"));
+  admin.addCommand(revokeCommand('revoke-client', 'client_id', 'client', 'an agent or tool server client: every delegation token it obtained or acted in so far'));
+  admin.addCommand(revokeCommand('revoke-token', 'jti', 'jti', 'one delegation token by its jti'));
+
+  const pageOptions = (cmd: Command) => cmd.option('--limit <n>', 'page size, 1 to 500 (default 50)').option('--cursor <cursor>', 'continue from a previous page');
+
+  admin.addCommand(
+    pageOptions(connectionOptions(new Command('sessions'), false).description('list delegating sessions, most recently active first'))
+      .option('--sub <sub>', 'only this subject')
+      .option('--client-id <id>', 'only sessions this client took part in')
+      .action(async (opts: { sub?: string; clientId?: string; limit?: string; cursor?: string }, cmd: Command) => {
+        const { api, json } = client(cmd);
+        const page = await api.sessions({ sub: opts.sub, client_id: opts.clientId, limit: opts.limit, cursor: opts.cursor });
+        print(json, page, () => (page.items.length ? sessionsTable(page.items) : '(no sessions)') + pageFooter(page.next));
+      }),
+  );
+
+  admin.addCommand(
+    connectionOptions(new Command('session'), false)
+      .description('show one session and its delegation tree')
+      .argument('<sid>')
+      .action(async (sid: string, _opts: unknown, cmd: Command) => {
+        const { api, json } = client(cmd);
+        const s = await api.session(sid);
+        print(json, s, () => sessionLines(s));
+      }),
+  );
+
+  admin.addCommand(
+    pageOptions(connectionOptions(new Command('audit'), false).description('read the audit trail, newest first'))
+      .option('--sid <sid>', 'only this session')
+      .option('--sub <sub>', 'only this subject')
+      .option('--client-id <id>', 'only this client')
+      .option('--decision <decision>', 'allow or deny')
+      .option('--type <type>', 'exchange, revocation or admin')
+      .option('--since <time>', 'ISO 8601 date-time, or epoch milliseconds')
+      .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
+        const { api, json } = client(cmd);
+        const page = await api.audit({
+          sid: opts.sid,
+          sub: opts.sub,
+          client_id: opts.clientId,
+          decision: opts.decision,
+          type: opts.type,
+          since: opts.since,
+          limit: opts.limit,
+          cursor: opts.cursor,
+        });
+        print(json, page, () => (page.items.length ? auditTable(page.items) : '(no events)') + pageFooter(page.next));
+      }),
+  );
+  for (const cmd of admin.commands) cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. Never throws, never prints a stack trace. */
+export async function main(argv: string[], io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: process.env }): Promise<number> {
+  try {
+    await buildProgram(io).parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    // Commander has already printed its own one-line message (or the help, with exit code 0).
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof AdminApiError) io.err(`error: ${oneLine(err.error)} - ${oneLine(err.description)}\n`);
+    else io.err(`error: internal_error - ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+    return 1;
+  }
+}

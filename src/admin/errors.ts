@@ -1,0 +1,36 @@
+// The one error type of the admin API: a status, an RFC-style code, a fixed public description, and audit reasons.
+
+/** Every `error` the admin API answers with: a closed set (the OpenAPI document lists the same). */
+export const ADMIN_ERROR_CODES = ['invalid_request', 'invalid_token', 'insufficient_scope', 'not_found', 'method_not_allowed', 'temporarily_unavailable'] as const;
+export type AdminErrorCode = (typeof ADMIN_ERROR_CODES)[number];
+
+export class AdminError extends Error {
+  override name = 'AdminError';
+  /** The authenticated caller, when the refusal came after authentication (403): for the audit event. */
+  clientId?: string;
+  constructor(
+    readonly status: number,
+    readonly error: AdminErrorCode,
+    /** Public and fixed: never carries input or an internal message. */
+    readonly description: string,
+    /** For the audit event only. */
+    readonly reasons: string[] = [error],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(description);
+  }
+
+  toJSON(): { error: string; error_description: string } {
+    return { error: this.error, error_description: this.description };
+  }
+}
+
+export const notFound = (what: string, reason: string) => new AdminError(404, 'not_found', `${what} not found`, [reason]);
+
+/** Fail closed: a store that does not answer is a 503, never a 500 and never a guess. */
+export function unavailable(err: unknown): never {
+  throw new AdminError(503, 'temporarily_unavailable', 'the service is temporarily unavailable', [
+    'store_unavailable',
+    err instanceof Error ? err.message.slice(0, 200) : 'unknown',
+  ]);
+}

@@ -1,0 +1,62 @@
+// docs/admin-api.openapi.yaml stays true to the router: the same paths and methods, parameters and error codes.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { ADMIN_ERROR_CODES } from '../../src/admin/errors.js';
+import { MAX_LIMIT, DEFAULT_LIMIT } from '../../src/admin/schemas.js';
+import { adminRouter, type AdminDeps } from '../../src/admin/routes.js';
+
+interface Operation {
+  parameters?: Array<{ $ref?: string; name?: string; in?: string }>;
+  responses: Record<string, unknown>;
+  requestBody?: unknown;
+}
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  security: unknown[];
+  components: Record<string, Record<string, any>>;
+};
+
+const doc = parse(readFileSync(new URL('../../docs/admin-api.openapi.yaml', import.meta.url), 'utf8')) as Doc;
+// Routes are only listed, never called: the dependencies are not needed.
+const router = adminRouter({} as AdminDeps);
+const routes = router.stack.flatMap((layer) =>
+  layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method: method.toLowerCase(), path: String(layer.path).replace(/:(\w+)/g, '{$1}') })),
+);
+const resolve = (p: { $ref?: string; name?: string; in?: string }) =>
+  p.$ref ? (doc.components.parameters![p.$ref.split('/').pop()!] as { name: string; in: string }) : (p as { name: string; in: string });
+
+describe('admin API OpenAPI document', () => {
+  it('is OpenAPI 3.1 with the oauth2 client_credentials scheme (scope admin) applied to everything', () => {
+    assert.equal(doc.openapi, '3.1.0');
+    const scheme = doc.components.securitySchemes!.adminClientCredentials;
+    assert.equal(scheme.type, 'oauth2');
+    assert.ok('admin' in scheme.flows.clientCredentials.scopes);
+    assert.deepEqual(doc.security, [{ adminClientCredentials: ['admin'] }]);
+  });
+
+  it('lists every route of the router, and nothing else', () => {
+    assert.ok(routes.length >= 7);
+    for (const { method, path } of routes) assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is not documented`);
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`));
+    assert.deepEqual(documented.sort(), routes.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('declares each path parameter, the auth errors, and a JSON body exactly for the POSTs', () => {
+    for (const { method, path } of routes) {
+      const op = doc.paths[path]![method]!;
+      const pathParams = (op.parameters ?? []).map(resolve).filter((p) => p.in === 'path').map((p) => p.name);
+      assert.deepEqual(pathParams, [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]), `${method} ${path}`);
+      for (const status of ['200', '400', '401', '403', '503']) assert.ok(op.responses[status], `${method} ${path} ${status}`);
+      assert.equal(op.requestBody !== undefined, method === 'post', `${method} ${path} body`);
+    }
+  });
+
+  it('states the same limits and error codes as the code', () => {
+    assert.deepEqual(doc.components.parameters!.limit.schema, { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT });
+    assert.deepEqual(doc.components.schemas!.Error.properties.error.enum, [...ADMIN_ERROR_CODES]);
+    assert.deepEqual(doc.components.schemas!.RevokeRequest.properties.reason, { type: 'string', minLength: 1, maxLength: 500, description: doc.components.schemas!.RevokeRequest.properties.reason.description });
+  });
+});

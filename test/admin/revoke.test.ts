@@ -1,0 +1,200 @@
+// Revoking sessions, subjects, clients and tokens through the admin API, and what each does to live tokens.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { exchangeFor, loginUser } from '../helpers/http.js';
+import { BILLING, CRM, type TestService } from '../helpers/service.js';
+import { redisKeys } from '../../src/stores/redis/keys.js';
+import { adminToken, call, introspectDelegation, introspectOpaque, jtiOf, sidOf, startAdminService, waitForSession } from './helpers.js';
+
+const SUBJECT_INVALID = { error: 'invalid_request', error_description: 'subject_token is invalid' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('admin API: revocation', () => {
+  let svc: TestService;
+  let token: string;
+  const revoke = (path: string, reason = 'test') => call(svc, 'POST', path, { token, json: { reason } });
+
+  /** Logs `username` in through `agent`, exchanges for CRM with the billing scope, so crm-server may hop to billing. */
+  async function delegated(username: string, clientId = 'agent') {
+    const user = await loginUser(svc, { username, clientId });
+    const scope = clientId === 'agent' ? 'crm.lookup_customer billing.refund_lookup' : 'crm.lookup_customer';
+    const crm = await exchangeFor(svc, clientId, user.accessToken, CRM, { scope });
+    assert.equal(crm.status, 200, JSON.stringify(crm.body));
+    const crmToken = crm.body.access_token as string;
+    return { user, crmToken, sid: sidOf(crmToken), jti: jtiOf(crmToken) };
+  }
+
+  before(async () => {
+    svc = await startAdminService();
+    token = await adminToken(svc);
+  });
+  after(() => svc.stop());
+
+  it('revoke a session: the user token, the delegation token and multi-hop are refused; introspection says inactive', async () => {
+    const { user, crmToken, sid } = await delegated('bob');
+    const hop = await exchangeFor(svc, 'crm-server', crmToken, BILLING, { scope: 'billing.refund_lookup' });
+    assert.equal(hop.status, 200, JSON.stringify(hop.body));
+    await waitForSession(svc, token, sid, 2);
+
+    const res = await revoke(`/admin/sessions/${encodeURIComponent(sid)}/revoke`, 'suspicious agent activity');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const { revokedAt, expiresAt, ...rest } = res.body;
+    assert.deepEqual(rest, { kind: 'sid', value: sid, created: true, endedSessions: [sid], known: true });
+    assert.equal(typeof revokedAt, 'number');
+    assert.ok((expiresAt as number) > (revokedAt as number));
+
+    const again = await exchangeFor(svc, 'agent', user.accessToken, CRM);
+    assert.equal(again.status, 400);
+    assert.deepEqual(again.body, SUBJECT_INVALID);
+    const multiHop = await exchangeFor(svc, 'crm-server', crmToken, BILLING, { scope: 'billing.refund_lookup' });
+    assert.equal(multiHop.status, 400);
+    assert.deepEqual(multiHop.body, SUBJECT_INVALID);
+    const introspected = await introspectDelegation(svc, crmToken);
+    assert.equal(introspected.status, 200);
+    assert.deepEqual(introspected.body, { active: false });
+    const hopIntrospected = await introspectDelegation(svc, hop.body.access_token as string, 'billing-server');
+    assert.deepEqual(hopIntrospected.body, { active: false });
+    const opaque = await introspectOpaque(svc, user.accessToken);
+    assert.equal(opaque.status, 200);
+    assert.deepEqual(opaque.body, { active: false });
+
+    // Idempotent: same revokedAt, created false, nothing left to end.
+    const repeat = await revoke(`/admin/sessions/${encodeURIComponent(sid)}/revoke`, 'again');
+    assert.equal(repeat.status, 200);
+    assert.equal(repeat.body.created, false);
+    assert.equal(repeat.body.revokedAt, revokedAt);
+    assert.ok((repeat.body.expiresAt as number) >= (expiresAt as number));
+    assert.deepEqual(repeat.body.endedSessions, []);
+    assert.equal(repeat.body.known, true);
+
+    // The revocation itself is in the audit trail, with who and why.
+    await svc.service.flushAudit();
+    const audit = await call(svc, 'GET', `/admin/audit?type=revocation&sid=${encodeURIComponent(sid)}`, { token });
+    const items = audit.body.items as Array<Record<string, unknown>>;
+    assert.equal(items.length, 2);
+    assert.deepEqual(
+      items.map((e) => [e.clientId, e.kind, e.value, e.reason, e.created, e.reasons]),
+      [
+        ['admin-cli', 'sid', sid, 'again', false, ['already_revoked']],
+        ['admin-cli', 'sid', sid, 'suspicious agent activity', true, ['revoked']],
+      ],
+    );
+  });
+
+  it('revoke a subject: every token of the user so far, and the recorded sessions end', async () => {
+    const first = await delegated('carol');
+    const second = await delegated('carol');
+    await waitForSession(svc, token, first.sid);
+    await waitForSession(svc, token, second.sid);
+
+    const res = await revoke('/admin/subjects/user-carol/revoke', 'account compromised');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.kind, 'sub');
+    assert.equal(res.body.value, 'user-carol');
+    assert.equal(res.body.created, true);
+    assert.equal(res.body.known, true);
+    assert.deepEqual([...(res.body.endedSessions as string[])].sort(), [first.sid, second.sid].sort());
+
+    for (const { user, crmToken } of [first, second]) {
+      assert.deepEqual((await exchangeFor(svc, 'agent', user.accessToken, CRM)).body, SUBJECT_INVALID);
+      assert.deepEqual((await introspectDelegation(svc, crmToken)).body, { active: false });
+      assert.deepEqual((await introspectOpaque(svc, user.accessToken)).body, { active: false });
+      const hop = await exchangeFor(svc, 'crm-server', crmToken, BILLING, { scope: 'billing.refund_lookup' });
+      assert.deepEqual(hop.body, SUBJECT_INVALID);
+    }
+    const repeat = await revoke('/admin/subjects/user-carol/revoke');
+    assert.equal(repeat.body.created, false);
+    assert.equal(repeat.body.revokedAt, res.body.revokedAt);
+  });
+
+  it('revoke a client: its delegation tokens so far are refused; tokens it obtains later are not', async () => {
+    const { user, crmToken } = await delegated('dave', 'agent2');
+    const res = await revoke('/admin/clients/agent2/revoke', 'agent2 misbehaves');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const { revokedAt, expiresAt, ...rest } = res.body;
+    assert.deepEqual(rest, { kind: 'client', value: 'agent2', created: true, endedSessions: [], known: true });
+    assert.deepEqual((await introspectDelegation(svc, crmToken)).body, { active: false });
+    // The user's token was issued to agent2 before the revocation: agent2 can no longer exchange it.
+    assert.deepEqual((await exchangeFor(svc, 'agent2', user.accessToken, CRM)).body, SUBJECT_INVALID);
+
+    // Revocation times are in seconds and cover tokens issued "at or before": step past that second.
+    await sleep(1100);
+    const later = await delegated('dave', 'agent2');
+    assert.equal((await introspectDelegation(svc, later.crmToken)).body.active, true);
+
+    const repeat = await revoke('/admin/clients/agent2/revoke');
+    assert.deepEqual([repeat.body.created, repeat.body.revokedAt], [false, revokedAt]);
+    assert.ok((repeat.body.expiresAt as number) >= (expiresAt as number));
+  });
+
+  it('revoke an unknown client: 404, nothing recorded', async () => {
+    const res = await revoke('/admin/clients/no-such-client/revoke');
+    assert.equal(res.status, 404);
+    assert.deepEqual(res.body, { error: 'not_found', error_description: 'client not found' });
+    const snapshot = await svc.service.stores.revocations.snapshot();
+    assert.equal(snapshot.revocations.some((r) => r.value === 'no-such-client'), false);
+  });
+
+  it('revoke one token by jti: that token (and hops from it) die, its sibling lives', async () => {
+    const first = await delegated('erin');
+    const sibling = await exchangeFor(svc, 'agent', first.user.accessToken, CRM, { scope: 'crm.lookup_customer billing.refund_lookup' });
+    assert.equal(sibling.status, 200);
+    const res = await revoke(`/admin/tokens/${first.jti}/revoke`, 'leaked in a log');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const { revokedAt, expiresAt, ...rest } = res.body;
+    assert.deepEqual(rest, { kind: 'jti', value: first.jti, created: true, endedSessions: [] });
+
+    assert.deepEqual((await introspectDelegation(svc, first.crmToken)).body, { active: false });
+    assert.equal((await introspectDelegation(svc, sibling.body.access_token as string)).body.active, true);
+    const hop = await exchangeFor(svc, 'crm-server', first.crmToken, BILLING, { scope: 'billing.refund_lookup' });
+    assert.deepEqual(hop.body, SUBJECT_INVALID);
+    const siblingHop = await exchangeFor(svc, 'crm-server', sibling.body.access_token as string, BILLING, { scope: 'billing.refund_lookup' });
+    assert.equal(siblingHop.status, 200);
+    // The user's own token is untouched.
+    assert.equal((await introspectOpaque(svc, first.user.accessToken)).body.active, true);
+
+    const repeat = await revoke(`/admin/tokens/${first.jti}/revoke`);
+    assert.deepEqual([repeat.body.created, repeat.body.revokedAt], [false, revokedAt]);
+    assert.ok((repeat.body.expiresAt as number) >= (expiresAt as number));
+  });
+
+  it("refuses to publish an opaque access token's value as a jti", async () => {
+    const user = await loginUser(svc, { username: 'frank' });
+    const res = await revoke(`/admin/tokens/${user.accessToken}/revoke`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'invalid_request', error_description: 'the value is an access token, not a token id; revoke it at the revocation endpoint' });
+    const snapshot = await svc.service.stores.revocations.snapshot();
+    assert.equal(snapshot.revocations.some((r) => r.value === user.accessToken), false);
+    assert.equal((await introspectOpaque(svc, user.accessToken)).body.active, true);
+  });
+
+  it('sessions and subjects the registry never saw are revoked anyway (known: false), including external sids', async () => {
+    for (const [path, kind, value] of [
+      ['/admin/sessions/never-seen-session/revoke', 'sid', 'never-seen-session'],
+      ['/admin/sessions/x-AbCdEfGhIj.idp-session-42/revoke', 'sid', 'x-AbCdEfGhIj.idp-session-42'],
+      ['/admin/subjects/nobody%40example.com/revoke', 'sub', 'nobody@example.com'],
+    ] as const) {
+      const res = await revoke(path);
+      assert.equal(res.status, 200, path);
+      const { revokedAt, expiresAt, ...rest } = res.body;
+      assert.deepEqual(rest, { kind, value, created: true, endedSessions: [], known: false }, path);
+    }
+    const snapshot = await svc.service.stores.revocations.snapshot();
+    assert.ok(snapshot.revocations.some((r) => r.kind === 'sid' && r.value === 'x-AbCdEfGhIj.idp-session-42'));
+  });
+
+  it('a session whose record is gone from the registry (its provider session still live) is still revoked and ended', async () => {
+    const { user, sid } = await delegated('grace');
+    await waitForSession(svc, token, sid);
+    // The registry expires records on its own; simulate that by deleting this session's keys.
+    const k = redisKeys.session;
+    assert.equal(await svc.redis.del(...[k.record, k.clients, k.tools, k.jtis, k.hops].map((key) => key(svc.prefix, sid))), 5);
+    assert.equal((await call(svc, 'GET', `/admin/sessions/${sid}`, { token })).status, 404);
+
+    const res = await revoke(`/admin/sessions/${sid}/revoke`);
+    assert.equal(res.status, 200);
+    assert.deepEqual([res.body.created, res.body.endedSessions, res.body.known], [true, [sid], true]);
+    assert.deepEqual((await exchangeFor(svc, 'agent', user.accessToken, CRM)).body, SUBJECT_INVALID);
+  });
+});

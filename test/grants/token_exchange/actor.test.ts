@@ -1,0 +1,167 @@
+// RFC 8693 §2.1 actor_token and §4.1 `act`: who the current actor is, and how long the chain may grow.
+// This service caps the chain at one actor (exchange.maxActDepth: 1) and adds `cc-agent`, an agent that may also use
+// client_credentials, so it can present its own client token as actor_token (and shows what client_credentials issues).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeJwt } from 'jose';
+import { exchangeFor, loginUser, postForm } from '../../helpers/http.js';
+import { startTestIdp, type TestIdp } from '../../helpers/test_idp.js';
+import { AT, BILLING, CRM, EXCHANGE, JWT_TYPE, REDIRECT, startService, testConfig, type TestService } from '../../helpers/service.js';
+
+const ACTOR_INVALID = { error: 'invalid_request', error_description: 'actor_token is invalid' };
+
+describe('actor_token and the act chain', () => {
+  let svc: TestService;
+  let idp: TestIdp;
+  let foreign: TestIdp;
+  const ccAgent = () => svc.basic('cc-agent');
+  const clientToken = async (authorization: string, fields: Record<string, string> = {}) => {
+    const res = await postForm(`${svc.url}/token`, { grant_type: 'client_credentials', ...fields }, { authorization });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body.access_token as string;
+  };
+  const ccExchange = (subject: string, fields: Record<string, string>) =>
+    postForm(`${svc.url}/token`, { grant_type: EXCHANGE, subject_token: subject, subject_token_type: AT, resource: CRM, ...fields }, { authorization: ccAgent() });
+
+  before(async () => {
+    [idp, foreign] = await Promise.all([startTestIdp(), startTestIdp()]);
+    svc = await startService({
+      extra: (port) => {
+        const base = testConfig(port, '', '');
+        return {
+          exchange: { maxActDepth: 1 },
+          clients: [
+            ...base.clients!,
+            { client_id: 'cc-agent', client_secret: { env: 'TEST_SECRET_AGENT' }, grant_types: ['authorization_code', 'client_credentials', EXCHANGE], redirect_uris: [REDIRECT] },
+          ],
+          agents: [
+            // agent2 may also exchange the user tokens issued to agent (SPEC binding: "or ... the policy names").
+            ...base.agents!.map((a) => (a.clientId === 'agent2' ? { ...a, subjectClients: ['agent'] } : a)),
+            { clientId: 'cc-agent', toolServers: [{ resource: CRM, scopes: ['crm.lookup_customer'] }] },
+          ],
+          trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audience: `http://127.0.0.1:${port}`, allowedScopes: ['crm.lookup_customer'] }],
+        };
+      },
+    });
+    // cc-agent shares agent's secret (env TEST_SECRET_AGENT), so the harness needs no new secret.
+    svc.secrets['cc-agent'] = svc.secrets.agent!;
+  });
+  after(async () => {
+    await svc.stop();
+    await Promise.all([idp.stop(), foreign.stop()]);
+  });
+
+  it("actor_token: the client's own client_credentials token: 200, the client is the current actor", async () => {
+    const user = await loginUser(svc, { clientId: 'cc-agent' });
+    const actor = await clientToken(ccAgent());
+    const res = await ccExchange(user.accessToken, { actor_token: actor, actor_token_type: AT });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(decodeJwt(res.body.access_token as string).act, { sub: 'cc-agent' });
+  });
+
+  it('actor_token: a client_credentials token of another client: invalid_request', async () => {
+    const user = await loginUser(svc, { clientId: 'cc-agent' });
+    const other = await clientToken(svc.basic('admin-cli'), { scope: 'admin' });
+    const res = await ccExchange(user.accessToken, { actor_token: other, actor_token_type: AT });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, ACTOR_INVALID);
+  });
+
+  it('actor_token: an external actor JWT whose sub is the client: 200', async () => {
+    const user = await loginUser(svc);
+    const actor = await idp.sign({ sub: 'agent', aud: svc.url });
+    const res = await exchangeFor(svc, 'agent', user.accessToken, CRM, { actor_token: actor, actor_token_type: JWT_TYPE });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(decodeJwt(res.body.access_token as string).act, { sub: 'agent' });
+  });
+
+  it('actor_token: an external actor JWT bound to another client: invalid_request', async () => {
+    const user = await loginUser(svc);
+    for (const claims of [{ sub: 'agent2' }, { sub: 'robot', client_id: 'agent2' }, { sub: 'robot' }]) {
+      const actor = await idp.sign({ ...claims, aud: svc.url });
+      const res = await exchangeFor(svc, 'agent', user.accessToken, CRM, { actor_token: actor, actor_token_type: JWT_TYPE });
+      assert.equal(res.status, 400);
+      assert.deepEqual(res.body, ACTOR_INVALID);
+    }
+  });
+
+  it('actor_token: bound by client_id or azp instead of sub: 200', async () => {
+    const user = await loginUser(svc);
+    for (const claims of [{ sub: 'robot', client_id: 'agent' }, { sub: 'robot', azp: 'agent' }]) {
+      const actor = await idp.sign({ ...claims, aud: svc.url });
+      const res = await exchangeFor(svc, 'agent', user.accessToken, CRM, { actor_token: actor, actor_token_type: JWT_TYPE });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    }
+  });
+
+  it('actor_token: expired, untrusted, for another audience, unknown opaque, or of an unsupported type: invalid_request', async () => {
+    const user = await loginUser(svc);
+    const now = Math.floor(Date.now() / 1000);
+    const cases: Array<[string, string]> = [
+      [await idp.sign({ sub: 'agent', aud: svc.url, iat: now - 900, exp: now - 600 }), JWT_TYPE],
+      [await foreign.sign({ sub: 'agent', aud: svc.url }), JWT_TYPE],
+      [await idp.sign({ sub: 'agent', aud: 'https://elsewhere.example' }), JWT_TYPE],
+      ['f'.repeat(43), AT],
+      [await idp.sign({ sub: 'agent', aud: svc.url }), 'urn:ietf:params:oauth:token-type:id_token'],
+      [await idp.sign({ sub: 'agent', aud: svc.url }), 'urn:ietf:params:oauth:token-type:saml2'],
+    ];
+    for (const [actor_token, actor_token_type] of cases) {
+      const res = await exchangeFor(svc, 'agent', user.accessToken, CRM, { actor_token, actor_token_type });
+      assert.equal(res.status, 400, actor_token_type);
+      assert.deepEqual(res.body, ACTOR_INVALID);
+    }
+  });
+
+  it('actor_token: the user access token itself is not an actor token: invalid_request', async () => {
+    const user = await loginUser(svc);
+    const res = await exchangeFor(svc, 'agent', user.accessToken, CRM, { actor_token: user.accessToken, actor_token_type: AT });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, ACTOR_INVALID);
+  });
+
+  it("binding: an agent the policy names in subjectClients may exchange another client's user token, as itself", async () => {
+    const user = await loginUser(svc);
+    const res = await exchangeFor(svc, 'agent2', user.accessToken, CRM, { scope: 'crm.lookup_customer' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const claims = decodeJwt(res.body.access_token as string);
+    assert.equal(claims.client_id, 'agent2');
+    assert.deepEqual(claims.act, { sub: 'agent2' });
+    // The relation is one way: agent may not exchange agent2's user tokens.
+    const other = await loginUser(svc, { clientId: 'agent2' });
+    const refused = await exchangeFor(svc, 'agent', other.accessToken, CRM);
+    assert.equal(refused.status, 400);
+    assert.deepEqual(refused.body, { error: 'invalid_request', error_description: 'subject_token is invalid' });
+  });
+
+  it('TE-10 the act chain is capped: with maxActDepth 1 the second hop is refused with invalid_request', async () => {
+    const user = await loginUser(svc, { username: 'bob' });
+    const crm = await exchangeFor(svc, 'agent', user.accessToken, CRM, { scope: 'billing.refund_lookup' });
+    assert.equal(crm.status, 200, JSON.stringify(crm.body));
+    const claims = decodeJwt(crm.body.access_token as string);
+    // RFC 8693 §4.1: the current actor only; no exp, nbf or aud inside act.
+    assert.deepEqual(claims.act, { sub: 'agent' });
+    const hop = await exchangeFor(svc, 'crm-server', crm.body.access_token as string, BILLING, { scope: 'billing.refund_lookup' });
+    assert.equal(hop.status, 400);
+    assert.deepEqual(hop.body, { error: 'invalid_request', error_description: 'the delegation chain is too long' });
+  });
+
+  it('client_credentials: a client gets only the admin scopes it registered', async () => {
+    const res = await postForm(`${svc.url}/token`, { grant_type: 'client_credentials', scope: 'admin revocation' }, { authorization: svc.basic('admin-cli') });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.scope, 'admin');
+    const agent = await postForm(`${svc.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: ccAgent() });
+    assert.equal(agent.status, 200, JSON.stringify(agent.body));
+    assert.equal('scope' in agent.body, false);
+  });
+
+  it('client_credentials: a tool server token only for a client that registered scopes of that tool server', async () => {
+    const res = await postForm(`${svc.url}/token`, { grant_type: 'client_credentials', resource: CRM, scope: 'crm.lookup_customer crm.export_customers' }, { authorization: svc.basic('admin-cli') });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.scope, 'crm.lookup_customer');
+    for (const resource of [CRM, BILLING]) {
+      const none = await postForm(`${svc.url}/token`, { grant_type: 'client_credentials', resource }, { authorization: resource === CRM ? ccAgent() : svc.basic('admin-cli') });
+      assert.equal(none.status, 400, resource);
+      assert.deepEqual(none.body, { error: 'invalid_target', error_description: 'resource indicator is missing, or unknown' });
+    }
+  });
+});

@@ -1,0 +1,104 @@
+// Fail closed: when Redis or an IdP's JWKS is unreachable the exchange answers 503 temporarily_unavailable and issues
+// nothing. Uses its own throw-away redis-server (never the shared one), stopped for real with SHUTDOWN NOSAVE.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { exchangeFor, loginUser, postForm } from '../../helpers/http.js';
+import { CRM, JWT_TYPE, freePort, randomUUID, startService, type TestService } from '../../helpers/service.js';
+import { startTestIdp, type TestIdp } from '../../helpers/test_idp.js';
+
+const UNAVAILABLE = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable' };
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined); // refused until the server listens
+  try {
+    for (let i = 0; i < 50; i++) {
+      try {
+        await probe.connect();
+        if ((await probe.ping()) === 'PONG') return child;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    child.kill('SIGKILL');
+    throw new Error(`redis-server on port ${port} did not start`);
+  } finally {
+    probe.disconnect();
+  }
+}
+
+describe('fail closed when a dependency is down', () => {
+  let svc: TestService;
+  let redis: ChildProcess;
+  let redisPort: number;
+  let idp: TestIdp;
+  let userToken: string;
+
+  before(async () => {
+    redisPort = await freePort();
+    redis = await startRedis(redisPort);
+    idp = await startTestIdp();
+    const deadJwks = `http://127.0.0.1:${await freePort()}/jwks`;
+    svc = await startService({
+      extra: (port) => ({
+        redis: { url: `redis://127.0.0.1:${redisPort}`, keyPrefix: `fail-closed:${randomUUID()}:` },
+        trustedIssuers: [{ issuer: idp.issuer, jwksUri: deadJwks, audience: `http://127.0.0.1:${port}`, allowedScopes: ['crm.lookup_customer'] }],
+      }),
+    });
+    userToken = (await loginUser(svc)).accessToken;
+  });
+  after(async () => {
+    await svc?.stop();
+    await idp?.stop();
+    if (redis && redis.exitCode === null && redis.signalCode === null) {
+      const exited = new Promise((resolve) => redis.once('exit', resolve));
+      redis.kill('SIGKILL');
+      await exited;
+    }
+  });
+
+  it('control: with its Redis up, the service exchanges and is ready', async () => {
+    assert.equal((await exchangeFor(svc, 'agent', userToken, CRM)).status, 200);
+    assert.equal((await fetch(`${svc.url}/readyz`)).status, 200);
+  });
+
+  it("an IdP whose JWKS cannot be fetched: 503 temporarily_unavailable, not an invalid subject", async () => {
+    const token = await idp.sign({ sub: 'ext-carol', aud: svc.url, sid: 's1' });
+    const res = await exchangeFor(svc, 'agent', token, CRM, { subject_token_type: JWT_TYPE });
+    assert.equal(res.status, 503);
+    assert.deepEqual(res.body, UNAVAILABLE);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+  });
+
+  it('Redis goes away: the exchange answers 503 temporarily_unavailable and issues nothing', async () => {
+    const admin = new Redis(redisPort, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    const exited = new Promise((resolve) => redis.once('exit', resolve));
+    await admin.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
+    admin.disconnect();
+    await exited;
+
+    const started = performance.now();
+    const res = await exchangeFor(svc, 'agent', userToken, CRM);
+    assert.equal(res.status, 503);
+    assert.deepEqual(res.body, UNAVAILABLE);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.ok(performance.now() - started < 3000, 'answers quickly instead of hanging on a queue');
+  });
+
+  it('Redis away: /readyz answers 503 so no traffic is routed here', async () => {
+    const res = await fetch(`${svc.url}/readyz`);
+    assert.equal(res.status, 503);
+    assert.deepEqual(await res.json(), { status: 'unavailable', checks: { store: 'fail', keys: 'ok' } });
+  });
+
+  it("Redis away: oidc-provider's own grants fail closed too (client_credentials: 503, no token)", async () => {
+    const res = await postForm(`${svc.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: svc.basic('admin-cli') });
+    assert.equal(res.status, 503);
+    assert.deepEqual(res.body, UNAVAILABLE);
+  });
+});
