@@ -12,7 +12,8 @@ import type { Stores } from './stores/types.js';
 import { createDecisionEvents, type DecisionEvents } from './audit/events.js';
 import { createProvider } from './provider/index.js';
 import { interactionRoutes } from './provider/interactions.js';
-import { errorRenderer, healthRoutes, mount, requestLog } from './http/app.js';
+import { errorRenderer, healthRoutes, mount, postOnly, requestLog } from './http/app.js';
+import { clientAuthenticatedResponses } from './provider/client_auth_responses.js';
 import { createMetrics, metricsRoutes, type Metrics } from './http/metrics.js';
 import { attachAuditWriter } from './audit/writer.js';
 import { attachSessionRecorder } from './sessions/recorder.js';
@@ -137,6 +138,8 @@ export async function createService(config: Config, { logger, env = process.env,
     provider,
     requestLog(logger),
     errorRenderer(logger),
+    clientAuthenticatedResponses(config.issuer),
+    postOnly(['/token', '/token/introspection', '/token/revocation']),
     discoveryExtensions(config.issuer),
     healthRoutes({ store: stores.health, keysLoaded: () => Boolean(keys.signing) }),
     metricsRoutes(metrics),

@@ -68,6 +68,21 @@ export function healthRoutes(deps: HealthDeps): Router {
   return router;
 }
 
+/** RFC 6749 §3.2: the token endpoint (and RFC 7662/7009 endpoints) take POST only: 405 with `Allow`, as JSON. */
+export function postOnly(paths: string[]): Middleware {
+  const set = new Set(paths);
+  return async (ctx, next) => {
+    if (set.has(ctx.path) && ctx.method !== 'POST' && ctx.method !== 'OPTIONS') {
+      ctx.status = 405;
+      ctx.set('Allow', 'POST');
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: 'invalid_request', error_description: 'only POST is allowed' };
+      return;
+    }
+    await next();
+  };
+}
+
 /** Mounts middleware and routers in front of the provider's own routes (provider.use inserts before them). */
 export function mount(provider: Provider, ...parts: Array<Middleware | Router>): void {
   for (const part of parts) {

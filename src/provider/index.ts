@@ -11,7 +11,6 @@ import { registerTokenExchange } from '../grants/token_exchange/register.js';
 import { trustedIssuersFrom } from '../token_types/context.js';
 import { providerConfiguration } from './configuration.js';
 import { ServiceUnavailable } from './errors.js';
-import { clientAuthenticatedResponses } from './client_auth_responses.js';
 
 /** Store failures inside oidc-provider's own flows answer 503 temporarily_unavailable, never 500 (fail closed). */
 function failClosed(Base: AdapterConstructor): AdapterConstructor {
@@ -52,7 +51,6 @@ export function createProvider(o: ProviderOptions): Provider {
     }),
   );
   provider.proxy = config.proxy;
-  provider.use(clientAuthenticatedResponses(config.issuer) as never);
 
   const toolServers = new Map(config.toolServers.map((t) => [t.resource, t]));
   registerTokenExchange(provider, {

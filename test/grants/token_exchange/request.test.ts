@@ -108,12 +108,13 @@ describe('token exchange request and response', () => {
     assert.equal(ok.body.issued_token_type, AT);
   });
 
-  it('OA-01 GET /token is not an exchange: 404, and nothing is issued', async () => {
+  it('OA-01 GET /token is not an exchange: 405 with Allow: POST, and nothing is issued', async () => {
     const url = new URL(`${svc.url}/token`);
     url.search = new URLSearchParams({ grant_type: EXCHANGE, subject_token: userToken, subject_token_type: AT, resource: CRM }).toString();
     const res = await fetch(url, { headers: { authorization: svc.basic('agent'), accept: 'application/json' } });
-    assert.equal(res.status, 404);
-    assert.doesNotMatch(await res.text(), /access_token/);
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'POST');
+    assert.deepEqual(await res.json(), { error: 'invalid_request', error_description: 'only POST is allowed' });
   });
 
   it('OA-02 subject_token repeated: invalid_request', async () => {
