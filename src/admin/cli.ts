@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { AdminApiError, AdminClient, type RevokeKind, type RevokeResult } from './client.js';
-import { keyValues, list, table, text, time, tree, type TreeNode } from './format.js';
+import { keyValues, list, table, text, time, tree } from './format.js';
+import type { DelegationNode } from './tree.js';
 
 export const DEFAULTS = { url: 'http://localhost:3000', clientId: 'admin-cli', secretFile: 'keys/secrets/admin-cli' } as const;
 
@@ -106,16 +107,8 @@ const auditTable = (items: Row[]) =>
     items,
   );
 
-interface Node extends TreeNode {
-  jti: string;
-  clientId: string;
-  toolServer: string;
-  scopes: string[];
-  at: number;
-  exp: number;
-  parentJti?: string;
-  children: Node[];
-}
+// The API's delegation tree, as the CLI draws it.
+type Node = DelegationNode;
 
 function sessionLines(s: Row): string {
   const live = Array.isArray(s.liveJtis) ? s.liveJtis.length : 0;

@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { exchangeFor, loginUser } from '../helpers/http.js';
 import { AT, BILLING, CRM, startService, type TestService } from '../helpers/service.js';
-import { startFakeIdp, type FakeIdp } from '../helpers/fake_idp.js';
+import { startTestIdp, type TestIdp } from '../helpers/test_idp.js';
 
 describe('delegation flow end to end', () => {
   let svc: TestService;
-  let idp: FakeIdp;
+  let idp: TestIdp;
 
   before(async () => {
-    idp = await startFakeIdp();
+    idp = await startTestIdp();
     svc = await startService({
       extra: (port) => ({
         trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audience: `http://127.0.0.1:${port}`, allowedScopes: ['crm.lookup_customer'] }],
