@@ -13,10 +13,10 @@ export interface RedisHarness extends StoreHarness {
   stores: Stores;
 }
 
-export async function openRedisHarness(options: HarnessOptions = {}): Promise<RedisHarness> {
+export async function openRedisHarness(options: HarnessOptions = {}, url = redisUrl): Promise<RedisHarness> {
   const prefix = `test:${randomUUID()}:`;
-  const redis = createRedisClient(redisUrl);
-  await connectRedis(redis, redisUrl);
+  const redis = createRedisClient(url);
+  await connectRedis(redis, url);
   const stores = createRedisStores(redis, { keyPrefix: prefix, ...options });
   return {
     redis,

@@ -1,10 +1,14 @@
-// Redis only: the exchange reads cost one round trip each, counted server-side with MONITOR.
+// Redis only: the exchange reads cost one round trip each, counted server-side with MONITOR on a private redis-server,
+// so no other client's traffic (a benchmark, another suite) reaches the monitor connection.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import type { ChildProcess } from 'node:child_process';
 import { openRedisHarness, type RedisHarness } from './redis_harness.js';
+import { startRedis } from '../helpers/private_redis.js';
+import { freePort } from '../helpers/service.js';
 
 interface Seen {
   command: string;
@@ -19,8 +23,12 @@ describe('redis exchange store round trips', () => {
   /** The store connection's address as the server (and so MONITOR) reports it. */
   let storeAddr: string;
 
+  let server: ChildProcess;
+
   before(async () => {
-    h = await openRedisHarness();
+    const port = await freePort();
+    server = await startRedis(port);
+    h = await openRedisHarness({}, `redis://127.0.0.1:${port}`);
     const info = String(await h.redis.client('INFO'));
     storeAddr = /(?:^| )addr=(\S+)/.exec(info)?.[1] ?? '';
     assert.ok(storeAddr, info);
@@ -33,6 +41,7 @@ describe('redis exchange store round trips', () => {
   after(async () => {
     monitor.disconnect();
     await h.close();
+    server.kill('SIGKILL');
   });
 
   /** Echoes a unique mark on the store connection and waits for MONITOR to show it; returns its index in `seen`. */

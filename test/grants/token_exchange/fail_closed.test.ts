@@ -2,33 +2,14 @@
 // nothing. Uses its own throw-away redis-server (never the shared one), stopped for real with SHUTDOWN NOSAVE.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { startRedis } from '../../helpers/private_redis.js';
 import { exchangeFor, loginUser, postForm } from '../../helpers/http.js';
 import { CRM, JWT_TYPE, freePort, randomUUID, startService, type TestService } from '../../helpers/service.js';
 import { startTestIdp, type TestIdp } from '../../helpers/test_idp.js';
 
 const UNAVAILABLE = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable' };
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined); // refused until the server listens
-  try {
-    for (let i = 0; i < 50; i++) {
-      try {
-        await probe.connect();
-        if ((await probe.ping()) === 'PONG') return child;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    child.kill('SIGKILL');
-    throw new Error(`redis-server on port ${port} did not start`);
-  } finally {
-    probe.disconnect();
-  }
-}
 
 describe('fail closed when a dependency is down', () => {
   let svc: TestService;
