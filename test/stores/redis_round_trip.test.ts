@@ -40,8 +40,11 @@ describe('redis exchange store round trips', () => {
 
   after(async () => {
     monitor.disconnect();
-    await h.close();
-    server.kill('SIGKILL');
+    try {
+      await h.close();
+    } finally {
+      server.kill('SIGKILL');
+    }
   });
 
   /** Echoes a unique mark on the store connection and waits for MONITOR to show it; returns its index in `seen`. */
