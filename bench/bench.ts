@@ -36,16 +36,20 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const failures: Record<string, number> = {};
   const redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
-  const machine = await machineFacts(redis).finally(() => redis.disconnect());
+  const machine = await machineFacts(redis);
 
   const profileDir = options.cpuProf ? join(RESULTS_DIR, 'profiles') : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const svc = await startBenchService({ redisUrl: options.redisUrl, ...(profileDir ? { cpuProfileDir: profileDir } : {}) });
+  const svc = await startBenchService({ redisUrl: options.redisUrl, ...(profileDir ? { cpuProfileDir: profileDir } : {}) }).catch((err: unknown) => {
+    redis.disconnect();
+    throw err;
+  });
   log(`service pid ${svc.pid} at ${svc.url}, Redis key prefix ${svc.keyPrefix}`);
   try {
     const userTokens = await mapLimit(Array.from({ length: options.users }), 4, () => loginUser(svc));
     const ctx: BenchContext = {
       svc,
+      redis,
       options,
       report,
       userTokens,
@@ -80,6 +84,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     }
   } finally {
     await svc.stop();
+    redis.disconnect();
   }
 
   if (profileDir) {

@@ -26,6 +26,7 @@ export type ParentMessage =
   | { id: number; type: 'redis-counts'; reset: boolean }
   | { id: number; type: 'revoke'; sid: string }
   | { id: number; type: 'settle' }
+  | { id: number; type: 'cpu' }
   | { id: number; type: 'stop' };
 
 export type ChildMessage =

@@ -42,7 +42,7 @@ export const DEFAULTS: Omit<BenchOptions, 'redisUrl' | 'out'> = {
   sustained: 200_000,
   users: 20,
   verifyTokens: 500,
-  verifySeconds: 1,
+  verifySeconds: 2,
   revocations: 100,
   startupRuns: 5,
   scenarios: [...SCENARIOS],

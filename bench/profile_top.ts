@@ -1,5 +1,5 @@
-// Summarizes a V8 .cpuprofile: top functions by self and inclusive time, and time by package. Also a CLI:
-//   node --import tsx bench/profile_top.ts <file.cpuprofile> [top]
+// Summarizes a V8 .cpuprofile: top functions by self and inclusive time, time by package, callers of a frame. CLI:
+//   node --import tsx bench/profile_top.ts <file.cpuprofile> [top] [callers-of-pattern]
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -84,6 +84,30 @@ export function summarizeProfile(file: string, topN = 25): ProfileSummary {
   return { totalMs: ms(totalUs), top, byPackage };
 }
 
+/**
+ * Where the time of frames matching `pattern` comes from: self time of those frames, attributed to the nearest
+ * caller outside them that is not Node internals or a library (our code or oidc-provider/ioredis/jose, by name).
+ */
+export function callersOf(file: string, pattern: string, depth = 6): Array<{ stack: string; ms: number }> {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const stacks = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    if (!node || !frameName(node).includes(pattern)) return;
+    const chain: string[] = [];
+    for (let cur = parent.get(id); cur !== undefined && chain.length < depth; cur = parent.get(cur)) {
+      const f = byId.get(cur)!;
+      if (!f.callFrame.url.startsWith('node:') && f.callFrame.url !== '') chain.push(frameName(f));
+    }
+    const key = chain.join(' <- ') || '(no JS caller)';
+    stacks.set(key, (stacks.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  return [...stacks.entries()].sort((a, b) => b[1] - a[1]).map(([stack, us]) => ({ stack, ms: Math.round(us / 100) / 10 }));
+}
+
 export function formatProfile(summary: ProfileSummary, topPackages = 15): string {
   const lines = [`CPU profile: ${summary.totalMs} ms sampled`, '  self%  total%  function'];
   for (const f of summary.top) lines.push(`  ${f.selfPct.toFixed(1).padStart(5)}  ${f.totalPct.toFixed(1).padStart(6)}  ${f.frame}`);
@@ -93,10 +117,14 @@ export function formatProfile(summary: ProfileSummary, topPackages = 15): string
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const [file, top] = process.argv.slice(2);
+  const [file, top, callers] = process.argv.slice(2);
   if (!file) {
-    process.stderr.write('usage: node --import tsx bench/profile_top.ts <file.cpuprofile> [top]\n');
+    process.stderr.write('usage: node --import tsx bench/profile_top.ts <file.cpuprofile> [top] [callers-of-pattern]\n');
     process.exit(2);
   }
-  process.stdout.write(`${formatProfile(summarizeProfile(file, top ? Number(top) : 25))}\n`);
+  if (callers) {
+    for (const c of callersOf(file, callers).slice(0, Number(top) || 25)) process.stdout.write(`${String(c.ms).padStart(8)} ms  ${c.stack}\n`);
+  } else {
+    process.stdout.write(`${formatProfile(summarizeProfile(file, top ? Number(top) : 25))}\n`);
+  }
 }

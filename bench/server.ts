@@ -28,6 +28,11 @@ async function main(): Promise<void> {
       const m = process.memoryUsage();
       return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
     },
+    // User + system CPU microseconds of this process so far (the parent takes deltas around a run).
+    cpu: async () => {
+      const { user, system } = process.cpuUsage();
+      return user + system;
+    },
     'redis-counts': async ({ reset }) => counter.read(reset),
     revoke: async ({ sid }) => service.revocation.revoke({ kind: 'sid', value: sid, by: 'bench', reason: 'bench' }),
     // Audit events are stored in batches and session records after the response: wait for both before measuring Redis.

@@ -26,6 +26,8 @@ export interface BenchService {
   basic(clientId: BenchClientId): string;
   memory(gc: boolean): Promise<MemorySample>;
   redisCounts(reset: boolean): Promise<RedisCounts>;
+  /** CPU time (user + system) the service process used so far, in milliseconds. */
+  cpuMs(): Promise<number>;
   /** Revocation through the in-process RevocationService (fallback when the admin API is not there). */
   revokeInProcess(sid: string): Promise<void>;
   /** Resolves when queued audit events and session records have reached Redis. */
@@ -37,6 +39,8 @@ export interface StartBenchServiceOptions {
   redisUrl: string;
   /** Write a V8 CPU profile of the service into this directory when it exits. */
   cpuProfileDir?: string;
+  /** More Node flags for the service process (experiments, e.g. `--import ./patch.mjs`). */
+  nodeArgs?: string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -69,7 +73,7 @@ export async function startBenchService(options: StartBenchServiceOptions): Prom
   const secrets = Object.fromEntries(CLIENT_IDS.map((id) => [id, randomBytes(24).toString('base64url')])) as Record<BenchClientId, string>;
   const secretEnv = Object.fromEntries(CLIENT_IDS.map((id) => [secretEnvName(id), secrets[id]]));
   const start: ServerStartOptions = { port, redisUrl: options.redisUrl, keyPrefix, keysDir };
-  const execArgv = ['--import', 'tsx', '--expose-gc', ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [])];
+  const execArgv = ['--import', 'tsx', '--expose-gc', ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.nodeArgs ?? [])];
   const child: ChildProcess = fork(SERVER, [], {
     execArgv,
     env: { ...process.env, ...secretEnv, BENCH_SERVER: JSON.stringify(start), LOG_LEVEL: 'silent' },
@@ -136,6 +140,7 @@ export async function startBenchService(options: StartBenchServiceOptions): Prom
     basic: (clientId) => `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secrets[clientId])}`).toString('base64')}`,
     memory: (gc) => call<MemorySample>({ type: 'memory', gc }),
     redisCounts: (reset) => call<RedisCounts>({ type: 'redis-counts', reset }),
+    cpuMs: async () => (await call<number>({ type: 'cpu' })) / 1000,
     revokeInProcess: async (sid) => {
       await call({ type: 'revoke', sid });
     },

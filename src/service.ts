@@ -92,12 +92,6 @@ export async function createService(config: Config, { logger, env = process.env,
   }
   if (config.demoLogin.enabled) warn('the development login page is enabled (demoLogin.enabled): never in production');
 
-  events.on((e) => {
-    if (e.type !== 'exchange') return;
-    const line = { event: e.type, decision: e.decision, error: e.error, reasons: e.reasons, reqId: e.requestId, clientId: e.clientId, sub: e.sub, sid: e.sid, toolServer: e.toolServer, scopes: e.grantedScopes, jti: e.jti };
-    if (e.error === 'temporarily_unavailable') logger.error(line, 'decision');
-    else logger.info(line, 'decision');
-  });
 
   const longestTtl = Math.max(config.userTokens.sessionTtlSeconds, config.userTokens.accessTokenTtlSeconds, ...config.toolServers.map((t) => t.maxTtlSeconds));
   const retentionSeconds = Math.max(config.revocation.retentionSeconds, longestTtl);

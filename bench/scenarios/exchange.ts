@@ -11,8 +11,22 @@ const KINDS: Kind[] = ['baseline', 'exchange', 'hop'];
 
 const P99_LIMIT_MS = 10;
 
+export interface KindResult extends LoadResult {
+  /** CPU time of the service process per answered request: less sensitive to a noisy machine than req/s. */
+  serviceCpuMsPerReq: number;
+  /** CPU time of the whole Redis server per answered request (includes any other client of that Redis). */
+  redisCpuMsPerReq: number;
+}
+
+/** Redis' used_cpu_user + used_cpu_sys, in milliseconds. */
+export async function redisCpuMs(ctx: BenchContext): Promise<number> {
+  const info = await ctx.redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
+}
+
 /** Load of one kind; hop tokens are minted just before the run, so their 5 minutes never run out mid-bench. */
-async function runKind(ctx: BenchContext, kind: Kind, load: { duration?: number; amount?: number }): Promise<LoadResult> {
+async function runKind(ctx: BenchContext, kind: Kind, load: { duration?: number; amount?: number }): Promise<KindResult> {
   const { svc, options, userTokens } = ctx;
   let authorization: string;
   let bodies: string[];
@@ -28,13 +42,16 @@ async function runKind(ctx: BenchContext, kind: Kind, load: { duration?: number;
     bodies = crmTokens.map((t) => formBody(hopForm(t)));
   }
   await svc.redisCounts(true); // the window starts here: the hop's token minting above is not counted
+  const [cpuBefore, redisBefore] = [await svc.cpuMs(), await redisCpuMs(ctx)];
   const result = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, ...load });
+  const [cpu, redisCpu] = [(await svc.cpuMs()) - cpuBefore, (await redisCpuMs(ctx)) - redisBefore];
   ctx.failed(kind, result.non2xx + result.errors + result.timeouts);
-  return result;
+  const answered = Math.max(1, result.ok + result.non2xx);
+  return { ...result, serviceCpuMsPerReq: cpu / answered, redisCpuMsPerReq: redisCpu / answered };
 }
 
 /** Sustained exchange load (scenario 5 reuses it). */
-export function runExchanges(ctx: BenchContext, load: { duration?: number; amount?: number }): Promise<LoadResult> {
+export function runExchanges(ctx: BenchContext, load: { duration?: number; amount?: number }): Promise<KindResult> {
   return runKind(ctx, 'exchange', load);
 }
 
@@ -47,7 +64,7 @@ export async function warmUp(ctx: BenchContext): Promise<void> {
 
 export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
   const { svc, options, report } = ctx;
-  const runs: Record<Kind, LoadResult[]> = { baseline: [], exchange: [], hop: [] };
+  const runs: Record<Kind, KindResult[]> = { baseline: [], exchange: [], hop: [] };
   const roundTrips: Record<Kind, number[]> = { baseline: [], exchange: [], hop: [] };
   const commands: Record<Kind, Array<Record<string, number>>> = { baseline: [], exchange: [], hop: [] };
   for (let rep = 0; rep < options.reps; rep++) {
@@ -60,7 +77,7 @@ export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
       runs[kind].push(r);
       roundTrips[kind].push(sent ? counts.roundTrips / sent : Number.NaN);
       commands[kind].push(Object.fromEntries(Object.entries(counts.commands).map(([name, n]) => [name, Math.round((n / Math.max(1, sent)) * 100) / 100])));
-      ctx.log(`  rep ${rep + 1}/${options.reps} ${kind}: ${fmt(r.rps)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, ${fmt(roundTrips[kind].at(-1)!)} Redis round trips/req`);
+      ctx.log(`  rep ${rep + 1}/${options.reps} ${kind}: ${fmt(r.rps)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, CPU/req service ${fmt(r.serviceCpuMsPerReq)} ms, Redis ${fmt(r.redisCpuMsPerReq)} ms, ${fmt(roundTrips[kind].at(-1)!)} Redis round trips/req`);
     }
   }
 
@@ -74,9 +91,17 @@ export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
     report.figure(scenario, `${name}: throughput`, 'req/s', runs[kind].map((r) => r.rps));
     report.figure(scenario, `${name}: latency p50`, 'ms', runs[kind].map((r) => r.p50Ms));
     report.figure(scenario, `${name}: latency p99`, 'ms', runs[kind].map((r) => r.p99Ms));
+    report.figure(scenario, `${name}: service CPU/req`, 'ms', runs[kind].map((r) => r.serviceCpuMsPerReq));
+    report.figure(scenario, `${name}: Redis server CPU/req`, 'ms', runs[kind].map((r) => r.redisCpuMsPerReq));
     report.figure(scenario, `${name}: Redis round trips/req`, 'count', roundTrips[kind]);
   }
   report.details.redisCommandsPerRequest = commands;
+  for (const kind of KINDS) {
+    const last = commands[kind].at(-1) ?? {};
+    const mix = Object.entries(last).map(([name, n]) => `${name} ${n}`).join(', ');
+    report.note(`Redis commands per ${kind} request (last rep, service process): ${mix || 'none'}`);
+  }
+  report.note('latency percentiles come from autocannon, in whole milliseconds');
   report.details.loadRuns = runs;
 
   const exchangeRatio = runs.exchange.map((r, i) => r.rps / runs.baseline[i]!.rps);

@@ -18,6 +18,7 @@ export async function memoryScenario(ctx: BenchContext, afterWarmUp: MemorySampl
 
   report.figure('5', 'sustained exchanges: throughput', 'req/s', [run.rps]);
   report.figure('5', 'sustained exchanges: latency p99', 'ms', [run.p99Ms]);
+  report.figure('5', 'sustained exchanges: service CPU/req', 'ms', [run.serviceCpuMsPerReq]);
   report.figure('5', 'sustained exchanges: duration', 's', [run.seconds]);
   for (const [label, m] of [['after warm-up', afterWarmUp], ['before sustained run', before], ['after sustained run', after]] as const) {
     report.figure('5', `service RSS ${label}`, 'MB', [m.rss / MB]);

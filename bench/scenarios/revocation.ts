@@ -2,7 +2,6 @@
 // that session. Also scenario 5's Redis figures: bytes per live session and per revocation, from MEMORY USAGE deltas.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
-import { Redis } from 'ioredis';
 import { VerifyError } from '../../src/verify/index.js';
 import type { BenchContext } from '../context.js';
 import { adminRevokeSession, adminToken, exchangeForCrm, loginUser, mapLimit } from '../flows.js';
@@ -35,8 +34,7 @@ async function untilRefused(verify: () => Promise<unknown>): Promise<number> {
 export async function revocationScenario(ctx: BenchContext): Promise<void> {
   const { svc, options, report } = ctx;
   const n = options.revocations;
-  const redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
+  const { redis } = ctx;
   const verifier = feedVerifier(ctx, true);
   try {
     await verifier.ready();
@@ -54,6 +52,7 @@ export async function revocationScenario(ctx: BenchContext): Promise<void> {
     const bearer = await adminToken(svc);
     let viaAdminApi = true;
     const latencies: number[] = [];
+    const fromCallStart: number[] = [];
     const callMs: number[] = [];
     for (const s of sessions) {
       const called = performance.now();
@@ -63,6 +62,7 @@ export async function revocationScenario(ctx: BenchContext): Promise<void> {
       const refused = await untilRefused(() => verifier.verify(s.token));
       callMs.push(returned - called);
       latencies.push(refused - returned);
+      fromCallStart.push(refused - called);
     }
     await svc.settle();
     const withRevocations = await prefixMemory(redis, svc.keyPrefix);
@@ -70,9 +70,14 @@ export async function revocationScenario(ctx: BenchContext): Promise<void> {
     const missed = latencies.filter((l) => !Number.isFinite(l)).length;
     if (missed) ctx.failed('revocation propagation', missed);
     const measured = latencies.map((l) => (Number.isFinite(l) ? l : GIVE_UP_MS));
+    report.note(
+      'scenario 4: the revoke call stores the marker and its feed event first, then ends the provider session before it ' +
+        'answers, so the verifier usually refuses before the call returns; "revoke call sent -> verifier refuses" bounds it from above',
+    );
     report.note(`scenario 4 revoked through ${viaAdminApi ? 'the admin API (POST /admin/sessions/{sid}/revoke, bearer from client_credentials)' : 'service.revocation.revoke over IPC: the admin API answered 404'}`);
     report.figure('4', 'revoke returned -> verifier refuses (per sample)', 'ms', measured);
-    report.figure('4', 'admin revoke call duration (per sample)', 'ms', callMs);
+    report.figure('4', 'revoke call sent -> verifier refuses (per sample)', 'ms', fromCallStart.map((l) => (Number.isFinite(l) ? l : GIVE_UP_MS)));
+    report.figure('4', 'revoke call duration (per sample)', 'ms', callMs);
     const p99 = percentile(measured, 99);
     report.target('4', `propagation p99 <= ${P99_LIMIT_MS} ms (${n} samples)`, `p99 ${fmt(p99)} ms, p50 ${fmt(percentile(measured, 50))} ms`, p99 / P99_LIMIT_MS, '<=', 1);
     ctx.log(`  ${n} revocations: p50 ${fmt(percentile(measured, 50))} ms, p99 ${fmt(p99)} ms, call p50 ${fmt(percentile(callMs, 50))} ms`);
@@ -87,6 +92,5 @@ export async function revocationScenario(ctx: BenchContext): Promise<void> {
     ctx.log(`  Redis bytes per revocation ${JSON.stringify(report.details.redisBytesPerRevocation)}`);
   } finally {
     verifier.close();
-    redis.disconnect();
   }
 }

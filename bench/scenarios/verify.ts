@@ -54,10 +54,14 @@ export async function verifyScenario(ctx: BenchContext): Promise<void> {
     const jose: number[] = [];
     const sdk: number[] = [];
     const hit: number[] = [];
+    const loops = [
+      async () => jose.push(await opsPerSecond(tokens, options.verifySeconds, (t) => jwtVerify(t, localKey, joseOptions))),
+      async () => sdk.push(await opsPerSecond(tokens, options.verifySeconds, (t) => fresh.verify(t))),
+      async () => hit.push(await opsPerSecond(tokens.slice(0, 1), options.verifySeconds, (t) => cached.verify(t))),
+    ];
     for (let rep = 0; rep < options.reps; rep++) {
-      jose.push(await opsPerSecond(tokens, options.verifySeconds, (t) => jwtVerify(t, localKey, joseOptions)));
-      sdk.push(await opsPerSecond(tokens, options.verifySeconds, (t) => fresh.verify(t)));
-      hit.push(await opsPerSecond(tokens.slice(0, 1), options.verifySeconds, (t) => cached.verify(t)));
+      // Rotated like the load runs, so neither side always runs first.
+      for (let i = 0; i < loops.length; i++) await loops[(i + rep) % loops.length]!();
       ctx.log(`  rep ${rep + 1}/${options.reps}: jose ${fmt(jose.at(-1)!)}/s, SDK first-seen ${fmt(sdk.at(-1)!)}/s, SDK repeated ${fmt(hit.at(-1)!)}/s`);
     }
     report.figure('3', 'plain jose.jwtVerify, local key', 'ops/s', jose);

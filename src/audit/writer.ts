@@ -13,10 +13,9 @@ export interface AuditWriterOptions {
   maxPending?: number;
 }
 
-/** Flattens an event for storage: ids and reasons stay, nothing else is added. */
+/** Events are plain JSON-safe objects built by the emitters; they are stored as they are (serialized once, by the store). */
 export function toStored(e: DecisionEvent): StoredAuditEvent {
-  const { time, ...rest } = e;
-  return JSON.parse(JSON.stringify({ time, ...rest })) as StoredAuditEvent;
+  return e as unknown as StoredAuditEvent;
 }
 
 export function attachAuditWriter(events: DecisionEvents, o: AuditWriterOptions): { flush(): Promise<void> } {

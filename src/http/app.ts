@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { StoreHealth } from '../stores/types.js';
+import type { ExchangeDecisionEvent } from '../audit/events.js';
 
 /** One log line per request. Only the path is logged (never the query or body: they may carry tokens). */
 export function requestLog(logger: Logger): Middleware {
@@ -17,10 +18,15 @@ export function requestLog(logger: Logger): Middleware {
       await next();
     } finally {
       const clientId = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc?.client?.clientId;
-      logger.info(
-        { reqId: requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - started) * 100) / 100, ...(clientId ? { clientId } : {}) },
-        'request',
-      );
+      // An exchange's decision rides on the request's own line (one line per request; the audit stream has the rest).
+      const d = ctx.state.decision as ExchangeDecisionEvent | undefined;
+      const line = {
+        reqId: requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - started) * 100) / 100,
+        ...(clientId ? { clientId } : {}),
+        ...(d ? { decision: d.decision, error: d.error, reasons: d.reasons, sub: d.sub, sid: d.sid, toolServer: d.toolServer, scopes: d.grantedScopes, jti: d.jti } : {}),
+      };
+      if (ctx.status >= 500) logger.error(line, 'request');
+      else logger.info(line, 'request');
     }
   };
 }

@@ -171,6 +171,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       throw toOidcError(err, event);
     } finally {
       event.durationMs = performance.now() - started;
+      (ctx.state as { decision?: ExchangeDecisionEvent }).decision = event;
       deps.events.emit(event);
     }
   };

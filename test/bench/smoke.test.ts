@@ -1,0 +1,43 @@
+// Keeps the bench from rotting: every scenario runs once with tiny settings and must produce numbers without errors.
+// It asserts nothing about the targets (those need a quiet machine and the default settings: `npm run bench`).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { runBench } from '../../bench/bench.js';
+import { DEFAULTS } from '../../bench/options.js';
+import { formatReport } from '../../bench/report.js';
+
+describe('bench smoke', () => {
+  it('runs every scenario briefly and reports finite, positive figures with no failed request', { timeout: 60_000 }, async () => {
+    const report = await runBench(
+      {
+        ...DEFAULTS,
+        duration: 1,
+        reps: 1,
+        warmup: 0.3,
+        sustained: 1000,
+        users: 3,
+        verifyTokens: 10,
+        verifySeconds: 0.2,
+        revocations: 3,
+        startupRuns: 1,
+        redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+        out: undefined,
+      },
+      () => {},
+    );
+    const text = formatReport(report);
+    assert.deepEqual(report.details.failures, {}, text);
+    const scenarios = new Set(report.figures.map((f) => f.scenario));
+    assert.deepEqual([...scenarios].sort(), ['1', '2', '3', '4', '5', '6']);
+    for (const f of report.figures) {
+      assert.ok(f.samples.length > 0, `${f.name}: no samples`);
+      for (const v of f.samples) {
+        // A JWT client_credentials grant stores nothing: zero Redis round trips is a true answer.
+        const ok = f.name.endsWith('Redis round trips/req') ? v >= 0 : v > 0;
+        assert.ok(Number.isFinite(v) && ok, `${f.scenario} ${f.name}: ${v}\n${text}`);
+      }
+    }
+    assert.equal(report.targets.length, 9, text);
+    for (const t of report.targets) assert.ok(Number.isFinite(t.ratio), `${t.name}: ratio ${t.ratio}`);
+  });
+});
