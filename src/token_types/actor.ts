@@ -21,7 +21,8 @@ export async function validateActorToken(
     if (found.clientId !== ctx.clientId) throw new TokenRejected('actor_not_client', 'actor_token');
     return { sub: ctx.clientId };
   }
-  const { iss } = peek(token, 'actor_token');
+  const peeked = peek(token, 'actor_token');
+  const { iss } = peeked;
   const trusted = iss === undefined ? undefined : ctx.deps.trustedIssuers.get(iss);
   if (!trusted) throw new TokenRejected('untrusted_actor_issuer', 'actor_token');
   const payload = await verifyJwt(
@@ -35,6 +36,7 @@ export async function validateActorToken(
       requiredClaims: ['iss', 'sub', 'aud', 'exp'],
     },
     'actor_token',
+    peeked,
   );
   // SPEC profile: the current actor is always the authenticated client, or an identity bound to it.
   const bound = [payload.sub, payload.client_id, payload.azp].includes(ctx.clientId);

@@ -2,10 +2,10 @@
 import type { ActClaim, SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { ValidationContext } from './context.js';
-import { verifyJwt } from './jwt.js';
+import { verifyJwt, type Peeked } from './jwt.js';
 import { parseAct, actClientIds } from './act.js';
 
-export async function validateDelegationToken(token: string, { deps, clientId }: ValidationContext): Promise<SubjectContext> {
+export async function validateDelegationToken(token: string, { deps, clientId }: ValidationContext, peeked?: Peeked): Promise<SubjectContext> {
   const payload = await verifyJwt(
     token,
     deps.ownKeys,
@@ -18,6 +18,7 @@ export async function validateDelegationToken(token: string, { deps, clientId }:
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'sid', 'act'],
     },
     'subject_token',
+    peeked,
   );
   const aud = typeof payload.aud === 'string' ? payload.aud : undefined;
   const tool = aud === undefined ? undefined : deps.toolServers.get(aud);

@@ -2,7 +2,7 @@
 import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { TrustedIssuer, ValidationContext } from './context.js';
-import { verifyJwt } from './jwt.js';
+import { verifyJwt, type Peeked } from './jwt.js';
 import { parseMayAct } from './act.js';
 import { TokenType } from '../grants/token_exchange/params.js';
 
@@ -11,6 +11,7 @@ export async function validateExternalJwt(
   trusted: TrustedIssuer,
   tokenType: string,
   { deps }: ValidationContext,
+  peeked?: Peeked,
 ): Promise<SubjectContext> {
   const { config } = trusted;
   if (!(config.tokenTypes as string[]).includes(tokenType)) throw new TokenRejected('type_not_accepted_from_issuer');
@@ -27,6 +28,7 @@ export async function validateExternalJwt(
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
     },
     'subject_token',
+    peeked,
   );
   const sessionId = payload[config.sessionClaim];
   if (typeof sessionId !== 'string' || sessionId === '') throw new TokenRejected('no_session_claim');

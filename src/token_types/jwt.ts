@@ -21,7 +21,12 @@ export function looksLikeJws(token: string): boolean {
  * Reads `iss` and `typ` without verifying, only to choose which verifier applies; never trusted beyond that.
  * Every JWT passes here before jose sees it, so this is where header and payload JSON are held to the strict rules.
  */
-export function peek(token: string, which: 'subject_token' | 'actor_token'): { iss?: string; typ?: string } {
+export interface Peeked {
+  iss?: string;
+  typ?: string;
+}
+
+export function peek(token: string, which: 'subject_token' | 'actor_token'): Peeked {
   const parts = token.split('.');
   // RFC 7515 §4 / RFC 7519 §4: member names must be unique (JSON.parse, and so jose, would keep the last one) [P, JW-07];
   // RFC 8725 §3.7: UTF-8 only.
@@ -74,8 +79,10 @@ export async function verifyJwt(
   keys: JWTVerifyGetKey,
   check: JwtCheck,
   which: 'subject_token' | 'actor_token',
+  /** The caller's own `peek` of this token, so it is decoded (and scanned) once. */
+  peeked: Peeked = peek(token, which),
 ): Promise<JWTPayload> {
-  const { typ } = peek(token, which);
+  const { typ } = peeked;
   // RFC 9068 §4 / RFC 8725 §3.11: explicit typing keeps access tokens, ID tokens and other JWTs apart.
   if (check.typ !== undefined ? typ !== check.typ : typ !== undefined && FOREIGN_TYPES.has(typ)) {
     throw new TokenRejected('wrong_typ', which);

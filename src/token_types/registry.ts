@@ -13,14 +13,15 @@ export type SubjectValidator = (token: string, ctx: ValidationContext) => Promis
 /** A JWT is routed by its (unverified) `iss` to the one verifier for that issuer; the verifier then checks everything. */
 function byIssuer(tokenType: string, ownTokensAccepted: boolean): SubjectValidator {
   return (token, ctx) => {
-    const { iss } = peek(token, 'subject_token');
+    const peeked = peek(token, 'subject_token');
+    const { iss } = peeked;
     if (iss !== undefined && iss === ctx.deps.issuer) {
       if (!ownTokensAccepted) throw new TokenRejected('own_token_wrong_type');
-      return validateDelegationToken(token, ctx);
+      return validateDelegationToken(token, ctx, peeked);
     }
     const trusted = iss === undefined ? undefined : ctx.deps.trustedIssuers.get(iss);
     if (!trusted) throw new TokenRejected('untrusted_issuer');
-    return validateExternalJwt(token, trusted, tokenType, ctx);
+    return validateExternalJwt(token, trusted, tokenType, ctx, peeked);
   };
 }
 
