@@ -107,9 +107,19 @@ describe('subject_token validation', () => {
   it('TE-05 a user token whose session ended (RP-initiated logout over HTTP): invalid_request', async () => {
     const browser = new Browser(svc);
     const token = await browser.login();
-    assert.equal((await exchangeFor(svc, 'agent', token, CRM)).status, 200);
+    const derived = await exchangeFor(svc, 'agent', token, CRM, { scope: 'crm.lookup_customer' });
+    assert.equal(derived.status, 200);
+    const introspect = () => postForm(`${svc.url}/token/introspection/delegation`, { token: derived.body.access_token as string }, { authorization: svc.basic('crm-server') });
+    assert.equal((await introspect()).body.active, true);
     await browser.logout();
     await assertSubjectInvalid(token, AT);
+    // A full logout revokes the session for tool servers too: the delegation token derived from it is dead.
+    let body: Record<string, unknown> = {};
+    for (let i = 0; i < 20 && body.active !== false; i++) {
+      body = (await introspect()).body;
+      if (body.active !== false) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(body, { active: false });
   });
 
   it('TE-05 a user token revoked at the revocation endpoint (RFC 7009): invalid_request', async () => {
