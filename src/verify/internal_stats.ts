@@ -3,4 +3,6 @@
 export const stats = {
   /** How many times a token went through jose signature verification (cache hits skip this). */
   signatureVerifications: 0,
+  /** How many times a key was looked up in the remote JWKS (a key the verifier remembers for a kid skips this). */
+  jwksKeyLookups: 0,
 };

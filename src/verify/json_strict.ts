@@ -3,9 +3,11 @@
 // RFC 8725 §3.7: JSON must be UTF-8; a fatal decoder refuses the bytes instead of substituting U+FFFD.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
 /** Decode one base64url segment to a JSON object, or return undefined when it is not exactly that. */
 export function decodeJsonSegment(segment: string): Record<string, unknown> | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(segment)) return undefined;
+  if (!BASE64URL.test(segment)) return undefined;
   let text: string;
   let value: unknown;
   try {
@@ -16,51 +18,101 @@ export function decodeJsonSegment(segment: string): Record<string, unknown> | un
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   // RFC 7515 §4 / RFC 7519 §4: names must be unique; we refuse instead of taking the last one [P, JW-07].
-  if (hasDuplicateMember(text)) return undefined;
+  if (hasDuplicateMember(text, value)) return undefined;
   return value as Record<string, unknown>;
 }
 
-interface Frame {
-  keys: Set<string> | undefined; // undefined for arrays
-  expectKey: boolean;
-}
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
 
 /**
  * True when any object, at any depth, repeats a member name. Names are compared after unescaping, so
- * `"a"` and `"\u0061"` collide. Expects text that JSON.parse already accepted.
+ * `"a"` and `"\u0061"` collide. Expects text that JSON.parse already accepted; pass its result as `value` when
+ * there is one, to save parsing the text again.
+ *
+ * JSON.parse keeps one property per distinct name, so an object repeats a name exactly when it has more members in
+ * the text than own keys once parsed. The scan walks the text and the parsed value together: it counts the member
+ * names of each object as written and compares the count with the parsed object's keys when the object closes. It
+ * never needs a name's value except to step into a member that is itself an object or array, and only an escaped
+ * name is unescaped then.
+ *
+ * Why it is exact: without any duplicate, every container in the text pairs with the parsed container at the same
+ * path and every count matches. With one, take an object with a repeated name whose enclosing objects have none: the
+ * path to it is unambiguous, so it pairs with its own parsed object, which has fewer keys than it has names. Inside
+ * a repeated member the pairing may land on the other occurrence's value; any mismatch found there (wrong kind or
+ * count) is also answered `true`, which is right, since a duplicate exists.
  */
-export function hasDuplicateMember(text: string): boolean {
-  const stack: Frame[] = [];
+export function hasDuplicateMember(text: string, value: unknown = JSON.parse(text)): boolean {
+  // The parsed container open at each depth, and for it the names seen (object) or commas seen (array) so far.
+  const containers: unknown[] = [];
+  const counts: number[] = [];
+  let depth = 0;
+  let inObject = false; // the innermost open container is an object
+  let expectName = false; // the next string is a member name: right after `{`, or after `,` inside an object
+  let nameStart = -1; // the quotes around the last member name seen
+  let nameEnd = -1;
+  let nextBackslash = -2; // first backslash at or after nameStart: -1 for none, -2 before the first look-up
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    const top = stack[stack.length - 1];
-    switch (ch) {
-      case '{':
-        stack.push({ keys: new Set(), expectKey: true });
-        break;
-      case '[':
-        stack.push({ keys: undefined, expectKey: false });
-        break;
-      case '}':
-      case ']':
-        stack.pop();
-        break;
-      case ',':
-        if (top?.keys) top.expectKey = true;
-        break;
-      case ':':
-        if (top) top.expectKey = false;
-        break;
-      case '"': {
-        const end = endOfString(text, i);
-        if (top?.keys && top.expectKey) {
-          const name = JSON.parse(text.slice(i, end + 1)) as string;
-          if (top.keys.has(name)) return true;
-          top.keys.add(name);
+    switch (text.charCodeAt(i)) {
+      case QUOTE: {
+        const end = closingQuote(text, i);
+        if (expectName) {
+          counts[depth - 1]!++;
+          nameStart = i;
+          nameEnd = end;
+          expectName = false;
         }
         i = end;
         break;
       }
+      case OPEN_OBJECT:
+      case OPEN_ARRAY: {
+        const isObject = text.charCodeAt(i) === OPEN_OBJECT;
+        let child: unknown;
+        if (depth === 0) {
+          child = value;
+        } else if (inObject) {
+          if (nextBackslash !== -1 && nextBackslash < nameStart) nextBackslash = text.indexOf('\\', nameStart);
+          // Only an escaped name needs unescaping; a plain one is its own value.
+          const name =
+            nextBackslash !== -1 && nextBackslash < nameEnd
+              ? (JSON.parse(text.slice(nameStart, nameEnd + 1)) as string)
+              : text.slice(nameStart + 1, nameEnd);
+          child = (containers[depth - 1] as Record<string, unknown>)[name];
+        } else {
+          child = (containers[depth - 1] as unknown[])[counts[depth - 1]!];
+        }
+        // Only a duplicate somewhere above can make the pairing land on something else.
+        if (typeof child !== 'object' || child === null || Array.isArray(child) === isObject) return true;
+        containers[depth] = child;
+        counts[depth] = 0;
+        depth++;
+        inObject = isObject;
+        expectName = isObject;
+        break;
+      }
+      case CLOSE_OBJECT:
+        depth--;
+        if (Object.keys(containers[depth] as object).length !== counts[depth]) return true;
+        inObject = depth > 0 && !Array.isArray(containers[depth - 1]);
+        break;
+      case CLOSE_ARRAY:
+        depth--;
+        inObject = depth > 0 && !Array.isArray(containers[depth - 1]);
+        break;
+      case COMMA:
+        if (inObject) expectName = true;
+        else counts[depth - 1]!++;
+        break;
+      case COLON:
+        expectName = false;
+        break;
       default:
         break;
     }
@@ -68,10 +120,14 @@ export function hasDuplicateMember(text: string): boolean {
   return false;
 }
 
-function endOfString(text: string, start: number): number {
-  for (let i = start + 1; i < text.length; i++) {
-    if (text[i] === '\\') i++;
-    else if (text[i] === '"') return i;
+/** Index of the quote that closes the string opening at `start` (one preceded by an even run of backslashes). */
+function closingQuote(text: string, start: number): number {
+  let quote = start;
+  for (;;) {
+    quote = text.indexOf('"', quote + 1);
+    if (quote === -1) return text.length - 1;
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
+    if ((backslashes & 1) === 0) return quote;
   }
-  return text.length - 1;
 }

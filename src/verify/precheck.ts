@@ -7,20 +7,31 @@ export const MAX_TOKEN_LENGTH = 16_384;
 
 const ACCESS_TOKEN_TYP = 'application/at+jwt';
 
+/** The protected header fields the verifier needs after a successful precheck. */
+export interface PrecheckedHeader {
+  alg: string;
+  kid: string;
+}
+
 /**
- * Parse and vet the header and payload of a compact JWS. The payload is only parsed here (for the duplicate
- * name check); nothing in it is trusted until jose has verified the signature.
+ * Parse and vet the header and payload of a compact JWS, each decoded exactly once. The payload is only parsed here
+ * (for the duplicate name check); nothing in it is trusted until jose has verified the signature. Returns the
+ * header's `alg` and `kid`, so the caller can pick the key without decoding the header again.
  */
-export function precheck(token: unknown, algorithms: ReadonlySet<string>): void {
+export function precheck(token: unknown, algorithms: ReadonlySet<string>): PrecheckedHeader {
   if (typeof token !== 'string' || token.length === 0) throw new VerifyError('ERR_TOKEN_MISSING');
   if (token.length > MAX_TOKEN_LENGTH) throw malformed('token too long');
-  const parts = token.split('.');
+  const firstDot = token.indexOf('.');
+  const secondDot = firstDot === -1 ? -1 : token.indexOf('.', firstDot + 1);
   // RFC 7515 §7.1: compact serialization is exactly three parts (five would be a JWE, which we never accept).
-  if (parts.length !== 3) throw malformed(`expected 3 JWS segments, got ${parts.length}`);
-  const [h = '', p = ''] = parts;
-  const header = decodeJsonSegment(h);
+  if (secondDot === -1 || token.indexOf('.', secondDot + 1) !== -1) {
+    throw malformed(`expected 3 JWS segments, got ${token.split('.').length}`);
+  }
+  const header = decodeHeader(token.slice(0, firstDot));
   if (!header) throw malformed('header is not a UTF-8 JSON object with unique member names');
-  if (!decodeJsonSegment(p)) throw malformed('payload is not a UTF-8 JSON object with unique member names');
+  if (!decodeJsonSegment(token.slice(firstDot + 1, secondDot))) {
+    throw malformed('payload is not a UTF-8 JSON object with unique member names');
+  }
 
   // RFC 8725 §3.1: accept only an allow-listed algorithm (this is also what refuses "none" and HS256 key confusion).
   if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {
@@ -34,6 +45,35 @@ export function precheck(token: unknown, algorithms: ReadonlySet<string>): void 
   if (Object.hasOwn(header, 'crit')) throw malformed('crit header present');
   // RFC 8725 §3.10: kid selects a key from the issuer's JWKS by string equality only, never as a path or query.
   if (typeof header.kid !== 'string' || header.kid.length === 0) throw malformed('kid header missing');
+  return { alg: header.alg, kid: header.kid };
+}
+
+/**
+ * Header segments already decoded, by their exact base64url text. One issuer's tokens share a handful of headers (one
+ * per signing key), so each is decoded and scanned for duplicate names once instead of on every call. Decoding is a
+ * pure function of the segment, so a hit is the same object a fresh decode would give; the entries are frozen, and
+ * only what decoded to an object with unique names is kept. The allow-list checks below still run on every call.
+ */
+const decodedHeaders = new Map<string, Readonly<Record<string, unknown>>>();
+const DECODED_HEADERS_MAX = 16;
+
+function decodeHeader(segment: string): Readonly<Record<string, unknown>> | undefined {
+  const known = decodedHeaders.get(segment);
+  if (known) return known;
+  const header = decodeJsonSegment(segment);
+  if (!header) return undefined;
+  // A stream of distinct headers (someone probing) just cycles the oldest entries out.
+  if (decodedHeaders.size >= DECODED_HEADERS_MAX) decodedHeaders.delete(decodedHeaders.keys().next().value!);
+  decodedHeaders.set(segment, deepFreeze(header));
+  return header;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 // RFC 7515 §4.1.9: typ is compared case-insensitively, and "application/" is implied when there is no "/".

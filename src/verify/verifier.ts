@@ -1,11 +1,19 @@
 // createVerifier: the composition of precheck → cache → jose signature and claims → act/claim shape → revocation → scope.
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  errors as joseErrors,
+  jwtVerify,
+  type CryptoKey,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+} from 'jose';
 import { REQUIRED_CLAIMS, toVerifiedToken } from './claims.js';
 import { fromJoseError, VerifyError } from './errors.js';
 import { issuerEndpoint } from './issuer_http.js';
 import { ExpiringLru } from './lru.js';
 import { stats } from './internal_stats.js';
-import { precheck } from './precheck.js';
+import { precheck, type PrecheckedHeader } from './precheck.js';
 import { createRevocationCheck } from './revocation.js';
 import type { VerifiedToken, Verifier, VerifierOptions, VerifyOptions } from './types.js';
 
@@ -49,41 +57,61 @@ export function createVerifier(options: VerifierOptions): Verifier {
   assertUrl('jwksUri', jwksUri);
 
   // RFC 8725 §3.8: keys come only from the issuer's JWKS; jku, x5u and jwk headers are never consulted.
+  let jwksFetches = 0;
   const remoteJwks = createRemoteJWKSet(new URL(jwksUri), {
     cooldownDuration: (options.jwks?.cooldownSeconds ?? 30) * 1000,
     cacheMaxAge: (options.jwks?.cacheMaxAgeSeconds ?? 600) * 1000,
     timeoutDuration: options.jwks?.timeoutMs ?? 5000,
+    // Counts every key set fetch jose starts (it calls this synchronously when it begins a reload), so the key memo
+    // below can tell that the set it was filled from may have been replaced.
+    [customFetch]: (url, init) => {
+      jwksFetches++;
+      return fetch(url, init);
+    },
   });
+  const keys = new KeyMemo(remoteJwks, () => jwksFetches);
   const getKey: JWTVerifyGetKey = async (header, token) => {
+    stats.jwksKeyLookups++;
+    const fetchesBefore = jwksFetches;
+    const quietBefore = !remoteJwks.reloading;
+    let key: CryptoKey;
     try {
-      return await remoteJwks(header, token);
+      key = await remoteJwks(header, token);
     } catch (err) {
       // A network failure is a plain TypeError from fetch; only jose's own errors say something about the token.
       if (err instanceof joseErrors.JOSEError) throw err;
       throw new VerifyError('ERR_JWKS_UNAVAILABLE', { detail: 'JWKS fetch failed', cause: err });
     }
+    // Remember the key only when no fetch was in flight at any point of the lookup: then it came from the key set
+    // that is still current, not from one a concurrent reload has just replaced.
+    if (quietBefore && !remoteJwks.reloading && jwksFetches === fetchesBefore) keys.remember(header.alg, header.kid, key);
+    return key;
   };
 
   const cache = options.cache === false ? undefined : new ExpiringLru<VerifiedToken>(options.cache?.maxEntries ?? 10_000);
   const revocation = createRevocationCheck(options.revocation, issuer);
 
-  async function verifySignatureAndClaims(token: string): Promise<VerifiedToken> {
+  const joseOptions: JWTVerifyOptions = {
+    algorithms: [...algorithms],
+    // RFC 9068 §4: the issuer identifier MUST exactly match the iss claim.
+    issuer,
+    // RFC 9068 §4 / RFC 7519 §4.1.3: reject tokens whose aud does not contain our resource identifier.
+    audience,
+    // RFC 7519 §4.1.4-5: exp and nbf with bounded leeway.
+    clockTolerance,
+    maxTokenAge,
+    typ: 'at+jwt',
+    // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat and jti are REQUIRED.
+    requiredClaims: [...REQUIRED_CLAIMS],
+  };
+
+  async function verifySignatureAndClaims(token: string, header: PrecheckedHeader): Promise<VerifiedToken> {
     stats.signatureVerifications++;
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, getKey, {
-        algorithms: [...algorithms],
-        // RFC 9068 §4: the issuer identifier MUST exactly match the iss claim.
-        issuer,
-        // RFC 9068 §4 / RFC 7519 §4.1.3: reject tokens whose aud does not contain our resource identifier.
-        audience,
-        // RFC 7519 §4.1.4-5: exp and nbf with bounded leeway.
-        clockTolerance,
-        maxTokenAge,
-        typ: 'at+jwt',
-        // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat and jti are REQUIRED.
-        requiredClaims: [...REQUIRED_CLAIMS],
-      }));
+      // A key already resolved for this kid and alg from the current key set is handed to jose directly; anything
+      // else goes through the remote set (and so through its rate-limited refresh for an unknown kid).
+      ({ payload } = await jwtVerify(token, keys.get(header.alg, header.kid) ?? getKey, joseOptions));
     } catch (err) {
       throw fromJoseError(err);
     }
@@ -93,8 +121,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function verify(token: string | undefined, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {
     let verified = typeof token === 'string' ? cache?.get(token) : undefined;
     if (!verified) {
-      precheck(token, algorithms);
-      verified = await verifySignatureAndClaims(token as string);
+      const header = precheck(token, algorithms);
+      verified = await verifySignatureAndClaims(token as string, header);
       cache?.set(token as string, verified, cacheUntilMs(verified, maxTokenAge));
     }
     // Revocation and scope are per call: a cached token can be revoked, and each route needs different scopes.
@@ -117,6 +145,46 @@ export function createVerifier(options: VerifierOptions): Verifier {
       cache?.clear();
     },
   };
+}
+
+/**
+ * The CryptoKeys jose resolved from the remote JWKS, by alg and kid, so a known kid skips jose's key set lookup
+ * (header merge, candidate filtering, import cache) on every call. Entries only ever come from the remote set, and
+ * the memo is emptied whenever the set is due for its periodic refresh or a fetch of it has started since the
+ * entries were added: a rotated key set is picked up exactly as jose alone would, and an unknown kid always misses
+ * and goes to jose, whose refresh stays rate-limited by the cooldown.
+ */
+class KeyMemo {
+  private readonly byAlg = new Map<string, Map<string, CryptoKey>>();
+  /** The fetch count the entries were resolved under. */
+  private generation = 0;
+
+  constructor(
+    private readonly remote: { readonly fresh: boolean },
+    private readonly fetches: () => number,
+  ) {}
+
+  get(alg: string, kid: string): CryptoKey | undefined {
+    if (!this.current()) return undefined;
+    return this.byAlg.get(alg)?.get(kid);
+  }
+
+  /** Keep a key jose just resolved; the caller makes sure no key set fetch ran during that lookup. */
+  remember(alg: unknown, kid: unknown, key: CryptoKey): void {
+    if (typeof alg !== 'string' || typeof kid !== 'string' || !this.current()) return;
+    let byKid = this.byAlg.get(alg);
+    if (!byKid) this.byAlg.set(alg, (byKid = new Map()));
+    byKid.set(kid, key);
+  }
+
+  /** Drop the entries when they may no longer reflect the key set jose holds; true when they still do. */
+  private current(): boolean {
+    const fetches = this.fetches();
+    if (fetches === this.generation && this.remote.fresh) return true;
+    this.byAlg.clear();
+    this.generation = fetches;
+    return false;
+  }
 }
 
 /** A cached result is reused only while jose would still accept the token without leeway. */

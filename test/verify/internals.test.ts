@@ -4,6 +4,8 @@ import { describe, it } from 'node:test';
 import { basicAuthorization, issuerEndpoint } from '../../src/verify/issuer_http.js';
 import { hasDuplicateMember } from '../../src/verify/json_strict.js';
 import { ExpiringLru } from '../../src/verify/lru.js';
+import { precheck } from '../../src/verify/precheck.js';
+import { VerifyError } from '../../src/verify/errors.js';
 import { RevocationSet } from '../../src/verify/revocation_set.js';
 import { SseParser } from '../../src/verify/sse.js';
 import type { VerifiedToken } from '../../src/verify/index.js';
@@ -18,10 +20,181 @@ describe('hasDuplicateMember', () => {
     ['{"a":"\\"b\\":1,\\"b\\"","b":[1,{"a":"}"}]}', false],
     ['{"x":[1,2,{"y":1,"z":{"y":2}}],"y":3}', false],
     ['{"x":[[],{}],"x":0}', true],
+    // Escaped names: only a name with a backslash is unescaped, and then compared by its value.
+    ['{"a\\"b":1,"a\\u0022b":2}', true],
+    ['{"a\\\\":1,"a\\u005c":2}', true],
+    ['{"a\\\\":1,"a":2}', false],
+    ['{"v":"\\\\","a":1,"\\u0061":2}', true],
+    ['{"\\u0061":{"b":1,"b":2}}', true],
+    ['{"\\u0061":{"b":1},"c":{"\\u0061":[{"b":1,"\\u0062":2}]}}', true],
+    ['{"a\\"":{"x":[1,{"y":1}]},"a":{"x":{"y":[]}}}', false],
+    ['{"é":1,"\\u00e9":2}', true],
+    // A repeated member whose values differ in kind or shape, before or after a nested duplicate-free value.
+    ['{"a":{"b":1},"a":null}', true],
+    ['{"a":{"b":1},"a":5}', true],
+    ['{"a":[1,{"b":2}],"a":{"0":1}}', true],
+    ['{"a":{"b":{"c":1}},"a":{"b":2}}', true],
+    ['{"a":{"b":[{"c":1}]},"a":{"b":[{"c":1}]}}', true],
+    ['{"a":1,"b":{"a":1}}', false],
+    // Names that are also Object.prototype members or array-index-like keys.
+    ['{"__proto__":1,"__proto__":2}', true],
+    ['{"__proto__":{"a":1}}', false],
+    ['{"__proto__":{"a":1,"a":2}}', true],
+    ['{"toString":{"constructor":[{"hasOwnProperty":1}]}}', false],
+    ['{"1":{"x":1},"0":{"x":2},"01":[]}', false],
+    ['{"1":1,"0":{"y":1,"y":2}}', true],
+    // Arrays at the top and inside arrays; whitespace everywhere JSON allows it.
+    ['[{"a":1},{"a":1}]', false],
+    ['[[{"a":1}],[{"b":1,"b":1}]]', true],
+    [' { "a" : [ { } , [ ] , { "b" : 1 } ] , "c" : { } } ', false],
+    ['{\n\t"a": 1,\r\n "a": 2\n}', true],
+    ['{}', false],
+    ['[]', false],
+    ['"{\\"a\\":1,\\"a\\":2}"', false],
   ];
   for (const [text, expected] of cases) {
-    it(`${text} → ${expected}`, () => assert.equal(hasDuplicateMember(text), expected));
+    it(`${text} → ${expected}`, () => {
+      assert.equal(hasDuplicateMember(text), expected);
+      assert.equal(hasDuplicateMember(text, JSON.parse(text)), expected);
+    });
   }
+
+  it('agrees with a reference parser on random documents with escaped and repeated names', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    // Each name has several spellings of the same value, so repeats are often written differently.
+    const spellings: Record<string, string[]> = {
+      a: ['"a"', '"\\u0061"'],
+      b: ['"b"', '"\\u0062"'],
+      'q"': ['"q\\""', '"q\\u0022"'],
+      '\\': ['"\\\\"', '"\\u005c"'],
+      __proto__: ['"__proto__"', '"__pr\\u006fto__"'],
+      '0': ['"0"'],
+    };
+    const names = Object.keys(spellings);
+    const value = (depth: number): string => {
+      const kind = depth > 3 ? 0 : Math.floor(random() * 4);
+      if (kind === 0) return pick(['1', 'null', '"x"', '"\\"}"', '"\\\\"', '[]', '{}']);
+      if (kind === 1) return `[${Array.from({ length: Math.floor(random() * 3) }, () => value(depth + 1)).join(',')}]`;
+      const members = Array.from({ length: Math.floor(random() * 4) }, () => `${pick(spellings[pick(names)]!)}:${value(depth + 1)}`);
+      return `{${members.join(' , ')}}`;
+    };
+    let duplicates = 0;
+    for (let n = 0; n < 3000; n++) {
+      const text = `{${Array.from({ length: 1 + Math.floor(random() * 4) }, () => `${pick(spellings[pick(names)]!)}:${value(1)}`).join(',')}}`;
+      const expected = referenceHasDuplicate(text);
+      if (expected) duplicates++;
+      assert.equal(hasDuplicateMember(text), expected, text);
+    }
+    assert.ok(duplicates > 500 && duplicates < 2500, `${duplicates} of 3000 had duplicates`);
+  });
+});
+
+/** A plain recursive-descent reading of JSON text that reports whether any object repeats a name. */
+function referenceHasDuplicate(text: string): boolean {
+  let i = 0;
+  let found = false;
+  const ws = () => {
+    while (/\s/.test(text[i] ?? '')) i++;
+  };
+  const string = (): string => {
+    const start = i++;
+    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const value = (): void => {
+    ws();
+    if (text[i] === '{') {
+      i++;
+      const seen = new Set<string>();
+      ws();
+      while (text[i] !== '}') {
+        ws();
+        const name = string();
+        if (seen.has(name)) found = true;
+        seen.add(name);
+        ws();
+        i++; // :
+        value();
+        ws();
+        if (text[i] === ',') i++;
+      }
+      i++;
+    } else if (text[i] === '[') {
+      i++;
+      ws();
+      while (text[i] !== ']') {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+      }
+      i++;
+    } else if (text[i] === '"') {
+      string();
+    } else {
+      while (i < text.length && !/[,\]}\s]/.test(text[i]!)) i++;
+    }
+  };
+  value();
+  return found;
+}
+
+describe('precheck', () => {
+  const b64 = (text: string) => Buffer.from(text).toString('base64url');
+  const payload = b64('{"sub":"u"}');
+  const jws = (headerJson: string, payloadSegment = payload) => `${b64(headerJson)}.${payloadSegment}.c2ln`;
+  const codeOf = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+      return undefined;
+    } catch (err) {
+      assert.ok(err instanceof VerifyError);
+      return err.code;
+    }
+  };
+  const es = new Set(['ES256']);
+
+  it('returns alg and kid, the same for a header seen before', () => {
+    const token = jws('{"alg":"ES256","typ":"at+jwt","kid":"k1"}');
+    assert.deepEqual(precheck(token, es), { alg: 'ES256', kid: 'k1' });
+    assert.deepEqual(precheck(token, es), { alg: 'ES256', kid: 'k1' });
+  });
+  it('runs the allow-list checks on every call, whichever verifier saw the header first', () => {
+    const token = jws('{"alg":"RS256","typ":"at+jwt","kid":"k1"}');
+    assert.deepEqual(precheck(token, new Set(['RS256'])), { alg: 'RS256', kid: 'k1' });
+    assert.equal(codeOf(() => precheck(token, es)), 'ERR_ALGORITHM');
+  });
+  it('still decodes and vets the payload when the header is known', () => {
+    const header = '{"alg":"ES256","typ":"at+jwt","kid":"k2"}';
+    precheck(jws(header), es);
+    for (const bad of [b64('{"a":1,"a":2}'), b64('[1]'), b64('{'), 'e30!', Buffer.from([0x7b, 0xff, 0x7d]).toString('base64url')]) {
+      assert.equal(codeOf(() => precheck(jws(header, bad), es)), 'ERR_TOKEN_MALFORMED', bad);
+    }
+  });
+  it('refuses a bad header every time, and keeps working through many distinct headers', () => {
+    const dup = jws('{"alg":"ES256","typ":"at+jwt","kid":"k1","kid":"k2"}');
+    assert.equal(codeOf(() => precheck(dup, es)), 'ERR_TOKEN_MALFORMED');
+    assert.equal(codeOf(() => precheck(dup, es)), 'ERR_TOKEN_MALFORMED');
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 40; i++) assert.deepEqual(precheck(jws(`{"alg":"ES256","typ":"at+jwt","kid":"k-${i}"}`), es), { alg: 'ES256', kid: `k-${i}` });
+    }
+    assert.equal(codeOf(() => precheck(jws('{"alg":"ES256","typ":"JWT","kid":"k-1"}'), es)), 'ERR_TOKEN_TYPE');
+    assert.equal(codeOf(() => precheck(jws('{"alg":"ES256","typ":"at+jwt","kid":"k-1","crit":["x"]}'), es)), 'ERR_TOKEN_MALFORMED');
+  });
+  it('counts segments without splitting a well-formed token', () => {
+    for (const [token, count] of [['a', 1], ['a.b', 2], ['a.b.c.d', 4], ['a.b.c.d.e', 5], ['..', 3]] as const) {
+      try {
+        precheck(token, es);
+        assert.fail('accepted');
+      } catch (err) {
+        assert.ok(err instanceof VerifyError);
+        assert.equal(err.code, 'ERR_TOKEN_MALFORMED');
+        if (count !== 3) assert.equal(err.detail, `expected 3 JWS segments, got ${count}`);
+      }
+    }
+  });
 });
 
 describe('SseParser', () => {

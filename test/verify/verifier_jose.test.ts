@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exportSPKI } from 'jose';
 import { createVerifier, type Verifier } from '../../src/verify/index.js';
+import { stats } from '../../src/verify/internal_stats.js';
 import { rejectsWith } from './helpers/assert_error.js';
 import { startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
 import { AUDIENCE, defaultClaims, makeKey, mint, signRaw, type TestKey } from './helpers/tokens.js';
@@ -109,6 +110,142 @@ describe('RS-05 / JW-04 keys and the JWKS', () => {
       issuer.keys.pop();
       v.close();
     }
+  });
+  // The verifier remembers the CryptoKey jose resolved for a kid; these prove the memo never outlives the key set.
+  /** Put `keys` in the issuer's JWKS for the duration of `body`, then restore it. */
+  async function withKeys(keys: TestKey[], body: () => Promise<void>): Promise<void> {
+    const saved = [...issuer.keys];
+    issuer.keys.splice(0, issuer.keys.length, ...keys.map((k) => k.publicJwk));
+    try {
+      await body();
+    } finally {
+      issuer.keys.splice(0, issuer.keys.length, ...saved);
+    }
+  }
+  it('looks a known kid up in the JWKS once per key set, not on every call', async () => {
+    const [first, second] = await Promise.all([makeKey('ES256', 'k-one'), makeKey('ES256', 'k-two')]);
+    await withKeys([first], async () => {
+      const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, cache: false, jwks: { cooldownSeconds: 0 } });
+      try {
+        const lookups = stats.jwksKeyLookups;
+        for (let i = 0; i < 5; i++) await v.verify(await token(first));
+        // The first lookup fetched the set (so is not kept); the second is remembered for the rest.
+        assert.equal(stats.jwksKeyLookups, lookups + 2);
+        issuer.keys.push(second.publicJwk);
+        for (let i = 0; i < 3; i++) await v.verify(await token(second));
+        for (let i = 0; i < 3; i++) await v.verify(await token(first));
+        // k-two reloaded the set (two lookups, as above), which dropped k-one: one more lookup for it, then remembered.
+        assert.equal(stats.jwksKeyLookups, lookups + 2 + 2 + 1);
+      } finally {
+        v.close();
+      }
+    });
+  });
+  it('drops remembered keys when an unknown kid reloads the key set (key replaced under the same kid)', async () => {
+    const [before, after, added] = await Promise.all([makeKey('ES256', 'k-rot'), makeKey('ES256', 'k-rot'), makeKey('ES256', 'k-add')]);
+    await withKeys([before], async () => {
+      const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, cache: false, jwks: { cooldownSeconds: 0 } });
+      try {
+        for (let i = 0; i < 3; i++) assert.equal((await v.verify(await token(before))).sub, 'user-1');
+        const fetches = issuer.counts.jwks;
+        issuer.keys.splice(0, issuer.keys.length, after.publicJwk, added.publicJwk);
+        assert.equal((await v.verify(await token(added))).sub, 'user-1');
+        assert.equal(issuer.counts.jwks, fetches + 1);
+        // The reload replaced k-rot: the old key must be gone from the memo, the new one used, with no further fetch.
+        assert.equal((await v.verify(await token(after))).sub, 'user-1');
+        await rejectsWith(v.verify(await token(before)), 'ERR_SIGNATURE');
+        assert.equal(issuer.counts.jwks, fetches + 1);
+      } finally {
+        v.close();
+      }
+    });
+  });
+  it('drops remembered keys when the key set reloads for an unknown kid (key removed)', async () => {
+    const [gone, next] = await Promise.all([makeKey('ES256', 'k-gone'), makeKey('ES256', 'k-next2')]);
+    await withKeys([gone], async () => {
+      const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, cache: false, jwks: { cooldownSeconds: 0 } });
+      try {
+        await v.verify(await token(gone));
+        issuer.keys.splice(0, issuer.keys.length, next.publicJwk);
+        await v.verify(await token(next));
+        await rejectsWith(v.verify(await token(gone)), 'ERR_KEY_NOT_FOUND');
+      } finally {
+        v.close();
+      }
+    });
+  });
+  it('drops remembered keys when the key set reaches cacheMaxAge', async () => {
+    const [before, after] = await Promise.all([makeKey('ES256', 'k-age'), makeKey('ES256', 'k-age')]);
+    await withKeys([before], async () => {
+      const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, cache: false, jwks: { cacheMaxAgeSeconds: 0.2 } });
+      try {
+        await v.verify(await token(before));
+        issuer.keys.splice(0, issuer.keys.length, after.publicJwk);
+        // Still fresh: the remembered key stands, as jose's own cache would.
+        await rejectsWith(v.verify(await token(after)), 'ERR_SIGNATURE');
+        const fetches = issuer.counts.jwks;
+        await sleep(250);
+        assert.equal((await v.verify(await token(after))).sub, 'user-1');
+        assert.equal(issuer.counts.jwks, fetches + 1);
+        await rejectsWith(v.verify(await token(before)), 'ERR_SIGNATURE');
+      } finally {
+        v.close();
+      }
+    });
+  });
+  it('does not remember a key looked up while a reload is in flight', async () => {
+    const [before, after, added] = await Promise.all([makeKey('ES256', 'k-race'), makeKey('ES256', 'k-race'), makeKey('ES256', 'k-race2')]);
+    // A JWKS endpoint that can hold its answer, so lookups can be started while jose's reload is under way.
+    let keys = [before.publicJwk];
+    let held: Array<() => void> | undefined;
+    let requested: () => void = () => {};
+    const jwks = createServer((_req, res) => {
+      const answer = JSON.stringify({ keys });
+      const send = () => res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+      requested();
+      if (held) held.push(send);
+      else send();
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const jwksUri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+    const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, jwksUri, cache: false, jwks: { cooldownSeconds: 0 } });
+    try {
+      await v.verify(await token(before));
+      const [unknownKid, ...sameKid] = await Promise.all([token(added), token(after), token(after), token(after)]);
+      keys = [after.publicJwk, added.publicJwk];
+      held = [];
+      const reloadStarted = new Promise<void>((resolve) => (requested = resolve));
+      const first = v.verify(unknownKid!);
+      await reloadStarted;
+      // These look k-race up while the reload runs, so they still get the old key (as jose alone would) ...
+      const during = Promise.allSettled(sameKid.map((t) => v.verify(t)));
+      await sleep(20);
+      for (const send of held) send();
+      held = undefined;
+      assert.equal((await first).sub, 'user-1');
+      await during;
+      // ... but must not have kept it: once the reload is done, the new key is used.
+      assert.equal((await v.verify(sameKid[0]!)).sub, 'user-1');
+      await rejectsWith(v.verify(await token(before)), 'ERR_SIGNATURE');
+    } finally {
+      v.close();
+      jwks.closeAllConnections();
+      await new Promise<void>((resolve) => jwks.close(() => resolve()));
+    }
+  });
+  it('keys a remembered key by alg as well as kid', async () => {
+    const [ec, rsa] = await Promise.all([makeKey('ES256', 'k-both'), makeKey('RS256', 'k-both')]);
+    await withKeys([ec, rsa], async () => {
+      const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, cache: false });
+      try {
+        assert.equal((await v.verify(await token(ec))).sub, 'user-1');
+        assert.equal((await v.verify(await token(rsa))).sub, 'user-1');
+        assert.equal((await v.verify(await token(ec))).sub, 'user-1');
+        await rejectsWith(v.verify(await token(ec, { alg: 'RS256' })), 'ERR_SIGNATURE');
+      } finally {
+        v.close();
+      }
+    });
   });
   it('answers ERR_JWKS_UNAVAILABLE (503) when the key set cannot be fetched', async () => {
     const dead = createServer();
