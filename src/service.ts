@@ -30,7 +30,7 @@ export interface Service {
   events: DecisionEvents;
   metrics: Metrics;
   revocation: RevocationService;
-  /** Waits until queued audit events are stored (tests, shutdown). */
+  /** Waits until queued audit events and session records are stored (tests, shutdown). */
   flushAudit(): Promise<void>;
   listen(port: number, host?: string): Promise<Server>;
   close(): Promise<void>;
@@ -97,7 +97,7 @@ export async function createService(config: Config, { logger, env = process.env,
   const retentionSeconds = Math.max(config.revocation.retentionSeconds, longestTtl);
   const audit = attachAuditWriter(events, { log: stores.audit, logger, onDropped: (n) => metrics.auditDropped.inc(n) });
   const externalIssuers = new Map(config.trustedIssuers.map((t) => [sidPrefixFor(t.issuer), t.issuer]));
-  attachSessionRecorder(events, {
+  const recorder = attachSessionRecorder(events, {
     sessions: stores.sessions,
     issuerOf: (sid) => externalIssuers.get(sid.split('.')[0]!) ?? 'self',
     retentionSeconds,
@@ -161,7 +161,9 @@ export async function createService(config: Config, { logger, env = process.env,
     events,
     metrics,
     revocation,
-    flushAudit: () => audit.flush(),
+    flushAudit: async () => {
+      await Promise.all([audit.flush(), recorder.flush()]);
+    },
     listen(port, host) {
       return new Promise((resolve, reject) => {
         const s = provider.listen(port, host, () => resolve(s));
@@ -170,7 +172,7 @@ export async function createService(config: Config, { logger, env = process.env,
       });
     },
     async close() {
-      await audit.flush().catch(() => undefined);
+      await Promise.all([audit.flush(), recorder.flush()]).catch(() => undefined);
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));

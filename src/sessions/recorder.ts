@@ -1,34 +1,98 @@
 // Subscribes to allowed exchanges and records them in the session registry (the delegation tree), off the request path.
+// Hops are queued and written once per tick (setImmediate), one registry batch (one Redis round trip) per flush, like
+// the audit writer. The queue is bounded: past `maxPending` waiting hops, new ones are dropped and counted.
 import type { Logger } from 'pino';
 import type { DecisionEvents } from '../audit/events.js';
-import type { SessionRegistry } from '../stores/types.js';
+import { validateIssued } from '../stores/session_records.js';
+import type { IssuedEntry, SessionRegistry } from '../stores/types.js';
 import { actList } from '../token_types/act.js';
 
-export function attachSessionRecorder(
-  events: DecisionEvents,
-  o: { sessions: SessionRegistry; issuerOf: (sid: string) => string; retentionSeconds: number; logger: Logger; onError: () => void },
-): void {
+export interface SessionRecorderOptions {
+  sessions: SessionRegistry;
+  issuerOf: (sid: string) => string;
+  retentionSeconds: number;
+  logger: Logger;
+  /** Called once per hop that could not be recorded (malformed, dropped from a full queue, or in a failed batch). */
+  onError: () => void;
+  /** Largest batch per round trip, and the most hops waiting before new ones are dropped (bounded memory). */
+  maxBatch?: number;
+  maxPending?: number;
+}
+
+export function attachSessionRecorder(events: DecisionEvents, o: SessionRecorderOptions): { flush(): Promise<void> } {
+  const maxBatch = o.maxBatch ?? 500;
+  const maxPending = o.maxPending ?? 50_000;
+  let pending: IssuedEntry[] = [];
+  let flushing: Promise<void> | undefined;
+  let scheduled = false;
+  let droppedSinceLog = 0;
+
+  const failed = (count: number, message: string, fields: Record<string, unknown>) => {
+    for (let i = 0; i < count; i++) o.onError();
+    o.logger.error({ ...fields, failed: count }, message);
+  };
+
+  const flush = async (): Promise<void> => {
+    while (pending.length) {
+      const batch = pending.length <= maxBatch ? pending : pending.slice(0, maxBatch);
+      pending = batch === pending ? [] : pending.slice(batch.length);
+      try {
+        await o.sessions.recordIssuedMany(batch);
+      } catch (err) {
+        failed(batch.length, 'session records could not be stored', { err: (err as Error).message, sids: [...new Set(batch.map((e) => e.session.sid))].slice(0, 10) });
+      }
+    }
+    if (droppedSinceLog) {
+      o.logger.error({ dropped: droppedSinceLog }, 'session records dropped: too many waiting to be stored');
+      droppedSinceLog = 0;
+    }
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      flushing = (flushing ?? Promise.resolve()).then(flush);
+    });
+  };
+
   events.on((e) => {
     if (e.type !== 'exchange' || e.decision !== 'allow' || !e.sid || !e.sub || !e.jti || !e.exp || !e.toolServer) return;
+    if (pending.length >= maxPending) {
+      o.onError();
+      droppedSinceLog++;
+      schedule();
+      return;
+    }
     const [current, ...prior] = actList(e.act);
-    o.sessions
-      .recordIssued(
-        { sid: e.sid, sub: e.sub, issuer: o.issuerOf(e.sid) },
-        {
-          at: Math.floor(e.time / 1000),
-          clientId: current?.sub ?? e.clientId,
-          priorActors: prior.map((a) => a.sub),
-          toolServer: e.toolServer,
-          scopes: e.grantedScopes ?? [],
-          jti: e.jti,
-          exp: e.exp,
-          ...(e.subjectJti ? { parentJti: e.subjectJti } : {}),
-        },
-        o.retentionSeconds,
-      )
-      .catch((err: unknown) => {
-        o.onError();
-        o.logger.error({ err: (err as Error).message, sid: e.sid }, 'session record could not be stored');
-      });
+    const entry: IssuedEntry = {
+      session: { sid: e.sid, sub: e.sub, issuer: o.issuerOf(e.sid) },
+      hop: {
+        at: Math.floor(e.time / 1000),
+        clientId: current?.sub ?? e.clientId,
+        priorActors: prior.map((a) => a.sub),
+        toolServer: e.toolServer,
+        scopes: e.grantedScopes ?? [],
+        jti: e.jti,
+        exp: e.exp,
+        ...(e.subjectJti ? { parentJti: e.subjectJti } : {}),
+      },
+      retentionSeconds: o.retentionSeconds,
+    };
+    // A malformed hop would fail its whole batch: refuse it here, alone.
+    try {
+      validateIssued(entry.session, entry.hop, entry.retentionSeconds);
+    } catch (err) {
+      failed(1, 'session record could not be stored', { err: (err as Error).message, sid: e.sid });
+      return;
+    }
+    pending.push(entry);
+    schedule();
   });
+  return {
+    async flush() {
+      await flushing;
+      await flush();
+    },
+  };
 }

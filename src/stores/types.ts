@@ -152,12 +152,25 @@ export interface Page<T> {
   next?: string;
 }
 
+/** One issued token to record: the session it belongs to, the hop, and how long to keep the session after it expires. */
+export interface IssuedEntry {
+  /** `sub` and `issuer` are taken from the session's first recorded token; later entries cannot change them. */
+  session: { sid: string; sub: string; issuer: string };
+  hop: SessionHop;
+  retentionSeconds: number;
+}
+
 /**
  * A record per delegating session. Writes happen after the response (never on the exchange's check path); every key
  * expires on its own `retentionSeconds` after the session's last token expires, and the hop list is bounded.
  */
 export interface SessionRegistry {
-  /** Records one issued token in one round trip. */
+  /**
+   * Records a batch of issued tokens, in order, in one round trip. Every entry is validated first: a malformed one
+   * rejects the whole batch with a TypeError and nothing is written.
+   */
+  recordIssuedMany(entries: IssuedEntry[]): Promise<void>;
+  /** `recordIssuedMany` with one entry. */
   recordIssued(session: { sid: string; sub: string; issuer: string }, hop: SessionHop, retentionSeconds: number): Promise<void>;
   get(sid: string): Promise<SessionRecord | undefined>;
   /** Most recently active first. */

@@ -1,8 +1,8 @@
-// Contract: the session registry (recordIssued, get, list with cursors and filters, sidsOf).
+// Contract: the session registry (recordIssuedMany / recordIssued, get, list with cursors and filters, sidsOf).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { SessionHop, SessionSummary } from '../../src/stores/types.js';
+import type { IssuedEntry, SessionHop, SessionRecord, SessionSummary } from '../../src/stores/types.js';
 import { withFresh, type ContractContext } from './contract.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -51,6 +51,128 @@ export function sessionsContract(context: ContractContext): void {
         hops: hops.slice(1), // the 3 most recent, oldest first
       });
       assert.equal(await sessions.get(randomUUID()), undefined);
+    });
+
+    it('records a batch as if its entries came one by one, in order, sessions interleaved', async () => {
+      const { sessions } = context.shared().stores;
+      const [a, b, sub] = [randomUUID(), randomUUID(), `user-${randomUUID()}`];
+      const t = nowSec();
+      const entry = (sid: string, h: SessionHop): IssuedEntry => ({ session: { sid, sub, issuer: sid === a ? 'self' : 'https://idp.example' }, hop: h, retentionSeconds: 600 });
+      const hopsA = [
+        hop({ at: t - 50, exp: t + 100, jti: 'a1' }),
+        hop({ at: t - 60, exp: t - 1, jti: 'a2', clientId: 'agent-b', priorActors: ['agent-a'], parentJti: 'a1' }), // expired
+        hop({ at: t - 10, exp: t + 50, jti: 'a3', toolServer: 'https://tools.example/cal', scopes: [] }),
+        hop({ at: t - 20, exp: t + 200, jti: 'a4', clientId: 'agent-c', priorActors: ['agent-b', 'agent-a'] }),
+      ];
+      const hopsB = [hop({ at: t - 30, exp: t + 70, jti: 'b1', clientId: 'agent-b' }), hop({ at: t - 25, exp: t + 60, jti: 'b2', clientId: 'agent-b' })];
+      const batch = [entry(a, hopsA[0]!), entry(b, hopsB[0]!), entry(a, hopsA[1]!), entry(a, hopsA[2]!), entry(b, hopsB[1]!), entry(a, hopsA[3]!)];
+      assert.equal(await sessions.recordIssuedMany(batch), undefined);
+
+      assert.deepEqual(await sessions.get(a), {
+        sid: a,
+        sub,
+        issuer: 'self',
+        firstAt: t - 60,
+        lastAt: t - 10,
+        tokensIssued: 4,
+        clients: ['agent-a', 'agent-b', 'agent-c'],
+        toolServers: ['https://tools.example/cal', 'https://tools.example/mail'],
+        liveJtis: [
+          { jti: 'a3', exp: t + 50 },
+          { jti: 'a1', exp: t + 100 },
+          { jti: 'a4', exp: t + 200 },
+        ],
+        hops: hopsA.slice(1),
+      } satisfies SessionRecord);
+      assert.deepEqual(await sessions.get(b), {
+        sid: b,
+        sub,
+        issuer: 'https://idp.example',
+        firstAt: t - 30,
+        lastAt: t - 25,
+        tokensIssued: 2,
+        clients: ['agent-b'],
+        toolServers: ['https://tools.example/mail'],
+        liveJtis: [
+          { jti: 'b2', exp: t + 60 },
+          { jti: 'b1', exp: t + 70 },
+        ],
+        hops: hopsB,
+      } satisfies SessionRecord);
+      assert.deepEqual(await sessions.sidsOf(sub), [a, b]);
+      assert.deepEqual((await sessions.list({ sub, clientId: 'agent-b' }, { limit: 10 })).items.map((s) => [s.sid, s.lastAt]), [
+        [a, t - 10],
+        [b, t - 25],
+      ]);
+    });
+
+    it('records an empty batch as nothing, and a batch longer than one store call exactly', () =>
+      withFresh(context, {}, async ({ stores: { sessions } }) => {
+        await sessions.recordIssuedMany([]);
+        assert.deepEqual(await sessions.list({}, { limit: 10 }), { items: [] });
+
+        const t = nowSec();
+        const sids = ['long-0', 'long-1', 'long-2'];
+        const batch: IssuedEntry[] = Array.from({ length: 250 }, (_, i) => ({
+          session: { sid: sids[i % 3]!, sub: 'alice', issuer: 'self' },
+          hop: hop({ at: t - 300 + i, exp: t + 100 + i, jti: `j${String(i).padStart(3, '0')}`, clientId: `agent-${i % 5}` }),
+          retentionSeconds: 600,
+        }));
+        await sessions.recordIssuedMany(batch);
+        for (const [k, sid] of sids.entries()) {
+          const mine = batch.filter((e) => e.session.sid === sid).map((e) => e.hop);
+          assert.deepEqual(await sessions.get(sid), {
+            sid,
+            sub: 'alice',
+            issuer: 'self',
+            firstAt: t - 300 + k,
+            lastAt: mine.at(-1)!.at,
+            tokensIssued: mine.length,
+            clients: ['agent-0', 'agent-1', 'agent-2', 'agent-3', 'agent-4'],
+            toolServers: ['https://tools.example/mail'],
+            liveJtis: mine.map((h) => ({ jti: h.jti, exp: h.exp })),
+            hops: mine.slice(-3),
+          } satisfies SessionRecord);
+        }
+        assert.deepEqual(
+          (await sessions.list({}, { limit: 10 })).items.map((s) => [s.sid, s.tokensIssued]),
+          [
+            ['long-0', 84],
+            ['long-2', 83],
+            ['long-1', 83],
+          ],
+        );
+        assert.deepEqual(await sessions.sidsOf('alice'), ['long-0', 'long-2', 'long-1']);
+        assert.deepEqual((await sessions.list({ clientId: 'agent-3' }, { limit: 10 })).items.map((s) => s.sid), ['long-0', 'long-2', 'long-1']);
+      }));
+
+    it('keeps the sub and issuer of the first token; a session past its retention on arrival is not recorded', async () => {
+      const { sessions } = context.shared().stores;
+      const [sid, gone, sub, other] = [randomUUID(), randomUUID(), `user-${randomUUID()}`, `user-${randomUUID()}`];
+      const t = nowSec();
+      await sessions.recordIssuedMany([
+        { session: { sid, sub, issuer: 'self' }, hop: hop({ at: t - 2, jti: 'k1' }), retentionSeconds: 600 },
+        { session: { sid, sub: other, issuer: 'https://idp.example' }, hop: hop({ at: t - 1, jti: 'k2' }), retentionSeconds: 600 },
+        { session: { sid: gone, sub, issuer: 'self' }, hop: hop({ at: t - 100, exp: t - 50, jti: 'k3' }), retentionSeconds: 10 },
+      ]);
+      const record = await sessions.get(sid);
+      assert.deepEqual([record?.sub, record?.issuer, record?.tokensIssued, record?.lastAt], [sub, 'self', 2, t - 1]);
+      assert.equal(await sessions.get(gone), undefined);
+      assert.deepEqual(await sessions.sidsOf(sub), [sid]);
+      assert.deepEqual(await sessions.sidsOf(other), []);
+      assert.deepEqual((await sessions.list({ sub }, { limit: 10 })).items.map((s) => s.sid), [sid]);
+    });
+
+    it('rejects a batch with a malformed entry as a whole, writing none of it', async () => {
+      const { sessions } = context.shared().stores;
+      const [good, bad] = [randomUUID(), randomUUID()];
+      const entry = (sid: string, h: SessionHop = hop()): IssuedEntry => ({ session: { sid, sub: 'alice', issuer: 'self' }, hop: h, retentionSeconds: 600 });
+      await assert.rejects(sessions.recordIssuedMany([entry(good), entry(bad, hop({ at: -1 }))]), TypeError);
+      await assert.rejects(sessions.recordIssuedMany([entry(good), { ...entry(bad), retentionSeconds: 0.5 }]), TypeError);
+      await assert.rejects(sessions.recordIssuedMany([entry(good), entry(bad, hop({ toolServer: '' }))]), TypeError);
+      await assert.rejects(sessions.recordIssuedMany([entry(good), { ...entry(bad), session: { sid: bad, sub: 'alice', issuer: '' } }]), TypeError);
+      assert.equal(await sessions.get(good), undefined);
+      assert.equal(await sessions.get(bad), undefined);
     });
 
     it('rejects malformed hops', async () => {

@@ -83,10 +83,109 @@ describe('redis key layout', () => {
     await stores.sessions.recordIssued({ sid, sub, issuer: 'self' }, { ...hop, at: now - 9, jti: 'j2', exp: now + 50 }, 1000);
     const keys = ['rec', 'clients', 'tools', 'jtis', 'hops'].map((k) => `${prefix}sess:${k}:${sid}`);
     for (const key of keys) assert.equal(await redis.expiretime(key), now + 1100, key);
-    assert.deepEqual(await redis.hgetall(keys[0] as string), { sid, sub, issuer: 'self', firstAt: String(now - 9), lastAt: String(now - 5), tokensIssued: '2' });
-    for (const index of [`sess:recent`, `sess:by-sub:${sub}`, `sess:by-client:agent-a`, `sess:by-client:agent-b`]) {
-      assert.equal(await redis.zscore(`${prefix}${index}`, sid), String(now - 5), index);
+    assert.deepEqual(await redis.hgetall(keys[0] as string), {
+      sid,
+      sub,
+      issuer: 'self',
+      firstAt: String(now - 9),
+      lastAt: String(now - 5),
+      tokensIssued: '2',
+      expiresAt: String(now + 1100),
+    });
+    const indexes = [`sess:recent`, `sess:by-sub:${sub}`, `sess:by-client:agent-a`, `sess:by-client:agent-b`].map((index) => `${prefix}${index}`);
+    for (const index of indexes) {
+      assert.equal(await redis.zscore(index, sid), String(now - 5), index);
+      assert.ok((await redis.expiretime(index)) >= now + 1100, index);
     }
+
+    // A later expiry moves every key (and the indexes the hop is in) forward; sub and issuer stay those of the first token.
+    await stores.sessions.recordIssued({ sid, sub: 'someone-else', issuer: 'other' }, { ...hop, clientId: 'agent-c', priorActors: [], at: now - 7, jti: 'j3', exp: now + 200 }, 1000);
+    for (const key of keys) assert.equal(await redis.expiretime(key), now + 1200, key);
+    assert.deepEqual(await redis.hmget(keys[0] as string, 'sub', 'issuer', 'lastAt', 'tokensIssued', 'expiresAt'), [sub, 'self', String(now - 5), '3', String(now + 1200)]);
+    for (const index of [`${prefix}sess:recent`, `${prefix}sess:by-sub:${sub}`, `${prefix}sess:by-client:agent-c`]) {
+      assert.equal(await redis.zscore(index, sid), String(now - 5), index);
+      assert.ok((await redis.expiretime(index)) >= now + 1200, index);
+    }
+    assert.equal(await redis.exists(`${prefix}sess:by-sub:someone-else`), 0);
+  });
+
+  it('keeps the live-jti set (and its expiry) when a hop arrives already expired, and keeps the hops bounded', async () => {
+    const { redis } = h;
+    const limited = await openRedisHarness({ limits: { maxHopsPerSession: 2 } });
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const sid = randomUUID();
+      const hop = { at: now, clientId: 'agent', priorActors: [], toolServer: 'https://t.example', scopes: [], jti: 'live', exp: now + 100 };
+      const session = { sid, sub: 'alice', issuer: 'self' };
+      await limited.stores.sessions.recordIssuedMany([
+        { session, hop, retentionSeconds: 1000 },
+        { session, hop: { ...hop, jti: 'dead-1', exp: now - 10 }, retentionSeconds: 1000 },
+        { session, hop: { ...hop, jti: 'dead-2', exp: now - 20 }, retentionSeconds: 1000 },
+      ]);
+      const jtis = `${limited.prefix}sess:jtis:${sid}`;
+      assert.equal(await redis.expiretime(jtis), now + 1100);
+      assert.deepEqual((await limited.stores.sessions.get(sid))?.liveJtis, [{ jti: 'live', exp: now + 100 }]);
+      assert.equal(await redis.llen(`${limited.prefix}sess:hops:${sid}`), 2);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('takes the stored expiry of a record written before it kept expiresAt', async () => {
+    const { redis, prefix, stores } = h;
+    const now = Math.floor(Date.now() / 1000);
+    const [sid, sub] = [randomUUID(), randomUUID()];
+    const keys = ['rec', 'clients', 'tools', 'jtis', 'hops'].map((k) => `${prefix}sess:${k}:${sid}`);
+    // As the earlier script left it: no expiresAt field, every key expiring at now + 5000.
+    await redis
+      .multi()
+      .hset(keys[0] as string, { sid, sub, issuer: 'self', firstAt: now - 50, lastAt: now - 50, tokensIssued: 1 })
+      .sadd(keys[1] as string, 'agent')
+      .sadd(keys[2] as string, 'https://t.example')
+      .zadd(keys[3] as string, now + 4000, 'j0')
+      .rpush(keys[4] as string, '{}')
+      .exec();
+    for (const key of keys) await redis.expireat(key, now + 5000);
+    const hop = { at: now, clientId: 'agent', priorActors: [], toolServer: 'https://t.example', scopes: [], jti: 'j1', exp: now + 100 };
+    await stores.sessions.recordIssued({ sid, sub, issuer: 'self' }, hop, 1000);
+    for (const key of keys) assert.equal(await redis.expiretime(key), now + 5000, key);
+    assert.equal(await redis.hget(keys[0] as string, 'expiresAt'), String(now + 5000));
+    await stores.sessions.recordIssued({ sid, sub, issuer: 'self' }, { ...hop, jti: 'j2', exp: now + 4500 }, 1000);
+    for (const key of keys) assert.equal(await redis.expiretime(key), now + 5500, key);
+    assert.equal((await stores.sessions.get(sid))?.tokensIssued, 3);
+  });
+
+  it('drops expired index members when an index gains a member, and on every 64th token of a session', async () => {
+    const { redis, prefix, stores } = h;
+    const now = Math.floor(Date.now() / 1000);
+    const [sid, sub, client] = [randomUUID(), `user-${randomUUID()}`, `agent-${randomUUID()}`];
+    const bySub = `${prefix}sess:by-sub:${sub}`;
+    const byClient = `${prefix}sess:by-client:${client}`;
+    const hop = { at: now, clientId: client, priorActors: [], toolServer: 'https://t.example', scopes: [], jti: 'j', exp: now + 100 };
+    await stores.sessions.recordIssued({ sid, sub, issuer: 'self' }, hop, 1000);
+    // Members of sessions that are gone (no record), old enough to be candidates.
+    await redis.zadd(bySub, now - 5000, 'gone-1', now - 4000, 'gone-2');
+    await redis.zadd(byClient, now - 5000, 'gone-1');
+    // Tokens 2..64 of the session neither add members nor clean.
+    const more = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => ({ session: { sid, sub, issuer: 'self' }, hop: { ...hop, jti: `j${from + i}` }, retentionSeconds: 1000 }));
+    await stores.sessions.recordIssuedMany(more(2, 64));
+    assert.deepEqual(await redis.zrange(bySub, '0', '-1'), ['gone-1', 'gone-2', sid]);
+    // Token 65 cleans the indexes this hop is in.
+    await stores.sessions.recordIssuedMany(more(65, 65));
+    assert.deepEqual(await redis.zrange(bySub, '0', '-1'), [sid]);
+    assert.deepEqual(await redis.zrange(byClient, '0', '-1'), [sid]);
+    assert.equal((await stores.sessions.get(sid))?.tokensIssued, 65);
+
+    // A client new to the session cleans its index at once; so does a new session for its subject's index.
+    const other = `agent-${randomUUID()}`;
+    await redis.zadd(`${prefix}sess:by-client:${other}`, now - 5000, 'gone-3');
+    await stores.sessions.recordIssued({ sid, sub, issuer: 'self' }, { ...hop, jti: 'k1', clientId: other, priorActors: [client] }, 1000);
+    assert.deepEqual(await redis.zrange(`${prefix}sess:by-client:${other}`, '0', '-1'), [sid]);
+    await redis.zadd(bySub, now - 5000, 'gone-4');
+    const second = randomUUID();
+    await stores.sessions.recordIssued({ sid: second, sub, issuer: 'self' }, { ...hop, jti: 'k2' }, 1000);
+    assert.deepEqual(await redis.zrange(bySub, '0', '-1'), [second, sid].sort());
   });
 
   it('indexes revocation markers by expiresAt for the snapshot, and prunes expired ones on the next revoke', async () => {

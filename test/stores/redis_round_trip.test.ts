@@ -98,7 +98,24 @@ describe('redis exchange store round trips', () => {
     assert.equal(commands[0]?.args.length, 5);
   });
 
-  it('recordIssued and the feed snapshot are exactly one EVALSHA each; an audit batch is one MULTI', async () => {
+  /** How many times the store connection wrote to its socket while `call` ran (a pipeline is one write). */
+  async function socketWritesOf(call: () => Promise<unknown>): Promise<number> {
+    const stream = (h.redis as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+    const write = stream.write;
+    let writes = 0;
+    stream.write = function (this: unknown, ...args: unknown[]) {
+      writes++;
+      return write.apply(this, args);
+    };
+    try {
+      await call();
+    } finally {
+      stream.write = write;
+    }
+    return writes;
+  }
+
+  it('a session-record batch and the feed snapshot are exactly one EVALSHA each; an audit batch is one MULTI', async () => {
     const { stores } = h;
     const now = Math.floor(Date.now() / 1000);
     const hop = { at: now, clientId: 'agent', priorActors: ['first'], toolServer: 'https://tools.example', scopes: ['a'], jti: randomUUID(), exp: now + 60 };
@@ -109,8 +126,22 @@ describe('redis exchange store round trips', () => {
 
     const record = await commandsOf(() => stores.sessions.recordIssued(session, { ...hop, jti: randomUUID() }, 600));
     assert.deepEqual(record.map((c) => c.command), ['evalsha']);
+    const entries = [session, { ...session, sid: randomUUID() }, session].map((s, i) => ({ session: s, hop: { ...hop, at: now + i, jti: randomUUID() }, retentionSeconds: 600 }));
+    const batch = await commandsOf(() => stores.sessions.recordIssuedMany(entries));
+    assert.deepEqual(batch.map((c) => c.command), ['evalsha']);
+    assert.equal((await stores.sessions.get(session.sid))?.tokensIssued, 4);
+    assert.equal(await socketWritesOf(() => stores.sessions.recordIssuedMany(entries.map((e) => ({ ...e, hop: { ...e.hop, jti: randomUUID() } })))), 1);
     const snapshot = await commandsOf(() => stores.revocations.snapshot());
     assert.deepEqual(snapshot.map((c) => c.command), ['evalsha']);
+    // A batch longer than one script call: several EVALSHAs, written to the socket together (one round trip).
+    const long = Array.from({ length: 250 }, (_, i) => ({ session: { ...session, sid: `long-${i % 7}` }, hop: { ...hop, jti: randomUUID() }, retentionSeconds: 600 }));
+    let writes = 0;
+    const pipelined = await commandsOf(async () => {
+      writes = await socketWritesOf(() => stores.sessions.recordIssuedMany(long));
+    });
+    assert.deepEqual(pipelined.map((c) => c.command), ['evalsha', 'evalsha', 'evalsha']);
+    assert.equal(writes, 1);
+    assert.equal((await stores.sessions.get('long-0'))?.tokensIssued, 36);
     const event = { time: Date.now(), type: 'exchange', decision: 'allow' } as const;
     const audit = await commandsOf(() => stores.audit.append([event, event]));
     assert.deepEqual(audit.map((c) => c.command), ['multi', 'xadd', 'xadd', 'xtrim', 'xtrim', 'exec']);

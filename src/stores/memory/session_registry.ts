@@ -3,7 +3,7 @@ import { pageLimit } from '../audit_filter.js';
 import { epochSeconds } from '../oidc_records.js';
 import { compareSessionPositions, decodeSessionCursor, encodeSessionCursor } from '../session_cursor.js';
 import { hopClients, sortedStrings, validateIssued } from '../session_records.js';
-import type { Page, SessionHop, SessionRecord, SessionRegistry, SessionSummary, StoreLimits } from '../types.js';
+import type { IssuedEntry, Page, SessionHop, SessionRecord, SessionRegistry, SessionSummary, StoreLimits } from '../types.js';
 import { ExpiringMap } from './expiring_map.js';
 
 interface MemorySession {
@@ -33,8 +33,20 @@ export class MemorySessionRegistry implements SessionRegistry {
   }
 
   async recordIssued(session: { sid: string; sub: string; issuer: string }, hop: SessionHop, retentionSeconds: number): Promise<void> {
-    validateIssued(session, hop, retentionSeconds);
-    const now = epochSeconds(this.#now());
+    await this.recordIssuedMany([{ session, hop, retentionSeconds }]);
+  }
+
+  async recordIssuedMany(entries: IssuedEntry[]): Promise<void> {
+    for (const { session, hop, retentionSeconds } of entries) validateIssued(session, hop, retentionSeconds);
+    for (const entry of entries) this.#record(entry);
+  }
+
+  /** As the Redis script: sid, sub and issuer come from the first token; a session expired on arrival is not kept. */
+  #record({ session, hop, retentionSeconds }: IssuedEntry): void {
+    const nowMs = this.#now();
+    const now = epochSeconds(nowMs);
+    const expiresAt = Math.max((hop.exp + retentionSeconds) * 1000, this.#sessions.expiresAt(session.sid) ?? 0);
+    if (expiresAt <= nowMs) return;
     const stored = this.#sessions.get(session.sid) ?? {
       ...session,
       firstAt: hop.at,
@@ -45,7 +57,6 @@ export class MemorySessionRegistry implements SessionRegistry {
       jtis: new Map<string, number>(),
       hops: [],
     };
-    Object.assign(stored, { sub: session.sub, issuer: session.issuer });
     stored.firstAt = Math.min(stored.firstAt, hop.at);
     stored.lastAt = Math.max(stored.lastAt, hop.at);
     stored.tokensIssued += 1;
@@ -55,8 +66,7 @@ export class MemorySessionRegistry implements SessionRegistry {
     for (const [jti, exp] of stored.jtis) if (exp <= now) stored.jtis.delete(jti);
     stored.hops.push(JSON.stringify(hop));
     if (stored.hops.length > this.#maxHops) stored.hops.splice(0, stored.hops.length - this.#maxHops);
-    const expiresAt = (hop.exp + retentionSeconds) * 1000;
-    this.#sessions.set(session.sid, stored, Math.max(expiresAt, this.#sessions.expiresAt(session.sid) ?? 0));
+    this.#sessions.set(session.sid, stored, expiresAt);
   }
 
   async get(sid: string): Promise<SessionRecord | undefined> {

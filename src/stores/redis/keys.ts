@@ -10,7 +10,8 @@ import type { RevocationKind } from '../types.js';
  * - `${prefix}rev:${kind}:${value}`  JSON RevocationRecord, expiring at its `expiresAt`
  * - `${prefix}rev:index`             zset `${kind}:${value}` by expiresAt, for the feed snapshot (pruned on revoke)
  * - `${prefix}rev:events`            stream of newly created revocation markers (field `record`), capped near 10 000
- * - `${prefix}sess:rec:${sid}`       session registry hash {sid, sub, issuer, firstAt, lastAt, tokensIssued}
+ * - `${prefix}sess:rec:${sid}`       session registry hash {sid, sub, issuer, firstAt, lastAt, tokensIssued, expiresAt}
+ *   (`expiresAt`: epoch seconds every key of the session expires at; see session_scripts.ts)
  * - `${prefix}sess:clients:${sid}`, `sess:tools:${sid}` sets; `sess:jtis:${sid}` zset jti by exp; `sess:hops:${sid}`
  *   list of hop JSON (bounded); all expiring `retention` after the session's latest token expiry
  * - `${prefix}sess:recent`, `sess:by-sub:${sub}`, `sess:by-client:${clientId}` zsets sid by lastAt (listing indexes)

@@ -17,7 +17,7 @@ export interface ScriptedRedis extends Redis {
   dtsReadOpaqueSubject(tokenKey: string, ...args: string[]): Promise<Array<string | null>>;
   dtsRevoke(markerKey: string, eventsKey: string, indexKey: string, ...args: Array<string | number>): Promise<[string, number]>;
   dtsRevocationSnapshot(eventsKey: string, indexKey: string, revocationPrefix: string, now: number): Promise<Array<string | null>>;
-  dtsRecordIssued(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<number>;
+  dtsRecordIssued(...args: Array<string | number>): Promise<number>;
 }
 
 const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
@@ -26,8 +26,8 @@ const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
   dtsReadOpaqueSubject: { lua: readOpaqueSubjectLua, numberOfKeys: 1 },
   dtsRevoke: { lua: revokeLua, numberOfKeys: 3 },
   dtsRevocationSnapshot: { lua: revocationSnapshotLua, numberOfKeys: 2 },
-  // The number of keys varies with the number of clients in the actor chain, so callers pass it first.
-  dtsRecordIssued: { lua: recordIssuedLua },
+  // One call covers many sessions: the script builds their key names from the prefixes it is given.
+  dtsRecordIssued: { lua: recordIssuedLua, numberOfKeys: 0 },
 };
 
 /** Defines the scripts once per client (several stores may share one connection). */

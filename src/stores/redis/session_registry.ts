@@ -1,11 +1,12 @@
-// The session registry on Redis: one script per issued token, MULTI reads, listings from sorted-set indexes.
+// The session registry on Redis: one script call per batch of issued tokens, MULTI reads, listings from sorted-set indexes.
 import { pageLimit } from '../audit_filter.js';
 import { epochSeconds } from '../oidc_records.js';
 import { compareSessionPositions, decodeSessionCursor, encodeSessionCursor, type SessionPosition } from '../session_cursor.js';
 import { hopClients, sortedStrings, validateIssued } from '../session_records.js';
-import type { Page, SessionHop, SessionRecord, SessionRegistry, SessionSummary, StoreLimits } from '../types.js';
+import type { IssuedEntry, Page, SessionHop, SessionRecord, SessionRegistry, SessionSummary, StoreLimits } from '../types.js';
 import { redisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
+import { RECORD_ISSUED_MAX_ENTRIES } from './session_scripts.js';
 
 const keys = redisKeys.session;
 /** Index entries read per round trip while paging. */
@@ -23,22 +24,33 @@ export class RedisSessionRegistry implements SessionRegistry {
   }
 
   async recordIssued(session: { sid: string; sub: string; issuer: string }, hop: SessionHop, retentionSeconds: number): Promise<void> {
-    validateIssued(session, hop, retentionSeconds);
+    await this.recordIssuedMany([{ session, hop, retentionSeconds }]);
+  }
+
+  /** One script call per RECORD_ISSUED_MAX_ENTRIES entries; several calls go in one pipeline (one round trip). */
+  async recordIssuedMany(entries: IssuedEntry[]): Promise<void> {
+    for (const { session, hop, retentionSeconds } of entries) validateIssued(session, hop, retentionSeconds);
+    if (entries.length === 0) return;
     const p = this.#prefix;
-    const { sid } = session;
-    const clients = hopClients(hop);
-    const scriptKeys = [
-      keys.record(p, sid),
-      keys.clients(p, sid),
-      keys.tools(p, sid),
-      keys.jtis(p, sid),
-      keys.hops(p, sid),
-      keys.recent(p),
-      keys.bySub(p, session.sub),
-      ...clients.map((clientId) => keys.byClient(p, clientId)),
-    ];
-    const args = [sid, session.sub, session.issuer, hop.at, JSON.stringify(hop), hop.jti, hop.exp, retentionSeconds, this.#maxHops, epochSeconds(), hop.toolServer, keys.record(p, ''), ...clients];
-    await this.#redis.dtsRecordIssued(scriptKeys.length, ...scriptKeys, ...args);
+    const head = [this.#maxHops, keys.record(p, ''), keys.clients(p, ''), keys.tools(p, ''), keys.jtis(p, ''), keys.hops(p, ''), keys.recent(p), keys.bySub(p, ''), keys.byClient(p, '')];
+    const calls: Array<Array<string | number>> = [];
+    for (let start = 0; start < entries.length; start += RECORD_ISSUED_MAX_ENTRIES) {
+      const args: Array<string | number> = [...head];
+      for (const { session, hop, retentionSeconds } of entries.slice(start, start + RECORD_ISSUED_MAX_ENTRIES)) {
+        const clients = hopClients(hop);
+        args.push(session.sid, session.sub, session.issuer, hop.at, JSON.stringify(hop), hop.jti, hop.exp, retentionSeconds, hop.toolServer, clients.length, ...clients);
+      }
+      calls.push(args);
+    }
+    if (calls.length === 1) {
+      await this.#redis.dtsRecordIssued(...(calls[0] as Array<string | number>));
+      return;
+    }
+    const pipeline = this.#redis.pipeline() as unknown as { dtsRecordIssued(...args: Array<string | number>): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
+    for (const args of calls) pipeline.dtsRecordIssued(...args);
+    const results = await pipeline.exec();
+    if (!results) throw new Error('Redis pipeline was aborted');
+    for (const [error] of results) if (error) throw error;
   }
 
   async get(sid: string): Promise<SessionRecord | undefined> {

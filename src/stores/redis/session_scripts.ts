@@ -1,46 +1,165 @@
-// Lua for the session registry's single-round-trip write.
+// Lua for the session registry's write: a batch of issued tokens in one script call.
 
 /**
- * KEYS[1] record hash, KEYS[2] clients set, KEYS[3] tool servers set, KEYS[4] live jtis (zset by exp), KEYS[5] hops
- * list, KEYS[6..] listing indexes (zset sid by lastAt: all sessions, the subject's, then each client's).
- * ARGV: 1 sid, 2 sub, 3 issuer, 4 hop at, 5 hop JSON, 6 jti, 7 exp, 8 retention seconds, 9 max hops, 10 now,
- * 11 tool server, 12 record-hash key prefix, 13.. client ids (the actor and every prior actor).
+ * Entries per script call. A longer batch is sent as several calls in one pipeline (still one round trip), so one call
+ * never holds Redis for long (about 5-10 µs of Redis CPU per entry) and its Lua tables stay small.
+ */
+export const RECORD_ISSUED_MAX_ENTRIES = 100;
+
+/** Index members checked for expiry per new member, and at most per index and script call (see below). */
+export const INDEX_CLEANUP_PER_INSERT = 100;
+export const INDEX_CLEANUP_MAX = 1000;
+/** Every this many tokens of a session (counting from its first), its indexes are cleaned and its keys' expiry re-set. */
+export const SESSION_MAINTENANCE_EVERY = 64;
+
+/**
+ * No KEYS: the key names are built from the prefixes in ARGV (keys.ts keeps the layout), because one call covers many
+ * sessions. ARGV: 1 max hops, 2 record-hash prefix, 3 clients-set prefix, 4 tools-set prefix, 5 jtis-zset prefix,
+ * 6 hops-list prefix, 7 recent index key, 8 by-sub index prefix, 9 by-client index prefix; then per entry:
+ * sid, sub, issuer, hop at, hop JSON, jti, exp, retention seconds, tool server, n, and n client ids (the actor and
+ * every prior actor).
  *
- * Every key expires `retention` after the latest token expiry seen (EXPIREAT NX then GT: set once, only lengthened).
- * Index members whose lastAt is older than `retention` may belong to expired sessions; up to 100 per index and write are
- * checked and dropped, so an index that never goes quiet still stays bounded.
+ * Per session (record hash, clients and tools sets, live-jti zset, hop list):
+ * - The record hash keeps `expiresAt`, the latest token expiry seen plus retention; every key of the session expires at
+ *   that time. EXPIREAT runs only when it grows (and every 64th token, which re-sets the expiry of a key Redis may have
+ *   evicted and a later write re-created). This is safe with a plain EXPIREAT: every key of the session is created
+ *   together with the record (and given its expiry then), and none is emptied (deleted) by these writes afterwards:
+ *   the jti zset prunes expired members but never the one it has just added, the hop list keeps its latest hops.
+ * - Expired jtis are pruned when the session's lastAt moves (at most once a second for a busy session) and on every
+ *   64th token: the zset holds the live jtis plus those that expired since the last prune (reads filter by exp), so it
+ *   never grows past its live jtis plus 64 tokens' worth, or a second's worth, whichever is more.
+ * - A record written before `expiresAt` existed takes the record's own expiry time as the stored value.
+ * - sid, sub and issuer are written with the first token only; firstAt / lastAt only when they move.
+ * - A session whose first token arrives already past its retention is not written at all (it would expire at once).
+ *
+ * Listing indexes (zsets sid by lastAt: all sessions, the session's subject, each of its clients): a session's member
+ * is (re)written when it joins the index or its lastAt moves (in every index of the session, not only those of the
+ * hop's clients), in one ZADD per index and call. An index expires no earlier than the latest-expiring session it holds
+ * (EXPIRETIME, then EXPIREAT only when that is later).
+ * Expired sessions are dropped from an index when it gains members (a new session, or a client new to a session) and on
+ * a session's every 64th token: its oldest members whose lastAt is older than retention (every dead member is: a
+ * session lives at least retention past its latest token) are checked with EXISTS, up to 100 per member added to that
+ * index in the call, at most 1000 (so at least 10 per member added: a call carries at most 100 entries).
+ * Bound: an index holds the sessions whose lastAt is within retention plus the longest token lifetime (older ones are
+ * all dead, and come first in the scan), plus a backlog of dead members that grows only by sessions expiring, never by
+ * writes, and shrinks as every member added has up to 100 (at least 10) of the oldest candidates checked; an index that
+ * gets no new members expires with the latest-expiring session in it.
  */
 export const recordIssuedLua = `
-local sid, at, exp, now = ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[7]), tonumber(ARGV[10])
-local retention = tonumber(ARGV[8])
-local expireAt = exp + retention
-local record = KEYS[1]
-redis.call('HSET', record, 'sid', sid, 'sub', ARGV[2], 'issuer', ARGV[3])
-local first = tonumber(redis.call('HGET', record, 'firstAt'))
-if not first or at < first then redis.call('HSET', record, 'firstAt', ARGV[4]) end
-local last = tonumber(redis.call('HGET', record, 'lastAt'))
-if not last or at > last then
-  redis.call('HSET', record, 'lastAt', ARGV[4])
-  last = at
+local maxHops = tonumber(ARGV[1])
+local recordPrefix, clientsPrefix, toolsPrefix, jtisPrefix, hopsPrefix = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local recentKey, bySubPrefix, byClientPrefix = ARGV[7], ARGV[8], ARGV[9]
+local time = redis.call('TIME')
+local now = tonumber(time[1])
+local nowExact = now + tonumber(time[2]) / 1000000
+
+-- index key -> pending work, done once per index after every entry; order: indexes in the order first touched
+local indexes, order = {}, {}
+local function indexWork(key)
+  local work = indexes[key]
+  if not work then
+    work = { members = {}, added = 0, expireAt = 0, clean = false, retention = nil }
+    indexes[key] = work
+    order[#order + 1] = key
+  end
+  return work
 end
-redis.call('HINCRBY', record, 'tokensIssued', 1)
-for i = 13, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
-redis.call('SADD', KEYS[3], ARGV[11])
-redis.call('ZADD', KEYS[4], exp, ARGV[6])
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-redis.call('RPUSH', KEYS[5], ARGV[5])
-redis.call('LTRIM', KEYS[5], -tonumber(ARGV[9]), -1)
-local function extend(key)
-  redis.call('EXPIREAT', key, expireAt, 'NX')
-  redis.call('EXPIREAT', key, expireAt, 'GT')
+
+local function record(sid, sub, issuer, at, hopJson, jti, exp, retention, tool, clients)
+  local expireAt = exp + retention
+  local recordKey = recordPrefix .. sid
+  local stored = redis.call('HMGET', recordKey, 'sub', 'firstAt', 'lastAt', 'tokensIssued', 'expiresAt')
+  local created = not stored[1]
+  local count, last, lastMoved, expiry, grew
+  if created then
+    if expireAt <= nowExact then return end
+    count, last, lastMoved, expiry, grew = 1, at, true, expireAt, true
+    redis.call('HSET', recordKey, 'sid', sid, 'sub', sub, 'issuer', issuer, 'firstAt', at, 'lastAt', at, 'tokensIssued', 1, 'expiresAt', expireAt)
+  else
+    sub = stored[1]
+    count = (tonumber(stored[4]) or 0) + 1
+    last = tonumber(stored[3]) or at
+    local fields = { 'tokensIssued', count }
+    local first = tonumber(stored[2])
+    if not first or at < first then fields[#fields + 1] = 'firstAt'; fields[#fields + 1] = at end
+    lastMoved = at > last
+    if lastMoved then
+      last = at
+      fields[#fields + 1] = 'lastAt'; fields[#fields + 1] = at
+    end
+    expiry = tonumber(stored[5])
+    local legacy = not expiry
+    if legacy then
+      expiry = redis.call('EXPIRETIME', recordKey)
+      if expiry < 0 then expiry = 0 end
+    end
+    grew = expireAt > expiry
+    if grew then expiry = expireAt end
+    if grew or legacy then fields[#fields + 1] = 'expiresAt'; fields[#fields + 1] = expiry end
+    redis.call('HSET', recordKey, unpack(fields))
+  end
+  local maintenance = count % ${SESSION_MAINTENANCE_EVERY} == 1
+
+  local clientsKey, toolsKey, jtisKey, hopsKey = clientsPrefix .. sid, toolsPrefix .. sid, jtisPrefix .. sid, hopsPrefix .. sid
+  local newClients = redis.call('SADD', clientsKey, unpack(clients)) > 0
+  redis.call('SADD', toolsKey, tool)
+  redis.call('ZADD', jtisKey, exp, jti)
+  if lastMoved or maintenance then redis.call('ZREMRANGEBYSCORE', jtisKey, '-inf', '(' .. math.min(exp, now + 1)) end
+  if redis.call('RPUSH', hopsKey, hopJson) > maxHops then redis.call('LTRIM', hopsKey, -maxHops, -1) end
+  if grew or maintenance then
+    for _, key in ipairs({ recordKey, clientsKey, toolsKey, jtisKey, hopsKey }) do redis.call('EXPIREAT', key, expiry) end
+  end
+
+  local function touch(key, joined)
+    if not (joined or lastMoved or grew or maintenance) then return end
+    local work = indexWork(key)
+    if joined or lastMoved then work.members[sid] = last end
+    if joined then work.added = work.added + 1 end
+    if joined or maintenance then
+      work.clean = true
+      if not work.retention or retention < work.retention then work.retention = retention end
+    end
+    if expiry > work.expireAt then work.expireAt = expiry end
+  end
+  touch(recentKey, created)
+  touch(bySubPrefix .. sub, created)
+  for _, clientId in ipairs(clients) do touch(byClientPrefix .. clientId, created or newClients) end
+  -- The session's earlier clients are not in this hop; their indexes follow its lastAt and expiry too.
+  if not created and (lastMoved or grew) then
+    local inHop = {}
+    for _, clientId in ipairs(clients) do inHop[clientId] = true end
+    for _, clientId in ipairs(redis.call('SMEMBERS', clientsKey)) do
+      if not inHop[clientId] then touch(byClientPrefix .. clientId, false) end
+    end
+  end
 end
-for i = 1, 5 do extend(KEYS[i]) end
-local stale = '(' .. (now - retention)
-for i = 6, #KEYS do
-  redis.call('ZADD', KEYS[i], last, sid)
-  extend(KEYS[i])
-  for _, old in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', stale, 'LIMIT', 0, 100)) do
-    if redis.call('EXISTS', ARGV[12] .. old) == 0 then redis.call('ZREM', KEYS[i], old) end
+
+local i = 10
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 9])
+  local clients = {}
+  for k = 1, n do clients[k] = ARGV[i + 9 + k] end
+  record(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5], tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), ARGV[i + 8], clients)
+  i = i + 10 + n
+end
+
+for _, key in ipairs(order) do
+  local work = indexes[key]
+  local members = {}
+  for sid, lastAt in pairs(work.members) do
+    members[#members + 1] = lastAt
+    members[#members + 1] = sid
+  end
+  if #members > 0 then redis.call('ZADD', key, unpack(members)) end
+  local expiresAt = redis.call('EXPIRETIME', key)
+  if expiresAt == -1 or (expiresAt >= 0 and expiresAt < work.expireAt) then redis.call('EXPIREAT', key, work.expireAt) end
+  if work.clean then
+    local budget = math.min(${INDEX_CLEANUP_PER_INSERT} * math.max(work.added, 1), ${INDEX_CLEANUP_MAX})
+    local dead = {}
+    for _, old in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. (now - work.retention), 'LIMIT', 0, budget)) do
+      if redis.call('EXISTS', recordPrefix .. old) == 0 then dead[#dead + 1] = old end
+    end
+    if #dead > 0 then redis.call('ZREM', key, unpack(dead)) end
   end
 end
 return 1
