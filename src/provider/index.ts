@@ -9,6 +9,7 @@ import type { DecisionEvents } from '../audit/events.js';
 import { Policy } from '../policy/decide.js';
 import { registerTokenExchange } from '../grants/token_exchange/register.js';
 import { trustedIssuersFrom } from '../token_types/context.js';
+import { delegationCache } from '../token_types/delegation_token.js';
 import { providerConfiguration } from './configuration.js';
 import { ServiceUnavailable } from './errors.js';
 
@@ -69,6 +70,7 @@ export function createProvider(o: ProviderOptions): Provider {
       trustedIssuers: trustedIssuersFrom(config.trustedIssuers),
       toolServers,
       accounts: new Map(config.demoLogin.users.map((u) => [u.sub, u])),
+      delegationCache: delegationCache(),
     },
     signer: () => o.keys.signing,
     findClientCredentials: async (token) => {

@@ -1,6 +1,7 @@
 // What the subject/actor token validators need: built once at start, passed in (never global).
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { ExpiringLru } from '../verify/lru.js';
 import type { DemoUser, ToolServerConfig, TrustedIssuerConfig } from '../config/schema.js';
 import type { ExchangeStateStore } from '../stores/types.js';
 
@@ -21,6 +22,8 @@ export interface TokenTypeDeps {
   trustedIssuers: Map<string, TrustedIssuer>;
   toolServers: Map<string, ToolServerConfig>;
   accounts: Map<string, DemoUser>;
+  /** Delegation tokens already verified, until their `exp` (see delegation_token.ts). */
+  delegationCache: ExpiringLru<JWTPayload>;
 }
 
 export interface ValidationContext {

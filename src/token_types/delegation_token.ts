@@ -2,11 +2,26 @@
 import type { ActClaim, SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { ValidationContext } from './context.js';
+import type { JWTPayload } from 'jose';
 import { verifyJwt, type Peeked } from './jwt.js';
+import { ExpiringLru } from '../verify/lru.js';
 import { parseAct, actClientIds } from './act.js';
 
-export async function validateDelegationToken(token: string, { deps, clientId }: ValidationContext, peeked?: Peeked): Promise<SubjectContext> {
-  const payload = await verifyJwt(
+/**
+ * Tool servers re-exchange the token they received for each downstream call, so a fully verified delegation token is
+ * remembered (by its exact text, until its `exp`, bounded) and its signature checked once; the binding, `act` and
+ * revocation checks below still run on every exchange.
+ */
+export function delegationCache(maxEntries = 10_000): ExpiringLru<JWTPayload> {
+  return new ExpiringLru<JWTPayload>(maxEntries);
+}
+
+export async function validateDelegationToken(
+  token: string,
+  { deps, clientId }: ValidationContext,
+  { peeked, verified }: { peeked?: Peeked; verified?: JWTPayload } = {},
+): Promise<SubjectContext> {
+  const payload = verified ?? await verifyJwt(
     token,
     deps.ownKeys,
     {
@@ -20,6 +35,7 @@ export async function validateDelegationToken(token: string, { deps, clientId }:
     'subject_token',
     peeked,
   );
+  if (!verified) deps.delegationCache.set(token, payload, payload.exp! * 1000);
   const aud = typeof payload.aud === 'string' ? payload.aud : undefined;
   const tool = aud === undefined ? undefined : deps.toolServers.get(aud);
   if (!tool) throw new TokenRejected('unknown_audience');

@@ -13,11 +13,15 @@ export type SubjectValidator = (token: string, ctx: ValidationContext) => Promis
 /** A JWT is routed by its (unverified) `iss` to the one verifier for that issuer; the verifier then checks everything. */
 function byIssuer(tokenType: string, ownTokensAccepted: boolean): SubjectValidator {
   return (token, ctx) => {
+    if (ownTokensAccepted) {
+      const verified = ctx.deps.delegationCache.get(token, ctx.now * 1000);
+      if (verified) return validateDelegationToken(token, ctx, { verified });
+    }
     const peeked = peek(token, 'subject_token');
     const { iss } = peeked;
     if (iss !== undefined && iss === ctx.deps.issuer) {
       if (!ownTokensAccepted) throw new TokenRejected('own_token_wrong_type');
-      return validateDelegationToken(token, ctx, peeked);
+      return validateDelegationToken(token, ctx, { peeked });
     }
     const trusted = iss === undefined ? undefined : ctx.deps.trustedIssuers.get(iss);
     if (!trusted) throw new TokenRejected('untrusted_issuer');

@@ -80,6 +80,25 @@ describe('delegation flow end to end', () => {
     assert.equal(payload.exp! - payload.iat!, 120);
   });
 
+  it('a tool server re-exchanging the same token: verified once, but binding and revocation checked every time', async () => {
+    const user = await loginUser(svc, { username: 'bob' });
+    const crm = await exchangeFor(svc, 'agent', user.accessToken, CRM, { scope: 'crm.lookup_customer billing.refund_lookup' });
+    const token = crm.body.access_token as string;
+    for (let i = 0; i < 2; i++) {
+      const hop = await exchangeFor(svc, 'crm-server', token, BILLING, { scope: 'billing.refund_lookup' });
+      assert.equal(hop.status, 200, JSON.stringify(hop.body));
+    }
+    const stolen = await exchangeFor(svc, 'billing-server', token, BILLING, { scope: 'billing.refund_lookup' });
+    assert.deepEqual(stolen.body, { error: 'invalid_request', error_description: 'subject_token is invalid' });
+    await svc.service.revocation.revoke({ kind: 'jti', value: decodeJwt(token).jti!, by: 'test' });
+    const revoked = await exchangeFor(svc, 'crm-server', token, BILLING, { scope: 'billing.refund_lookup' });
+    assert.deepEqual(revoked.body, { error: 'invalid_request', error_description: 'subject_token is invalid' });
+    // The same claims under another signature are not the cached token: refused.
+    const [h, p] = token.split('.');
+    const forged = await exchangeFor(svc, 'crm-server', `${h}.${p}.${'A'.repeat(86)}`, BILLING, { scope: 'billing.refund_lookup' });
+    assert.deepEqual(forged.body, { error: 'invalid_request', error_description: 'subject_token is invalid' });
+  });
+
   it('multi-hop never widens: a scope the CRM token lacks is refused downstream', async () => {
     const user = await loginUser(svc, { username: 'bob' });
     const crm = await exchangeFor(svc, 'agent', user.accessToken, CRM, { scope: 'crm.lookup_customer' });
