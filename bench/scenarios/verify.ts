@@ -72,9 +72,47 @@ export async function verifyScenario(ctx: BenchContext): Promise<void> {
     report.figure('3', 'SDK first-seen / jose (per rep)', 'ratio', sdkRatio);
     report.figure('3', 'SDK repeated / jose (per rep)', 'ratio', hitRatio);
     report.target('3', 'SDK first-seen >= 0.9 x jose', `${fmt(median(sdk))} vs ${fmt(median(jose))} ops/s`, median(sdkRatio), '>=', 0.9);
+    await revocationModeCosts(ctx, tokens);
     report.target('3', 'SDK repeated token >= 10 x jose', `${fmt(median(hit))} vs ${fmt(median(jose))} ops/s`, median(hitRatio), '>=', 10);
   } finally {
     fresh.close();
     cached.close();
+  }
+}
+
+/**
+ * What each revocation mode costs a tool server per call, on a token it has seen before (the common case: an agent
+ * calls several tools with one token): microseconds per verify, with the SDK's verification cache on.
+ */
+async function revocationModeCosts(ctx: BenchContext, tokens: readonly string[]): Promise<void> {
+  const { svc, options, report } = ctx;
+  const credentials = { clientId: 'crm-server', clientSecret: svc.secrets['crm-server'] };
+  const modes = [
+    ['none', createVerifier({ issuer: svc.url, audience: CRM, revocation: { mode: 'none' } })],
+    ['feed', createVerifier({ issuer: svc.url, audience: CRM, revocation: { mode: 'feed', ...credentials } })],
+    ['introspect, 5 s cache', createVerifier({ issuer: svc.url, audience: CRM, revocation: { mode: 'introspect', ...credentials, cacheSeconds: 5 } })],
+    ['introspect, no cache', createVerifier({ issuer: svc.url, audience: CRM, revocation: { mode: 'introspect', ...credentials, cacheSeconds: 0 } })],
+  ] as const;
+  try {
+    await Promise.all(modes.map(([, v]) => v.ready()));
+    const few = tokens.slice(0, 20);
+    for (const [name, v] of modes) {
+      for (const t of few) {
+        await v.verify(t).catch((err: { detail?: string; message: string }) => {
+          throw new Error(`revocation ${name}: ${err.detail ?? err.message}`);
+        });
+      }
+    }
+    for (const [name, v] of modes) {
+      const samples: number[] = [];
+      for (let rep = 0; rep < options.reps; rep++) {
+        const ops = await opsPerSecond(few, Math.min(1, options.verifySeconds), (t) => v.verify(t));
+        samples.push(1e6 / ops);
+      }
+      report.figure('3', `SDK cost per call, seen token, revocation ${name}`, 'µs', samples);
+      ctx.log(`  revocation ${name}: ${fmt(median(samples))} µs per call`);
+    }
+  } finally {
+    for (const [, v] of modes) v.close();
   }
 }
