@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { AuditLog, StoredAuditEvent } from '../stores/types.js';
 import type { DecisionEvent, DecisionEvents } from './events.js';
+import { createBatchQueue } from './batch_queue.js';
 
 export interface AuditWriterOptions {
   log: AuditLog;
@@ -19,45 +20,19 @@ export function toStored(e: DecisionEvent): StoredAuditEvent {
 }
 
 export function attachAuditWriter(events: DecisionEvents, o: AuditWriterOptions): { flush(): Promise<void> } {
-  const maxBatch = o.maxBatch ?? 500;
-  const maxPending = o.maxPending ?? 50_000;
-  let pending: StoredAuditEvent[] = [];
-  let flushing: Promise<void> | undefined;
-  let scheduled = false;
-
-  const flush = async (): Promise<void> => {
-    while (pending.length) {
-      const batch = pending.slice(0, maxBatch);
-      pending = pending.slice(batch.length);
-      try {
-        await o.log.append(batch);
-      } catch (err) {
-        o.onDropped(batch.length);
-        o.logger.error({ err: (err as Error).message, dropped: batch.length }, 'audit events could not be stored');
-      }
-    }
-  };
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      flushing = (flushing ?? Promise.resolve()).then(flush);
-    });
-  };
-
-  events.on((e) => {
-    if (pending.length >= maxPending) {
-      o.onDropped(1);
-      return;
-    }
-    pending.push(toStored(e));
-    schedule();
-  });
-  return {
-    async flush() {
-      await flushing;
-      await flush();
+  const queue = createBatchQueue<StoredAuditEvent>({
+    write: (batch) => o.log.append(batch),
+    onFailed: (batch, err) => {
+      o.onDropped(batch.length);
+      o.logger.error({ err: (err as Error).message, dropped: batch.length }, 'audit events could not be stored');
     },
-  };
+    onDropped: (count) => {
+      o.onDropped(count);
+      o.logger.error({ dropped: count }, 'audit events dropped: too many waiting to be stored');
+    },
+    ...(o.maxBatch ? { maxBatch: o.maxBatch } : {}),
+    ...(o.maxPending ? { maxPending: o.maxPending } : {}),
+  });
+  events.on((e) => queue.push(toStored(e)));
+  return queue;
 }

@@ -6,6 +6,7 @@ import type { DecisionEvents } from '../audit/events.js';
 import { validateIssued } from '../stores/session_records.js';
 import type { IssuedEntry, SessionRegistry } from '../stores/types.js';
 import { actList } from '../token_types/act.js';
+import { createBatchQueue } from '../audit/batch_queue.js';
 
 export interface SessionRecorderOptions {
   sessions: SessionRegistry;
@@ -20,50 +21,21 @@ export interface SessionRecorderOptions {
 }
 
 export function attachSessionRecorder(events: DecisionEvents, o: SessionRecorderOptions): { flush(): Promise<void> } {
-  const maxBatch = o.maxBatch ?? 500;
-  const maxPending = o.maxPending ?? 50_000;
-  let pending: IssuedEntry[] = [];
-  let flushing: Promise<void> | undefined;
-  let scheduled = false;
-  let droppedSinceLog = 0;
-
   const failed = (count: number, message: string, fields: Record<string, unknown>) => {
     for (let i = 0; i < count; i++) o.onError();
     o.logger.error({ ...fields, failed: count }, message);
   };
-
-  const flush = async (): Promise<void> => {
-    while (pending.length) {
-      const batch = pending.length <= maxBatch ? pending : pending.slice(0, maxBatch);
-      pending = batch === pending ? [] : pending.slice(batch.length);
-      try {
-        await o.sessions.recordIssuedMany(batch);
-      } catch (err) {
-        failed(batch.length, 'session records could not be stored', { err: (err as Error).message, sids: [...new Set(batch.map((e) => e.session.sid))].slice(0, 10) });
-      }
-    }
-    if (droppedSinceLog) {
-      o.logger.error({ dropped: droppedSinceLog }, 'session records dropped: too many waiting to be stored');
-      droppedSinceLog = 0;
-    }
-  };
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      flushing = (flushing ?? Promise.resolve()).then(flush);
-    });
-  };
+  const queue = createBatchQueue<IssuedEntry>({
+    write: (batch) => o.sessions.recordIssuedMany(batch),
+    onFailed: (batch, err) =>
+      failed(batch.length, 'session records could not be stored', { err: (err as Error).message, sids: [...new Set(batch.map((e) => e.session.sid))].slice(0, 10) }),
+    onDropped: (count) => failed(count, 'session records dropped: too many waiting to be stored', {}),
+    ...(o.maxBatch ? { maxBatch: o.maxBatch } : {}),
+    ...(o.maxPending ? { maxPending: o.maxPending } : {}),
+  });
 
   events.on((e) => {
     if (e.type !== 'exchange' || e.decision !== 'allow' || !e.sid || !e.sub || !e.jti || !e.exp || !e.toolServer) return;
-    if (pending.length >= maxPending) {
-      o.onError();
-      droppedSinceLog++;
-      schedule();
-      return;
-    }
     const [current, ...prior] = actList(e.act);
     const entry: IssuedEntry = {
       session: { sid: e.sid, sub: e.sub, issuer: o.issuerOf(e.sid) },
@@ -86,13 +58,7 @@ export function attachSessionRecorder(events: DecisionEvents, o: SessionRecorder
       failed(1, 'session record could not be stored', { err: (err as Error).message, sid: e.sid });
       return;
     }
-    pending.push(entry);
-    schedule();
+    queue.push(entry);
   });
-  return {
-    async flush() {
-      await flushing;
-      await flush();
-    },
-  };
+  return queue;
 }
