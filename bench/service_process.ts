@@ -1,8 +1,8 @@
 // Starts bench/server.ts as a child process against real Redis under a fresh key prefix, and cleans up after it.
+import { deleteKeysWithPrefix, freePort } from '../examples/lib/local.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,28 +43,9 @@ export interface StartBenchServiceOptions {
   nodeArgs?: string[];
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
-/** Every key under `prefix`, deleted in batches with SCAN (never KEYS on a shared Redis). */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
 
 export async function startBenchService(options: StartBenchServiceOptions): Promise<BenchService> {
   const port = await freePort();
@@ -84,7 +65,7 @@ export async function startBenchService(options: StartBenchServiceOptions): Prom
     const redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();
-      await deletePrefix(redis, keyPrefix);
+      await deleteKeysWithPrefix(redis, keyPrefix);
     } finally {
       redis.disconnect();
       rmSync(keysDir, { recursive: true, force: true });
@@ -162,3 +143,5 @@ export async function startBenchService(options: StartBenchServiceOptions): Prom
     },
   };
 }
+
+export { freePort };

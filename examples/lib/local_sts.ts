@@ -1,8 +1,8 @@
 // Starts the STS in this process with the demo policy of config/default.yaml, moved to free local ports: random
 // client secrets (env refs), keys in a temp dir, Redis under a unique key prefix (deleted on stop) or memory.
+import { deleteKeysWithPrefix, freePort } from './local.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -96,25 +96,11 @@ async function cleanUp(store: string, keyPrefix: string, keysDir: string): Promi
   const redis = new Redis(store, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeysWithPrefix(redis, keyPrefix);
   } finally {
     redis.disconnect();
   }
 }
 
-/** A port free right now on 127.0.0.1 (the STS config needs the tool servers' ports before they listen). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+
+export { freePort };

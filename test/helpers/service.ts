@@ -1,7 +1,7 @@
 // Starts a real service instance for HTTP tests: real Redis (own key prefix, cleaned up), temp keys, random secrets.
+import { deleteKeysWithPrefix, freePort } from '../../examples/lib/local.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -19,16 +19,6 @@ export const CRM = 'http://tools.test/crm/mcp';
 export const BILLING = 'http://tools.test/billing/mcp';
 export const REDIRECT = 'http://127.0.0.1:9/callback';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface TestService {
   service: Service;
@@ -125,12 +115,7 @@ export async function startService(options: StartOptions = {}): Promise<TestServ
     async stop() {
       await service.close();
       if (!options.share) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          if (keys.length) await redis.del(...keys);
-          cursor = next;
-        } while (cursor !== '0');
+        await deleteKeysWithPrefix(redis, prefix);
         rmSync(keysDir, { recursive: true, force: true });
       }
       await redis.quit();
@@ -139,3 +124,5 @@ export async function startService(options: StartOptions = {}): Promise<TestServ
 }
 
 export { randomUUID };
+
+export { freePort };

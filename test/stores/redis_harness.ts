@@ -1,4 +1,5 @@
 // Redis test plumbing: a connected client under a random key prefix, cleaned up (SCAN MATCH prefix*) on close.
+import { deleteKeysWithPrefix } from '../../examples/lib/local.js';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { connectRedis, createRedisClient, createRedisStores } from '../../src/stores/redis/index.js';
@@ -23,18 +24,11 @@ export async function openRedisHarness(options: HarnessOptions = {}, url = redis
     prefix,
     stores,
     async close() {
-      await deleteByPrefix(redis, prefix);
+      await deleteKeysWithPrefix(redis, prefix);
       await stores.close();
     },
   };
 }
 
-/** Deletes every key under the prefix. */
-export async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+
+export { deleteKeysWithPrefix as deleteByPrefix };
