@@ -6,13 +6,7 @@ import { hopClients, sortedStrings, validateIssued } from '../session_records.js
 import type { IssuedEntry, Page, SessionHop, SessionRecord, SessionRegistry, SessionSummary, StoreLimits } from '../types.js';
 import { ExpiringMap } from './expiring_map.js';
 
-interface MemorySession {
-  sid: string;
-  sub: string;
-  issuer: string;
-  firstAt: number;
-  lastAt: number;
-  tokensIssued: number;
+interface MemorySession extends Omit<SessionSummary, 'clients' | 'toolServers'> {
   clients: Set<string>;
   tools: Set<string>;
   /** jti → exp */
