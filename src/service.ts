@@ -20,7 +20,7 @@ import { attachSessionRecorder } from './sessions/recorder.js';
 import { RevocationService } from './sessions/revoke.js';
 import { statusRoutes, paths as statusPaths } from './sessions/status_routes.js';
 import { ADMIN_SCOPES } from './provider/configuration.js';
-import { createLocalJWKSet } from 'jose';
+import { ownTokens } from './token_types/own_tokens.js';
 import { adminRoutes } from './admin/routes.js';
 
 export interface Service {
@@ -105,7 +105,8 @@ export async function createService(config: Config, { logger, env = process.env,
     onError: () => metrics.sessionRecordErrors.inc(),
   });
 
-  const provider = createProvider({ config, keys, stores, clientSecrets, cookieKeys, events, ...(now ? { now } : {}) });
+  const own = ownTokens(config.issuer, keys.publicJwks, new Map(config.toolServers.map((t) => [t.resource, t])));
+  const provider = createProvider({ config, keys, stores, clientSecrets, cookieKeys, events, own, ...(now ? { now } : {}) });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'provider server_error'));
   // Koa's fallback error log: a client closing a stream (an SSE consumer going away) is normal, not an error.
   provider.silent = true;
@@ -126,7 +127,6 @@ export async function createService(config: Config, { logger, env = process.env,
     }
   });
 
-  const toolServers = new Map(config.toolServers.map((t) => [t.resource, t]));
   const privileged = config.clients.filter((c) => (c.scope ?? '').split(' ').some((s) => ADMIN_SCOPES.includes(s))).map((c) => c.client_id);
   mount(
     provider,
@@ -140,12 +140,9 @@ export async function createService(config: Config, { logger, env = process.env,
     interactionRoutes(provider, config.demoLogin),
     statusRoutes({
       provider,
-      issuer: config.issuer,
       feed: stores.revocations,
       store: stores.exchange,
-      ownKeys: createLocalJWKSet(keys.publicJwks as never),
-      ownAlgorithms: [...new Set(keys.publicJwks.keys.map((k) => String(k.alg)))],
-      toolServers,
+      own,
       feedClients: new Set([...config.toolServers.flatMap((t) => (t.clientId ? [t.clientId] : [])), ...privileged]),
       heartbeatSeconds: config.revocation.feedHeartbeatSeconds,
       metrics,

@@ -1,6 +1,5 @@
 // Builds the oidc-provider instance with our configuration and the token exchange grant registered on it.
 import Provider, { type AdapterConstructor } from 'oidc-provider';
-import { createLocalJWKSet } from 'jose';
 import type { Config } from '../config/schema.js';
 import type { LoadedKeys } from '../keys/index.js';
 import type { Stores } from '../stores/types.js';
@@ -9,7 +8,7 @@ import type { DecisionEvents } from '../audit/events.js';
 import { Policy } from '../policy/decide.js';
 import { registerTokenExchange } from '../grants/token_exchange/register.js';
 import { trustedIssuersFrom } from '../token_types/context.js';
-import { delegationCache } from '../token_types/delegation_token.js';
+import type { OwnTokens } from '../token_types/own_tokens.js';
 import { providerConfiguration } from './configuration.js';
 import { ServiceUnavailable } from './errors.js';
 
@@ -36,6 +35,8 @@ export interface ProviderOptions {
   clientSecrets: Map<string, string>;
   cookieKeys: string[];
   events: DecisionEvents;
+  /** Our own delegation tokens (shared with the introspection endpoint). */
+  own: OwnTokens;
   now?: () => number;
 }
 
@@ -53,7 +54,7 @@ export function createProvider(o: ProviderOptions): Provider {
   );
   provider.proxy = config.proxy;
 
-  const toolServers = new Map(config.toolServers.map((t) => [t.resource, t]));
+  const { toolServers } = o.own;
   registerTokenExchange(provider, {
     issuer: config.issuer,
     clients: new Map(config.clients.map((c) => [c.client_id, c])),
@@ -64,13 +65,10 @@ export function createProvider(o: ProviderOptions): Provider {
     tokenTypes: {
       issuer: config.issuer,
       store: o.stores.exchange,
-      ownKeys: createLocalJWKSet(o.keys.publicJwks as never),
-      ownAlgorithms: [...new Set(o.keys.publicJwks.keys.map((k) => String(k.alg)))],
+      own: o.own,
       clockTolerance: config.exchange.clockToleranceSeconds,
       trustedIssuers: trustedIssuersFrom(config.trustedIssuers),
-      toolServers,
       accounts: new Map(config.demoLogin.users.map((u) => [u.sub, u])),
-      delegationCache: delegationCache(),
     },
     signer: () => o.keys.signing,
     findClientCredentials: async (token) => {

@@ -4,14 +4,12 @@ import { PassThrough } from 'node:stream';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
-import type { JWTVerifyGetKey } from 'jose';
 import type { Context } from 'koa';
-import type { ToolServerConfig } from '../config/schema.js';
 import type { ExchangeStateStore, RevocationEvent, RevocationFeed } from '../stores/types.js';
 import { authenticateClient } from '../http/client_auth.js';
 import type { Metrics } from '../http/metrics.js';
-import { verifyJwt } from '../token_types/jwt.js';
-import { actClientIds, parseAct } from '../token_types/act.js';
+import { parseAct } from '../token_types/act.js';
+import { revocationQueryFor, verifyOwnToken, type OwnTokens } from '../token_types/own_tokens.js';
 import { revokedBecause } from './revocation.js';
 import { ServiceUnavailable } from '../provider/errors.js';
 
@@ -25,12 +23,9 @@ export const paths = { snapshot: '/revocations', events: '/revocations/events', 
 
 export interface StatusDeps {
   provider: Provider;
-  issuer: string;
   feed: RevocationFeed;
   store: ExchangeStateStore;
-  ownKeys: JWTVerifyGetKey;
-  ownAlgorithms: string[];
-  toolServers: Map<string, ToolServerConfig>;
+  own: OwnTokens;
   /** Clients allowed to read the feed: tool servers' clients and clients holding `revocation` or `admin` scope. */
   feedClients: Set<string>;
   heartbeatSeconds: number;
@@ -124,27 +119,14 @@ async function introspect(deps: StatusDeps, token: string, clientId: string): Pr
   const inactive = { active: false };
   let payload;
   try {
-    payload = await verifyJwt(token, deps.ownKeys, {
-      issuer: deps.issuer,
-      audience: [...deps.toolServers.keys()],
-      algorithms: deps.ownAlgorithms,
-      clockTolerance: 0,
-      typ: 'at+jwt',
-      requiredClaims: ['sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'sid', 'act'],
-    }, 'subject_token');
+    payload = await verifyOwnToken(deps.own, token, Math.floor(Date.now() / 1000));
   } catch {
     return inactive;
   }
-  const aud = payload.aud as string;
   const act = parseAct(payload.act);
   // Who may see it: the tool server it was issued for, or the client that obtained it.
-  if (!act || (deps.toolServers.get(aud)?.clientId !== clientId && payload.client_id !== clientId)) return inactive;
-  const hits = await deps.store.readRevocations({
-    sid: payload.sid as string,
-    sub: payload.sub!,
-    jti: payload.jti!,
-    clientIds: [...new Set([String(payload.client_id), ...actClientIds(act)])],
-  }).catch(unavailable);
+  if (!act || (deps.own.toolServers.get(payload.aud as string)?.clientId !== clientId && payload.client_id !== clientId)) return inactive;
+  const hits = await deps.store.readRevocations(revocationQueryFor(payload, act)).catch(unavailable);
   if (revokedBecause(hits, payload.iat!)) return inactive;
   return { active: true, token_type: 'Bearer', ...payload };
 }

@@ -1,8 +1,8 @@
 // What the subject/actor token validators need: built once at start, passed in (never global).
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import type { ExpiringLru } from '../verify/lru.js';
-import type { DemoUser, ToolServerConfig, TrustedIssuerConfig } from '../config/schema.js';
+import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import type { OwnTokens } from './own_tokens.js';
+import type { DemoUser, TrustedIssuerConfig } from '../config/schema.js';
 import type { ExchangeStateStore } from '../stores/types.js';
 
 export interface TrustedIssuer {
@@ -16,14 +16,11 @@ export interface TrustedIssuer {
 export interface TokenTypeDeps {
   issuer: string;
   store: ExchangeStateStore;
-  ownKeys: JWTVerifyGetKey;
-  ownAlgorithms: string[];
+  /** Our own delegation tokens: keys, algorithms, tool servers, verification cache. */
+  own: OwnTokens;
   clockTolerance: number;
   trustedIssuers: Map<string, TrustedIssuer>;
-  toolServers: Map<string, ToolServerConfig>;
   accounts: Map<string, DemoUser>;
-  /** Delegation tokens already verified, until their `exp` (see delegation_token.ts). */
-  delegationCache: ExpiringLru<JWTPayload>;
 }
 
 export interface ValidationContext {

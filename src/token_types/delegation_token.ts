@@ -3,41 +3,18 @@ import type { ActClaim, SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { ValidationContext } from './context.js';
 import type { JWTPayload } from 'jose';
-import { verifyJwt, type Peeked } from './jwt.js';
-import { ExpiringLru } from '../verify/lru.js';
-import { parseAct, actClientIds } from './act.js';
-
-/**
- * Tool servers re-exchange the token they received for each downstream call, so a fully verified delegation token is
- * remembered (by its exact text, until its `exp`, bounded) and its signature checked once; the binding, `act` and
- * revocation checks below still run on every exchange.
- */
-export function delegationCache(maxEntries = 10_000): ExpiringLru<JWTPayload> {
-  return new ExpiringLru<JWTPayload>(maxEntries);
-}
+import type { Peeked } from './jwt.js';
+import { parseAct } from './act.js';
+import { revocationQueryFor, verifyOwnToken } from './own_tokens.js';
 
 export async function validateDelegationToken(
   token: string,
-  { deps, clientId }: ValidationContext,
+  { deps, clientId, now }: ValidationContext,
   { peeked, verified }: { peeked?: Peeked; verified?: JWTPayload } = {},
 ): Promise<SubjectContext> {
-  const payload = verified ?? await verifyJwt(
-    token,
-    deps.ownKeys,
-    {
-      issuer: deps.issuer,
-      audience: [...deps.toolServers.keys()],
-      algorithms: deps.ownAlgorithms,
-      clockTolerance: 0,
-      typ: 'at+jwt',
-      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'sid', 'act'],
-    },
-    'subject_token',
-    peeked,
-  );
-  if (!verified) deps.delegationCache.set(token, payload, payload.exp! * 1000);
+  const payload = verified ?? (await verifyOwnToken(deps.own, token, now, peeked));
   const aud = typeof payload.aud === 'string' ? payload.aud : undefined;
-  const tool = aud === undefined ? undefined : deps.toolServers.get(aud);
+  const tool = aud === undefined ? undefined : deps.own.toolServers.get(aud);
   if (!tool) throw new TokenRejected('unknown_audience');
   // SPEC profile: a delegation token may be exchanged only by the client registered for the tool server in its `aud`.
   if (tool.clientId === undefined || tool.clientId !== clientId) throw new TokenRejected('not_audience_client');
@@ -49,12 +26,7 @@ export async function validateDelegationToken(
     throw new TokenRejected('malformed_claims');
   }
   const issuedTo = typeof payload.client_id === 'string' ? payload.client_id : undefined;
-  const revocations = await deps.store.readRevocations({
-    sid,
-    sub: payload.sub,
-    jti: payload.jti,
-    clientIds: [...new Set([...(issuedTo ? [issuedTo] : []), ...actClientIds(act)])],
-  });
+  const revocations = await deps.store.readRevocations(revocationQueryFor(payload, act));
   return {
     kind: 'delegation',
     sub: payload.sub,

@@ -14,7 +14,7 @@ export type SubjectValidator = (token: string, ctx: ValidationContext) => Promis
 function byIssuer(tokenType: string, ownTokensAccepted: boolean): SubjectValidator {
   return (token, ctx) => {
     if (ownTokensAccepted) {
-      const verified = ctx.deps.delegationCache.get(token, ctx.now * 1000);
+      const verified = ctx.deps.own.cache.get(token, ctx.now * 1000);
       if (verified) return validateDelegationToken(token, ctx, { verified });
     }
     const peeked = peek(token, 'subject_token');

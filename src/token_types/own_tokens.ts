@@ -1,0 +1,66 @@
+// Our own delegation tokens coming back to us (multi-hop exchange, introspection): one verifier, built once at start.
+import { createLocalJWKSet, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { ToolServerConfig } from '../config/schema.js';
+import type { RevocationQuery } from '../stores/types.js';
+import { ExpiringLru } from '../verify/lru.js';
+import { actClientIds } from './act.js';
+import { verifyJwt, type Peeked } from './jwt.js';
+import type { ActClaim } from './types.js';
+
+export interface OwnTokens {
+  issuer: string;
+  keys: JWTVerifyGetKey;
+  algorithms: string[];
+  toolServers: Map<string, ToolServerConfig>;
+  /**
+   * Tool servers re-exchange the token they received for each downstream call, so a verified token is remembered (by
+   * its exact text, until its `exp`, bounded) and its signature checked once; callers still check binding and revocation.
+   */
+  cache: ExpiringLru<JWTPayload>;
+}
+
+export function ownTokens(issuer: string, publicJwks: { keys: JWK[] }, toolServers: Map<string, ToolServerConfig>, maxCached = 10_000): OwnTokens {
+  return {
+    issuer,
+    keys: createLocalJWKSet(publicJwks),
+    algorithms: [...new Set(publicJwks.keys.map((k) => String(k.alg)))],
+    toolServers,
+    cache: new ExpiringLru<JWTPayload>(maxCached),
+  };
+}
+
+/**
+ * RFC 9068 §4 applied to our own tokens: signature with our keys, `typ` at+jwt, exact `iss`, `aud` a registered tool
+ * server, not expired (no leeway: we issued it), every claim we always set present. Throws TokenRejected.
+ */
+export async function verifyOwnToken(own: OwnTokens, token: string, nowSeconds: number, peeked?: Peeked): Promise<JWTPayload> {
+  const cached = own.cache.get(token, nowSeconds * 1000);
+  if (cached) return cached;
+  const payload = await verifyJwt(
+    token,
+    own.keys,
+    {
+      issuer: own.issuer,
+      audience: [...own.toolServers.keys()],
+      algorithms: own.algorithms,
+      clockTolerance: 0,
+      typ: 'at+jwt',
+      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'sid', 'act'],
+    },
+    'subject_token',
+    peeked,
+  );
+  own.cache.set(token, payload, payload.exp! * 1000);
+  return payload;
+}
+
+/** The revocation markers that can touch a delegation token: its session, user, id, requesting client and every actor. */
+export function revocationQueryFor(payload: JWTPayload, act: ActClaim): RevocationQuery {
+  const issuedTo = typeof payload.client_id === 'string' ? [payload.client_id] : [];
+  return {
+    sid: payload.sid as string,
+    sub: payload.sub!,
+    jti: payload.jti!,
+    clientIds: [...new Set([...issuedTo, ...actClientIds(act)])],
+  };
+}
