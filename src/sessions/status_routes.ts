@@ -12,6 +12,7 @@ import { parseAct } from '../token_types/act.js';
 import { revocationQueryFor, verifyOwnToken, type OwnTokens } from '../token_types/own_tokens.js';
 import { revokedBecause } from './revocation.js';
 import { ServiceUnavailable } from '../provider/errors.js';
+import { compareStreamIds, parseStreamId, type StreamId } from '../stores/stream_id.js';
 
 export const FEED_VERSION = 1;
 
@@ -30,13 +31,6 @@ export interface StatusDeps {
   feedClients: Set<string>;
   heartbeatSeconds: number;
   metrics: Metrics;
-}
-
-/** Stream ids are `<ms>-<seq>`; compare numerically. */
-export function idAfter(a: string, b: string): boolean {
-  const [am, as] = a.split('-').map(Number) as [number, number];
-  const [bm, bs] = b.split('-').map(Number) as [number, number];
-  return am > bm || (am === bm && as > bs);
 }
 
 async function feedClient(deps: StatusDeps, ctx: Context): Promise<string> {
@@ -65,14 +59,16 @@ export function statusRoutes(deps: StatusDeps): Router {
     await feedClient(deps, ctx);
     const resumeFrom = ctx.get('last-event-id') || (typeof ctx.query.since === 'string' ? ctx.query.since : '');
     const stream = new PassThrough();
-    let last = resumeFrom;
+    // A cursor that is no stream id cannot be resumed from: the consumer is told to re-snapshot (below).
+    let last: StreamId | undefined = resumeFrom ? parseStreamId(resumeFrom) : undefined;
     // Subscribe before catching up, so nothing published meanwhile is missed; duplicates are dropped by id.
     const buffered: RevocationEvent[] = [];
     let live = false;
     const send = (e: RevocationEvent) => {
-      if (last && !idAfter(e.id, last)) return;
+      const id = parseStreamId(e.id);
+      if (last && id && compareStreamIds(id, last) <= 0) return;
       sse(stream, e);
-      last = e.id;
+      if (id) last = id;
     };
     const unsubscribe = deps.feed.subscribe((e) => (live ? send(e) : buffered.push(e)));
     const heartbeat = setInterval(() => stream.write(`event: heartbeat\ndata: {"t":${Math.floor(Date.now() / 1000)}}\n\n`), deps.heartbeatSeconds * 1000);
@@ -91,7 +87,7 @@ export function statusRoutes(deps: StatusDeps): Router {
     ctx.body = stream;
     stream.write(`retry: 1000\nevent: heartbeat\ndata: {"t":${Math.floor(Date.now() / 1000)},"v":${FEED_VERSION}}\n\n`);
     if (resumeFrom) {
-      const { events, reset } = await deps.feed.since(resumeFrom).catch(() => ({ events: [], reset: true }));
+      const { events, reset } = last ? await deps.feed.since(resumeFrom).catch(() => ({ events: [], reset: true })) : { events: [], reset: true };
       if (reset) stream.write('event: reset\ndata: {}\n\n');
       else events.forEach(send);
     }

@@ -150,6 +150,15 @@ describe('revocation status for tool servers', () => {
     await stale.ready;
     await stale.waitFor((e) => e.event === 'reset');
     stale.close();
+
+    // A cursor that is no stream id: reset, and live events still flow.
+    const garbage = openFeed(a, 'crm-server', 'not-a-cursor');
+    await garbage.ready;
+    await garbage.waitFor((e) => e.event === 'reset');
+    const later = await delegation();
+    await a.service.revocation.revoke({ kind: 'jti', value: later.claims.jti!, by: 'test' });
+    await garbage.waitFor((e) => e.event === 'revocation' && JSON.parse(e.data!).value === later.claims.jti);
+    garbage.close();
   });
 
   it('introspection of delegation tokens: claims with act and sid, then exactly {"active":false} once revoked', async () => {
