@@ -1,5 +1,6 @@
 // The admin HTTP API under /admin: revoke sessions, subjects, clients and tokens; read sessions and the audit trail.
 // Every call is authenticated (auth.ts), answered in JSON, and audited as an AdminDecisionEvent, allowed or refused.
+import { adminResourceOf } from '../provider/configuration.js';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
@@ -189,7 +190,7 @@ function renderError(ctx: Context, err: unknown, caller: AdminCaller | undefined
 export function adminRoutes(deps: AdminDeps): Middleware {
   const router = adminRouter(deps);
   const dispatch = router.routes();
-  const authDeps = { provider: deps.provider, adminResource: `${deps.issuer}${ADMIN_PREFIX}`, clients: deps.clients };
+  const authDeps = { provider: deps.provider, adminResource: adminResourceOf(deps.issuer), clients: deps.clients };
 
   return async function admin(ctx, next) {
     if (ctx.path !== ADMIN_PREFIX && !ctx.path.startsWith(`${ADMIN_PREFIX}/`)) return next();

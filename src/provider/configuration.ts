@@ -6,6 +6,9 @@ import { TOKEN_EXCHANGE_GRANT } from '../grants/token_exchange/params.js';
 /** Scopes of tokens for the service's own APIs (client_credentials, resource `${issuer}/admin`). */
 export const ADMIN_SCOPES = ['admin', 'revocation'];
 
+/** The resource indicator (and audience) of admin tokens: the admin API's own URL. */
+export const adminResourceOf = (issuer: string) => `${issuer}/admin`;
+
 export interface ProviderDeps {
   config: Pick<Config, 'issuer' | 'clients' | 'toolServers' | 'userTokens' | 'demoLogin'>;
   /** Client secrets resolved from env or files, by client_id. */
@@ -53,7 +56,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
   const toolServers = new Map(config.toolServers.map((t) => [t.resource, t]));
   const selfResource = config.issuer;
   const signingAlg = String(deps.privateJwks.keys[0]?.alg ?? 'ES256');
-  const adminResource = `${config.issuer}/admin`;
+  const adminResource = adminResourceOf(config.issuer);
   // The scopes each client may request for itself (client_credentials); none unless configured.
   const clientScopes = new Map(config.clients.map((c) => [c.client_id, new Set((c.scope ?? '').split(' ').filter(Boolean))]));
   const allowedFor = (clientId: string, scopes: string[]) => scopes.filter((s) => clientScopes.get(clientId)?.has(s)).join(' ');
