@@ -54,7 +54,7 @@ export async function startBenchService(options: StartBenchServiceOptions): Prom
   const secrets = Object.fromEntries(CLIENT_IDS.map((id) => [id, randomBytes(24).toString('base64url')])) as Record<BenchClientId, string>;
   const secretEnv = Object.fromEntries(CLIENT_IDS.map((id) => [secretEnvName(id), secrets[id]]));
   const start: ServerStartOptions = { port, redisUrl: options.redisUrl, keyPrefix, keysDir };
-  const execArgv = ['--import', 'tsx', '--expose-gc', ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.nodeArgs ?? [])];
+  const execArgv = ['--conditions=source', '--import', 'tsx', '--expose-gc', ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.nodeArgs ?? [])];
   const child: ChildProcess = fork(SERVER, [], {
     execArgv,
     env: { ...process.env, ...secretEnv, BENCH_SERVER: JSON.stringify(start), LOG_LEVEL: 'silent' },

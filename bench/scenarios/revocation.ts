@@ -2,7 +2,7 @@
 // that session. Also scenario 5's Redis figures: bytes per live session and per revocation, from MEMORY USAGE deltas.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
-import { VerifyError } from '../../src/verify/index.js';
+import { VerifyError } from 'delegation-token-verify';
 import type { BenchContext } from '../context.js';
 import { adminRevokeSession, adminToken, exchangeForCrm, loginUser, mapLimit } from '../flows.js';
 import { familyDelta, prefixMemory, sumBytes, type FamilyBytes } from '../redis_memory.js';

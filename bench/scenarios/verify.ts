@@ -3,7 +3,7 @@
 //   the remote JWKS' cached key, claims, act), plus the feed revocation lookup;
 // - repeated: one token over and over through a caching verifier (the LRU hit path), revocation feed on.
 import { importJWK, jwtVerify, type JWK } from 'jose';
-import { createVerifier, type Verifier } from '../../src/verify/index.js';
+import { createVerifier, type Verifier } from 'delegation-token-verify';
 import { CRM } from '../config.js';
 import type { BenchContext } from '../context.js';
 import { exchangeForCrm, mapLimit } from '../flows.js';

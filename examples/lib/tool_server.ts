@@ -17,7 +17,7 @@ import {
   toolAllowed,
   type Actor,
   type McpAuthExtra,
-} from '../../src/verify/index.js';
+} from 'delegation-token-verify';
 
 /** Who called a tool, as the verified token says; every tool result carries it. */
 export interface Caller {

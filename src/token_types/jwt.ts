@@ -1,6 +1,6 @@
 // JWT verification for incoming subject and actor tokens, with every jose error mapped to a reason in one place.
 import { jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { decodeJsonSegment } from '../verify/json_strict.js';
+import { decodeJsonSegment } from '../../packages/verify/src/json_strict.js';
 import { DependencyUnavailable, TokenRejected } from './types.js';
 
 /** Token kinds that are never accepted as subject or actor tokens (RFC 8725 §3.12: validation rules must be exclusive). */

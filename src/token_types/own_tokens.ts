@@ -2,7 +2,7 @@
 import { createLocalJWKSet, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ToolServerConfig } from '../config/schema.js';
 import type { RevocationQuery } from '../stores/types.js';
-import { ExpiringLru } from '../verify/lru.js';
+import { ExpiringLru } from '../../packages/verify/src/lru.js';
 import { actClientIds } from './act.js';
 import { verifyJwt, type Peeked } from './jwt.js';
 import type { ActClaim } from './types.js';

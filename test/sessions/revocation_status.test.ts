@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
-import { createVerifier, VerifyError } from '../../src/verify/index.js';
+import { createVerifier, VerifyError } from 'delegation-token-verify';
 import { exchangeFor, loginUser, postForm } from '../helpers/http.js';
 import { BILLING, CRM, startService, type TestService } from '../helpers/service.js';
 

@@ -1,7 +1,7 @@
 // RS-01..04, RS-06, JW-08, JW-09 and the act/claim shape rules, against a JWKS served over HTTP.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createVerifier, type Verifier } from '../../src/verify/index.js';
+import { createVerifier, type Verifier } from 'delegation-token-verify';
 import { rejectsWith } from './helpers/assert_error.js';
 import { startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
 import { AUDIENCE, makeKey, mint, now, type TestKey } from './helpers/tokens.js';

@@ -1,6 +1,6 @@
 // Assert that a promise rejects with a VerifyError of one exact code (and its status / OAuth error).
 import assert from 'node:assert/strict';
-import { VerifyError, type VerifyErrorCode } from '../../../src/verify/index.js';
+import { VerifyError, type VerifyErrorCode } from 'delegation-token-verify';
 
 const STATUS: Partial<Record<VerifyErrorCode, number>> = {
   ERR_INSUFFICIENT_SCOPE: 403,

@@ -1,7 +1,7 @@
 // Introspection mode (RFC 7662) over real HTTP: active/inactive, answer cache, fail-closed on issuer errors.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { createVerifier, type Verifier } from '../../src/verify/index.js';
+import { createVerifier, type Verifier } from 'delegation-token-verify';
 import { rejectsWith } from './helpers/assert_error.js';
 import { FEED_CLIENT, startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
 import { AUDIENCE, makeKey, mint, type TestKey } from './helpers/tokens.js';

@@ -29,7 +29,7 @@ const MAX_CLOCK_TOLERANCE = 300;
  *
  * @example
  * ```ts
- * import { createVerifier } from 'delegation-token-service/verify'
+ * import { createVerifier } from 'delegation-token-verify'
  *
  * const verifier = createVerifier({
  *   issuer: 'https://sts.example',

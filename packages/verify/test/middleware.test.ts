@@ -11,7 +11,7 @@ import {
   koaBearerAuth,
   resourceMetadataUrl,
   type Verifier,
-} from '../../src/verify/index.js';
+} from 'delegation-token-verify';
 import { FEED_CLIENT, startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
 import { AUDIENCE, makeKey, mint, type TestKey } from './helpers/tokens.js';
 

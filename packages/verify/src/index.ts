@@ -1,4 +1,4 @@
-// The public surface of `delegation-token-service/verify`, listed by hand: anything not here is internal.
+// The public surface of `delegation-token-verify`, listed by hand: anything not here is internal.
 
 export { createVerifier } from './verifier.js';
 export { VerifyError } from './errors.js';

@@ -1,14 +1,14 @@
 // Unit tests of the small internal pieces: duplicate-name scanner, SSE parser, LRU, revocation matching, Basic auth.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { basicAuthorization, issuerEndpoint } from '../../src/verify/issuer_http.js';
-import { hasDuplicateMember } from '../../src/verify/json_strict.js';
-import { ExpiringLru } from '../../src/verify/lru.js';
-import { precheck } from '../../src/verify/precheck.js';
-import { VerifyError } from '../../src/verify/errors.js';
-import { RevocationSet } from '../../src/verify/revocation_set.js';
-import { SseParser } from '../../src/verify/sse.js';
-import type { VerifiedToken } from '../../src/verify/index.js';
+import { basicAuthorization, issuerEndpoint } from '../src/issuer_http.js';
+import { hasDuplicateMember } from '../src/json_strict.js';
+import { ExpiringLru } from '../src/lru.js';
+import { precheck } from '../src/precheck.js';
+import { VerifyError } from '../src/errors.js';
+import { RevocationSet } from '../src/revocation_set.js';
+import { SseParser } from '../src/sse.js';
+import type { VerifiedToken } from 'delegation-token-verify';
 
 describe('hasDuplicateMember', () => {
   const cases: Array<[string, boolean]> = [

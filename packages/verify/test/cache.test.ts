@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stats } from '../../src/verify/internal_stats.js';
-import { createVerifier } from '../../src/verify/index.js';
+import { stats } from '../src/internal_stats.js';
+import { createVerifier } from 'delegation-token-verify';
 import { rejectsWith } from './helpers/assert_error.js';
 import { FEED_CLIENT, startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
 import { AUDIENCE, makeKey, mint, now, type TestKey } from './helpers/tokens.js';

@@ -7,7 +7,7 @@ import {
   resourceMetadataPath,
   resourceMetadataUrl,
   toolAllowed,
-} from '../../src/verify/index.js';
+} from 'delegation-token-verify';
 
 describe('resourceMetadataPath / resourceMetadataUrl (RFC 9728 §3.1)', () => {
   it('inserts the well-known suffix between host and path', () => {

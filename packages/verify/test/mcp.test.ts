@@ -8,7 +8,7 @@ import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middlew
 import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import express from 'express';
-import { createVerifier, mcpTokenVerifier, resourceMetadataUrl, type Verifier } from '../../src/verify/index.js';
+import { createVerifier, mcpTokenVerifier, resourceMetadataUrl, type Verifier } from 'delegation-token-verify';
 import { FEED_CLIENT, startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
 import { AUDIENCE, makeKey, mint, now, type TestKey } from './helpers/tokens.js';
 

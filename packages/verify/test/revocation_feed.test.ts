@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createVerifier, VerifyError, type Verifier, type VerifierOptions } from '../../src/verify/index.js';
+import { createVerifier, VerifyError, type Verifier, type VerifierOptions } from 'delegation-token-verify';
 import { rejectsWith } from './helpers/assert_error.js';
 import { FEED_CLIENT, startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
 import { AUDIENCE, makeKey, mint, now, type TestKey } from './helpers/tokens.js';
