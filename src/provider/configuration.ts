@@ -79,8 +79,22 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
       devInteractions: { enabled: false },
       // DPoP is not yet applied to the exchange grant, so it is not advertised at all (see README, "Not yet").
       dPoP: { enabled: false },
-      introspection: { enabled: true } as never,
-      revocation: { enabled: true },
+      introspection: {
+        enabled: true,
+        // RFC 7662 §2.2 / SPEC §6: a token "this caller may not see" is `{"active":false}`: only the client it was issued to
+        // sees its own tokens (oidc-provider's default lets any confidential client read any token).
+        allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId,
+      } as never,
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the revocation request";
+        // a confidential caller is told no, a public one gets the usual 200 without effect (oidc-provider's default, stated).
+        allowedPolicy: async (_ctx: unknown, client: { clientId: string; clientAuthMethod: string }, token: { clientId?: string }) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      } as never,
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
