@@ -1,5 +1,6 @@
 // Public types of the verify SDK. Defaults are documented here, next to the option they belong to.
-import type { JWTPayload } from 'jose';
+// Types only: jose is ESM, so CommonJS consumers' node16 type resolution needs the explicit resolution mode.
+import type { JWTPayload } from 'jose' with { 'resolution-mode': 'import' };
 
 /**
  * One entry of the RFC 8693 §4.1 `act` chain.
