@@ -29,23 +29,29 @@ export function normalizeRevocation(record: RevocationRecord): RevocationRecord 
   return normalized;
 }
 
+/** Kinds whose marker is a cutoff in time (tokens issued at or before `revokedAt`); the others revoke absolutely. */
+export const CUTOFF_KINDS: ReadonlySet<RevocationKind> = new Set(['sub', 'client']);
+
 /**
- * The idempotent-revoke rule: the first stored record stays (its `by` and `reason` included), widened to the earliest
- * `revokedAt` and the latest `expiresAt` seen. `changed` says whether the stored marker must be rewritten.
+ * The revoke rule, for a marker that is already stored.
+ * - `sub` and `client` are cutoffs: a later `revokedAt` moves the cutoff and replaces the record (its `by` and `reason`
+ *   included), which is a new revocation and so a new feed event (`published`). An earlier or equal one changes nothing.
+ * - `sid`, `jti` and `token_digest` are absolute: a repeat never publishes; the first record stays, with the earliest
+ *   `revokedAt` kept as the time it first took effect.
+ * Either way the retention widens to the latest `expiresAt`. `write` says whether the stored marker must be rewritten.
  * The Redis store's Lua script (redis/revocation_scripts.ts) implements the same rule; keep the two in step.
  */
-export function mergeRevocation(existing: RevocationRecord, incoming: RevocationRecord): { record: RevocationRecord; changed: boolean } {
-  if (existing.revokedAt <= incoming.revokedAt && existing.expiresAt >= incoming.expiresAt) {
-    return { record: existing, changed: false };
+export function mergeRevocation(
+  existing: RevocationRecord,
+  incoming: RevocationRecord,
+): { record: RevocationRecord; write: boolean; published: boolean } {
+  const expiresAt = Math.max(existing.expiresAt, incoming.expiresAt);
+  if (CUTOFF_KINDS.has(incoming.kind) && incoming.revokedAt > existing.revokedAt) {
+    return { record: { ...incoming, expiresAt }, write: true, published: true };
   }
-  return {
-    record: {
-      ...existing,
-      revokedAt: Math.min(existing.revokedAt, incoming.revokedAt),
-      expiresAt: Math.max(existing.expiresAt, incoming.expiresAt),
-    },
-    changed: true,
-  };
+  const revokedAt = CUTOFF_KINDS.has(incoming.kind) ? existing.revokedAt : Math.min(existing.revokedAt, incoming.revokedAt);
+  if (revokedAt === existing.revokedAt && expiresAt === existing.expiresAt) return { record: existing, write: false, published: false };
+  return { record: { ...existing, revokedAt, expiresAt }, write: true, published: false };
 }
 
 /** The client ids to check, once each, in the order given. */

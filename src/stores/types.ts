@@ -78,8 +78,10 @@ export interface ExchangeStateStore {
   readRevocations(query: RevocationQuery): Promise<RevocationHits>;
   /**
    * Writes a revocation marker that expires at `record.expiresAt`, indexes it for the feed snapshot and appends it to the
-   * revocation event stream, atomically. Idempotent: a repeat keeps the earliest revokedAt and the later expiresAt, emits
-   * no second event, and returns `created: false`.
+   * revocation event stream, atomically (the rule is mergeRevocation() in revocation.ts). `created: true` means this call
+   * recorded a revocation and published it as a feed event: a marker that did not exist, or, for the cutoff kinds `sub`
+   * and `client`, a later `revokedAt` (the record, with its `by` and `reason`, replaces the stored one). Anything else
+   * is a repeat: `created: false`, no event; only the retention widens to the later expiresAt.
    */
   revoke(record: RevocationRecord): Promise<{ record: RevocationRecord; created: boolean }>;
 }
@@ -218,4 +220,9 @@ export interface RevocationFeed {
   since(cursor: string): Promise<{ events: RevocationEvent[]; reset: boolean }>;
   /** Live events from every instance sharing the store; one reader per process fans out to all listeners. */
   subscribe(listener: (event: RevocationEvent) => void): () => void;
+  /**
+   * Milliseconds since the live reader last read the shared event stream successfully (Infinity when nobody is
+   * subscribed): a replica may vouch for a consumer's freshness only as far as this. 0 where there is no shared stream.
+   */
+  tailAgeMs(): number;
 }

@@ -103,9 +103,10 @@ describe('admin API: revocation', () => {
       const hop = await exchangeFor(svc, 'crm-server', crmToken, BILLING, { scope: 'billing.refund_lookup' });
       assert.deepEqual(hop.body, SUBJECT_INVALID);
     }
+    // Within the same second a repeat changes nothing; in a later second it moves the cutoff (a new revocation).
     const repeat = await revoke('/admin/subjects/user-carol/revoke');
-    assert.equal(repeat.body.created, false);
-    assert.equal(repeat.body.revokedAt, res.body.revokedAt);
+    assert.equal(repeat.body.created, repeat.body.revokedAt !== res.body.revokedAt);
+    assert.ok((repeat.body.revokedAt as number) >= (res.body.revokedAt as number));
   });
 
   it('revoke a client: its delegation tokens so far are refused; tokens it obtains later are not', async () => {
@@ -123,9 +124,32 @@ describe('admin API: revocation', () => {
     const later = await delegated('dave', 'agent2');
     assert.equal((await introspectDelegation(svc, later.crmToken)).body.active, true);
 
-    const repeat = await revoke('/admin/clients/agent2/revoke');
-    assert.deepEqual([repeat.body.created, repeat.body.revokedAt], [false, revokedAt]);
+    // Revoking again later moves the cutoff: the token obtained in between dies too, and it is a new revocation
+    // (created, its own reason, a feed event, the snapshot shows the latest cutoff).
+    await sleep(1100);
+    const { cursor } = await svc.service.stores.revocations.snapshot();
+    const repeat = await revoke('/admin/clients/agent2/revoke', 'agent2 again');
+    assert.equal(repeat.status, 200);
+    assert.equal(repeat.body.created, true);
+    assert.ok((repeat.body.revokedAt as number) > (revokedAt as number));
     assert.ok((repeat.body.expiresAt as number) >= (expiresAt as number));
+    assert.deepEqual((await introspectDelegation(svc, later.crmToken)).body, { active: false });
+    assert.deepEqual((await exchangeFor(svc, 'agent2', later.user.accessToken, CRM)).body, SUBJECT_INVALID);
+    const cutoff = { kind: 'client', value: 'agent2', revokedAt: repeat.body.revokedAt, expiresAt: repeat.body.expiresAt, by: 'admin-cli', reason: 'agent2 again' };
+    const { events } = await svc.service.stores.revocations.since(cursor);
+    assert.deepEqual(events.map((e) => e.record).filter((r) => r.value === 'agent2'), [cutoff]);
+    const snapshot = await svc.service.stores.revocations.snapshot();
+    assert.deepEqual(snapshot.revocations.filter((r) => r.kind === 'client' && r.value === 'agent2'), [cutoff]);
+    // The same second again: nothing changes.
+    const same = await revoke('/admin/clients/agent2/revoke', 'third');
+    if (same.body.revokedAt === repeat.body.revokedAt) assert.equal(same.body.created, false);
+    await svc.service.flushAudit();
+    const audit = await call(svc, 'GET', '/admin/audit?type=revocation&client_id=admin-cli&limit=100', { token });
+    const mine = (audit.body.items as Array<Record<string, unknown>>).filter((e) => e.kind === 'client' && e.value === 'agent2');
+    assert.deepEqual(mine.filter((e) => e.reason !== 'third').map((e) => [e.reason, e.created, e.reasons]), [
+      ['agent2 again', true, ['revoked']],
+      ['agent2 misbehaves', true, ['revoked']],
+    ]);
   });
 
   it('revoke an unknown client: 404, nothing recorded', async () => {

@@ -140,16 +140,54 @@ export function exchangeContract(harness: HarnessRef): void {
       assert.deepEqual(await eventsFor(value), [first]);
     });
 
-    it('concurrent revokes of one marker: one created, one event', async () => {
+    it('concurrent identical revokes of one marker: one created, one event', async () => {
       const value = id();
       const t = nowSec();
       const results = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => exchange().revoke({ kind: 'client', value, revokedAt: t + i, expiresAt: t + 600 })),
+        Array.from({ length: 10 }, (_, i) => exchange().revoke({ kind: 'client', value, revokedAt: t, expiresAt: t + 600 - i })),
       );
       assert.equal(results.filter((r) => r.created).length, 1);
-      assert.deepEqual(await eventsFor(value), [{ kind: 'client', value, revokedAt: t, expiresAt: t + 600 }]);
+      assert.deepEqual(await eventsFor(value), [{ kind: 'client', value, revokedAt: t, expiresAt: results.find((r) => r.created)!.record.expiresAt }]);
       assert.deepEqual(await exchange().readRevocations({ clientIds: [value] }), { clients: [{ kind: 'client', value, revokedAt: t, expiresAt: t + 600 }] });
-      assert.ok(results.every((r, i) => r.record.revokedAt <= t + i && r.record.expiresAt === t + 600));
+    });
+
+    for (const kind of ['sub', 'client'] as const) {
+      it(`re-revoking a ${kind} moves the cutoff to the latest revokedAt, with its own by/reason and a new event`, async () => {
+        const value = id();
+        const t = nowSec();
+        const query = kind === 'sub' ? { sub: value, clientIds: [] } : { clientIds: [value] };
+        const hits = (r: RevocationRecord) => (kind === 'sub' ? { sub: r, clients: [] } : { clients: [r] });
+        const first = { kind, value, revokedAt: t, expiresAt: t + 600, by: 'alice', reason: 'first' };
+        assert.deepEqual(await exchange().revoke(first), { record: first, created: true });
+        // Same cutoff, longer retention: a repeat (no event), widened.
+        const widened = { ...first, expiresAt: t + 700 };
+        assert.deepEqual(await exchange().revoke({ ...first, expiresAt: t + 700, by: 'bob' }), { record: widened, created: false });
+        // An earlier cutoff changes nothing: the later one already covers every token it would.
+        assert.deepEqual(await exchange().revoke({ ...first, revokedAt: t - 30, by: 'eve' }), { record: widened, created: false });
+        // A later cutoff is a new revocation: recorded with who and why, retention never shrinks, a second event.
+        const later = { kind, value, revokedAt: t + 20, expiresAt: t + 650, by: 'carol', reason: 'again' };
+        const moved = { ...later, expiresAt: t + 700 };
+        assert.deepEqual(await exchange().revoke(later), { record: moved, created: true });
+        assert.deepEqual(await exchange().readRevocations(query), hits(moved));
+        const latest = { ...later, revokedAt: t + 40, expiresAt: t + 900 };
+        assert.deepEqual(await exchange().revoke(latest), { record: latest, created: true });
+        assert.deepEqual(await exchange().revoke(latest), { record: latest, created: false });
+        assert.deepEqual(await exchange().readRevocations(query), hits(latest));
+        assert.deepEqual(await eventsFor(value), [first, moved, latest]);
+        const snap = await stores().revocations.snapshot();
+        assert.deepEqual(snap.revocations.filter((r) => r.value === value), [latest]);
+      });
+    }
+
+    it('sid and jti are absolute: a later revoke of the same value changes nothing and publishes nothing', async () => {
+      for (const kind of ['sid', 'jti'] as const) {
+        const value = id();
+        const t = nowSec();
+        const first = { kind, value, revokedAt: t, expiresAt: t + 600, by: 'alice' };
+        await exchange().revoke(first);
+        assert.deepEqual(await exchange().revoke({ ...first, revokedAt: t + 50, by: 'bob' }), { record: first, created: false });
+        assert.deepEqual(await eventsFor(value), [first]);
+      }
     });
 
     it('revoke rejects malformed records', async () => {

@@ -46,9 +46,10 @@ export class MemoryExchangeStateStore implements ExchangeStateStore {
       this.#state.revocationEvents.append(incoming);
       return { record: { ...incoming }, created: true };
     }
-    const { record: merged, changed } = mergeRevocation(existing, incoming);
-    if (changed) this.#store(key, merged);
-    return { record: { ...merged }, created: false };
+    const { record: merged, write, published } = mergeRevocation(existing, incoming);
+    if (write) this.#store(key, merged);
+    if (published) this.#state.revocationEvents.append(merged);
+    return { record: { ...merged }, created: published };
   }
 
   #store(key: string, record: RevocationRecord): void {

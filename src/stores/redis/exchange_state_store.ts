@@ -1,5 +1,5 @@
 // The exchange's view of Redis: subject state in one round trip, revocation markers, and idempotent revoke.
-import { REVOCATION_EVENTS_MAX, normalizeRevocation, parseRevocation, revocationLookups, toRevocationHits, uniqueClientIds } from '../revocation.js';
+import { CUTOFF_KINDS, REVOCATION_EVENTS_MAX, normalizeRevocation, parseRevocation, revocationLookups, toRevocationHits, uniqueClientIds } from '../revocation.js';
 import { epochSeconds, toPayload } from '../oidc_records.js';
 import type { ExchangeStateStore, OpaqueSubjectState, RevocationHits, RevocationQuery, RevocationRecord } from '../types.js';
 import { redisKeys } from './keys.js';
@@ -41,7 +41,7 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
     return toRevocationHits((await this.#redis.mget(keys)).map(parseRevocation));
   }
 
-  /** One script: marker, snapshot index and (only when new) the stream event, atomically (see revocation_scripts.ts). */
+  /** One script: marker, snapshot index and (only when a revocation is new or a cutoff moved) the stream event, atomically (see revocation_scripts.ts). */
   async revoke(record: RevocationRecord): Promise<{ record: RevocationRecord; created: boolean }> {
     const incoming = normalizeRevocation(record);
     const [stored, created] = await this.#redis.dtsRevoke(
@@ -54,7 +54,8 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
       this.#eventsMax,
       `${incoming.kind}:${incoming.value}`,
       epochSeconds(),
+      CUTOFF_KINDS.has(incoming.kind) ? '1' : '0',
     );
-    return { record: JSON.parse(stored) as RevocationRecord, created: created === 1 };
+    return { record: normalizeRevocation(JSON.parse(stored) as RevocationRecord), created: created === 1 };
   }
 }

@@ -41,25 +41,36 @@ return reply
 
 /**
  * KEYS[1] marker, KEYS[2] event stream, KEYS[3] snapshot index; ARGV[1] record JSON, ARGV[2] revokedAt,
- * ARGV[3] expiresAt, ARGV[4] stream cap, ARGV[5] index member (`kind:value`), ARGV[6] now (epoch seconds).
- * Same rule as mergeRevocation() in ../revocation.ts: keep the first record, widened to the earliest revokedAt and the
- * latest expiresAt. Only a newly created marker is appended to the stream, so a repeated revoke emits no second event.
- * Replies {stored record JSON, 1 when created else 0}.
+ * ARGV[3] expiresAt, ARGV[4] stream cap, ARGV[5] index member (`kind:value`), ARGV[6] now (epoch seconds),
+ * ARGV[7] '1' when the kind is a cutoff (`sub`, `client`).
+ * Same rule as mergeRevocation() in ../revocation.ts: a new marker, or a later cutoff for `sub`/`client` (the incoming
+ * record replaces the stored one), is stored and appended to the stream; anything else only widens the stored record
+ * (earliest revokedAt for absolute kinds, latest expiresAt) and emits no event.
+ * Replies {stored record JSON, 1 when published (a new event) else 0}.
  */
 export const revokeLua = `
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[6])
 local existing = redis.call('GET', KEYS[1])
-if not existing then
-  redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[3])
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'record', ARGV[1])
-  return { ARGV[1], 1 }
+local function publish(json, at)
+  redis.call('SET', KEYS[1], json, 'EXAT', at)
+  redis.call('ZADD', KEYS[3], at, ARGV[5])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'record', json)
+  return { json, 1 }
 end
+if not existing then return publish(ARGV[1], ARGV[3]) end
 local record = cjson.decode(existing)
 local revokedAt, expiresAt = tonumber(ARGV[2]), tonumber(ARGV[3])
-if record.revokedAt <= revokedAt and record.expiresAt >= expiresAt then return { existing, 0 } end
-if revokedAt < record.revokedAt then record.revokedAt = revokedAt end
-if expiresAt > record.expiresAt then record.expiresAt = expiresAt end
+local cutoff = ARGV[7] == '1'
+if cutoff and revokedAt > record.revokedAt then
+  if record.expiresAt <= expiresAt then return publish(ARGV[1], ARGV[3]) end
+  local incoming = cjson.decode(ARGV[1])
+  incoming.expiresAt = record.expiresAt
+  return publish(cjson.encode(incoming), string.format('%d', record.expiresAt))
+end
+local changed = false
+if not cutoff and revokedAt < record.revokedAt then record.revokedAt = revokedAt; changed = true end
+if expiresAt > record.expiresAt then record.expiresAt = expiresAt; changed = true end
+if not changed then return { existing, 0 } end
 local merged = cjson.encode(record)
 local at = string.format('%d', record.expiresAt)
 redis.call('SET', KEYS[1], merged, 'EXAT', at)
