@@ -12,6 +12,7 @@ import { authenticateAdmin, type AdminCaller } from './auth.js';
 import { AdminError, notFound, unavailable } from './errors.js';
 import { auditQuery, parseOr400, pathParam, revokeBody, sessionsQuery } from './schemas.js';
 import { buildDelegationTree } from './tree.js';
+import { markRoute, routeTemplate, UNMATCHED_ROUTE } from '../http/route_template.js';
 
 export const ADMIN_PREFIX = '/admin';
 
@@ -62,6 +63,9 @@ function pageRead<T>(read: Promise<T>, cursor: string | undefined): Promise<T> {
   });
 }
 
+/** Three (JWS) or five (JWE) base64url segments separated by dots: what a pasted JWT looks like. */
+const COMPACT_TOKEN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){2}((\.[A-Za-z0-9_-]*){2})?$/;
+
 const PARAM: Record<RevocationKind, 'sid' | 'sub' | 'client_id' | 'jti'> = { sid: 'sid', sub: 'sub', client: 'client_id', jti: 'jti' };
 
 export function adminRouter(deps: AdminDeps): Router<AdminState> {
@@ -79,6 +83,10 @@ export function adminRouter(deps: AdminDeps): Router<AdminState> {
     },
     // Revocations are published to every tool server: refuse to publish a live bearer token's value as a "jti".
     jti: async (jti) => {
+      // A JWS/JWE compact serialization is a token, never one of our ids: it must not be published (or stored) as one.
+      if (COMPACT_TOKEN.test(jti)) {
+        throw new AdminError(400, 'invalid_request', 'the value is a token, not a token id; revoke it by its jti claim', ['invalid_request', 'token_value']);
+      }
       const [at, cc] = await Promise.all([deps.provider.AccessToken.find(jti), deps.provider.ClientCredentials.find(jti)]).catch(unavailable);
       if (at || cc) {
         throw new AdminError(400, 'invalid_request', 'the value is an access token, not a token id; revoke it at the revocation endpoint', ['invalid_request', 'opaque_token_value']);
@@ -152,6 +160,14 @@ function unmatched(router: Router<AdminState>, ctx: Context): AdminError {
   return new AdminError(404, 'not_found', 'no such admin endpoint', ['unknown_endpoint']);
 }
 
+/** The admin route a request is for, as its template (also when authentication refused it before routing), or `unmatched`. */
+function templateOf(router: Router<AdminState>, ctx: Context): string {
+  const matched = routeTemplate(ctx);
+  if (matched !== UNMATCHED_ROUTE) return matched;
+  const layer = router.match(ctx.path, ctx.method).pathAndMethod.findLast((l) => l.methods.length > 0);
+  return typeof layer?.path === 'string' ? layer.path : UNMATCHED_ROUTE;
+}
+
 /** The outcome of one call, as the audit event records it. */
 interface Outcome {
   status: number;
@@ -209,6 +225,9 @@ export function adminRoutes(deps: AdminDeps): Middleware {
       outcome = { status: 500, decision: caller ? 'allow' : 'deny', reasons: ['server_error'], ...(caller ? { clientId: caller.clientId } : {}) };
       outcome = renderError(ctx, err, caller);
     } finally {
+      const template = templateOf(router, ctx);
+      // The request log line names the same route, also when authentication refused the call before routing.
+      markRoute(ctx, template);
       deps.events.emit({
         type: 'admin',
         time: Date.now(),
@@ -217,8 +236,8 @@ export function adminRoutes(deps: AdminDeps): Middleware {
         ...(ctx.state.requestId ? { requestId: String(ctx.state.requestId) } : {}),
         ...(outcome.clientId ? { clientId: outcome.clientId } : {}),
         method: ctx.method,
-        // The path only (never the query): bounded, since it is caller input.
-        path: ctx.path.slice(0, 512),
+        // The route template, never the raw path (a token pasted into a path parameter must not reach the audit stream).
+        path: template,
         status: outcome.status,
       });
     }

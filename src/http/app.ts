@@ -6,8 +6,10 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { StoreHealth } from '../stores/types.js';
 import type { ExchangeDecisionEvent } from '../audit/events.js';
+import { markRoute, routeTemplate } from './route_template.js';
 
-/** One log line per request. Only the path is logged (never the query or body: they may carry tokens). */
+/** One log line per request. Only the matched route's template is logged (`route`): never the raw path (a token may be
+ * pasted into a path parameter), the query or the body; a path no route matched is logged as `unmatched`. */
 export function requestLog(logger: Logger): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
@@ -21,7 +23,7 @@ export function requestLog(logger: Logger): Middleware {
       // An exchange's decision rides on the request's own line (one line per request; the audit stream has the rest).
       const d = ctx.state.decision as ExchangeDecisionEvent | undefined;
       const line = {
-        reqId: requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - started) * 100) / 100,
+        reqId: requestId, method: ctx.method, route: routeTemplate(ctx), status: ctx.status, ms: Math.round((performance.now() - started) * 100) / 100,
         ...(clientId ? { clientId } : {}),
         ...(d ? { decision: d.decision, error: d.error, reasons: d.reasons, sub: d.sub, sid: d.sid, toolServer: d.toolServer, scopes: d.grantedScopes, jti: d.jti } : {}),
       };
@@ -79,6 +81,7 @@ export function postOnly(paths: string[]): Middleware {
   const set = new Set(paths);
   return async (ctx, next) => {
     if (set.has(ctx.path) && ctx.method !== 'POST' && ctx.method !== 'OPTIONS') {
+      markRoute(ctx, ctx.path);
       ctx.status = 405;
       ctx.set('Allow', 'POST');
       ctx.set('Cache-Control', 'no-store');

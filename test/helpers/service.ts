@@ -87,6 +87,8 @@ export interface StartOptions {
   now?: () => number;
   /** Reuse another instance's keys and prefix (two replicas sharing one Redis). */
   share?: { keysDir: string; prefix: string; secrets: Record<string, string> };
+  /** The service's logger (silent by default); tests that read the log pass one writing to a stream. */
+  logger?: import('pino').Logger;
 }
 
 export async function startService(options: StartOptions = {}): Promise<TestService & { keysDir: string }> {
@@ -100,7 +102,7 @@ export async function startService(options: StartOptions = {}): Promise<TestServ
   const input = testConfig(port, prefix, keysDir, options.extra?.(port));
   if (options.memory) input.redis = { keyPrefix: prefix };
   const config = parseConfig(input);
-  const service = await createService(config, { logger: pino({ level: 'silent' }), env, ...(options.now ? { now: options.now } : {}) });
+  const service = await createService(config, { logger: options.logger ?? pino({ level: 'silent' }), env, ...(options.now ? { now: options.now } : {}) });
   await service.listen(port, '127.0.0.1');
   const redis = new Redis(REDIS_URL, { lazyConnect: true });
   await redis.connect();
