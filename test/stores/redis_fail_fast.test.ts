@@ -65,9 +65,9 @@ describe('redis stores fail fast', () => {
   it('reject quickly when Redis goes away after startup, and recover when it is back', async () => {
     const proxy = await startProxy();
     const redis = createRedisClient(proxy.url, { onError: () => {} });
-    await connectRedis(redis, proxy.url);
     const stores = createRedisStores(redis, { keyPrefix: `test:${randomUUID()}:` });
     try {
+      await connectRedis(redis, proxy.url);
       assert.equal(await stores.health.ping(), true);
       await proxy.kill();
       await assertFailsFast(stores);
@@ -85,15 +85,16 @@ describe('redis stores fail fast', () => {
       }
     } finally {
       await stores.close();
+      await proxy.kill();
     }
   });
 
   it('reject quickly when Redis stops answering (commandTimeout)', async () => {
     const proxy = await startProxy();
     const redis = createRedisClient(proxy.url, { onError: () => {} });
-    await connectRedis(redis, proxy.url);
     const stores = createRedisStores(redis, { keyPrefix: `test:${randomUUID()}:` });
     try {
+      await connectRedis(redis, proxy.url);
       assert.equal(await stores.health.ping(), true);
       proxy.hang();
       await assertFailsFast(stores);

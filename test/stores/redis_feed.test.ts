@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectRedis, createRedisClient, createRedisStores } from '../../src/stores/redis/index.js';
 import type { RevocationEvent, RevocationRecord } from '../../src/stores/types.js';
-import { openRedisHarness, type RedisHarness } from './redis_harness.js';
+import { openRedisHarness, redisUrl, type RedisHarness } from './redis_harness.js';
 import { startProxy } from './redis_proxy.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -27,10 +27,11 @@ describe('redis revocation feed across instances', () => {
   after(() => writer.close());
 
   it('delivers a revocation made by one instance to listeners of another, once', async () => {
-    const redis = createRedisClient(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    await connectRedis(redis, process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    // The same REDIS_URL as the writer (db number included): both instances must share one stream.
+    const redis = createRedisClient(redisUrl);
     const reader = createRedisStores(redis, { keyPrefix: writer.prefix });
     try {
+      await connectRedis(redis, redisUrl);
       const seenA: RevocationEvent[] = [];
       const seenB: RevocationEvent[] = [];
       const offA = reader.revocations.subscribe((e) => seenA.push(e));
@@ -53,10 +54,10 @@ describe('redis revocation feed across instances', () => {
   it('resumes after its connection drops, without losing what was revoked meanwhile', async () => {
     const proxy = await startProxy();
     const redis = createRedisClient(proxy.url, { onError: () => {} });
-    await connectRedis(redis, proxy.url);
     const reader = createRedisStores(redis, { keyPrefix: writer.prefix });
     let revived: Awaited<ReturnType<typeof startProxy>> | undefined;
     try {
+      await connectRedis(redis, proxy.url);
       const seen: RevocationEvent[] = [];
       const off = reader.revocations.subscribe((e) => seen.push(e));
       const before = record();
@@ -76,7 +77,9 @@ describe('redis revocation feed across instances', () => {
       );
       off();
     } finally {
+      // Whatever failed above, nothing may stay listening or connected: an open proxy keeps the file alive until its timeout.
       await reader.close();
+      await proxy.kill();
       await revived?.kill();
     }
   });
