@@ -40,6 +40,13 @@ export const toolServerSchema = z.strictObject({
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).min(1).describe('The scopes (tool names) this tool server accepts.'),
   maxTtlSeconds: z.number().int().min(10).max(3600).default(300).describe('Upper bound on the lifetime of a delegation token for this tool server.'),
   clientId: z.string().optional().describe('The client this tool server authenticates as; only it may exchange tokens issued for this tool server (multi-hop).'),
+  allowedGroups: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe(
+      "When set, only users in one of these groups may ever hold this tool server's tokens: checked on every exchange, first or multi-hop, against the original user's groups, whichever agent or chain asks. Absent: no limit.",
+    ),
 });
 
 export const agentRuleSchema = z.strictObject({

@@ -10,7 +10,9 @@ export type Decision =
 export interface PolicyInput {
   agent: string;
   toolServer: ToolServerConfig;
-  userGroups: string[];
+  /** The original user's groups: from the login (own users), the issuer's groups claim (external), or the `groups` the
+   * delegation token carries (multi-hop); never looked up again by a bare `sub`. */
+  userGroups: readonly string[];
   /** The subject token's scopes: the user's own grant. */
   subjectScopes: ReadonlySet<string>;
   /** Scopes the request named, or undefined for "the default set". */
@@ -19,9 +21,23 @@ export interface PolicyInput {
 
 export class Policy {
   readonly #agents: Map<string, AgentPolicyConfig>;
+  /** Every group a rule or a tool server limit names: the only groups a decision can ever depend on. */
+  readonly #groups: ReadonlySet<string>;
 
-  constructor(agents: AgentPolicyConfig[]) {
+  constructor(agents: AgentPolicyConfig[], toolServers: readonly ToolServerConfig[]) {
     this.#agents = new Map(agents.map((a) => [a.clientId, a]));
+    this.#groups = new Set([
+      ...agents.flatMap((a) => a.toolServers.flatMap((r) => r.groups ?? [])),
+      ...toolServers.flatMap((t) => t.allowedGroups ?? []),
+    ]);
+  }
+
+  /**
+   * The user's groups a delegation token carries (its `groups` claim) so that a later hop decides on the original
+   * subject: only those the policy names (minimal disclosure to tool servers, and bounded whatever an IdP sends).
+   */
+  carriedGroups(userGroups: readonly string[]): string[] {
+    return [...new Set(userGroups.filter((g) => this.#groups.has(g)))];
   }
 
   /** Clients whose users' access tokens this agent may exchange, besides its own. */
@@ -32,6 +48,11 @@ export class Policy {
   decide(input: PolicyInput): Decision {
     const rule = this.#agents.get(input.agent)?.toolServers.find((r) => r.resource === input.toolServer.resource);
     if (!rule) return { allowed: false, error: 'invalid_target', reasons: ['agent_not_allowed_for_tool_server'] };
+    // The tool server's own limit holds whatever agent or chain asks, so no rule can route around it.
+    const limit = input.toolServer.allowedGroups;
+    if (limit && !limit.some((g) => input.userGroups.includes(g))) {
+      return { allowed: false, error: 'invalid_request', reasons: ['user_not_in_tool_server_groups'] };
+    }
     if (rule.groups && !rule.groups.some((g) => input.userGroups.includes(g))) {
       return { allowed: false, error: 'invalid_request', reasons: ['user_not_in_allowed_groups'] };
     }

@@ -60,7 +60,7 @@ export function createProvider(o: ProviderOptions): Provider {
     clients: new Map(config.clients.map((c) => [c.client_id, c])),
     toolServers,
     audiences: new Map(config.toolServers.flatMap((t) => t.audiences.map((a) => [a, t] as const))),
-    policy: new Policy(config.agents),
+    policy: new Policy(config.agents, config.toolServers),
     maxActDepth: config.exchange.maxActDepth,
     tokenTypes: {
       issuer: config.issuer,

@@ -25,6 +25,10 @@ export async function validateDelegationToken(
   if (typeof sid !== 'string' || typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || typeof scope !== 'string') {
     throw new TokenRejected('malformed_claims');
   }
+  // RFC 9068 §2.2.3.1: `groups` is what the first exchange decided on; a hop never looks the user up again by a bare `sub`
+  // (an external `sub` may equal a local one). Absent means none: a token without it passes no group limit.
+  const groups: unknown = payload.groups === undefined ? [] : payload.groups;
+  if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) throw new TokenRejected('malformed_claims');
   const issuedTo = typeof payload.client_id === 'string' ? payload.client_id : undefined;
   const revocations = await deps.store.readRevocations(revocationQueryFor(payload, act));
   return {
@@ -36,7 +40,7 @@ export async function validateDelegationToken(
     exp: payload.exp!,
     authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,
     acr: typeof payload.acr === 'string' ? payload.acr : undefined,
-    groups: deps.accounts.get(payload.sub)?.groups ?? [],
+    groups: groups as string[],
     act,
     issuedTo,
     audience: aud,

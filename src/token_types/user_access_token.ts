@@ -37,6 +37,7 @@ export async function validateUserAccessToken(token: string, { deps, now }: Vali
     sessionEnd,
     authTime: num(session.loginTs),
     acr: str(session.acr),
+    // Our own login's account id: the local user table is the right source here, and only here.
     groups: deps.accounts.get(sub)?.groups ?? [],
     issuedTo: clientId,
     revocations,

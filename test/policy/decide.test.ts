@@ -6,6 +6,8 @@ import type { ToolServerConfig } from '../../src/config/schema.js';
 
 const CRM: ToolServerConfig = { resource: 'https://tools.example/crm', audiences: ['crm'], scopes: ['crm.read', 'crm.export', 'crm.write'], maxTtlSeconds: 300 };
 const BILLING: ToolServerConfig = { resource: 'https://tools.example/billing', audiences: [], scopes: ['billing.read'], maxTtlSeconds: 120 };
+/** The same tool server with its own limit: only finance users may ever hold its tokens. */
+const LIMITED: ToolServerConfig = { ...BILLING, resource: 'https://tools.example/ledger', allowedGroups: ['finance'] };
 
 const policy = new Policy([
   {
@@ -17,7 +19,9 @@ const policy = new Policy([
     ],
   },
   { clientId: 'lister', subjectClients: [], toolServers: [{ resource: CRM.resource, scopes: ['crm.read', 'crm.export'] }] },
-]);
+  // A rule with no group limit of its own (like a tool server's hop rule).
+  { clientId: 'hopper', subjectClients: [], toolServers: [{ resource: LIMITED.resource, scopes: ['billing.read'] }] },
+], [CRM, BILLING, LIMITED]);
 
 const input = (over: Partial<PolicyInput> = {}): PolicyInput => ({
   agent: 'agent',
@@ -45,6 +49,23 @@ describe('Policy.decide', () => {
 
   it('a user in any one of the rule groups is allowed', () => {
     assert.deepEqual(policy.decide(input({ toolServer: BILLING, userGroups: ['support', 'audit'] })), { allowed: true, scopes: ['billing.read'], reasons: ['default_scopes'] });
+  });
+
+  it('toolServers[].allowedGroups: a user in none of them is refused even when the rule sets no groups (user_not_in_tool_server_groups)', () => {
+    for (const userGroups of [[], ['support'], ['Finance']]) {
+      assert.deepEqual(policy.decide(input({ agent: 'hopper', toolServer: LIMITED, userGroups })), { allowed: false, error: 'invalid_request', reasons: ['user_not_in_tool_server_groups'] });
+    }
+    assert.deepEqual(policy.decide(input({ agent: 'hopper', toolServer: LIMITED, userGroups: ['support', 'finance'] })), { allowed: true, scopes: ['billing.read'], reasons: ['default_scopes'] });
+  });
+
+  it('toolServers[].allowedGroups never lets an agent without a rule in (invalid_target first)', () => {
+    assert.deepEqual(policy.decide(input({ agent: 'lister', toolServer: LIMITED, userGroups: ['finance'] })), { allowed: false, error: 'invalid_target', reasons: ['agent_not_allowed_for_tool_server'] });
+  });
+
+  it('carriedGroups: only the groups a rule or a tool server limit names, once each', () => {
+    assert.deepEqual(policy.carriedGroups(['support', 'finance', 'finance', 'audit', 'x'.repeat(1000)]), ['finance', 'audit']);
+    assert.deepEqual(policy.carriedGroups(['support']), []);
+    assert.deepEqual(new Policy([], [LIMITED]).carriedGroups(['audit', 'finance']), ['finance']);
   });
 
   it('no scope requested: the rule default set, narrowed to the subject grant (default_scopes)', () => {
@@ -85,7 +106,7 @@ describe('Policy.decide', () => {
   });
 
   it('defaultScopes outside the rule scopes are never granted by default', () => {
-    const loose = new Policy([{ clientId: 'agent', subjectClients: [], toolServers: [{ resource: CRM.resource, scopes: ['crm.read'], defaultScopes: ['crm.read', 'crm.write'] }] }]);
+    const loose = new Policy([{ clientId: 'agent', subjectClients: [], toolServers: [{ resource: CRM.resource, scopes: ['crm.read'], defaultScopes: ['crm.read', 'crm.write'] }] }], [CRM]);
     assert.deepEqual(loose.decide(input()), { allowed: true, scopes: ['crm.read'], reasons: ['default_scopes'] });
   });
 

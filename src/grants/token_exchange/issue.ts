@@ -20,6 +20,8 @@ export interface DelegationClaims {
   exp: number;
   authTime?: number;
   acr?: string;
+  /** The original user's groups the policy names (RFC 9068 §2.2.3.1 `groups`); omitted when empty. */
+  groups?: string[];
 }
 
 export async function signDelegationToken(issuer: string, signer: Signer, c: DelegationClaims): Promise<{ token: string; jti: string }> {
@@ -31,6 +33,7 @@ export async function signDelegationToken(issuer: string, signer: Signer, c: Del
     act: c.act,
     ...(c.authTime !== undefined ? { auth_time: c.authTime } : {}),
     ...(c.acr !== undefined ? { acr: c.acr } : {}),
+    ...(c.groups?.length ? { groups: c.groups } : {}),
   })
     // RFC 9068 §2.1: typ "at+jwt"; a kid from the published JWKS.
     .setProtectedHeader({ alg: signer.alg, typ: 'at+jwt', kid: signer.kid })
