@@ -2,9 +2,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { parse } from 'yaml';
 import { ADMIN_ERROR_CODES } from '../../src/admin/errors.js';
 import { MAX_LIMIT, DEFAULT_LIMIT } from '../../src/admin/schemas.js';
+import { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH } from '../../src/sessions/identifiers.js';
 import { adminRouter, type AdminDeps } from '../../src/admin/routes.js';
 
 interface Operation {
@@ -54,9 +56,42 @@ describe('admin API OpenAPI document', () => {
     }
   });
 
+  it('states the same identifier bounds as sessions/identifiers.ts', () => {
+    const identifier = doc.components.schemas!.Identifier;
+    assert.equal(identifier.maxLength, MAX_IDENTIFIER_LENGTH);
+    assert.equal(identifier.minLength, 1);
+    // The documented pattern, with the documented length, is the module's pattern.
+    assert.equal(`${identifier.pattern.slice(0, -2)}{1,${identifier.maxLength}}$`, IDENTIFIER_PATTERN.source);
+  });
+
   it('states the same limits and error codes as the code', () => {
     assert.deepEqual(doc.components.parameters!.limit.schema, { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT });
     assert.deepEqual(doc.components.schemas!.Error.properties.error.enum, [...ADMIN_ERROR_CODES]);
     assert.deepEqual(doc.components.schemas!.RevokeRequest.properties.reason, { type: 'string', minLength: 1, maxLength: 500, description: doc.components.schemas!.RevokeRequest.properties.reason.description });
+  });
+
+  it('is a valid OpenAPI 3.1 document for a real validator (swagger-parser: schema and $refs)', async () => {
+    const file = new URL('../../docs/admin-api.openapi.yaml', import.meta.url).pathname;
+    await SwaggerParser.validate(file);
+  });
+
+  it('has no flow-mapping description that YAML splits into a bogus keyword (every schema key is a JSON Schema keyword)', () => {
+    const keywords = new Set([
+      'type', 'description', 'properties', 'required', 'items', 'enum', 'const', 'format', 'pattern', 'minLength', 'maxLength',
+      'minimum', 'maximum', 'minItems', 'maxItems', 'additionalProperties', 'oneOf', 'anyOf', 'allOf', '$ref', 'example',
+      'examples', 'default', 'nullable', 'title', 'readOnly', 'writeOnly', 'deprecated', 'exclusiveMinimum', 'exclusiveMaximum',
+    ]);
+    const bad: string[] = [];
+    const walkSchema = (schema: unknown, path: string): void => {
+      if (!schema || typeof schema !== 'object' || Array.isArray(schema)) return;
+      const obj = schema as Record<string, unknown>;
+      for (const key of Object.keys(obj)) if (!keywords.has(key)) bad.push(`${path}: ${key}`);
+      for (const [name, sub] of Object.entries((obj.properties ?? {}) as Record<string, unknown>)) walkSchema(sub, `${path}.properties.${name}`);
+      if (typeof obj.additionalProperties === 'object') walkSchema(obj.additionalProperties, `${path}.additionalProperties`);
+      walkSchema(obj.items, `${path}.items`);
+      for (const k of ['oneOf', 'anyOf', 'allOf']) (obj[k] as unknown[] | undefined)?.forEach((sub, i) => walkSchema(sub, `${path}.${k}[${i}]`));
+    };
+    for (const [name, schema] of Object.entries(doc.components.schemas ?? {})) walkSchema(schema, `components.schemas.${name}`);
+    assert.deepEqual(bad, []);
   });
 });
