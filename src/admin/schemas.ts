@@ -1,9 +1,13 @@
 // Wire schemas of the admin API (path, query, body). Clients only ever see the fixed texts below, never zod's messages.
 import { z } from 'zod';
 import { AdminError } from './errors.js';
+import { isIdentifier } from '../sessions/identifiers.js';
 
-/** Identifiers (sid, sub, client_id, jti): any printable text; subjects of external IdPs may hold `|`, `@`, `/`, unicode. */
-const id = z.string().min(1).max(512).regex(/^[^\p{Cc}]+$/u);
+/**
+ * Identifiers (sid, sub, client_id, jti): the bounds the exchange applies too (sessions/identifiers.ts), so whatever it
+ * accepted can be revoked here; subjects of external IdPs may hold `|`, `@`, `/`, spaces, any script.
+ */
+const id = z.string().refine(isIdentifier);
 
 /** Empty query values mean "not given" (as RFC 6749 §3.2 treats parameters sent without a value). */
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());

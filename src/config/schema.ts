@@ -75,7 +75,7 @@ export const trustedIssuerSchema = z.strictObject({
   allowedScopes: z
     .array(z.string())
     .default([])
-    .describe("Scopes this issuer's users may delegate. Tokens with a `scope` claim are narrowed further by it."),
+    .describe("Scopes this issuer's users may delegate. A token's `scope` claim narrows them further; a `scope` that is not a space-delimited string is refused, never read as absent."),
   tokenTypes: z
     .array(
       z.enum([
@@ -86,6 +86,12 @@ export const trustedIssuerSchema = z.strictObject({
     )
     .default(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token', 'urn:ietf:params:oauth:token-type:access_token'])
     .describe('Subject token types accepted from this issuer.'),
+  clients: z
+    .record(z.string().min(1), z.array(z.string().min(1)).min(1))
+    .default({})
+    .describe(
+      "Which of our clients may exchange a token this issuer issued to one of its clients: `{ \"<its client id>\": [\"<our client id>\", ...] }`. A token naming its client (`azp`, else `client_id`) may be exchanged only by the clients listed for it here, or, when it is not listed, by our client with the same client_id. Tokens naming no client are not bound.",
+    ),
 });
 
 export const demoUserSchema = z.strictObject({

@@ -10,3 +10,11 @@ export class ServiceUnavailable extends errors.TemporarilyUnavailable {
     this.expose = true;
   }
 }
+
+/** HTTP 500 `server_error` with a fixed description: an unexpected internal failure (a bug), never a dependency outage. */
+export class ServerError extends errors.OIDCProviderError {
+  constructor(detail?: string) {
+    super(500, 'server_error', detail === undefined ? undefined : { detail });
+    Object.assign(this, { error_description: 'internal error', expose: true });
+  }
+}

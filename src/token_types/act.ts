@@ -1,5 +1,6 @@
 // RFC 8693 §4.1 `act` and §4.4 `may_act` claims: parsing, nesting and the clients they name.
 import type { ActClaim, MayActClaim } from './types.js';
+import { isIdentifier } from '../sessions/identifiers.js';
 
 const MAX_PARSE_DEPTH = 16;
 // RFC 8693 §4.1: "exp, nbf, and aud ... are not meaningful when used within an act claim and therefore should not be used".
@@ -9,9 +10,10 @@ const FORBIDDEN_IN_ACT = ['exp', 'nbf', 'aud'];
 export function parseAct(value: unknown, depth = 0): ActClaim | undefined {
   if (depth >= MAX_PARSE_DEPTH || typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const obj = value as Record<string, unknown>;
-  if (typeof obj.sub !== 'string' || obj.sub === '') return undefined;
+  // RFC 8693 §4.1: an actor is identified by `sub` (a revocable identifier here) and, if needed, `iss`.
+  if (!isIdentifier(obj.sub)) return undefined;
   if (FORBIDDEN_IN_ACT.some((k) => k in obj)) return undefined;
-  if (obj.iss !== undefined && typeof obj.iss !== 'string') return undefined;
+  if (obj.iss !== undefined && (typeof obj.iss !== 'string' || obj.iss === '')) return undefined;
   let act: ActClaim | undefined;
   if (obj.act !== undefined) {
     act = parseAct(obj.act, depth + 1);

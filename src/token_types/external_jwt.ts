@@ -1,16 +1,17 @@
 // A JWT from a trusted external identity provider (ID token, JWT access token or plain JWT), verified against its JWKS.
+import type { JWTPayload } from 'jose';
 import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { TrustedIssuer, ValidationContext } from './context.js';
-import { verifyJwt, type Peeked } from './jwt.js';
-import { parseMayAct } from './act.js';
-import { TokenType } from '../grants/token_exchange/params.js';
+import { SUBJECT_TYP, verifyJwt, type Peeked } from './jwt.js';
+import { actClientIds, parseAct, parseMayAct } from './act.js';
+import { isIdentifier } from '../sessions/identifiers.js';
 
 export async function validateExternalJwt(
   token: string,
   trusted: TrustedIssuer,
   tokenType: string,
-  { deps }: ValidationContext,
+  { deps, clientId }: ValidationContext,
   peeked?: Peeked,
 ): Promise<SubjectContext> {
   const { config } = trusted;
@@ -23,8 +24,8 @@ export async function validateExternalJwt(
       audience: config.audience,
       algorithms: config.algorithms,
       clockTolerance: deps.clockTolerance,
-      // RFC 9068 §4: a JWT access token must say so; an ID token must not claim to be one.
-      typ: tokenType === TokenType.accessToken ? 'at+jwt' : undefined,
+      // RFC 8725 §3.11: the `typ` must fit the declared subject_token_type (RFC 9068 §4: an access token is at+jwt).
+      typ: SUBJECT_TYP.get(tokenType),
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
     },
     'subject_token',
@@ -32,19 +33,31 @@ export async function validateExternalJwt(
   );
   const sessionId = payload[config.sessionClaim];
   if (typeof sessionId !== 'string' || sessionId === '') throw new TokenRejected('no_session_claim');
+  const sid = `${trusted.sidPrefix}.${sessionId}`;
+  // Every identifier accepted here must be one the admin API can revoke (sessions/identifiers.ts).
+  if (!isIdentifier(sid)) throw new TokenRejected('malformed_session_claim');
+  // RFC 7519 §4.1.7: `jti` is a case-sensitive string; a present one must be revocable.
+  if (payload.jti !== undefined && !isIdentifier(payload.jti)) throw new TokenRejected('malformed_jti');
+  checkIssuedTo(payload, trusted, clientId);
   const mayAct = parseMayAct(payload.may_act);
   if (mayAct === null) throw new TokenRejected('malformed_may_act');
+  // RFC 8693 §4.1: the subject token's own act chain is kept (nested under the new actor, counted toward the depth cap).
+  const act = payload.act === undefined ? undefined : parseAct(payload.act);
+  if (payload.act !== undefined && !act) throw new TokenRejected('malformed_act');
   const allowed = new Set(config.allowedScopes);
+  // RFC 8693 §4.2 / RFC 9068 §2.2.3: a present `scope` is one space-delimited string; anything else is refused, never
+  // read as absent (which would mean the issuer-wide allowance: an up-scope).
+  if (payload.scope !== undefined && typeof payload.scope !== 'string') throw new TokenRejected('malformed_scope');
   // A token that states its scopes narrows the issuer-wide allowance further.
   const scopes =
     typeof payload.scope === 'string' ? new Set(payload.scope.split(' ').filter((s) => allowed.has(s))) : allowed;
   const groupsClaim = payload[config.groupsClaim];
-  const sid = `${trusted.sidPrefix}.${sessionId}`;
   const revocations = await deps.store.readRevocations({
     sid,
     sub: payload.sub!,
     ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
-    clientIds: [],
+    // Issue 8 item 2: the requesting client and every client in the subject's chain, against the token's `iat`.
+    clientIds: [clientId, ...actClientIds(act)],
   });
   return {
     kind: 'external',
@@ -57,6 +70,19 @@ export async function validateExternalJwt(
     acr: typeof payload.acr === 'string' ? payload.acr : undefined,
     groups: Array.isArray(groupsClaim) ? groupsClaim.filter((g): g is string => typeof g === 'string') : [],
     ...(mayAct ? { mayAct } : {}),
+    ...(act ? { act } : {}),
     revocations,
   };
+}
+
+/**
+ * logto #8772 class: when the token names the client it was issued to (`azp`, else `client_id`, RFC 8693 §4.3), only the
+ * client(s) that maps to may exchange it: the trusted issuer's `clients` entry for it, or by default the same client_id.
+ */
+function checkIssuedTo(payload: JWTPayload, { config }: TrustedIssuer, clientId: string): void {
+  const named = payload.azp !== undefined ? payload.azp : payload.client_id;
+  if (named === undefined) return;
+  if (!isIdentifier(named)) throw new TokenRejected('malformed_azp');
+  const mapped = Object.hasOwn(config.clients, named) ? config.clients[named]! : [named];
+  if (!mapped.includes(clientId)) throw new TokenRejected('not_issued_to_client');
 }

@@ -4,7 +4,7 @@ import type { ToolServerConfig } from '../config/schema.js';
 import type { RevocationQuery } from '../stores/types.js';
 import { ExpiringLru } from '../../packages/verify/src/lru.js';
 import { actClientIds } from './act.js';
-import { verifyJwt, type Peeked } from './jwt.js';
+import { AT_JWT, verifyJwt, type Peeked } from './jwt.js';
 import type { ActClaim } from './types.js';
 
 export interface OwnTokens {
@@ -44,7 +44,7 @@ export async function verifyOwnToken(own: OwnTokens, token: string, nowSeconds: 
       audience: [...own.toolServers.keys()],
       algorithms: own.algorithms,
       clockTolerance: 0,
-      typ: 'at+jwt',
+      typ: AT_JWT,
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'sid', 'act'],
     },
     'subject_token',
@@ -54,13 +54,16 @@ export async function verifyOwnToken(own: OwnTokens, token: string, nowSeconds: 
   return payload;
 }
 
-/** The revocation markers that can touch a delegation token: its session, user, id, requesting client and every actor. */
-export function revocationQueryFor(payload: JWTPayload, act: ActClaim): RevocationQuery {
+/**
+ * The revocation markers that can touch a delegation token: its session, user, id, the client it was issued to, every
+ * actor, and (at an exchange) the client presenting it, so a revoked tool server cannot re-exchange what it holds.
+ */
+export function revocationQueryFor(payload: JWTPayload, act: ActClaim, presenter?: string): RevocationQuery {
   const issuedTo = typeof payload.client_id === 'string' ? [payload.client_id] : [];
   return {
     sid: payload.sid as string,
     sub: payload.sub!,
     jti: payload.jti!,
-    clientIds: [...new Set([...issuedTo, ...actClientIds(act)])],
+    clientIds: [...new Set([...issuedTo, ...actClientIds(act), ...(presenter ? [presenter] : [])])],
   };
 }

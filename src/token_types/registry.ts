@@ -34,6 +34,7 @@ const accessTokenJwt = byIssuer(TokenType.accessToken, true);
 export const subjectTokenValidators: ReadonlyMap<string, SubjectValidator> = new Map<string, SubjectValidator>([
   // Opaque: the provider's own user token. JWT: one of our delegation tokens, or an external IdP's JWT access token.
   [TokenType.accessToken, (token, ctx) => (looksLikeJws(token) ? accessTokenJwt(token, ctx) : validateUserAccessToken(token, ctx))],
-  [TokenType.jwt, byIssuer(TokenType.jwt, true)],
+  // RFC 8725 §3.12: our delegation tokens are at+jwt access tokens, accepted only when declared as access_token.
+  [TokenType.jwt, byIssuer(TokenType.jwt, false)],
   [TokenType.idToken, byIssuer(TokenType.idToken, false)],
 ]);

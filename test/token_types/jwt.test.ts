@@ -2,7 +2,8 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, createRemoteJWKSet, errors, exportJWK, generateKeyPair, SignJWT, type JWTVerifyGetKey } from 'jose';
-import { joseReason, looksLikeJws, normalizeTyp, peek, verifyJwt, type JwtCheck } from '../../src/token_types/jwt.js';
+import { AT_JWT, SUBJECT_TYP, joseReason, looksLikeJws, normalizeTyp, peek, verifyJwt, type JwtCheck } from '../../src/token_types/jwt.js';
+import { TokenType } from '../../src/grants/token_exchange/params.js';
 import { DependencyUnavailable, TokenRejected } from '../../src/token_types/types.js';
 import { b64u } from '../helpers/test_idp.js';
 import { freePort } from '../helpers/service.js';
@@ -118,11 +119,54 @@ describe('verifyJwt', () => {
   });
 
   it('JW-09 a required typ must match; with none required, foreign types are still refused', async () => {
-    await rejects(async () => verifyJwt(await sign({}, { typ: 'JWT' }), keys, { ...check, typ: 'at+jwt' }, 'subject_token'), 'wrong_typ');
-    assert.equal((await verifyJwt(await sign({}, { typ: 'application/AT+JWT' }), keys, { ...check, typ: 'at+jwt' }, 'subject_token')).sub, 'u');
+    await rejects(async () => verifyJwt(await sign({}, { typ: 'JWT' }), keys, { ...check, typ: AT_JWT }, 'subject_token'), 'wrong_typ');
+    assert.equal((await verifyJwt(await sign({}, { typ: 'application/AT+JWT' }), keys, { ...check, typ: AT_JWT }, 'subject_token')).sub, 'u');
     for (const typ of ['dpop+jwt', 'secevent+jwt', 'txntoken+jwt', 'statuslist+jwt']) {
       await rejects(async () => verifyJwt(await sign({}, { typ }), keys, check, 'subject_token'), 'wrong_typ');
     }
+  });
+
+  it('RFC 8725 §3.11 the typ table: access_token needs at+jwt; id_token and jwt take none or JWT, nothing else', async () => {
+    const accepts = async (tokenType: string, typ: string | undefined) => {
+      const token = await sign({}, typ === undefined ? {} : { typ });
+      try {
+        await verifyJwt(token, keys, { ...check, typ: SUBJECT_TYP.get(tokenType) }, 'subject_token');
+        return true;
+      } catch (err) {
+        assert.ok(err instanceof TokenRejected && err.reason === 'wrong_typ', String(err));
+        return false;
+      }
+    };
+    const table: Array<[string | undefined, boolean, boolean, boolean]> = [
+      // typ                      access_token  id_token  jwt
+      [undefined, false, true, true],
+      ['JWT', false, true, true],
+      ['application/jwt', false, true, true],
+      ['at+jwt', true, false, false],
+      ['application/AT+JWT', true, false, false],
+      ...['dpop+jwt', 'secevent+jwt', 'txntoken+jwt', 'statuslist+jwt', 'logout+jwt', 'id_token+jwt', 'example+jwt', 'JOSE'].map((t) => [t, false, false, false] as [string, boolean, boolean, boolean]),
+    ];
+    for (const [typ, at, id, jwt] of table) {
+      assert.equal(await accepts(TokenType.accessToken, typ), at, `access_token typ=${typ}`);
+      assert.equal(await accepts(TokenType.idToken, typ), id, `id_token typ=${typ}`);
+      assert.equal(await accepts(TokenType.jwt, typ), jwt, `jwt typ=${typ}`);
+    }
+  });
+
+  it('RFC 7519 §4.1.6: iat beyond the leeway in the future is refused; within it, accepted', async () => {
+    await rejects(async () => verifyJwt(await sign({ iat: now() + 600 }), keys, check, 'subject_token'), 'iat_in_future');
+    await rejects(async () => verifyJwt(await sign({ iat: now() + 60 }), keys, check, 'actor_token'), 'iat_in_future', 'actor_token');
+    assert.equal((await verifyJwt(await sign({ iat: now() + 20 }), keys, check, 'subject_token')).sub, 'u');
+    await rejects(async () => verifyJwt(await sign({ iat: now() + 5 }), keys, { ...check, clockTolerance: 0 }, 'subject_token'), 'iat_in_future');
+  });
+
+  it('RFC 7519 §4.1.2: sub is a non-empty string within the identifier bounds', async () => {
+    for (const sub of [42, ['u'], { id: 'u' }, null, '', true, 'a\u0000b', 'x'.repeat(513)]) {
+      await rejects(async () => verifyJwt(await sign({ sub }), keys, check, 'subject_token'), 'malformed_sub');
+    }
+    assert.equal((await verifyJwt(await sign({ sub: 'x'.repeat(512) }), keys, check, 'subject_token')).sub, 'x'.repeat(512));
+    // Not required but present: the same rule.
+    await rejects(async () => verifyJwt(await sign({ sub: 7 }), keys, { ...check, requiredClaims: ['iss'] }, 'actor_token'), 'malformed_sub', 'actor_token');
   });
 
   it('JW-01/JW-03 an algorithm outside the allow-list is refused', async () => {

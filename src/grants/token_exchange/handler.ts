@@ -11,7 +11,8 @@ import { validateActorToken, type FindClientCredentials } from '../../token_type
 import type { TokenTypeDeps, ValidationContext } from '../../token_types/context.js';
 import { subjectTokenValidators } from '../../token_types/registry.js';
 import { DependencyUnavailable, TokenRejected, type ActClaim, type SubjectContext } from '../../token_types/types.js';
-import { ServiceUnavailable } from '../../provider/errors.js';
+import { ServerError, ServiceUnavailable } from '../../provider/errors.js';
+import { StoreUnavailable } from '../../stores/errors.js';
 import { TokenType, describeInvalidRequest, exchangeRequestSchema, type ExchangeRequest } from './params.js';
 import { signDelegationToken, type Signer } from './issue.js';
 
@@ -106,6 +107,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
     const started = performance.now();
     const clientId = ctx.oidc.client!.clientId;
     const event: ExchangeDecisionEvent = {
+      // Until the subject is validated, the chain known is the requesting client alone.
       type: 'exchange', time: Date.now(), decision: 'deny', reasons: [], clientId, durationMs: 0,
       requestId: (ctx.state as { requestId?: string }).requestId,
     };
@@ -125,6 +127,9 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now() };
       // RFC 8693 §2.1: "the authorization server MUST perform the appropriate validation procedures for the indicated token type".
       const subject = await validateSubject(req, vctx);
+      // RFC 8693 §4.1: the current actor outermost, prior actors nested inside it. Known as soon as the subject is, and
+      // recorded before any check below can refuse, so every decision event carries the full would-be chain.
+      const act: ActClaim = { sub: clientId, ...(subject.act ? { act: subject.act } : {}) };
       Object.assign(event, { sub: subject.sub, sid: subject.sid, ...(subject.jti ? { subjectJti: subject.jti } : {}) });
       if (req.actor_token !== undefined) {
         await validateActorToken(req.actor_token, req.actor_token_type!, vctx, deps.findClientCredentials);
@@ -137,8 +142,6 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       const revoked = revokedBecause(subject.revocations, subject.iat);
       if (revoked) throw new TokenRejected(revoked);
 
-      // RFC 8693 §4.1: the current actor outermost, prior actors nested inside it.
-      const act: ActClaim = { sub: clientId, ...(subject.act ? { act: subject.act } : {}) };
       event.act = act;
       if (actDepth(act) > deps.maxActDepth) throw new Refusal('invalid_request', 'the delegation chain is too long', ['act_depth_exceeded']);
 
@@ -177,7 +180,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
   };
 }
 
-/** Maps every failure to an RFC error; records the cause on the event. Unknown failures fail closed as 503. */
+/** Maps every failure to an RFC error; records the cause on the event. Outages are 503, anything unexpected 500. */
 function toOidcError(err: unknown, event: ExchangeDecisionEvent): Error {
   if (err instanceof Refusal) {
     event.error = err.error;
@@ -190,7 +193,20 @@ function toOidcError(err: unknown, event: ExchangeDecisionEvent): Error {
     // RFC 8693 §2.2.2: an invalid subject or actor token "for any reason" is invalid_request.
     return new errors.InvalidRequest(`${err.which} is invalid`, undefined, err.reason);
   }
-  event.error = 'temporarily_unavailable';
-  event.reasons = [err instanceof DependencyUnavailable ? 'dependency_unavailable' : 'store_unavailable'];
-  return new ServiceUnavailable(err instanceof Error ? err.message : String(err));
+  const message = err instanceof Error ? err.message : String(err);
+  // RFC 6749 §5.2 / §4.1.2.1: a dependency outage is temporarily_unavailable (fail closed); only a real one is.
+  const outage =
+    err instanceof StoreUnavailable ? 'store_unavailable'
+    : err instanceof DependencyUnavailable ? 'dependency_unavailable'
+    : err instanceof errors.TemporarilyUnavailable ? 'store_unavailable' // oidc-provider's adapter, wrapped in provider/index.ts
+    : undefined;
+  if (outage) {
+    event.error = 'temporarily_unavailable';
+    event.reasons = [outage];
+    return new ServiceUnavailable(message);
+  }
+  // Anything else is a bug: 500 server_error with its own reason, never disguised as an outage. Nothing is issued.
+  event.error = 'server_error';
+  event.reasons = ['internal_error'];
+  return new ServerError(message);
 }

@@ -5,6 +5,7 @@ import type { OidcAdapter, StoreLimits, Stores } from '../types.js';
 import { RedisAuditLog } from './audit_log.js';
 import { closeRedis } from './client.js';
 import { RedisExchangeStateStore } from './exchange_state_store.js';
+import { storeFailuresAsUnavailable } from '../errors.js';
 import { redisHealth } from './health.js';
 import { RedisOidcAdapter } from './oidc_adapter.js';
 import { RedisRevocationFeed } from './revocation_feed.js';
@@ -42,7 +43,8 @@ export function createRedisStores(redis: Redis, options: RedisStoresOptions): St
       if (!adapter) adapters.set(model, (adapter = new RedisOidcAdapter(scripted, prefix, model)));
       return adapter;
     },
-    exchange: new RedisExchangeStateStore(scripted, prefix, options.revocationEventsMax),
+    // Every Redis failure on the exchange path is a StoreUnavailable: the exchange answers 503 for it, 500 for a bug.
+    exchange: storeFailuresAsUnavailable(new RedisExchangeStateStore(scripted, prefix, options.revocationEventsMax)),
     sessions: new RedisSessionRegistry(scripted, prefix, limits),
     audit: new RedisAuditLog(scripted, prefix, limits),
     revocations,
