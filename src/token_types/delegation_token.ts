@@ -30,7 +30,7 @@ export async function validateDelegationToken(
   const groups: unknown = payload.groups === undefined ? [] : payload.groups;
   if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) throw new TokenRejected('malformed_claims');
   const issuedTo = typeof payload.client_id === 'string' ? payload.client_id : undefined;
-  const revocations = await deps.store.readRevocations(revocationQueryFor(payload, act));
+  const revocations = await deps.store.readRevocations(revocationQueryFor(payload, act, clientId));
   return {
     kind: 'delegation',
     sub: payload.sub,

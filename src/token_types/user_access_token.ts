@@ -6,10 +6,11 @@ import type { ValidationContext } from './context.js';
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
 
-export async function validateUserAccessToken(token: string, { deps, now }: ValidationContext): Promise<SubjectContext> {
+export async function validateUserAccessToken(token: string, { deps, clientId: requester, now }: ValidationContext): Promise<SubjectContext> {
   // oidc-provider's opaque tokens are 43 base64url characters; anything else cannot be one, so no store read for it.
   if (!/^[\w-]{20,128}$/.test(token)) throw new TokenRejected('unknown_token');
-  const { token: stored, session, revocations } = await deps.store.readOpaqueSubject(token, []);
+  // The requesting client's `client` marker rides in the same script as the token's own client (one round trip).
+  const { token: stored, session, revocations } = await deps.store.readOpaqueSubject(token, [requester]);
   if (!stored || stored.kind !== 'AccessToken' || stored.jti !== token) throw new TokenRejected('unknown_token');
   const exp = num(stored.exp);
   if (exp === undefined || exp <= now) throw new TokenRejected('expired');

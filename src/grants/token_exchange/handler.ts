@@ -108,7 +108,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
     const clientId = ctx.oidc.client!.clientId;
     const event: ExchangeDecisionEvent = {
       // Until the subject is validated, the chain known is the requesting client alone.
-      type: 'exchange', time: Date.now(), decision: 'deny', reasons: [], clientId, durationMs: 0,
+      type: 'exchange', time: Date.now(), decision: 'deny', reasons: [], clientId, act: { sub: clientId }, durationMs: 0,
       requestId: (ctx.state as { requestId?: string }).requestId,
     };
     try {
@@ -130,7 +130,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       // RFC 8693 §4.1: the current actor outermost, prior actors nested inside it. Known as soon as the subject is, and
       // recorded before any check below can refuse, so every decision event carries the full would-be chain.
       const act: ActClaim = { sub: clientId, ...(subject.act ? { act: subject.act } : {}) };
-      Object.assign(event, { sub: subject.sub, sid: subject.sid, ...(subject.jti ? { subjectJti: subject.jti } : {}) });
+      Object.assign(event, { sub: subject.sub, sid: subject.sid, act, ...(subject.jti ? { subjectJti: subject.jti } : {}) });
       if (req.actor_token !== undefined) {
         await validateActorToken(req.actor_token, req.actor_token_type!, vctx, deps.findClientCredentials);
       }
@@ -142,7 +142,6 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       const revoked = revokedBecause(subject.revocations, subject.iat);
       if (revoked) throw new TokenRejected(revoked);
 
-      event.act = act;
       if (actDepth(act) > deps.maxActDepth) throw new Refusal('invalid_request', 'the delegation chain is too long', ['act_depth_exceeded']);
 
       const decision = deps.policy.decide({ agent: clientId, toolServer, userGroups: subject.groups, subjectScopes: subject.scopes, requested });
