@@ -9,7 +9,7 @@ import type { ExchangeStateStore, RevocationEvent, RevocationFeed } from '../sto
 import { authenticateClient } from '../http/client_auth.js';
 import type { Metrics } from '../http/metrics.js';
 import { parseAct } from '../token_types/act.js';
-import { revocationQueryFor, verifyOwnToken, type OwnTokens } from '../token_types/own_tokens.js';
+import { ancestorsOf, revocationQueryFor, verifyOwnToken, type OwnTokens } from '../token_types/own_tokens.js';
 import { revokedBecause } from './revocation.js';
 import { ServiceUnavailable } from '../provider/errors.js';
 import { compareStreamIds, parseStreamId, type StreamId } from '../stores/stream_id.js';
@@ -45,6 +45,34 @@ function sse(stream: PassThrough, e: RevocationEvent): void {
   stream.write(`id: ${e.id}\nevent: revocation\ndata: ${JSON.stringify(e.record)}\n\n`);
 }
 
+/**
+ * A heartbeat tells a consumer it has missed nothing, so it may only be sent while this replica's reader of the shared
+ * event stream has read successfully within the window; never shorter than the reader's healthy interval on a quiet
+ * stream (XREAD BLOCK 2 s, plus the reply), so a healthy replica is not reported stale.
+ */
+const MIN_VOUCH_MS = 5_000;
+
+/**
+ * Writes `heartbeat` while the stream tail is fresh; once it is not, one `stale` event (with the age of the last
+ * good read in seconds, null when unknown) and silence, so consumers fail closed; heartbeats resume with good reads.
+ */
+function freshnessVoucher(deps: StatusDeps, stream: PassThrough): (prefix: string, extra?: string) => void {
+  const windowMs = Math.max(deps.heartbeatSeconds * 1000, MIN_VOUCH_MS);
+  let stale = false;
+  return (prefix, extra = '') => {
+    const ageMs = deps.feed.tailAgeMs();
+    const t = Math.floor(Date.now() / 1000);
+    if (ageMs <= windowMs) {
+      stale = false;
+      stream.write(`${prefix}event: heartbeat\ndata: {"t":${t}${extra}}\n\n`);
+    } else if (!stale) {
+      stale = true;
+      const age = Number.isFinite(ageMs) ? Math.floor(ageMs / 1000) : null;
+      stream.write(`${prefix}event: stale\ndata: {"t":${t}${extra},"age":${age}}\n\n`);
+    }
+  };
+}
+
 export function statusRoutes(deps: StatusDeps): Router {
   const router = new Router();
 
@@ -71,7 +99,8 @@ export function statusRoutes(deps: StatusDeps): Router {
       if (id) last = id;
     };
     const unsubscribe = deps.feed.subscribe((e) => (live ? send(e) : buffered.push(e)));
-    const heartbeat = setInterval(() => stream.write(`event: heartbeat\ndata: {"t":${Math.floor(Date.now() / 1000)}}\n\n`), deps.heartbeatSeconds * 1000);
+    const vouch = freshnessVoucher(deps, stream);
+    const heartbeat = setInterval(() => vouch(''), deps.heartbeatSeconds * 1000);
     deps.metrics.feedConsumers.inc();
     const close = () => {
       clearInterval(heartbeat);
@@ -85,7 +114,7 @@ export function statusRoutes(deps: StatusDeps): Router {
     ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     ctx.status = 200;
     ctx.body = stream;
-    stream.write(`retry: 1000\nevent: heartbeat\ndata: {"t":${Math.floor(Date.now() / 1000)},"v":${FEED_VERSION}}\n\n`);
+    vouch(`retry: 1000\n`, `,"v":${FEED_VERSION}`);
     if (resumeFrom) {
       const { events, reset } = last ? await deps.feed.since(resumeFrom).catch(() => ({ events: [], reset: true })) : { events: [], reset: true };
       if (reset) stream.write('event: reset\ndata: {}\n\n');
@@ -122,7 +151,10 @@ async function introspect(deps: StatusDeps, token: string, clientId: string): Pr
   const act = parseAct(payload.act);
   // Who may see it: the tool server it was issued for, or the client that obtained it.
   if (!act || (deps.own.toolServers.get(payload.aud as string)?.clientId !== clientId && payload.client_id !== clientId)) return inactive;
-  const hits = await deps.store.readRevocations(revocationQueryFor(payload, act)).catch(unavailable);
+  const ancestors = ancestorsOf(payload);
+  if (!ancestors) return inactive;
+  // A revoked ancestor (`token_digest`) makes the token inactive, like its own revocation: same single MGET.
+  const hits = await deps.store.readRevocations(revocationQueryFor(payload, act, ancestors)).catch(unavailable);
   if (revokedBecause(hits, payload.iat!)) return inactive;
   return { active: true, token_type: 'Bearer', ...payload };
 }

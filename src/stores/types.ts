@@ -30,7 +30,11 @@ export interface OidcAdapter {
   revokeByGrantId(grantId: string): Promise<void>;
 }
 
-export type RevocationKind = 'sid' | 'sub' | 'client' | 'jti';
+/**
+ * `token_digest`: base64url(SHA-256(token id)) of a revoked token (an opaque token's id is its value, so the id itself is
+ * never stored); it revokes every delegation token whose `ancestors` claim carries that digest.
+ */
+export type RevocationKind = 'sid' | 'sub' | 'client' | 'jti' | 'token_digest';
 
 /** One revocation record. `revokedAt` and `expiresAt` are epoch seconds. */
 export interface RevocationRecord {
@@ -49,6 +53,8 @@ export interface RevocationQuery {
   jti?: string;
   /** Every client in the actor chain plus the requesting client. */
   clientIds: string[];
+  /** The token's `ancestors` digests (tokens it was derived from). */
+  ancestors?: string[];
 }
 
 /** The markers found; absent members mean "not revoked". */
@@ -57,6 +63,8 @@ export interface RevocationHits {
   sub?: RevocationRecord;
   jti?: RevocationRecord;
   clients: RevocationRecord[];
+  /** A revoked ancestor (`token_digest` marker), if any. */
+  ancestor?: RevocationRecord;
 }
 
 /** What one round trip returns for a provider-issued opaque access token used as a subject token. */

@@ -142,6 +142,10 @@ export class FeedRevocation implements RevocationCheck {
       for await (const chunk of response.body) {
         for (const event of parser.push(decoder.decode(chunk, { stream: true }))) {
           if (event.type === 'reset') return 'reset';
+          if (event.type === 'stale') {
+            this.#replicaStale(event.data);
+            continue;
+          }
           if (event.type === 'heartbeat') this.#touch();
           else if (event.type === 'revocation') {
             const record = parseRevocationRecord(safeJson(event.data));
@@ -164,6 +168,15 @@ export class FeedRevocation implements RevocationCheck {
   #touch(): void {
     this.#lastActivityMs = Date.now();
     this.#set.prune(this.#lastActivityMs / 1000);
+  }
+
+  /** The issuer's replica cannot read its revocation stream: what we know is only as fresh as its last good read. */
+  #replicaStale(data: string): void {
+    const age = (safeJson(data) as { age?: unknown } | undefined)?.age;
+    const readAt = typeof age === 'number' && age >= 0 ? Date.now() - age * 1000 : -Infinity;
+    // Never 0 (that means "no snapshot yet"); an unknown age counts as stale at once.
+    this.#lastActivityMs = Math.max(1, Math.min(this.#lastActivityMs, readAt));
+    this.#lastError = 'the issuer cannot read its revocation stream';
   }
 
   #unavailable(detail: string): VerifyError {

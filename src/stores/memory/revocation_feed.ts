@@ -25,4 +25,9 @@ export class MemoryRevocationFeed implements RevocationFeed {
   subscribe(listener: (event: RevocationEvent) => void): () => void {
     return this.#state.revocationEvents.subscribe(listener);
   }
+
+  /** Listeners are called as events are appended, in this process: always current. */
+  tailAgeMs(): number {
+    return 0;
+  }
 }

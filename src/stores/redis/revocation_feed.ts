@@ -64,6 +64,10 @@ export class RedisRevocationFeed implements RevocationFeed {
     };
   }
 
+  tailAgeMs(): number {
+    return this.#tail.ageMs();
+  }
+
   async close(): Promise<void> {
     this.#listeners.clear();
     await this.#tail.stop();

@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 
 const BLOCK_MS = 2000;
 const RETRY_MS = 500;
+/** How much later than BLOCK_MS Redis may answer before the connection is taken for dead and replaced. */
+const GRACE_MS = 1000;
 /**
  * The reader starts this far back in time, because subscribe() returns before its first read reaches Redis: an event
  * appended in between must not be lost. Listeners may so see events from just before they subscribed (ids tell them
@@ -19,6 +21,8 @@ export class StreamTail {
   readonly #onEntry: (entry: StreamEntry) => void;
   #reader: Redis | undefined;
   #running: Promise<void> | undefined;
+  /** Epoch ms of the last XREAD that came back (with or without entries), or of start() before the first one. */
+  #readAt = 0;
 
   constructor(redis: Redis, key: string, onEntry: (entry: StreamEntry) => void) {
     this.#redis = redis;
@@ -29,11 +33,22 @@ export class StreamTail {
   /** Delivers entries from about LOOKBACK_MS before the call on; a dropped connection resumes where it stopped. */
   start(): void {
     if (this.#running) return;
-    // No commandTimeout on a connection that blocks on purpose; ioredis' blocking timeout (BLOCK + grace) guards it.
-    const reader = this.#redis.duplicate({ commandTimeout: undefined, blockingTimeout: BLOCK_MS, blockingTimeoutGrace: 1000 });
+    this.#readAt = Date.now();
+    // No commandTimeout on a connection that blocks on purpose, and not ioredis' blockingTimeout either: that one
+    // answers null as Redis would, so a dead connection (a partition sends no RST) would pass for a quiet stream.
+    // The loop's own deadline below drops such a connection and does not count it as a read.
+    const reader = this.#redis.duplicate({ commandTimeout: undefined, blockingTimeout: undefined });
     reader.on('error', () => {}); // the loop below sees every failure as a rejected command
     this.#reader = reader;
     this.#running = this.#loop(reader);
+  }
+
+  /**
+   * Milliseconds since a read of the stream last succeeded: every entry appended before then has been handed on.
+   * Grows without bound while Redis cannot be read (partition, outage), so callers can stop vouching for freshness.
+   */
+  ageMs(): number {
+    return this.#running ? Date.now() - this.#readAt : Infinity;
   }
 
   /** Forgets the reader at once, so a start() right after gets a fresh one; resolves when the old loop has ended. */
@@ -50,7 +65,10 @@ export class StreamTail {
     while (this.#reader === reader) {
       try {
         if (reader.status === 'wait') await reader.connect();
-        const reply = await reader.xread('BLOCK', BLOCK_MS, 'STREAMS', this.#key, lastId);
+        const reply = await withDeadline(reader.xread('BLOCK', BLOCK_MS, 'STREAMS', this.#key, lastId), BLOCK_MS + GRACE_MS, () =>
+          reader.disconnect(true),
+        );
+        if (this.#reader === reader) this.#readAt = Date.now();
         for (const [, entries] of reply ?? []) {
           for (const entry of entries) {
             lastId = entry[0];
@@ -61,5 +79,22 @@ export class StreamTail {
         if (this.#reader === reader) await sleep(RETRY_MS, undefined, { ref: false });
       }
     }
+  }
+}
+
+/** Rejects when `promise` has not settled within `ms` (after calling `onTimeout`); a late rejection is swallowed. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new Error(`no reply within ${ms} ms`));
+    }, ms);
+  });
+  promise.catch(() => {});
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
