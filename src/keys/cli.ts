@@ -1,7 +1,8 @@
 // `npm run keys -- generate|rotate|list`: manage the signing key file from the command line.
 //
 // The service reads the key file at start only. After `rotate`, restart every instance (a rolling restart is
-// safe: each one already publishes the key that now signs) and do not rotate again until all have restarted.
+// safe: each one already publishes the key that now signs) and do not rotate again until all have restarted:
+// `rotate` refuses while the next key is younger than --max-token-lifetime, unless --force.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { KeyStoreError } from './errors.js';
 import { SIGNING_ALGS, type SigningAlg } from './jwk_shape.js';
@@ -77,10 +78,12 @@ function buildProgram(): Command {
       positiveInteger,
       DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
     )
-    .action(async (options: CommonOptions & { alg?: SigningAlg; maxTokenLifetime: number }) => {
+    .option('--force', 'rotate even if the next key is younger than --max-token-lifetime (every instance has restarted since)')
+    .action(async (options: CommonOptions & { alg?: SigningAlg; maxTokenLifetime: number; force?: boolean }) => {
       const summary = await rotateKeyFile({
         file: options.file,
         maxTokenLifetimeSeconds: options.maxTokenLifetime,
+        force: options.force === true,
         onWarning: warn,
         ...(options.alg === undefined ? {} : { alg: options.alg }),
       });

@@ -10,6 +10,8 @@
  * - `KEYS_INVALID`: not JSON, not the expected shape, a key without its private part, or a key that does not work.
  * - `KEYS_NO_CURRENT`: no key has status `current`, so there is nothing to sign with.
  * - `KEYS_NO_NEXT`: rotate found no `next` key; promoting an unpublished key would break verifiers.
+ * - `KEYS_NEXT_TOO_NEW`: rotate refused because the `next` key was added less than the longest token lifetime ago,
+ *   so instances not restarted since the previous rotation do not publish it (`force` overrides).
  * - `KEYS_UNSUPPORTED_ALG`: an algorithm other than ES256, EdDSA or RS256 was asked for.
  * - `KEYS_WRITE_FAILED`: the key file (or its directory) could not be written.
  */
@@ -20,6 +22,7 @@ export type KeyStoreErrorCode =
   | 'KEYS_INVALID'
   | 'KEYS_NO_CURRENT'
   | 'KEYS_NO_NEXT'
+  | 'KEYS_NEXT_TOO_NEW'
   | 'KEYS_UNSUPPORTED_ALG'
   | 'KEYS_WRITE_FAILED';
 

@@ -165,6 +165,11 @@ export interface RotateKeyFileOptions extends KeyFileOptions {
   alg?: SigningAlg;
   /** Longest lifetime of a token signed by the outgoing key. Defaults to 3600. */
   maxTokenLifetimeSeconds?: number;
+  /**
+   * Rotate even when the next key was added less than `maxTokenLifetimeSeconds` ago (`KEYS_NEXT_TOO_NEW`). Only
+   * once every instance has restarted since that key was added.
+   */
+  force?: boolean;
 }
 
 export interface RotationSummary {
@@ -183,8 +188,9 @@ export interface RotationSummary {
 /**
  * Rotates the file in place: next → current, current → retired until now + maxTokenLifetimeSeconds + 300 s, a new
  * next key, expired retired keys dropped. Running instances keep their keys until restarted; restart them all
- * (rolling is safe: each already publishes the promoted key) before rotating again. Read-modify-write without a
- * lock: run one rotation at a time.
+ * (rolling is safe: each already publishes the promoted key) before rotating again. Refuses (`KEYS_NEXT_TOO_NEW`,
+ * file untouched) while the next key was added less than maxTokenLifetimeSeconds ago, unless the file was never
+ * rotated (no retired key: next was generated with current) or `force` is set. Read-modify-write without a lock: run one rotation at a time.
  *
  * @example
  * ```ts
@@ -201,7 +207,7 @@ export async function rotateKeyFile(options: RotateKeyFileOptions): Promise<Rota
   const keys = await readKeys(file, onWarning);
   const promotedAlg = keys.find((key) => key.status === 'next')?.jwk.alg;
   const newNext = await generateStoredKey(options.alg ?? promotedAlg ?? 'ES256', 'next', now);
-  const result = rotateKeys(keys, { newNext, now, maxTokenLifetimeSeconds, file });
+  const result = rotateKeys(keys, { newNext, now, maxTokenLifetimeSeconds, file, force: options.force === true });
   // Never write a file whose new current key cannot sign.
   await assertKeyWorks(result.promoted, file);
   await writeKeyFileAtomic(file, serializeKeyFile(result.keys), { overwrite: true });

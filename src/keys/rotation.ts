@@ -5,8 +5,10 @@
 // - the `next` key promoted by `rotate` was already published by every running instance, so tokens signed by a
 //   restarted instance verify everywhere, including against JWKS caches filled before the restart;
 // - the old `current` key stays published as `retired` until retire-after = rotation time + longest token
-//   lifetime + clock skew. That window counts from the rotation, so finish the restart within the skew, and do
-//   not rotate twice without a restart in between (the second rotation would promote a key nobody published).
+//   lifetime + clock skew. That window counts from the rotation, so finish the restart within the skew.
+// - a second rotation before the restart would promote a key nobody published, so `rotate` refuses while the
+//   `next` key has been in the file for less than the longest token lifetime (see `assertNextPublished`), unless
+//   the file was never rotated (then next was generated with current, and every instance that signs publishes it).
 import { KeyStoreError } from './errors.js';
 import type { StoredKey } from './key_file.js';
 
@@ -49,6 +51,8 @@ export interface RotationInput {
   maxTokenLifetimeSeconds: number;
   /** For error messages. */
   file: string;
+  /** Rotate even when the next key is too new to be published everywhere (the operator knows every instance restarted). */
+  force?: boolean;
 }
 
 export interface RotationResult {
@@ -57,6 +61,28 @@ export interface RotationResult {
   promoted: StoredKey;
   retired: StoredKey;
   dropped: StoredKey[];
+}
+
+/**
+ * Refuses (`KEYS_NEXT_TOO_NEW`) to promote a `next` key added less than `maxTokenLifetimeSeconds` ago: the rotation
+ * that added it is then probably not yet followed by a restart of every instance, so some instances (and the JWKS
+ * their verifiers cached) do not publish it. A file that was never rotated is exempt: its next key was generated
+ * with the current key, so no instance ever loaded one without the other. "Never rotated" is "no retired key":
+ * every rotation retires a key, and only a later rotation can drop it.
+ */
+export function assertNextPublished(keys: readonly StoredKey[], next: StoredKey, input: RotationInput): void {
+  const { now, maxTokenLifetimeSeconds, file } = input;
+  if (input.force === true || !keys.some((key) => key.status === 'retired')) return;
+  const age = now - next.created;
+  if (age >= maxTokenLifetimeSeconds) return;
+  const notBefore = new Date((next.created + maxTokenLifetimeSeconds) * 1000).toISOString().replace('.000Z', 'Z');
+  throw new KeyStoreError(
+    'KEYS_NEXT_TOO_NEW',
+    `key file ${file}: next key ${next.jwk.kid} was added ${Math.max(age, 0)} s ago, less than the longest token lifetime ` +
+      `(${maxTokenLifetimeSeconds} s), so instances not restarted since do not publish it; restart every instance and rotate ` +
+      `after ${notBefore}, or pass --force once you know every instance has restarted`,
+    { file },
+  );
 }
 
 /** next → current, current → retired (with retire-after), a new next, and expired retired keys dropped. */
@@ -71,6 +97,7 @@ export function rotateKeys(keys: readonly StoredKey[], input: RotationInput): Ro
       { file },
     );
   }
+  assertNextPublished(keys, next, input);
   const promoted: StoredKey = { jwk: next.jwk, status: 'current', created: next.created };
   const retired: StoredKey = {
     jwk: current.jwk,

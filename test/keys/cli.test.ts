@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -108,4 +108,31 @@ test('cli: an unknown command or an unsupported alg exits non-zero', async (t) =
   assert.notEqual(badAlg.code, 0);
   assert.match(badAlg.stderr, /HS256/);
   await assert.rejects(stat(file), { code: 'ENOENT' });
+});
+
+test('cli: rotate twice in a row refuses with the reason and the --force hint; --force rotates', async (t) => {
+  const file = join(await tempDir(t), 'jwks.json');
+  assert.equal((await cli('generate', '--file', file)).code, 0);
+  const first = await cli('rotate', '--file', file, '--json');
+  assert.equal(first.code, 0, first.stderr);
+  const { next } = JSON.parse(first.stdout) as { next: ListedKey };
+  const before = await readFile(file, 'utf8');
+
+  const again = await cli('rotate', '--file', file, '--max-token-lifetime', '900');
+  assert.equal(again.code, 1);
+  assert.equal(again.stdout, '');
+  assert.equal(again.stderr.trimEnd().split('\n').length, 1, again.stderr);
+  assert.match(
+    again.stderr,
+    new RegExp(
+      `^error: key file .*jwks\\.json: next key ${next.kid} was added \\d+ s ago, less than the longest token lifetime \\(900 s\\), ` +
+        'so instances not restarted since do not publish it; restart every instance and rotate after \\S+Z, ' +
+        'or pass --force once you know every instance has restarted \\[KEYS_NEXT_TOO_NEW\\]\n$',
+    ),
+  );
+  assert.equal(await readFile(file, 'utf8'), before);
+
+  const forced = await cli('rotate', '--file', file, '--force');
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stdout, new RegExp(`${next.kid} is now current`));
 });

@@ -91,7 +91,8 @@ test('rotate: a retired key is kept before its retire-after and dropped once it 
   const listed = await listKeys({ file, now: () => retireAfter });
   assert.equal(listed.find((key) => key.kid === first!.kid)?.expired, true);
 
-  const three = await rotateKeyFile({ file, maxTokenLifetimeSeconds: LIFETIME, now: () => retireAfter });
+  // The next key added by `two` must be a token lifetime old before it can be promoted.
+  const three = await rotateKeyFile({ file, maxTokenLifetimeSeconds: LIFETIME, now: () => retireAfter - 1 + LIFETIME });
   assert.deepEqual(
     three.dropped.map((key) => key.kid),
     [first!.kid],
@@ -109,10 +110,11 @@ test('rotate: the new next key keeps the promoted alg unless --alg asks for anot
   const same = await rotateKeyFile({ file });
   assert.equal(same.next.alg, 'EdDSA');
 
-  const migrating = await rotateKeyFile({ file, alg: 'RS256' });
+  // force: the rotations follow each other at once (the age rule has its own tests below).
+  const migrating = await rotateKeyFile({ file, alg: 'RS256', force: true });
   assert.equal(migrating.promoted.alg, 'EdDSA');
   assert.equal(migrating.next.alg, 'RS256');
-  const migrated = await rotateKeyFile({ file });
+  const migrated = await rotateKeyFile({ file, force: true });
   assert.equal(migrated.promoted.alg, 'RS256');
   assert.equal(migrated.next.alg, 'RS256');
 });
@@ -149,4 +151,41 @@ test('rotate: an invalid maxTokenLifetimeSeconds is rejected before touching the
   const before = await readFile(file, 'utf8');
   await assert.rejects(rotateKeyFile({ file, maxTokenLifetimeSeconds: 0 }), RangeError);
   assert.equal(await readFile(file, 'utf8'), before);
+});
+
+test('rotate: a second rotation before the next key is a token lifetime old is KEYS_NEXT_TOO_NEW and leaves the file unchanged', async (t) => {
+  const file = join(await tempDir(t), 'jwks.json');
+  await generateKeyFile({ file, now: () => T0 });
+  // Never rotated: the next key was generated with the current one, so every instance that signs publishes it.
+  const one = await rotateKeyFile({ file, maxTokenLifetimeSeconds: LIFETIME, now: () => T0 + 5 });
+  const before = await readFile(file, 'utf8');
+
+  await assert.rejects(
+    rotateKeyFile({ file, maxTokenLifetimeSeconds: LIFETIME, now: () => T0 + 5 + LIFETIME - 1 }),
+    (err: unknown) => {
+      assert.ok(err instanceof KeyStoreError);
+      assert.equal(err.code, 'KEYS_NEXT_TOO_NEW');
+      assert.equal(
+        err.message,
+        `key file ${file}: next key ${one.next.kid} was added ${LIFETIME - 1} s ago, less than the longest token lifetime ` +
+          `(${LIFETIME} s), so instances not restarted since do not publish it; restart every instance and rotate ` +
+          `after ${new Date((T0 + 5 + LIFETIME) * 1000).toISOString().replace('.000Z', 'Z')}, or pass --force once you know every instance has restarted`,
+      );
+      return true;
+    },
+  );
+  assert.equal(await readFile(file, 'utf8'), before);
+
+  // Once the next key is a token lifetime old, the rotation goes through and promotes it.
+  const two = await rotateKeyFile({ file, maxTokenLifetimeSeconds: LIFETIME, now: () => T0 + 5 + LIFETIME });
+  assert.equal(two.promoted.kid, one.next.kid);
+});
+
+test('rotate: force promotes a young next key', async (t) => {
+  const file = join(await tempDir(t), 'jwks.json');
+  await generateKeyFile({ file, now: () => T0 });
+  const one = await rotateKeyFile({ file, maxTokenLifetimeSeconds: LIFETIME, now: () => T0 });
+  const two = await rotateKeyFile({ file, maxTokenLifetimeSeconds: LIFETIME, now: () => T0 + 1, force: true });
+  assert.equal(two.promoted.kid, one.next.kid);
+  assert.equal(two.retired.kid, one.promoted.kid);
 });
