@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AuditLog, StoredAuditEvent } from '../stores/types.js';
 import type { DecisionEvent, DecisionEvents } from './events.js';
 import { createBatchQueue } from './batch_queue.js';
+import { boundEvent } from './bounds.js';
 
 export interface AuditWriterOptions {
   log: AuditLog;
@@ -14,9 +15,10 @@ export interface AuditWriterOptions {
   maxPending?: number;
 }
 
-/** Events are plain JSON-safe objects built by the emitters; they are stored as they are (serialized once, by the store). */
+/** Events are plain JSON-safe objects built by the emitters; they are stored bounded (bounds.ts: a client's oversized
+ * input is cut and the event says `truncated`), and serialized once, by the store. */
 export function toStored(e: DecisionEvent): StoredAuditEvent {
-  return e as unknown as StoredAuditEvent;
+  return boundEvent(e) as unknown as StoredAuditEvent;
 }
 
 export function attachAuditWriter(events: DecisionEvents, o: AuditWriterOptions): { flush(): Promise<void> } {
