@@ -64,11 +64,15 @@ describe('fail closed when a dependency is down', () => {
     await exited;
 
     const started = performance.now();
+    const reasons: string[][] = [];
+    svc.service.events.on((e) => e.type === 'exchange' && reasons.push(e.reasons));
     const res = await exchangeFor(svc, 'agent', userToken, CRM);
     assert.equal(res.status, 503);
     assert.deepEqual(res.body, UNAVAILABLE);
     assert.equal(res.headers.get('cache-control'), 'no-store');
     assert.ok(performance.now() - started < 3000, 'answers quickly instead of hanging on a queue');
+    // The store classified the ioredis failure as an outage (StoreUnavailable), not an internal error.
+    assert.deepEqual(reasons, [['store_unavailable']]);
   });
 
   it('Redis away: /readyz answers 503 so no traffic is routed here', async () => {
