@@ -1,6 +1,6 @@
 // Revocation by asking the issuer (RFC 7662 token introspection), with a short answer cache.
 import { VerifyError } from './errors.js';
-import { basicAuthorization, issuerEndpoint, ISSUER_TIMEOUT_MS } from './issuer_http.js';
+import { basicAuthorization, fetchRetryingClosedSocket, issuerEndpoint, ISSUER_TIMEOUT_MS } from './issuer_http.js';
 import { ExpiringLru } from './lru.js';
 import type { RevocationCheck } from './revocation.js';
 import type { FetchLike, IssuerClientCredentials, VerifiedToken } from './types.js';
@@ -57,8 +57,8 @@ export class IntrospectionRevocation implements RevocationCheck {
   async #introspect(token: string): Promise<boolean> {
     let response: Response;
     try {
-      // RFC 7662 §2.1: POST, form-encoded `token`, and the caller MUST authenticate.
-      response = await this.#fetch(this.#url, {
+      // RFC 7662 §2.1: POST, form-encoded `token`, and the caller MUST authenticate. One deadline covers a repeat.
+      response = await fetchRetryingClosedSocket(this.#fetch, this.#url, {
         method: 'POST',
         headers: {
           authorization: this.#authorization,

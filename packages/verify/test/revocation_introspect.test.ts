@@ -1,5 +1,7 @@
 // Introspection mode (RFC 7662) over real HTTP: active/inactive, answer cache, fail-closed on issuer errors.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createVerifier, type Verifier } from 'delegation-token-verify';
 import { rejectsWith } from './helpers/assert_error.js';
@@ -79,5 +81,94 @@ describe('revocation by introspection', () => {
     const unreachable = introspecting(5, { issuer: gone });
     const foreign = await mint({ key: es, issuer: gone });
     await rejectsWith(unreachable.verify(foreign), 'ERR_REVOCATION_UNAVAILABLE');
+  });
+});
+
+/**
+ * An introspection endpoint that answers the first request on each connection (keep-alive) and, like a server whose
+ * idle timeout fired just as the client reused the socket, drops a connection when a second request arrives on it.
+ */
+async function startDroppingIssuer(options: { answerFirst: boolean }) {
+  const connections: Socket[] = [];
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    const socket = req.socket;
+    const served = (socket as Socket & { served?: number }).served ?? 0;
+    (socket as Socket & { served?: number }).served = served + 1;
+    if (!options.answerFirst || served > 0) {
+      socket.destroy();
+      return;
+    }
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive' });
+      res.end(JSON.stringify({ active: true }));
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.on('connection', (socket) => connections.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
+    connections: () => connections.length,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('introspection over a keep-alive connection the issuer has closed', () => {
+  it('a call on a connection the issuer dropped is repeated once on a fresh one, and succeeds', async () => {
+    const dropping = await startDroppingIssuer({ answerFirst: true });
+    try {
+      const v = introspecting(0, { issuer: dropping.url });
+      assert.equal((await v.verify(await mint({ key: es, issuer: dropping.url }))).sub, 'user-1');
+      // The second call is handed the same idle socket; the issuer drops it, the SDK repeats on a new connection.
+      assert.equal((await v.verify(await mint({ key: es, issuer: dropping.url }))).sub, 'user-1');
+      assert.equal(dropping.requests(), 3);
+      assert.equal(dropping.connections(), 2);
+    } finally {
+      await dropping.close();
+    }
+  });
+
+  it('an issuer that drops every connection: exactly one repeat, then ERR_REVOCATION_UNAVAILABLE', async () => {
+    const dropping = await startDroppingIssuer({ answerFirst: false });
+    try {
+      const v = introspecting(0, { issuer: dropping.url });
+      const err = await rejectsWith(v.verify(await mint({ key: es, issuer: dropping.url })), 'ERR_REVOCATION_UNAVAILABLE');
+      assert.equal(err.detail, 'introspection request failed');
+      assert.equal(dropping.requests(), 2);
+    } finally {
+      await dropping.close();
+    }
+  });
+
+  it('never repeats an HTTP error, a timeout or any other network failure', async () => {
+    const v = introspecting(0);
+    issuer.fail.introspection = 503;
+    const start = issuer.counts.introspection;
+    await rejectsWith(v.verify(await token()), 'ERR_REVOCATION_UNAVAILABLE');
+    assert.equal(issuer.counts.introspection, start + 1);
+
+    for (const failure of [
+      new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+      new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }) }),
+    ]) {
+      let calls = 0;
+      const failing = createVerifier({
+        issuer: issuer.url,
+        audience: AUDIENCE,
+        jwksUri: `${issuer.url}/jwks`,
+        revocation: { mode: 'introspect', ...FEED_CLIENT, cacheSeconds: 0, fetch: async () => (calls++, Promise.reject(failure)) },
+      });
+      open.push(failing);
+      await rejectsWith(failing.verify(await token()), 'ERR_REVOCATION_UNAVAILABLE');
+      assert.equal(calls, 1, failure.message);
+    }
   });
 });
