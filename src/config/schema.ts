@@ -1,6 +1,7 @@
 // The configuration schema: the single source of every default and its description (docs/configuration.md is generated from it).
 // Objects are strict: a misspelt key fails the start with its name instead of silently falling back to a default.
 import { z } from 'zod';
+import { isIdentifier } from '../sessions/identifiers.js';
 
 const uri = z.url({ protocol: /^https?$/ });
 
@@ -19,7 +20,10 @@ export const secretRef = z
 const jwkPublic = z.record(z.string(), z.unknown());
 
 export const clientSchema = z.strictObject({
-  client_id: z.string().min(1).describe('The OAuth client identifier.'),
+  client_id: z
+    .string()
+    .refine(isIdentifier, { message: 'must be 1 to 512 characters without control characters (the bounds of every revocable identifier)' })
+    .describe('The OAuth client identifier: 1 to 512 characters without control characters, so the admin API can revoke it.'),
   client_secret: secretRef.optional().describe('Where the client secret comes from (for client_secret_basic / client_secret_post).'),
   token_endpoint_auth_method: z
     .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'])

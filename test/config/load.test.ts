@@ -98,6 +98,17 @@ describe('parseConfig', () => {
     refuses(input, 'clients: duplicate client_id', 'toolServers: duplicate resource', 'toolServers.1.audiences: crm is used twice');
   });
 
+  it('a client_id outside the revocable identifier bounds (over 512 characters, control characters) is refused', () => {
+    for (const id of ['a'.repeat(513), 'agent\n', 'age\u0000nt']) {
+      const input = base();
+      input.clients!.push({ client_id: id, client_secret: secret });
+      refuses(input, 'clients.2.client_id', 'the bounds of every revocable identifier');
+    }
+    const input = base();
+    input.clients!.push({ client_id: 'b'.repeat(512), client_secret: secret });
+    assert.equal(parseConfig(input).clients.at(-1)!.client_id, 'b'.repeat(512));
+  });
+
   it('client authentication: secrets, keys, public clients and redirect URIs', () => {
     refuses({ clients: [{ client_id: 'a' }] }, 'clients.0.client_secret: required for client_secret_basic');
     refuses({ clients: [{ client_id: 'a', token_endpoint_auth_method: 'private_key_jwt' }] }, 'clients.0.jwks: required for private_key_jwt');
