@@ -150,6 +150,13 @@ export const configSchema = z.strictObject({
         .default(86400)
         .describe('How long a revocation (and a session record) is kept; raised automatically to outlive the longest token it can affect.'),
       feedHeartbeatSeconds: z.number().int().min(1).max(60).default(5).describe('Heartbeat interval of the revocation event feed (consumers detect a stale feed by it).'),
+      maxFeedConnectionsPerClient: z
+        .number()
+        .int()
+        .min(1)
+        .max(10000)
+        .default(8)
+        .describe('Most open revocation event feed (SSE) connections per client, counted per process; one more is answered 429 with Retry-After.'),
     })
     .prefault({})
     .describe('Revocation and session records.'),
@@ -168,6 +175,17 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Development login.'),
+  production: z
+    .strictObject({
+      allowDevelopmentDefaults: z
+        .array(z.enum(['demoLogin', 'generatedSecrets', 'httpIssuer']))
+        .default([])
+        .describe(
+          'With `NODE_ENV=production` the service refuses to start (exit 2) while `demoLogin.enabled` is true (`demoLogin`), a secret has `generate: true` (`generatedSecrets`; `cookieSecret` has it by default), or the issuer is not https and not a loopback host (`httpIssuer`). List here the ones you mean to run with (env `ALLOW_DEVELOPMENT_DEFAULTS`, comma-separated, wins).',
+        ),
+    })
+    .prefault({})
+    .describe('What a production start (`NODE_ENV=production`) refuses, and the explicit acknowledgements that let it start anyway.'),
   clients: z.array(clientSchema).default([]).describe('Registered clients: agents, tool servers, admin tools.'),
   toolServers: z.array(toolServerSchema).default([]).describe('Tool servers (resource servers) tokens can be issued for.'),
   agents: z.array(agentPolicySchema).default([]).describe('Delegation policy per agent client. Deny by default.'),

@@ -31,6 +31,32 @@ export interface StatusDeps {
   feedClients: Set<string>;
   heartbeatSeconds: number;
   metrics: Metrics;
+  /** Most open event feed connections per client in this process (`revocation.maxFeedConnectionsPerClient`). */
+  maxFeedConnectionsPerClient: number;
+}
+
+/** What a client over its feed connection cap is told to wait: a slot frees only when one of its streams closes. */
+export const FEED_RETRY_AFTER_SECONDS = 5;
+
+/** Open event feed connections per client, in this process: each holds a socket, a timer and a subscription. */
+function feedConnectionLimiter(max: number) {
+  const open = new Map<string, number>();
+  return {
+    /** A release function (idempotent), or undefined when the client already holds `max` connections. */
+    acquire(clientId: string): (() => void) | undefined {
+      const held = open.get(clientId) ?? 0;
+      if (held >= max) return undefined;
+      open.set(clientId, held + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (open.get(clientId) ?? 1) - 1;
+        if (left > 0) open.set(clientId, left);
+        else open.delete(clientId);
+      };
+    },
+  };
 }
 
 async function feedClient(deps: StatusDeps, ctx: Context): Promise<string> {
@@ -75,6 +101,7 @@ function freshnessVoucher(deps: StatusDeps, stream: PassThrough): (prefix: strin
 
 export function statusRoutes(deps: StatusDeps): Router {
   const router = new Router();
+  const feedConnections = feedConnectionLimiter(deps.maxFeedConnectionsPerClient);
 
   router.get(paths.snapshot, async (ctx) => {
     await feedClient(deps, ctx);
@@ -84,7 +111,17 @@ export function statusRoutes(deps: StatusDeps): Router {
   });
 
   router.get(paths.events, async (ctx) => {
-    await feedClient(deps, ctx);
+    const clientId = await feedClient(deps, ctx);
+    const release = feedConnections.acquire(clientId);
+    // RFC 6585 §4: 429 "indicates that the user has sent too many requests"; "MAY include a Retry-After header".
+    if (!release) {
+      ctx.set('Retry-After', String(FEED_RETRY_AFTER_SECONDS));
+      return ctx.throw(429, 'too many feed connections', { expose: true, error: 'too_many_requests', error_description: 'too many open revocation feed connections for this client' });
+    }
+    // Released when the connection closes or the response ends, however the handler below ends.
+    ctx.req.once('close', release);
+    ctx.res.once('close', release);
+    if (ctx.req.destroyed) release();
     const resumeFrom = ctx.get('last-event-id') || (typeof ctx.query.since === 'string' ? ctx.query.since : '');
     const stream = new PassThrough();
     // A cursor that is no stream id cannot be resumed from: the consumer is told to re-snapshot (below).

@@ -59,8 +59,8 @@ describe('audit events: bounded fields over HTTP', () => {
     const res = await exchange(svc, 'agent', { subject_token: 'x', subject_token_type: 'urn:example:unknown', resource: CRM, scope: 'crm.lookup_customer' });
     assert.equal(res.status, 400);
     await svc.service.flushAudit();
-    const [[, fields]] = await svc.redis.xrevrange(redisKeys.audit(svc.prefix), '+', '-', 'COUNT', 1);
-    const event = JSON.parse(fields[1]!) as Record<string, unknown>;
+    const [newest] = await svc.redis.xrevrange(redisKeys.audit(svc.prefix), '+', '-', 'COUNT', 1);
+    const event = JSON.parse(newest![1][1]!) as Record<string, unknown>;
     assert.equal(event.subjectTokenType, 'urn:example:unknown');
     assert.deepEqual(event.requestedScopes, ['crm.lookup_customer']);
     assert.equal('truncated' in event, false);
