@@ -71,6 +71,19 @@ describe('admin API: input validation', () => {
     assert.equal((await send('GET', '/admin/sessions?sub=%E2%9C%93%2F%F0%9F%A4%96')).status, 200);
   });
 
+  it('identifiers: the bounds the exchange applies (sessions/identifiers.ts), counted in code points', async () => {
+    const astral = encodeURIComponent('𝒞');
+    // 512 code points of two UTF-16 units each: at the limit (the exchange accepts such a sub, so it must be revocable).
+    const atLimit = await send('POST', `/admin/subjects/${astral.repeat(512)}/revoke`, { json: { reason: 'identifier at the limit' } });
+    assert.equal(atLimit.status, 200, atLimit.text);
+    assertError(await send('POST', `/admin/subjects/${astral.repeat(513)}/revoke`, { json: { reason: 'over the limit' } }), 400, 'sub is invalid', '513 code points');
+    // Line and paragraph separators and C1 controls are refused like C0 controls.
+    for (const bad of ['%E2%80%A8', 'a%E2%80%A9b', '%C2%85']) {
+      assertError(await send('GET', `/admin/sessions?sub=${bad}`), 400, 'sub is invalid', bad);
+      assertError(await send('POST', `/admin/sessions/${bad}/revoke`, { json: { reason: 'x' } }), 400, 'sid is invalid', bad);
+    }
+  });
+
   it('revoke bodies: missing, empty, wrong content-type, not JSON, not an object, bad reason, extra members, too large', async () => {
     const path = '/admin/subjects/validation-user/revoke';
     const reason = 'reason must be a string of 1 to 500 characters without control characters';
