@@ -1,0 +1,249 @@
+// The fuzzer's world: a real service on real Redis (own key prefix), the fuzz IdP as a trusted issuer, pools of live
+// tokens (users' opaque tokens, delegation tokens) and what has been revoked so far, which the oracle reads.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLocalJWKSet, decodeJwt, type JWTVerifyGetKey } from 'jose';
+import { Redis } from 'ioredis';
+import { deleteKeysWithPrefix, freePort } from '../examples/lib/local.js';
+import { parseConfig } from '../src/config/load.js';
+import type { Config, ConfigInput } from '../src/config/schema.js';
+import { sidPrefixFor } from '../src/token_types/context.js';
+import { loginUser, postForm } from '../test/helpers/http.js';
+import { AT, EXCHANGE, REDIS_URL, randomUUID, startService, testConfig, type TestService } from '../test/helpers/service.js';
+import { startFuzzIdp, type FuzzIdp } from './idp.js';
+
+export const IDP_SCOPES = ['crm.lookup_customer', 'crm.export_customers', 'billing.refund_lookup'];
+export const IDP_SUBS = ['ext-0', 'ext-1', 'ext-2', 'ext-3'];
+export const IDP_SIDS = ['s-0', 's-1', 's-2', 's-3', 's-4', 's-5'];
+
+export interface UserToken {
+  token: string;
+  sub: string;
+  groups: string[];
+  issuedTo: string;
+  sid: string;
+  scopes: Set<string>;
+  iat: number;
+  exp: number;
+  /** Revoked at the revocation endpoint by its own client (RFC 7009), as the fuzzer saw it answered 200. */
+  revoked: boolean;
+  /** Another client's revocation request was answered 200: whether it took effect is unknown, so never judged on it. */
+  uncertain: boolean;
+  /** Revocation requests for it still in flight: until they answer, whether it is live is unknown. */
+  pending: number;
+}
+
+export interface DelegationToken {
+  token: string;
+  jti: string;
+  aud: string;
+  sub: string;
+  sid: string;
+  clientId: string;
+  scopes: Set<string>;
+  act: unknown;
+  groups: string[];
+  iat: number;
+  exp: number;
+  /** The pool user token it was derived from (directly or through a hop), for revocation that follows derivation. */
+  parent?: UserToken;
+  refresh?: () => Promise<DelegationToken | undefined>;
+  refreshing?: boolean;
+}
+
+export interface Cutoff {
+  /** Epoch seconds, read on this machine when the admin API answered. */
+  at: number;
+}
+
+export interface World {
+  svc: TestService;
+  idp: FuzzIdp;
+  config: Config;
+  keyPrefix: string;
+  serviceJwks: JWTVerifyGetKey;
+  idpSidPrefix: string;
+  users: UserToken[];
+  /** Revoked only by the fuzz revocation requests, so the long-lived pool above stays usable. */
+  sacrificial: UserToken[];
+  delegations: DelegationToken[];
+  adminToken: string;
+  nonAdminToken: string;
+  revokedSids: Set<string>;
+  revokedJtis: Set<string>;
+  revokedSubs: Map<string, Cutoff>;
+  revokedClients: Map<string, Cutoff>;
+  secretOf(clientId: string): string;
+  /** Admin revocation (kind: sessions | subjects | clients | tokens); resolves with the HTTP status. */
+  adminRevoke(kind: string, value: string): Promise<number>;
+  redisOutage?: { stop(): Promise<void>; start(): Promise<void> };
+  close(): Promise<void>;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** A private redis-server with an append-only file, so a restart after an injected outage keeps the world's state. */
+async function startPersistentRedis(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
+  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        await probe.connect();
+        if ((await probe.ping()) === 'PONG') return child;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    child.kill('SIGKILL');
+    throw new Error(`redis-server on port ${port} did not start`);
+  } finally {
+    probe.disconnect();
+  }
+}
+
+export async function startWorld({ outage = false }: { outage?: boolean } = {}): Promise<World> {
+  const idp = await startFuzzIdp();
+  const keyPrefix = `fuzz:${randomUUID()}:`;
+  let redisUrl = REDIS_URL;
+  let redisChild: ChildProcess | undefined;
+  let redisPort = 0;
+  let redisDir = '';
+  if (outage) {
+    redisPort = await freePort();
+    redisDir = mkdtempSync(join(tmpdir(), 'dts-fuzz-redis-'));
+    redisChild = await startPersistentRedis(redisPort, redisDir);
+    redisUrl = `redis://127.0.0.1:${redisPort}`;
+  }
+  const extra = (port: number): Partial<ConfigInput> => ({
+    redis: { url: redisUrl, keyPrefix },
+    trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audience: `http://127.0.0.1:${port}`, allowedScopes: IDP_SCOPES }],
+  });
+  const svc = await startService({ extra });
+  const port = Number(new URL(svc.url).port);
+  const assertLoopback = new URL(svc.url).hostname;
+  if (assertLoopback !== '127.0.0.1' && assertLoopback !== 'localhost') throw new Error(`refusing to fuzz a non-loopback target: ${svc.url}`);
+  // The same configuration the service parsed (startService builds it the same way): the oracle's policy comes from it.
+  const config = parseConfig(testConfig(port, keyPrefix, '', extra(port)));
+
+  const discovery = await (await fetch(`${svc.url}/.well-known/openid-configuration`)).json() as { jwks_uri: string };
+  const serviceJwks = createLocalJWKSet(await (await fetch(discovery.jwks_uri)).json() as { keys: [] });
+  const groupsOf = (sub: string) => config.demoLogin.users.find((u) => u.sub === sub)?.groups ?? [];
+
+  async function login(clientId: string, username: string): Promise<UserToken> {
+    const r = await loginUser(svc, { clientId, username });
+    const sub = config.demoLogin.users.find((u) => u.username === username)!.sub;
+    const entry: UserToken = {
+      token: r.accessToken, sub, groups: groupsOf(sub), issuedTo: clientId, sid: '', scopes: new Set(r.scope.split(' ')),
+      iat: now(), exp: now() + r.expiresIn, revoked: false, uncertain: false, pending: 0,
+    };
+    // The session id is only visible in what the token is exchanged for.
+    const d = await exchangeOnce(clientId, entry.token, config.toolServers[0]!.resource, 'crm.lookup_customer');
+    if (!d) throw new Error(`fuzz setup: ${clientId} could not exchange ${username}'s token`);
+    entry.sid = d.sid;
+    return entry;
+  }
+
+  async function exchangeOnce(clientId: string, subjectToken: string, resource: string, scope: string, parent?: UserToken, groups: string[] = []): Promise<DelegationToken | undefined> {
+    const res = await postForm(`${svc.url}/token`, { grant_type: EXCHANGE, subject_token: subjectToken, subject_token_type: AT, resource, scope }, { authorization: svc.basic(clientId) });
+    if (res.status !== 200) return undefined;
+    const token = res.body.access_token as string;
+    const c = decodeJwt(token);
+    return {
+      token, jti: c.jti!, aud: c.aud as string, sub: c.sub!, sid: c.sid as string, clientId, scopes: new Set(String(c.scope).split(' ')), act: c.act,
+      groups, iat: c.iat!, exp: c.exp!, ...(parent ? { parent } : {}),
+    };
+  }
+
+  const [crm, billing] = [config.toolServers[0]!.resource, config.toolServers[1]!.resource];
+  const users: UserToken[] = [];
+  for (const [client, name] of [['agent', 'alice'], ['agent', 'bob'], ['agent', 'alice'], ['agent', 'bob'], ['agent2', 'alice'], ['agent2', 'bob']] as const) {
+    users.push(await login(client, name));
+  }
+  const sacrificial: UserToken[] = [];
+  for (const [client, name] of [['agent', 'alice'], ['agent', 'bob'], ['agent2', 'bob']] as const) sacrificial.push(await login(client, name));
+
+  // Delegation tokens: agent -> CRM for every agent user, agent -> billing for bob, and the CRM server's hop to billing.
+  const delegations: DelegationToken[] = [];
+  const add = async (mint: () => Promise<DelegationToken | undefined>) => {
+    const d = await mint();
+    // A hop the policy refuses (say, a tool-server group limit) is simply not in the pool.
+    if (!d) return undefined;
+    d.refresh = mint;
+    delegations.push(d);
+    return d;
+  };
+  for (const u of [...users, ...sacrificial]) {
+    if (u.issuedTo === 'agent') {
+      const viaCrm = await add(() => exchangeOnce('agent', u.token, crm, 'crm.lookup_customer billing.refund_lookup', u, u.groups));
+      if (u.groups.includes('finance')) await add(() => exchangeOnce('agent', u.token, billing, 'billing.refund_lookup', u, u.groups));
+      if (!viaCrm) throw new Error('fuzz setup: the agent could not exchange a user token for the CRM');
+      let source = viaCrm;
+      await add(async () => {
+        // The hop re-exchanges the CRM token it holds; once that one expired, a fresh one first.
+        if (source.exp - now() < 20) source = (await exchangeOnce('agent', u.token, crm, 'crm.lookup_customer billing.refund_lookup', u, u.groups)) ?? source;
+        return exchangeOnce('crm-server', source.token, billing, 'billing.refund_lookup', u, u.groups);
+      });
+    } else {
+      await add(() => exchangeOnce(u.issuedTo, u.token, crm, 'crm.lookup_customer', u, u.groups));
+    }
+  }
+
+  const cc = async (scope: string) => {
+    const r = await postForm(`${svc.url}/token`, { grant_type: 'client_credentials', scope }, { authorization: svc.basic('admin-cli') });
+    if (r.status !== 200) throw new Error(`fuzz setup: client_credentials failed: ${JSON.stringify(r.body)}`);
+    return r.body.access_token as string;
+  };
+  const adminToken = await cc('admin');
+  const nonAdminToken = await cc('crm.lookup_customer');
+
+  let outageControl: World['redisOutage'];
+  if (redisChild) {
+    outageControl = {
+      stop: async () => {
+        const child = redisChild!;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      },
+      start: async () => {
+        redisChild = await startPersistentRedis(redisPort, redisDir);
+      },
+    };
+  }
+
+  return {
+    svc, idp, config, keyPrefix, serviceJwks, idpSidPrefix: sidPrefixFor(idp.issuer), users, sacrificial, delegations, adminToken, nonAdminToken,
+    revokedSids: new Set(), revokedJtis: new Set(), revokedSubs: new Map(), revokedClients: new Map(),
+    secretOf: (clientId) => svc.secrets[clientId] ?? '',
+    async adminRevoke(kind, value) {
+      const res = await fetch(`${svc.url}/admin/${kind}/${encodeURIComponent(value)}/revoke`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'fuzz scheduled revocation' }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    },
+    ...(outageControl ? { redisOutage: outageControl } : {}),
+    async close() {
+      await svc.stop();
+      await idp.stop();
+      if (redisChild) {
+        const child = redisChild;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGKILL');
+        await exited;
+        rmSync(redisDir, { recursive: true, force: true });
+      } else {
+        const redis = new Redis(REDIS_URL, { lazyConnect: true });
+        await redis.connect();
+        await deleteKeysWithPrefix(redis, keyPrefix);
+        await redis.quit();
+      }
+    },
+  };
+}
