@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import type { BenchContext } from './context.js';
 import { loginUser, mapLimit } from './flows.js';
 import { machineFacts } from './machine.js';
-import type { BenchOptions } from './options.js';
+import type { BenchOptions, ScenarioName } from './options.js';
 import { formatProfile, summarizeProfile } from './profile_top.js';
 import { ReportBuilder, type Report } from './report.js';
 import { exchangeScenarios, warmUp } from './scenarios/exchange.js';
@@ -34,75 +34,82 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const began = Date.now();
   const report = new ReportBuilder();
   const failures: Record<string, number> = {};
+  // Each selected scenario: 'completed', or why it stopped. One failing scenario never stops the others.
+  const scenarios: Record<string, string> = Object.fromEntries(options.scenarios.map((s) => [s, 'not run']));
+  let machine: Awaited<ReturnType<typeof machineFacts>> | undefined;
   const redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  const machine = await machineFacts(redis);
-
-  const profileDir = options.cpuProf ? join(RESULTS_DIR, 'profiles') : undefined;
-  if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const svc = await startBenchService({ redisUrl: options.redisUrl, ...(profileDir ? { cpuProfileDir: profileDir } : {}) }).catch((err: unknown) => {
-    redis.disconnect();
-    throw err;
-  });
-  log(`service pid ${svc.pid} at ${svc.url}, Redis key prefix ${svc.keyPrefix}`);
+  redis.on('error', () => {}); // a failed command is reported where it fails
+  const attempt = async (name: ScenarioName, title: string, run: () => Promise<void>) => {
+    log(title);
+    try {
+      await run();
+      scenarios[name] = 'completed';
+    } catch (err) {
+      scenarios[name] = `failed: ${(err as Error).message}`;
+      report.note(`scenario ${name} did not complete: ${(err as Error).message}`);
+      log(`  scenario ${name} did not complete: ${(err as Error).stack ?? String(err)}`);
+    }
+  };
   try {
-    const userTokens = await mapLimit(Array.from({ length: options.users }), 4, () => loginUser(svc));
-    const ctx: BenchContext = {
-      svc,
-      redis,
-      options,
-      report,
-      userTokens,
-      log,
-      failed: (what, count) => {
-        if (count > 0) failures[what] = (failures[what] ?? 0) + count;
-      },
-    };
-    const want = new Set(options.scenarios);
-    log(`warm-up (${options.warmup} s per request kind, ${options.users} user sessions)`);
-    await warmUp(ctx);
-    const afterWarmUp = await svc.memory(true);
-    if (want.has('exchange')) {
-      log('scenarios 1+2: exchange and multi-hop vs client_credentials');
-      await exchangeScenarios(ctx);
+    await redis.connect();
+    machine = await machineFacts(redis);
+
+    const profileDir = options.cpuProf ? join(RESULTS_DIR, 'profiles') : undefined;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const svc = await startBenchService({ redisUrl: options.redisUrl, ...(profileDir ? { cpuProfileDir: profileDir } : {}) });
+    log(`service pid ${svc.pid} at ${svc.url}, Redis key prefix ${svc.keyPrefix}`);
+    try {
+      const userTokens = await mapLimit(Array.from({ length: options.users }), 4, () => loginUser(svc));
+      const ctx: BenchContext = {
+        svc,
+        redis,
+        options,
+        report,
+        userTokens,
+        log,
+        failed: (what, count) => {
+          if (count > 0) failures[what] = (failures[what] ?? 0) + count;
+        },
+      };
+      const want = new Set(options.scenarios);
+      log(`warm-up (${options.warmup} s per request kind, ${options.users} user sessions)`);
+      await warmUp(ctx);
+      const afterWarmUp = await svc.memory(true);
+      if (want.has('exchange')) await attempt('exchange', 'scenarios 1+2: exchange and multi-hop vs client_credentials', () => exchangeScenarios(ctx));
+      if (want.has('verify')) await attempt('verify', 'scenario 3: verification', () => verifyScenario(ctx));
+      if (want.has('revocation')) await attempt('revocation', 'scenario 4: revocation propagation (+ Redis bytes per session and revocation)', () => revocationScenario(ctx));
+      if (want.has('memory')) await attempt('memory', 'scenario 5: memory over a sustained run', () => memoryScenario(ctx, afterWarmUp));
+      if (want.has('startup')) await attempt('startup', 'scenario 6: start-up', () => startupScenario(ctx));
+    } finally {
+      await svc.stop();
     }
-    if (want.has('verify')) {
-      log('scenario 3: verification');
-      await verifyScenario(ctx);
+
+    if (profileDir) {
+      const file = newestProfile(profileDir, began);
+      if (file) {
+        const summary = summarizeProfile(file);
+        report.details.cpuProfile = { file, ...summary };
+        log(formatProfile(summary));
+      }
     }
-    if (want.has('revocation')) {
-      log('scenario 4: revocation propagation (+ Redis bytes per session and revocation)');
-      await revocationScenario(ctx);
-    }
-    if (want.has('memory')) {
-      log('scenario 5: memory over a sustained run');
-      await memoryScenario(ctx, afterWarmUp);
-    }
-    if (want.has('startup')) {
-      log('scenario 6: start-up');
-      await startupScenario(ctx);
-    }
+  } catch (err) {
+    // Outside any scenario (Redis, the service, the logins): what was measured so far is still reported.
+    report.details.aborted = (err as Error).message;
+    report.note(`bench aborted: ${(err as Error).message}`);
+    log(`bench aborted: ${(err as Error).stack ?? String(err)}`);
   } finally {
-    await svc.stop();
     redis.disconnect();
   }
-
-  if (profileDir) {
-    const file = newestProfile(profileDir, began);
-    if (file) {
-      const summary = summarizeProfile(file);
-      report.details.cpuProfile = { file, ...summary };
-      log(formatProfile(summary));
-    }
-  }
+  report.details.scenarios = scenarios;
   report.details.failures = failures;
   for (const [what, count] of Object.entries(failures)) report.note(`${count} failed requests in ${what} (non-2xx, errors or timeouts): those figures are suspect`);
   const { out: _out, ...shownOptions } = options;
   return report.build({
     date: new Date(began).toISOString(),
-    machine: `${machine.cpu}, ${machine.memory}, load average at start ${machine.loadavg}`,
-    node: machine.node,
-    redis: `${machine.redis} at ${options.redisUrl.replace(/\/\/[^@]*@/, '//***@')}`,
+    completed: !report.details.aborted && Object.values(scenarios).every((s) => s === 'completed'),
+    machine: machine ? `${machine.cpu}, ${machine.memory}, load average at start ${machine.loadavg}` : 'unknown (Redis unreachable)',
+    node: machine?.node ?? process.version,
+    redis: `${machine?.redis ?? 'unknown'} at ${options.redisUrl.replace(/\/\/[^@]*@/, '//***@')}`,
     setup: SETUP,
     options: shownOptions,
     wallClock: `${Math.round((Date.now() - began) / 1000)} s`,

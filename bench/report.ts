@@ -9,6 +9,8 @@ export interface Figure {
   unit: string;
   /** One value per repetition (or per sample, for latency distributions). */
   samples: number[];
+  /** Operations that failed while these samples were taken (counted, not measured): non-zero makes the figure suspect. */
+  errors: number;
 }
 
 export interface Target {
@@ -36,8 +38,8 @@ export class ReportBuilder {
   readonly notes: string[] = [];
   readonly details: Record<string, unknown> = {};
 
-  figure(scenario: string, name: string, unit: string, samples: number[]): number[] {
-    this.figures.push({ scenario, name, unit, samples });
+  figure(scenario: string, name: string, unit: string, samples: number[], errors = 0): number[] {
+    this.figures.push({ scenario, name, unit, samples, errors });
     return samples;
   }
 
@@ -74,9 +76,9 @@ export function formatReport(report: Report): string {
   out.push('');
   out.push(
     table(
-      ['scenario', 'figure', 'unit', 'n', 'median', 'min', 'max'],
-      report.figures.map((f) => [f.scenario, f.name, f.unit, String(f.samples.length), fmt(median(f.samples), f.unit), fmt(min(f.samples), f.unit), fmt(max(f.samples), f.unit)]),
-      new Set([3, 4, 5, 6]),
+      ['scenario', 'figure', 'unit', 'n', 'median', 'min', 'max', 'errors'],
+      report.figures.map((f) => [f.scenario, f.name, f.unit, String(f.samples.length), fmt(median(f.samples), f.unit), fmt(min(f.samples), f.unit), fmt(max(f.samples), f.unit), String(f.errors)]),
+      new Set([3, 4, 5, 6, 7]),
     ),
   );
   out.push('');

@@ -88,7 +88,8 @@ export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
   };
   for (const kind of KINDS) {
     const [scenario, name] = label[kind];
-    report.figure(scenario, `${name}: throughput`, 'req/s', runs[kind].map((r) => r.rps));
+    const failed = runs[kind].reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
+    report.figure(scenario, `${name}: throughput`, 'req/s', runs[kind].map((r) => r.rps), failed);
     report.figure(scenario, `${name}: latency p50`, 'ms', runs[kind].map((r) => r.p50Ms));
     report.figure(scenario, `${name}: latency p99`, 'ms', runs[kind].map((r) => r.p99Ms));
     report.figure(scenario, `${name}: service CPU/req`, 'ms', runs[kind].map((r) => r.serviceCpuMsPerReq));

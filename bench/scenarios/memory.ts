@@ -16,7 +16,7 @@ export async function memoryScenario(ctx: BenchContext, afterWarmUp: MemorySampl
   const after = await svc.memory(true);
   ctx.log(`  sustained: ${fmt(run.rps)} req/s over ${fmt(run.seconds)} s, p99 ${run.p99Ms} ms`);
 
-  report.figure('5', 'sustained exchanges: throughput', 'req/s', [run.rps]);
+  report.figure('5', 'sustained exchanges: throughput', 'req/s', [run.rps], run.non2xx + run.errors + run.timeouts);
   report.figure('5', 'sustained exchanges: latency p99', 'ms', [run.p99Ms]);
   report.figure('5', 'sustained exchanges: service CPU/req', 'ms', [run.serviceCpuMsPerReq]);
   report.figure('5', 'sustained exchanges: duration', 's', [run.seconds]);

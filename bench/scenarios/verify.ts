@@ -10,18 +10,35 @@ import { exchangeForCrm, mapLimit } from '../flows.js';
 import { fmt } from '../report.js';
 import { median } from '../stats.js';
 
-/** Calls `op` on the tokens in turn until `seconds` passed (checked every 64 calls); returns calls per second. */
-async function opsPerSecond(tokens: readonly string[], seconds: number, op: (token: string) => Promise<unknown>): Promise<number> {
+/**
+ * Calls `op` on the tokens in turn until `seconds` passed (checked every 64 calls); returns successful calls per second
+ * and the calls that failed (counted and reported, never fatal: one bad sample must not end the bench).
+ */
+export async function opsPerSecond(tokens: readonly string[], seconds: number, op: (token: string) => Promise<unknown>): Promise<{ rate: number; errors: number }> {
   const started = performance.now();
   const until = started + seconds * 1000;
   let calls = 0;
+  let errors = 0;
   let now = started;
   while (now < until) {
-    for (let i = 0; i < 64; i++) await op(tokens[(calls + i) % tokens.length]!);
+    for (let i = 0; i < 64; i++) {
+      try {
+        await op(tokens[(calls + i) % tokens.length]!);
+      } catch {
+        errors++;
+      }
+    }
     calls += 64;
     now = performance.now();
   }
-  return calls / ((now - started) / 1000);
+  return { rate: (calls - errors) / ((now - started) / 1000), errors };
+}
+
+/** Runs `op` once per token, counting failures instead of throwing (warm-up and priming). */
+async function eachCounting(tokens: readonly string[], op: (token: string) => Promise<unknown>): Promise<number> {
+  let errors = 0;
+  for (const t of tokens) await op(t).catch(() => errors++);
+  return errors;
 }
 
 export function feedVerifier(ctx: BenchContext, cache: boolean): Verifier {
@@ -46,27 +63,33 @@ export async function verifyScenario(ctx: BenchContext): Promise<void> {
   try {
     await Promise.all([fresh.ready(), cached.ready()]);
     // Fetch the JWKS and compile everything once before timing.
-    for (const t of tokens.slice(0, 50)) {
-      await fresh.verify(t);
-      await cached.verify(t);
-      await jwtVerify(t, localKey, joseOptions);
-    }
+    const warm = tokens.slice(0, 50);
+    const warmErrors =
+      (await eachCounting(warm, (t) => fresh.verify(t))) + (await eachCounting(warm, (t) => cached.verify(t))) + (await eachCounting(warm, (t) => jwtVerify(t, localKey, joseOptions)));
+    ctx.failed('scenario 3 warm-up', warmErrors);
     const jose: number[] = [];
     const sdk: number[] = [];
     const hit: number[] = [];
+    const errors = { jose: 0, sdk: 0, hit: 0 };
+    const measure = async (into: number[], kind: keyof typeof errors, run: Promise<{ rate: number; errors: number }>) => {
+      const r = await run;
+      into.push(r.rate);
+      errors[kind] += r.errors;
+      ctx.failed(`scenario 3 ${kind}`, r.errors);
+    };
     const loops = [
-      async () => jose.push(await opsPerSecond(tokens, options.verifySeconds, (t) => jwtVerify(t, localKey, joseOptions))),
-      async () => sdk.push(await opsPerSecond(tokens, options.verifySeconds, (t) => fresh.verify(t))),
-      async () => hit.push(await opsPerSecond(tokens.slice(0, 1), options.verifySeconds, (t) => cached.verify(t))),
+      () => measure(jose, 'jose', opsPerSecond(tokens, options.verifySeconds, (t) => jwtVerify(t, localKey, joseOptions))),
+      () => measure(sdk, 'sdk', opsPerSecond(tokens, options.verifySeconds, (t) => fresh.verify(t))),
+      () => measure(hit, 'hit', opsPerSecond(tokens.slice(0, 1), options.verifySeconds, (t) => cached.verify(t))),
     ];
     for (let rep = 0; rep < options.reps; rep++) {
       // Rotated like the load runs, so neither side always runs first.
       for (let i = 0; i < loops.length; i++) await loops[(i + rep) % loops.length]!();
       ctx.log(`  rep ${rep + 1}/${options.reps}: jose ${fmt(jose.at(-1)!)}/s, SDK first-seen ${fmt(sdk.at(-1)!)}/s, SDK repeated ${fmt(hit.at(-1)!)}/s`);
     }
-    report.figure('3', 'plain jose.jwtVerify, local key', 'ops/s', jose);
-    report.figure('3', 'SDK verify, first-seen (cache off, feed on)', 'ops/s', sdk);
-    report.figure('3', 'SDK verify, repeated token (cache, feed on)', 'ops/s', hit);
+    report.figure('3', 'plain jose.jwtVerify, local key', 'ops/s', jose, errors.jose);
+    report.figure('3', 'SDK verify, first-seen (cache off, feed on)', 'ops/s', sdk, errors.sdk);
+    report.figure('3', 'SDK verify, repeated token (cache, feed on)', 'ops/s', hit, errors.hit);
     const sdkRatio = sdk.map((v, i) => v / jose[i]!);
     const hitRatio = hit.map((v, i) => v / jose[i]!);
     report.figure('3', 'SDK first-seen / jose (per rep)', 'ratio', sdkRatio);
@@ -96,21 +119,19 @@ async function revocationModeCosts(ctx: BenchContext, tokens: readonly string[])
   try {
     await Promise.all(modes.map(([, v]) => v.ready()));
     const few = tokens.slice(0, 20);
-    for (const [name, v] of modes) {
-      for (const t of few) {
-        await v.verify(t).catch((err: { detail?: string; message: string }) => {
-          throw new Error(`revocation ${name}: ${err.detail ?? err.message}`);
-        });
-      }
-    }
+    const primingErrors = new Map<string, number>();
+    for (const [name, v] of modes) primingErrors.set(name, await eachCounting(few, (t) => v.verify(t)));
     for (const [name, v] of modes) {
       const samples: number[] = [];
+      let errors = primingErrors.get(name)!;
       for (let rep = 0; rep < options.reps; rep++) {
-        const ops = await opsPerSecond(few, Math.min(1, options.verifySeconds), (t) => v.verify(t));
-        samples.push(1e6 / ops);
+        const r = await opsPerSecond(few, Math.min(1, options.verifySeconds), (t) => v.verify(t));
+        samples.push(1e6 / r.rate);
+        errors += r.errors;
       }
-      report.figure('3', `SDK cost per call, seen token, revocation ${name}`, 'µs', samples);
-      ctx.log(`  revocation ${name}: ${fmt(median(samples))} µs per call`);
+      ctx.failed(`scenario 3 revocation ${name}`, errors);
+      report.figure('3', `SDK cost per call, seen token, revocation ${name}`, 'µs', samples, errors);
+      ctx.log(`  revocation ${name}: ${fmt(median(samples))} µs per call${errors ? `, ${errors} failed calls` : ''}`);
     }
   } finally {
     for (const [, v] of modes) v.close();

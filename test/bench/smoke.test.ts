@@ -27,6 +27,8 @@ describe('bench smoke', () => {
     );
     const text = formatReport(report);
     assert.deepEqual(report.details.failures, {}, text);
+    assert.equal(report.meta.completed, true, text);
+    assert.deepEqual(report.figures.filter((f) => f.errors !== 0), [], text);
     const scenarios = new Set(report.figures.map((f) => f.scenario));
     assert.deepEqual([...scenarios].sort(), ['1', '2', '3', '4', '5', '6']);
     for (const f of report.figures) {
