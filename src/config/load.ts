@@ -1,7 +1,8 @@
 // Loads the configuration: defaults < config file (CONFIG_FILE, YAML or JSON) < environment. Fails fast with the key and the problem.
 import { readFileSync, existsSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { productionRefusal } from './production.js';
 import { configSchema, type Config } from './schema.js';
 import { canonicalResource } from '../policy/resource.js';
 
@@ -24,9 +25,49 @@ function readConfigFile(file: string, explicit: boolean): unknown {
   }
   try {
     return file.endsWith('.json') ? JSON.parse(text) : (parseYaml(text) ?? {});
-  } catch {
-    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}`);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}${syntaxErrorAt(text, err)}`);
   }
+}
+
+/**
+ * Where a parse error is, as ` at line L, column C (reason)`: one line that names no text of the file, since the
+ * parsers' own messages quote the surrounding text, which may hold a secret.
+ */
+function syntaxErrorAt(text: string, err: unknown): string {
+  if (err instanceof YAMLParseError) {
+    const pos = err.linePos?.[0];
+    const reason = err.code.toLowerCase().replaceAll('_', ' ');
+    return pos ? ` at line ${pos.line}, column ${pos.col} (${reason})` : ` (${reason})`;
+  }
+  const before = text.slice(0, jsonErrorOffset(text)).split('\n');
+  return ` at line ${before.length}, column ${before.at(-1)!.length + 1}`;
+}
+
+/**
+ * Offset of the first character that makes `text` invalid JSON: the end of its longest prefix that is still the
+ * start of a valid document (V8 reports a position for some errors only, e.g. not for "Unexpected token").
+ */
+function jsonErrorOffset(text: string): number {
+  const viable = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return true;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : '';
+      if (message.includes('end of JSON input')) return true;
+      const position = /at position (\d+)/.exec(message);
+      return position !== null && Number(position[1]) >= length;
+    }
+  };
+  let lo = 0; // viable: the empty text is only unfinished
+  let hi = text.length; // not viable: the whole text failed
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (viable(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function formatIssues(error: z.ZodError): string {
@@ -117,10 +158,16 @@ export function parseConfig(raw: unknown): Config {
   return config;
 }
 
-/** Loads the configuration from CONFIG_FILE (default config/default.yaml) and the environment. */
+/**
+ * Loads the configuration from CONFIG_FILE (default config/default.yaml) and the environment. Under
+ * NODE_ENV=production, refuses unacknowledged development defaults (see production.ts).
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): { config: Config; file: string } {
   const file = env.CONFIG_FILE || DEFAULT_CONFIG_FILE;
   const raw = readConfigFile(file, Boolean(env.CONFIG_FILE));
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold an object`);
-  return { config: parseConfig(applyEnv(raw as Record<string, unknown>, env)), file };
+  const config = parseConfig(applyEnv(raw as Record<string, unknown>, env));
+  const refusal = productionRefusal(config, env);
+  if (refusal) throw new ConfigError(refusal);
+  return { config, file };
 }

@@ -11,6 +11,10 @@ export interface SecretOptions {
   onGenerated?: (file: string) => void;
 }
 
+function errnoCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+}
+
 /** Returns the secret a reference names; throws a ConfigError naming `key` when it has no value. */
 export function resolveSecret(ref: SecretRef, key: string, options: SecretOptions = {}): string {
   const env = options.env ?? process.env;
@@ -20,19 +24,25 @@ export function resolveSecret(ref: SecretRef, key: string, options: SecretOption
   }
   if (ref.file !== undefined) {
     if (existsSync(ref.file)) {
-      const value = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+      let value: string;
+      try {
+        value = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+      } catch (err) {
+        throw new ConfigError(`${key}: secret file ${ref.file} cannot be read (${errnoCode(err)})`);
+      }
       if (!value) throw new ConfigError(`${key}: secret file ${ref.file} is empty`);
       return value;
     }
     if (ref.generate) {
       const value = randomBytes(32).toString('base64url');
-      mkdirSync(dirname(ref.file), { recursive: true });
       // 'wx' refuses to overwrite a file another instance created meanwhile.
       try {
+        // 0700: nobody else may list or add secrets; the mode applies to every directory this creates.
+        mkdirSync(dirname(ref.file), { recursive: true, mode: 0o700 });
         writeFileSync(ref.file, `${value}\n`, { mode: 0o600, flag: 'wx' });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return resolveSecret({ ...ref, generate: false }, key, options);
-        throw err;
+        if (errnoCode(err) === 'EEXIST' && existsSync(ref.file)) return resolveSecret({ ...ref, generate: false }, key, options);
+        throw new ConfigError(`${key}: cannot write a generated secret to ${ref.file} (${errnoCode(err)})`);
       }
       options.onGenerated?.(ref.file);
       return value;

@@ -1,0 +1,52 @@
+// The production gate: under NODE_ENV=production, development defaults stop the start unless the operator acknowledged them.
+import type { Config } from './schema.js';
+
+export type DevelopmentDefault = Config['production']['allowDevelopmentDefaults'][number];
+
+const DEVELOPMENT_DEFAULTS: readonly DevelopmentDefault[] = ['demoLogin', 'generatedSecrets', 'httpIssuer'];
+// Loopback issuers are reachable only from the host itself, so plain http there exposes nothing on the network.
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+export function isProduction(env: NodeJS.ProcessEnv): boolean {
+  return env.NODE_ENV === 'production';
+}
+
+/** The acknowledgements in effect: env `ALLOW_DEVELOPMENT_DEFAULTS` (comma-separated) wins over the config. */
+export function acknowledged(config: Config, env: NodeJS.ProcessEnv): { values: Set<string>; unknown: string[] } {
+  const raw = env.ALLOW_DEVELOPMENT_DEFAULTS;
+  const values = raw === undefined ? [...config.production.allowDevelopmentDefaults] : raw.split(',').map((v) => v.trim()).filter(Boolean);
+  return { values: new Set(values), unknown: values.filter((v) => !(DEVELOPMENT_DEFAULTS as readonly string[]).includes(v)) };
+}
+
+/** Each development default the config uses, with the key that uses it. */
+export function developmentDefaults(config: Config): Array<{ kind: DevelopmentDefault; where: string }> {
+  const found: Array<{ kind: DevelopmentDefault; where: string }> = [];
+  if (config.demoLogin.enabled) found.push({ kind: 'demoLogin', where: 'demoLogin.enabled is true' });
+  const generated = [
+    ...(config.cookieSecret.generate ? ['cookieSecret'] : []),
+    ...config.clients.flatMap((c, i) => (c.client_secret?.generate ? [`clients.${i}.client_secret`] : [])),
+  ];
+  if (generated.length) found.push({ kind: 'generatedSecrets', where: `${generated.join(', ')} ${generated.length > 1 ? 'have' : 'has'} generate: true` });
+  const issuer = new URL(config.issuer);
+  if (issuer.protocol !== 'https:' && !LOOPBACK_HOSTS.has(issuer.hostname)) found.push({ kind: 'httpIssuer', where: `issuer ${issuer.origin} is not https` });
+  return found;
+}
+
+/**
+ * One line naming every refused development default and how to acknowledge it, or undefined when the start may
+ * proceed (not production, nothing refused, or everything refused is acknowledged).
+ */
+export function productionRefusal(config: Config, env: NodeJS.ProcessEnv): string | undefined {
+  if (!isProduction(env)) return undefined;
+  const ack = acknowledged(config, env);
+  if (ack.unknown.length) {
+    return `NODE_ENV=production: unknown development default ${ack.unknown.join(', ')} in allowDevelopmentDefaults (known: ${DEVELOPMENT_DEFAULTS.join(', ')})`;
+  }
+  const refused = developmentDefaults(config).filter((d) => !ack.values.has(d.kind));
+  if (!refused.length) return undefined;
+  return (
+    `NODE_ENV=production refuses development defaults: ${refused.map((d) => d.where).join('; ')}. ` +
+    `Fix them, or acknowledge with production.allowDevelopmentDefaults: [${refused.map((d) => d.kind).join(', ')}] ` +
+    `(env ALLOW_DEVELOPMENT_DEFAULTS=${refused.map((d) => d.kind).join(',')})`
+  );
+}

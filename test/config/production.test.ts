@@ -1,0 +1,147 @@
+// NODE_ENV=production refuses development defaults (demo login, generated secrets, a non-https public issuer) unless
+// acknowledged: the real process exits 2 with one line; acknowledged, it starts and keeps keys/ and keys/secrets/ 0700.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { parse as parseYaml } from 'yaml';
+import { deleteKeysWithPrefix, freePort } from '../../examples/lib/local.js';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { REDIS_URL } from '../helpers/service.js';
+import { runUntilExit, startService, stopService, waitReady, workDir, writeConfig } from '../main/spawn_service.js';
+
+const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/** A config with no development default: https issuer, every secret from env. */
+const safe = (): Record<string, unknown> => ({
+  issuer: 'https://sts.example',
+  cookieSecret: { env: 'COOKIE_SECRET' },
+  clients: [{ client_id: 'agent', client_secret: { env: 'AGENT_SECRET' }, grant_types: [EXCHANGE] }],
+});
+
+async function refused(t: Parameters<typeof workDir>[0], config: Record<string, unknown>, line: string, env: NodeJS.ProcessEnv = {}) {
+  const dir = workDir(t);
+  const run = await runUntilExit(dir, { CONFIG_FILE: writeConfig(dir, config), NODE_ENV: 'production', REDIS_URL: '', ...env });
+  assert.equal(run.code, 2, run.stderr);
+  assert.equal(run.stderr, `${line}\n`);
+}
+
+describe('NODE_ENV=production: the process refuses development defaults (exit 2, one line)', () => {
+  it('demoLogin.enabled', async (t) => {
+    await refused(
+      t,
+      { ...safe(), demoLogin: { enabled: true } },
+      'NODE_ENV=production refuses development defaults: demoLogin.enabled is true. Fix them, or acknowledge with ' +
+        'production.allowDevelopmentDefaults: [demoLogin] (env ALLOW_DEVELOPMENT_DEFAULTS=demoLogin)',
+    );
+  });
+
+  it('a generate: true secret, including the default cookieSecret', async (t) => {
+    const { cookieSecret: _, ...config } = safe();
+    config.clients = [{ client_id: 'agent', client_secret: { env: 'AGENT_SECRET', file: 'keys/secrets/agent', generate: true }, grant_types: [EXCHANGE] }];
+    await refused(
+      t,
+      config,
+      'NODE_ENV=production refuses development defaults: cookieSecret, clients.0.client_secret have generate: true. Fix them, ' +
+        'or acknowledge with production.allowDevelopmentDefaults: [generatedSecrets] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedSecrets)',
+      // A value in the env does not make the flag safe: a missing secret would still be replaced by a fresh one.
+      { AGENT_SECRET: 'from-env' },
+    );
+  });
+
+  it('a non-https issuer on a non-loopback host (env ISSUER too)', async (t) => {
+    await refused(
+      t,
+      safe(),
+      'NODE_ENV=production refuses development defaults: issuer http://sts.example is not https. Fix them, or acknowledge ' +
+        'with production.allowDevelopmentDefaults: [httpIssuer] (env ALLOW_DEVELOPMENT_DEFAULTS=httpIssuer)',
+      { ISSUER: 'http://sts.example' },
+    );
+  });
+
+  it('all three at once, with only one acknowledged: the other two are named', async (t) => {
+    const { cookieSecret: _, ...config } = safe();
+    await refused(
+      t,
+      { ...config, issuer: 'http://10.0.0.1:3000', demoLogin: { enabled: true }, production: { allowDevelopmentDefaults: ['demoLogin'] } },
+      'NODE_ENV=production refuses development defaults: cookieSecret has generate: true; issuer http://10.0.0.1:3000 is not https. ' +
+        'Fix them, or acknowledge with production.allowDevelopmentDefaults: [generatedSecrets, httpIssuer] ' +
+        '(env ALLOW_DEVELOPMENT_DEFAULTS=generatedSecrets,httpIssuer)',
+    );
+  });
+
+  it('an unknown acknowledgement in the env', async (t) => {
+    await refused(
+      t,
+      safe(),
+      'NODE_ENV=production: unknown development default demo-login in allowDevelopmentDefaults (known: demoLogin, generatedSecrets, httpIssuer)',
+      { ALLOW_DEVELOPMENT_DEFAULTS: 'demo-login' },
+    );
+  });
+
+  it('acknowledged, it starts; keys/ and keys/secrets/ are created 0700, the generated files 0600', async (t) => {
+    const dir = workDir(t);
+    const port = await freePort();
+    const prefix = `test:${randomUUID()}:`;
+    const config = {
+      issuer: `http://localhost:${port}`,
+      port,
+      redis: { keyPrefix: prefix },
+      demoLogin: { enabled: true },
+      cookieSecret: { file: 'keys/secrets/cookie', generate: true },
+      clients: [{ client_id: 'agent', client_secret: { file: 'keys/secrets/agent', generate: true }, grant_types: [EXCHANGE] }],
+      production: { allowDevelopmentDefaults: ['demoLogin', 'generatedSecrets'] },
+    };
+    const child = startService(dir, { CONFIG_FILE: writeConfig(dir, config), NODE_ENV: 'production', REDIS_URL });
+    const redis = new Redis(REDIS_URL, { lazyConnect: true });
+    try {
+      await waitReady(child, `http://localhost:${port}/readyz`);
+      const discovery = (await (await fetch(`http://localhost:${port}/.well-known/oauth-authorization-server`)).json()) as { issuer: string };
+      assert.equal(discovery.issuer, `http://localhost:${port}`);
+      for (const d of ['keys', 'keys/secrets']) assert.equal(statSync(join(dir, d)).mode & 0o777, 0o700, d);
+      for (const f of ['keys/jwks.json', 'keys/secrets/cookie', 'keys/secrets/agent']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+    } finally {
+      await stopService(child);
+      await redis.connect().then(() => deleteKeysWithPrefix(redis, prefix)).finally(() => redis.disconnect());
+    }
+  });
+});
+
+describe('productionRefusal through loadConfig', () => {
+  const load = (config: Record<string, unknown>, env: NodeJS.ProcessEnv) => (t: Parameters<typeof workDir>[0]) => {
+    const dir = workDir(t);
+    return loadConfig({ CONFIG_FILE: writeConfig(dir, config), ...env });
+  };
+
+  it('loopback issuers may be plain http: localhost, 127.0.0.1, [::1]', (t) => {
+    for (const issuer of ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://[::1]:3000']) {
+      assert.equal(load({ ...safe(), issuer }, { NODE_ENV: 'production' })(t).config.issuer, issuer);
+    }
+    // Not loopback by name: refused.
+    assert.throws(() => load({ ...safe(), issuer: 'http://localhost.example' }, { NODE_ENV: 'production' })(t), ConfigError);
+  });
+
+  it('outside production nothing is refused; the env acknowledgement wins over the file', (t) => {
+    const demo = { ...safe(), demoLogin: { enabled: true } };
+    assert.equal(load(demo, { NODE_ENV: 'development' })(t).config.demoLogin.enabled, true);
+    assert.equal(load(demo, {})(t).config.demoLogin.enabled, true);
+    assert.throws(() => load({ ...demo, production: { allowDevelopmentDefaults: ['demoLogin'] } }, { NODE_ENV: 'production', ALLOW_DEVELOPMENT_DEFAULTS: '' })(t), /demoLogin\.enabled is true/);
+    assert.equal(load(demo, { NODE_ENV: 'production', ALLOW_DEVELOPMENT_DEFAULTS: ' demoLogin ' })(t).config.demoLogin.enabled, true);
+  });
+
+  it('docker-compose.yml: the sts service runs the demo config with NODE_ENV=production and starts (the acknowledgement is explicit)', () => {
+    const compose = parseYaml(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')) as {
+      services: Record<string, { environment?: Record<string, string> }>;
+    };
+    const env = compose.services.sts!.environment!;
+    assert.equal(env.NODE_ENV, 'production');
+    assert.equal(env.ALLOW_DEVELOPMENT_DEFAULTS, 'demoLogin,generatedSecrets');
+    const { config } = loadConfig({ ...env, CONFIG_FILE: new URL('../../config/default.yaml', import.meta.url).pathname });
+    assert.equal(config.demoLogin.enabled, true);
+    assert.equal(config.issuer, 'http://localhost:3000');
+    // Without it, the same config is refused.
+    assert.throws(() => loadConfig({ ...env, ALLOW_DEVELOPMENT_DEFAULTS: undefined, CONFIG_FILE: new URL('../../config/default.yaml', import.meta.url).pathname }), /demoLogin\.enabled is true; .* have generate: true/);
+  });
+});
