@@ -106,7 +106,13 @@ export async function createService(config: Config, { logger, env = process.env,
   });
 
   const own = ownTokens(config.issuer, keys.publicJwks, new Map(config.toolServers.map((t) => [t.resource, t])));
-  const provider = createProvider({ config, keys, stores, clientSecrets, cookieKeys, events, own, ...(now ? { now } : {}) });
+  // RFC 7009 revocation of a user's access token revokes every delegation token derived from it (item 13 of issue 8):
+  // the marker is written before the provider destroys the token. Late-bound: the revocation service needs the provider.
+  let revokeDerivedFrom: ((tokenId: string) => Promise<void>) | undefined;
+  const beforeDestroy = async (model: string, id: string) => {
+    if (model === 'AccessToken') await revokeDerivedFrom?.(id);
+  };
+  const provider = createProvider({ config, keys, stores, clientSecrets, cookieKeys, events, own, beforeDestroy, ...(now ? { now } : {}) });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'provider server_error'));
   // Koa's fallback error log: a client closing a stream (an SSE consumer going away) is normal, not an error.
   provider.silent = true;
@@ -119,6 +125,7 @@ export async function createService(config: Config, { logger, env = process.env,
   });
 
   const revocation = new RevocationService({ provider, store: stores.exchange, sessions: stores.sessions, events, retentionSeconds, ...(now ? { now } : {}) });
+  revokeDerivedFrom = (tokenId) => revocation.revokeDerivedFrom(tokenId, 'revocation_endpoint');
   // A full logout ends the session for tool servers too: every delegation token derived from it is revoked.
   provider.on('end_session.success', (ctx) => {
     const uid = ctx.oidc.session?.uid;

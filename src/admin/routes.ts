@@ -66,12 +66,15 @@ function pageRead<T>(read: Promise<T>, cursor: string | undefined): Promise<T> {
 /** Three (JWS) or five (JWE) base64url segments separated by dots: what a pasted JWT looks like. */
 const COMPACT_TOKEN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){2}((\.[A-Za-z0-9_-]*){2})?$/;
 
-const PARAM: Record<RevocationKind, 'sid' | 'sub' | 'client_id' | 'jti'> = { sid: 'sid', sub: 'sub', client: 'client_id', jti: 'jti' };
+/** What the admin API revokes by name; `token_digest` markers are written for it (see sessions/revoke.ts). */
+type AdminRevocationKind = Exclude<RevocationKind, 'token_digest'>;
+
+const PARAM: Record<AdminRevocationKind, 'sid' | 'sub' | 'client_id' | 'jti'> = { sid: 'sid', sub: 'sub', client: 'client_id', jti: 'jti' };
 
 export function adminRouter(deps: AdminDeps): Router<AdminState> {
   const router = new Router<AdminState>({ prefix: ADMIN_PREFIX });
 
-  const existence: Record<RevocationKind, Existence> = {
+  const existence: Record<AdminRevocationKind, Existence> = {
     // The registry forgets a session some time after its last token expires, and records tokens after the response:
     // a sid it does not know may still be carried by live tokens, so the revocation is recorded regardless.
     sid: async (sid) => (await deps.sessions.get(sid).catch(() => undefined)) !== undefined,
@@ -95,7 +98,7 @@ export function adminRouter(deps: AdminDeps): Router<AdminState> {
     },
   };
 
-  const revokeRoute = (kind: RevocationKind) => async (ctx: AdminContext) => {
+  const revokeRoute = (kind: AdminRevocationKind) => async (ctx: AdminContext) => {
     const value = pathParam(PARAM[kind], ctx.params[PARAM[kind]]);
     const { reason } = parseOr400(revokeBody, await readJsonObject(ctx), 'body member');
     const known = await existence[kind](value);

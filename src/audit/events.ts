@@ -36,7 +36,7 @@ export interface RevocationDecisionEvent {
   requestId?: string;
   /** Who revoked: the admin client, or `logout`. */
   clientId: string;
-  kind: 'sid' | 'sub' | 'client' | 'jti';
+  kind: 'sid' | 'sub' | 'client' | 'jti' | 'token_digest';
   value: string;
   sid?: string;
   sub?: string;

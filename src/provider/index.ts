@@ -28,6 +28,21 @@ function failClosed(Base: AdapterConstructor): AdapterConstructor {
   } as unknown as AdapterConstructor;
 }
 
+/** Runs `hook` before the store destroys a record (oidc-provider destroys an AccessToken only at RFC 7009 revocation). */
+function beforeDestroy(Base: AdapterConstructor, hook: (model: string, id: string) => Promise<void>): AdapterConstructor {
+  return class HookedAdapter extends (Base as unknown as new (name: string) => { destroy(id: string): Promise<void> }) {
+    readonly #model: string;
+    constructor(name: string) {
+      super(name);
+      this.#model = name;
+    }
+    override async destroy(id: string): Promise<void> {
+      await hook(this.#model, id);
+      return super.destroy(id);
+    }
+  } as unknown as AdapterConstructor;
+}
+
 export interface ProviderOptions {
   config: Config;
   keys: LoadedKeys;
@@ -37,6 +52,8 @@ export interface ProviderOptions {
   events: DecisionEvents;
   /** Our own delegation tokens (shared with the introspection endpoint). */
   own: OwnTokens;
+  /** Awaited before a record is destroyed; a failure fails the destroy (fail closed). */
+  beforeDestroy?: (model: string, id: string) => Promise<void>;
   now?: () => number;
 }
 
@@ -49,7 +66,7 @@ export function createProvider(o: ProviderOptions): Provider {
       clientSecrets: o.clientSecrets,
       privateJwks: o.keys.privateJwks as never,
       cookieKeys: o.cookieKeys,
-      adapter: failClosed(adapterClass(o.stores)),
+      adapter: failClosed(o.beforeDestroy ? beforeDestroy(adapterClass(o.stores), o.beforeDestroy) : adapterClass(o.stores)),
     }),
   );
   provider.proxy = config.proxy;

@@ -2,6 +2,7 @@
 import type Provider from 'oidc-provider';
 import type { DecisionEvents } from '../audit/events.js';
 import type { ExchangeStateStore, RevocationKind, RevocationRecord, SessionRegistry } from '../stores/types.js';
+import { tokenDigest } from './revocation.js';
 
 export interface RevocationDeps {
   provider: Provider;
@@ -14,7 +15,8 @@ export interface RevocationDeps {
 }
 
 export interface RevokeRequest {
-  kind: RevocationKind;
+  /** `token_digest` markers are written by this service itself (revokeToken, revokeDerivedFrom), never asked for. */
+  kind: Exclude<RevocationKind, 'token_digest'>;
   value: string;
   by: string;
   reason?: string;
@@ -43,14 +45,18 @@ export class RevocationService {
    */
   async revoke(req: RevokeRequest): Promise<RevokeResult> {
     const now = this.#now();
-    const { record, created } = await this.#d.store.revoke({
-      kind: req.kind,
-      value: req.value,
+    const marker = (kind: RevocationKind, value: string) => ({
+      kind,
+      value,
       revokedAt: now,
       expiresAt: now + this.#d.retentionSeconds,
       by: req.by,
       ...(req.reason ? { reason: req.reason } : {}),
     });
+    // A revoked token's descendants die with it: they carry its digest in `ancestors`. Written first, so a failure
+    // between the two leaves the descendants revoked rather than the token alone.
+    if (req.kind === 'jti') await this.#d.store.revoke(marker('token_digest', tokenDigest(req.value)));
+    const { record, created } = await this.#d.store.revoke(marker(req.kind, req.value));
     const endedSessions: string[] = [];
     if (req.kind === 'sid') {
       if (await this.endProviderSession(req.value)) endedSessions.push(req.value);
@@ -74,6 +80,34 @@ export class RevocationService {
       created,
     });
     return { record, created, endedSessions };
+  }
+
+  /**
+   * RFC 7009 revocation of one of the provider's own tokens (its id is its value): records a `token_digest` marker so
+   * every delegation token derived from it is revoked too. Called before the provider destroys the token, so a store
+   * failure fails the revocation request (the client retries) instead of leaving the descendants alive.
+   */
+  async revokeDerivedFrom(tokenId: string, by: string): Promise<void> {
+    const now = this.#now();
+    const value = tokenDigest(tokenId);
+    const { created } = await this.#d.store.revoke({
+      kind: 'token_digest',
+      value,
+      revokedAt: now,
+      expiresAt: now + this.#d.retentionSeconds,
+      by,
+      reason: 'access token revoked (RFC 7009)',
+    });
+    this.#d.events.emit({
+      type: 'revocation',
+      time: Date.now(),
+      decision: 'allow',
+      reasons: [created ? 'revoked' : 'already_revoked'],
+      clientId: by,
+      kind: 'token_digest',
+      value,
+      created,
+    });
   }
 
   /** Ends a provider session and every grant (and so every token) it holds; false when there was none. */

@@ -1,4 +1,4 @@
-// Revocation status for tool servers: the feed (snapshot + SSE live events, wire format v1, docs/revocation-feed.md)
+// Revocation status for tool servers: the feed (snapshot + SSE live events, wire format v2, docs/revocation-feed.md)
 // and RFC 7662 introspection of our delegation tokens (oidc-provider's own introspection refuses JWTs).
 import { PassThrough } from 'node:stream';
 import Router from '@koa/router';
@@ -14,7 +14,8 @@ import { revokedBecause } from './revocation.js';
 import { ServiceUnavailable } from '../provider/errors.js';
 import { compareStreamIds, parseStreamId, type StreamId } from '../stores/stream_id.js';
 
-export const FEED_VERSION = 1;
+/** v2 added `token_digest` records (revoked ancestors); docs/revocation-feed.md. */
+export const FEED_VERSION = 2;
 
 // Fail closed: without the store we cannot say a token is live, so the answer is 503, never `active: true`.
 const unavailable = (err: unknown): never => {
@@ -129,9 +130,20 @@ export function statusRoutes(deps: StatusDeps): Router {
     // Subscribe before catching up, so nothing published meanwhile is missed; duplicates are dropped by id.
     const buffered: RevocationEvent[] = [];
     let live = false;
+    // A consumer that does not ask for v2 (`?v=2`) may not know v2 record kinds and would ignore them: instead of such
+    // a record it gets a reset, which sends it to the snapshot, which answers v2, where an older consumer fails closed.
+    const v2 = ctx.query.v === String(FEED_VERSION);
+    let ended = false;
     const send = (e: RevocationEvent) => {
+      if (ended) return;
       const id = parseStreamId(e.id);
       if (last && id && compareStreamIds(id, last) <= 0) return;
+      if (!v2 && e.record.kind === 'token_digest') {
+        ended = true;
+        stream.write('event: reset\ndata: {}\n\n');
+        close();
+        return;
+      }
       sse(stream, e);
       if (id) last = id;
     };
@@ -139,7 +151,10 @@ export function statusRoutes(deps: StatusDeps): Router {
     const vouch = freshnessVoucher(deps, stream);
     const heartbeat = setInterval(() => vouch(''), deps.heartbeatSeconds * 1000);
     deps.metrics.feedConsumers.inc();
+    let closed = false;
     const close = () => {
+      if (closed) return;
+      closed = true;
       clearInterval(heartbeat);
       unsubscribe();
       deps.metrics.feedConsumers.dec();

@@ -32,5 +32,6 @@ export function storeFailuresAsUnavailable<T extends object>(store: T): T {
 }
 
 function toUnavailable(err: unknown): never {
-  throw err instanceof StoreUnavailable ? err : new StoreUnavailable(err);
+  // A TypeError is a caller's malformed argument (e.g. normalizeRevocation) or a bug, never an outage.
+  throw err instanceof StoreUnavailable || err instanceof TypeError ? err : new StoreUnavailable(err);
 }

@@ -4,7 +4,7 @@ import type { RevocationHits, RevocationKind, RevocationQuery, RevocationRecord 
 /** The revocation event stream keeps about this many recent events; consumers that fall further behind lose the oldest. */
 export const REVOCATION_EVENTS_MAX = 10_000;
 
-const kinds: ReadonlySet<RevocationKind> = new Set(['sid', 'sub', 'client', 'jti']);
+const kinds: ReadonlySet<RevocationKind> = new Set(['sid', 'sub', 'client', 'jti', 'token_digest']);
 
 /**
  * Checks a record before it is stored and copies only the known fields, so a caller's extra properties never
@@ -61,13 +61,14 @@ export function uniqueClientIds(clientIds: Iterable<string | undefined>): string
   return [...unique];
 }
 
-/** The marker lookups a query asks for, in a fixed order (sid, sub, jti, then clients). */
+/** The marker lookups a query asks for, in a fixed order (sid, sub, jti, clients, then ancestors). */
 export function revocationLookups(query: RevocationQuery): Array<{ kind: RevocationKind; value: string }> {
   const lookups: Array<{ kind: RevocationKind; value: string }> = [];
   if (query.sid) lookups.push({ kind: 'sid', value: query.sid });
   if (query.sub) lookups.push({ kind: 'sub', value: query.sub });
   if (query.jti) lookups.push({ kind: 'jti', value: query.jti });
   for (const value of uniqueClientIds(query.clientIds)) lookups.push({ kind: 'client', value });
+  for (const value of new Set(query.ancestors ?? [])) if (value !== '') lookups.push({ kind: 'token_digest', value });
   return lookups;
 }
 
@@ -77,6 +78,7 @@ export function toRevocationHits(found: Iterable<RevocationRecord | undefined>):
   for (const record of found) {
     if (!record) continue;
     if (record.kind === 'client') hits.clients.push(record);
+    else if (record.kind === 'token_digest') hits.ancestor ??= record;
     else hits[record.kind] = record;
   }
   return hits;

@@ -5,7 +5,8 @@ import type { ValidationContext } from './context.js';
 import type { JWTPayload } from 'jose';
 import type { Peeked } from './jwt.js';
 import { parseAct } from './act.js';
-import { revocationQueryFor, verifyOwnToken } from './own_tokens.js';
+import { ancestorsOf, revocationQueryFor, verifyOwnToken } from './own_tokens.js';
+import { tokenDigest } from '../sessions/revocation.js';
 
 export async function validateDelegationToken(
   token: string,
@@ -30,7 +31,10 @@ export async function validateDelegationToken(
   const groups: unknown = payload.groups === undefined ? [] : payload.groups;
   if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) throw new TokenRejected('malformed_claims');
   const issuedTo = typeof payload.client_id === 'string' ? payload.client_id : undefined;
-  const revocations = await deps.store.readRevocations(revocationQueryFor(payload, act, clientId));
+  const ancestors = ancestorsOf(payload);
+  if (!ancestors) throw new TokenRejected('malformed_claims');
+  // Its own revocation, its ancestors' (`token_digest`), its clients' and the presenter's: one MGET.
+  const revocations = await deps.store.readRevocations(revocationQueryFor(payload, act, ancestors, clientId));
   return {
     kind: 'delegation',
     sub: payload.sub,
@@ -45,6 +49,7 @@ export async function validateDelegationToken(
     issuedTo,
     audience: aud,
     jti: payload.jti,
+    lineage: [...ancestors, tokenDigest(payload.jti)],
     revocations,
   };
 }

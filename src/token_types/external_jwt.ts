@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { TrustedIssuer, ValidationContext } from './context.js';
+import { tokenDigest } from '../sessions/revocation.js';
 import { SUBJECT_TYP, verifyJwt, type Peeked } from './jwt.js';
 import { actClientIds, parseAct, parseMayAct } from './act.js';
 import { isIdentifier } from '../sessions/identifiers.js';
@@ -71,6 +72,8 @@ export async function validateExternalJwt(
     groups: Array.isArray(groupsClaim) ? groupsClaim.filter((g): g is string => typeof g === 'string') : [],
     ...(mayAct ? { mayAct } : {}),
     ...(act ? { act } : {}),
+    // Revoking this token by its jti (admin revoke-token) also revokes what was derived from it.
+    lineage: typeof payload.jti === 'string' ? [tokenDigest(payload.jti)] : [],
     revocations,
   };
 }

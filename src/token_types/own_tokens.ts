@@ -4,6 +4,7 @@ import type { ToolServerConfig } from '../config/schema.js';
 import type { RevocationQuery } from '../stores/types.js';
 import { ExpiringLru } from '../../packages/verify/src/lru.js';
 import { actClientIds } from './act.js';
+import { DIGEST_PATTERN } from '../sessions/revocation.js';
 import { AT_JWT, verifyJwt, type Peeked } from './jwt.js';
 import type { ActClaim } from './types.js';
 
@@ -58,12 +59,27 @@ export async function verifyOwnToken(own: OwnTokens, token: string, nowSeconds: 
  * The revocation markers that can touch a delegation token: its session, user, id, the client it was issued to, every
  * actor, and (at an exchange) the client presenting it, so a revoked tool server cannot re-exchange what it holds.
  */
-export function revocationQueryFor(payload: JWTPayload, act: ActClaim, presenter?: string): RevocationQuery {
+export function revocationQueryFor(payload: JWTPayload, act: ActClaim, ancestors: string[], presenter?: string): RevocationQuery {
   const issuedTo = typeof payload.client_id === 'string' ? [payload.client_id] : [];
   return {
     sid: payload.sid as string,
     sub: payload.sub!,
     jti: payload.jti!,
     clientIds: [...new Set([...issuedTo, ...actClientIds(act), ...(presenter ? [presenter] : [])])],
+    ancestors,
   };
+}
+
+/** Longer than any chain the depth cap lets us issue; a longer list was not minted by us. */
+const MAX_ANCESTORS = 16;
+
+/**
+ * The `ancestors` claim of one of our tokens: digests of the tokens it was derived from, root first, parent last
+ * (absent on tokens issued before the claim existed). Undefined when malformed.
+ */
+export function ancestorsOf(payload: JWTPayload): string[] | undefined {
+  const value = payload.ancestors;
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > MAX_ANCESTORS) return undefined;
+  return value.every((d) => typeof d === 'string' && DIGEST_PATTERN.test(d)) ? (value as string[]) : undefined;
 }

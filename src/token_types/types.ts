@@ -37,6 +37,11 @@ export interface SubjectContext {
   /** For delegation tokens: the tool server the token was issued for. */
   audience?: string;
   jti?: string;
+  /**
+   * The `ancestors` claim of a token derived from this subject: the subject's own ancestors, then the digest of the
+   * subject token's id (sessions/revocation.ts tokenDigest), root first. Empty when the subject has no revocable id.
+   */
+  lineage: string[];
   /** Revocation markers read with the token, in the same round trip. */
   revocations: RevocationHits;
 }

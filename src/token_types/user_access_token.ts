@@ -2,6 +2,7 @@
 import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { ValidationContext } from './context.js';
+import { tokenDigest } from '../sessions/revocation.js';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
@@ -41,6 +42,8 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
     // Our own login's account id: the local user table is the right source here, and only here.
     groups: deps.accounts.get(sub)?.groups ?? [],
     issuedTo: clientId,
+    // The root of every chain derived from it; RFC 7009 revocation of this token writes the matching marker.
+    lineage: [tokenDigest(token)],
     revocations,
   };
 }

@@ -19,7 +19,8 @@ function openFeed(svc: TestService, clientId: string, lastEventId?: string) {
   const controller = new AbortController();
   const waiters: Array<() => void> = [];
   const ready = (async () => {
-    const res = await fetch(`${svc.url}/revocations/events`, {
+    // `v=2`: this consumer understands wire format v2 (token_digest records).
+    const res = await fetch(`${svc.url}/revocations/events?v=2`, {
       headers: { authorization: svc.basic(clientId), accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
       signal: controller.signal,
     });
@@ -123,7 +124,7 @@ describe('revocation status for tool servers', () => {
     const snap = await fetch(`${b.url}/revocations`, { headers: { authorization: b.basic('billing-server') } });
     assert.equal(snap.status, 200);
     const body = (await snap.json()) as { v: number; cursor: string; revocations: Array<{ kind: string; value: string }> };
-    assert.equal(body.v, 1);
+    assert.equal(body.v, 2);
     assert.equal(body.cursor, event.id);
     assert.ok(body.revocations.some((r) => r.kind === 'sid' && r.value === claims.sid));
   });
@@ -141,7 +142,10 @@ describe('revocation status for tool servers', () => {
     const resumed = openFeed(b, 'crm-server', seen.id);
     await resumed.ready;
     await resumed.waitFor((e) => e.event === 'revocation' && JSON.parse(e.data!).value === missed[1]!.claims.jti);
-    assert.deepEqual(resumed.revocations().map((e) => JSON.parse(e.data!).value), missed.map((m) => m.claims.jti));
+    // Each token revocation is two records: its descendants' `token_digest`, then its own `jti`.
+    const jtis = resumed.revocations().map((e) => JSON.parse(e.data!) as { kind: string; value: string }).filter((r) => r.kind === 'jti');
+    assert.deepEqual(jtis.map((r) => r.value), missed.map((m) => m.claims.jti));
+    assert.equal(resumed.revocations().length, 4);
     resumed.close();
 
     // Once the stream has been trimmed past a cursor, the consumer is told to re-snapshot.

@@ -179,6 +179,16 @@ export function exchangeContract(harness: HarnessRef): void {
       });
     }
 
+    it('token_digest markers answer for a token whose ancestors carry them, in the same read', async () => {
+      const [a, b, c] = [id(), id(), id()];
+      const revokedB = await revoked(marker('token_digest', b, { by: 'revocation_endpoint' }));
+      assert.deepEqual(await exchange().readRevocations({ clientIds: [], ancestors: [a, b, c] }), { clients: [], ancestor: revokedB });
+      assert.deepEqual(await exchange().readRevocations({ clientIds: [], ancestors: [a, c] }), { clients: [] });
+      // Absolute, like jti: a later revoke changes nothing and publishes nothing.
+      assert.deepEqual(await exchange().revoke({ ...revokedB, revokedAt: revokedB.revokedAt + 9 }), { record: revokedB, created: false });
+      assert.deepEqual(await eventsFor(b), [revokedB]);
+    });
+
     it('sid and jti are absolute: a later revoke of the same value changes nothing and publishes nothing', async () => {
       for (const kind of ['sid', 'jti'] as const) {
         const value = id();

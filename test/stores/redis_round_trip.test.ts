@@ -92,10 +92,13 @@ describe('redis exchange store round trips', () => {
     assert.deepEqual(state, { token, session, revocations: { sid, clients: [extra] } });
   });
 
-  it('readRevocations is exactly one MGET', async () => {
-    const commands = await commandsOf(() => h.stores.exchange.readRevocations({ sid: 's', sub: 'u', jti: 'j', clientIds: ['a', 'b'] }));
+  it('readRevocations is exactly one MGET, ancestors (token_digest markers) and the presenting client included', async () => {
+    const commands = await commandsOf(() =>
+      h.stores.exchange.readRevocations({ sid: 's', sub: 'u', jti: 'j', clientIds: ['a', 'b', 'presenter'], ancestors: ['d1', 'd2', 'd3'] }),
+    );
     assert.deepEqual(commands.map((c) => c.command), ['mget']);
-    assert.equal(commands[0]?.args.length, 5);
+    assert.equal(commands[0]?.args.length, 9);
+    assert.ok(commands[0]?.args.some((k) => k.endsWith('rev:token_digest:d3')));
   });
 
   /** How many times the store connection wrote to its socket while `call` ran (a pipeline is one write). */

@@ -29,7 +29,17 @@ export function toVerifiedToken(claims: JWTPayload, nowSeconds: number, toleranc
   // RFC 9449 §7.2: a DPoP-bound token MUST NOT be accepted as a bearer token; this SDK only does bearer.
   if (claims.cnf !== undefined) throw new VerifyError('ERR_TOKEN_BOUND', { detail: 'cnf claim present' });
   const actors = claims.act === undefined ? [] : parseActChain(claims.act);
-  return deepFreeze({ sub, clientId, scopes: parseScope(claims.scope), sid, jti, exp, iat, actors, claims });
+  const ancestors = parseAncestors(claims.ancestors);
+  return deepFreeze({ sub, clientId, scopes: parseScope(claims.scope), sid, jti, exp, iat, actors, ancestors, claims });
+}
+
+/** Our issuer's `ancestors` claim: at most MAX_ACT_DEPTH base64url SHA-256 digests; absent means none. */
+function parseAncestors(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > MAX_ACT_DEPTH || !value.every((d) => typeof d === 'string' && /^[\w-]{43}$/.test(d))) {
+    throw new VerifyError('ERR_CLAIM_INVALID', { detail: 'ancestors is not a list of digests' });
+  }
+  return value as string[];
 }
 
 /** RFC 8693 §4.2: `scope` is one JSON string of space-separated values. Absent means no scopes. */

@@ -1,9 +1,9 @@
-// Revocation feed client (wire format v1): snapshot, then server-sent events, with reconnects and a staleness fuse.
+// Revocation feed client (wire format v2, v1 understood): snapshot, then server-sent events, with reconnects and a staleness fuse.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VerifyError } from './errors.js';
 import { basicAuthorization, issuerEndpoint, ISSUER_TIMEOUT_MS } from './issuer_http.js';
 import type { RevocationCheck } from './revocation.js';
-import { parseRevocationRecord, RevocationSet } from './revocation_set.js';
+import { FEED_VERSIONS, parseRevocationRecord, RevocationSet, UnknownRecordKind } from './revocation_set.js';
 import { SseParser } from './sse.js';
 import type { FetchLike, IssuerClientCredentials, RevocationRecord, VerifiedToken } from './types.js';
 
@@ -29,6 +29,8 @@ export class FeedRevocation implements RevocationCheck {
   /** When we last heard anything from the issuer; 0 until the first snapshot. */
   #lastActivityMs = 0;
   #lastError = 'no snapshot yet';
+  /** Set while the issuer publishes something this SDK cannot apply (an unknown version or record kind). */
+  #incompatible: string | undefined;
 
   constructor(options: FeedOptions, issuer: string) {
     const staleness = options.maxStalenessSeconds ?? 30;
@@ -38,7 +40,8 @@ export class FeedRevocation implements RevocationCheck {
     this.#fetch = options.fetch ?? fetch;
     this.#authorization = basicAuthorization(options.clientId, options.clientSecret);
     this.#snapshotUrl = issuerEndpoint(issuer, 'revocations');
-    this.#eventsUrl = issuerEndpoint(issuer, 'revocations/events');
+    // `v=2`: we understand v2 records; an issuer sends a consumer that does not say so a reset instead of one.
+    this.#eventsUrl = `${issuerEndpoint(issuer, 'revocations/events')}?v=2`;
     this.#ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -51,6 +54,8 @@ export class FeedRevocation implements RevocationCheck {
   async check(_token: string, verified: VerifiedToken): Promise<void> {
     // Fail closed: without a recent sign of life we cannot know what was revoked in the meantime.
     if (this.#lastActivityMs === 0) throw this.#unavailable(this.#lastError);
+    // Fail closed: a record we cannot apply might be the one that revokes this token.
+    if (this.#incompatible) throw this.#unavailable(this.#incompatible);
     const silentMs = Date.now() - this.#lastActivityMs;
     if (silentMs > this.#maxStalenessMs) throw this.#unavailable(`feed silent for ${silentMs} ms; ${this.#lastError}`);
     const record = this.#set.match(verified);
@@ -101,14 +106,18 @@ export class FeedRevocation implements RevocationCheck {
     });
     if (response.status !== 200) throw new Error(`snapshot answered ${response.status}`);
     const body = (await response.json()) as { v?: unknown; cursor?: unknown; revocations?: unknown };
-    if (body.v !== 1 || typeof body.cursor !== 'string' || !Array.isArray(body.revocations)) {
-      throw new Error('snapshot is not wire format v1');
-    }
+    if (!FEED_VERSIONS.has(body.v)) throw this.#incompatibleWith(`snapshot wire format ${JSON.stringify(body.v)} is not one this SDK knows`);
+    if (typeof body.cursor !== 'string' || !Array.isArray(body.revocations)) throw new Error('malformed snapshot');
     const now = Date.now() / 1000;
-    const records = body.revocations
-      .map(parseRevocationRecord)
-      .filter((r): r is RevocationRecord => r !== undefined && r.expiresAt >= now);
+    let records: RevocationRecord[];
+    try {
+      records = body.revocations.map(parseRevocationRecord).filter((r): r is RevocationRecord => r !== undefined && r.expiresAt >= now);
+    } catch (err) {
+      if (err instanceof UnknownRecordKind) throw this.#incompatibleWith(err.message);
+      throw err;
+    }
     this.#set.replaceAll(records);
+    this.#incompatible = undefined;
     this.#cursor = body.cursor;
     this.#lastActivityMs = Date.now();
     this.#resolveReady();
@@ -146,9 +155,20 @@ export class FeedRevocation implements RevocationCheck {
             this.#replicaStale(event.data);
             continue;
           }
-          if (event.type === 'heartbeat') this.#touch();
-          else if (event.type === 'revocation') {
-            const record = parseRevocationRecord(safeJson(event.data));
+          if (event.type === 'heartbeat') {
+            const v = (safeJson(event.data) as { v?: unknown } | undefined)?.v;
+            if (v !== undefined && !FEED_VERSIONS.has(v)) throw this.#incompatibleWith(`event stream wire format ${JSON.stringify(v)} is not one this SDK knows`);
+            this.#touch();
+          } else if (event.type === 'revocation') {
+            let record: RevocationRecord | undefined;
+            try {
+              record = parseRevocationRecord(safeJson(event.data));
+            } catch (err) {
+              if (!(err instanceof UnknownRecordKind)) throw err;
+              // Not applied, not skipped: refuse every token until a snapshot we fully understand.
+              this.#incompatibleWith(err.message);
+              return 'reset';
+            }
             if (record) this.#set.add(record);
             if (event.lastEventId) this.#cursor = event.lastEventId;
             this.#touch();
@@ -163,6 +183,12 @@ export class FeedRevocation implements RevocationCheck {
       this.#closing.signal.removeEventListener('abort', stop);
       streamAbort.abort();
     }
+  }
+
+  #incompatibleWith(detail: string): Error {
+    this.#incompatible = detail;
+    this.#lastError = detail;
+    return new Error(detail);
   }
 
   #touch(): void {

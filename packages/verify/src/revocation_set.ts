@@ -1,13 +1,25 @@
-// In-memory revocation records from the feed, and the wire-format v1 rule for whether one applies to a token.
+// In-memory revocation records from the feed, and the wire-format v2 rule for whether one applies to a token.
 import type { RevocationRecord, VerifiedToken } from './types.js';
 
-const KINDS = new Set(['sid', 'sub', 'client', 'jti']);
+const KINDS = new Set(['sid', 'sub', 'client', 'jti', 'token_digest']);
 
-/** Parse one record from the wire; undefined when it does not have the v1 shape (it is then ignored). */
+/** The feed wire-format versions this SDK understands (docs/revocation-feed.md). */
+export const FEED_VERSIONS: ReadonlySet<unknown> = new Set([1, 2]);
+
+/** A record this SDK cannot apply: ignoring it could leave a revoked token accepted, so the feed fails closed. */
+export class UnknownRecordKind extends Error {
+  override name = 'UnknownRecordKind';
+}
+
+/**
+ * Parse one record from the wire; undefined when it is malformed (it is then ignored). Throws UnknownRecordKind for a
+ * record of a kind this SDK does not know.
+ */
 export function parseRevocationRecord(value: unknown): RevocationRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const r = value as Record<string, unknown>;
-  if (typeof r.kind !== 'string' || !KINDS.has(r.kind)) return undefined;
+  if (typeof r.kind !== 'string') return undefined;
+  if (!KINDS.has(r.kind)) throw new UnknownRecordKind(`unknown revocation record kind ${JSON.stringify(r.kind.slice(0, 32))}`);
   if (typeof r.value !== 'string' || typeof r.revokedAt !== 'number' || typeof r.expiresAt !== 'number') return undefined;
   const record: RevocationRecord = {
     kind: r.kind as RevocationRecord['kind'],
@@ -57,6 +69,11 @@ export class RevocationSet {
   match(token: VerifiedToken): RevocationRecord | undefined {
     const direct = this.#get('jti', token.jti) ?? this.#get('sid', token.sid);
     if (direct) return direct;
+    // A revoked ancestor revokes every token derived from it, whenever issued.
+    for (const digest of token.ancestors) {
+      const byAncestor = this.#get('token_digest', digest);
+      if (byAncestor) return byAncestor;
+    }
     // A user or client revocation kills tokens issued up to that moment, not tokens issued after it.
     const issuedBefore = (record: RevocationRecord | undefined) =>
       record && token.iat <= record.revokedAt ? record : undefined;

@@ -43,6 +43,11 @@ export interface VerifiedToken {
    * for access control; the rest are informational.
    */
   readonly actors: readonly Actor[];
+  /**
+   * The `ancestors` claim: base64url(SHA-256) digests of the ids of the tokens this one was derived from, root first,
+   * parent last (empty when absent). Revoking any of them (a `token_digest` feed record) revokes this token.
+   */
+  readonly ancestors: readonly string[];
   /** The raw, verified JWT claims set. */
   readonly claims: Readonly<JWTPayload>;
 }
@@ -71,7 +76,8 @@ export interface VerifyOptions {
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
 /**
- * One revocation as published by the issuer's feed (wire format v1). Times are epoch seconds.
+ * One revocation as published by the issuer's feed (wire format v2). Times are epoch seconds. `token_digest` (v2):
+ * `value` is a digest found in the `ancestors` of every token it revokes.
  *
  * @example
  * ```ts
@@ -79,7 +85,7 @@ export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Res
  * ```
  */
 export interface RevocationRecord {
-  kind: 'sid' | 'sub' | 'client' | 'jti';
+  kind: 'sid' | 'sub' | 'client' | 'jti' | 'token_digest';
   value: string;
   revokedAt: number;
   expiresAt: number;

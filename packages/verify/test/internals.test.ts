@@ -239,6 +239,7 @@ describe('RevocationSet matching (wire format v1)', () => {
     exp: iat + 300,
     iat,
     actors: [{ sub: 'agent-b' }, { sub: 'agent-a' }],
+    ancestors: [],
     claims: {},
   });
   const rec = (kind: 'sid' | 'sub' | 'client' | 'jti', value: string, revokedAt = 100) => ({

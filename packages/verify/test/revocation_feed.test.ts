@@ -154,4 +154,71 @@ describe('revocation feed', () => {
     wrong.close();
     await assert.rejects(wrong.ready(), VerifyError);
   });
+
+  it('a second sub/client event with a later revokedAt moves the cutoff (issue 8 item 1)', async () => {
+    const v = feedVerifier();
+    await v.ready();
+    const t = now() - 20;
+    const between = await token({ sub: 'user-twice', iat: t + 5 });
+    const betweenClient = await token({ client_id: 'agent-twice', act: { sub: 'agent-twice' }, iat: t + 5 });
+    issuer.revoke({ kind: 'sub', value: 'user-twice', revokedAt: t, expiresAt: expiresAt() });
+    issuer.revoke({ kind: 'client', value: 'agent-twice', revokedAt: t, expiresAt: expiresAt() });
+    const atCutoff = await token({ sub: 'user-twice', iat: t });
+    await eventually(() => v.verify(atCutoff), 'ERR_REVOKED');
+    assert.equal((await v.verify(between)).sub, 'user-twice');
+    assert.equal((await v.verify(betweenClient)).clientId, 'agent-twice');
+    issuer.revoke({ kind: 'sub', value: 'user-twice', revokedAt: t + 10, expiresAt: expiresAt() });
+    issuer.revoke({ kind: 'client', value: 'agent-twice', revokedAt: t + 10, expiresAt: expiresAt() });
+    await eventually(() => v.verify(between), 'ERR_REVOKED');
+    await eventually(() => v.verify(betweenClient), 'ERR_REVOKED');
+    // An older event arriving late never moves the cutoff back.
+    issuer.revoke({ kind: 'sub', value: 'user-twice', revokedAt: t, expiresAt: expiresAt() });
+    await sleep(200);
+    await rejectsWith(v.verify(between), 'ERR_REVOKED');
+  });
+
+  it('a token_digest record (v2) revokes every token carrying that digest in ancestors, whenever issued', async () => {
+    const v = feedVerifier();
+    await v.ready();
+    const [root, parent, other] = ['A', 'B', 'C'].map((c) => c.repeat(43));
+    const child = await token({ ancestors: [root] });
+    const grandchild = await token({ ancestors: [root, parent] });
+    const unrelated = await token({ ancestors: [other] });
+    issuer.revoke({ kind: 'token_digest', value: parent!, revokedAt: now() - 100, expiresAt: expiresAt() });
+    await eventually(() => v.verify(grandchild), 'ERR_REVOKED');
+    assert.equal((await v.verify(child)).ancestors.length, 1);
+    issuer.revoke({ kind: 'token_digest', value: root!, revokedAt: now() - 100, expiresAt: expiresAt() });
+    await eventually(() => v.verify(child), 'ERR_REVOKED');
+    assert.deepEqual((await v.verify(unrelated)).ancestors, [other]);
+    // A malformed ancestors claim is not one our issuer mints.
+    await rejectsWith(v.verify(await token({ ancestors: ['short'] })), 'ERR_CLAIM_INVALID');
+    await rejectsWith(v.verify(await token({ ancestors: root })), 'ERR_CLAIM_INVALID');
+    assert.ok(issuer.paths.some((p) => p === '/revocations/events?v=2'));
+  });
+
+  it('fails closed on a record kind it does not know, over SSE and in the snapshot', async () => {
+    const v = feedVerifier();
+    await v.ready();
+    const fine = await token();
+    assert.equal((await v.verify(fine)).sub, 'user-1');
+    issuer.revoke({ kind: 'from_the_future', value: 'x', revokedAt: now(), expiresAt: expiresAt() });
+    await eventually(() => v.verify(fine), 'ERR_REVOCATION_UNAVAILABLE');
+    // The snapshot it refetches still holds the record: it stays closed, it does not skip it.
+    await sleep(400);
+    await rejectsWith(v.verify(fine), 'ERR_REVOCATION_UNAVAILABLE');
+    // A new verifier whose first snapshot holds it never becomes ready.
+    const fresh = feedVerifier();
+    await rejectsWith(fresh.verify(fine), 'ERR_REVOCATION_UNAVAILABLE');
+  });
+
+  it('fails closed on a snapshot wire-format version it does not know', async () => {
+    issuer.feedVersion = 3;
+    try {
+      const v = feedVerifier();
+      await sleep(300);
+      await rejectsWith(v.verify(await token()), 'ERR_REVOCATION_UNAVAILABLE');
+    } finally {
+      issuer.feedVersion = 2;
+    }
+  });
 });

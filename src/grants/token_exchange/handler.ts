@@ -157,7 +157,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       if (exp <= iat) throw new TokenRejected('expired');
       const { token, jti } = await signDelegationToken(deps.issuer, deps.signer(), {
         sub: subject.sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid: subject.sid, iat, exp,
-        authTime: subject.authTime, acr: subject.acr, groups: deps.policy.carriedGroups(subject.groups),
+        authTime: subject.authTime, acr: subject.acr, ancestors: subject.lineage, groups: deps.policy.carriedGroups(subject.groups),
       });
       Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp });
 

@@ -20,6 +20,8 @@ export interface DelegationClaims {
   exp: number;
   authTime?: number;
   acr?: string;
+  /** Digests of the tokens this one derives from, root first (claim `ancestors`); omitted when empty. */
+  ancestors?: string[];
   /** The original user's groups the policy names (RFC 9068 §2.2.3.1 `groups`); omitted when empty. */
   groups?: string[];
 }
@@ -33,6 +35,7 @@ export async function signDelegationToken(issuer: string, signer: Signer, c: Del
     act: c.act,
     ...(c.authTime !== undefined ? { auth_time: c.authTime } : {}),
     ...(c.acr !== undefined ? { acr: c.acr } : {}),
+    ...(c.ancestors?.length ? { ancestors: c.ancestors } : {}),
     ...(c.groups?.length ? { groups: c.groups } : {}),
   })
     // RFC 9068 §2.1: typ "at+jwt"; a kid from the published JWKS.

@@ -1,4 +1,4 @@
-// A fake token service over real HTTP: JWKS, revocation feed v1 (snapshot + SSE) and RFC 7662 introspection.
+// A fake token service over real HTTP: JWKS, revocation feed v2 (snapshot + SSE) and RFC 7662 introspection.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JWK } from 'jose';
@@ -6,7 +6,8 @@ import type { JWK } from 'jose';
 export const FEED_CLIENT = { clientId: 'crm tools', clientSecret: 's3cr:t+/%é' };
 
 export interface Revocation {
-  kind: 'sid' | 'sub' | 'client' | 'jti';
+  /** A v2 kind, or any string to play an issuer newer than the SDK. */
+  kind: 'sid' | 'sub' | 'client' | 'jti' | 'token_digest' | (string & {});
   value: string;
   revokedAt: number;
   expiresAt: number;
@@ -26,6 +27,8 @@ export interface FakeIssuer {
   /** Force a status on an endpoint: e.g. { jwks: 500, introspection: 503, snapshot: 500, events: 503 }. */
   fail: Partial<Record<'jwks' | 'snapshot' | 'events' | 'introspection', number>>;
   heartbeats: boolean;
+  /** The wire-format version the snapshot answers (2 unless a test plays another issuer). */
+  feedVersion: unknown;
   /** Answer the next event-stream connection with `event: reset`. */
   resetNext: boolean;
   /** Record and broadcast a revocation; with `silent`, only the snapshot will show it. */
@@ -86,7 +89,7 @@ export async function startFakeIssuer(options: { heartbeatMs?: number } = {}): P
     if (req.method === 'GET' && path === '/revocations') {
       issuer.counts.snapshot++;
       if (forced('snapshot')) return;
-      return json(res, 200, { v: 1, cursor: issuer.cursor(), revocations: snapshot });
+      return json(res, 200, { v: issuer.feedVersion, cursor: issuer.cursor(), revocations: snapshot });
     }
     if (req.method === 'GET' && path === '/revocations/events') {
       issuer.counts.streams++;
@@ -139,6 +142,7 @@ export async function startFakeIssuer(options: { heartbeatMs?: number } = {}): P
     inactive: new Set(),
     fail: {},
     heartbeats: true,
+    feedVersion: 2,
     resetNext: false,
     revoke(record, silent = false) {
       snapshot.push(record);
