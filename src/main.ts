@@ -4,15 +4,34 @@ import { KeyStoreError } from './keys/index.js';
 import { createLogger } from './http/logger.js';
 import { createService } from './service.js';
 
+/**
+ * The one line an operator needs for a start-up failure they can fix (config, keys, secrets, port, Redis), or
+ * undefined for anything else, which is a bug and keeps its stack trace.
+ */
+function startupFailure(err: unknown, port: number | undefined): string | undefined {
+  if (err instanceof ConfigError || err instanceof KeyStoreError) return err.message;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if ((err as { syscall?: string } | undefined)?.syscall === 'listen' && code !== undefined) {
+    const why = code === 'EADDRINUSE' ? 'it is already in use' : code === 'EACCES' ? 'permission denied' : 'listen failed';
+    return `cannot listen on port ${port}: ${why} (${code}); stop the other process or set PORT`;
+  }
+  if (err instanceof Error && /redis/i.test(err.message)) return err.message.split('\n')[0];
+  return undefined;
+}
+
+/** Writes the line to stderr (synchronous on Linux pipes and files) and exits 2; nothing was served yet. */
+function refuseToStart(line: string): never {
+  process.stderr.write(`${line}\n`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
   let loaded;
   try {
     loaded = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
+    const line = startupFailure(err, undefined);
+    if (line !== undefined) refuseToStart(line);
     throw err;
   }
   const { config, file } = loaded;
@@ -28,12 +47,8 @@ async function main(): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof KeyStoreError || (err instanceof Error && /redis/i.test(err.message))) {
-      logger.fatal(err.message);
-      // Give the (possibly asynchronous) log transport a moment to flush before exiting.
-      setTimeout(() => process.exit(2), 100);
-      return;
-    }
+    const line = startupFailure(err, config.port);
+    if (line !== undefined) refuseToStart(line);
     throw err;
   }
 }

@@ -31,14 +31,14 @@ function readConfigFile(file: string, explicit: boolean): unknown {
 }
 
 /**
- * Where a parse error is, as ` at line L, column C (reason)`: one line that names no text of the file, since the
- * parsers' own messages quote the surrounding text, which may hold a secret.
+ * Where a parse error is, as ` at line L, column C[: reason]`, on one line. The parsers' full messages quote the
+ * surrounding text (yaml after its first line, V8 inside it), which may hold a secret: only yaml's first line is kept.
  */
 function syntaxErrorAt(text: string, err: unknown): string {
   if (err instanceof YAMLParseError) {
     const pos = err.linePos?.[0];
-    const reason = err.code.toLowerCase().replaceAll('_', ' ');
-    return pos ? ` at line ${pos.line}, column ${pos.col} (${reason})` : ` (${reason})`;
+    const reason = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').slice(0, 160);
+    return pos ? ` at line ${pos.line}, column ${pos.col}: ${reason}` : `: ${reason}`;
   }
   const before = text.slice(0, jsonErrorOffset(text)).split('\n');
   return ` at line ${before.length}, column ${before.at(-1)!.length + 1}`;
@@ -60,8 +60,9 @@ function jsonErrorOffset(text: string): number {
       return position !== null && Number(position[1]) >= length;
     }
   };
+  if (viable(text.length)) return text.length; // the text ends too early
   let lo = 0; // viable: the empty text is only unfinished
-  let hi = text.length; // not viable: the whole text failed
+  let hi = text.length;
   while (hi - lo > 1) {
     const mid = (lo + hi) >>> 1;
     if (viable(mid)) lo = mid;

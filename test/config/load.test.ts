@@ -175,8 +175,8 @@ describe('loadConfig', () => {
     writeFileSync(badJson, '{');
     for (const [CONFIG_FILE, message] of [
       [join(dir, 'missing.yaml'), `config file ${join(dir, 'missing.yaml')} does not exist`],
-      [bad, `config file ${bad} is not valid YAML`],
-      [badJson, `config file ${badJson} is not valid JSON`],
+      [bad, `config file ${bad} is not valid YAML at line 2, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]`],
+      [badJson, `config file ${badJson} is not valid JSON at line 1, column 2`],
       [list, `config file ${list} must hold an object`],
     ]) {
       assert.throws(() => loadConfig({ CONFIG_FILE }), (err: unknown) => err instanceof ConfigError && err.message === message, CONFIG_FILE);
