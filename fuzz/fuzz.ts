@@ -111,7 +111,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   const done: FuzzResult['scheduled'] = [];
   let pending: Promise<void> | undefined;
   // Outage window: requests sent from the stop until a few seconds after the restart may answer 503.
-  const outagePlan = options.outage && world.redisOutage && !options.only ? { from: Math.floor(total * 0.4), to: Math.floor(total * 0.5) } : undefined;
+  const outagePlan = options.outage && world.redisOutage && !options.only ? { from: Math.floor(total * 0.8), to: Math.floor(total * 0.9) } : undefined;
   let outageState: 'before' | 'down' | 'recovering' | 'after' = 'before';
   let recoveredAt = 0;
   const outageActive = () => outageState === 'down' || (outageState === 'recovering' && Date.now() - recoveredAt < 5000);
