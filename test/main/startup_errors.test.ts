@@ -59,6 +59,13 @@ describe('start-up errors: one line, exit 2', () => {
     await failsWith(t, { ...base(), keys: { file: join(dir, 'ro', 'jwks.json') } }, /^key file \S+\/ro\/jwks\.json cannot be written \(EACCES\)$/);
   });
 
+  it('Redis unreachable: the URL without its password', async (t) => {
+    const port = await freePort();
+    await failsWith(t, base(), new RegExp(`^cannot connect to Redis at redis://user:\\*\\*\\*@127\\.0\\.0\\.1:${port}/3: [^\\n]+$`), {
+      env: { REDIS_URL: `redis://user:hunter2@127.0.0.1:${port}/3` },
+    });
+  });
+
   it('YAML syntax error, with line and column', async (t) => {
     await failsWith(
       t,
