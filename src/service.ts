@@ -15,6 +15,8 @@ import { interactionRoutes } from './provider/interactions.js';
 import { errorRenderer, healthRoutes, mount, postOnly, requestLog } from './http/app.js';
 import { clientAuthenticatedResponses } from './provider/client_auth_responses.js';
 import { createMetrics, metricsRoutes, type Metrics } from './http/metrics.js';
+import { createManagementServer, listenManagement } from './http/management.js';
+import { serverSpans } from './telemetry/spans.js';
 import { attachAuditWriter } from './audit/writer.js';
 import { attachSessionRecorder } from './sessions/recorder.js';
 import { RevocationService } from './sessions/revoke.js';
@@ -135,15 +137,19 @@ export async function createService(config: Config, { logger, env = process.env,
   });
 
   const privileged = config.clients.filter((c) => (c.scope ?? '').split(' ').some((s) => ADMIN_SCOPES.includes(s))).map((c) => c.client_id);
+  const health = healthRoutes({ store: stores.health, keysLoaded: () => Boolean(keys.signing) });
+  // With management.port set, /metrics is served only on it (the main port answers 404); probes on both.
+  const management = config.management.port === undefined ? undefined : createManagementServer({ logger, metrics, routers: [health, metricsRoutes(metrics)] });
   mount(
     provider,
-    requestLog(logger),
+    serverSpans(),
+    requestLog(logger, metrics.httpDuration),
     errorRenderer(logger),
     clientAuthenticatedResponses(config.issuer),
     postOnly(['/token', '/token/introspection', '/token/revocation']),
     discoveryExtensions(config.issuer),
-    healthRoutes({ store: stores.health, keysLoaded: () => Boolean(keys.signing) }),
-    metricsRoutes(metrics),
+    health,
+    ...(management ? [] : [metricsRoutes(metrics)]),
     interactionRoutes(provider, config.demoLogin),
     statusRoutes({
       provider,
@@ -169,18 +175,24 @@ export async function createService(config: Config, { logger, env = process.env,
     flushAudit: async () => {
       await Promise.all([audit.flush(), recorder.flush()]);
     },
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
+    async listen(port, host) {
+      const s = await new Promise<Server>((resolve, reject) => {
         const s = provider.listen(port, host, () => resolve(s));
         s.once('error', reject);
         server = s;
       });
+      if (management) await listenManagement(management, config.management.port!, host);
+      return s;
     },
     async close() {
       await Promise.all([audit.flush(), recorder.flush()]).catch(() => undefined);
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
+      }
+      if (management?.listening) {
+        management.closeAllConnections();
+        await new Promise<void>((resolve) => management.close(() => resolve()));
       }
       await stores.close();
     },

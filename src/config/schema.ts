@@ -110,6 +110,20 @@ export const configSchema = z.strictObject({
   issuer: uri.optional().describe('Issuer URL, the service root (env `ISSUER`; default `http://localhost:$PORT`).'),
   proxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers (behind a TLS-terminating proxy).'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level (env `LOG_LEVEL`).'),
+  management: z
+    .strictObject({
+      port: z
+        .number()
+        .int()
+        .min(1)
+        .max(65535)
+        .optional()
+        .describe(
+          'Management port (Keycloak uses 9000). When set, `/metrics` is served only there (the main port answers 404 for it) and `/healthz` and `/readyz` are served there as well as on the main port. Unset: `/metrics` on the main port.',
+        ),
+    })
+    .prefault({})
+    .describe('The management listener for metrics and probes.'),
   redis: z
     .strictObject({
       url: z.string().optional().describe('Redis URL (env `REDIS_URL`). Unset: embedded in-memory store, single instance only.'),
@@ -190,6 +204,9 @@ export const configSchema = z.strictObject({
   toolServers: z.array(toolServerSchema).default([]).describe('Tool servers (resource servers) tokens can be issued for.'),
   agents: z.array(agentPolicySchema).default([]).describe('Delegation policy per agent client. Deny by default.'),
   trustedIssuers: z.array(trustedIssuerSchema).default([]).describe('External identity providers whose JWTs are accepted as subject tokens.'),
+}).refine((c) => c.management.port === undefined || c.management.port !== c.port, {
+  message: 'must differ from `port`',
+  path: ['management', 'port'],
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

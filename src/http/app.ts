@@ -6,11 +6,19 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { StoreHealth } from '../stores/types.js';
 import type { ExchangeDecisionEvent } from '../audit/events.js';
+import type { Metrics } from './metrics.js';
 import { markRoute, routeTemplate } from './route_template.js';
 
-/** One log line per request. Only the matched route's template is logged (`route`): never the raw path (a token may be
- * pasted into a path parameter), the query or the body; a path no route matched is logged as `unmatched`. */
-export function requestLog(logger: Logger): Middleware {
+/** Liveness, readiness and scrape requests: polled every few seconds, so their lines are debug, not info. */
+export const PROBE_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** OTel semantic conventions: `http.request.method` is one of the known methods, anything else `_OTHER` (bounded labels). */
+const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
+
+/** One log line per request, and the same request's `http_server_request_duration_seconds` observation (one place).
+ * Only the matched route's template is logged (`route`): never the raw path (a token may be pasted into a path
+ * parameter), the query or the body; a path no route matched is logged as `unmatched`. */
+export function requestLog(logger: Logger, httpDuration?: Metrics['httpDuration']): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     const requestId = ctx.get('x-request-id').slice(0, 64) || randomUUID();
@@ -22,12 +30,16 @@ export function requestLog(logger: Logger): Middleware {
       const clientId = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc?.client?.clientId;
       // An exchange's decision rides on the request's own line (one line per request; the audit stream has the rest).
       const d = ctx.state.decision as ExchangeDecisionEvent | undefined;
+      const route = routeTemplate(ctx);
+      const seconds = (performance.now() - started) / 1000;
+      httpDuration?.observe({ http_route: route, http_request_method: KNOWN_METHODS.has(ctx.method) ? ctx.method : '_OTHER', http_response_status_code: ctx.status }, seconds);
       const line = {
-        reqId: requestId, method: ctx.method, route: routeTemplate(ctx), status: ctx.status, ms: Math.round((performance.now() - started) * 100) / 100,
+        reqId: requestId, method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 100_000) / 100,
         ...(clientId ? { clientId } : {}),
         ...(d ? { decision: d.decision, error: d.error, reasons: d.reasons, sub: d.sub, sid: d.sid, toolServer: d.toolServer, scopes: d.grantedScopes, jti: d.jti } : {}),
       };
-      if (ctx.status >= 500) logger.error(line, 'request');
+      if (PROBE_ROUTES.has(route)) logger.debug(line, 'request');
+      else if (ctx.status >= 500) logger.error(line, 'request');
       else logger.info(line, 'request');
     }
   };

@@ -9,11 +9,17 @@ export interface Metrics {
   auditDropped: Counter;
   sessionRecordErrors: Counter;
   feedConsumers: Gauge;
+  /** OpenTelemetry HTTP semantic conventions; observed by requestLog (http/app.ts), labelled by route template only. */
+  httpDuration: Histogram<'http_route' | 'http_request_method' | 'http_response_status_code'>;
 }
+
+/** OTel semantic conventions: the explicit bucket boundaries recommended for `http.server.request.duration`, in seconds. */
+export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 export function createMetrics(events: DecisionEvents): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'dts_' });
+  // Unprefixed (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, ...) so stock Node.js dashboards work.
+  collectDefaultMetrics({ register: registry });
   const exchanges = new Counter({ name: 'dts_exchanges_total', help: 'Token exchange decisions by result and RFC error code.', labelNames: ['result', 'error'], registers: [registry] });
   const latency = new Histogram({
     name: 'dts_exchange_duration_seconds',
@@ -30,6 +36,13 @@ export function createMetrics(events: DecisionEvents): Metrics {
     auditDropped: new Counter({ name: 'dts_audit_events_dropped_total', help: 'Audit events that could not be stored.', registers: [registry] }),
     sessionRecordErrors: new Counter({ name: 'dts_session_record_errors_total', help: 'Session registry writes that failed.', registers: [registry] }),
     feedConsumers: new Gauge({ name: 'dts_revocation_feed_consumers', help: 'Connected revocation feed (SSE) consumers.', registers: [registry] }),
+    httpDuration: new Histogram({
+      name: 'http_server_request_duration_seconds',
+      help: 'Duration of HTTP server requests, by route template (never the raw path), method and status.',
+      labelNames: ['http_route', 'http_request_method', 'http_response_status_code'],
+      buckets: HTTP_DURATION_BUCKETS,
+      registers: [registry],
+    }),
   };
   events.on((e) => {
     if (e.type === 'exchange') {

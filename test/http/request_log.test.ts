@@ -33,7 +33,8 @@ describe('request log and audit stream: route templates, never raw paths', () =>
   }
 
   before(async () => {
-    svc = await startService({ logger: pino({ level: 'info' }, sink) });
+    // debug: probe requests (/healthz) are logged at debug, and their lines are checked too.
+    svc = await startService({ logger: pino({ level: 'debug' }, sink) });
     admin = await adminToken(svc);
   });
   after(() => svc.stop());

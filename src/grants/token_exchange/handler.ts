@@ -15,6 +15,7 @@ import { ServerError, ServiceUnavailable } from '../../provider/errors.js';
 import { StoreUnavailable } from '../../stores/errors.js';
 import { TokenType, describeInvalidRequest, exchangeRequestSchema, type ExchangeRequest } from './params.js';
 import { signDelegationToken, type Signer } from './issue.js';
+import { inSpan } from '../../telemetry/spans.js';
 
 export interface ExchangeDeps {
   issuer: string;
@@ -112,7 +113,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       requestId: (ctx.state as { requestId?: string }).requestId,
     };
     try {
-      const req = parse(ctx.oidc.params as Record<string, unknown>);
+      const req = inSpan('exchange.parse', () => parse(ctx.oidc.params as Record<string, unknown>));
       event.subjectTokenType = req.subject_token_type;
       checkClient(deps, clientId);
       // RFC 8693 §2.2.2: an unsupported requested_token_type is an invalid_request.
@@ -126,25 +127,25 @@ export function createExchangeHandler(deps: ExchangeDeps) {
 
       const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now() };
       // RFC 8693 §2.1: "the authorization server MUST perform the appropriate validation procedures for the indicated token type".
-      const subject = await validateSubject(req, vctx);
+      const subject = await inSpan('exchange.subject', () => validateSubject(req, vctx));
       // RFC 8693 §4.1: the current actor outermost, prior actors nested inside it. Known as soon as the subject is, and
       // recorded before any check below can refuse, so every decision event carries the full would-be chain.
       const act: ActClaim = { sub: clientId, ...(subject.act ? { act: subject.act } : {}) };
       Object.assign(event, { sub: subject.sub, sid: subject.sid, act, ...(subject.jti ? { subjectJti: subject.jti } : {}) });
       if (req.actor_token !== undefined) {
-        await validateActorToken(req.actor_token, req.actor_token_type!, vctx, deps.findClientCredentials);
+        await inSpan('exchange.actor', () => validateActorToken(req.actor_token!, req.actor_token_type!, vctx, deps.findClientCredentials));
       }
       checkBinding(deps, subject, clientId);
       // RFC 8693 §4.4: may_act names who may act for the subject.
       if (subject.mayAct && (subject.mayAct.sub !== clientId || (subject.mayAct.iss !== undefined && subject.mayAct.iss !== deps.issuer))) {
         throw new TokenRejected('may_act_mismatch');
       }
-      const revoked = revokedBecause(subject.revocations, subject.iat);
+      const revoked = inSpan('exchange.revocation', () => revokedBecause(subject.revocations, subject.iat));
       if (revoked) throw new TokenRejected(revoked);
 
       if (actDepth(act) > deps.maxActDepth) throw new Refusal('invalid_request', 'the delegation chain is too long', ['act_depth_exceeded']);
 
-      const decision = deps.policy.decide({ agent: clientId, toolServer, userGroups: subject.groups, subjectScopes: subject.scopes, requested });
+      const decision = inSpan('exchange.policy', () => deps.policy.decide({ agent: clientId, toolServer, userGroups: subject.groups, subjectScopes: subject.scopes, requested }));
       event.reasons = decision.reasons;
       if (!decision.allowed) {
         const description = { invalid_target: 'the client may not obtain tokens for this tool server', invalid_scope: 'the requested scope is not allowed', invalid_request: 'the subject may not be delegated to this client' }[decision.error];
@@ -155,10 +156,10 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       // SPEC profile: exp <= min(now + tool server TTL, subject token exp, session end).
       const exp = Math.min(iat + toolServer.maxTtlSeconds, subject.exp, subject.sessionEnd ?? Infinity);
       if (exp <= iat) throw new TokenRejected('expired');
-      const { token, jti } = await signDelegationToken(deps.issuer, deps.signer(), {
+      const { token, jti } = await inSpan('exchange.issue', () => signDelegationToken(deps.issuer, deps.signer(), {
         sub: subject.sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid: subject.sid, iat, exp,
         authTime: subject.authTime, acr: subject.acr, ancestors: subject.lineage, groups: deps.policy.carriedGroups(subject.groups),
-      });
+      }));
       Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp });
 
       // RFC 8693 §2.2.1; `scope` always returned (it may differ from the request); never a refresh token.
