@@ -401,7 +401,7 @@ function tokenOf(world: World, ref: TokenRef, sacrificial: boolean): { value?: s
       const d = pickDelegation(world, ref.i);
       return { value: d.token, delegation: d };
     }
-    case 'admin': return { value: world.adminToken, owner: 'admin-cli' };
+    case 'admin': return { value: world.exposedAdminToken, owner: 'admin-cli' };
     case 'junk': return { value: ref.value };
     case 'missing': return {};
   }

@@ -70,6 +70,8 @@ export interface World {
   sacrificial: UserToken[];
   delegations: DelegationToken[];
   adminToken: string;
+  /** An admin token only the fuzz revocation and introspection cases name, so revoking it leaves the others working. */
+  exposedAdminToken: string;
   nonAdminToken: string;
   revokedSids: Set<string>;
   revokedJtis: Set<string>;
@@ -198,6 +200,9 @@ export async function startWorld({ outage = false }: { outage?: boolean } = {}):
     return r.body.access_token as string;
   };
   const adminToken = await cc('admin');
+  const exposedAdminToken = await cc('admin');
+  // The scheduled revocations use a token no fuzz case ever sees (a fuzz case may revoke the others).
+  const scheduleToken = await cc('admin');
   const nonAdminToken = await cc('crm.lookup_customer');
 
   let outageControl: World['redisOutage'];
@@ -216,13 +221,13 @@ export async function startWorld({ outage = false }: { outage?: boolean } = {}):
   }
 
   return {
-    svc, idp, config, keyPrefix, serviceJwks, idpSidPrefix: sidPrefixFor(idp.issuer), users, sacrificial, delegations, adminToken, nonAdminToken,
+    svc, idp, config, keyPrefix, serviceJwks, idpSidPrefix: sidPrefixFor(idp.issuer), users, sacrificial, delegations, adminToken, exposedAdminToken, nonAdminToken,
     revokedSids: new Set(), revokedJtis: new Set(), revokedSubs: new Map(), revokedClients: new Map(),
     secretOf: (clientId) => svc.secrets[clientId] ?? '',
     async adminRevoke(kind, value) {
       const res = await fetch(`${svc.url}/admin/${kind}/${encodeURIComponent(value)}/revoke`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${scheduleToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ reason: 'fuzz scheduled revocation' }),
       });
       await res.arrayBuffer();
