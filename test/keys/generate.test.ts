@@ -87,3 +87,9 @@ test('generate: an unsupported alg is KEYS_UNSUPPORTED_ALG', async (t) => {
     (err: unknown) => err instanceof KeyStoreError && err.code === 'KEYS_UNSUPPORTED_ALG',
   );
 });
+
+test('generate: every directory it creates for the key file is 0700', async (t) => {
+  const dir = await tempDir(t);
+  await generateKeyFile({ file: join(dir, 'keys', 'deeper', 'jwks.json') });
+  for (const d of ['keys', 'keys/deeper']) assert.equal((await stat(join(dir, d))).mode & 0o777, 0o700, d);
+});
