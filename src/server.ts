@@ -1,4 +1,6 @@
-// Composition root: load config, build the service, listen, stop cleanly on SIGINT/SIGTERM.
+// Composition root (loaded by main.ts once the Node.js version is known to be supported): load config, build the
+// service, listen, and shut down gracefully on SIGTERM/SIGINT (a second signal exits at once).
+import closeWithGrace from 'close-with-grace';
 import { loadConfig, ConfigError } from './config/load.js';
 import { KeyStoreError } from './keys/index.js';
 import { createLogger } from './http/logger.js';
@@ -40,12 +42,22 @@ async function main(): Promise<void> {
     const service = await createService(config, { logger });
     await service.listen(config.port);
     logger.info({ issuer: config.issuer, port: config.port, config: file, store: service.stores.kind, kid: service.keys.signing.kid }, 'delegation token service listening');
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      service.close().then(() => process.exit(0), () => process.exit(1));
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const timings = { deregistrationDelayMs: config.shutdown.deregistrationDelaySeconds * 1000, gracePeriodMs: config.shutdown.gracePeriodSeconds * 1000 };
+    closeWithGrace(
+      {
+        // The whole sequence is bounded: delay + grace + a budget for flushing and closing Redis; then exit 1.
+        delay: timings.deregistrationDelayMs + timings.gracePeriodMs + 10_000,
+        logger: { error: (msg: unknown) => logger.error(String(msg)) },
+        onSecondSignal: (signal) => logger.warn({ signal }, 'second signal: exiting now'),
+        onTimeout: (ms) => logger.error({ ms }, 'shutdown did not finish in time: exiting'),
+      },
+      async ({ signal, err }) => {
+        if (err) logger.error({ err }, 'uncaught error: shutting down');
+        else logger.info({ signal }, 'shutting down (send the signal again to exit at once)');
+        await service.shutdown(timings, (msg) => logger.info(msg));
+        logger.info('stopped');
+      },
+    );
   } catch (err) {
     const line = startupFailure(err, config.port);
     if (line !== undefined) refuseToStart(line);

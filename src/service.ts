@@ -13,6 +13,8 @@ import { createDecisionEvents, type DecisionEvents } from './audit/events.js';
 import { createProvider } from './provider/index.js';
 import { interactionRoutes } from './provider/interactions.js';
 import { errorRenderer, healthRoutes, mount, postOnly, requestLog } from './http/app.js';
+import { closeServer, createLifecycle, type DrainTimings } from './http/shutdown.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { clientAuthenticatedResponses } from './provider/client_auth_responses.js';
 import { createMetrics, metricsRoutes, type Metrics } from './http/metrics.js';
 import { createManagementServer, listenManagement } from './http/management.js';
@@ -35,6 +37,13 @@ export interface Service {
   /** Waits until queued audit events and session records are stored (tests, shutdown). */
   flushAudit(): Promise<void>;
   listen(port: number, host?: string): Promise<Server>;
+  /**
+   * Graceful shutdown: /readyz 503 at once; after the de-registration delay the listener closes; in-flight requests
+   * finish within the grace period; feed streams get a `reconnect` event; queued audit events and session records
+   * are flushed; Redis is closed. Resolves whether every request finished in time.
+   */
+  shutdown(timings: DrainTimings, log?: (msg: string) => void): Promise<boolean>;
+  /** Immediate stop (tests): flushes, cuts connections, closes the store. */
   close(): Promise<void>;
 }
 
@@ -137,7 +146,8 @@ export async function createService(config: Config, { logger, env = process.env,
   });
 
   const privileged = config.clients.filter((c) => (c.scope ?? '').split(' ').some((s) => ADMIN_SCOPES.includes(s))).map((c) => c.client_id);
-  const health = healthRoutes({ store: stores.health, keysLoaded: () => Boolean(keys.signing) });
+  const lifecycle = createLifecycle();
+  const health = healthRoutes({ store: stores.health, keysLoaded: () => Boolean(keys.signing), draining: () => lifecycle.draining });
   // With management.port set, /metrics is served only on it (the main port answers 404); probes on both.
   const management = config.management.port === undefined ? undefined : createManagementServer({ logger, metrics, routers: [health, metricsRoutes(metrics)] });
   mount(
@@ -160,6 +170,7 @@ export async function createService(config: Config, { logger, env = process.env,
       heartbeatSeconds: config.revocation.feedHeartbeatSeconds,
       maxFeedConnectionsPerClient: config.revocation.maxFeedConnectionsPerClient,
       metrics,
+      closing: lifecycle.signal,
     }),
     adminRoutes({ provider, issuer: config.issuer, revocation, sessions: stores.sessions, audit: stores.audit, clients: new Set(config.clients.map((c) => c.client_id)), events }),
   );
@@ -184,7 +195,19 @@ export async function createService(config: Config, { logger, env = process.env,
       if (management) await listenManagement(management, config.management.port!, host);
       return s;
     },
+    async shutdown({ deregistrationDelayMs, gracePeriodMs }, log = () => undefined) {
+      lifecycle.startDraining();
+      log(`draining: /readyz answers 503; the listener closes in ${deregistrationDelayMs} ms`);
+      if (deregistrationDelayMs > 0) await sleep(deregistrationDelayMs);
+      const inTime = server ? await closeServer(server, gracePeriodMs) : true;
+      log(inTime ? 'listener closed; every in-flight request finished' : `grace period of ${gracePeriodMs} ms ran out; remaining connections cut`);
+      if (management?.listening) await closeServer(management, 0);
+      await Promise.all([audit.flush(), recorder.flush()]);
+      await stores.close();
+      return inTime;
+    },
     async close() {
+      lifecycle.startDraining();
       await Promise.all([audit.flush(), recorder.flush()]).catch(() => undefined);
       if (server) {
         server.closeAllConnections();

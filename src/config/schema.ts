@@ -110,6 +110,23 @@ export const configSchema = z.strictObject({
   issuer: uri.optional().describe('Issuer URL, the service root (env `ISSUER`; default `http://localhost:$PORT`).'),
   proxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers (behind a TLS-terminating proxy).'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level (env `LOG_LEVEL`).'),
+  shutdown: z
+    .strictObject({
+      deregistrationDelaySeconds: z
+        .number()
+        .min(0)
+        .max(300)
+        .default(5)
+        .describe('On SIGTERM/SIGINT, /readyz answers 503 at once; the listener keeps serving this long so load balancers stop routing here first. A second signal exits at once.'),
+      gracePeriodSeconds: z
+        .number()
+        .min(0)
+        .max(600)
+        .default(10)
+        .describe('After the listener closes, how long in-flight requests may take to finish before their connections are cut.'),
+    })
+    .prefault({})
+    .describe('Graceful shutdown.'),
   management: z
     .strictObject({
       port: z

@@ -70,6 +70,8 @@ export function errorRenderer(logger: Logger): Middleware {
 export interface HealthDeps {
   store: StoreHealth;
   keysLoaded: () => boolean;
+  /** True once shutdown has begun: readiness turns 503 at once so load balancers stop routing here. */
+  draining?: () => boolean;
 }
 
 /** /healthz: the process answers. /readyz: the store answers and keys are loaded (else 503, so no traffic is routed here). */
@@ -81,6 +83,11 @@ export function healthRoutes(deps: HealthDeps): Router {
   });
   router.get('/readyz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
+    if (deps.draining?.()) {
+      ctx.status = 503;
+      ctx.body = { status: 'draining' };
+      return;
+    }
     const [store, keys] = [await deps.store.ping(), deps.keysLoaded()];
     ctx.status = store && keys ? 200 : 503;
     ctx.body = { status: store && keys ? 'ready' : 'unavailable', checks: { store: store ? 'ok' : 'fail', keys: keys ? 'ok' : 'fail' } };

@@ -34,6 +34,8 @@ export interface StatusDeps {
   metrics: Metrics;
   /** Most open event feed connections per client in this process (`revocation.maxFeedConnectionsPerClient`). */
   maxFeedConnectionsPerClient: number;
+  /** Aborted when this instance starts shutting down: open streams get a `reconnect` event and end, new ones a 503. */
+  closing?: AbortSignal;
 }
 
 /** What a client over its feed connection cap is told to wait: a slot frees only when one of its streams closes. */
@@ -113,6 +115,8 @@ export function statusRoutes(deps: StatusDeps): Router {
 
   router.get(paths.events, async (ctx) => {
     const clientId = await feedClient(deps, ctx);
+    // Draining: a new stream belongs on another replica (the consumer retries; a load balancer routes it elsewhere).
+    if (deps.closing?.aborted) throw new ServiceUnavailable('shutting down');
     const release = feedConnections.acquire(clientId);
     // RFC 6585 §4: 429 "indicates that the user has sent too many requests"; "MAY include a Retry-After header".
     if (!release) {
@@ -152,9 +156,17 @@ export function statusRoutes(deps: StatusDeps): Router {
     const heartbeat = setInterval(() => vouch(''), deps.heartbeatSeconds * 1000);
     deps.metrics.feedConsumers.inc();
     let closed = false;
+    // Shutdown: tell the consumer to reconnect now (to another replica), from its cursor; nothing is lost.
+    const onShutdown = () => {
+      if (closed) return;
+      stream.write('event: reconnect\ndata: {"reason":"shutdown"}\n\n');
+      close();
+    };
+    deps.closing?.addEventListener('abort', onShutdown, { once: true });
     const close = () => {
       if (closed) return;
       closed = true;
+      deps.closing?.removeEventListener('abort', onShutdown);
       clearInterval(heartbeat);
       unsubscribe();
       deps.metrics.feedConsumers.dec();

@@ -34,7 +34,8 @@ export function hmacJws(header: Record<string, unknown>, payload: JWTPayload, se
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
 }
 
-export async function startTestIdp({ kid = 'idp-key-1' }: { kid?: string } = {}): Promise<TestIdp> {
+/** `jwksDelayMs` holds every JWKS answer back that long (a slow IdP: keeps an exchange in flight). */
+export async function startTestIdp({ kid = 'idp-key-1', jwksDelayMs = 0 }: { kid?: string; jwksDelayMs?: number } = {}): Promise<TestIdp> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
   let fetches = 0;
@@ -42,7 +43,7 @@ export async function startTestIdp({ kid = 'idp-key-1' }: { kid?: string } = {})
     if (req.url === '/jwks') {
       fetches += 1;
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ keys: [publicJwk] }));
+      setTimeout(() => res.end(JSON.stringify({ keys: [publicJwk] })), jwksDelayMs);
       return;
     }
     res.statusCode = 404;
