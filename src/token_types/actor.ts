@@ -1,5 +1,5 @@
 // Actor token validation (RFC 8693 §2.1 actor_token): the actor must be, or be bound to, the authenticated client.
-import { TokenType } from '../grants/token_exchange/params.js';
+import { TokenType } from './urns.js';
 import type { ValidationContext } from './context.js';
 import type { ActorContext } from './types.js';
 import { TokenRejected } from './types.js';

@@ -2,7 +2,7 @@
 import { jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { decodeJsonSegment } from '../../packages/verify/src/json_strict.js';
 import { isIdentifier } from '../sessions/identifiers.js';
-import { TokenType } from '../grants/token_exchange/params.js';
+import { TokenType } from './urns.js';
 import { DependencyUnavailable, TokenRejected } from './types.js';
 
 /** Token kinds that are never accepted as subject or actor tokens (RFC 8725 §3.12: validation rules must be exclusive). */

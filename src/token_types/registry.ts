@@ -1,5 +1,5 @@
 // Subject token validators keyed by RFC 8693 §3 token type URI. Adding a subject token type is adding one entry.
-import { TokenType } from '../grants/token_exchange/params.js';
+import { TokenType } from './urns.js';
 import type { ValidationContext } from './context.js';
 import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';

@@ -3,7 +3,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, createRemoteJWKSet, errors, exportJWK, generateKeyPair, SignJWT, type JWTVerifyGetKey } from 'jose';
 import { AT_JWT, SUBJECT_TYP, joseReason, looksLikeJws, normalizeTyp, peek, verifyJwt, type JwtCheck } from '../../src/token_types/jwt.js';
-import { TokenType } from '../../src/grants/token_exchange/params.js';
+import { TokenType } from '../../src/token_types/urns.js';
 import { DependencyUnavailable, TokenRejected } from '../../src/token_types/types.js';
 import { b64u } from '../helpers/test_idp.js';
 import { freePort } from '../helpers/service.js';

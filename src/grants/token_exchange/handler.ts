@@ -13,7 +13,8 @@ import { subjectTokenValidators } from '../../token_types/registry.js';
 import { DependencyUnavailable, TokenRejected, type ActClaim, type SubjectContext } from '../../token_types/types.js';
 import { ServerError, ServiceUnavailable } from '../../provider/errors.js';
 import { StoreUnavailable } from '../../stores/errors.js';
-import { TokenType, describeInvalidRequest, exchangeRequestSchema, type ExchangeRequest } from './params.js';
+import { describeInvalidRequest, exchangeRequestSchema, type ExchangeRequest } from './params.js';
+import { TokenType } from '../../token_types/urns.js';
 import { signDelegationToken, type Signer } from './issue.js';
 import { inSpan } from '../../telemetry/spans.js';
 

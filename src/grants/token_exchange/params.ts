@@ -3,13 +3,6 @@ import { z } from 'zod';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
-export const TokenType = {
-  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
-  refreshToken: 'urn:ietf:params:oauth:token-type:refresh_token',
-  idToken: 'urn:ietf:params:oauth:token-type:id_token',
-  jwt: 'urn:ietf:params:oauth:token-type:jwt',
-} as const;
-
 /** Parameters the grant reads (RFC 8693 §2.1). `resource` and `audience` may repeat; every other one may not (RFC 6749 §3.2). */
 export const PARAMETERS = [
   'subject_token',
