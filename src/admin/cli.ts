@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { AdminApiError, AdminClient, type RevokeKind, type RevokeResult } from './client.js';
 import { keyValues, list, table, text, time, tree } from './format.js';
 import type { DelegationNode } from './tree.js';
+import { VERSION } from '../version.js';
 
 export const DEFAULTS = { url: 'http://localhost:3000', clientId: 'admin-cli', secretFile: 'keys/secrets/admin-cli' } as const;
 
@@ -134,8 +135,10 @@ const pageFooter = (next: string | undefined) => (next ? `\nnext page: --cursor 
 
 /** Builds the program; `io` is injectable for tests. */
 export function buildProgram(io: CliIo): Command {
-  const program = new Command('dts').description('delegation token service tools').enablePositionalOptions().exitOverride();
+  const program = new Command('dts').description('delegation token service tools').version(VERSION, '-V, --version').enablePositionalOptions().exitOverride();
   program.configureOutput({ writeOut: io.out, writeErr: io.err });
+  // Listed for help only: src/cli.ts hands `dts keys …` to the key tool before this program parses anything.
+  program.addCommand(new Command('keys').description('manage the signing key file: generate, rotate, list (see dts keys --help)'));
 
   const admin = connectionOptions(new Command('admin'), true)
     .description('call the admin API (connection options may also follow the command, except --client-id)')

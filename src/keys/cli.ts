@@ -1,9 +1,9 @@
-// `npm run keys -- generate|rotate|list`: manage the signing key file from the command line.
+// `dts keys generate|rotate|list` (alias `npm run keys -- …`): manage the signing key file from the command line.
 //
 // The service reads the key file at start only. After `rotate`, restart every instance (a rolling restart is
 // safe: each one already publishes the key that now signs) and do not rotate again until all have restarted:
 // `rotate` refuses while the next key is younger than --max-token-lifetime, unless --force.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KeyStoreError } from './errors.js';
 import { SIGNING_ALGS, type SigningAlg } from './jwk_shape.js';
 import { generateKeyFile, listKeys, rotateKeyFile, type KeyInfo } from './key_store.js';
@@ -60,7 +60,7 @@ function algOption(description: string): Option {
 }
 
 function buildProgram(): Command {
-  const program = new Command('keys').description('manage the signing key file (private JWKS)');
+  const program = new Command('dts keys').description('manage the signing key file (private JWKS)');
 
   withCommonOptions(program.command('generate').description('create a key file with a current and a next key'))
     .addOption(algOption('signing algorithm').default('ES256'))
@@ -112,15 +112,17 @@ function buildProgram(): Command {
   return program;
 }
 
-async function main(argv: readonly string[]): Promise<void> {
+/** `dts keys …`: runs the key command; resolves to the exit code, one line on stderr on failure, never a stack trace. */
+export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync([...argv]);
+    await buildProgram().exitOverride().parseAsync([...argv], { from: 'user' });
+    return 0;
   } catch (err) {
+    // Commander has already printed its own message (or the help, with exit code 0).
+    if (err instanceof CommanderError) return err.exitCode;
     // One line, no stack: KeyStoreError messages name the file and the problem, never key material.
     const message = err instanceof KeyStoreError ? `${err.message} [${err.code}]` : String((err as Error)?.message ?? err);
     process.stderr.write(`error: ${message}\n`);
-    process.exitCode = 1;
+    return 1;
   }
 }
-
-await main(process.argv);
