@@ -1,0 +1,97 @@
+// The production image and the compose file, checked as far as a machine without a Docker engine can: the compose
+// file's structure (and `docker compose config` / `docker-compose config` when either is installed), the Dockerfile's
+// shape (and hadolint when installed). Building and running the image needs a Docker engine and is not done here.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')) as {
+  services: Record<string, Record<string, any>>;
+  volumes: Record<string, unknown>;
+};
+
+function installed(cmd: string, args: string[]): boolean {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd: ROOT, env: { ...process.env, ...env } }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }));
+  });
+}
+
+describe('Dockerfile', () => {
+  it('is multi-stage: a build stage, then a slim runtime stage with production dependencies and dist only', () => {
+    assert.match(dockerfile, /^FROM \$\{NODE_IMAGE\} AS build|^FROM deps AS build/m);
+    assert.match(dockerfile, /npm prune --omit=dev/);
+    const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
+    assert.match(runtime, /COPY --from=build \/app\/dist dist/);
+    assert.doesNotMatch(runtime, /COPY (\. |src )/, 'no sources in the runtime stage');
+    assert.doesNotMatch(runtime, /keys\/jwks|secrets\//, 'no keys or secrets baked in');
+  });
+
+  it('runs as the non-root node user, node as PID 1 (exec form), with a HEALTHCHECK on /readyz', () => {
+    const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
+    assert.match(runtime, /^USER node$/m);
+    assert.match(runtime, /^ENTRYPOINT \["node", "dist\/src\/main\.js"\]$/m);
+    assert.match(runtime, /^HEALTHCHECK .*\n? *CMD \["node", "-e", ".*\/readyz/m);
+    assert.match(runtime, /ENV NODE_ENV=production/);
+  });
+
+  it('passes hadolint when it is installed', { skip: installed('hadolint', ['--version']) ? false : 'hadolint is not installed on this machine' }, async () => {
+    const r = await run('hadolint', ['Dockerfile']);
+    assert.equal(r.code, 0, r.out);
+  });
+});
+
+describe('docker-compose.yml', () => {
+  it('builds the image, with init, restart, a stop grace period above the drain time, and healthchecks', () => {
+    const sts = compose.services.sts!;
+    assert.deepEqual(sts.build, { context: '.', target: 'runtime' });
+    assert.equal(sts.init, true);
+    assert.equal(sts.restart, 'unless-stopped');
+    assert.equal(sts.stop_grace_period, '25s');
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (name === 'agent') continue; // a one-shot run
+      assert.ok(service.healthcheck?.test, `${name} has a healthcheck`);
+      assert.equal(service.restart, 'unless-stopped', `${name} restarts`);
+    }
+    for (const name of ['crm', 'billing', 'agent']) assert.equal(compose.services[name]!.init, true, `${name} init`);
+  });
+
+  it('runs Redis with AOF and a password that compose requires from the environment', () => {
+    const redis = compose.services.redis!;
+    const command = (redis.command as string[]).join(' ');
+    assert.match(command, /--appendonly yes/);
+    assert.match(command, /--requirepass "\$\$REDIS_PASSWORD"/);
+    assert.match(String(redis.environment.REDIS_PASSWORD), /^\$\{REDIS_PASSWORD:\?/);
+    assert.equal(compose.services.sts!.environment.REDIS_URL, 'redis://:${REDIS_PASSWORD}@redis:6379');
+  });
+
+  it('keeps keys and secrets in a named volume, never in the image or the repository', () => {
+    assert.ok('sts-keys' in compose.volumes);
+    assert.deepEqual(compose.services.sts!.volumes, ['sts-keys:/app/keys']);
+    for (const name of ['crm', 'billing', 'agent']) assert.deepEqual(compose.services[name]!.volumes, ['sts-keys:/app/keys:ro']);
+  });
+
+  const cli = installed('docker', ['compose', 'version']) ? ['docker', 'compose'] : installed('docker-compose', ['version']) ? ['docker-compose'] : undefined;
+  it('is valid for `docker compose config` when compose is installed', { skip: cli ? false : 'neither docker compose nor docker-compose is installed' }, async () => {
+    const [cmd, ...pre] = cli!;
+    const ok = await run(cmd!, [...pre, 'config', '-q'], { REDIS_PASSWORD: 'test-only' });
+    assert.equal(ok.code, 0, ok.out);
+    // Without the password, compose refuses to start rather than running Redis open.
+    const refused = await run(cmd!, [...pre, 'config', '-q'], { REDIS_PASSWORD: '' });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.out, /set REDIS_PASSWORD/);
+  });
+});
