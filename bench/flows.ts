@@ -1,6 +1,6 @@
 // The HTTP calls the scenarios make outside the load generator: login, exchanges, client credentials, admin revoke.
 import { createHash, randomBytes } from 'node:crypto';
-import { devLogin } from '../examples/lib/dev_login.js';
+import { devLogin } from '../tools/dev_login.js';
 import { ACCESS_TOKEN, BILLING, CRM, EXCHANGE, REDIRECT, type BenchClientId } from './config.js';
 import type { BenchService } from './service_process.js';
 

@@ -1,5 +1,5 @@
 // Starts bench/server.ts as a child process against real Redis under a fresh key prefix, and cleans up after it.
-import { deleteKeysWithPrefix, freePort } from '../examples/lib/local.js';
+import { deleteKeysWithPrefix, freePort } from '../tools/local.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -3,7 +3,7 @@
 // Run alone against running servers (docker compose, see examples/README.md): node --import tsx examples/agent.ts
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
-import { devLogin } from './lib/dev_login.js';
+import { devLogin } from '../tools/dev_login.js';
 import { isMain, secretFromEnv, setting } from './lib/env.js';
 import { connectTools, RefusedError, type Refusal, type ToolSession } from './lib/mcp_client.js';
 import { discoverSts, exchangeToken, revokeSession, type AdminAnswer, type ClientCredentials } from './lib/sts_client.js';

@@ -5,7 +5,7 @@ import { runAgent, type AgentSteps } from './agent.js';
 import { startBillingServer } from './billing_server.js';
 import { startCrmServer } from './crm_server.js';
 import { isMain } from './lib/env.js';
-import { freePort, startLocalSts } from './lib/local_sts.js';
+import { freePort, startLocalSts } from '../tools/local_sts.js';
 import type { ToolServer } from './lib/tool_server.js';
 
 export interface ExampleOptions {
@@ -24,45 +24,87 @@ export interface ExampleRun {
   steps: AgentSteps;
 }
 
-export async function runExample(options: ExampleOptions = {}): Promise<ExampleRun> {
-  const log = options.log ?? console.log;
-  const store = options.store ?? (process.env.EXAMPLE_STORE === 'memory' ? 'memory' : process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+/** The STS and both tool servers, running until `stop`. */
+export interface ExampleServers {
+  issuer: string;
+  crmResource: string;
+  billingResource: string;
+  /** The Redis key prefix the STS uses (deleted by `stop`). */
+  keyPrefix: string;
+  /** Client secret by client_id, generated for this run. */
+  secrets: Readonly<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+export async function startExampleServers(store: string): Promise<ExampleServers> {
   const [stsPort, crmPort, billingPort] = [await freePort(), await freePort(), await freePort()];
   const crmResource = `http://127.0.0.1:${crmPort}/mcp`;
   const billingResource = `http://127.0.0.1:${billingPort}/mcp`;
 
   const sts = await startLocalSts({ port: stsPort, store, resources: { 'crm-server': crmResource, 'billing-server': billingResource } });
   const servers: ToolServer[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await sts.stop();
+  };
   try {
     const credentials = (clientId: string) => ({ clientId, clientSecret: sts.secrets[clientId]! });
     servers.push(await startBillingServer({ resource: billingResource, issuer: sts.issuer, credentials: credentials('billing-server') }));
     servers.push(
       await startCrmServer({ resource: crmResource, issuer: sts.issuer, billingResource, credentials: credentials('crm-server') }),
     );
-    log(`STS ${sts.issuer} (store: ${store === 'memory' ? 'memory' : 'redis'})`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { issuer: sts.issuer, crmResource, billingResource, keyPrefix: sts.keyPrefix, secrets: sts.secrets, stop };
+}
+
+const defaultStore = () => (process.env.EXAMPLE_STORE === 'memory' ? 'memory' : process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+
+export async function runExample(options: ExampleOptions = {}): Promise<ExampleRun> {
+  const log = options.log ?? console.log;
+  const store = options.store ?? defaultStore();
+  const { issuer, crmResource, billingResource, keyPrefix, secrets, stop } = await startExampleServers(store);
+  try {
+    const credentials = (clientId: string) => ({ clientId, clientSecret: secrets[clientId]! });
+    log(`STS ${issuer} (store: ${store === 'memory' ? 'memory' : 'redis'})`);
     log(`CRM tool server ${crmResource}, billing tool server ${billingResource} (revocation feed connected)`);
 
     const steps = await runAgent({
-      issuer: sts.issuer,
+      issuer,
       crmResource,
       agent: credentials('demo-agent'),
       admin: credentials('admin-cli'),
       ...(options.username ? { username: options.username } : {}),
       log,
     });
-    return { issuer: sts.issuer, crmResource, billingResource, keyPrefix: sts.keyPrefix, steps };
+    return { issuer, crmResource, billingResource, keyPrefix, steps };
   } finally {
-    await Promise.all(servers.map((s) => s.close()));
-    await sts.stop();
+    await stop();
   }
 }
 
+// `--json`: the narration goes to stderr and the run (every step's outcome) to stdout as one JSON document.
+// `--serve`: start the STS and both tool servers, print where they listen as one JSON line, run until SIGTERM/SIGINT.
 if (isMain(import.meta.url)) {
-  try {
-    await runExample();
-    console.log('\nOK: every step came out as expected');
-  } catch (err) {
-    console.error(`\nFAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exitCode = 1;
+  const args = process.argv.slice(2);
+  if (args.includes('--serve')) {
+    const running = await startExampleServers(defaultStore());
+    const { issuer, crmResource, billingResource, keyPrefix } = running;
+    console.log(JSON.stringify({ issuer, crmResource, billingResource, keyPrefix }));
+    const stop = () => void running.stop().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  } else {
+    const json = args.includes('--json');
+    try {
+      const run = await runExample(json ? { log: (line) => console.error(line) } : {});
+      if (json) console.log(JSON.stringify(run));
+      else console.log('\nOK: every step came out as expected');
+    } catch (err) {
+      console.error(`\nFAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exitCode = 1;
+    }
   }
 }

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { devLogin } from './lib/dev_login.js';
+import { devLogin } from '../tools/dev_login.js';
 
 const issuer = process.env.ISSUER ?? 'http://localhost:3000';
 const printTokenOnly = process.argv.includes('--print-token');

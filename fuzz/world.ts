@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeJwt, type JWTVerifyGetKey } from 'jose';
 import { Redis } from 'ioredis';
-import { deleteKeysWithPrefix, freePort } from '../examples/lib/local.js';
+import { deleteKeysWithPrefix, freePort } from '../tools/local.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Config, ConfigInput } from '../src/config/schema.js';
 import { sidPrefixFor } from '../src/token_types/context.js';

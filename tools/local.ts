@@ -1,4 +1,4 @@
-// Plumbing shared by the examples, the tests and the benchmark when they run services on this machine.
+// Plumbing shared by the examples, the tests and the benchmark (kept outside examples/ so tests never import examples) when they run services on this machine.
 import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_CONFIG_FILE, parseConfig } from '../../src/config/load.js';
-import type { ConfigInput } from '../../src/config/schema.js';
-import { createService, type Service } from '../../src/service.js';
+import { DEFAULT_CONFIG_FILE, parseConfig } from '../src/config/load.js';
+import type { ConfigInput } from '../src/config/schema.js';
+import { createService, type Service } from '../src/service.js';
 
 export interface LocalStsOptions {
   port: number;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { parse as parseYaml } from 'yaml';
-import { deleteKeysWithPrefix, freePort } from '../../examples/lib/local.js';
+import { deleteKeysWithPrefix, freePort } from '../../tools/local.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { REDIS_URL } from '../helpers/service.js';
 import { runUntilExit, startService, stopService, waitReady, workDir, writeConfig } from '../main/spawn_service.js';

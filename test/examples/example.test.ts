@@ -1,8 +1,22 @@
 // The example (npm run example) as an end-to-end test: real Redis, the STS over HTTP, MCP SDK servers and client.
+// It runs as a child process (`examples/run.ts --json`: the narration on stderr, the run as JSON on stdout).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { runExample, type ExampleRun } from '../../examples/run.js';
+import { runExampleProcess } from '../helpers/example_process.js';
+
+/** What `examples/run.ts --json` prints: only the parts asserted here. */
+interface ExampleRun {
+  crmResource: string;
+  keyPrefix: string;
+  steps: Record<string, any>;
+}
+
+async function runExample(store: string): Promise<{ run: ExampleRun; lines: string[] }> {
+  const r = await runExampleProcess('examples/run.ts', ['--json'], store === 'memory' ? { EXAMPLE_STORE: 'memory' } : { REDIS_URL: store, EXAMPLE_STORE: '' });
+  assert.equal(r.code, 0, r.stderr);
+  return { run: JSON.parse(r.stdout) as ExampleRun, lines: r.stderr.split('\n') };
+}
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const AT = 'urn:ietf:params:oauth:token-type:access_token';
@@ -70,17 +84,16 @@ function assertRun(run: ExampleRun): void {
 }
 
 describe('example: agent → CRM → billing with delegation tokens', () => {
-  it('runs every step against Redis, prints them, and leaves no keys behind', { timeout: 20_000 }, async () => {
-    const lines: string[] = [];
-    const run = await runExample({ store: REDIS_URL, log: (line) => lines.push(line) });
+  it('runs every step against Redis, prints them, and leaves no keys behind', { timeout: 30_000 }, async () => {
+    const { run, lines } = await runExample(REDIS_URL);
     assertRun(run);
-    const titles = lines.filter((l) => l.startsWith('\n== ')).map((l) => l.trim().split('.')[0]);
+    const titles = lines.filter((l) => l.startsWith('== ')).map((l) => l.trim().split('.')[0]);
     assert.deepEqual(titles, ['== 1', '== 2', '== 3', '== 4', '== 5', '== 6', '== 7']);
     assert.ok(lines.some((l) => l.includes('billing saw  sub=user-bob') && l.endsWith('act: crm-server → demo-agent')));
     assert.deepEqual(await keysUnder(run.keyPrefix), []);
   });
 
-  it('runs the same with the in-memory store (EXAMPLE_STORE=memory)', { timeout: 20_000 }, async () => {
-    assertRun(await runExample({ store: 'memory', log: () => {} }));
+  it('runs the same with the in-memory store (EXAMPLE_STORE=memory)', { timeout: 30_000 }, async () => {
+    assertRun((await runExample('memory')).run);
   });
 });

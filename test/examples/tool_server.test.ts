@@ -1,30 +1,24 @@
 // The example tool servers' HTTP surface that the agent flow does not reach: RFC 9728 metadata and the 401 challenges.
+// The servers run as a child process (`examples/run.ts --serve`, in-memory STS), never imported.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startBillingServer } from '../../examples/billing_server.js';
-import { startCrmServer } from '../../examples/crm_server.js';
-import { freePort, startLocalSts, type LocalSts } from '../../examples/lib/local_sts.js';
-import type { ToolServer } from '../../examples/lib/tool_server.js';
+import { serveExampleProcess } from '../helpers/example_process.js';
 
 describe('example tool servers', () => {
-  let sts: LocalSts;
+  let sts: { issuer: string };
   let crm: string;
-  const servers: ToolServer[] = [];
+  let stop: () => Promise<void> = async () => {};
   const metadataUrl = () => `${new URL(crm).origin}/.well-known/oauth-protected-resource/mcp`;
 
   before(async () => {
-    const [stsPort, crmPort, billingPort] = [await freePort(), await freePort(), await freePort()];
-    crm = `http://127.0.0.1:${crmPort}/mcp`;
-    const billing = `http://127.0.0.1:${billingPort}/mcp`;
-    sts = await startLocalSts({ port: stsPort, store: 'memory', resources: { 'crm-server': crm, 'billing-server': billing } });
-    const credentials = (clientId: string) => ({ clientId, clientSecret: sts.secrets[clientId]! });
-    servers.push(await startBillingServer({ resource: billing, issuer: sts.issuer, credentials: credentials('billing-server') }));
-    servers.push(await startCrmServer({ resource: crm, issuer: sts.issuer, billingResource: billing, credentials: credentials('crm-server') }));
+    const served = await serveExampleProcess<{ issuer: string; crmResource: string }>('examples/run.ts', ['--serve'], { EXAMPLE_STORE: 'memory' });
+    stop = served.stop;
+    sts = { issuer: served.ready.issuer };
+    crm = served.ready.crmResource;
   });
 
   after(async () => {
-    await Promise.all(servers.map((s) => s.close()));
-    await sts?.stop();
+    await stop();
   });
 
   const post = (headers: Record<string, string> = {}) =>

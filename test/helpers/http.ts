@@ -1,6 +1,6 @@
 // HTTP helpers for tests: form posts to the token endpoint, and the user login flow driven like a browser.
 import { createHash, randomBytes } from 'node:crypto';
-import { devLogin } from '../../examples/lib/dev_login.js';
+import { devLogin } from '../../tools/dev_login.js';
 import { AT, EXCHANGE, REDIRECT, type TestService } from './service.js';
 
 export interface FormResponse {

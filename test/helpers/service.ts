@@ -1,5 +1,5 @@
 // Starts a real service instance for HTTP tests: real Redis (own key prefix, cleaned up), temp keys, random secrets.
-import { deleteKeysWithPrefix, freePort } from '../../examples/lib/local.js';
+import { deleteKeysWithPrefix, freePort } from '../../tools/local.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { freePort } from '../../examples/lib/local.js';
+import { freePort } from '../../tools/local.js';
 import { exchangeFor, loginUser } from '../helpers/http.js';
 import { CRM, startService, type TestService } from '../helpers/service.js';
 

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
-import { deleteKeysWithPrefix, freePort } from '../../examples/lib/local.js';
+import { deleteKeysWithPrefix, freePort } from '../../tools/local.js';
 import { CRM, EXCHANGE, JWT_TYPE, REDIS_URL, testConfig } from '../helpers/service.js';
 import { startTestIdp } from '../helpers/test_idp.js';
 import { startService, waitReady, workDir, writeConfig } from './spawn_service.js';

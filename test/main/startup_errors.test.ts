@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { freePort } from '../../examples/lib/local.js';
+import { freePort } from '../../tools/local.js';
 import { runUntilExit, workDir, writeConfig } from './spawn_service.js';
 
 /** Every secret from env, so only the failure under test can stop the start. */

@@ -1,5 +1,5 @@
 // Redis test plumbing: a connected client under a random key prefix, cleaned up (SCAN MATCH prefix*) on close.
-import { deleteKeysWithPrefix } from '../../examples/lib/local.js';
+import { deleteKeysWithPrefix } from '../../tools/local.js';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { connectRedis, createRedisClient, createRedisStores } from '../../src/stores/redis/index.js';
