@@ -1,26 +1,29 @@
-// The one error type of the admin API: a status, an RFC-style code, a fixed public description, and audit reasons.
+// The one error type of the admin API: the shared HttpError (status, code, fixed public description) plus audit reasons.
+import { HttpError } from '../http/errors.js';
 
 /** Every `error` the admin API answers with: a closed set (the OpenAPI document lists the same). */
 export const ADMIN_ERROR_CODES = ['invalid_request', 'invalid_token', 'insufficient_scope', 'not_found', 'method_not_allowed', 'temporarily_unavailable'] as const;
 export type AdminErrorCode = (typeof ADMIN_ERROR_CODES)[number];
 
-export class AdminError extends Error {
+/** An admin refusal: the shared HTTP error plus the reasons recorded in the admin audit event. */
+export class AdminError extends HttpError {
   override name = 'AdminError';
+  declare readonly error: AdminErrorCode;
   /** The authenticated caller, when the refusal came after authentication (403): for the audit event. */
   clientId?: string;
   constructor(
-    readonly status: number,
-    readonly error: AdminErrorCode,
+    status: number,
+    error: AdminErrorCode,
     /** Public and fixed: never carries input or an internal message. */
     readonly description: string,
     /** For the audit event only. */
     readonly reasons: string[] = [error],
-    readonly headers: Record<string, string> = {},
+    headers: Record<string, string> = {},
   ) {
-    super(description);
+    super(status, error, description, { headers });
   }
 
-  toJSON(): { error: string; error_description: string } {
+  override toJSON(): { error: string; error_description: string } {
     return { error: this.error, error_description: this.description };
   }
 }

@@ -10,6 +10,7 @@ import type { RevocationService } from '../sessions/revoke.js';
 import type { AuditLog, RevocationKind, SessionRegistry } from '../stores/types.js';
 import { authenticateAdmin, type AdminCaller } from './auth.js';
 import { AdminError, notFound, unavailable } from './errors.js';
+import { renderHttpError } from '../http/errors.js';
 import { auditQuery, parseOr400, pathParam, revokeBody, sessionsQuery } from './schemas.js';
 import { buildDelegationTree } from './tree.js';
 import { markRoute, routeTemplate, UNMATCHED_ROUTE } from '../http/route_template.js';
@@ -188,9 +189,7 @@ function renderError(ctx: Context, err: unknown, caller: AdminCaller | undefined
   } else {
     throw err;
   }
-  ctx.status = e.status;
-  ctx.body = e.toJSON();
-  ctx.set(e.headers);
+  renderHttpError(ctx, e);
   const refused = !caller;
   const clientId = caller?.clientId ?? e.clientId;
   return {

@@ -8,6 +8,7 @@ import type { StoreHealth } from '../stores/types.js';
 import type { ExchangeDecisionEvent } from '../audit/events.js';
 import type { Metrics } from './metrics.js';
 import { markRoute, routeTemplate } from './route_template.js';
+import { HttpError, renderHttpError } from './errors.js';
 
 /** Liveness, readiness and scrape requests: polled every few seconds, so their lines are debug, not info. */
 export const PROBE_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
@@ -45,24 +46,34 @@ export function requestLog(logger: Logger, httpDuration?: Metrics['httpDuration'
   };
 }
 
-/** Renders errors thrown by our own routes the OAuth way; anything unexpected is logged and answered without detail. */
+/**
+ * What a thrown value means as an HTTP answer: our HttpError as it is; an error of oidc-provider (thrown by its
+ * helpers in our routes) or of koa (`ctx.throw`, body parsers) with its exposed code and description; anything else is
+ * a bug, answered 500 without detail (undefined here, so the caller logs it).
+ */
+function asHttpError(err: unknown): HttpError | undefined {
+  if (err instanceof HttpError) return err;
+  const e = err as { status?: number; statusCode?: number; expose?: boolean; error?: string; message?: string; error_description?: string; error_detail?: string } | undefined;
+  const status = e?.statusCode ?? e?.status ?? 500;
+  if (e === undefined || e === null || (status >= 500 && !(e.expose && e.error))) return undefined;
+  const description = e.error_description ?? (e.expose ? e.message : undefined);
+  return new HttpError(status, e.error ?? 'invalid_request', description || undefined, e.error_detail ? { detail: e.error_detail } : {});
+}
+
+/** Renders errors thrown by our own routes the OAuth way (one renderer: renderHttpError); anything unexpected is logged and answered without detail. */
 export function errorRenderer(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
     } catch (err) {
-      const e = err as { status?: number; statusCode?: number; expose?: boolean; error?: string; message?: string; error_description?: string; error_detail?: string };
-      const status = e.statusCode ?? e.status ?? 500;
-      if (status >= 500 && !(e.expose && e.error)) {
+      let e = asHttpError(err);
+      if (!e) {
         logger.error({ reqId: ctx.state.requestId, err }, 'unhandled error');
-        ctx.status = 500;
-        ctx.body = { error: 'server_error', error_description: 'internal error' };
-      } else {
-        if (e.error_detail) logger.info({ reqId: ctx.state.requestId, detail: e.error_detail }, e.error ?? 'error');
-        ctx.status = status;
-        ctx.body = { error: e.error ?? 'invalid_request', ...(e.error_description ?? (e.expose ? e.message : undefined) ? { error_description: e.error_description ?? e.message } : {}) };
+        e = new HttpError(500, 'server_error', 'internal error');
+      } else if (e.error_detail) {
+        logger.info({ reqId: ctx.state.requestId, detail: e.error_detail }, e.error);
       }
-      ctx.set('Cache-Control', 'no-store');
+      renderHttpError(ctx, e);
     }
   };
 }
@@ -101,10 +112,7 @@ export function postOnly(paths: string[]): Middleware {
   return async (ctx, next) => {
     if (set.has(ctx.path) && ctx.method !== 'POST' && ctx.method !== 'OPTIONS') {
       markRoute(ctx, ctx.path);
-      ctx.status = 405;
-      ctx.set('Allow', 'POST');
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: 'invalid_request', error_description: 'only POST is allowed' };
+      renderHttpError(ctx, new HttpError(405, 'invalid_request', 'only POST is allowed', { headers: { Allow: 'POST' } }));
       return;
     }
     await next();

@@ -3,12 +3,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { Context } from 'koa';
+import { HttpError } from './errors.js';
 
-export class ClientAuthFailed extends Error {
-  readonly status = 401;
-  readonly expose = true;
-  readonly error = 'invalid_client';
-  readonly error_description = 'client authentication failed';
+export class ClientAuthFailed extends HttpError {
+  override name = 'ClientAuthFailed';
+  constructor() {
+    // RFC 6749 §5.2: invalid_client answers 401 with a challenge when the client authenticated (or should have).
+    super(401, 'invalid_client', 'client authentication failed', { headers: { 'WWW-Authenticate': 'Basic realm="delegation-token-service"' } });
+  }
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -33,14 +35,13 @@ export async function authenticateClient(provider: Provider, ctx: Context, body?
   const posted = typeof body?.client_id === 'string' && typeof body.client_secret === 'string' ? { id: body.client_id, secret: body.client_secret } : undefined;
   // RFC 6749 §2.3: "MUST NOT use more than one authentication method in each request".
   const creds = header ? (posted ? undefined : fromBasic(header)) : posted;
-  if (!creds) return fail(ctx);
+  if (!creds) return fail();
   const client = await provider.Client.find(creds.id).catch(() => undefined);
   const secret = client?.clientSecret;
-  if (!client || typeof secret !== 'string' || !timingSafeEqual(digest(secret), digest(creds.secret))) return fail(ctx);
+  if (!client || typeof secret !== 'string' || !timingSafeEqual(digest(secret), digest(creds.secret))) return fail();
   return client.clientId;
 }
 
-function fail(ctx: Context): never {
-  ctx.set('WWW-Authenticate', 'Basic realm="delegation-token-service"');
-  throw new ClientAuthFailed('client authentication failed');
+function fail(): never {
+  throw new ClientAuthFailed();
 }

@@ -1,20 +1,19 @@
-// Error classes beyond oidc-provider's own: 503 for a store or key that is unavailable (fail closed).
-import { errors } from 'oidc-provider';
+// Our 5xx errors (fail closed), thrown both in our routes and inside oidc-provider's flows (the grant, the adapter),
+// where oidc-provider renders them from the same fields.
+import { HttpError } from '../http/errors.js';
 
 /** HTTP 503 `temporarily_unavailable`: a dependency (Redis, keys) is down, so nothing is issued. */
-export class ServiceUnavailable extends errors.TemporarilyUnavailable {
+export class ServiceUnavailable extends HttpError {
+  override name = 'ServiceUnavailable';
   constructor(detail?: string) {
-    super('the service is temporarily unavailable', detail === undefined ? undefined : { detail });
-    this.status = 503;
-    this.statusCode = 503;
-    this.expose = true;
+    super(503, 'temporarily_unavailable', 'the service is temporarily unavailable', detail === undefined ? {} : { detail });
   }
 }
 
 /** HTTP 500 `server_error` with a fixed description: an unexpected internal failure (a bug), never a dependency outage. */
-export class ServerError extends errors.OIDCProviderError {
+export class ServerError extends HttpError {
+  override name = 'ServerError';
   constructor(detail?: string) {
-    super(500, 'server_error', detail === undefined ? undefined : { detail });
-    Object.assign(this, { error_description: 'internal error', expose: true });
+    super(500, 'server_error', 'internal error', detail === undefined ? {} : { detail });
   }
 }

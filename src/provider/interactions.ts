@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
 import type { DemoUser } from '../config/schema.js';
+import { HttpError } from '../http/errors.js';
 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -25,9 +26,7 @@ export function interactionRoutes(provider: Provider, demo: { enabled: boolean; 
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
     if (!demo.enabled) {
-      ctx.status = 404;
-      ctx.body = { error: 'not_found', error_description: 'interactive login is disabled' };
-      return;
+      throw new HttpError(404, 'not_found', 'interactive login is disabled');
     }
     await next();
   });
@@ -42,9 +41,7 @@ export function interactionRoutes(provider: Provider, demo: { enabled: boolean; 
     // Development login consents automatically to what the client asked, within what the provider allows.
     const { accountId } = details.session ?? {};
     if (!accountId) {
-      ctx.status = 400;
-      ctx.body = { error: 'invalid_request', error_description: 'no login session' };
-      return;
+      throw new HttpError(400, 'invalid_request', 'no login session');
     }
     const grant = details.grantId
       ? (await provider.Grant.find(details.grantId))!
@@ -68,9 +65,7 @@ export function interactionRoutes(provider: Provider, demo: { enabled: boolean; 
     const username = (ctx.request.body as Record<string, unknown> | undefined)?.username;
     const user = typeof username === 'string' ? byUsername.get(username) : undefined;
     if (details.prompt.name !== 'login' || !user) {
-      ctx.status = 400;
-      ctx.body = { error: 'invalid_request', error_description: 'unknown user' };
-      return;
+      throw new HttpError(400, 'invalid_request', 'unknown user');
     }
     await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
   });

@@ -12,6 +12,7 @@ import { parseAct } from '../token_types/act.js';
 import { ancestorsOf, revocationQueryFor, verifyOwnToken, type OwnTokens } from '../token_types/own_tokens.js';
 import { revokedBecause } from './revocation.js';
 import { ServiceUnavailable } from '../provider/errors.js';
+import { HttpError } from '../http/errors.js';
 import { compareStreamIds, parseStreamId, type StreamId } from '../stores/stream_id.js';
 
 /** v2 added `token_digest` records (revoked ancestors); docs/revocation-feed.md. */
@@ -65,7 +66,7 @@ function feedConnectionLimiter(max: number) {
 async function feedClient(deps: StatusDeps, ctx: Context): Promise<string> {
   const clientId = await authenticateClient(deps.provider, ctx);
   if (!deps.feedClients.has(clientId)) {
-    ctx.throw(403, 'forbidden', { expose: true, error: 'access_denied', error_description: 'the client may not read revocations' });
+    throw new HttpError(403, 'access_denied', 'the client may not read revocations', { detail: `client ${clientId} is not a feed client` });
   }
   return clientId;
 }
@@ -120,8 +121,10 @@ export function statusRoutes(deps: StatusDeps): Router {
     const release = feedConnections.acquire(clientId);
     // RFC 6585 §4: 429 "indicates that the user has sent too many requests"; "MAY include a Retry-After header".
     if (!release) {
-      ctx.set('Retry-After', String(FEED_RETRY_AFTER_SECONDS));
-      return ctx.throw(429, 'too many feed connections', { expose: true, error: 'too_many_requests', error_description: 'too many open revocation feed connections for this client' });
+      throw new HttpError(429, 'too_many_requests', 'too many open revocation feed connections for this client', {
+        headers: { 'Retry-After': String(FEED_RETRY_AFTER_SECONDS) },
+        detail: `client ${clientId} is at its feed connection limit`,
+      });
     }
     // Released when the connection closes or the response ends, however the handler below ends.
     ctx.req.once('close', release);
@@ -193,11 +196,7 @@ export function statusRoutes(deps: StatusDeps): Router {
     const clientId = await authenticateClient(deps.provider, ctx, body);
     ctx.set('Cache-Control', 'no-store');
     // RFC 7662 §2.1: `token` is REQUIRED.
-    if (typeof body.token !== 'string' || body.token === '') {
-      ctx.status = 400;
-      ctx.body = { error: 'invalid_request', error_description: 'token is missing' };
-      return;
-    }
+    if (typeof body.token !== 'string' || body.token === '') throw new HttpError(400, 'invalid_request', 'token is missing');
     ctx.body = await introspect(deps, body.token, clientId);
   });
   return router;

@@ -199,7 +199,7 @@ function toOidcError(err: unknown, event: ExchangeDecisionEvent): Error {
   const outage =
     err instanceof StoreUnavailable ? 'store_unavailable'
     : err instanceof DependencyUnavailable ? 'dependency_unavailable'
-    : err instanceof errors.TemporarilyUnavailable ? 'store_unavailable' // oidc-provider's adapter, wrapped in provider/index.ts
+    : err instanceof ServiceUnavailable || err instanceof errors.TemporarilyUnavailable ? 'store_unavailable' // oidc-provider's adapter, wrapped in provider/index.ts
     : undefined;
   if (outage) {
     event.error = 'temporarily_unavailable';
