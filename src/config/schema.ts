@@ -2,6 +2,7 @@
 // Objects are strict: a misspelt key fails the start with its name instead of silently falling back to a default.
 import { z } from 'zod';
 import { isIdentifier } from '../sessions/identifiers.js';
+import { MAX_ACT_DEPTH } from 'delegation-token-verify';
 
 const uri = z.url({ protocol: /^https?$/ });
 
@@ -167,7 +168,7 @@ export const configSchema = z.strictObject({
     .describe('Tokens issued to users by the login flow.'),
   exchange: z
     .strictObject({
-      maxActDepth: z.number().int().min(1).max(16).default(4).describe('Longest allowed `act` chain (RFC 8693 §4.1).'),
+      maxActDepth: z.number().int().min(1).max(MAX_ACT_DEPTH).default(4).describe(`Longest allowed \`act\` chain (RFC 8693 §4.1); at most ${MAX_ACT_DEPTH}, the verify SDK's cap, so no tool server refuses a token the service issues.`),
       clockToleranceSeconds: z.number().int().min(0).max(300).default(30).describe('Leeway for `exp`/`nbf`/`iat` of incoming JWTs.'),
     })
     .prefault({})

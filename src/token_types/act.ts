@@ -1,25 +1,27 @@
-// RFC 8693 §4.1 `act` and §4.4 `may_act` claims: parsing, nesting and the clients they name.
+// RFC 8693 §4.1 `act` and §4.4 `may_act` claims on the server: the chain rules (shape, depth cap, which actors a
+// revocation reaches) are the verify SDK's, so the issuer and every tool server judge one chain the same way.
+import { parseActChain, revokableActors, type Actor } from 'delegation-token-verify';
 import type { ActClaim, MayActClaim } from './types.js';
-import { isIdentifier } from '../sessions/identifiers.js';
 
-const MAX_PARSE_DEPTH = 16;
-// RFC 8693 §4.1: "exp, nbf, and aud ... are not meaningful when used within an act claim and therefore should not be used".
-const FORBIDDEN_IN_ACT = ['exp', 'nbf', 'aud'];
-
-/** Parses a well-formed act chain, or returns undefined (malformed, too deep, or carrying exp/nbf/aud). */
-export function parseAct(value: unknown, depth = 0): ActClaim | undefined {
-  if (depth >= MAX_PARSE_DEPTH || typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const obj = value as Record<string, unknown>;
-  // RFC 8693 §4.1: an actor is identified by `sub` (a revocable identifier here) and, if needed, `iss`.
-  if (!isIdentifier(obj.sub)) return undefined;
-  if (FORBIDDEN_IN_ACT.some((k) => k in obj)) return undefined;
-  if (obj.iss !== undefined && (typeof obj.iss !== 'string' || obj.iss === '')) return undefined;
-  let act: ActClaim | undefined;
-  if (obj.act !== undefined) {
-    act = parseAct(obj.act, depth + 1);
-    if (!act) return undefined;
+/** Parses a well-formed act chain (the SDK's parseActChain), or returns undefined (malformed, too deep, or carrying exp/nbf/aud). */
+export function parseAct(value: unknown): ActClaim | undefined {
+  let actors: Actor[];
+  try {
+    actors = parseActChain(value);
+  } catch {
+    return undefined;
   }
-  return { sub: obj.sub, ...(typeof obj.iss === 'string' ? { iss: obj.iss } : {}), ...(act ? { act } : {}) };
+  return nestActors(actors);
+}
+
+/** The nested claim for a flat chain (the SDK's `actors`), current actor first. */
+export function nestActors(actors: readonly Actor[]): ActClaim | undefined {
+  let act: ActClaim | undefined;
+  for (let i = actors.length - 1; i >= 0; i--) {
+    const { sub, iss } = actors[i]!;
+    act = { sub, ...(iss !== undefined ? { iss } : {}), ...(act ? { act } : {}) };
+  }
+  return act;
 }
 
 export function actDepth(act: ActClaim | undefined): number {
@@ -35,11 +37,9 @@ export function actList(act: ActClaim | undefined): ActClaim[] {
   return out;
 }
 
-/** The actors that are our clients (no foreign `iss`), for revocation checks. */
+/** The client ids whose revocation reaches a token with this chain (the SDK's rule: every actor, whatever its `iss`). */
 export function actClientIds(act: ActClaim | undefined): string[] {
-  return actList(act)
-    .filter((a) => a.iss === undefined)
-    .map((a) => a.sub);
+  return revokableActors(actList(act));
 }
 
 export function parseMayAct(value: unknown): MayActClaim | undefined | null {

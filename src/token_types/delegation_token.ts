@@ -1,11 +1,12 @@
 // One of our own delegation tokens presented again, by the tool server it was issued for (multi-hop, RFC 8693 §2.3).
-import type { ActClaim, SubjectContext } from './types.js';
+import { parseDelegationClaims, VerifyError, type DelegationClaims } from 'delegation-token-verify';
+import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { ValidationContext } from './context.js';
 import type { JWTPayload } from 'jose';
 import type { Peeked } from './jwt.js';
-import { parseAct } from './act.js';
-import { ancestorsOf, revocationQueryFor, verifyOwnToken } from './own_tokens.js';
+import { nestActors } from './act.js';
+import { revocationQueryFor, verifyOwnToken } from './own_tokens.js';
 import { tokenDigest } from '../sessions/revocation.js';
 
 export async function validateDelegationToken(
@@ -19,37 +20,39 @@ export async function validateDelegationToken(
   if (!tool) throw new TokenRejected('unknown_audience');
   // SPEC profile: a delegation token may be exchanged only by the client registered for the tool server in its `aud`.
   if (tool.clientId === undefined || tool.clientId !== clientId) throw new TokenRejected('not_audience_client');
-  const act: ActClaim | undefined = parseAct(payload.act);
-  if (!act) throw new TokenRejected('malformed_act');
-  const sid = payload.sid as unknown;
-  const scope = payload.scope as unknown;
-  if (typeof sid !== 'string' || typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || typeof scope !== 'string') {
-    throw new TokenRejected('malformed_claims');
+  // The claims shape, `act` chain and `ancestors` rules are the verify SDK's, so a token a tool server accepted is one
+  // the issuer accepts back (and the reverse).
+  let claims: DelegationClaims;
+  try {
+    claims = parseDelegationClaims(payload);
+  } catch (err) {
+    throw new TokenRejected(err instanceof VerifyError && err.code === 'ERR_ACT_INVALID' ? 'malformed_act' : 'malformed_claims');
   }
+  // parseDelegationClaims refuses an empty chain, so there is always a current actor.
+  const act = nestActors(claims.actors)!;
+  const { sid, sub, jti, ancestors } = claims;
   // RFC 9068 §2.2.3.1: `groups` is what the first exchange decided on; a hop never looks the user up again by a bare `sub`
   // (an external `sub` may equal a local one). Absent means none: a token without it passes no group limit.
   const groups: unknown = payload.groups === undefined ? [] : payload.groups;
   if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) throw new TokenRejected('malformed_claims');
   const issuedTo = typeof payload.client_id === 'string' ? payload.client_id : undefined;
-  const ancestors = ancestorsOf(payload);
-  if (!ancestors) throw new TokenRejected('malformed_claims');
   // Its own revocation, its ancestors' (`token_digest`), its clients' and the presenter's: one MGET.
   const revocations = await deps.store.readRevocations(revocationQueryFor(payload, act, ancestors, clientId));
   return {
     kind: 'delegation',
-    sub: payload.sub,
+    sub,
     sid,
-    scopes: new Set(scope.split(' ').filter(Boolean)),
-    iat: payload.iat!,
-    exp: payload.exp!,
+    scopes: new Set(claims.scopes),
+    iat: claims.iat,
+    exp: claims.exp,
     authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,
     acr: typeof payload.acr === 'string' ? payload.acr : undefined,
     groups: groups as string[],
     act,
     issuedTo,
     audience: aud,
-    jti: payload.jti,
-    lineage: [...ancestors, tokenDigest(payload.jti)],
+    jti,
+    lineage: [...ancestors, tokenDigest(jti)],
     revocations,
   };
 }

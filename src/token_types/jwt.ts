@@ -1,6 +1,6 @@
 // JWT verification for incoming subject and actor tokens, with every jose error mapped to a reason in one place.
-import { jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { decodeJsonSegment } from '../../packages/verify/src/json_strict.js';
+import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeJsonSegment, fromJoseError, type VerifyErrorCode } from 'delegation-token-verify';
 import { isIdentifier } from '../sessions/identifiers.js';
 import { TokenType } from './urns.js';
 import { DependencyUnavailable, TokenRejected } from './types.js';
@@ -53,31 +53,34 @@ export function peek(token: string, which: 'subject_token' | 'actor_token'): Pee
   return { iss: typeof payload.iss === 'string' ? payload.iss : undefined, typ: normalizeTyp(header.typ) };
 }
 
-/** Maps a jose error to our reason; a JWKS that cannot be fetched means "unavailable", not "invalid". */
+/**
+ * The reason (for logs and audit) for each way the verify SDK's fromJoseError classifies a jose error: one mapping of
+ * jose's codes, shared with every tool server. A Record, so a new SDK code does not compile until it has a reason.
+ */
+const JOSE_REASONS: Readonly<Record<VerifyErrorCode, string>> = {
+  ERR_TOKEN_MISSING: 'malformed_jwt',
+  ERR_TOKEN_MALFORMED: 'malformed_jwt',
+  ERR_TOKEN_TYPE: 'wrong_typ',
+  ERR_TOKEN_BOUND: 'malformed_jwt',
+  ERR_ISSUER: 'claim_iss_invalid',
+  ERR_AUDIENCE: 'claim_aud_invalid',
+  ERR_ALGORITHM: 'alg_not_allowed',
+  ERR_SIGNATURE: 'bad_signature',
+  ERR_KEY_NOT_FOUND: 'unknown_key',
+  ERR_EXPIRED: 'expired',
+  ERR_NOT_YET_VALID: 'not_yet_valid',
+  ERR_CLAIM_MISSING: 'claim_missing',
+  ERR_CLAIM_INVALID: 'claim_invalid',
+  ERR_ACT_INVALID: 'malformed_act',
+  ERR_REVOKED: 'revoked',
+  ERR_INSUFFICIENT_SCOPE: 'insufficient_scope',
+  ERR_REVOCATION_UNAVAILABLE: 'revocation_unavailable',
+  ERR_JWKS_UNAVAILABLE: 'jwks_unavailable',
+};
+
+/** Maps a jose error to our reason (through the SDK's fromJoseError); a JWKS that cannot be fetched means "unavailable", not "invalid". */
 export function joseReason(err: unknown): string {
-  const code = (err as { code?: string }).code;
-  switch (code) {
-    case 'ERR_JWT_EXPIRED':
-      return 'expired';
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-      return `claim_${(err as joseErrors.JWTClaimValidationFailed).claim}_invalid`;
-    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
-      return 'bad_signature';
-    case 'ERR_JOSE_ALG_NOT_ALLOWED':
-      return 'alg_not_allowed';
-    case 'ERR_JWKS_NO_MATCHING_KEY':
-    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
-      return 'unknown_key';
-    case 'ERR_JWS_INVALID':
-    case 'ERR_JWT_INVALID':
-    case 'ERR_JOSE_NOT_SUPPORTED':
-      return 'malformed_jwt';
-    case 'ERR_JWKS_TIMEOUT':
-    case 'ERR_JWKS_INVALID':
-      return 'jwks_unavailable';
-    default:
-      return 'invalid_jwt';
-  }
+  return JOSE_REASONS[fromJoseError(err).code];
 }
 
 export interface JwtCheck {
@@ -117,11 +120,12 @@ export async function verifyJwt(
       requiredClaims: check.requiredClaims,
     }));
   } catch (err) {
-    const reason = joseReason(err);
-    if (reason === 'jwks_unavailable' || (err instanceof Error && /fetch|ECONNREFUSED|network/i.test(err.message) && !('code' in err))) {
+    const refused = fromJoseError(err);
+    // 503 from the SDK's mapping: the keys could not be had, so the token may be fine (fail closed, but retryable).
+    if (refused.status === 503 || (err instanceof Error && /fetch|ECONNREFUSED|network/i.test(err.message) && !('code' in err))) {
       throw new DependencyUnavailable(`${which}: signing keys unavailable`);
     }
-    throw new TokenRejected(reason, which);
+    throw new TokenRejected(JOSE_REASONS[refused.code], which);
   }
   // RFC 7519 §4.1.6: `iat` is when the token was issued; one from beyond the leeway in the future would escape every
   // `sub`/`client` revocation (cutoff compared with `iat`), so it is refused as the verify SDK does.

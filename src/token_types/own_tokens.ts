@@ -1,10 +1,10 @@
 // Our own delegation tokens coming back to us (multi-hop exchange, introspection): one verifier, built once at start.
 import { createLocalJWKSet, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { REQUIRED_CLAIMS, parseAncestors } from 'delegation-token-verify';
 import type { ToolServerConfig } from '../config/schema.js';
 import type { RevocationQuery } from '../stores/types.js';
-import { ExpiringLru } from '../../packages/verify/src/lru.js';
 import { actClientIds } from './act.js';
-import { DIGEST_PATTERN } from '../sessions/revocation.js';
 import { AT_JWT, verifyJwt, type Peeked } from './jwt.js';
 import type { ActClaim } from './types.js';
 
@@ -17,7 +17,7 @@ export interface OwnTokens {
    * Tool servers re-exchange the token they received for each downstream call, so a verified token is remembered (by
    * its exact text, until its `exp`, bounded) and its signature checked once; callers still check binding and revocation.
    */
-  cache: ExpiringLru<JWTPayload>;
+  cache: LRUCache<string, JWTPayload>;
 }
 
 export function ownTokens(issuer: string, publicJwks: { keys: JWK[] }, toolServers: Map<string, ToolServerConfig>, maxCached = 10_000): OwnTokens {
@@ -26,8 +26,14 @@ export function ownTokens(issuer: string, publicJwks: { keys: JWK[] }, toolServe
     keys: createLocalJWKSet(publicJwks),
     algorithms: [...new Set(publicJwks.keys.map((k) => String(k.alg)))],
     toolServers,
-    cache: new ExpiringLru<JWTPayload>(maxCached),
+    cache: new LRUCache<string, JWTPayload>({ max: maxCached }),
   };
+}
+
+/** A token verified before and not yet expired by the caller's clock (no leeway: we issued it), else undefined. */
+export function cachedOwnToken(own: OwnTokens, token: string, nowSeconds: number): JWTPayload | undefined {
+  const cached = own.cache.get(token);
+  return cached && cached.exp! > nowSeconds ? cached : undefined;
 }
 
 /**
@@ -35,7 +41,7 @@ export function ownTokens(issuer: string, publicJwks: { keys: JWK[] }, toolServe
  * server, not expired (no leeway: we issued it), every claim we always set present. Throws TokenRejected.
  */
 export async function verifyOwnToken(own: OwnTokens, token: string, nowSeconds: number, peeked?: Peeked): Promise<JWTPayload> {
-  const cached = own.cache.get(token, nowSeconds * 1000);
+  const cached = cachedOwnToken(own, token, nowSeconds);
   if (cached) return cached;
   const payload = await verifyJwt(
     token,
@@ -46,12 +52,12 @@ export async function verifyOwnToken(own: OwnTokens, token: string, nowSeconds: 
       algorithms: own.algorithms,
       clockTolerance: 0,
       typ: AT_JWT,
-      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'sid', 'act'],
+      requiredClaims: [...REQUIRED_CLAIMS],
     },
     'subject_token',
     peeked,
   );
-  own.cache.set(token, payload, payload.exp! * 1000);
+  own.cache.set(token, payload);
   return payload;
 }
 
@@ -70,16 +76,15 @@ export function revocationQueryFor(payload: JWTPayload, act: ActClaim, ancestors
   };
 }
 
-/** Longer than any chain the depth cap lets us issue; a longer list was not minted by us. */
-const MAX_ANCESTORS = 16;
-
 /**
  * The `ancestors` claim of one of our tokens: digests of the tokens it was derived from, root first, parent last
- * (absent on tokens issued before the claim existed). Undefined when malformed.
+ * (absent on tokens issued before the claim existed). Undefined when malformed or longer than MAX_ACT_DEPTH (the
+ * SDK's parseAncestors: one rule for the issuer and the tool servers).
  */
 export function ancestorsOf(payload: JWTPayload): string[] | undefined {
-  const value = payload.ancestors;
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.length > MAX_ANCESTORS) return undefined;
-  return value.every((d) => typeof d === 'string' && DIGEST_PATTERN.test(d)) ? (value as string[]) : undefined;
+  try {
+    return parseAncestors(payload.ancestors);
+  } catch {
+    return undefined;
+  }
 }

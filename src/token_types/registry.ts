@@ -6,6 +6,7 @@ import { TokenRejected } from './types.js';
 import { looksLikeJws, peek } from './jwt.js';
 import { validateUserAccessToken } from './user_access_token.js';
 import { validateDelegationToken } from './delegation_token.js';
+import { cachedOwnToken } from './own_tokens.js';
 import { validateExternalJwt } from './external_jwt.js';
 
 export type SubjectValidator = (token: string, ctx: ValidationContext) => Promise<SubjectContext>;
@@ -14,7 +15,7 @@ export type SubjectValidator = (token: string, ctx: ValidationContext) => Promis
 function byIssuer(tokenType: string, ownTokensAccepted: boolean): SubjectValidator {
   return (token, ctx) => {
     if (ownTokensAccepted) {
-      const verified = ctx.deps.own.cache.get(token, ctx.now * 1000);
+      const verified = cachedOwnToken(ctx.deps.own, token, ctx.now);
       if (verified) return validateDelegationToken(token, ctx, { verified });
     }
     const peeked = peek(token, 'subject_token');

@@ -1,6 +1,7 @@
 // RFC 8693 §4.1 `act` and §4.4 `may_act`: parsing, depth and the clients a chain names.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { MAX_ACT_DEPTH } from 'delegation-token-verify';
 import { actClientIds, actDepth, actList, parseAct, parseMayAct } from '../../src/token_types/act.js';
 
 /** A chain of `n` actors, a0 outermost. */
@@ -37,9 +38,10 @@ describe('parseAct', () => {
     assert.deepEqual(parseAct({ sub: 'a', client_id: 'x', scope: 'admin' }), { sub: 'a' });
   });
 
-  it('parses chains up to 16 deep and refuses deeper ones (no unbounded recursion on hostile input)', () => {
-    assert.equal(actDepth(parseAct(chain(16))), 16);
-    assert.equal(parseAct(chain(17)), undefined);
+  it('parses chains up to the SDK\'s MAX_ACT_DEPTH (10) deep and refuses deeper ones (no unbounded recursion on hostile input)', () => {
+    assert.equal(MAX_ACT_DEPTH, 10);
+    assert.equal(actDepth(parseAct(chain(10))), 10);
+    assert.equal(parseAct(chain(11)), undefined);
     assert.equal(parseAct(chain(10_000)), undefined);
   });
 });
@@ -55,8 +57,8 @@ describe('act helpers', () => {
     assert.deepEqual(actList({ sub: 'a', act: { sub: 'b' } }).map((a) => a.sub), ['a', 'b']);
   });
 
-  it('actClientIds names only our clients (actors without a foreign iss)', () => {
-    assert.deepEqual(actClientIds({ sub: 'crm-server', act: { sub: 'bot', iss: 'https://idp.example', act: { sub: 'agent' } } }), ['crm-server', 'agent']);
+  it('actClientIds names every actor, whatever its iss (the SDK\'s revokableActors: revocation reaches the whole chain)', () => {
+    assert.deepEqual(actClientIds({ sub: 'crm-server', act: { sub: 'bot', iss: 'https://idp.example', act: { sub: 'agent' } } }), ['crm-server', 'bot', 'agent']);
   });
 });
 

@@ -63,7 +63,7 @@ describe('peek', () => {
 });
 
 describe('joseReason', () => {
-  it('maps each jose error code to one reason', () => {
+  it('maps each jose error code to one reason, through the verify SDK\'s fromJoseError', () => {
     const cases: Array<[unknown, string]> = [
       [new errors.JWTExpired('x', {}, 'exp', 'check_failed'), 'expired'],
       [new errors.JWTClaimValidationFailed('x', {}, 'aud', 'check_failed'), 'claim_aud_invalid'],
@@ -73,11 +73,19 @@ describe('joseReason', () => {
       [new errors.JWKSMultipleMatchingKeys(), 'unknown_key'],
       [new errors.JWSInvalid('x'), 'malformed_jwt'],
       [new errors.JWTInvalid('x'), 'malformed_jwt'],
-      [new errors.JOSENotSupported('x'), 'malformed_jwt'],
+      [new errors.JOSENotSupported('x'), 'alg_not_allowed'],
       [new errors.JWKSTimeout(), 'jwks_unavailable'],
       [new errors.JWKSInvalid('x'), 'jwks_unavailable'],
-      [new Error('other'), 'invalid_jwt'],
-      [undefined, 'invalid_jwt'],
+      [new errors.JWKInvalid('x'), 'jwks_unavailable'],
+      [new errors.JOSEError('x'), 'jwks_unavailable'],
+      [new errors.JWEInvalid('x'), 'malformed_jwt'],
+      [new errors.JWEDecryptionFailed(), 'malformed_jwt'],
+      [new errors.JWTClaimValidationFailed('x', {}, 'nbf', 'check_failed'), 'not_yet_valid'],
+      [new errors.JWTClaimValidationFailed('x', {}, 'sub', 'missing'), 'claim_missing'],
+      [new errors.JWTClaimValidationFailed('x', {}, 'sub', 'invalid'), 'claim_invalid'],
+      // Not a jose error: never a pass, never a stack trace (fail closed as malformed).
+      [new Error('other'), 'malformed_jwt'],
+      [undefined, 'malformed_jwt'],
     ];
     for (const [err, reason] of cases) assert.equal(joseReason(err ?? {}), reason, String(err));
   });
@@ -106,7 +114,7 @@ describe('verifyJwt', () => {
   });
 
   it('JW-08 nbf beyond the leeway is refused', async () => {
-    await rejects(async () => verifyJwt(await sign({ nbf: now() + 600 }), keys, check, 'subject_token'), 'claim_nbf_invalid');
+    await rejects(async () => verifyJwt(await sign({ nbf: now() + 600 }), keys, check, 'subject_token'), 'not_yet_valid');
   });
 
   it('RFC 7519 §4.1.3 / RFC 8725 §3.8: wrong aud and wrong iss are refused', async () => {
@@ -115,7 +123,7 @@ describe('verifyJwt', () => {
   });
 
   it('required claims are required', async () => {
-    await rejects(async () => verifyJwt(await sign({ sub: undefined }), keys, check, 'subject_token'), 'claim_sub_invalid');
+    await rejects(async () => verifyJwt(await sign({ sub: undefined }), keys, check, 'subject_token'), 'claim_missing');
   });
 
   it('JW-09 a required typ must match; with none required, foreign types are still refused', async () => {

@@ -124,8 +124,22 @@ export class VerifyError extends Error {
 }
 
 /**
- * Translate anything jose (or the JWKS fetch under it) throws into a VerifyError. Unknown failures become
- * ERR_TOKEN_MALFORMED so that a surprise never turns into an accepted token.
+ * Translate anything jose (or the JWKS fetch under it) throws into a VerifyError: the one mapping of jose errors, used
+ * by this SDK and by the issuer for the tokens it is shown. Every jose error code is named (a new one fails to compile
+ * here); anything that is not a jose error becomes `ERR_TOKEN_MALFORMED`, so a surprise never turns into an accepted
+ * token. The jose message goes to `detail`, never to `message`.
+ *
+ * @example
+ * ```ts
+ * import { fromJoseError } from 'delegation-token-verify'
+ *
+ * try {
+ *   await jwtVerify(token, keys, options)
+ * } catch (err) {
+ *   const refused = fromJoseError(err)
+ *   log.info({ code: refused.code, detail: refused.detail })
+ * }
+ * ```
  */
 export function fromJoseError(err: unknown): VerifyError {
   if (err instanceof VerifyError) return err;
@@ -133,26 +147,12 @@ export function fromJoseError(err: unknown): VerifyError {
     return new VerifyError('ERR_TOKEN_MALFORMED', { detail: describe(err), cause: err });
   }
   const detail = err.message;
-  switch (err.code) {
+  const code = err.code as joseErrors.JOSEErrorCode;
+  switch (code) {
     case 'ERR_JWT_EXPIRED':
       return new VerifyError('ERR_EXPIRED', { detail, cause: err });
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
-      const { claim, reason } = err as joseErrors.JWTClaimValidationFailed;
-      if (reason === 'missing') return new VerifyError('ERR_CLAIM_MISSING', { detail, cause: err });
-      switch (claim) {
-        case 'iss':
-          return new VerifyError('ERR_ISSUER', { detail, cause: err });
-        case 'aud':
-          return new VerifyError('ERR_AUDIENCE', { detail, cause: err });
-        case 'nbf':
-        case 'iat':
-          return new VerifyError(reason === 'check_failed' ? 'ERR_NOT_YET_VALID' : 'ERR_CLAIM_INVALID', { detail, cause: err });
-        case 'typ':
-          return new VerifyError('ERR_TOKEN_TYPE', { detail, cause: err });
-        default:
-          return new VerifyError('ERR_CLAIM_INVALID', { detail, cause: err });
-      }
-    }
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return fromClaimFailure(err as joseErrors.JWTClaimValidationFailed);
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
     case 'ERR_JOSE_NOT_SUPPORTED':
       return new VerifyError('ERR_ALGORITHM', { detail, cause: err });
@@ -169,9 +169,26 @@ export function fromJoseError(err: unknown): VerifyError {
       return new VerifyError('ERR_JWKS_UNAVAILABLE', { detail, cause: err });
     case 'ERR_JWS_INVALID':
     case 'ERR_JWT_INVALID':
-    default:
+    // A JWE is never a delegation token (RFC 7515 §7.1: we accept only a three-part JWS).
+    case 'ERR_JWE_INVALID':
+    case 'ERR_JWE_DECRYPTION_FAILED':
       return new VerifyError('ERR_TOKEN_MALFORMED', { detail, cause: err });
+    default: {
+      // Compile-time exhaustiveness: a jose release with a new code breaks the build here until it is mapped.
+      const unmapped: never = code;
+      return new VerifyError('ERR_TOKEN_MALFORMED', { detail: `unmapped jose error ${String(unmapped)}: ${detail}`, cause: err });
+    }
   }
+}
+
+function fromClaimFailure(err: joseErrors.JWTClaimValidationFailed): VerifyError {
+  const { claim, reason, message: detail } = err;
+  if (reason === 'missing') return new VerifyError('ERR_CLAIM_MISSING', { detail, cause: err });
+  if (claim === 'iss') return new VerifyError('ERR_ISSUER', { detail, cause: err });
+  if (claim === 'aud') return new VerifyError('ERR_AUDIENCE', { detail, cause: err });
+  if (claim === 'typ') return new VerifyError('ERR_TOKEN_TYPE', { detail, cause: err });
+  if ((claim === 'nbf' || claim === 'iat') && reason === 'check_failed') return new VerifyError('ERR_NOT_YET_VALID', { detail, cause: err });
+  return new VerifyError('ERR_CLAIM_INVALID', { detail, cause: err });
 }
 
 function describe(err: unknown): string {

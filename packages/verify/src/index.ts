@@ -1,7 +1,18 @@
 // The public surface of `delegation-token-verify`, listed by hand: anything not here is internal.
 
 export { createVerifier } from './verifier.js';
-export { VerifyError } from './errors.js';
+export { VerifyError, fromJoseError } from './errors.js';
+export {
+  MAX_ACT_DEPTH,
+  REQUIRED_CLAIMS,
+  parseActChain,
+  parseAncestors,
+  parseDelegationClaims,
+  revokableActors,
+} from './claims.js';
+export type { DelegationClaims } from './claims.js';
+export { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH, isIdentifier } from './identifiers.js';
+export { decodeJsonSegment } from './json_strict.js';
 export type { OAuthErrorCode, VerifyErrorCode } from './errors.js';
 export type {
   Actor,

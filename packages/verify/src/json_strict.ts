@@ -5,7 +5,18 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
-/** Decode one base64url segment to a JSON object, or return undefined when it is not exactly that. */
+/**
+ * Decode one base64url segment of a compact JWS (header or payload) to a JSON object, or return undefined when it is
+ * not exactly that: valid base64url, UTF-8 (RFC 8725 §3.7), a JSON object, and no member name repeated at any depth
+ * (RFC 7515 §4 / RFC 7519 §4). Only for reading a token before its signature is checked; nothing it returns is trusted.
+ *
+ * @example
+ * ```ts
+ * import { decodeJsonSegment } from 'delegation-token-verify'
+ *
+ * const header = decodeJsonSegment(token.split('.')[0]!) // undefined for {"alg":"ES256","alg":"none"}
+ * ```
+ */
 export function decodeJsonSegment(segment: string): Record<string, unknown> | undefined {
   if (!BASE64URL.test(segment)) return undefined;
   let text: string;

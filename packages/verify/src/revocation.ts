@@ -16,16 +16,16 @@ const NO_REVOCATION: RevocationCheck = {
   close: () => {},
 };
 
-export function createRevocationCheck(options: RevocationOptions | undefined, issuer: string): RevocationCheck {
+export function createRevocationCheck(options: RevocationOptions | undefined, issuer: string, now: () => number = Date.now): RevocationCheck {
   const mode = options?.mode ?? 'none';
   switch (options?.mode) {
     case undefined:
     case 'none':
       return NO_REVOCATION;
     case 'feed':
-      return new FeedRevocation(options, issuer);
+      return new FeedRevocation(options, issuer, now);
     case 'introspect':
-      return new IntrospectionRevocation(options, issuer);
+      return new IntrospectionRevocation(options, issuer, now);
     default:
       throw new TypeError(`unknown revocation mode ${JSON.stringify(mode)}`);
   }

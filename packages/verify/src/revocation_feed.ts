@@ -21,6 +21,7 @@ export class FeedRevocation implements RevocationCheck {
   readonly #snapshotUrl: string;
   readonly #eventsUrl: string;
   readonly #maxStalenessMs: number;
+  readonly #now: () => number;
   readonly #closing = new AbortController();
   readonly #ready: Promise<void>;
   #resolveReady!: () => void;
@@ -32,7 +33,8 @@ export class FeedRevocation implements RevocationCheck {
   /** Set while the issuer publishes something this SDK cannot apply (an unknown version or record kind). */
   #incompatible: string | undefined;
 
-  constructor(options: FeedOptions, issuer: string) {
+  constructor(options: FeedOptions, issuer: string, now: () => number = Date.now) {
+    this.#now = now;
     const staleness = options.maxStalenessSeconds ?? 30;
     if (!(staleness > 0)) throw new TypeError('revocation.maxStalenessSeconds must be > 0');
     if (!options.clientId || !options.clientSecret) throw new TypeError('revocation feed needs clientId and clientSecret');
@@ -56,7 +58,7 @@ export class FeedRevocation implements RevocationCheck {
     if (this.#lastActivityMs === 0) throw this.#unavailable(this.#lastError);
     // Fail closed: a record we cannot apply might be the one that revokes this token.
     if (this.#incompatible) throw this.#unavailable(this.#incompatible);
-    const silentMs = Date.now() - this.#lastActivityMs;
+    const silentMs = this.#now() - this.#lastActivityMs;
     if (silentMs > this.#maxStalenessMs) throw this.#unavailable(`feed silent for ${silentMs} ms; ${this.#lastError}`);
     const record = this.#set.match(verified);
     if (record) {
@@ -108,7 +110,7 @@ export class FeedRevocation implements RevocationCheck {
     const body = (await response.json()) as { v?: unknown; cursor?: unknown; revocations?: unknown };
     if (!FEED_VERSIONS.has(body.v)) throw this.#incompatibleWith(`snapshot wire format ${JSON.stringify(body.v)} is not one this SDK knows`);
     if (typeof body.cursor !== 'string' || !Array.isArray(body.revocations)) throw new Error('malformed snapshot');
-    const now = Date.now() / 1000;
+    const now = this.#now() / 1000;
     let records: RevocationRecord[];
     try {
       records = body.revocations.map(parseRevocationRecord).filter((r): r is RevocationRecord => r !== undefined && r.expiresAt >= now);
@@ -119,7 +121,7 @@ export class FeedRevocation implements RevocationCheck {
     this.#set.replaceAll(records);
     this.#incompatible = undefined;
     this.#cursor = body.cursor;
-    this.#lastActivityMs = Date.now();
+    this.#lastActivityMs = this.#now();
     this.#resolveReady();
   }
 
@@ -192,14 +194,14 @@ export class FeedRevocation implements RevocationCheck {
   }
 
   #touch(): void {
-    this.#lastActivityMs = Date.now();
+    this.#lastActivityMs = this.#now();
     this.#set.prune(this.#lastActivityMs / 1000);
   }
 
   /** The issuer's replica cannot read its revocation stream: what we know is only as fresh as its last good read. */
   #replicaStale(data: string): void {
     const age = (safeJson(data) as { age?: unknown } | undefined)?.age;
-    const readAt = typeof age === 'number' && age >= 0 ? Date.now() - age * 1000 : -Infinity;
+    const readAt = typeof age === 'number' && age >= 0 ? this.#now() - age * 1000 : -Infinity;
     // Never 0 (that means "no snapshot yet"); an unknown age counts as stale at once.
     this.#lastActivityMs = Math.max(1, Math.min(this.#lastActivityMs, readAt));
     this.#lastError = 'the issuer cannot read its revocation stream';

@@ -16,10 +16,12 @@ export class IntrospectionRevocation implements RevocationCheck {
   readonly #authorization: string;
   readonly #url: string;
   readonly #cacheMs: number;
+  readonly #now: () => number;
   // Holds the pending or settled answer, so concurrent requests with one token make one call.
   readonly #answers = new ExpiringLru<Promise<boolean>>(MAX_CACHED_ANSWERS);
 
-  constructor(options: IntrospectOptions, issuer: string) {
+  constructor(options: IntrospectOptions, issuer: string, now: () => number = Date.now) {
+    this.#now = now;
     const cacheSeconds = options.cacheSeconds ?? 5;
     if (!(cacheSeconds >= 0)) throw new TypeError('revocation.cacheSeconds must be >= 0');
     if (!options.clientId || !options.clientSecret) throw new TypeError('introspection needs clientId and clientSecret');
@@ -30,7 +32,7 @@ export class IntrospectionRevocation implements RevocationCheck {
   }
 
   async check(token: string, verified: VerifiedToken): Promise<void> {
-    let answer = this.#answers.get(token);
+    let answer = this.#answers.get(token, this.#now());
     if (!answer) {
       answer = this.#introspect(token);
       // Until it settles, share the pending call; failures are never cached.
@@ -38,7 +40,7 @@ export class IntrospectionRevocation implements RevocationCheck {
       answer.then(
         (active) => {
           // An inactive token never becomes active again: remember that until it expires anyway.
-          const until = active ? Math.min(Date.now() + this.#cacheMs, verified.exp * 1000) : verified.exp * 1000;
+          const until = active ? Math.min(this.#now() + this.#cacheMs, verified.exp * 1000) : verified.exp * 1000;
           this.#answers.set(token, Promise.resolve(active), until);
         },
         () => this.#answers.delete(token),

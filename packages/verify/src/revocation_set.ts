@@ -1,4 +1,5 @@
 // In-memory revocation records from the feed, and the wire-format v2 rule for whether one applies to a token.
+import { revokableActors } from './claims.js';
 import type { RevocationRecord, VerifiedToken } from './types.js';
 
 const KINDS = new Set(['sid', 'sub', 'client', 'jti', 'token_digest']);
@@ -79,7 +80,7 @@ export class RevocationSet {
       record && token.iat <= record.revokedAt ? record : undefined;
     const bySub = issuedBefore(this.#get('sub', token.sub));
     if (bySub) return bySub;
-    for (const client of [token.clientId, ...token.actors.map((actor) => actor.sub)]) {
+    for (const client of [token.clientId, ...revokableActors(token.actors)]) {
       const byClient = issuedBefore(this.#get('client', client));
       if (byClient) return byClient;
     }

@@ -156,6 +156,11 @@ export interface VerifierOptions {
   revocation?: RevocationOptions;
   /** Cache of successful signature/claim checks, by token string, until `exp`. `false` disables it. */
   cache?: false | { /** Default 10_000. */ maxEntries?: number };
+  /**
+   * The clock, in epoch milliseconds, for the `exp`/`nbf`/`iat` checks, the token and introspection caches, and the
+   * revocation feed's staleness. Default `Date.now`; inject one in tests to move time without waiting.
+   */
+  now?: () => number;
   /** Remote JWKS behaviour. */
   jwks?: {
     /** Minimum seconds between two refreshes triggered by an unknown `kid`. Default 30. */

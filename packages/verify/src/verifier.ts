@@ -89,7 +89,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 
   const cache = options.cache === false ? undefined : new ExpiringLru<VerifiedToken>(options.cache?.maxEntries ?? 10_000);
-  const revocation = createRevocationCheck(options.revocation, issuer);
+  const now = options.now ?? Date.now;
+  const revocation = createRevocationCheck(options.revocation, issuer, now);
 
   const joseOptions: JWTVerifyOptions = {
     algorithms: [...algorithms],
@@ -105,24 +106,27 @@ export function createVerifier(options: VerifierOptions): Verifier {
     requiredClaims: [...REQUIRED_CLAIMS],
   };
 
-  async function verifySignatureAndClaims(token: string, header: PrecheckedHeader): Promise<VerifiedToken> {
+  async function verifySignatureAndClaims(token: string, header: PrecheckedHeader, nowMs: number): Promise<VerifiedToken> {
     stats.signatureVerifications++;
     let payload;
+    // With the default clock jose reads Date.now itself; an injected one is handed over as its currentDate.
+    const joseCall = options.now === undefined ? joseOptions : { ...joseOptions, currentDate: new Date(nowMs) };
     try {
       // A key already resolved for this kid and alg from the current key set is handed to jose directly; anything
       // else goes through the remote set (and so through its rate-limited refresh for an unknown kid).
-      ({ payload } = await jwtVerify(token, keys.get(header.alg, header.kid) ?? getKey, joseOptions));
+      ({ payload } = await jwtVerify(token, keys.get(header.alg, header.kid) ?? getKey, joseCall));
     } catch (err) {
       throw fromJoseError(err);
     }
-    return toVerifiedToken(payload, Math.floor(Date.now() / 1000), clockTolerance);
+    return toVerifiedToken(payload, Math.floor(nowMs / 1000), clockTolerance);
   }
 
   async function verify(token: string | undefined, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {
-    let verified = typeof token === 'string' ? cache?.get(token) : undefined;
+    const nowMs = now();
+    let verified = typeof token === 'string' ? cache?.get(token, nowMs) : undefined;
     if (!verified) {
       const header = precheck(token, algorithms);
-      verified = await verifySignatureAndClaims(token as string, header);
+      verified = await verifySignatureAndClaims(token as string, header, nowMs);
       cache?.set(token as string, verified, cacheUntilMs(verified, maxTokenAge));
     }
     // Revocation and scope are per call: a cached token can be revoked, and each route needs different scopes.

@@ -43,10 +43,13 @@ describe('a good token', () => {
     }
   });
 
-  it('with no act has no actors; with no scope has no scopes', async () => {
-    const v = await verifier.verify(await token({ omit: ['act', 'scope'] }));
-    assert.deepEqual(v.actors, []);
+  it('with no scope has no scopes', async () => {
+    const v = await verifier.verify(await token({ omit: ['scope'] }));
     assert.deepEqual(v.scopes, []);
+  });
+
+  it('0.2.0: a token without act is refused (RFC 8693 §4.1: a delegation token names its actor), as the issuer refuses it', async () => {
+    await rejectsWith(verifier.verify(await token({ omit: ['act'] })), 'ERR_CLAIM_MISSING');
   });
 });
 
