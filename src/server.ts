@@ -1,5 +1,5 @@
-// Composition root (loaded by main.ts once the Node.js version is known to be supported): load config, build the
-// service, listen, and shut down gracefully on SIGTERM/SIGINT (a second signal exits at once).
+// Process entry (loaded by main.ts once the Node.js version is known to be supported): load config, build the
+// service (service.ts is the composition root), listen, and shut down gracefully on SIGTERM/SIGINT (a second signal exits at once).
 import closeWithGrace from 'close-with-grace';
 import { loadConfig, ConfigError } from './config/load.js';
 import { KeyStoreError } from './keys/index.js';

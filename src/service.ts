@@ -1,16 +1,19 @@
-// Wires one service instance from a parsed config: secrets, keys, stores, provider, routes, event subscribers.
+// The composition root: wires one service instance from a parsed config (secrets, keys, stores, provider, the token
+// exchange grant and its policy, routes, event subscribers). Nothing else decides what is built with what.
 import type { Server } from 'node:http';
 import type { Middleware } from 'koa';
-import { sidPrefixFor } from './token_types/context.js';
+import { sidPrefixFor, trustedIssuersFrom } from './token_types/context.js';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { resolveSecret } from './config/secrets.js';
 import { loadOrCreateKeys, type LoadedKeys } from './keys/index.js';
-import { createStores } from './stores/index.js';
+import { adapterClass, createStores } from './stores/index.js';
 import type { Stores } from './stores/types.js';
 import { createDecisionEvents, type DecisionEvents } from './audit/events.js';
-import { createProvider } from './provider/index.js';
+import { beforeDestroy as withBeforeDestroy, createProvider, failClosed } from './provider/index.js';
+import { Policy } from './policy/decide.js';
+import { registerTokenExchange } from './grants/token_exchange/register.js';
 import { interactionRoutes } from './provider/interactions.js';
 import { errorRenderer, healthRoutes, mount, postOnly, requestLog } from './http/app.js';
 import { closeServer, createLifecycle, type DrainTimings } from './http/shutdown.js';
@@ -123,7 +126,36 @@ export async function createService(config: Config, { logger, env = process.env,
   const beforeDestroy = async (model: string, id: string) => {
     if (model === 'AccessToken') await revokeDerivedFrom?.(id);
   };
-  const provider = createProvider({ config, keys, stores, clientSecrets, cookieKeys, events, own, beforeDestroy, ...(now ? { now } : {}) });
+  const provider = createProvider({
+    config,
+    clientSecrets,
+    privateJwks: keys.privateJwks as never,
+    cookieKeys,
+    adapter: failClosed(withBeforeDestroy(adapterClass(stores), beforeDestroy)),
+  });
+  registerTokenExchange(provider, {
+    issuer: config.issuer,
+    clients: new Map(config.clients.map((c) => [c.client_id, c])),
+    toolServers: own.toolServers,
+    audiences: new Map(config.toolServers.flatMap((t) => t.audiences.map((a) => [a, t] as const))),
+    policy: new Policy(config.agents, config.toolServers),
+    maxActDepth: config.exchange.maxActDepth,
+    tokenTypes: {
+      issuer: config.issuer,
+      store: stores.exchange,
+      own,
+      clockTolerance: config.exchange.clockToleranceSeconds,
+      trustedIssuers: trustedIssuersFrom(config.trustedIssuers),
+      accounts: new Map(config.demoLogin.users.map((u) => [u.sub, u])),
+    },
+    signer: () => keys.signing,
+    findClientCredentials: async (token) => {
+      const found = await provider.ClientCredentials.find(token);
+      return found?.clientId ? { clientId: found.clientId } : undefined;
+    },
+    events,
+    ...(now ? { now } : {}),
+  });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'provider server_error'));
   // Koa's fallback error log: a client closing a stream (an SSE consumer going away) is normal, not an error.
   provider.silent = true;
