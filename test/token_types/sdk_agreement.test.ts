@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { decodeJwt, SignJWT, type JWTPayload } from 'jose';
 import { createVerifier, MAX_ACT_DEPTH, VerifyError, type Verifier } from 'delegation-token-verify';
 import { exchangeFor, loginUser } from '../helpers/http.js';
+import { adminToken, call } from '../admin/helpers.js';
 import { BILLING, CRM, startService, type TestService } from '../helpers/service.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { DecisionEvent, ExchangeDecisionEvent } from '../../src/audit/events.js';
@@ -97,5 +98,40 @@ describe('server and verify SDK agree on the delegation token rules', () => {
     assert.deepEqual(r.body, SUBJECT_INVALID);
     assert.deepEqual(r.reasons, ['subject_token:malformed_act']);
     assert.equal(r.sdk, '401 ERR_ACT_INVALID');
+  });
+
+  // Last: it revokes agent2 for every token issued so far.
+  it('revoking a client reaches it anywhere in the act chain, also as an actor with a foreign iss (server and SDK feed)', async () => {
+    const feed = createVerifier({
+      issuer: svc.url,
+      audience: CRM,
+      cache: false,
+      revocation: { mode: 'feed', clientId: 'crm-server', clientSecret: svc.secrets['crm-server']! },
+    });
+    try {
+      await feed.ready();
+      const token = await ownToken((c) => ({ ...c, act: { sub: 'agent', act: { sub: 'agent2', iss: 'https://agents.partner.example' } } }));
+      const before = await exchangeFor(svc, 'crm-server', token, BILLING, { scope: 'billing.refund_lookup' });
+      assert.equal(before.status, 200, JSON.stringify(before.body));
+      assert.equal((await feed.verify(token)).sub, issued.sub);
+
+      const admin = await adminToken(svc);
+      const res = await call(svc, 'POST', '/admin/clients/agent2/revoke', { token: admin, json: { reason: 'agreement test' } });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+
+      const after = await exchangeFor(svc, 'crm-server', token, BILLING, { scope: 'billing.refund_lookup' });
+      assert.equal(after.status, 400, JSON.stringify(after.body));
+      assert.deepEqual(after.body, SUBJECT_INVALID);
+      assert.deepEqual(lastEvent().reasons, ['subject_token:client_revoked']);
+      // The feed delivers the record within moments; poll rather than sleep a fixed time.
+      let code = '';
+      for (let i = 0; i < 50 && code !== 'ERR_REVOKED'; i++) {
+        code = await feed.verify(token).then(() => 'accepted', (err: VerifyError) => err.code);
+        if (code !== 'ERR_REVOKED') await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(code, 'ERR_REVOKED');
+    } finally {
+      feed.close();
+    }
   });
 });
