@@ -5,6 +5,7 @@ import { loadConfig, ConfigError } from './config/load.js';
 import { KeyStoreError } from './keys/index.js';
 import { createLogger } from './http/logger.js';
 import { createService } from './service.js';
+import { startTracing, type Tracing } from './tracing.js';
 
 /**
  * The one line an operator needs for a start-up failure they can fix (config, keys, secrets, port, Redis), or
@@ -15,7 +16,8 @@ function startupFailure(err: unknown, port: number | undefined): string | undefi
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if ((err as { syscall?: string } | undefined)?.syscall === 'listen' && code !== undefined) {
     const why = code === 'EADDRINUSE' ? 'it is already in use' : code === 'EACCES' ? 'permission denied' : 'listen failed';
-    return `cannot listen on port ${port}: ${why} (${code}); stop the other process or set PORT`;
+    // The management listener fails the same way: name the port that failed, not always the main one.
+    return `cannot listen on port ${(err as { port?: number }).port ?? port}: ${why} (${code}); stop the other process or set PORT`;
   }
   if (err instanceof Error && /redis/i.test(err.message)) return err.message.split('\n')[0];
   return undefined;
@@ -38,6 +40,14 @@ async function main(): Promise<void> {
   }
   const { config, file } = loaded;
   const logger = createLogger(config.logLevel);
+  // Tracing only when OTEL_* asks for an exporter; otherwise nothing but the no-op API is loaded.
+  let tracing: Tracing | undefined;
+  try {
+    tracing = await startTracing(process.env);
+  } catch (err) {
+    if (err instanceof TypeError) refuseToStart(`OpenTelemetry configuration: ${err.message.split('\n')[0]}`);
+    throw err;
+  }
   try {
     const service = await createService(config, { logger });
     await service.listen(config.port);
@@ -55,6 +65,7 @@ async function main(): Promise<void> {
         if (err) logger.error({ err }, 'uncaught error: shutting down');
         else logger.info({ signal }, 'shutting down (send the signal again to exit at once)');
         await service.shutdown(timings, (msg) => logger.info(msg));
+        await tracing?.shutdown();
         logger.info('stopped');
       },
     );
