@@ -168,8 +168,10 @@ function expected(node: string, format: 'esm' | 'cjs') {
     node,
     format,
     exports: [
-      'VerifyError', 'createVerifier', 'expressBearerAuth', 'filterTools', 'koaBearerAuth', 'mcpTokenVerifier',
-      'protectedResourceMetadata', 'resourceMetadataPath', 'resourceMetadataUrl', 'toolAllowed',
+      'IDENTIFIER_PATTERN', 'MAX_ACT_DEPTH', 'MAX_IDENTIFIER_LENGTH', 'REQUIRED_CLAIMS', 'VerifyError', 'createVerifier',
+      'decodeJsonSegment', 'expressBearerAuth', 'filterTools', 'fromJoseError', 'isIdentifier', 'koaBearerAuth',
+      'mcpTokenVerifier', 'parseActChain', 'parseAncestors', 'parseDelegationClaims', 'protectedResourceMetadata',
+      'resourceMetadataPath', 'resourceMetadataUrl', 'revokableActors', 'toolAllowed',
     ],
     sub: 'user-1',
     actors: [{ sub: 'agent-a' }],

@@ -1,6 +1,7 @@
 // The delegation token's claim rules, shared by the issuer (which imports them from this package) and every verifier:
 // claims shape, the `act` chain and its depth cap, the `ancestors` claim, and which actors a revocation reaches.
-import type { JWTPayload } from 'jose';
+// Types only: jose is ESM, so CommonJS consumers' node16 type resolution needs the explicit resolution mode.
+import type { JWTPayload } from 'jose' with { 'resolution-mode': 'import' };
 import { VerifyError } from './errors.js';
 import { isIdentifier } from './identifiers.js';
 import type { Actor, VerifiedToken } from './types.js';
