@@ -65,7 +65,10 @@ describe('the packed tarball', () => {
   it('declares jose as its only dependency, Node >= 20.19, no side effects, and import/require exports', () => {
     const pkg = JSON.parse(readFileSync(join(project, 'node_modules/delegation-token-verify/package.json'), 'utf8'));
     assert.equal(pkg.name, 'delegation-token-verify');
-    assert.equal(pkg.version, '0.1.0');
+    // The packed version is the workspace's, and every version has its CHANGELOG entry (error codes are the API).
+    const source = JSON.parse(readFileSync(new URL('../../packages/verify/package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(pkg.version, source.version);
+    assert.match(readFileSync(new URL('../../packages/verify/CHANGELOG.md', import.meta.url), 'utf8'), new RegExp(`^## ${source.version.replace(/\./g, '\\.')}( |$)`, 'm'));
     assert.equal(pkg.license, 'Apache-2.0');
     assert.deepEqual(Object.keys(pkg.dependencies), ['jose']);
     assert.equal(pkg.peerDependencies, undefined);
