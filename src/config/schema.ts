@@ -95,7 +95,7 @@ export const trustedIssuerSchema = z.strictObject({
     .record(z.string().min(1), z.array(z.string().min(1)).min(1))
     .default({})
     .describe(
-      "Which of our clients may exchange a token this issuer issued to one of its clients: `{ \"<its client id>\": [\"<our client id>\", ...] }`. A token naming its client (`azp`, else `client_id`) may be exchanged only by the clients listed for it here, or, when it is not listed, by our client with the same client_id. Tokens naming no client are not bound.",
+      "Which of our clients may exchange a token this issuer issued to one of its clients: `{ \"<its client id>\": [\"<our client id>\", ...] }`. A token naming its client (`azp`, `client_id`; one carrying both must satisfy both) may be exchanged only by the clients listed for it here, or, when it is not listed, by our client with the same client_id. Tokens naming no client are not bound.",
     ),
 });
 

@@ -79,13 +79,15 @@ export async function validateExternalJwt(
 }
 
 /**
- * logto #8772 class: when the token names the client it was issued to (`azp`, else `client_id`, RFC 8693 §4.3), only the
- * client(s) that maps to may exchange it: the trusted issuer's `clients` entry for it, or by default the same client_id.
+ * logto #8772 class: when the token names the client it was issued to (`azp`, OIDC Core §2; `client_id`, RFC 9068 §2.2
+ * and RFC 8693 §4.3), only the client(s) that maps to may exchange it: the trusted issuer's `clients` entry for it, or
+ * by default the same client_id. A token naming both must satisfy both: a contradiction never widens who may use it.
  */
 function checkIssuedTo(payload: JWTPayload, { config }: TrustedIssuer, clientId: string): void {
-  const named = payload.azp !== undefined ? payload.azp : payload.client_id;
-  if (named === undefined) return;
-  if (!isIdentifier(named)) throw new TokenRejected('malformed_azp');
-  const mapped = Object.hasOwn(config.clients, named) ? config.clients[named]! : [named];
-  if (!mapped.includes(clientId)) throw new TokenRejected('not_issued_to_client');
+  for (const named of [payload.azp, payload.client_id]) {
+    if (named === undefined) continue;
+    if (!isIdentifier(named)) throw new TokenRejected('malformed_azp');
+    const mapped = Object.hasOwn(config.clients, named) ? config.clients[named]! : [named];
+    if (!mapped.includes(clientId)) throw new TokenRejected('not_issued_to_client');
+  }
 }
