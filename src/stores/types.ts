@@ -94,6 +94,15 @@ export interface ExchangeStateStore {
   revoke(record: RevocationRecord): Promise<{ record: RevocationRecord; created: boolean }>;
 }
 
+/**
+ * RFC 9449 §11.1 replay protection of DPoP proofs. `claim` is atomic across every user of the store (all replicas
+ * sharing one Redis): exactly one caller gets `true` for a key while it lives; the key expires after `ttlSeconds`
+ * (the proof's acceptance window), so nothing grows without bound.
+ */
+export interface DpopReplayStore {
+  claim(key: string, ttlSeconds: number): Promise<boolean>;
+}
+
 /** Health of the backing store, for /readyz and the fail-closed rule. */
 export interface StoreHealth {
   ping(): Promise<boolean>;
@@ -107,6 +116,7 @@ export interface Stores {
   sessions: SessionRegistry;
   audit: AuditLog;
   revocations: RevocationFeed;
+  dpopReplay: DpopReplayStore;
   health: StoreHealth;
   close(): Promise<void>;
 }

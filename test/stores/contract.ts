@@ -7,6 +7,7 @@ import { expiryContract } from './contract_expiry.js';
 import { feedContract } from './contract_feed.js';
 import { oidcAdapterContract } from './contract_oidc_adapter.js';
 import { sessionsContract } from './contract_sessions.js';
+import { dpopReplayContract } from './contract_dpop.js';
 
 export interface StoreHarness {
   stores: Stores;
@@ -53,6 +54,7 @@ export function storeContract(name: string, open: OpenHarness): void {
     sessionsContract(context);
     auditContract(context);
     expiryContract(context);
+    dpopReplayContract(context.shared);
   });
 }
 

@@ -7,6 +7,7 @@ import { MemoryOidcAdapter } from './oidc_adapter.js';
 import { MemoryRevocationFeed } from './revocation_feed.js';
 import { MemorySessionRegistry } from './session_registry.js';
 import { MemoryState } from './state.js';
+import { MemoryDpopReplayStore } from './dpop_replay.js';
 
 export interface MemoryStoresOptions {
   limits?: Partial<StoreLimits>;
@@ -29,10 +30,12 @@ export function createMemoryStores(options: MemoryStoresOptions = {}): Stores {
   const state = new MemoryState(now, options.revocationEventsMax);
   const sessions = new MemorySessionRegistry(limits, now);
   const adapters = new Map<string, OidcAdapter>();
+  const dpopReplay = new MemoryDpopReplayStore(now);
   // unref(): the sweep alone must not keep a process (or a test run) alive.
   const sweeper = setInterval(() => {
     state.sweep();
     sessions.sweep();
+    dpopReplay.sweep();
   }, options.sweepIntervalMs ?? 60_000);
   sweeper.unref();
   return {
@@ -46,6 +49,7 @@ export function createMemoryStores(options: MemoryStoresOptions = {}): Stores {
     sessions,
     audit: new MemoryAuditLog(limits, now),
     revocations: new MemoryRevocationFeed(state),
+    dpopReplay,
     health: { ping: async () => true },
     async close() {
       clearInterval(sweeper);

@@ -16,6 +16,7 @@ import type { RevocationKind } from '../types.js';
  *   list of hop JSON (bounded); all expiring `retention` after the session's latest token expiry
  * - `${prefix}sess:recent`, `sess:by-sub:${sub}`, `sess:by-client:${clientId}` zsets sid by lastAt (listing indexes)
  * - `${prefix}audit`                 stream of audit events (field `event`), trimmed by length and age on append
+ * - `${prefix}dpop:${key}`           a DPoP proof seen (RFC 9449 §11.1), expiring with the proof's acceptance window
  */
 export const redisKeys = {
   record: (prefix: string, model: string, id: string) => `${prefix}oidc:${model}:${id}`,
@@ -38,4 +39,5 @@ export const redisKeys = {
     byClient: (prefix: string, clientId: string) => `${prefix}sess:by-client:${clientId}`,
   },
   audit: (prefix: string) => `${prefix}audit`,
+  dpopProof: (prefix: string, key: string) => `${prefix}dpop:${key}`,
 };
