@@ -36,3 +36,26 @@ export { protectedResourceMetadata, resourceMetadataPath, resourceMetadataUrl } 
 export type { ProtectedResourceMetadata, ProtectedResourceMetadataInput } from './metadata.js';
 
 export { filterTools, toolAllowed } from './tools.js';
+
+export {
+  MCP_TOOL_TYPE,
+  argumentConstraintsError,
+  argumentsSubsume,
+  checkArguments,
+  checkValue,
+  narrowest,
+  narrowestArguments,
+  parseAuthorizationDetails,
+  parseAuthorizationDetailsJson,
+  parseMcpToolDetails,
+  subsumes,
+} from './constraints.js';
+export type {
+  ArgumentConstraints,
+  CheckResult,
+  Constraint,
+  ConstraintType,
+  ConstraintViolation,
+  JsonValue,
+  McpToolDetails,
+} from './constraints.js';
