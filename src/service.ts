@@ -13,6 +13,7 @@ import type { Stores } from './stores/types.js';
 import { createDecisionEvents, type DecisionEvents } from './audit/events.js';
 import { beforeDestroy as withBeforeDestroy, createProvider, failClosed } from './provider/index.js';
 import { Policy } from './policy/decide.js';
+import { delegationTokenResponses, grantRoot } from './grants/authorization_code/delegation.js';
 import { registerTokenExchange } from './grants/token_exchange/register.js';
 import { interactionRoutes } from './provider/interactions.js';
 import { errorRenderer, healthRoutes, mount, postOnly, requestLog } from './http/app.js';
@@ -29,6 +30,9 @@ import { statusRoutes, paths as statusPaths } from './sessions/status_routes.js'
 import { ADMIN_SCOPES } from './provider/configuration.js';
 import { ownTokens } from './token_types/own_tokens.js';
 import { adminRoutes } from './admin/routes.js';
+import { cimdHooks } from './onboarding/cimd.js';
+import { registrationGate } from './onboarding/registration.js';
+import { expiringRegisteredClients, extendRegisteredClientsOnUse } from './onboarding/registered_clients.js';
 
 export interface Service {
   provider: Provider;
@@ -51,12 +55,14 @@ export interface Service {
 }
 
 /** Adds our endpoints to the discovery documents (RFC 8414 §2 allows extension members). */
-function discoveryExtensions(issuer: string): Middleware {
+function discoveryExtensions(issuer: string, toolScopes: readonly string[]): Middleware {
   return async (ctx, next) => {
     await next();
     if (ctx.status === 200 && ctx.method === 'GET' && (ctx.path === '/.well-known/openid-configuration' || ctx.path === '/.well-known/oauth-authorization-server')) {
       ctx.body = {
         ...(ctx.body as object),
+        // RFC 8414 §2 `scopes_supported`: the OpenID scopes (offline_access when refresh is on) and every tool scope.
+        scopes_supported: [...new Set([...((ctx.body as { scopes_supported?: string[] }).scopes_supported ?? []), ...toolScopes])],
         delegation_introspection_endpoint: `${issuer}${statusPaths.introspect}`,
         revocation_feed_endpoint: `${issuer}${statusPaths.snapshot}`,
         revocation_events_endpoint: `${issuer}${statusPaths.events}`,
@@ -122,23 +128,45 @@ export async function createService(config: Config, { logger, env = process.env,
   const own = ownTokens(config.issuer, keys.publicJwks, new Map(config.toolServers.map((t) => [t.resource, t])));
   // RFC 7009 revocation of a user's access token revokes every delegation token derived from it (item 13 of issue 8):
   // the marker is written before the provider destroys the token. Late-bound: the revocation service needs the provider.
-  let revokeDerivedFrom: ((tokenId: string) => Promise<void>) | undefined;
+  let revokeDerivedFrom: ((tokenId: string, by?: string, reason?: string) => Promise<void>) | undefined;
   const beforeDestroy = async (model: string, id: string) => {
     if (model === 'AccessToken') await revokeDerivedFrom?.(id);
+    // A grant ended (its refresh token revoked or reused, a logout, a revocation): the authorization code flow's
+    // delegation tokens carry its root digest, so they die with it.
+    if (model === 'Grant') await revokeDerivedFrom?.(grantRoot(id), 'grant_end', 'grant ended');
   };
+  const demoAccounts = new Map(config.demoLogin.users.map((u) => [u.sub, u]));
+  const policy = new Policy(config.agents, config.toolServers, config.onboardedClients, config.clients.map((c) => c.client_id));
   const provider = createProvider({
     config,
+    delegationScopes: (clientId, tool) => policy.scopesFor(clientId, tool),
     clientSecrets,
     privateJwks: keys.privateJwks as never,
     cookieKeys,
-    adapter: failClosed(withBeforeDestroy(adapterClass(stores), beforeDestroy)),
+    adapter: failClosed(expiringRegisteredClients(withBeforeDestroy(adapterClass(stores), beforeDestroy), config.onboarding.registration.unusedClientTtlSeconds)),
+    onboarding: {
+      registration: config.onboarding.registration.enabled,
+      ...(config.onboarding.clientIdMetadataDocument.enabled
+        ? {
+            cimd: {
+              hooks: cimdHooks({
+                config: config.onboarding.clientIdMetadataDocument,
+                store: stores.onboarding,
+                onRefused: (clientId, reason) => logger.info({ clientId, reason }, 'client_id metadata document refused'),
+              }),
+              cacheSeconds: config.onboarding.clientIdMetadataDocument.cacheSeconds,
+              maxDocumentBytes: config.onboarding.clientIdMetadataDocument.maxDocumentBytes,
+            },
+          }
+        : {}),
+    },
   });
   registerTokenExchange(provider, {
     issuer: config.issuer,
     clients: new Map(config.clients.map((c) => [c.client_id, c])),
     toolServers: own.toolServers,
     audiences: new Map(config.toolServers.flatMap((t) => t.audiences.map((a) => [a, t] as const))),
-    policy: new Policy(config.agents, config.toolServers),
+    policy,
     maxActDepth: config.exchange.maxActDepth,
     tokenTypes: {
       issuer: config.issuer,
@@ -156,6 +184,11 @@ export async function createService(config: Config, { logger, env = process.env,
     events,
     ...(now ? { now } : {}),
   });
+  extendRegisteredClientsOnUse(provider, {
+    store: stores.onboarding,
+    ttlSeconds: config.onboarding.registration.clientTtlSeconds,
+    onError: (err) => logger.error({ err }, 'registered client expiry update failed'),
+  });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'provider server_error'));
   // Koa's fallback error log: a client closing a stream (an SSE consumer going away) is normal, not an error.
   provider.silent = true;
@@ -168,7 +201,7 @@ export async function createService(config: Config, { logger, env = process.env,
   });
 
   const revocation = new RevocationService({ provider, store: stores.exchange, sessions: stores.sessions, events, retentionSeconds, ...(now ? { now } : {}) });
-  revokeDerivedFrom = (tokenId) => revocation.revokeDerivedFrom(tokenId, 'revocation_endpoint');
+  revokeDerivedFrom = (tokenId, by = 'revocation_endpoint', reason) => revocation.revokeDerivedFrom(tokenId, by, reason);
   // A full logout ends the session for tool servers too: every delegation token derived from it is revoked.
   provider.on('end_session.success', (ctx) => {
     const uid = ctx.oidc.session?.uid;
@@ -189,9 +222,28 @@ export async function createService(config: Config, { logger, env = process.env,
     errorRenderer(logger),
     clientAuthenticatedResponses(config.issuer),
     postOnly(['/token', '/token/introspection', '/token/revocation']),
-    discoveryExtensions(config.issuer),
+    delegationTokenResponses({
+      issuer: config.issuer,
+      toolServers: own.toolServers,
+      policy,
+      store: stores.exchange,
+      groupsOf: async (sub) => demoAccounts.get(sub)?.groups ?? [],
+      signer: () => keys.signing,
+      events,
+      endGrant: (grantId) => revocation.endGrant(grantId),
+      destroyRefreshToken: async (value) => {
+        await (await provider.RefreshToken.find(value, { ignoreExpiration: true }))?.destroy();
+      },
+      ...(now ? { now } : {}),
+    }),
+    discoveryExtensions(config.issuer, [...new Set(config.toolServers.flatMap((t) => t.scopes))]),
     health,
     ...(management ? [] : [metricsRoutes(metrics)]),
+    registrationGate({
+      config: config.onboarding.registration,
+      store: stores.onboarding,
+      onRefused: (reason, ip) => logger.info({ reason, ip }, 'client registration refused'),
+    }),
     interactionRoutes(provider, config.demoLogin),
     statusRoutes({
       provider,

@@ -32,7 +32,7 @@ export const clientSchema = z.strictObject({
     .describe('How the client authenticates at the token endpoint. Only confidential methods may exchange.'),
   jwks: z.object({ keys: z.array(jwkPublic).min(1) }).optional().describe('Public keys for private_key_jwt.'),
   grant_types: z
-    .array(z.enum(['authorization_code', 'client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange']))
+    .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange']))
     .default(['urn:ietf:params:oauth:grant-type:token-exchange'])
     .describe('Grant types the client may use.'),
   redirect_uris: z.array(uri).default([]).describe('Redirect URIs (authorization_code clients).'),
@@ -68,6 +68,15 @@ export const agentPolicySchema = z.strictObject({
     .array(z.string())
     .default([])
     .describe("Other clients whose users' access tokens this agent may exchange (by default only tokens issued to itself)."),
+});
+
+export const onboardedClientPolicySchema = z.strictObject({
+  clientIdHosts: z
+    .array(z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/i))
+    .default([])
+    .describe('Client ID Metadata Document clients this rule is for, by the host (`host` or `host:port`) of their https `client_id`; `*.example.com` matches any subdomain (not the bare domain).'),
+  dynamicallyRegistered: z.boolean().default(false).describe('Whether the rule is also for clients registered by Dynamic Client Registration (RFC 7591), whose `client_id` names no host.'),
+  toolServers: z.array(agentRuleSchema).min(1).describe('The tool servers, and scopes, such a client may obtain delegation tokens for (authorization code + refresh only).'),
 });
 
 export const trustedIssuerSchema = z.strictObject({
@@ -207,6 +216,45 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Development login.'),
+  onboarding: z
+    .strictObject({
+      clientIdMetadataDocument: z
+        .strictObject({
+          enabled: z.boolean().default(false).describe('Accept https URLs as `client_id` and fetch the client\'s metadata document (draft-ietf-oauth-client-id-metadata-document-02, oidc-provider\'s experimental feature acknowledged for that draft). Such clients may only use authorization code + refresh.'),
+          allowedHosts: z
+            .array(z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i))
+            .default([])
+            .describe('Document hosts (`host` or `host:port`, as in the URL) fetched even when they resolve to a private or loopback address (internal deployments, tests). Unlisted hosts are fetched only from public addresses (SSRF guard), or not at all with `onlyAllowedHosts`.'),
+          onlyAllowedHosts: z.boolean().default(false).describe('Refuse, without fetching, every document host not in `allowedHosts`.'),
+          deniedHosts: z.array(z.string().min(1)).default([]).describe('Document hosts (`host` or `host:port`) never fetched; wins over `allowedHosts`.'),
+          maxDocumentBytes: z.number().int().min(256).max(65536).default(5120).describe('Largest accepted document (bytes); a larger one is refused while it is read.'),
+          fetchTimeoutMs: z.number().int().min(100).max(2500).default(2500).describe('Time limit of one document fetch (oidc-provider never waits longer than 2500 ms).'),
+          cacheSeconds: z
+            .strictObject({
+              min: z.number().int().min(0).default(300).describe('Shortest time a fetched document is reused (the document\'s `Cache-Control: max-age` is clamped to [min, max]).'),
+              max: z.number().int().min(1).default(86400).describe('Longest time a fetched document is reused.'),
+            })
+            .prefault({})
+            .describe('Per-process cache of fetched documents (each replica fetches at most once per window and host limit).'),
+          fetchesPerMinutePerHost: z.number().int().min(1).default(30).describe('Most document fetches per document host per minute, counted across replicas in the store; more are refused without fetching.'),
+          caFile: z.string().min(1).optional().describe('PEM file of extra CA certificates trusted for fetches from `allowedHosts` (an internal PKI; the tests\' own CA).'),
+        })
+        .prefault({})
+        .describe('Client ID Metadata Documents: MCP clients that name themselves by an https URL.'),
+      registration: z
+        .strictObject({
+          enabled: z.boolean().default(false).describe('Open Dynamic Client Registration (RFC 7591) at `/reg`. Registered clients are public (`none`) or `private_key_jwt` clients limited to authorization code + refresh.'),
+          perIpPerMinute: z.number().int().min(1).default(10).describe('Most registrations per client IP per minute, counted across replicas; more answer 429 with `Retry-After`.'),
+          maxClients: z.number().int().min(1).default(10000).describe('Most registered clients kept at once; a registration beyond it answers 503 `temporarily_unavailable`.'),
+          unusedClientTtlSeconds: z.number().int().min(60).default(86400).describe('A registered client that never obtains a token is deleted after this long.'),
+          clientTtlSeconds: z.number().int().min(3600).default(30 * 86400).describe('A registered client that obtained a token lives this long after its latest token.'),
+          corsOrigins: z.array(z.string().min(1)).default(['*']).describe('Origins allowed to register from a browser (CORS), e.g. MCP Inspector; `*` allows any (registration carries no credentials).'),
+        })
+        .prefault({})
+        .describe('Dynamic Client Registration (RFC 7591), off unless enabled.'),
+    })
+    .prefault({})
+    .describe('Onboarding of MCP clients that are not in `clients`: Client ID Metadata Documents and Dynamic Client Registration (see docs/onboarding.md).'),
   production: z
     .strictObject({
       allowDevelopmentDefaults: z
@@ -221,6 +269,17 @@ export const configSchema = z.strictObject({
   clients: z.array(clientSchema).default([]).describe('Registered clients: agents, tool servers, admin tools.'),
   toolServers: z.array(toolServerSchema).default([]).describe('Tool servers (resource servers) tokens can be issued for.'),
   agents: z.array(agentPolicySchema).default([]).describe('Delegation policy per agent client. Deny by default.'),
+  onboardedClients: z
+    .array(onboardedClientPolicySchema)
+    .default([])
+    .describe('Delegation policy for MCP clients that are not in `clients` (onboarded by Client ID Metadata Document or Dynamic Client Registration): the first rule matching the client and naming the tool server applies. Deny by default: a client no rule matches gets `invalid_target`.'),
+  refreshTokens: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('Issue refresh tokens to authorization code clients that ask for `offline_access` and list the `refresh_token` grant; rotated on every use, a reused one revokes the grant. Never longer than the login session.'),
+      ttlSeconds: z.number().int().min(60).default(8 * 3600).describe('Absolute lifetime of a refresh token chain (rotation keeps the first expiry); also bounded by the login session, which it dies with.'),
+    })
+    .prefault({})
+    .describe('Refresh tokens of the authorization code flow (delegation tokens for MCP clients).'),
   trustedIssuers: z.array(trustedIssuerSchema).default([]).describe('External identity providers whose JWTs are accepted as subject tokens.'),
 }).refine((c) => c.management.port === undefined || c.management.port !== c.port, {
   message: 'must differ from `port`',
@@ -233,5 +292,7 @@ export type ClientConfig = z.infer<typeof clientSchema>;
 export type ToolServerConfig = z.infer<typeof toolServerSchema>;
 export type AgentPolicyConfig = z.infer<typeof agentPolicySchema>;
 export type TrustedIssuerConfig = z.infer<typeof trustedIssuerSchema>;
+export type OnboardedClientPolicyConfig = z.infer<typeof onboardedClientPolicySchema>;
 export type DemoUser = z.infer<typeof demoUserSchema>;
+export type OnboardingConfig = z.infer<typeof configSchema>['onboarding'];
 export type SecretRef = z.infer<typeof secretRef>;

@@ -3,6 +3,8 @@ import type { Middleware } from 'koa';
 
 /** oidc-provider's description when a request carries no client authentication at all (lib/shared/client_auth.js). */
 const NO_CLIENT_AUTHENTICATION = 'no client authentication mechanism provided';
+/** oidc-provider's description when a client uses a grant type it is not registered for (lib/actions/token.js). */
+const GRANT_TYPE_NOT_ALLOWED = 'requested grant type is not allowed for this client';
 const CLIENT_AUTHENTICATED_ROUTES = new Set(['token', 'introspection', 'revocation']);
 
 interface RouteContext {
@@ -27,6 +29,11 @@ export function clientAuthenticatedResponses(issuer: string): Middleware {
     if (ctx.status === 400 && body?.error === 'invalid_request' && body.error_description === NO_CLIENT_AUTHENTICATION) {
       ctx.status = 401;
       ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
+    }
+    // RFC 6749 §5.2: "unauthorized_client: The authenticated client is not authorized to use this authorization grant
+    // type" (oidc-provider answers invalid_request): onboarded clients asking for token exchange or client_credentials.
+    if (route === 'token' && ctx.status === 400 && body?.error === 'invalid_request' && body.error_description === GRANT_TYPE_NOT_ALLOWED) {
+      ctx.body = { error: 'unauthorized_client', error_description: 'the client may not use this grant type' };
     }
     // RFC 9110 §15.5.2: a 401 "MUST send a WWW-Authenticate header field"; oidc-provider adds one only when the client
     // used the Authorization header. Without credentials there, the challenge carries no error code.

@@ -1,7 +1,9 @@
 // The oidc-provider configuration: clients, features, TTLs, adapter, accounts. Built from narrow slices of our config.
 import { errors, type Configuration, type ClientMetadata, type JWK } from 'oidc-provider';
-import type { ClientConfig, Config, DemoUser } from '../config/schema.js';
+import type { ClientConfig, Config, DemoUser, ToolServerConfig } from '../config/schema.js';
 import { TOKEN_EXCHANGE_GRANT } from '../grants/token_exchange/params.js';
+import { CIMD_DRAFT, type CimdHooks } from '../onboarding/cimd.js';
+import { reservedClientId } from '../onboarding/registration.js';
 
 /** Scopes of tokens for the service's own APIs (client_credentials, resource `${issuer}/admin`). */
 export const ADMIN_SCOPES = ['admin', 'revocation'];
@@ -10,12 +12,21 @@ export const ADMIN_SCOPES = ['admin', 'revocation'];
 export const adminResourceOf = (issuer: string) => `${issuer}/admin`;
 
 export interface ProviderDeps {
-  config: Pick<Config, 'issuer' | 'clients' | 'toolServers' | 'userTokens' | 'demoLogin'>;
+  config: Pick<Config, 'issuer' | 'clients' | 'toolServers' | 'userTokens' | 'demoLogin' | 'refreshTokens'>;
+  /** The scopes the delegation policy could grant a client for a tool server (authorization code flow); none = invalid_target. */
+  delegationScopes: (clientId: string, toolServer: ToolServerConfig) => string[];
   /** Client secrets resolved from env or files, by client_id. */
   clientSecrets: Map<string, string>;
   privateJwks: { keys: JWK[] };
   cookieKeys: string[];
   adapter: NonNullable<Configuration['adapter']>;
+  /** Client onboarding (docs/onboarding.md): Client ID Metadata Documents and Dynamic Client Registration; absent = both off. */
+  onboarding?: ProviderOnboarding;
+}
+
+export interface ProviderOnboarding {
+  cimd?: { hooks: CimdHooks; cacheSeconds: { min: number; max: number }; maxDocumentBytes: number };
+  registration: boolean;
 }
 
 /** Static client metadata for oidc-provider. Every client may reach the exchange grant here; the grant itself refuses
@@ -70,7 +81,12 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     cookies: { keys: deps.cookieKeys },
     findAccount: findAccountIn(config.demoLogin.users),
     claims: { openid: ['sub'], profile: ['name'], groups: ['groups'] },
-    scopes: ['openid', 'profile', 'groups'],
+    scopes: ['openid', 'profile', 'groups', ...(config.refreshTokens.enabled ? ['offline_access'] : [])],
+    // SPEC §13 / OAuth 2.1 §4.3.1: refresh tokens rotate on every use; a reused one revokes the grant (oidc-provider).
+    rotateRefreshToken: () => true,
+    issueRefreshToken: (_ctx, client, source) => config.refreshTokens.enabled && client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
+    // Every token dies with the login session, offline_access included: a refresh never outlives the session.
+    expiresWithSession: () => true,
     responseTypes: ['code'],
     pkce: { required: () => true },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
@@ -101,7 +117,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
         // Users' tokens are issued for this service itself: the only place they are meant to be presented is the exchange.
         defaultResource: (ctx) => (ctx.oidc.params?.grant_type === 'client_credentials' ? adminResource : selfResource),
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, resourceIndicator, client) => {
+        getResourceServerInfo: (ctx, resourceIndicator, client) => {
           if (resourceIndicator === selfResource) {
             return {
               scope: userScopes,
@@ -111,6 +127,13 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
             };
           }
           const tool = toolServers.get(resourceIndicator);
+          if (tool && ctx.oidc.params?.grant_type !== 'client_credentials') {
+            // RFC 8707 at /auth and /token (SPEC §13): a user's delegation to the client, as far as the policy could allow
+            // it. The opaque token is swapped for a delegation token after the policy decided (grants/authorization_code).
+            const scope = deps.delegationScopes(client.clientId, tool).join(' ');
+            if (!scope) throw new errors.InvalidTarget('the client may not obtain tokens for this tool server');
+            return { scope, audience: tool.resource, accessTokenFormat: 'opaque', accessTokenTTL: tool.maxTtlSeconds };
+          }
           // client_credentials tokens for a tool server: only the scopes the client registered, as a JWT; none, no token.
           const toolScope = tool ? allowedFor(client.clientId, tool.scopes) : '';
           if (tool && toolScope) {
@@ -130,6 +153,22 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
         },
       },
       rpInitiatedLogout: { enabled: true },
+      // draft-ietf-oauth-client-id-metadata-document-02 (MCP 2025-11-25 "SHOULD"); experimental in oidc-provider 9, pinned
+      // to the draft it implements. Host rules, rate and client rules live in onboarding/cimd.ts.
+      clientIdMetadataDocument: deps.onboarding?.cimd
+        ? {
+            enabled: true,
+            ack: CIMD_DRAFT,
+            allowFetch: deps.onboarding.cimd.hooks.allowFetch,
+            allowClient: deps.onboarding.cimd.hooks.allowClient,
+            cacheDuration: deps.onboarding.cimd.cacheSeconds,
+          }
+        : { enabled: false },
+      // RFC 7591 open registration, only when the operator enables it; the gate in onboarding/registration.ts runs first
+      // and reserves the client_id in the cap of stored clients.
+      registration: deps.onboarding?.registration
+        ? { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false, idFactory: (ctx) => reservedClientId(ctx as never) ?? `dcr_${crypto.randomUUID()}` }
+        : { enabled: false },
     },
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.userTokens.accessTokenTtlSeconds,
@@ -139,7 +178,17 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
       Interaction: 600,
       Session: config.userTokens.sessionTtlSeconds,
       Grant: config.userTokens.sessionTtlSeconds,
+      // Rotation keeps the chain's first expiry; the session bounds it too (expiresWithSession).
+      RefreshToken: (ctx) =>
+        (ctx?.oidc?.entities.RotatedRefreshToken as { remainingTTL?: number } | undefined)?.remainingTTL ??
+        Math.min(config.refreshTokens.ttlSeconds, config.userTokens.sessionTtlSeconds),
     },
+    ...(deps.onboarding?.cimd
+      ? {
+          fetch: deps.onboarding.cimd.hooks.fetch as NonNullable<Configuration['fetch']>,
+          fetchResponseBodyLimits: { 'client_id metadata document': deps.onboarding.cimd.maxDocumentBytes, jwks_uri: Infinity, sector_identifier_uri: Infinity },
+        }
+      : {}),
     renderError: (ctx, out) => {
       ctx.type = 'json';
       ctx.body = out;

@@ -103,6 +103,30 @@ export interface DpopReplayStore {
   claim(key: string, ttlSeconds: number): Promise<boolean>;
 }
 
+/** One client onboarded by Dynamic Client Registration, as listed by the store. */
+export interface RegisteredClientEntry {
+  clientId: string;
+  /** Epoch seconds the client is deleted at unless it is used again. */
+  expiresAt: number;
+}
+
+/**
+ * Client onboarding state shared by replicas (registration limits, the index of registered clients).
+ * - `hit` is atomic: the window starts at the bucket's first hit and lasts `windowSeconds`; the count includes this hit.
+ * - `addClient` is atomic: expired entries are dropped, then the client is listed only while fewer than `max` are.
+ * Entries expire on their own; nothing grows without bound.
+ */
+export interface OnboardingStore {
+  hit(bucket: string, windowSeconds: number): Promise<{ count: number; resetSeconds: number }>;
+  addClient(clientId: string, expiresAt: number, max: number): Promise<boolean>;
+  /** Moves a listed client's expiry; a client that is not listed stays unlisted. */
+  touchClient(clientId: string, expiresAt: number): Promise<void>;
+  /** Unexpired clients, soonest expiry first, at most `limit`. */
+  listClients(limit: number): Promise<RegisteredClientEntry[]>;
+  /** Whether the client was listed. */
+  removeClient(clientId: string): Promise<boolean>;
+}
+
 /** Health of the backing store, for /readyz and the fail-closed rule. */
 export interface StoreHealth {
   ping(): Promise<boolean>;
@@ -116,6 +140,7 @@ export interface Stores {
   sessions: SessionRegistry;
   audit: AuditLog;
   revocations: RevocationFeed;
+  onboarding: OnboardingStore;
   dpopReplay: DpopReplayStore;
   health: StoreHealth;
   close(): Promise<void>;

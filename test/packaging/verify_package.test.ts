@@ -171,9 +171,9 @@ function expected(node: string, format: 'esm' | 'cjs') {
     node,
     format,
     exports: [
-      'IDENTIFIER_PATTERN', 'MAX_ACT_DEPTH', 'MAX_IDENTIFIER_LENGTH', 'REQUIRED_CLAIMS', 'VerifyError', 'createVerifier',
-      'decodeJsonSegment', 'expressBearerAuth', 'filterTools', 'fromJoseError', 'isIdentifier', 'koaBearerAuth',
-      'mcpTokenVerifier', 'parseActChain', 'parseAncestors', 'parseDelegationClaims', 'protectedResourceMetadata',
+      'ANY_ARGUMENTS', 'IDENTIFIER_PATTERN', 'MAX_ACT_DEPTH', 'MAX_IDENTIFIER_LENGTH', 'REQUIRED_CLAIMS', 'VerifyError', 'createVerifier',
+      'decide', 'decodeJsonSegment', 'expressBearerAuth', 'expressToolAuthorization', 'filterTools', 'fromJoseError', 'isIdentifier', 'jsonLinesDecisionSink', 'koaBearerAuth',
+      'koaToolAuthorization', 'mcpTokenVerifier', 'parseActChain', 'parseAncestors', 'parseDelegationClaims', 'protectedResourceMetadata',
       'resourceMetadataPath', 'resourceMetadataUrl', 'revokableActors', 'toolAllowed',
     ],
     sub: 'user-1',

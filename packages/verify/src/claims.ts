@@ -4,6 +4,7 @@
 import type { JWTPayload } from 'jose' with { 'resolution-mode': 'import' };
 import { VerifyError } from './errors.js';
 import { isIdentifier } from './identifiers.js';
+import { ownToolDetails } from './authorization_details.js';
 import type { Actor, VerifiedToken } from './types.js';
 
 /**
@@ -150,15 +151,16 @@ export function parseAncestors(value: unknown): string[] {
 
 /**
  * Build the VerifiedToken from claims whose signature, `iss`, `aud`, `exp` and `nbf` jose already checked.
- * `nowSeconds` and `tolerance` drive the `iat` sanity check.
+ * `nowSeconds` and `tolerance` drive the `iat` sanity check; `audience` selects the `mcp_tool` details that apply here.
  */
-export function toVerifiedToken(claims: JWTPayload, nowSeconds: number, tolerance: number): VerifiedToken {
+export function toVerifiedToken(claims: JWTPayload, nowSeconds: number, tolerance: number, audience: string): VerifiedToken {
   const { sub, clientId, sid, jti, exp, iat, scopes, actors, ancestors } = parseDelegationClaims(claims);
   // RFC 7519 §4.1.6 only defines iat; a token "issued" beyond the leeway in the future is a broken or forged clock [P].
   if (iat > nowSeconds + tolerance) throw new VerifyError('ERR_NOT_YET_VALID', { detail: 'iat in the future' });
   // RFC 9449 §7.2: a DPoP-bound token MUST NOT be accepted as a bearer token; this SDK only does bearer.
   if (claims.cnf !== undefined) throw new VerifyError('ERR_TOKEN_BOUND', { detail: 'cnf claim present' });
-  return deepFreeze({ sub, clientId, scopes, sid, jti, exp, iat, actors, ancestors, claims });
+  const authorizationDetails = ownToolDetails(claims.authorization_details, audience);
+  return deepFreeze({ sub, clientId, scopes, sid, jti, exp, iat, actors, ancestors, authorizationDetails, claims });
 }
 
 /** RFC 8693 §4.2: `scope` is one JSON string of space-separated values. Absent means no scopes. */

@@ -1,5 +1,6 @@
 // Adapter from our Verifier to the MCP TypeScript SDK's OAuthTokenVerifier, without importing the SDK.
 import { VerifyError } from './errors.js';
+import type { McpToolDetails } from './constraints.js';
 import type { Actor, Verifier } from './types.js';
 
 /**
@@ -33,6 +34,8 @@ export interface McpAuthExtra {
   jti: string;
   /** Current actor first; only `actors[0]` may drive access decisions (RFC 8693 §4.1). */
   actors: readonly Actor[];
+  /** The token's `mcp_tool` authorization details for this audience (`VerifiedToken.authorizationDetails`). */
+  authorizationDetails: readonly McpToolDetails[];
 }
 
 type ErrorClass = new (message: string) => Error;
@@ -96,7 +99,13 @@ export function mcpTokenVerifier(
     async verifyAccessToken(token: string): Promise<McpAuthInfo> {
       try {
         const verified = await verifier.verify(token, { requiredScopes: options.requiredScopes ?? [] });
-        const extra: McpAuthExtra = { sub: verified.sub, sid: verified.sid, jti: verified.jti, actors: verified.actors };
+        const extra: McpAuthExtra = {
+          sub: verified.sub,
+          sid: verified.sid,
+          jti: verified.jti,
+          actors: verified.actors,
+          authorizationDetails: verified.authorizationDetails,
+        };
         return {
           token,
           clientId: verified.clientId,

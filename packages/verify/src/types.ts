@@ -1,6 +1,7 @@
 // Public types of the verify SDK. Defaults are documented here, next to the option they belong to.
 // Types only: jose is ESM, so CommonJS consumers' node16 type resolution needs the explicit resolution mode.
 import type { JWTPayload } from 'jose' with { 'resolution-mode': 'import' };
+import type { McpToolDetails } from './constraints.js';
 
 /**
  * One entry of the RFC 8693 §4.1 `act` chain.
@@ -48,6 +49,11 @@ export interface VerifiedToken {
    * parent last (empty when absent). Revoking any of them (a `token_digest` feed record) revokes this token.
    */
   readonly ancestors: readonly string[];
+  /**
+   * RFC 9396 §9.1: the `mcp_tool` entries of the `authorization_details` claim whose `locations` is this verifier's
+   * audience (empty when none); `decide` enforces them. Entries for other locations and types are not here.
+   */
+  readonly authorizationDetails: readonly McpToolDetails[];
   /** The raw, verified JWT claims set. */
   readonly claims: Readonly<JWTPayload>;
 }

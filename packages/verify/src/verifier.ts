@@ -118,7 +118,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (err) {
       throw fromJoseError(err);
     }
-    return toVerifiedToken(payload, Math.floor(nowMs / 1000), clockTolerance);
+    return toVerifiedToken(payload, Math.floor(nowMs / 1000), clockTolerance, audience);
   }
 
   async function verify(token: string | undefined, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {

@@ -240,6 +240,7 @@ describe('RevocationSet matching (wire format v1)', () => {
     iat,
     actors: [{ sub: 'agent-b' }, { sub: 'agent-a' }],
     ancestors: [],
+    authorizationDetails: [],
     claims: {},
   });
   const rec = (kind: 'sid' | 'sub' | 'client' | 'jti', value: string, revokedAt = 100) => ({

@@ -66,7 +66,7 @@ describe('mcpTokenVerifier with requireBearerAuth', () => {
     assert.deepEqual(auth.scopes, ['crm.lookup_customer', 'crm.export_customers']);
     assert.equal(typeof auth.expiresAt, 'number');
     assert.equal(auth.resource, AUDIENCE);
-    assert.deepEqual(auth.extra, { sub: 'user-1', sid: 'sess-1', jti: 'j-1', actors: [{ sub: 'agent-b' }, { sub: 'agent-a' }] });
+    assert.deepEqual(auth.extra, { sub: 'user-1', sid: 'sess-1', jti: 'j-1', actors: [{ sub: 'agent-b' }, { sub: 'agent-a' }], authorizationDetails: [] });
   });
 
   it('answers 401 invalid_token for bad, foreign-audience and expired tokens', async () => {

@@ -7,6 +7,7 @@ import { MemoryOidcAdapter } from './oidc_adapter.js';
 import { MemoryRevocationFeed } from './revocation_feed.js';
 import { MemorySessionRegistry } from './session_registry.js';
 import { MemoryState } from './state.js';
+import { MemoryOnboardingStore } from './onboarding_store.js';
 import { MemoryDpopReplayStore } from './dpop_replay.js';
 
 export interface MemoryStoresOptions {
@@ -49,6 +50,7 @@ export function createMemoryStores(options: MemoryStoresOptions = {}): Stores {
     sessions,
     audit: new MemoryAuditLog(limits, now),
     revocations: new MemoryRevocationFeed(state),
+    onboarding: new MemoryOnboardingStore(now),
     dpopReplay,
     health: { ping: async () => true },
     async close() {

@@ -11,6 +11,7 @@ import { RedisOidcAdapter } from './oidc_adapter.js';
 import { RedisRevocationFeed } from './revocation_feed.js';
 import { withScripts } from './scripts.js';
 import { RedisSessionRegistry } from './session_registry.js';
+import { RedisOnboardingStore } from './onboarding_store.js';
 import { RedisDpopReplayStore } from './dpop_replay.js';
 
 export { createRedisClient, connectRedis, type RedisClientOptions } from './client.js';
@@ -49,6 +50,7 @@ export function createRedisStores(redis: Redis, options: RedisStoresOptions): St
     sessions: new RedisSessionRegistry(scripted, prefix, limits),
     audit: new RedisAuditLog(scripted, prefix, limits),
     revocations,
+    onboarding: storeFailuresAsUnavailable(new RedisOnboardingStore(scripted, prefix)),
     dpopReplay: storeFailuresAsUnavailable(new RedisDpopReplayStore(scripted, prefix)),
     health: redisHealth(redis),
     async close() {

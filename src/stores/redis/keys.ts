@@ -16,6 +16,8 @@ import type { RevocationKind } from '../types.js';
  *   list of hop JSON (bounded); all expiring `retention` after the session's latest token expiry
  * - `${prefix}sess:recent`, `sess:by-sub:${sub}`, `sess:by-client:${clientId}` zsets sid by lastAt (listing indexes)
  * - `${prefix}audit`                 stream of audit events (field `event`), trimmed by length and age on append
+ * - `${prefix}onb:rate:${bucket}`   onboarding rate counter (string), expiring with its window
+ * - `${prefix}onb:clients`          zset of DCR-registered client ids by expiry (epoch seconds)
  * - `${prefix}dpop:${key}`           a DPoP proof seen (RFC 9449 §11.1), expiring with the proof's acceptance window
  */
 export const redisKeys = {

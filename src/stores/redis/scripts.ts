@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { consumeLua, revokeGrantLua } from './oidc_scripts.js';
 import { readOpaqueSubjectLua, revocationSnapshotLua, revokeLua } from './revocation_scripts.js';
 import { recordIssuedLua } from './session_scripts.js';
+import { addClientLua } from './onboarding_store.js';
 
 /** The client with this store's scripts defined on it. */
 export interface ScriptedRedis extends Redis {
@@ -18,6 +19,7 @@ export interface ScriptedRedis extends Redis {
   dtsRevoke(markerKey: string, eventsKey: string, indexKey: string, ...args: Array<string | number>): Promise<[string, number]>;
   dtsRevocationSnapshot(eventsKey: string, indexKey: string, revocationPrefix: string, now: number): Promise<Array<string | null>>;
   dtsRecordIssued(...args: Array<string | number>): Promise<number>;
+  dtsAddRegisteredClient(indexKey: string, now: number, clientId: string, expiresAt: number, max: number): Promise<number>;
 }
 
 const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
@@ -28,6 +30,7 @@ const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
   dtsRevocationSnapshot: { lua: revocationSnapshotLua, numberOfKeys: 2 },
   // One call covers many sessions: the script builds their key names from the prefixes it is given.
   dtsRecordIssued: { lua: recordIssuedLua, numberOfKeys: 0 },
+  dtsAddRegisteredClient: { lua: addClientLua, numberOfKeys: 1 },
 };
 
 /** Defines the scripts once per client (several stores may share one connection). */

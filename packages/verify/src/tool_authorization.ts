@@ -1,0 +1,240 @@
+// Per-call authorization in front of an MCP transport (Express, Koa, the MCP SDK's Express server): every `tools/call`
+// decided by `decide`, every `tools/list` answer filtered by the same function, every decision reported to one hook.
+import type { McpToolDetails } from './constraints.js';
+import { ANY_ARGUMENTS, decide, type ArgumentViolation, type Decision } from './decision.js';
+import { argumentsDigester, type DecisionEvent } from './decision_log.js';
+import { filterToolListResponses, type JsonRpcId, type NodeLikeResponse } from './tools_list_filter.js';
+import type { Actor, VerifiedToken } from './types.js';
+
+/**
+ * Options of `expressToolAuthorization` and `koaToolAuthorization`.
+ *
+ * @example
+ * ```ts
+ * const options: ToolAuthorizationOptions = {
+ *   resourceMetadataUrl: resourceMetadataUrl('https://billing.example/mcp'),
+ *   argumentsKey: process.env.DECISION_LOG_KEY!,
+ *   onDecision: jsonLinesDecisionSink(console),
+ * }
+ * ```
+ */
+export interface ToolAuthorizationOptions {
+  /** Absolute URL of this server's RFC 9728 metadata, sent as `resource_metadata` on every 403. */
+  resourceMetadataUrl: string;
+  /** Called once per `tools/call` decision, allow and deny. A hook that throws is ignored (the call proceeds as decided). */
+  onDecision?: (event: DecisionEvent) => void;
+  /** The deployment's key (at least 32 bytes) for `DecisionEvent.arguments_hmac`. Required with `onDecision`. */
+  argumentsKey?: string | Uint8Array;
+  /** Put the raw arguments in `DecisionEvent.arguments` too. Default false: arguments may be personal data. */
+  logArguments?: boolean;
+}
+
+/**
+ * The verified caller as the middleware needs it: a `VerifiedToken` (from `expressBearerAuth`/`koaBearerAuth`), or
+ * the MCP SDK's `AuthInfo` made by `mcpTokenVerifier` (whose `extra` carries the rest).
+ */
+interface Caller {
+  sub: string;
+  sid: string;
+  jti: string;
+  clientId: string;
+  actors: readonly Actor[];
+  scopes: readonly string[];
+  authorizationDetails: readonly McpToolDetails[];
+}
+
+interface Refusal {
+  status: 403 | 500;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+interface Plan {
+  refusal?: Refusal;
+  /** ids of the `tools/list` requests in the body, whose answers are filtered. */
+  listIds: Set<JsonRpcId>;
+  caller?: Caller;
+}
+
+/**
+ * Express (and MCP SDK Express server) middleware, placed after bearer authentication and `express.json()` and before
+ * the MCP transport. Refuses a `tools/call` outside the token's scopes or authorization details with 403 (nothing
+ * reaches the transport) and filters `tools/list` answers (JSON or SSE). Hand `req.body` to the transport as
+ * `handleRequest(req, res, req.body)`: the transport must act on the very message that was decided.
+ *
+ * @example
+ * ```ts
+ * app.post('/mcp',
+ *   requireBearerAuth({ verifier: mcpTokenVerifier(verifier, { errors: mcpErrors }), resourceMetadataUrl }),
+ *   expressToolAuthorization({ resourceMetadataUrl, argumentsKey, onDecision: jsonLinesDecisionSink(console) }),
+ *   (req, res) => transport.handleRequest(req, res, req.body))
+ * ```
+ */
+export function expressToolAuthorization(options: ToolAuthorizationOptions) {
+  const authorize = authorizer(options);
+  return function toolAuthorization(
+    req: { auth?: unknown; body?: unknown },
+    res: NodeLikeResponse & { statusCode: number; setHeader(name: string, value: string): unknown },
+    next: (err?: unknown) => void,
+  ): void {
+    const plan = authorize(req.auth, req.body);
+    if (plan.refusal) {
+      const { status, headers, body } = plan.refusal;
+      res.statusCode = status;
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(body));
+      return;
+    }
+    if (plan.listIds.size > 0) filterToolListResponses(res, plan.listIds, listable(plan.caller!));
+    next();
+  };
+}
+
+/**
+ * The slice of a Koa context `koaToolAuthorization` uses; the JSON body comes from a body parser (`@koa/bodyparser`).
+ *
+ * @example
+ * ```ts
+ * app.use(koaToolAuthorization(options)) // ctx: Koa.Context satisfies KoaToolContext
+ * ```
+ */
+export interface KoaToolContext {
+  set(field: string, value: string): void;
+  status: number;
+  body: unknown;
+  state: Record<string, unknown>;
+  request: { body?: unknown };
+  res: NodeLikeResponse;
+}
+
+/**
+ * Koa middleware, after `koaBearerAuth` (which puts the token on `ctx.state.auth`) and a JSON body parser, before the
+ * MCP transport. Same rules and refusals as `expressToolAuthorization`.
+ *
+ * @example
+ * ```ts
+ * router.post('/mcp', bodyParser(), koaBearerAuth(verifier, { resourceMetadataUrl }),
+ *   koaToolAuthorization({ resourceMetadataUrl, argumentsKey, onDecision }), handleMcp)
+ * ```
+ */
+export function koaToolAuthorization(options: ToolAuthorizationOptions) {
+  const authorize = authorizer(options);
+  return async function toolAuthorization(ctx: KoaToolContext, next: () => Promise<unknown>): Promise<void> {
+    const plan = authorize(ctx.state.auth, ctx.request.body);
+    if (plan.refusal) {
+      const { status, headers, body } = plan.refusal;
+      ctx.status = status;
+      for (const [name, value] of Object.entries(headers)) ctx.set(name, value);
+      ctx.body = body;
+      return;
+    }
+    if (plan.listIds.size > 0) filterToolListResponses(ctx.res, plan.listIds, listable(plan.caller!));
+    await next();
+  };
+}
+
+function listable(caller: Caller): (tool: string) => boolean {
+  // The same function as tools/call: a tool is listed when some arguments would be allowed.
+  return (tool) => decide(caller, tool, ANY_ARGUMENTS).allow;
+}
+
+function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: unknown) => Plan {
+  const metadata = `resource_metadata=${quote(options.resourceMetadataUrl)}`;
+  if (options.onDecision && options.argumentsKey === undefined) {
+    throw new TypeError('argumentsKey is required with onDecision (decision events carry an HMAC of the arguments)');
+  }
+  const digest = options.argumentsKey === undefined ? undefined : argumentsDigester(options.argumentsKey);
+  const report = (caller: Caller, tool: string, args: unknown, decision: Decision): void => {
+    if (!options.onDecision || !digest) return;
+    const event: DecisionEvent = {
+      time: new Date().toISOString(),
+      sub: caller.sub,
+      sid: caller.sid,
+      actors: caller.actors,
+      client_id: caller.clientId,
+      jti: caller.jti,
+      tool,
+      decision: decision.allow ? 'allow' : 'deny',
+      reasons: decision.allow ? [] : [decision.reason],
+      ...(!decision.allow && decision.reason === 'insufficient_authorization_details' ? { violations: decision.violations } : {}),
+      arguments_hmac: digest(args),
+      ...(options.logArguments ? { arguments: args } : {}),
+    };
+    try {
+      options.onDecision(event);
+    } catch {
+      // The hook is a side channel: its failure neither allows nor refuses anything.
+    }
+  };
+
+  return (auth, body) => {
+    const messages = Array.isArray(body) ? body : [body];
+    const calls: Array<{ tool: string; args: unknown }> = [];
+    const listIds = new Set<JsonRpcId>();
+    for (const message of messages) {
+      const m = message as { method?: unknown; id?: unknown; params?: { name?: unknown; arguments?: unknown } } | null;
+      if (typeof m !== 'object' || m === null) continue;
+      // Other shapes (no name, a non-string name) are the transport's to refuse: no tool runs for them.
+      if (m.method === 'tools/call' && typeof m.params?.name === 'string') {
+        calls.push({ tool: m.params.name, args: m.params.arguments ?? {} });
+      } else if (m.method === 'tools/list' && (typeof m.id === 'string' || typeof m.id === 'number')) {
+        listIds.add(m.id);
+      }
+    }
+    if (calls.length === 0 && listIds.size === 0) return { listIds };
+    const caller = callerOf(auth);
+    // Fail closed: a route without authentication in front of this middleware is a configuration error.
+    if (!caller) return { listIds, refusal: serverError() };
+    for (const { tool, args } of calls) {
+      const decision = decide(caller, tool, args);
+      report(caller, tool, args, decision);
+      if (!decision.allow) return { listIds, caller, refusal: refusalOf(decision, tool, metadata) };
+    }
+    return { listIds, caller };
+  };
+}
+
+function refusalOf(decision: Exclude<Decision, { allow: true }>, tool: string, metadata: string): Refusal {
+  if (decision.reason === 'insufficient_scope') {
+    // MCP authorization "Scope Challenge Handling" / RFC 6750 §3.1: 403 insufficient_scope with the scope needed.
+    const scope = quote(decision.scopes.join(' '));
+    return {
+      status: 403,
+      headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope=${scope}, ${metadata}` },
+      body: { error: 'insufficient_scope', error_description: 'insufficient scope' },
+    };
+  }
+  // draft-zehavi-oauth-rar-metadata: insufficient_authorization_details, and no scope (a scope would not help).
+  const violations: ArgumentViolation[] = [...decision.violations];
+  return {
+    status: 403,
+    headers: { 'WWW-Authenticate': `Bearer error="insufficient_authorization_details", ${metadata}` },
+    body: {
+      error: 'insufficient_authorization_details',
+      error_description: 'arguments outside the authorized limits',
+      tool,
+      violations,
+    },
+  };
+}
+
+function serverError(): Refusal {
+  return { status: 500, headers: {}, body: { error: 'server_error', error_description: 'no verified token' } };
+}
+
+/** A VerifiedToken, or an MCP SDK AuthInfo from `mcpTokenVerifier`; anything else is not a caller. */
+function callerOf(auth: unknown): Caller | undefined {
+  if (typeof auth !== 'object' || auth === null) return undefined;
+  const a = auth as Partial<VerifiedToken> & { extra?: Record<string, unknown> };
+  const source = (typeof a.extra === 'object' && a.extra !== null ? { ...a.extra, clientId: a.clientId, scopes: a.scopes } : a) as Partial<Caller>;
+  const { sub, sid, jti, clientId, actors, scopes, authorizationDetails } = source;
+  if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof clientId !== 'string') return undefined;
+  if (!Array.isArray(actors) || !Array.isArray(scopes) || !Array.isArray(authorizationDetails)) return undefined;
+  return { sub, sid, jti, clientId, actors, scopes, authorizationDetails };
+}
+
+/** RFC 9110 §5.6.4 quoted-string. */
+function quote(value: string): string {
+  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
+}

@@ -1,0 +1,160 @@
+// Rewrites the JSON-RPC answers to `tools/list` requests on their way out, whether the MCP transport answers with one
+// JSON body or a server-sent event stream, so a tool the token may not call is never listed (whatever MCP server sits
+// behind the middleware, stateless or not).
+
+/** JSON-RPC request ids (RFC: string or number). */
+export type JsonRpcId = string | number;
+
+/**
+ * The slice of a node:http `ServerResponse` the filter wraps (Express's `res` and Koa's `ctx.res` are one).
+ *
+ * @example
+ * ```ts
+ * const res: NodeLikeResponse = ctx.res
+ * ```
+ */
+export interface NodeLikeResponse {
+  writeHead(statusCode: number, ...rest: unknown[]): unknown;
+  write(chunk: unknown, ...rest: unknown[]): boolean;
+  end(...args: unknown[]): unknown;
+  getHeader(name: string): unknown;
+  removeHeader(name: string): void;
+}
+
+type Mode = 'json' | 'sse' | 'pass';
+
+/**
+ * Filter `result.tools` of the responses whose id is in `ids`, keeping the tools `keep` accepts. A body that is
+ * neither JSON nor an event stream is passed through (it holds no tool list a client would read); an encoded body
+ * (`Content-Encoding` other than identity, from a compressor inside the handler) cannot be read, so it is replaced by
+ * a 500: fail closed rather than list unfiltered tools.
+ */
+export function filterToolListResponses(res: NodeLikeResponse, ids: ReadonlySet<JsonRpcId>, keep: (tool: string) => boolean): void {
+  const original = { writeHead: res.writeHead, write: res.write, end: res.end };
+  const decoder = new TextDecoder();
+  let mode: Mode | undefined;
+  let refused = false;
+  let pending = '';
+
+  const transform = (message: unknown): unknown => {
+    if (Array.isArray(message)) return message.map(transform);
+    if (typeof message !== 'object' || message === null) return message;
+    const m = message as { id?: unknown; result?: { tools?: unknown } };
+    if (!(typeof m.id === 'string' || typeof m.id === 'number') || !ids.has(m.id)) return message;
+    const tools = m.result?.tools;
+    if (!Array.isArray(tools)) return message;
+    const visible = tools.filter((tool: { name?: unknown } | null) => typeof tool?.name === 'string' && keep(tool.name));
+    return { ...m, result: { ...m.result, tools: visible } };
+  };
+  const transformJson = (text: string): string => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return text;
+    }
+    return JSON.stringify(transform(parsed));
+  };
+  // WHATWG HTML "Server-sent events": an event is lines up to a blank line; `data:` lines join with "\n".
+  const transformEvent = (event: string): string => {
+    const lines = event.split(/\r\n|\r|\n/);
+    const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(line.startsWith('data: ') ? 6 : 5));
+    if (data.length === 0) return event;
+    const rewritten = transformJson(data.join('\n'));
+    const kept = lines.filter((line) => !line.startsWith('data:'));
+    return [...kept, ...rewritten.split('\n').map((line) => `data: ${line}`)].join('\n');
+  };
+  const drainEvents = (final: boolean): string => {
+    let out = '';
+    for (;;) {
+      const match = /\r\n\r\n|\n\n|\r\r/.exec(pending);
+      if (!match) break;
+      out += transformEvent(pending.slice(0, match.index)) + match[0];
+      pending = pending.slice(match.index + match[0].length);
+    }
+    if (final && pending.length > 0) {
+      out += transformEvent(pending);
+      pending = '';
+    }
+    return out;
+  };
+  const text = (chunk: unknown): string => {
+    if (typeof chunk === 'string') return chunk;
+    if (chunk instanceof Uint8Array) return decoder.decode(chunk, { stream: true });
+    return chunk === undefined || chunk === null ? '' : String(chunk);
+  };
+
+  res.writeHead = function writeHead(this: NodeLikeResponse, statusCode: number, ...rest: unknown[]) {
+    const headers = rest.find((arg) => typeof arg === 'object' && arg !== null) as Record<string, unknown> | unknown[] | undefined;
+    const contentType = String(headerValue(headers, 'content-type') ?? res.getHeader('content-type') ?? '').toLowerCase();
+    const encoding = String(headerValue(headers, 'content-encoding') ?? res.getHeader('content-encoding') ?? 'identity').toLowerCase();
+    mode = contentType.includes('text/event-stream') ? 'sse' : contentType.includes('json') ? 'json' : 'pass';
+    if (mode !== 'pass' && encoding !== 'identity') {
+      refused = true;
+      mode = 'pass';
+      for (const name of ['content-length', 'content-encoding', 'content-type']) res.removeHeader(name);
+      return original.writeHead.call(this, 500, { 'content-type': 'application/json' });
+    }
+    if (mode === 'pass') return original.writeHead.call(this, statusCode, ...rest);
+    // The body changes length: drop any declared one (chunked encoding takes over).
+    res.removeHeader('content-length');
+    const args = rest.map((arg) => (headers !== undefined && arg === headers ? withoutContentLength(headers) : arg));
+    return original.writeHead.call(this, statusCode, ...args);
+  } as NodeLikeResponse['writeHead'];
+
+  res.write = function write(this: NodeLikeResponse, chunk: unknown, ...rest: unknown[]) {
+    const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+    if (mode === undefined) (res.writeHead as (code: number) => unknown).call(this, (res as { statusCode?: number }).statusCode ?? 200);
+    if (refused) {
+      callback?.();
+      return true;
+    }
+    if (mode === 'pass') return original.write.call(this, chunk, ...rest);
+    pending += text(chunk);
+    if (mode === 'json') {
+      callback?.();
+      return true;
+    }
+    const out = drainEvents(false);
+    if (out.length === 0) {
+      callback?.();
+      return true;
+    }
+    return original.write.call(this, out, ...rest.filter((arg) => typeof arg === 'function'));
+  } as NodeLikeResponse['write'];
+
+  res.end = function end(this: NodeLikeResponse, ...args: unknown[]) {
+    const callback = args.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+    const chunk = typeof args[0] === 'function' ? undefined : args[0];
+    if (mode === undefined) (res.writeHead as (code: number) => unknown).call(this, (res as { statusCode?: number }).statusCode ?? 200);
+    if (refused) {
+      return original.end.call(this, JSON.stringify({ error: 'server_error', error_description: 'tool list could not be filtered' }), callback);
+    }
+    if (mode === 'pass') return original.end.apply(this, args);
+    pending += text(chunk) + decoder.decode();
+    const out = mode === 'json' ? transformJson(pending) : drainEvents(true);
+    pending = '';
+    return callback ? original.end.call(this, out, callback) : original.end.call(this, out);
+  } as NodeLikeResponse['end'];
+}
+
+function headerValue(headers: Record<string, unknown> | unknown[] | undefined, name: string): unknown {
+  if (headers === undefined) return undefined;
+  if (Array.isArray(headers)) {
+    const flat = headers.flat() as unknown[];
+    for (let i = 0; i + 1 < flat.length; i += 2) if (String(flat[i]).toLowerCase() === name) return flat[i + 1];
+    return undefined;
+  }
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
+  return undefined;
+}
+
+function withoutContentLength(headers: Record<string, unknown> | unknown[]): Record<string, unknown> | unknown[] {
+  if (Array.isArray(headers)) {
+    const flat = headers.flat() as unknown[];
+    const out: unknown[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) if (String(flat[i]).toLowerCase() !== 'content-length') out.push(flat[i], flat[i + 1]);
+    return out;
+  }
+  return Object.fromEntries(Object.entries(headers).filter(([key]) => key.toLowerCase() !== 'content-length'));
+}

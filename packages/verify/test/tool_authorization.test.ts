@@ -1,0 +1,247 @@
+// expressToolAuthorization / koaToolAuthorization in front of the real MCP SDK server (Streamable HTTP, JSON and SSE
+// answers), with tokens signed by a fake issuer: exact 403 challenges and bodies, filtered tools/list, decision lines.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import bodyParser from '@koa/bodyparser';
+import * as mcpErrors from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import express from 'express';
+import Koa from 'koa';
+import { z } from 'zod';
+import {
+  createVerifier,
+  expressToolAuthorization,
+  jsonLinesDecisionSink,
+  koaBearerAuth,
+  koaToolAuthorization,
+  mcpTokenVerifier,
+  resourceMetadataUrl,
+  type Verifier,
+} from 'delegation-token-verify';
+import { startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
+import { AUDIENCE, makeKey, mint, type TestKey } from './helpers/tokens.js';
+
+const METADATA = resourceMetadataUrl(AUDIENCE);
+const KEY = 'k'.repeat(32);
+const REFUND = 'billing.issue_refund';
+const LOOKUP = 'billing.refund_lookup';
+const EXPORT = 'billing.export';
+const TOOLS = [REFUND, LOOKUP, EXPORT];
+
+let issuer: FakeIssuer;
+let es: TestKey;
+let verifier: Verifier;
+const servers: Server[] = [];
+const lines: string[] = [];
+const urls = {} as Record<'json' | 'sse' | 'koa', string>;
+
+/** A per-request MCP server that registers every tool: what the client sees of them is the middleware's doing. */
+async function handleMcp(req: import('node:http').IncomingMessage & { auth?: unknown }, res: import('node:http').ServerResponse, body: unknown, json: boolean) {
+  const server = new McpServer({ name: 'billing', version: '1.0.0' });
+  for (const name of TOOLS) {
+    server.registerTool(name, { description: name, inputSchema: { amount: z.number().optional(), customerId: z.string().optional() } }, async (args) => ({
+      content: [{ type: 'text', text: JSON.stringify({ ran: name, args }) }],
+    }));
+  }
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: json });
+  res.on('close', () => void transport.close());
+  await server.connect(transport);
+  await transport.handleRequest(req as never, res, body);
+}
+
+async function listen(server: Server): Promise<string> {
+  servers.push(server);
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+}
+
+function expressApp(json: boolean) {
+  const app = express();
+  app.use(express.json());
+  app.post(
+    '/mcp',
+    requireBearerAuth({ verifier: mcpTokenVerifier(verifier, { errors: mcpErrors }), resourceMetadataUrl: METADATA }),
+    expressToolAuthorization({ resourceMetadataUrl: METADATA, argumentsKey: KEY, onDecision: jsonLinesDecisionSink({ info: (line: string) => lines.push(line) }) }),
+    (req, res) => void handleMcp(req, res, req.body, json),
+  );
+  return app.listen(0, '127.0.0.1');
+}
+
+function koaApp() {
+  const app = new Koa();
+  app.use(bodyParser());
+  app.use(koaBearerAuth(verifier, { resourceMetadataUrl: METADATA }));
+  app.use(koaToolAuthorization({ resourceMetadataUrl: METADATA, argumentsKey: KEY, onDecision: jsonLinesDecisionSink({ info: (line: string) => lines.push(line) }) }));
+  app.use(async (ctx) => {
+    ctx.respond = false;
+    await handleMcp(Object.assign(ctx.req, { auth: undefined }), ctx.res, ctx.request.body, false);
+  });
+  return app.listen(0, '127.0.0.1');
+}
+
+before(async () => {
+  issuer = await startFakeIssuer();
+  es = await makeKey('ES256', 'k-es');
+  issuer.keys.push(es.publicJwk);
+  verifier = createVerifier({ issuer: issuer.url, audience: AUDIENCE });
+  urls.json = await listen(expressApp(true));
+  urls.sse = await listen(expressApp(false));
+  urls.koa = await listen(koaApp());
+});
+after(async () => {
+  verifier.close();
+  for (const s of servers) s.closeAllConnections(), s.close();
+  await issuer.close();
+});
+
+const LIMITS = [
+  { type: 'mcp_tool', locations: [AUDIENCE], actions: [REFUND], arguments: { amount: { maximum: 5000 }, customerId: { enum: ['cus_1001', 'cus_1002'] } } },
+  // A downstream hop's limits: another location, never applied here.
+  { type: 'mcp_tool', locations: ['https://other.example/mcp'], actions: [LOOKUP], arguments: { customerId: { const: 'nobody' } } },
+];
+
+function tokenFor(scope: string, details: unknown = LIMITS) {
+  return mint({ key: es, issuer: issuer.url, claims: { scope, authorization_details: details, jti: 'jti-1', act: { sub: 'agent-a', act: { sub: 'agent-0' } } } });
+}
+
+async function rpc(url: string, token: string, message: Record<string, unknown>) {
+  return fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 7, ...message }),
+  });
+}
+
+/** The JSON-RPC message of a JSON or SSE answer. */
+async function message(res: Response): Promise<{ result?: { tools?: Array<{ name: string }>; content?: Array<{ text: string }> }; error?: unknown }> {
+  const text = await res.text();
+  if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) return JSON.parse(text);
+  const data = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+  assert.equal(data.length, 1, text);
+  return JSON.parse(data[0]!);
+}
+
+const call = (name: string, args: unknown) => ({ method: 'tools/call', params: { name, arguments: args } });
+
+for (const kind of ['json', 'sse', 'koa'] as const) {
+  describe(`tool authorization (${kind})`, () => {
+    it('AD-04: a call within the limits reaches the tool', async () => {
+      const token = await tokenFor(`${REFUND} ${LOOKUP}`);
+      const res = await rpc(urls[kind], token, call(REFUND, { amount: 3000, customerId: 'cus_1001' }));
+      assert.equal(res.status, 200);
+      const body = await message(res);
+      assert.deepEqual(JSON.parse(body.result!.content![0]!.text), { ran: REFUND, args: { amount: 3000, customerId: 'cus_1001' } });
+    });
+
+    it('AD-04: arguments outside the limits → 403 insufficient_authorization_details, no scope, the argument and limit named', async () => {
+      const token = await tokenFor(`${REFUND} ${LOOKUP}`);
+      const res = await rpc(urls[kind], token, call(REFUND, { amount: 50000, customerId: 'cus_1001' }));
+      assert.equal(res.status, 403);
+      assert.equal(res.headers.get('www-authenticate'), `Bearer error="insufficient_authorization_details", resource_metadata="${METADATA}"`);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+      assert.deepEqual(await res.json(), {
+        error: 'insufficient_authorization_details',
+        error_description: 'arguments outside the authorized limits',
+        tool: REFUND,
+        violations: [{ argument: 'amount', path: '/amount', keyword: 'maximum', limit: 5000 }],
+      });
+      const missing = await rpc(urls[kind], token, call(REFUND, { amount: 10 }));
+      assert.equal(missing.status, 403);
+      assert.deepEqual(((await missing.json()) as { violations: unknown }).violations, [{ argument: 'customerId', path: '/customerId', keyword: 'required', limit: 'customerId' }]);
+    });
+
+    it('MCP-03: a tool outside the scopes → 403 insufficient_scope with that tool as the scope', async () => {
+      const token = await tokenFor(LOOKUP);
+      const res = await rpc(urls[kind], token, call(REFUND, { amount: 1, customerId: 'cus_1001' }));
+      assert.equal(res.status, 403);
+      assert.equal(res.headers.get('www-authenticate'), `Bearer error="insufficient_scope", scope="${REFUND}", resource_metadata="${METADATA}"`);
+      assert.deepEqual(await res.json(), { error: 'insufficient_scope', error_description: 'insufficient scope' });
+      // Never "tool not found", even for a tool the server does not have.
+      const unknown = await rpc(urls[kind], token, call('billing.nope', {}));
+      assert.equal(unknown.status, 403);
+      assert.equal(unknown.headers.get('www-authenticate'), `Bearer error="insufficient_scope", scope="billing.nope", resource_metadata="${METADATA}"`);
+    });
+
+    it('entries for another location are ignored: the lookup tool is limited by scope only', async () => {
+      const token = await tokenFor(`${REFUND} ${LOOKUP}`);
+      const res = await rpc(urls[kind], token, call(LOOKUP, { customerId: 'cus_1002' }));
+      assert.equal(res.status, 200);
+      assert.equal(JSON.parse((await message(res)).result!.content![0]!.text).ran, LOOKUP);
+    });
+
+    it('AD-04: tools/list shows exactly the tools tools/call would allow (constrained ones included)', async () => {
+      const token = await tokenFor(`${REFUND} ${LOOKUP}`);
+      const res = await rpc(urls[kind], token, { method: 'tools/list', params: {} });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-length'), null);
+      assert.match(res.headers.get('content-type') ?? '', kind === 'json' ? /^application\/json/ : /^text\/event-stream/);
+      const names = (await message(res)).result!.tools!.map((t) => t.name).sort();
+      assert.deepEqual(names, [REFUND, LOOKUP]);
+      const exportCall = await rpc(urls[kind], token, call(EXPORT, {}));
+      assert.equal(exportCall.status, 403);
+    });
+  });
+}
+
+describe('decision hook', () => {
+  it('one JSON line per decision with the chain, reasons and a keyed HMAC of the canonical arguments, never raw values', async () => {
+    lines.length = 0;
+    const token = await tokenFor(`${REFUND} ${LOOKUP}`);
+    await (await rpc(urls.json, token, call(REFUND, { customerId: 'cus_1001', amount: 3000 }))).text();
+    await (await rpc(urls.json, token, call(REFUND, { amount: 50000, customerId: 'cus_1001' }))).text();
+    await (await rpc(urls.json, token, { method: 'tools/list', params: {} })).text();
+    assert.equal(lines.length, 2);
+    const [allow, deny] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const hmac = (canonical: string) => createHmac('sha256', KEY).update(canonical).digest('base64url');
+    assert.match(String(allow!.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const common = { sub: 'user-1', sid: 'sess-1', actors: [{ sub: 'agent-a' }, { sub: 'agent-0' }], client_id: 'agent-a', jti: 'jti-1', tool: REFUND };
+    assert.deepEqual({ ...allow, time: undefined }, {
+      ...common, time: undefined, decision: 'allow', reasons: [], arguments_hmac: hmac('{"amount":3000,"customerId":"cus_1001"}'),
+    });
+    assert.deepEqual({ ...deny, time: undefined }, {
+      ...common,
+      time: undefined,
+      decision: 'deny',
+      reasons: ['insufficient_authorization_details'],
+      violations: [{ argument: 'amount', path: '/amount', keyword: 'maximum', limit: 5000 }],
+      arguments_hmac: hmac('{"amount":50000,"customerId":"cus_1001"}'),
+    });
+    assert.ok(!lines.join('\n').includes('50000') && !lines.join('\n').includes('cus_1001'), 'no raw argument value in the lines');
+  });
+
+  it('refuses a missing or short argumentsKey when a hook is set', () => {
+    assert.throws(() => expressToolAuthorization({ resourceMetadataUrl: METADATA, onDecision: () => {} }), TypeError);
+    assert.throws(() => expressToolAuthorization({ resourceMetadataUrl: METADATA, onDecision: () => {}, argumentsKey: 'short' }), /at least 32 bytes/);
+  });
+});
+
+describe('verifier: authorization_details for this audience', () => {
+  it('keeps only mcp_tool entries whose locations is the audience; other types and locations are skipped', async () => {
+    const token = await tokenFor(REFUND, [...LIMITS, { type: 'payment_initiation', anything: true }]);
+    const verified = await verifier.verify(token);
+    assert.deepEqual(verified.authorizationDetails, [LIMITS[0]]);
+    const plain = await mint({ key: es, issuer: issuer.url, claims: { scope: REFUND } });
+    assert.deepEqual((await verifier.verify(plain)).authorizationDetails, []);
+  });
+
+  it('refuses the token (invalid claim) when an own entry is not understood or the claim is malformed', async () => {
+    const bad: unknown[] = [
+      [{ ...LIMITS[0], arguments: { amount: { maximum: 5000, pattern: '^1' } } }],
+      [{ ...LIMITS[0], arguments: { amount: { $ref: '#/x' } } }],
+      [{ ...LIMITS[0], extra: 1 }],
+      [{ ...LIMITS[0], locations: [AUDIENCE, 'https://other.example/mcp'] }],
+      [{ type: 'mcp_tool', actions: [REFUND] }],
+      [{ locations: [AUDIENCE] }],
+      { type: 'mcp_tool' },
+      'mcp_tool',
+    ];
+    for (const details of bad) {
+      await assert.rejects(verifier.verify(await tokenFor(REFUND, details)), { code: 'ERR_CLAIM_INVALID' }, JSON.stringify(details));
+    }
+  });
+});

@@ -1,0 +1,127 @@
+// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document-02) on oidc-provider's experimental
+// feature: which hosts may be fetched, how (SSRF guard, size and time limits, a rate shared by replicas), and which
+// fetched clients are accepted.
+import { request } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import type { OnboardingConfig } from '../config/schema.js';
+import type { OnboardingStore } from '../stores/types.js';
+import { refusalOf } from './client_rules.js';
+
+/** The draft oidc-provider 9 implements; its `ack` must name it (the feature is experimental). */
+export const CIMD_DRAFT = 'draft-02';
+
+type CimdConfig = OnboardingConfig['clientIdMetadataDocument'];
+type Fetch = (url: string | URL, options: RequestInit & { dispatcher?: unknown }) => Promise<Response>;
+
+export interface CimdDeps {
+  config: CimdConfig;
+  store: Pick<OnboardingStore, 'hit'>;
+  /** Where refusals are reported (log and audit); never sent to the client. */
+  onRefused?: (clientId: string, reason: string) => void;
+}
+
+/** A list entry names `host` (default port) or `host:port`, as the URL's authority writes it (lowercase). */
+const listed = (list: string[], url: URL) => list.some((h) => h.toLowerCase() === url.host.toLowerCase());
+
+/** Reads a body up to `limit` bytes; one byte more fails the fetch (draft-02 §4: the server may limit the size). */
+async function readLimited(chunks: AsyncIterable<Uint8Array>, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    size += chunk.length;
+    if (size > limit) throw new Error('client_id metadata document too large');
+    parts.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(parts);
+}
+
+export interface CimdHooks {
+  allowFetch(ctx: unknown, clientId: string): Promise<boolean>;
+  allowClient(ctx: unknown, client: { clientId: string; metadata(): Record<string, unknown> }): Promise<boolean>;
+  /** oidc-provider's `fetch`: document fetches go through the host rules; every other fetch is unchanged. */
+  fetch: Fetch;
+}
+
+export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDeps): CimdHooks {
+  const ca = config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined;
+  // Document URLs allowFetch has just let through: only those fetches get the document rules.
+  const documents = new Set<string>();
+
+  /** An allow-listed host: fetched directly (its address may be private or loopback), with the extra CA if any. */
+  const fetchListed = (url: URL, init: RequestInit) =>
+    new Promise<Response>((resolve, reject) => {
+      const req = request(url, { method: 'GET', headers: { accept: 'application/json' }, ...(ca ? { ca } : {}), timeout: config.fetchTimeoutMs }, (res) => {
+        readLimited(res, config.maxDocumentBytes).then(
+          (body) => resolve(new Response(new Uint8Array(body), { status: res.statusCode ?? 500, headers: res.headers as Record<string, string> })),
+          (err: unknown) => {
+            res.destroy();
+            reject(err);
+          },
+        );
+      });
+      req.on('timeout', () => req.destroy(new Error('client_id metadata document fetch timed out')));
+      req.on('error', reject);
+      init.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')));
+      req.end();
+    });
+
+  return {
+    async allowFetch(_ctx, clientId) {
+      const url = new URL(clientId);
+      const refuse = (reason: string) => {
+        onRefused(clientId, reason);
+        return false;
+      };
+      // draft-02 §6.5 (SSRF): the server should restrict which documents it fetches; the operator's deny list wins.
+      if (listed(config.deniedHosts, url)) return refuse('host_denied');
+      if (config.onlyAllowedHosts && !listed(config.allowedHosts, url)) return refuse('host_not_allowed');
+      const { count } = await store.hit(`cimd:${url.host.toLowerCase()}`, 60);
+      if (count > config.fetchesPerMinutePerHost) return refuse('fetch_rate_limited');
+      documents.add(clientId);
+      return true;
+    },
+    async allowClient(_ctx, client) {
+      const reason = refusalOf(client.metadata());
+      if (reason) onRefused(client.clientId, reason);
+      return reason === undefined;
+    },
+    async fetch(input, options) {
+      const href = String(input);
+      if (!documents.delete(href)) return globalThis.fetch(input, options as RequestInit);
+      const url = new URL(href);
+      const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(config.fetchTimeoutMs)]);
+      let response: Response;
+      if (listed(config.allowedHosts, url)) {
+        response = await fetchListed(url, { signal });
+      } else {
+        // Unlisted: oidc-provider's dispatcher refuses special-use (private, loopback, link-local) addresses.
+        const fetched = await globalThis.fetch(input, { ...(options as RequestInit), signal });
+        const body = fetched.body ? await readLimited(fetched.body as unknown as AsyncIterable<Uint8Array>, config.maxDocumentBytes) : Buffer.alloc(0);
+        response = new Response(new Uint8Array(body), { status: fetched.status, headers: fetched.headers });
+      }
+      return withoutScope(response, href);
+    },
+  };
+}
+
+/** RFC 7591 §2: the server "MAY reject or replace any of the client's requested metadata values". A document's
+ * `scope` names tool scopes oidc-provider does not know as client metadata; what a client gets is decided at consent
+ * and by policy, so the member is dropped rather than failing the client. Anything else is left for oidc-provider. */
+async function withoutScope(response: Response, clientId: string): Promise<Response> {
+  if (response.status !== 200) return response;
+  const text = await response.text();
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return new Response(text, { status: 200, headers: response.headers });
+  }
+  if (doc && typeof doc === 'object' && !Array.isArray(doc) && (doc as Record<string, unknown>).client_id === clientId && 'scope' in doc) {
+    delete (doc as Record<string, unknown>).scope;
+    const headers = new Headers(response.headers);
+    headers.delete('content-length');
+    return new Response(JSON.stringify(doc), { status: 200, headers });
+  }
+  return new Response(text, { status: 200, headers: response.headers });
+}

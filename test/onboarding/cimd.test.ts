@@ -1,0 +1,128 @@
+// Client ID Metadata Documents (SPEC §13, OB-02): what the service fetches, from where, and which documents it accepts.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startService, EXCHANGE, type TestService } from '../helpers/service.js';
+import { postForm } from '../helpers/http.js';
+import { startDocServer, type DocServer } from '../helpers/https_docs.js';
+
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+
+describe('client_id metadata documents', () => {
+  let docs: DocServer;
+  let denied: DocServer;
+  let svc: TestService;
+  before(async () => {
+    docs = await startDocServer();
+    denied = await startDocServer();
+    svc = await startService({
+      extra: () => ({
+        onboarding: {
+          clientIdMetadataDocument: { enabled: true, allowedHosts: [docs.host], deniedHosts: [denied.host], caFile: docs.caFile, maxDocumentBytes: 1024 },
+        },
+      }),
+    });
+  });
+  after(async () => {
+    await svc?.stop();
+    await docs?.close();
+    await denied?.close();
+  });
+
+  /** Serves a document at `path` whose client_id is its own URL unless `doc` says otherwise. */
+  const serve = (server: DocServer, path: string, doc: Record<string, unknown> = {}) => {
+    const id = `${server.origin}${path}`;
+    server.set(path, { client_id: id, client_name: 'Test MCP client', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', application_type: 'native', ...doc });
+    return id;
+  };
+  const authorize = async (clientId: string, redirectUri = 'http://127.0.0.1:61234/callback') => {
+    const u = new URL(`${svc.url}/auth`);
+    u.search = new URLSearchParams({ client_id: clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', code_challenge: CHALLENGE, code_challenge_method: 'S256', state: 's' }).toString();
+    const res = await fetch(u, { redirect: 'manual' });
+    const text = await res.text();
+    return { status: res.status, location: res.headers.get('location'), body: text ? (JSON.parse(text.startsWith('{') ? text : '{}') as Record<string, unknown>) : {} };
+  };
+
+  it('discovery says client_id_metadata_document_supported, iss in the response, S256 only, on both well-known paths', async () => {
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+      const md = (await (await fetch(`${svc.url}${path}`)).json()) as Record<string, unknown>;
+      assert.equal(md.client_id_metadata_document_supported, true, path);
+      assert.equal(md.authorization_response_iss_parameter_supported, true, path);
+      assert.deepEqual(md.code_challenge_methods_supported, ['S256'], path);
+      assert.equal(md.registration_endpoint, undefined, `${path}: registration is off unless enabled`);
+    }
+  });
+
+  it('accepts a native client from an allow-listed loopback host, on any loopback port (RFC 8252 §7.3), scope member dropped', async () => {
+    const id = serve(docs, '/native.json', { scope: 'crm.lookup_customer' });
+    const res = await authorize(id, 'http://127.0.0.1:61234/callback');
+    assert.equal(res.status, 303);
+    assert.match(res.location ?? '', /^\/interaction\//);
+    assert.equal(docs.hits('/native.json'), 1);
+    // Cached: a second authorization does not fetch again.
+    assert.equal((await authorize(id, 'http://127.0.0.1:40000/callback')).status, 303);
+    assert.equal(docs.hits('/native.json'), 1);
+  });
+
+  it('refuses a web client a redirect on another port than registered', async () => {
+    const id = serve(docs, '/web.json', { application_type: 'web', redirect_uris: ['http://127.0.0.1/callback'] });
+    const res = await authorize(id, 'http://127.0.0.1:61234/callback');
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'invalid_redirect_uri', error_description: "redirect_uri did not match any of the client's registered redirect_uris", state: 's', iss: svc.url });
+  });
+
+  it('refuses a redirect URI that is not in the document', async () => {
+    const id = serve(docs, '/other-redirect.json');
+    const res = await authorize(id, 'http://127.0.0.1:61234/elsewhere');
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error, 'invalid_redirect_uri');
+  });
+
+  it("refuses a document whose client_id is not its URL", async () => {
+    serve(docs, '/mismatch.json', { client_id: `${docs.origin}/someone-else.json` });
+    const res = await authorize(`${docs.origin}/mismatch.json`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'invalid_client_metadata', error_description: 'client_id metadata document client_id does not match the expected value', state: 's', iss: svc.url });
+  });
+
+  it('never fetches from a denied host', async () => {
+    const id = serve(denied, '/denied.json');
+    const res = await authorize(id);
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'invalid_client', error_description: 'client_id metadata document fetch not allowed', state: 's', iss: svc.url });
+    assert.equal(denied.hits('/denied.json'), 0);
+  });
+
+  it('refuses a document over maxDocumentBytes', async () => {
+    const id = serve(docs, '/big.json', { client_name: 'x'.repeat(2000) });
+    const res = await authorize(id);
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error, 'invalid_client');
+  });
+
+  it('refuses shared-secret authentication in a document', async () => {
+    const id = serve(docs, '/secret.json', { token_endpoint_auth_method: 'client_secret_basic' });
+    const res = await authorize(id);
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'invalid_client_metadata', error_description: 'client_id metadata document must not use shared-secret token endpoint authentication methods', state: 's', iss: svc.url });
+  });
+
+  it('refuses a document asking for token exchange or client_credentials', async () => {
+    for (const grant of [EXCHANGE, 'client_credentials']) {
+      const path = `/grant-${grant.length}.json`;
+      const id = serve(docs, path, { grant_types: ['authorization_code', grant] });
+      const res = await authorize(id);
+      assert.equal(res.status, 400, grant);
+      assert.equal(res.body.error, 'invalid_client', grant);
+    }
+  });
+
+  it('a CIMD client gets unauthorized_client for token exchange and client_credentials (admin scope) at the token endpoint', async () => {
+    const id = serve(docs, '/at-token.json');
+    const ex = await postForm(`${svc.url}/token`, { client_id: id, grant_type: EXCHANGE, subject_token: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', resource: 'http://tools.test/crm/mcp' });
+    assert.equal(ex.status, 400, JSON.stringify(ex.body));
+    assert.deepEqual(ex.body, { error: 'unauthorized_client', error_description: 'the client may not use this grant type' });
+    const cc = await postForm(`${svc.url}/token`, { client_id: id, grant_type: 'client_credentials', scope: 'admin', resource: `${svc.url}/admin` });
+    assert.equal(cc.status, 400);
+    assert.deepEqual(cc.body, { error: 'unauthorized_client', error_description: 'the client may not use this grant type' });
+  });
+});
