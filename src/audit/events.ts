@@ -16,6 +16,9 @@ export interface ExchangeDecisionEvent {
   /** The full actor chain of the issued (or would-be) token, current actor first. */
   act?: ActClaim;
   subjectTokenType?: string;
+  /** Set when the delegation token came from the authorization code flow (MCP clients) rather than token exchange:
+   * `authorization_code` or `refresh_token`. */
+  grantType?: 'authorization_code' | 'refresh_token';
   toolServer?: string;
   requestedScopes?: string[];
   grantedScopes?: string[];

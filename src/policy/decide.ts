@@ -1,5 +1,23 @@
 // The delegation policy: (agent, user, tool server, requested scopes) -> decision with reasons. Deny by default.
-import type { AgentPolicyConfig, ToolServerConfig } from '../config/schema.js';
+import type { AgentPolicyConfig, OnboardedClientPolicyConfig, ToolServerConfig } from '../config/schema.js';
+
+type AgentRule = AgentPolicyConfig['toolServers'][number];
+
+/** Whether an onboarded client's id matches a rule: a CIMD client by its https URL's host, a DCR client by the flag. */
+function matchesOnboarded(rule: OnboardedClientPolicyConfig, clientId: string): boolean {
+  let host: string | undefined;
+  try {
+    const url = new URL(clientId);
+    if (url.protocol === 'https:') host = url.host.toLowerCase();
+  } catch {
+    host = undefined;
+  }
+  if (host === undefined) return rule.dynamicallyRegistered;
+  return rule.clientIdHosts.some((p) => {
+    const pattern = p.toLowerCase();
+    return pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern;
+  });
+}
 
 export type PolicyError = 'invalid_target' | 'invalid_scope' | 'invalid_request';
 
@@ -23,13 +41,40 @@ export class Policy {
   readonly #agents: Map<string, AgentPolicyConfig>;
   /** Every group a rule or a tool server limit names: the only groups a decision can ever depend on. */
   readonly #groups: ReadonlySet<string>;
+  readonly #onboarded: readonly OnboardedClientPolicyConfig[];
+  /** Clients registered in config: never matched by an onboarded-client rule, whatever their id looks like. */
+  readonly #registered: ReadonlySet<string>;
 
-  constructor(agents: AgentPolicyConfig[], toolServers: readonly ToolServerConfig[]) {
+  constructor(
+    agents: AgentPolicyConfig[],
+    toolServers: readonly ToolServerConfig[],
+    onboarded: readonly OnboardedClientPolicyConfig[] = [],
+    registeredClients: Iterable<string> = [],
+  ) {
     this.#agents = new Map(agents.map((a) => [a.clientId, a]));
+    this.#onboarded = onboarded;
+    this.#registered = new Set(registeredClients);
     this.#groups = new Set([
-      ...agents.flatMap((a) => a.toolServers.flatMap((r) => r.groups ?? [])),
+      ...[...agents, ...onboarded].flatMap((a) => a.toolServers.flatMap((r) => r.groups ?? [])),
       ...toolServers.flatMap((t) => t.allowedGroups ?? []),
     ]);
+  }
+
+  /** The agent's rule for a tool server: its own policy, else (a client not in config) the first onboarded-client rule that matches it and names the tool server. */
+  #rule(agent: string, resource: string): AgentRule | undefined {
+    const own = this.#agents.get(agent);
+    if (own || this.#registered.has(agent)) return own?.toolServers.find((r) => r.resource === resource);
+    for (const p of this.#onboarded) {
+      const rule = matchesOnboarded(p, agent) ? p.toolServers.find((r) => r.resource === resource) : undefined;
+      if (rule) return rule;
+    }
+    return undefined;
+  }
+
+  /** The scopes the policy could ever grant this agent for the tool server (before the user's groups and grant); empty when none. */
+  scopesFor(agent: string, toolServer: ToolServerConfig): string[] {
+    const rule = this.#rule(agent, toolServer.resource);
+    return rule ? rule.scopes.filter((s) => toolServer.scopes.includes(s)) : [];
   }
 
   /**
@@ -46,7 +91,7 @@ export class Policy {
   }
 
   decide(input: PolicyInput): Decision {
-    const rule = this.#agents.get(input.agent)?.toolServers.find((r) => r.resource === input.toolServer.resource);
+    const rule = this.#rule(input.agent, input.toolServer.resource);
     if (!rule) return { allowed: false, error: 'invalid_target', reasons: ['agent_not_allowed_for_tool_server'] };
     // The tool server's own limit holds whatever agent or chain asks, so no rule can route around it.
     const limit = input.toolServer.allowedGroups;

@@ -87,7 +87,7 @@ export class RevocationService {
    * every delegation token derived from it is revoked too. Called before the provider destroys the token, so a store
    * failure fails the revocation request (the client retries) instead of leaving the descendants alive.
    */
-  async revokeDerivedFrom(tokenId: string, by: string): Promise<void> {
+  async revokeDerivedFrom(tokenId: string, by: string, reason = 'access token revoked (RFC 7009)'): Promise<void> {
     const now = this.#now();
     const value = tokenDigest(tokenId);
     const { created } = await this.#d.store.revoke({
@@ -96,7 +96,7 @@ export class RevocationService {
       revokedAt: now,
       expiresAt: now + this.#d.retentionSeconds,
       by,
-      reason: 'access token revoked (RFC 7009)',
+      reason,
     });
     this.#d.events.emit({
       type: 'revocation',
@@ -117,15 +117,21 @@ export class RevocationService {
     if (!session) return false;
     for (const auth of Object.values(session.authorizations ?? {})) {
       const grantId = (auth as { grantId?: string }).grantId;
-      if (!grantId) continue;
-      const grant = await provider.Grant.find(grantId);
-      await grant?.destroy();
-      // One grant index covers every model in our adapters; the calls per model keep this true for any adapter.
-      await provider.AccessToken.revokeByGrantId(grantId);
-      await provider.AuthorizationCode.revokeByGrantId(grantId);
-      await provider.RefreshToken.revokeByGrantId(grantId);
+      if (grantId) await this.endGrant(grantId);
     }
     await session.destroy();
     return true;
+  }
+
+  /** Ends a provider grant and every token issued from it (codes, access and refresh tokens); destroying the grant
+   * publishes its digest, so the delegation tokens derived from it die too (service.ts, beforeDestroy). */
+  async endGrant(grantId: string): Promise<void> {
+    const { provider } = this.#d;
+    const grant = await provider.Grant.find(grantId);
+    await grant?.destroy();
+    // One grant index covers every model in our adapters; the calls per model keep this true for any adapter.
+    await provider.AccessToken.revokeByGrantId(grantId);
+    await provider.AuthorizationCode.revokeByGrantId(grantId);
+    await provider.RefreshToken.revokeByGrantId(grantId);
   }
 }

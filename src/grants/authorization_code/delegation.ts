@@ -1,0 +1,176 @@
+// Authorization code and refresh token grants for a tool server (MCP clients): the opaque access token oidc-provider
+// minted for the tool server's `resource` is swapped for the same delegation token the exchange issues (issue.ts),
+// decided by the same policy, recorded and audited through the same decision event. The opaque token never leaves.
+// Reads as: grant → session → revocation → policy → issue → event.
+import type { Middleware } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { ToolServerConfig } from '../../config/schema.js';
+import type { DecisionEvents, ExchangeDecisionEvent } from '../../audit/events.js';
+import type { Policy } from '../../policy/decide.js';
+import { revokedBecause, tokenDigest } from '../../sessions/revocation.js';
+import type { AdapterPayload, ExchangeStateStore } from '../../stores/types.js';
+import { StoreUnavailable } from '../../stores/errors.js';
+import { HttpError } from '../../http/errors.js';
+import { ServerError, ServiceUnavailable } from '../../provider/errors.js';
+import { signDelegationToken, type Signer } from '../token_exchange/issue.js';
+
+export interface CodeFlowDeps {
+  issuer: string;
+  toolServers: Map<string, ToolServerConfig>;
+  policy: Policy;
+  store: ExchangeStateStore;
+  /** The user's groups by account id (the demo users, or what the upstream IdP said at login). */
+  groupsOf: (accountId: string) => Promise<readonly string[]>;
+  signer: () => Signer;
+  events: DecisionEvents;
+  /** Ends a grant and every token issued from it (and, by its digest, every delegation token derived from it). */
+  endGrant: (grantId: string) => Promise<void>;
+  /** Destroys one refresh token (a response refused after oidc-provider issued it). */
+  destroyRefreshToken: (value: string) => Promise<void>;
+  now?: () => number;
+}
+
+type Grant = 'authorization_code' | 'refresh_token';
+const GRANTS: ReadonlySet<string> = new Set<Grant>(['authorization_code', 'refresh_token']);
+
+/** The id whose digest roots every delegation token of one provider grant (claim `ancestors`): destroying the grant
+ * (RFC 7009 revocation of its refresh token, reuse of a rotated one, logout, a revocation) publishes that digest. */
+export const grantRoot = (grantId: string) => `grant:${grantId}`;
+
+/** A refusal after oidc-provider answered: the client sees `error` and a fixed description; reasons go to the audit event. */
+class Refusal extends HttpError {
+  constructor(
+    error: string,
+    description: string,
+    readonly reasons: string[],
+    /** End the whole grant (its session, user or client was revoked), not only this response's refresh token. */
+    readonly endGrant = false,
+  ) {
+    super(400, error, description, { detail: reasons.join(',') });
+  }
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+
+interface Entities {
+  AccessToken?: { aud?: unknown; scope?: string; grantId?: string; accountId?: string; sessionUid?: string };
+  AuthorizationCode?: { iat?: number };
+  RefreshToken?: { iat?: number; iiat?: number };
+  RotatedRefreshToken?: { iat?: number; iiat?: number };
+}
+
+/** Mounted in front of oidc-provider's routes: runs after its token endpoint answered a code or refresh grant. */
+export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
+  const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+  return async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST' || ctx.path !== '/token' || ctx.status !== 200) return;
+    const oidc = (ctx as unknown as Partial<KoaContextWithOIDC>).oidc;
+    const grantType = str(oidc?.params?.grant_type);
+    if (!oidc?.client || !grantType || !GRANTS.has(grantType)) return;
+    const entities = oidc.entities as Entities;
+    const toolServer = deps.toolServers.get(str(entities.AccessToken?.aud) ?? '');
+    const body = ctx.body as Record<string, unknown> | undefined;
+    const opaque = str(body?.access_token);
+    if (!toolServer || !opaque) return; // a user token for this service itself (the exchange's subject): unchanged
+
+    const started = performance.now();
+    const clientId = oidc.client.clientId;
+    const event: ExchangeDecisionEvent = {
+      type: 'exchange', grantType: grantType as Grant, time: Date.now(), decision: 'deny', reasons: [], clientId,
+      act: { sub: clientId }, toolServer: toolServer.resource, durationMs: 0,
+      requestId: (ctx.state as { requestId?: string }).requestId,
+    };
+    let grantId: string | undefined;
+    try {
+      const iat = now();
+      // One round trip: the opaque token, the session it is bound to, the revocation markers of its sid, sub and client.
+      const { token, session, revocations } = await deps.store.readOpaqueSubject(opaque, [clientId]);
+      grantId = str(token?.grantId);
+      const sub = str(token?.accountId);
+      const sid = str(token?.sessionUid);
+      if (!token || !grantId || !sub || !sid) throw new Refusal('invalid_grant', 'the grant is not bound to a session', ['not_session_bound'], true);
+      Object.assign(event, { sub, sid });
+      const sessionEnd = checkSession(session, token, clientId, iat);
+      // The cutoff kinds (sub, client) compare with when the grant was made: the refresh chain's first token or the code.
+      const origin = entities.RotatedRefreshToken?.iiat ?? entities.RefreshToken?.iiat ?? entities.AuthorizationCode?.iat ?? iat;
+      const revoked = revokedBecause(revocations, origin);
+      // SPEC §13 / RFC 9700 §4.14: a refresh dies with a session, user or client revocation: refused, and the grant ends.
+      if (revoked) throw new Refusal('invalid_grant', 'the grant has been revoked', [revoked], true);
+
+      // The user's consent for this tool server is their entitlement here; oidc-provider already narrowed it to the
+      // request and to the scopes the policy allows this client (getResourceServerInfo).
+      const consented = (str(token.scope) ?? '').split(' ').filter((s) => toolServer.scopes.includes(s));
+      event.requestedScopes = consented;
+      const decision = deps.policy.decide({
+        agent: clientId, toolServer, userGroups: await deps.groupsOf(sub), subjectScopes: new Set(consented),
+        requested: consented.length ? consented : undefined,
+      });
+      event.reasons = decision.reasons;
+      if (!decision.allowed) {
+        const error = decision.error === 'invalid_request' ? 'invalid_grant' : decision.error;
+        const description = { invalid_target: 'the client may not obtain tokens for this tool server', invalid_scope: 'the requested scope is not allowed', invalid_grant: 'the user may not be delegated to this client' }[error];
+        throw new Refusal(error, description, decision.reasons);
+      }
+
+      const groups = await deps.groupsOf(sub);
+      // SPEC profile: exp <= min(now + tool server TTL, session end).
+      const exp = Math.min(iat + toolServer.maxTtlSeconds, sessionEnd ?? Infinity);
+      const act = { sub: clientId };
+      const { token: jwt, jti } = await signDelegationToken(deps.issuer, deps.signer(), {
+        sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid, iat, exp,
+        authTime: num(session?.loginTs), acr: str(session?.acr), ancestors: [tokenDigest(grantRoot(grantId))], groups: deps.policy.carriedGroups(groups),
+      });
+      Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp });
+      // RFC 6749 §5.1 and RFC 8707 §2.2: the token, its lifetime, and `scope` (it may be narrower than asked).
+      ctx.body = { ...body, access_token: jwt, token_type: 'Bearer', expires_in: exp - iat, scope: decision.scopes.join(' ') };
+    } catch (err) {
+      await refuse(deps, err, event, grantId, str(body?.refresh_token));
+      throw toHttpError(err, event);
+    } finally {
+      event.durationMs = performance.now() - started;
+      (ctx.state as { decision?: ExchangeDecisionEvent }).decision = event;
+      deps.events.emit(event);
+    }
+  };
+}
+
+/** The provider session still holds this grant for this user (a logout or session revocation ends it); returns its end. */
+function checkSession(session: AdapterPayload | undefined, token: AdapterPayload, clientId: string, now: number): number | undefined {
+  const authorizations = (session?.authorizations ?? {}) as Record<string, { grantId?: string } | undefined>;
+  const end = num(session?.exp);
+  if (!session || session.accountId !== token.accountId || authorizations[clientId]?.grantId !== token.grantId || (end !== undefined && end <= now)) {
+    throw new Refusal('invalid_grant', 'the session has ended', ['session_ended'], true);
+  }
+  return end;
+}
+
+/** Nothing of a refused response survives: its refresh token is destroyed, and the grant too when it was revoked. */
+async function refuse(deps: CodeFlowDeps, err: unknown, event: ExchangeDecisionEvent, grantId: string | undefined, refreshToken: string | undefined) {
+  try {
+    if (err instanceof Refusal && err.endGrant && grantId) await deps.endGrant(grantId);
+    else if (refreshToken) await deps.destroyRefreshToken(refreshToken);
+  } catch (cleanup) {
+    event.reasons = [...event.reasons, 'cleanup_failed'];
+    if (!(cleanup instanceof StoreUnavailable || cleanup instanceof ServiceUnavailable)) throw cleanup;
+  }
+}
+
+function toHttpError(err: unknown, event: ExchangeDecisionEvent): HttpError {
+  if (err instanceof Refusal) {
+    event.error = err.error;
+    if (!event.reasons.length || err.endGrant) event.reasons = err.reasons;
+    return err;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  // RFC 6749 §5.2: a store outage is temporarily_unavailable (fail closed), anything else a bug (500).
+  if (err instanceof StoreUnavailable || err instanceof ServiceUnavailable) {
+    event.error = 'temporarily_unavailable';
+    event.reasons = ['store_unavailable'];
+    return new ServiceUnavailable(message);
+  }
+  event.error = 'server_error';
+  event.reasons = ['internal_error'];
+  return new ServerError(message);
+}
