@@ -100,6 +100,8 @@ export async function createService(config: Config, { logger, env = process.env,
 
   const stores = await createStores({
     ...(config.redis.url ? { redisUrl: config.redis.url } : {}),
+    ...(config.redis.clusterNodes?.length ? { clusterNodes: config.redis.clusterNodes } : {}),
+    revocationDurability: { replicas: config.redis.revocationReplicas, timeoutMs: config.redis.revocationWaitMs },
     keyPrefix: config.redis.keyPrefix,
     onRedisError: (err) => {
       metrics.redisErrors.inc();
@@ -108,7 +110,7 @@ export async function createService(config: Config, { logger, env = process.env,
     limits: { auditMaxLength: config.audit.maxLength, auditMaxAgeSeconds: config.audit.maxAgeSeconds, maxHopsPerSession: config.audit.maxHopsPerSession },
   });
   if (stores.kind === 'memory') {
-    warn('SINGLE-INSTANCE MODE: no REDIS_URL, state is kept in this process only (lost on restart, not shared between replicas)');
+    warn('SINGLE-INSTANCE MODE: no REDIS_URL or REDIS_CLUSTER_NODES, state is kept in this process only (lost on restart, not shared between replicas)');
   }
   if (config.demoLogin.enabled) warn('the development login page is enabled (demoLogin.enabled): never in production');
 

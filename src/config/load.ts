@@ -90,6 +90,11 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
     const redis = (typeof out.redis === 'object' && out.redis !== null ? out.redis : {}) as Record<string, unknown>;
     out.redis = { ...redis, url: env.REDIS_URL === '' ? undefined : env.REDIS_URL };
   }
+  if (env.REDIS_CLUSTER_NODES !== undefined) {
+    const redis = (typeof out.redis === 'object' && out.redis !== null ? out.redis : {}) as Record<string, unknown>;
+    const nodes = env.REDIS_CLUSTER_NODES.split(',').map((seed) => seed.trim()).filter((seed) => seed !== '');
+    out.redis = { ...redis, clusterNodes: nodes.length > 0 ? nodes : undefined };
+  }
   return out;
 }
 

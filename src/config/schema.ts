@@ -154,9 +154,31 @@ export const configSchema = z.strictObject({
   redis: z
     .strictObject({
       url: z.string().optional().describe('Redis URL (env `REDIS_URL`). Unset: embedded in-memory store, single instance only.'),
-      keyPrefix: z.string().default('dts:').describe('Prefix of every Redis key this service writes.'),
+      clusterNodes: z
+        .array(z.string().regex(/^rediss?:\/\/[^,\s]+$/, 'must be a redis:// or rediss:// URL'))
+        .optional()
+        .describe(
+          'Redis Cluster seed nodes (env `REDIS_CLUSTER_NODES`, comma-separated), e.g. `redis://10.0.0.1:6379`: `rediss://` for TLS, `user:password@` for ACL auth, the same on every seed (every node is reached with them). Exclusive with `url`. Unset (and no `url`): embedded in-memory store.',
+        ),
+      keyPrefix: z.string().default('dts:').describe('Prefix of every Redis key this service writes (no `{` or `}` on a Redis Cluster).'),
+      revocationReplicas: z
+        .number()
+        .int()
+        .min(0)
+        .default(0)
+        .describe(
+          'Replicas every revocation write must reach (Redis `WAIT`) before the revocation is acknowledged. 0: acknowledged once the primary has it (a failover in the next moment can lose it). See docs/operations.md.',
+        ),
+      revocationWaitMs: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000)
+        .default(500)
+        .describe('How long a revocation write waits for `revocationReplicas`; fewer acknowledgements by then answer 503 (the revocation is in force on the primary; retry it).'),
     })
     .prefault({})
+    .refine((r) => !(r.url && r.clusterNodes?.length), { message: 'set url (REDIS_URL) or clusterNodes (REDIS_CLUSTER_NODES), not both' })
     .describe('Storage.'),
   keys: z
     .strictObject({

@@ -1,6 +1,7 @@
-// Chooses and builds the service's Stores: Redis when a URL is configured, memory (single instance, dev) otherwise.
+// Chooses and builds the service's Stores: Redis (a URL) or Redis Cluster (seed URLs) when configured, memory (single
+// instance, dev) otherwise.
 import { createMemoryStores } from './memory/index.js';
-import { connectRedis, createRedisClient, createRedisStores } from './redis/index.js';
+import { connectRedis, createRedisClient, createRedisClusterClient, createRedisStores, type RevocationDurability } from './redis/index.js';
 import type { StoreLimits, Stores } from './types.js';
 
 export { adapterClass } from './adapter_class.js';
@@ -9,6 +10,10 @@ export type * from './types.js';
 export interface StoresOptions {
   /** `redis://` or `rediss://` URL; omitted means in-memory stores. */
   redisUrl?: string;
+  /** Redis Cluster seed URLs (`redis://` or `rediss://`, same credentials); exclusive with `redisUrl`. */
+  clusterNodes?: readonly string[];
+  /** Replicas a revocation write waits for (Redis WAIT) before it is acknowledged; default none. */
+  revocationDurability?: RevocationDurability;
   /** Prepended to every Redis key, so several services (or test runs) can share one Redis. */
   keyPrefix: string;
   /** Audit and session-registry bounds; each defaults to the service configuration's default. */
@@ -27,8 +32,15 @@ export interface StoresOptions {
  */
 export async function createStores(options: StoresOptions): Promise<Stores> {
   const limits = options.limits ?? {};
-  if (!options.redisUrl) return createMemoryStores({ limits });
-  const redis = createRedisClient(options.redisUrl, { onError: options.onRedisError ?? (() => {}) });
-  await connectRedis(redis, options.redisUrl);
-  return createRedisStores(redis, { keyPrefix: options.keyPrefix, limits });
+  const clusterNodes = options.clusterNodes ?? [];
+  if (options.redisUrl && clusterNodes.length > 0) throw new TypeError('set a Redis URL or Redis Cluster nodes, not both');
+  if (!options.redisUrl && clusterNodes.length === 0) return createMemoryStores({ limits });
+  const onError = options.onRedisError ?? (() => {});
+  const redis = options.redisUrl ? createRedisClient(options.redisUrl, { onError }) : createRedisClusterClient(clusterNodes, { onError });
+  await connectRedis(redis, options.redisUrl ?? clusterNodes.join(','));
+  return createRedisStores(redis, {
+    keyPrefix: options.keyPrefix,
+    limits,
+    ...(options.revocationDurability ? { revocationDurability: options.revocationDurability } : {}),
+  });
 }

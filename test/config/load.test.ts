@@ -135,7 +135,7 @@ describe('loadConfig', () => {
     assert.equal(config.port, 4000);
     assert.equal(config.issuer, 'https://file.example');
     assert.equal(config.logLevel, 'warn');
-    assert.deepEqual(config.redis, { url: 'redis://file:6379', keyPrefix: 'f:' });
+    assert.deepEqual(config.redis, { url: 'redis://file:6379', keyPrefix: 'f:', revocationReplicas: 0, revocationWaitMs: 500 });
   });
 
   it('reads JSON when the file ends in .json', () => {
@@ -148,8 +148,27 @@ describe('loadConfig', () => {
     const { config } = loadConfig({ CONFIG_FILE: file, PORT: '5000', ISSUER: 'https://env.example/', REDIS_URL: 'redis://env:6380', LOG_LEVEL: 'debug' });
     assert.equal(config.port, 5000);
     assert.equal(config.issuer, 'https://env.example');
-    assert.deepEqual(config.redis, { url: 'redis://env:6380', keyPrefix: 'f:' });
+    assert.deepEqual(config.redis, { url: 'redis://env:6380', keyPrefix: 'f:', revocationReplicas: 0, revocationWaitMs: 500 });
     assert.equal(config.logLevel, 'debug');
+  });
+
+  it('REDIS_CLUSTER_NODES (comma-separated seeds) or redis.clusterNodes selects a Redis Cluster; with a Redis URL too it is refused in one line', () => {
+    const nodes = 'redis://10.0.0.1:7000, rediss://u:p@10.0.0.2:7001,';
+    const { config } = loadConfig({ CONFIG_FILE: file, REDIS_URL: '', REDIS_CLUSTER_NODES: nodes });
+    assert.deepEqual(config.redis.clusterNodes, ['redis://10.0.0.1:7000', 'rediss://u:p@10.0.0.2:7001']);
+    assert.equal(config.redis.url, undefined);
+    assert.deepEqual(parseConfig({ redis: { clusterNodes: ['redis://a:1'] } }).redis.clusterNodes, ['redis://a:1']);
+    assert.throws(
+      () => loadConfig({ CONFIG_FILE: file, REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.message.split('\n').filter((line) => line.startsWith('  ')).join('\n'), '  redis: set url (REDIS_URL) or clusterNodes (REDIS_CLUSTER_NODES), not both');
+        return true;
+      },
+    );
+    refuses({ redis: { clusterNodes: ['http://a:1'] } }, 'redis.clusterNodes.0: must be a redis:// or rediss:// URL');
+    // An empty REDIS_CLUSTER_NODES, like an empty REDIS_URL, leaves the store to the rest of the configuration.
+    assert.equal(loadConfig({ CONFIG_FILE: file, REDIS_CLUSTER_NODES: '' }).config.redis.url, 'redis://file:6379');
   });
 
   it('env PORT also moves the default issuer; an empty REDIS_URL selects the memory store', () => {

@@ -1,4 +1,5 @@
-// Whole flows over HTTP against real Redis: login -> agent exchange -> verify with jose -> multi-hop -> external IdP.
+// Whole flows over HTTP against real Redis, single and Cluster: login -> agent exchange -> verify with jose -> multi-hop ->
+// external IdP.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
@@ -6,13 +7,14 @@ import { exchangeFor, loginUser } from '../helpers/http.js';
 import { AT, BILLING, CRM, startService, type TestService } from '../helpers/service.js';
 import { startTestIdp, type TestIdp } from '../helpers/test_idp.js';
 
-describe('delegation flow end to end', () => {
+for (const backend of ['redis', 'redis cluster'] as const) describe(`delegation flow end to end (${backend})`, () => {
   let svc: TestService;
   let idp: TestIdp;
 
   before(async () => {
     idp = await startTestIdp();
     svc = await startService({
+      cluster: backend === 'redis cluster',
       extra: (port) => ({
         trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audience: `http://127.0.0.1:${port}`, allowedScopes: ['crm.lookup_customer'] }],
       }),

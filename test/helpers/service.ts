@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { createService, type Service } from '../../src/service.js';
+import { connectTestCluster, deleteClusterKeysWithPrefix, testCluster } from './redis_cluster.js';
 
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 export const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -84,6 +85,8 @@ export interface StartOptions {
   extra?: (port: number) => Partial<ConfigInput>;
   /** Use the in-memory store instead of Redis. */
   memory?: boolean;
+  /** Use a Redis Cluster instead of single Redis: `true` for the test cluster (redis_cluster.ts), or these seed URLs. */
+  cluster?: boolean | string[];
   now?: () => number;
   /** Reuse another instance's keys and prefix (two replicas sharing one Redis). */
   share?: { keysDir: string; prefix: string; secrets: Record<string, string> };
@@ -101,11 +104,13 @@ export async function startService(options: StartOptions = {}): Promise<TestServ
   );
   const input = testConfig(port, prefix, keysDir, options.extra?.(port));
   if (options.memory) input.redis = { keyPrefix: prefix };
+  const clusterNodes = options.cluster === true ? testCluster().nodes : options.cluster || undefined;
+  if (clusterNodes) input.redis = { ...input.redis, url: undefined, clusterNodes, keyPrefix: prefix };
   const config = parseConfig(input);
   const service = await createService(config, { logger: options.logger ?? pino({ level: 'silent' }), env, ...(options.now ? { now: options.now } : {}) });
   await service.listen(port, '127.0.0.1');
-  const redis = new Redis(REDIS_URL, { lazyConnect: true });
-  await redis.connect();
+  const redis = clusterNodes ? await connectTestCluster(clusterNodes) : new Redis(REDIS_URL, { lazyConnect: true });
+  if (!clusterNodes) await redis.connect();
   return {
     service,
     url: config.issuer,
@@ -117,7 +122,7 @@ export async function startService(options: StartOptions = {}): Promise<TestServ
     async stop() {
       await service.close();
       if (!options.share) {
-        await deleteKeysWithPrefix(redis, prefix);
+        await (clusterNodes ? deleteClusterKeysWithPrefix : deleteKeysWithPrefix)(redis, prefix);
         rmSync(keysDir, { recursive: true, force: true });
       }
       await redis.quit();

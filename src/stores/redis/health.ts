@@ -1,8 +1,13 @@
 // Redis liveness for /readyz and the fail-closed rule.
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster } from './client.js';
 import type { StoreHealth } from '../types.js';
 
-/** PING answered within `timeoutMs` means healthy; anything else (error, timeout, closed client) is false, never a throw. */
+/**
+ * PING answered within `timeoutMs` means healthy; anything else (error, timeout, closed client) is false, never a throw.
+ * On a Redis Cluster every master must answer: a master that does not leaves its slots unserved (and, with Redis'
+ * default cluster-require-full-coverage, the whole cluster refuses commands once it is marked failed).
+ */
 export function redisHealth(redis: Redis, timeoutMs = 500): StoreHealth {
   return {
     async ping() {
@@ -11,7 +16,7 @@ export function redisHealth(redis: Redis, timeoutMs = 500): StoreHealth {
         timer = setTimeout(resolve, timeoutMs, false);
       });
       try {
-        return await Promise.race([redis.ping().then((reply) => reply === 'PONG'), timedOut]);
+        return await Promise.race([isCluster(redis) ? pingMasters(redis as unknown as Cluster) : redis.ping().then((reply) => reply === 'PONG'), timedOut]);
       } catch {
         return false;
       } finally {
@@ -19,4 +24,11 @@ export function redisHealth(redis: Redis, timeoutMs = 500): StoreHealth {
       }
     },
   };
+}
+
+async function pingMasters(cluster: Cluster): Promise<boolean> {
+  const masters = cluster.nodes('master');
+  if (masters.length === 0) return false;
+  const replies = await Promise.all(masters.map((node) => node.ping()));
+  return replies.every((reply) => reply === 'PONG');
 }

@@ -1,5 +1,7 @@
-// The Redis key layout, in one place. Every key starts with the configured prefix; nothing here is Cluster-aware
-// (see scripts.ts for why this store runs on a single Redis or Sentinel only).
+// The Redis key layout, in one place. Every key starts with the configured prefix. Two layouts: `redisKeys` on a single
+// Redis (unchanged, so an upgrade finds every stored record and revocation marker), `clusterKeys` on a Redis Cluster,
+// where the keys one script or MULTI touches together share a hash tag chosen per record, grant or session.
+import { createHash } from 'node:crypto';
 import type { RevocationKind } from '../types.js';
 
 /**
@@ -43,3 +45,55 @@ export const redisKeys = {
   audit: (prefix: string) => `${prefix}audit`,
   dpopProof: (prefix: string, key: string) => `${prefix}dpop:${key}`,
 };
+
+/**
+ * `{value}`: the hash tag that puts every key built from `value` in one Cluster slot (Redis hashes only what is between
+ * the first `{` and the next `}`). A value holding a brace would cut its own tag short, so it is tagged by its digest
+ * instead and kept after the tag, which keeps the key unique: `{digest}value`.
+ */
+export function hashTag(value: string): string {
+  if (!/[{}]/.test(value) && value !== '') return `{${value}}`;
+  return `{${createHash('sha256').update(value).digest('base64url').slice(0, 22)}}${value}`;
+}
+
+/**
+ * The Redis Cluster layout: the single-node names with a hash tag on the value that groups keys.
+ * - a record `oidc:${model}:{id}`, a grant set `oidc:grant:{grantId}`, `oidc:uid:{uid}`, `oidc:userCode:{code}`: each in
+ *   its own slot (an upsert writes the record in one MULTI, then its grant set and indexes: see oidc_adapter.ts).
+ * - a marker `rev:${kind}:{value}` in its own slot; `rev:sid:{uid}` shares the slot of `oidc:uid:{uid}`.
+ * - the feed `rev:{feed}:events`, `rev:{feed}:index` and `rev:{feed}:records` (hash `kind:value` -> record JSON, the
+ *   copy the snapshot reads) in ONE slot by design: the snapshot must read the cursor and every live marker atomically,
+ *   and its writes are revocations (rare, admin-driven), not exchanges. The markers the exchange reads stay spread.
+ * - a session's keys `sess:{sid}:rec|clients|tools|jtis|hops` in the session's slot; `sess:by-sub:{sub}`,
+ *   `sess:by-client:{clientId}` each in their own; `sess:recent` and `audit` are single keys (one slot each, written after
+ *   the response in batches, never on the exchange's check path).
+ */
+export const clusterKeys: typeof redisKeys & { revocationRecords: (prefix: string) => string } = {
+  // Keys only ever used alone (one command, one key) need no tag: the single-node names serve.
+  ...redisKeys,
+  record: (prefix, model, id) => `${prefix}oidc:${model}:${hashTag(id)}`,
+  grant: (prefix, grantId) => `${prefix}oidc:grant:${hashTag(grantId)}`,
+  uid: (prefix, uid) => `${prefix}oidc:uid:${hashTag(uid)}`,
+  userCode: (prefix, userCode) => `${prefix}oidc:userCode:${hashTag(userCode)}`,
+  revocationPrefix: () => {
+    throw new Error('no revocation key prefix on a Redis Cluster: scripts declare every key');
+  },
+  revocation: (prefix, kind, value) => `${prefix}rev:${kind}:${hashTag(value)}`,
+  revocationIndex: (prefix) => `${prefix}rev:{feed}:index`,
+  dpopProof: (prefix, key) => `${prefix}dpop:${hashTag(key)}`,
+  revocationEvents: (prefix) => `${prefix}rev:{feed}:events`,
+  revocationRecords: (prefix) => `${prefix}rev:{feed}:records`,
+  session: {
+    record: (prefix, sid) => `${prefix}sess:${hashTag(sid)}:rec`,
+    clients: (prefix, sid) => `${prefix}sess:${hashTag(sid)}:clients`,
+    tools: (prefix, sid) => `${prefix}sess:${hashTag(sid)}:tools`,
+    jtis: (prefix, sid) => `${prefix}sess:${hashTag(sid)}:jtis`,
+    hops: (prefix, sid) => `${prefix}sess:${hashTag(sid)}:hops`,
+    recent: (prefix) => `${prefix}sess:recent`,
+    bySub: (prefix, sub) => `${prefix}sess:by-sub:${hashTag(sub)}`,
+    byClient: (prefix, clientId) => `${prefix}sess:by-client:${hashTag(clientId)}`,
+  },
+  audit: (prefix) => `${prefix}audit`,
+};
+
+export type RedisKeyLayout = typeof redisKeys;

@@ -2,21 +2,32 @@
 // Records are hashes so that `consume` can stamp a field without rewriting (or re-expiring) the payload.
 import { GRANTABLE_MODELS, UID_INDEXED_MODEL, epochSeconds, lifetimeMs, toPayload } from '../oidc_records.js';
 import type { AdapterPayload, OidcAdapter } from '../types.js';
-import { redisKeys } from './keys.js';
+import { clusterKeys, redisKeys, type RedisKeyLayout } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
 export class RedisOidcAdapter implements OidcAdapter {
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
   readonly #model: string;
+  /** On a Redis Cluster the record, its grant set and its indexes live in different slots (see keys.ts). */
+  readonly #cluster: boolean;
+  readonly #keys: RedisKeyLayout;
 
-  constructor(redis: ScriptedRedis, prefix: string, model: string) {
+  constructor(redis: ScriptedRedis, prefix: string, model: string, cluster = false) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#model = model;
+    this.#cluster = cluster;
+    this.#keys = cluster ? clusterKeys : redisKeys;
   }
 
-  /** Replaces the record and its indexes in one MULTI, so a reader never sees a record without its expiry. */
+  /**
+   * Replaces the record and its indexes in one MULTI, so a reader never sees a record without its expiry.
+   * On a Redis Cluster: the record in one MULTI first, then its grant set and indexes in a second (their own slots). In
+   * that order a record is always in its grant set by the time the upsert returns, so a later revokeByGrantId finds it;
+   * a revokeByGrantId running between the two steps deletes the record (and the grant set the second step re-creates
+   * holds only a dead key), as when it runs before the upsert on a single Redis.
+   */
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const key = this.#key(id);
     const ttl = lifetimeMs(expiresIn);
@@ -27,22 +38,44 @@ export class RedisOidcAdapter implements OidcAdapter {
     }
     const multi = this.#redis.multi().del(key).hset(key, 'payload', JSON.stringify(payload));
     if (ttl !== undefined) multi.pexpire(key, ttl);
+    type Multi = ReturnType<ScriptedRedis['multi']>;
+    const indexes: Array<(m: Multi) => void> = [];
 
     if (GRANTABLE_MODELS.has(this.#model) && payload.grantId) {
-      const grantKey = redisKeys.grant(this.#prefix, payload.grantId);
-      multi.sadd(grantKey, key);
-      if (ttl === undefined) {
-        multi.persist(grantKey);
-      } else {
-        // NX gives a new set the member's lifetime; GT only ever lengthens it, so the set outlives its longest member.
-        multi.pexpire(grantKey, ttl, 'NX');
-        multi.pexpire(grantKey, ttl, 'GT');
-      }
+      const grantKey = this.#keys.grant(this.#prefix, payload.grantId);
+      indexes.push((m) => {
+        m.sadd(grantKey, key);
+        if (ttl === undefined) {
+          m.persist(grantKey);
+        } else {
+          // NX gives a new set the member's lifetime; GT only ever lengthens it, so the set outlives its longest member.
+          m.pexpire(grantKey, ttl, 'NX');
+          m.pexpire(grantKey, ttl, 'GT');
+        }
+      });
     }
-    if (this.#model === UID_INDEXED_MODEL && payload.uid) this.#setIndex(multi, redisKeys.uid(this.#prefix, payload.uid), id, ttl);
-    if (payload.userCode) this.#setIndex(multi, redisKeys.userCode(this.#prefix, payload.userCode), id, ttl);
+    if (this.#model === UID_INDEXED_MODEL && payload.uid) {
+      const uidKey = this.#keys.uid(this.#prefix, payload.uid);
+      indexes.push((m) => this.#setIndex(m, uidKey, id, ttl));
+    }
+    if (payload.userCode) {
+      const userCodeKey = this.#keys.userCode(this.#prefix, payload.userCode);
+      indexes.push((m) => this.#setIndex(m, userCodeKey, id, ttl));
+    }
 
+    if (!this.#cluster) {
+      for (const index of indexes) index(multi);
+      throwFirstError(await multi.exec());
+      return;
+    }
     throwFirstError(await multi.exec());
+    await Promise.all(
+      indexes.map(async (index) => {
+        const m = this.#redis.multi();
+        index(m);
+        throwFirstError(await m.exec());
+      }),
+    );
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -51,12 +84,12 @@ export class RedisOidcAdapter implements OidcAdapter {
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const id = await this.#redis.get(redisKeys.uid(this.#prefix, uid));
+    const id = await this.#redis.get(this.#keys.uid(this.#prefix, uid));
     return id === null ? undefined : this.find(id);
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    const id = await this.#redis.get(redisKeys.userCode(this.#prefix, userCode));
+    const id = await this.#redis.get(this.#keys.userCode(this.#prefix, userCode));
     return id === null ? undefined : this.find(id);
   }
 
@@ -69,12 +102,24 @@ export class RedisOidcAdapter implements OidcAdapter {
     await this.#redis.del(this.#key(id));
   }
 
+  /**
+   * On a Redis Cluster the members live in other slots than the grant set, so no script can delete them with it: read
+   * the members, delete them (one DEL each, auto-pipelined per node), then remove exactly those from the set. A failure
+   * part-way leaves the rest in the set for a retry; a record upserted meanwhile stays in the set.
+   */
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.#redis.dtsRevokeGrant(redisKeys.grant(this.#prefix, grantId));
+    const grantKey = this.#keys.grant(this.#prefix, grantId);
+    if (!this.#cluster) {
+      await this.#redis.dtsRevokeGrant(grantKey);
+      return;
+    }
+    const members = await this.#redis.smembers(grantKey);
+    await Promise.all(members.map((member) => this.#redis.del(member)));
+    for (let i = 0; i < members.length; i += 500) await this.#redis.srem(grantKey, ...members.slice(i, i + 500));
   }
 
   #key(id: string): string {
-    return redisKeys.record(this.#prefix, this.#model, id);
+    return this.#keys.record(this.#prefix, this.#model, id);
   }
 
   #setIndex(multi: ReturnType<ScriptedRedis['multi']>, key: string, id: string, ttl: number | undefined): void {

@@ -3,7 +3,7 @@ import { epochSeconds } from '../oidc_records.js';
 import { parseRevocation } from '../revocation.js';
 import { ZERO_STREAM_ID, cursorIsStale, parseStreamId } from '../stream_id.js';
 import type { RevocationEvent, RevocationFeed, RevocationRecord } from '../types.js';
-import { redisKeys } from './keys.js';
+import { clusterKeys, redisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 import { StreamTail, type StreamEntry } from './stream_tail.js';
 
@@ -12,20 +12,28 @@ export class RedisRevocationFeed implements RevocationFeed {
   readonly #prefix: string;
   readonly #listeners = new Set<(event: RevocationEvent) => void>();
   readonly #tail: StreamTail;
+  /** The event stream: one key, so one slot on a Redis Cluster (keys.ts says why that is fine). */
+  readonly #eventsKey: string;
+  readonly #cluster: boolean;
 
-  constructor(redis: ScriptedRedis, prefix: string) {
+  constructor(redis: ScriptedRedis, prefix: string, cluster = false) {
     this.#redis = redis;
     this.#prefix = prefix;
-    this.#tail = new StreamTail(redis, redisKeys.revocationEvents(prefix), (entry) => this.#deliver(toEvent(entry)));
+    this.#cluster = cluster;
+    this.#eventsKey = (cluster ? clusterKeys : redisKeys).revocationEvents(prefix);
+    this.#tail = new StreamTail(redis, this.#eventsKey, (entry) => this.#deliver(toEvent(entry)));
   }
 
+  /** One script on the stream's server; on a Redis Cluster it reads the feed slot's own copy of the records. */
   async snapshot(): Promise<{ cursor: string; revocations: RevocationRecord[] }> {
-    const [cursor, ...markers] = await this.#redis.dtsRevocationSnapshot(
-      redisKeys.revocationEvents(this.#prefix),
-      redisKeys.revocationIndex(this.#prefix),
-      redisKeys.revocationPrefix(this.#prefix),
-      epochSeconds(),
-    );
+    const [cursor, ...markers] = this.#cluster
+      ? await this.#redis.dtsRevocationSnapshotCluster(this.#eventsKey, clusterKeys.revocationIndex(this.#prefix), clusterKeys.revocationRecords(this.#prefix), epochSeconds())
+      : await this.#redis.dtsRevocationSnapshot(
+          this.#eventsKey,
+          redisKeys.revocationIndex(this.#prefix),
+          redisKeys.revocationPrefix(this.#prefix),
+          epochSeconds(),
+        );
     return { cursor: cursor ?? ZERO_STREAM_ID, revocations: markers.flatMap((m) => parseRevocation(m) ?? []) };
   }
 
@@ -33,7 +41,7 @@ export class RedisRevocationFeed implements RevocationFeed {
   async since(cursor: string): Promise<{ events: RevocationEvent[]; reset: boolean }> {
     const from = parseStreamId(cursor);
     if (!from) return { events: [], reset: true };
-    const key = redisKeys.revocationEvents(this.#prefix);
+    const key = this.#eventsKey;
     const results = await this.#redis.multi().xinfo('STREAM', key).xrange(key, `(${cursor}`, '+').exec();
     const [[infoError, info] = [null, null], [rangeError, entries] = [null, null]] = results ?? [];
     if (infoError) {

@@ -95,3 +95,74 @@ for i = 1, #members, 500 do
 end
 return reply
 `;
+
+// ---- Redis Cluster: the same rules, with every key declared (see keys.ts for the slots) ----
+
+/**
+ * The merge of revokeLua as a Lua function over a stored JSON value, shared by the two cluster scripts below so both
+ * copies of a record (the marker the exchange reads, the feed's copy the snapshot reads) take the same value whatever
+ * order the two writes land in: the rule only ever moves a cutoff later, an absolute revokedAt earlier, expiresAt later.
+ * Returns (json to store or nil when unchanged, its expiry, 1 when it is a new revocation to publish).
+ */
+const mergeFunctionLua = `
+local function merge(existing, incomingJson, revokedAt, expiresAt, cutoff)
+  if not existing then return incomingJson, expiresAt, 1 end
+  local record = cjson.decode(existing)
+  if cutoff and revokedAt > record.revokedAt then
+    if record.expiresAt <= expiresAt then return incomingJson, expiresAt, 1 end
+    local incoming = cjson.decode(incomingJson)
+    incoming.expiresAt = record.expiresAt
+    return cjson.encode(incoming), record.expiresAt, 1
+  end
+  local changed = false
+  if not cutoff and revokedAt < record.revokedAt then record.revokedAt = revokedAt; changed = true end
+  if expiresAt > record.expiresAt then record.expiresAt = expiresAt; changed = true end
+  if not changed then return nil, record.expiresAt, 0 end
+  return cjson.encode(record), record.expiresAt, 0
+end
+`;
+
+/**
+ * Cluster, the feed's slot. KEYS[1] records hash (`kind:value` -> record JSON), KEYS[2] event stream, KEYS[3] index;
+ * ARGV as revokeLua. Prunes expired records, merges, stores the copy, indexes it, and appends the event when the merge
+ * says it is a new revocation. Replies {stored record JSON, 1 when published else 0}. The feed's copy decides
+ * publication, so a revoke retried after its marker write failed still publishes exactly once.
+ */
+export const revokeFeedLua = `${mergeFunctionLua}
+-- A copy expires as its marker does (SET EXAT: gone once the clock reaches expiresAt), so expiresAt <= now is gone.
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
+for i = 1, #expired, 500 do redis.call('HDEL', KEYS[1], unpack(expired, i, math.min(i + 499, #expired))) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
+local existing = redis.call('HGET', KEYS[1], ARGV[5])
+local json, at, publish = merge(existing, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[7] == '1')
+if not json then return { existing, 0 } end
+at = string.format('%d', at)
+redis.call('HSET', KEYS[1], ARGV[5], json)
+redis.call('ZADD', KEYS[3], at, ARGV[5])
+if publish == 1 then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'record', json) end
+return { json, publish }
+`;
+
+/** Cluster, the marker's slot. KEYS[1] marker; ARGV[1] record JSON, ARGV[2] revokedAt, ARGV[3] expiresAt, ARGV[4] '1' for a cutoff kind. Replies the stored JSON. */
+export const revokeMarkerLua = `${mergeFunctionLua}
+local existing = redis.call('GET', KEYS[1])
+local json, at = merge(existing, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1')
+if not json then return existing end
+redis.call('SET', KEYS[1], json, 'EXAT', string.format('%d', at))
+return json
+`;
+
+/**
+ * Cluster, the feed's slot. KEYS[1] event stream, KEYS[2] index, KEYS[3] records hash; ARGV[1] now (epoch seconds).
+ * Replies {cursor, record JSON...}, atomically as revocationSnapshotLua, from the feed's own copy of the records.
+ */
+export const revocationSnapshotClusterLua = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local reply = { '0-0' }
+if last[1] then reply[1] = last[1][1] end
+local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')
+for i = 1, #members, 500 do
+  for _, record in ipairs(redis.call('HMGET', KEYS[3], unpack(members, i, math.min(i + 499, #members)))) do reply[#reply + 1] = record end
+end
+return reply
+`;

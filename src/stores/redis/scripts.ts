@@ -1,14 +1,15 @@
 // The store's Lua scripts, registered with ioredis' defineCommand: ioredis sends EVAL once per connection, then
 // EVALSHA, and resends the body itself when the server answers NOSCRIPT.
 //
-// NOT REDIS CLUSTER SAFE: several scripts compute key names from data they have just read (the token's session uid,
-// account and client; a grant's members; index members; snapshot markers), so they touch keys they could not declare.
-// Run this store against a single Redis or a Sentinel-managed primary, never a Cluster.
-// Redis 7.0 or newer is required (EXPIRE NX/GT, SET EXAT, XINFO STREAM's entries-added).
+// Single Redis only: dtsRevokeGrant, dtsReadOpaqueSubject, dtsRevocationSnapshot and dtsRecordIssued compute key names
+// from data they read or from prefixes, touching keys they do not declare; that is what makes each one round trip on
+// one server. On a Redis Cluster the stores use the cluster scripts below instead, each declaring all its keys, all in
+// one slot (keys.ts); the cross-slot steps run from the client.
+// Redis 7.0 or newer is required (EXPIRE NX/GT, SET EXAT, XINFO STREAM's entries-added, EXPIRETIME, ZADD GT).
 import type { Redis } from 'ioredis';
 import { consumeLua, revokeGrantLua } from './oidc_scripts.js';
-import { readOpaqueSubjectLua, revocationSnapshotLua, revokeLua } from './revocation_scripts.js';
-import { recordIssuedLua } from './session_scripts.js';
+import { readOpaqueSubjectLua, revocationSnapshotClusterLua, revocationSnapshotLua, revokeFeedLua, revokeLua, revokeMarkerLua } from './revocation_scripts.js';
+import { indexTouchClusterLua, recordIssuedLua, recordSessionClusterLua } from './session_scripts.js';
 import { addClientLua } from './onboarding_store.js';
 
 /** The client with this store's scripts defined on it. */
@@ -19,6 +20,12 @@ export interface ScriptedRedis extends Redis {
   dtsRevoke(markerKey: string, eventsKey: string, indexKey: string, ...args: Array<string | number>): Promise<[string, number]>;
   dtsRevocationSnapshot(eventsKey: string, indexKey: string, revocationPrefix: string, now: number): Promise<Array<string | null>>;
   dtsRecordIssued(...args: Array<string | number>): Promise<number>;
+  // Redis Cluster: every key declared.
+  dtsRevokeFeed(recordsKey: string, eventsKey: string, indexKey: string, ...args: Array<string | number>): Promise<[string, number]>;
+  dtsRevokeMarker(markerKey: string, ...args: Array<string | number>): Promise<string>;
+  dtsRevocationSnapshotCluster(eventsKey: string, indexKey: string, recordsKey: string, now: number): Promise<Array<string | null>>;
+  dtsRecordSession(...keysThenArgs: Array<string | number>): Promise<string[]>;
+  dtsIndexTouch(indexKey: string, ...args: Array<string | number>): Promise<string[]>;
   dtsAddRegisteredClient(indexKey: string, now: number, clientId: string, expiresAt: number, max: number): Promise<number>;
 }
 
@@ -30,6 +37,11 @@ const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
   dtsRevocationSnapshot: { lua: revocationSnapshotLua, numberOfKeys: 2 },
   // One call covers many sessions: the script builds their key names from the prefixes it is given.
   dtsRecordIssued: { lua: recordIssuedLua, numberOfKeys: 0 },
+  dtsRevokeFeed: { lua: revokeFeedLua, numberOfKeys: 3 },
+  dtsRevokeMarker: { lua: revokeMarkerLua, numberOfKeys: 1 },
+  dtsRevocationSnapshotCluster: { lua: revocationSnapshotClusterLua, numberOfKeys: 3 },
+  dtsRecordSession: { lua: recordSessionClusterLua, numberOfKeys: 5 },
+  dtsIndexTouch: { lua: indexTouchClusterLua, numberOfKeys: 1 },
   dtsAddRegisteredClient: { lua: addClientLua, numberOfKeys: 1 },
 };
 

@@ -4,11 +4,18 @@ import { epochSeconds } from '../oidc_records.js';
 import { compareSessionPositions, decodeSessionCursor, encodeSessionCursor, type SessionPosition } from '../session_cursor.js';
 import { hopClients, sortedStrings, validateIssued } from '../session_records.js';
 import type { IssuedEntry, Page, SessionHop, SessionRecord, SessionRegistry, SessionSummary, StoreLimits } from '../types.js';
-import { redisKeys } from './keys.js';
+import { clusterKeys, redisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
-import { RECORD_ISSUED_MAX_ENTRIES } from './session_scripts.js';
+import { INDEX_CLEANUP_MAX, INDEX_CLEANUP_PER_INSERT, RECORD_ISSUED_MAX_ENTRIES } from './session_scripts.js';
 
-const keys = redisKeys.session;
+/** What one listing index needs after a batch (Redis Cluster path): see indexTouchClusterLua. */
+interface IndexWork {
+  members: Map<string, number>;
+  added: number;
+  expireAt: number;
+  clean: boolean;
+  retention: number;
+}
 /** Index entries read per round trip while paging. */
 const LIST_BATCH = 200;
 
@@ -16,11 +23,13 @@ export class RedisSessionRegistry implements SessionRegistry {
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
   readonly #maxHops: number;
+  readonly #cluster: boolean;
 
-  constructor(redis: ScriptedRedis, prefix: string, limits: Pick<StoreLimits, 'maxHopsPerSession'>) {
+  constructor(redis: ScriptedRedis, prefix: string, limits: Pick<StoreLimits, 'maxHopsPerSession'>, cluster = false) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#maxHops = limits.maxHopsPerSession;
+    this.#cluster = cluster;
   }
 
   async recordIssued(session: { sid: string; sub: string; issuer: string }, hop: SessionHop, retentionSeconds: number): Promise<void> {
@@ -31,6 +40,8 @@ export class RedisSessionRegistry implements SessionRegistry {
   async recordIssuedMany(entries: IssuedEntry[]): Promise<void> {
     for (const { session, hop, retentionSeconds } of entries) validateIssued(session, hop, retentionSeconds);
     if (entries.length === 0) return;
+    if (this.#cluster) return this.#recordIssuedCluster(entries);
+    const keys = redisKeys.session;
     const p = this.#prefix;
     const head = [this.#maxHops, keys.record(p, ''), keys.clients(p, ''), keys.tools(p, ''), keys.jtis(p, ''), keys.hops(p, ''), keys.recent(p), keys.bySub(p, ''), keys.byClient(p, '')];
     const calls: Array<Array<string | number>> = [];
@@ -54,6 +65,7 @@ export class RedisSessionRegistry implements SessionRegistry {
   }
 
   async get(sid: string): Promise<SessionRecord | undefined> {
+    const keys = this.#keys;
     const p = this.#prefix;
     const results = await this.#redis
       .multi()
@@ -74,6 +86,7 @@ export class RedisSessionRegistry implements SessionRegistry {
   async list(filter: { sub?: string; clientId?: string }, page: { cursor?: string; limit: number }): Promise<Page<SessionSummary>> {
     const limit = pageLimit(page.limit);
     const after = page.cursor === undefined ? undefined : decodeSessionCursor(page.cursor);
+    const keys = this.#keys;
     const p = this.#prefix;
     const index = filter.sub ? keys.bySub(p, filter.sub) : filter.clientId ? keys.byClient(p, filter.clientId) : keys.recent(p);
     const found: SessionSummary[] = [];
@@ -94,17 +107,85 @@ export class RedisSessionRegistry implements SessionRegistry {
   }
 
   async sidsOf(sub: string): Promise<string[]> {
-    const sids = await this.#redis.zrevrange(keys.bySub(this.#prefix, sub), 0, -1);
+    const sids = await this.#redis.zrevrange(this.#keys.bySub(this.#prefix, sub), 0, -1);
     return (await this.#summaries(sids)).map((summary) => summary.sid);
   }
 
-  /** The summaries of the sessions that still exist, in the order given, in one MULTI. */
+  get #keys() {
+    return (this.#cluster ? clusterKeys : redisKeys).session;
+  }
+
+  /**
+   * Redis Cluster: each session's entries in one script call on its slot (a session's calls in order, sessions in
+   * parallel), which replies the listing-index work; then one script per index (its own slot); then the cleanup
+   * candidates' records checked (EXISTS, in parallel) and the dead ones removed. Three to four round trips, all after
+   * the response (the registry is never on the exchange's check path).
+   */
+  async #recordIssuedCluster(entries: IssuedEntry[]): Promise<void> {
+    const keys = clusterKeys.session;
+    const p = this.#prefix;
+    const bySid = new Map<string, IssuedEntry[]>();
+    for (const entry of entries) {
+      const list = bySid.get(entry.session.sid);
+      if (list) list.push(entry);
+      else bySid.set(entry.session.sid, [entry]);
+    }
+    const indexes = new Map<string, IndexWork>();
+    const indexKey = (kind: string, name: string) => (kind === 'recent' ? keys.recent(p) : kind === 'sub' ? keys.bySub(p, name) : keys.byClient(p, name));
+    await Promise.all(
+      [...bySid].map(async ([sid, list]) => {
+        const sessionKeys = [keys.record(p, sid), keys.clients(p, sid), keys.tools(p, sid), keys.jtis(p, sid), keys.hops(p, sid)];
+        for (let start = 0; start < list.length; start += RECORD_ISSUED_MAX_ENTRIES) {
+          const args: Array<string | number> = [...sessionKeys, this.#maxHops];
+          for (const { session, hop, retentionSeconds } of list.slice(start, start + RECORD_ISSUED_MAX_ENTRIES)) {
+            const clients = hopClients(hop);
+            args.push(session.sid, session.sub, session.issuer, hop.at, JSON.stringify(hop), hop.jti, hop.exp, retentionSeconds, hop.toolServer, clients.length, ...clients);
+          }
+          const touches = await this.#redis.dtsRecordSession(...args);
+          for (let i = 0; i + 6 < touches.length; i += 7) {
+            const [kind, name, member, joined, clean, retention, expiry] = touches.slice(i, i + 7) as [string, string, string, string, string, string, string];
+            const key = indexKey(kind, name);
+            let work = indexes.get(key);
+            if (!work) indexes.set(key, (work = { members: new Map(), added: 0, expireAt: 0, clean: false, retention: Infinity }));
+            if (member !== '') work.members.set(sid, Number(member));
+            if (joined === '1') work.added++;
+            if (clean === '1') {
+              work.clean = true;
+              work.retention = Math.min(work.retention, Number(retention));
+            }
+            work.expireAt = Math.max(work.expireAt, Number(expiry));
+          }
+        }
+      }),
+    );
+    const now = epochSeconds();
+    await Promise.all(
+      [...indexes].map(async ([key, work]) => {
+        const budget = work.clean ? Math.min(INDEX_CLEANUP_PER_INSERT * Math.max(work.added, 1), INDEX_CLEANUP_MAX) : 0;
+        const pairs = [...work.members].flatMap(([sid, lastAt]) => [lastAt, sid]);
+        const candidates = await this.#redis.dtsIndexTouch(key, work.expireAt, budget, work.clean ? now - work.retention : 0, ...pairs);
+        if (candidates.length === 0) return;
+        const alive = await Promise.all(candidates.map((sid) => this.#redis.exists(keys.record(p, sid))));
+        const dead = candidates.filter((_, i) => alive[i] === 0);
+        if (dead.length > 0) await this.#redis.zrem(key, ...dead);
+      }),
+    );
+  }
+
+  /** The summaries of the sessions that still exist, in the order given, in one MULTI (Redis Cluster: one per session, sent together). */
   async #summaries(sids: string[]): Promise<SessionSummary[]> {
     if (sids.length === 0) return [];
+    const keys = this.#keys;
     const p = this.#prefix;
-    const multi = this.#redis.multi();
-    for (const sid of sids) multi.hgetall(keys.record(p, sid)).smembers(keys.clients(p, sid)).smembers(keys.tools(p, sid));
-    const replies = values(await multi.exec());
+    const read = (multi: ReturnType<ScriptedRedis['multi']>, sid: string) => multi.hgetall(keys.record(p, sid)).smembers(keys.clients(p, sid)).smembers(keys.tools(p, sid));
+    let replies: unknown[];
+    if (this.#cluster) {
+      replies = (await Promise.all(sids.map(async (sid) => values(await read(this.#redis.multi(), sid).exec())))).flat();
+    } else {
+      const multi = this.#redis.multi();
+      for (const sid of sids) read(multi, sid);
+      replies = values(await multi.exec());
+    }
     const summaries: SessionSummary[] = [];
     for (let i = 0; i + 2 < replies.length; i += 3) {
       const summary = toSummary(replies[i] as Record<string, string>, replies[i + 1] as string[], replies[i + 2] as string[]);

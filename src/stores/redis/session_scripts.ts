@@ -164,3 +164,110 @@ for _, key in ipairs(order) do
 end
 return 1
 `;
+
+// ---- Redis Cluster: the same rules split by slot (see keys.ts), every key declared ----
+
+/**
+ * Cluster, one session's slot. KEYS[1..5] the session's record hash, clients set, tools set, jtis zset, hops list;
+ * ARGV[1] max hops, then per entry of THIS session: sid, sub, issuer, hop at, hop JSON, jti, exp, retention seconds,
+ * tool server, n, and n client ids. The per-session writes of recordIssuedLua, unchanged; instead of touching the listing
+ * indexes (other slots) it replies the work they need, 7 fields per touch: index kind (`recent`, `sub`, `client`), its
+ * name (subject or client id, '' for recent), the member's lastAt ('' when unchanged), '1' when the session joined it,
+ * '1' when it is to be cleaned, the retention, and the session's expiry (see indexTouchClusterLua).
+ */
+export const recordSessionClusterLua = `
+local maxHops = tonumber(ARGV[1])
+local recordKey, clientsKey, toolsKey, jtisKey, hopsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local time = redis.call('TIME')
+local now = tonumber(time[1])
+local nowExact = now + tonumber(time[2]) / 1000000
+local reply = {}
+
+local function record(sid, sub, issuer, at, hopJson, jti, exp, retention, tool, clients)
+  local expireAt = exp + retention
+  local stored = redis.call('HMGET', recordKey, 'sub', 'firstAt', 'lastAt', 'tokensIssued', 'expiresAt')
+  local created = not stored[1]
+  local count, last, lastMoved, expiry, grew
+  if created then
+    if expireAt <= nowExact then return end
+    count, last, lastMoved, expiry, grew = 1, at, true, expireAt, true
+    redis.call('HSET', recordKey, 'sid', sid, 'sub', sub, 'issuer', issuer, 'firstAt', at, 'lastAt', at, 'tokensIssued', 1, 'expiresAt', expireAt)
+  else
+    sub = stored[1]
+    count = (tonumber(stored[4]) or 0) + 1
+    last = tonumber(stored[3]) or at
+    local fields = { 'tokensIssued', count }
+    local first = tonumber(stored[2])
+    if not first or at < first then fields[#fields + 1] = 'firstAt'; fields[#fields + 1] = at end
+    lastMoved = at > last
+    if lastMoved then
+      last = at
+      fields[#fields + 1] = 'lastAt'; fields[#fields + 1] = at
+    end
+    expiry = tonumber(stored[5])
+    local legacy = not expiry
+    if legacy then
+      expiry = redis.call('EXPIRETIME', recordKey)
+      if expiry < 0 then expiry = 0 end
+    end
+    grew = expireAt > expiry
+    if grew then expiry = expireAt end
+    if grew or legacy then fields[#fields + 1] = 'expiresAt'; fields[#fields + 1] = expiry end
+    redis.call('HSET', recordKey, unpack(fields))
+  end
+  local maintenance = count % ${SESSION_MAINTENANCE_EVERY} == 1
+
+  local newClients = redis.call('SADD', clientsKey, unpack(clients)) > 0
+  redis.call('SADD', toolsKey, tool)
+  redis.call('ZADD', jtisKey, exp, jti)
+  if lastMoved or maintenance then redis.call('ZREMRANGEBYSCORE', jtisKey, '-inf', '(' .. math.min(exp, now + 1)) end
+  if redis.call('RPUSH', hopsKey, hopJson) > maxHops then redis.call('LTRIM', hopsKey, -maxHops, -1) end
+  if grew or maintenance then
+    for _, key in ipairs({ recordKey, clientsKey, toolsKey, jtisKey, hopsKey }) do redis.call('EXPIREAT', key, expiry) end
+  end
+
+  local function touch(kind, name, joined)
+    if not (joined or lastMoved or grew or maintenance) then return end
+    local member = ''
+    if joined or lastMoved then member = last end
+    local clean = (joined or maintenance) and '1' or '0'
+    for _, field in ipairs({ kind, name, member, joined and '1' or '0', clean, retention, expiry }) do reply[#reply + 1] = field end
+  end
+  touch('recent', '', created)
+  touch('sub', sub, created)
+  for _, clientId in ipairs(clients) do touch('client', clientId, created or newClients) end
+  if not created and (lastMoved or grew) then
+    local inHop = {}
+    for _, clientId in ipairs(clients) do inHop[clientId] = true end
+    for _, clientId in ipairs(redis.call('SMEMBERS', clientsKey)) do
+      if not inHop[clientId] then touch('client', clientId, false) end
+    end
+  end
+end
+
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 9])
+  local clients = {}
+  for k = 1, n do clients[k] = ARGV[i + 9 + k] end
+  record(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5], tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), ARGV[i + 8], clients)
+  i = i + 10 + n
+end
+return reply
+`;
+
+/**
+ * Cluster, one listing index's slot. KEYS[1] index; ARGV[1] expiry (epoch seconds) the index must last until,
+ * ARGV[2] cleanup budget (0: no cleanup), ARGV[3] cleanup cutoff (lastAt older than this), then lastAt/sid pairs.
+ * ZADD GT: a session's lastAt only moves forward, whichever of two concurrent writers lands last. Replies the cleanup
+ * candidates (oldest first, within the budget); the caller checks their records (other slots) and ZREMs the dead ones.
+ */
+export const indexTouchClusterLua = `
+if #ARGV > 3 then redis.call('ZADD', KEYS[1], 'GT', unpack(ARGV, 4, #ARGV)) end
+local expiresAt = redis.call('EXPIRETIME', KEYS[1])
+local wanted = tonumber(ARGV[1])
+if expiresAt == -1 or (expiresAt >= 0 and expiresAt < wanted) then redis.call('EXPIREAT', KEYS[1], wanted) end
+local budget = tonumber(ARGV[2])
+if budget == 0 then return {} end
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3], 'LIMIT', 0, budget)
+`;

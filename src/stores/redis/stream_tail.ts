@@ -1,6 +1,7 @@
 // Follows a Redis stream on its own connection (XREAD BLOCK ties the connection up) and hands each new entry on.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster } from './client.js';
 
 const BLOCK_MS = 2000;
 const RETRY_MS = 500;
@@ -37,7 +38,10 @@ export class StreamTail {
     // No commandTimeout on a connection that blocks on purpose, and not ioredis' blockingTimeout either: that one
     // answers null as Redis would, so a dead connection (a partition sends no RST) would pass for a quiet stream.
     // The loop's own deadline below drops such a connection and does not count it as a read.
-    const reader = this.#redis.duplicate({ commandTimeout: undefined, blockingTimeout: undefined });
+    const reader = isCluster(this.#redis)
+      ? // A Cluster's duplicate() takes (startup nodes, options), the per-node options under redisOptions.
+        ((this.#redis as unknown as Cluster).duplicate([], { redisOptions: { commandTimeout: undefined, blockingTimeout: undefined } }) as unknown as Redis)
+      : this.#redis.duplicate({ commandTimeout: undefined, blockingTimeout: undefined });
     reader.on('error', () => {}); // the loop below sees every failure as a rejected command
     this.#reader = reader;
     this.#running = this.#loop(reader);
