@@ -1,6 +1,6 @@
 // The fuzzer's world: a real service on real Redis (own key prefix), the fuzz IdP as a trusted issuer, pools of live
 // tokens (users' opaque tokens, delegation tokens) and what has been revoked so far, which the oracle reads.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { sidPrefixFor } from '../src/token_types/context.js';
 import { loginUser, postForm } from '../test/helpers/http.js';
 import { AT, EXCHANGE, REDIS_URL, randomUUID, startService, testConfig, type TestService } from '../test/helpers/service.js';
 import { startFuzzIdp, type FuzzIdp } from './idp.js';
+import { startRedis } from '../test/helpers/private_redis.js';
 
 export const IDP_SCOPES = ['crm.lookup_customer', 'crm.export_customers', 'billing.refund_lookup'];
 export const IDP_SUBS = ['ext-0', 'ext-1', 'ext-2', 'ext-3'];
@@ -86,27 +87,6 @@ export interface World {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-/** A private redis-server with an append-only file, so a restart after an injected outage keeps the world's state. */
-async function startPersistentRedis(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        await probe.connect();
-        if ((await probe.ping()) === 'PONG') return child;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    child.kill('SIGKILL');
-    throw new Error(`redis-server on port ${port} did not start`);
-  } finally {
-    probe.disconnect();
-  }
-}
-
 export async function startWorld({ outage = false }: { outage?: boolean } = {}): Promise<World> {
   const idp = await startFuzzIdp();
   const keyPrefix = `fuzz:${randomUUID()}:`;
@@ -117,7 +97,7 @@ export async function startWorld({ outage = false }: { outage?: boolean } = {}):
   if (outage) {
     redisPort = await freePort();
     redisDir = mkdtempSync(join(tmpdir(), 'dts-fuzz-redis-'));
-    redisChild = await startPersistentRedis(redisPort, redisDir);
+    redisChild = await startRedis(redisPort, { persistDir: redisDir });
     redisUrl = `redis://127.0.0.1:${redisPort}`;
   }
   const extra = (port: number): Partial<ConfigInput> => ({
@@ -215,7 +195,7 @@ export async function startWorld({ outage = false }: { outage?: boolean } = {}):
         await exited;
       },
       start: async () => {
-        redisChild = await startPersistentRedis(redisPort, redisDir);
+        redisChild = await startRedis(redisPort, { persistDir: redisDir });
       },
     };
   }
