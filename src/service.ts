@@ -13,6 +13,7 @@ import type { Stores } from './stores/types.js';
 import { createDecisionEvents, type DecisionEvents } from './audit/events.js';
 import { beforeDestroy as withBeforeDestroy, createProvider, failClosed } from './provider/index.js';
 import { Policy } from './policy/decide.js';
+import { MCP_TOOL_TYPE } from 'delegation-token-verify';
 import { delegationTokenResponses, grantRoot } from './grants/authorization_code/delegation.js';
 import { registerTokenExchange } from './grants/token_exchange/register.js';
 import { interactionRoutes } from './provider/interactions.js';
@@ -66,6 +67,8 @@ function discoveryExtensions(issuer: string, toolScopes: readonly string[]): Mid
         delegation_introspection_endpoint: `${issuer}${statusPaths.introspect}`,
         revocation_feed_endpoint: `${issuer}${statusPaths.snapshot}`,
         revocation_events_endpoint: `${issuer}${statusPaths.events}`,
+        // RFC 9396 §10: the authorization details types this server supports.
+        authorization_details_types_supported: [MCP_TOOL_TYPE],
       };
     }
   };
@@ -184,6 +187,7 @@ export async function createService(config: Config, { logger, env = process.env,
       return found?.clientId ? { clientId: found.clientId } : undefined;
     },
     events,
+    details: { ruleFor: (agent, resource) => policy.ruleFor(agent, resource), toolServers: own.toolServers },
     ...(now ? { now } : {}),
   });
   extendRegisteredClientsOnUse(provider, {

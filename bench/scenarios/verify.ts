@@ -2,8 +2,10 @@
 // - first-seen: an SDK verifier with its cache disabled, so every call does the full check (precheck, signature with
 //   the remote JWKS' cached key, claims, act), plus the feed revocation lookup;
 // - repeated: one token over and over through a caching verifier (the LRU hit path), revocation feed on.
-import { importJWK, jwtVerify, type JWK } from 'jose';
-import { createVerifier, type Verifier } from 'delegation-token-verify';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import { createVerifier, decide, type Verifier } from 'delegation-token-verify';
 import { CRM } from '../config.js';
 import type { BenchContext } from '../context.js';
 import { exchangeForCrm, mapLimit } from '../flows.js';
@@ -96,6 +98,7 @@ export async function verifyScenario(ctx: BenchContext): Promise<void> {
     report.figure('3', 'SDK repeated / jose (per rep)', 'ratio', hitRatio);
     report.target('3', 'SDK first-seen >= 0.9 x jose', `${fmt(median(sdk))} vs ${fmt(median(jose))} ops/s`, median(sdkRatio), '>=', 0.9);
     await revocationModeCosts(ctx, tokens);
+    await authorizationDetailsCosts(ctx);
     report.target('3', 'SDK repeated token >= 10 x jose', `${fmt(median(hit))} vs ${fmt(median(jose))} ops/s`, median(hitRatio), '>=', 10);
   } finally {
     fresh.close();
@@ -135,5 +138,103 @@ async function revocationModeCosts(ctx: BenchContext, tokens: readonly string[])
     }
   } finally {
     for (const [, v] of modes) v.close();
+  }
+}
+
+const BILLING = 'https://billing.example/mcp';
+const REFUND = 'billing.issue_refund';
+// A 5-argument limit, as the issuer grants it: every keyword family once (numbers, enum, const, string, nested array).
+const FIVE_ARGUMENTS = {
+  amount: { minimum: 1, maximum: 5000 },
+  currency: { enum: ['EUR', 'USD', 'GBP'] },
+  customer_id: { const: 'cus_1001' },
+  memo: { maxLength: 140 },
+  lines: { maxItems: 10, items: { properties: { sku: { maxLength: 16 }, qty: { minimum: 1, maximum: 10 } }, required: ['sku', 'qty'] } },
+};
+const DETAILS = [
+  { type: 'mcp_tool', locations: [BILLING], actions: [REFUND], arguments: FIVE_ARGUMENTS },
+  // A downstream hop's entry: carried, skipped by this verifier.
+  { type: 'mcp_tool', locations: ['https://ledger.example/mcp'], actions: ['ledger.post'], arguments: { amount: { maximum: 5000 } } },
+];
+
+/**
+ * Issue 10: what argument limits cost a tool server. (a) `decide` for a call under a 5-argument constraint, µs per
+ * call in a tight loop (target <= 5 µs); (b) first-seen verification (cache off, revocation none) of tokens carrying
+ * `authorization_details` against the same SDK on tokens without, interleaved in one run (target >= 0.95 x). Both
+ * token sets are signed by one local ES256 key served as a JWKS from this process, so the only difference is the claim.
+ */
+async function authorizationDetailsCosts(ctx: BenchContext): Promise<void> {
+  const { options, report } = ctx;
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
+  const jwks = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
+  const mintMany = (details: boolean) =>
+    Promise.all(
+      Array.from({ length: options.verifyTokens }, (_, i) =>
+        new SignJWT({
+          client_id: 'billing-agent', sid: 'sess-bench', scope: `${REFUND} billing.refund_lookup`, act: { sub: 'billing-agent' },
+          ...(details ? { authorization_details: DETAILS } : {}),
+        })
+          .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'bench' })
+          .setIssuer(issuer).setSubject(`user-${i}`).setAudience(BILLING).setIssuedAt().setExpirationTime('10m').setJti(`jti-${details}-${i}`)
+          .sign(privateKey),
+      ),
+    );
+  const [plainTokens, detailTokens] = [await mintMany(false), await mintMany(true)];
+  const verifier = createVerifier({ issuer, audience: BILLING, cache: false });
+  try {
+    const warmErrors = (await eachCounting(plainTokens.slice(0, 50), (t) => verifier.verify(t))) + (await eachCounting(detailTokens.slice(0, 50), (t) => verifier.verify(t)));
+    ctx.failed('scenario 3 details warm-up', warmErrors);
+
+    // (a) the decision, on a verified token, for a call inside the limits (the common path: every keyword evaluated).
+    const token = await verifier.verify(detailTokens[0]!);
+    const args = { amount: 3000, currency: 'EUR', customer_id: 'cus_1001', memo: 'damaged in transit', lines: [{ sku: 'A-1', qty: 2 }, { sku: 'B-2', qty: 1 }], note: 'free' };
+    const decisionUs: number[] = [];
+    let refused = 0;
+    for (let rep = 0; rep < options.reps; rep++) {
+      const calls = 200_000;
+      const started = performance.now();
+      for (let i = 0; i < calls; i++) if (!decide(token, REFUND, args).allow) refused++;
+      decisionUs.push(((performance.now() - started) * 1000) / calls);
+    }
+    ctx.failed('scenario 3 decision (refused calls)', refused);
+    report.figure('3', 'decide(), call under a 5-argument constraint', 'µs', decisionUs, refused);
+    report.target('3', 'decision with a 5-argument constraint <= 5 µs', `${fmt(median(decisionUs))} µs per call`, median(decisionUs), '<=', 5);
+
+    // (b) first-seen verification with and without details, alternating which runs first.
+    const plain: number[] = [];
+    const withDetails: number[] = [];
+    let errors = 0;
+    for (let rep = 0; rep < options.reps; rep++) {
+      const runs = [
+        async () => {
+          const r = await opsPerSecond(plainTokens, options.verifySeconds, (t) => verifier.verify(t));
+          plain.push(r.rate);
+          errors += r.errors;
+        },
+        async () => {
+          const r = await opsPerSecond(detailTokens, options.verifySeconds, (t) => verifier.verify(t));
+          withDetails.push(r.rate);
+          errors += r.errors;
+        },
+      ];
+      for (let i = 0; i < runs.length; i++) await runs[(i + rep) % runs.length]!();
+      ctx.log(`  rep ${rep + 1}/${options.reps}: first-seen without details ${fmt(plain.at(-1)!)}/s, with details ${fmt(withDetails.at(-1)!)}/s, decide ${fmt(decisionUs[rep]!)} µs`);
+    }
+    ctx.failed('scenario 3 details verification', errors);
+    report.figure('3', 'SDK verify first-seen, token without authorization_details (local JWKS)', 'ops/s', plain);
+    report.figure('3', 'SDK verify first-seen, token with authorization_details (local JWKS)', 'ops/s', withDetails);
+    const ratio = withDetails.map((v, i) => v / plain[i]!);
+    report.figure('3', 'SDK first-seen with details / without (per rep)', 'ratio', ratio);
+    report.target('3', 'SDK first-seen with details >= 0.95 x without', `${fmt(median(withDetails))} vs ${fmt(median(plain))} ops/s`, median(ratio), '>=', 0.95);
+  } finally {
+    verifier.close();
+    jwks.closeAllConnections();
+    await new Promise((resolve) => jwks.close(resolve));
   }
 }

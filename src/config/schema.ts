@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { isIdentifier } from '../sessions/identifiers.js';
 import { MAX_ACT_DEPTH } from 'delegation-token-verify';
+import { ruleArgumentsError } from '../policy/details.js';
 
 const uri = z.url({ protocol: /^https?$/ });
 
@@ -59,6 +60,15 @@ export const agentRuleSchema = z.strictObject({
   scopes: z.array(z.string()).min(1).describe('Scopes the agent may obtain for this tool server.'),
   defaultScopes: z.array(z.string()).optional().describe('Scopes granted when the request names none (default: `scopes`).'),
   groups: z.array(z.string()).optional().describe('When set, only users in one of these groups may be delegated through this rule.'),
+  arguments: z
+    .record(z.string(), z.record(z.string(), z.unknown()))
+    .optional()
+    .describe(
+      'Argument constraints per tool (RFC 9396 `mcp_tool` authorization details): `{ "<tool>": { "<argument>": <constraint> } }`, in the JSON Schema subset of README "Authorization details" (`const`, `enum`, `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `maxLength`, `maxItems`, `items`, `properties`, `required`, `additionalProperties: false`, `type`). Every named argument is required. A `const` or `enum` value may be `${subject.<claim>}`, resolved at issue time from the subject (an external JWT\'s claims, a demo user\'s `claims`); unresolvable refuses the exchange. A tool with constraints is never granted without them.',
+    ),
+}).superRefine((rule, ctx) => {
+  const error = rule.arguments === undefined ? undefined : ruleArgumentsError(rule.arguments, rule.scopes);
+  if (error !== undefined) ctx.addIssue({ code: 'custom', path: ['arguments'], message: error });
 });
 
 export const agentPolicySchema = z.strictObject({
@@ -113,6 +123,10 @@ export const demoUserSchema = z.strictObject({
   username: z.string().min(1).describe('Login name on the demo login page.'),
   name: z.string().default('').describe('Display name.'),
   groups: z.array(z.string()).default([]).describe('Groups, used by agent policies.'),
+  claims: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .default({})
+    .describe('Attributes a policy\'s argument constraints may reference as `${subject.<name>}` (besides `sub`, `username`, `name`), e.g. `{ customer_id: "c-42" }`.'),
 });
 
 export const configSchema = z.strictObject({

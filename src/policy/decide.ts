@@ -71,6 +71,11 @@ export class Policy {
     return undefined;
   }
 
+  /** The rule that decides this agent for the tool server (its `arguments` bound the `authorization_details` step). */
+  ruleFor(agent: string, resource: string): AgentRule | undefined {
+    return this.#rule(agent, resource);
+  }
+
   /** The scopes the policy could ever grant this agent for the tool server (before the user's groups and grant); empty when none. */
   scopesFor(agent: string, toolServer: ToolServerConfig): string[] {
     const rule = this.#rule(agent, toolServer.resource);

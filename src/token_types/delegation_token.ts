@@ -1,5 +1,5 @@
 // One of our own delegation tokens presented again, by the tool server it was issued for (multi-hop, RFC 8693 §2.3).
-import { parseDelegationClaims, VerifyError, type DelegationClaims } from 'delegation-token-verify';
+import { parseAuthorizationDetails, parseDelegationClaims, VerifyError, type DelegationClaims } from 'delegation-token-verify';
 import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { ValidationContext } from './context.js';
@@ -36,6 +36,9 @@ export async function validateDelegationToken(
   const groups: unknown = payload.groups === undefined ? [] : payload.groups;
   if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) throw new TokenRejected('malformed_claims');
   const issuedTo = typeof payload.client_id === 'string' ? payload.client_id : undefined;
+  // RFC 9396 §9.1: the details this token carries bound every hop from it; one we cannot read refuses it (§5).
+  const details = payload.authorization_details === undefined ? undefined : parseAuthorizationDetails(payload.authorization_details);
+  if (details && !details.ok) throw new TokenRejected('malformed_authorization_details');
   // Its own revocation, its ancestors' (`token_digest`), its clients' and the presenter's: one MGET.
   const revocations = await deps.store.readRevocations(revocationQueryFor(payload, act, ancestors, clientId));
   return {
@@ -54,5 +57,7 @@ export async function validateDelegationToken(
     jti,
     lineage: [...ancestors, tokenDigest(jti)],
     revocations,
+    claims: payload,
+    ...(details?.ok ? { authorizationDetails: details.details } : {}),
   };
 }

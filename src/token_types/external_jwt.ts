@@ -75,6 +75,7 @@ export async function validateExternalJwt(
     // Revoking this token by its jti (admin revoke-token) also revokes what was derived from it.
     lineage: typeof payload.jti === 'string' ? [tokenDigest(payload.jti)] : [],
     revocations,
+    claims: payload,
   };
 }
 

@@ -1,4 +1,5 @@
 // What a validated subject or actor token tells the exchange, whatever its type.
+import type { McpToolDetails } from 'delegation-token-verify';
 import type { RevocationHits } from '../stores/types.js';
 
 /** RFC 8693 §4.1 actor claim: the outermost is the current actor, nested ones are prior actors. */
@@ -44,6 +45,11 @@ export interface SubjectContext {
   lineage: string[];
   /** Revocation markers read with the token, in the same round trip. */
   revocations: RevocationHits;
+  /** What a policy's `${subject.<claim>}` references resolve against: an external JWT's or a delegation token's claims,
+   * a demo user's `sub`, `username`, `name` and `claims`. */
+  claims?: Readonly<Record<string, unknown>>;
+  /** RFC 9396 §9.1: the `authorization_details` our own delegation token carries (multi-hop bounds); absent otherwise. */
+  authorizationDetails?: readonly McpToolDetails[];
 }
 
 export interface ActorContext {

@@ -2,6 +2,7 @@
 import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { ValidationContext } from './context.js';
+import type { DemoUser } from '../config/schema.js';
 import { tokenDigest } from '../sessions/revocation.js';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -41,9 +42,15 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
     acr: str(session.acr),
     // Our own login's account id: the local user table is the right source here, and only here.
     groups: deps.accounts.get(sub)?.groups ?? [],
+    claims: accountClaims(deps.accounts.get(sub), sub),
     issuedTo: clientId,
     // The root of every chain derived from it; RFC 7009 revocation of this token writes the matching marker.
     lineage: [tokenDigest(token)],
     revocations,
   };
+}
+
+/** What a policy reference `${subject.<name>}` may name for one of our own users: their configured `claims`, then `sub`, `username`, `name`. */
+function accountClaims(account: DemoUser | undefined, sub: string): Record<string, unknown> {
+  return account ? { ...account.claims, sub, username: account.username, name: account.name } : { sub };
 }

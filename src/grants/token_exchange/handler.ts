@@ -17,6 +17,7 @@ import { describeInvalidRequest, exchangeRequestSchema, type ExchangeRequest } f
 import { TokenType } from '../../token_types/urns.js';
 import { signDelegationToken, type Signer } from './issue.js';
 import { inSpan } from '../../telemetry/spans.js';
+import { DETAILS_DESCRIPTIONS, DetailsRefused, grantAuthorizationDetails, type DetailsDeps } from './details.js';
 
 export interface ExchangeDeps {
   issuer: string;
@@ -29,6 +30,8 @@ export interface ExchangeDeps {
   signer: () => Signer;
   findClientCredentials: FindClientCredentials;
   events: DecisionEvents;
+  /** RFC 9396: policy rules and tool servers for the `authorization_details` step. */
+  details: DetailsDeps;
   now?: () => number;
 }
 
@@ -152,6 +155,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
         const description = { invalid_target: 'the client may not obtain tokens for this tool server', invalid_scope: 'the requested scope is not allowed', invalid_request: 'the subject may not be delegated to this client' }[decision.error];
         throw new Refusal(decision.error, description, decision.reasons);
       }
+      const details = inSpan('exchange.details', () => grantAuthorizationDetails(deps.details, { requested: req.authorization_details, agent: clientId, toolServer, scopes: decision.scopes, subject }));
 
       const iat = vctx.now;
       // SPEC profile: exp <= min(now + tool server TTL, subject token exp, session end).
@@ -160,6 +164,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       const { token, jti } = await inSpan('exchange.issue', () => signDelegationToken(deps.issuer, deps.signer(), {
         sub: subject.sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid: subject.sid, iat, exp,
         authTime: subject.authTime, acr: subject.acr, ancestors: subject.lineage, groups: deps.policy.carriedGroups(subject.groups),
+        authorizationDetails: details,
       }));
       Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp });
 
@@ -170,6 +175,8 @@ export function createExchangeHandler(deps: ExchangeDeps) {
         token_type: 'Bearer',
         expires_in: exp - iat,
         scope: decision.scopes.join(' '),
+        // RFC 9396 §7: the token response carries the authorization details granted to the token.
+        ...(details ? { authorization_details: details } : {}),
       };
     } catch (err) {
       throw toOidcError(err, event);
@@ -187,6 +194,12 @@ function toOidcError(err: unknown, event: ExchangeDecisionEvent): Error {
     event.error = err.error;
     if (!event.reasons.length) event.reasons = err.reasons;
     return oidcError(err);
+  }
+  if (err instanceof DetailsRefused) {
+    event.error = 'invalid_authorization_details';
+    event.reasons = [`authorization_details:${err.reason}`];
+    // RFC 9396 §5 / §8: invalid_authorization_details, with a fixed description; the reason stays in the audit event.
+    return new errors.InvalidAuthorizationDetails(DETAILS_DESCRIPTIONS[err.kind], err.reason);
   }
   if (err instanceof TokenRejected) {
     event.error = 'invalid_request';

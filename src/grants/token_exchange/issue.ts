@@ -1,6 +1,7 @@
 // Builds and signs the delegation token: an RFC 9068 JWT access token with RFC 8693 `act` and our `sid`.
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
+import type { McpToolDetails } from 'delegation-token-verify';
 import type { ActClaim } from '../../token_types/types.js';
 
 export interface Signer {
@@ -24,6 +25,8 @@ export interface DelegationClaims {
   ancestors?: string[];
   /** The original user's groups the policy names (RFC 9068 §2.2.3.1 `groups`); omitted when empty. */
   groups?: string[];
+  /** RFC 9396 §9.1: the granted `mcp_tool` authorization details; omitted when none. */
+  authorizationDetails?: McpToolDetails[] | undefined;
 }
 
 export async function signDelegationToken(issuer: string, signer: Signer, c: DelegationClaims): Promise<{ token: string; jti: string }> {
@@ -37,6 +40,7 @@ export async function signDelegationToken(issuer: string, signer: Signer, c: Del
     ...(c.acr !== undefined ? { acr: c.acr } : {}),
     ...(c.ancestors?.length ? { ancestors: c.ancestors } : {}),
     ...(c.groups?.length ? { groups: c.groups } : {}),
+    ...(c.authorizationDetails ? { authorization_details: c.authorizationDetails } : {}),
   })
     // RFC 9068 §2.1: typ "at+jwt"; a kid from the published JWKS.
     .setProtectedHeader({ alg: signer.alg, typ: 'at+jwt', kid: signer.kid })

@@ -13,6 +13,8 @@ export const PARAMETERS = [
   'resource',
   'audience',
   'scope',
+  // RFC 9396 §6: the token request may carry authorization_details (a JSON array, form-encoded).
+  'authorization_details',
 ] as const;
 export const REPEATABLE = ['resource', 'audience'] as const;
 
@@ -33,6 +35,7 @@ export const exchangeRequestSchema = z
     resource: list,
     audience: list,
     scope: z.string().optional(),
+    authorization_details: z.string().optional(),
   })
   // RFC 8693 §2.1: actor_token_type "is REQUIRED when the actor_token parameter is present ... MUST NOT be included otherwise".
   .refine((p) => (p.actor_token === undefined) === (p.actor_token_type === undefined), {
