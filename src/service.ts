@@ -27,6 +27,7 @@ import { serverSpans } from './telemetry/spans.js';
 import { attachAuditWriter } from './audit/writer.js';
 import { attachSessionRecorder } from './sessions/recorder.js';
 import { RevocationService } from './sessions/revoke.js';
+import { REVOCATION_VIEW_MAX_STALENESS_MS, RevocationView } from './sessions/revocation_view.js';
 import { statusRoutes, paths as statusPaths } from './sessions/status_routes.js';
 import { ADMIN_SCOPES } from './provider/configuration.js';
 import { ownTokens } from './token_types/own_tokens.js';
@@ -131,6 +132,9 @@ export async function createService(config: Config, { logger, env = process.env,
   });
 
   const own = ownTokens(config.issuer, keys.publicJwks, new Map(config.toolServers.map((t) => [t.resource, t])));
+  // Every live revocation marker in memory, fed by the shared stream, loaded before this replica serves (issue 14).
+  const revocationView = new RevocationView({ feed: stores.revocations, store: stores.exchange, maxStalenessMs: REVOCATION_VIEW_MAX_STALENESS_MS });
+  await revocationView.start();
   // RFC 7009 revocation of a user's access token revokes every delegation token derived from it (item 13 of issue 8):
   // the marker is written before the provider destroys the token. Late-bound: the revocation service needs the provider.
   let revokeDerivedFrom: ((tokenId: string, by?: string, reason?: string) => Promise<void>) | undefined;
@@ -176,6 +180,7 @@ export async function createService(config: Config, { logger, env = process.env,
     tokenTypes: {
       issuer: config.issuer,
       store: stores.exchange,
+      revocations: revocationView,
       own,
       clockTolerance: config.exchange.clockToleranceSeconds,
       trustedIssuers: trustedIssuersFrom(config.trustedIssuers),
@@ -218,7 +223,7 @@ export async function createService(config: Config, { logger, env = process.env,
 
   const privileged = config.clients.filter((c) => (c.scope ?? '').split(' ').some((s) => ADMIN_SCOPES.includes(s))).map((c) => c.client_id);
   const lifecycle = createLifecycle();
-  const health = healthRoutes({ store: stores.health, keysLoaded: () => Boolean(keys.signing), draining: () => lifecycle.draining });
+  const health = healthRoutes({ store: stores.health, keysLoaded: () => Boolean(keys.signing), draining: () => lifecycle.draining, revocationView: () => revocationView.fresh() });
   // With management.port set, /metrics is served only on it (the main port answers 404); probes on both.
   const management = config.management.port === undefined ? undefined : createManagementServer({ logger, metrics, routers: [health, metricsRoutes(metrics)] });
   mount(
@@ -293,6 +298,7 @@ export async function createService(config: Config, { logger, env = process.env,
       log(inTime ? 'listener closed; every in-flight request finished' : `grace period of ${gracePeriodMs} ms ran out; remaining connections cut`);
       if (management?.listening) await closeServer(management, 0);
       await Promise.all([audit.flush(), recorder.flush()]);
+      revocationView.close();
       await stores.close();
       return inTime;
     },
@@ -307,6 +313,7 @@ export async function createService(config: Config, { logger, env = process.env,
         management.closeAllConnections();
         await new Promise<void>((resolve) => management.close(() => resolve()));
       }
+      revocationView.close();
       await stores.close();
     },
   };

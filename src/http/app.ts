@@ -83,6 +83,8 @@ export interface HealthDeps {
   keysLoaded: () => boolean;
   /** True once shutdown has begun: readiness turns 503 at once so load balancers stop routing here. */
   draining?: () => boolean;
+  /** This replica's revocation view is loaded and current (sessions/revocation_view.ts); absent = not used. */
+  revocationView?: () => boolean;
 }
 
 /** /healthz: the process answers. /readyz: the store answers and keys are loaded (else 503, so no traffic is routed here). */
@@ -100,8 +102,13 @@ export function healthRoutes(deps: HealthDeps): Router {
       return;
     }
     const [store, keys] = [await deps.store.ping(), deps.keysLoaded()];
-    ctx.status = store && keys ? 200 : 503;
-    ctx.body = { status: store && keys ? 'ready' : 'unavailable', checks: { store: store ? 'ok' : 'fail', keys: keys ? 'ok' : 'fail' } };
+    const view = deps.revocationView?.();
+    const ready = store && keys && view !== false;
+    ctx.status = ready ? 200 : 503;
+    ctx.body = {
+      status: ready ? 'ready' : 'unavailable',
+      checks: { store: store ? 'ok' : 'fail', keys: keys ? 'ok' : 'fail', ...(view === undefined ? {} : { revocations: view ? 'ok' : 'fail' }) },
+    };
   });
   return router;
 }

@@ -268,4 +268,9 @@ export interface RevocationFeed {
    * subscribed): a replica may vouch for a consumer's freshness only as far as this. 0 where there is no shared stream.
    */
   tailAgeMs(): number;
+  /**
+   * The id of the newest event in the shared stream (`0-0` when none), read now: a replica whose in-memory view has
+   * applied every event up to it has seen every revocation acknowledged before this call (sessions/revocation_view.ts).
+   */
+  head(): Promise<string>;
 }

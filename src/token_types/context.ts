@@ -4,6 +4,7 @@ import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import type { OwnTokens } from './own_tokens.js';
 import type { DemoUser, TrustedIssuerConfig } from '../config/schema.js';
 import type { ExchangeStateStore } from '../stores/types.js';
+import type { RevocationReader } from '../sessions/revocation_view.js';
 
 export interface TrustedIssuer {
   config: TrustedIssuerConfig;
@@ -16,6 +17,8 @@ export interface TrustedIssuer {
 export interface TokenTypeDeps {
   issuer: string;
   store: ExchangeStateStore;
+  /** Revocation markers: this replica's in-memory view (sessions/revocation_view.ts), or the store on every call. */
+  revocations: RevocationReader;
   /** Our own delegation tokens: keys, algorithms, tool servers, verification cache. */
   own: OwnTokens;
   clockTolerance: number;

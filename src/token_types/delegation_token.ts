@@ -39,8 +39,8 @@ export async function validateDelegationToken(
   // RFC 9396 §9.1: the details this token carries bound every hop from it; one we cannot read refuses it (§5).
   const details = payload.authorization_details === undefined ? undefined : parseAuthorizationDetails(payload.authorization_details);
   if (details && !details.ok) throw new TokenRejected('malformed_authorization_details');
-  // Its own revocation, its ancestors' (`token_digest`), its clients' and the presenter's: one MGET.
-  const revocations = await deps.store.readRevocations(revocationQueryFor(payload, act, ancestors, clientId));
+  // Its own revocation, its ancestors' (`token_digest`), its clients' and the presenter's: from this replica's view.
+  const revocations = await deps.revocations.read(revocationQueryFor(payload, act, ancestors, clientId));
   return {
     kind: 'delegation',
     sub,

@@ -53,7 +53,7 @@ export async function validateExternalJwt(
   const scopes =
     typeof payload.scope === 'string' ? new Set(payload.scope.split(' ').filter((s) => allowed.has(s))) : allowed;
   const groupsClaim = payload[config.groupsClaim];
-  const revocations = await deps.store.readRevocations({
+  const revocations = await deps.revocations.read({
     sid,
     sub: payload.sub!,
     ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),

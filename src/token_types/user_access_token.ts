@@ -11,8 +11,10 @@ const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
 export async function validateUserAccessToken(token: string, { deps, clientId: requester, now }: ValidationContext): Promise<SubjectContext> {
   // oidc-provider's opaque tokens are 43 base64url characters; anything else cannot be one, so no store read for it.
   if (!/^[\w-]{20,128}$/.test(token)) throw new TokenRejected('unknown_token');
-  // The requesting client's `client` marker rides in the same script as the token's own client (one round trip).
-  const { token: stored, session, revocations } = await deps.store.readOpaqueSubject(token, [requester]);
+  // The fence that orders the revocation check after every acknowledged revocation travels with the token read (one
+  // round trip); the markers themselves come from this replica's view.
+  const fence = deps.revocations.fence();
+  const { token: stored, session, revocations: storedHits } = await deps.store.readOpaqueSubject(token, [requester]);
   if (!stored || stored.kind !== 'AccessToken' || stored.jti !== token) throw new TokenRejected('unknown_token');
   const exp = num(stored.exp);
   if (exp === undefined || exp <= now) throw new TokenRejected('expired');
@@ -30,6 +32,8 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
   }
   const sessionEnd = num(session.exp);
   if (sessionEnd !== undefined && sessionEnd <= now) throw new TokenRejected('session_ended');
+  // Without a fence the reader is the store itself, whose markers the token read already returned.
+  const revocations = fence ? await deps.revocations.read({ sid: sessionUid, sub, clientIds: [clientId, requester] }, fence) : storedHits;
   return {
     kind: 'user_token',
     sub,

@@ -141,7 +141,7 @@ describe('management.port', () => {
       assert.deepEqual(await health.json(), { status: 'ok' });
       const ready = await fetch(`${base}/readyz`);
       assert.equal(ready.status, 200);
-      assert.deepEqual(await ready.json(), { status: 'ready', checks: { store: 'ok', keys: 'ok' } });
+      assert.deepEqual(await ready.json(), { status: 'ready', checks: { store: 'ok', keys: 'ok', revocations: 'ok' } });
     }
     const token = await fetch(`${management}/token`, { method: 'POST' });
     assert.equal(token.status, 404);

@@ -30,4 +30,8 @@ export class MemoryRevocationFeed implements RevocationFeed {
   tailAgeMs(): number {
     return 0;
   }
+
+  async head(): Promise<string> {
+    return this.#state.revocationEvents.lastId();
+  }
 }

@@ -76,6 +76,12 @@ export class RedisRevocationFeed implements RevocationFeed {
     return this.#tail.ageMs();
   }
 
+  /** One XREVRANGE COUNT 1: the newest entry's id (a trimmed stream keeps its newest entry). */
+  async head(): Promise<string> {
+    const [last] = (await this.#redis.xrevrange(this.#eventsKey, '+', '-', 'COUNT', 1)) as StreamEntry[];
+    return last?.[0] ?? ZERO_STREAM_ID;
+  }
+
   async close(): Promise<void> {
     this.#listeners.clear();
     await this.#tail.stop();
