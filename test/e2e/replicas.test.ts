@@ -1,4 +1,4 @@
-// Three replicas on one store (the shared Redis, or whatever store test/helpers/service.ts is pointed at): a user
+// Three replicas on one store (single Redis, and a Redis Cluster: test/helpers/redis_cluster.ts): a user
 // logs in on replica 1, exchanges on replica 2, is revoked on replica 3 through the admin API; every replica refuses
 // the session's next exchange (its user token and its delegation token), delegation introspection answers
 // active:false everywhere, and a feed-mode verifier attached to each replica refuses within 100 ms.
@@ -27,16 +27,17 @@ function verifierOn(replica: TestService, issuer: string): Verifier {
   });
 }
 
-describe('three replicas on one store', () => {
+for (const backend of ['redis', 'redis cluster'] as const) describe(`three replicas on one store (${backend})`, () => {
+  const cluster = backend === 'redis cluster';
   const replicas: Replica[] = [];
   let issuer: string;
 
   before(async () => {
-    const first = await startService();
+    const first = await startService({ cluster });
     issuer = first.url;
     replicas.push(first);
     for (let i = 0; i < 2; i++) {
-      replicas.push(await startService({ share: { keysDir: first.keysDir, prefix: first.prefix, secrets: first.secrets }, extra: () => ({ issuer }) }));
+      replicas.push(await startService({ cluster, share: { keysDir: first.keysDir, prefix: first.prefix, secrets: first.secrets }, extra: () => ({ issuer }) }));
     }
   });
   after(async () => {
