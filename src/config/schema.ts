@@ -86,7 +86,12 @@ export const onboardedClientPolicySchema = z.strictObject({
     .default([])
     .describe('Client ID Metadata Document clients this rule is for, by the host (`host` or `host:port`) of their https `client_id`; `*.example.com` matches any subdomain (not the bare domain).'),
   dynamicallyRegistered: z.boolean().default(false).describe('Whether the rule is also for clients registered by Dynamic Client Registration (RFC 7591), whose `client_id` names no host.'),
-  toolServers: z.array(agentRuleSchema).min(1).describe('The tool servers, and scopes, such a client may obtain delegation tokens for (authorization code + refresh only).'),
+  toolServers: z
+    .array(agentRuleSchema)
+    .min(1)
+    // Deny by default (issue 10): the code flow carries no authorization_details, so a constrained tool would go unconstrained.
+    .refine((rules) => rules.every((r) => r.arguments === undefined), { message: '`arguments` is not supported here: the authorization code flow does not issue authorization_details' })
+    .describe('The tool servers, and scopes, such a client may obtain delegation tokens for (authorization code + refresh only).'),
 });
 
 export const trustedIssuerSchema = z.strictObject({

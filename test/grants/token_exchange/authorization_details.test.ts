@@ -251,5 +251,8 @@ describe('policy argument constraints in config', () => {
     assert.match(refusal({ [REFUND]: { customer_id: { const: 'x-${subject.customer_id}' } } }), /is not a \$\{subject\.<claim>\} reference/);
     assert.match(refusal({ [REFUND]: { customer_id: { const: '${user.customer_id}' } } }), /is not a \$\{subject\.<claim>\} reference/);
     assert.match(refusal({ [REFUND]: { amount: { maximum: '${subject.limit}' } } }), /maximum is not a number/);
+    // The authorization code flow issues no authorization_details: an onboarded client's rule may not constrain arguments.
+    const onboarded = { ...withArguments(undefined), onboardedClients: [{ dynamicallyRegistered: true, toolServers: [{ resource: BILLING, scopes: [REFUND], arguments: { [REFUND]: { amount: { maximum: 1 } } } }] }] };
+    assert.throws(() => parseConfig(onboarded), /authorization code flow does not issue authorization_details/);
   });
 });
