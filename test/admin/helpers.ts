@@ -9,8 +9,9 @@ export const EXTRA_USERS = ['carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 
 /** A client_credentials client holding only `revocation` (a tool server's feed client): valid tokens, but not admin. */
 export const READER = 'feed-reader';
 
-export async function startAdminService(): Promise<TestService & { keysDir: string }> {
+export async function startAdminService(options: { cluster?: boolean } = {}): Promise<TestService & { keysDir: string }> {
   return startService({
+    ...(options.cluster ? { cluster: true } : {}),
     extra: (port) => {
       const base = testConfig(port, '', '');
       return {

@@ -1,15 +1,16 @@
-// Revoking sessions, subjects, clients and tokens through the admin API, and what each does to live tokens.
+// Revoking sessions, subjects, clients and tokens through the admin API, and what each does to live tokens, on single
+// Redis and on a Redis Cluster.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { exchangeFor, loginUser } from '../helpers/http.js';
 import { BILLING, CRM, type TestService } from '../helpers/service.js';
-import { redisKeys } from '../../src/stores/redis/keys.js';
+import { clusterKeys, redisKeys } from '../../src/stores/redis/keys.js';
 import { adminToken, call, introspectDelegation, introspectOpaque, jtiOf, sidOf, startAdminService, waitForSession } from './helpers.js';
 
 const SUBJECT_INVALID = { error: 'invalid_request', error_description: 'subject_token is invalid' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('admin API: revocation', () => {
+for (const backend of ['redis', 'redis cluster'] as const) describe(`admin API: revocation (${backend})`, () => {
   let svc: TestService;
   let token: string;
   const revoke = (path: string, reason = 'test') => call(svc, 'POST', path, { token, json: { reason } });
@@ -25,7 +26,7 @@ describe('admin API: revocation', () => {
   }
 
   before(async () => {
-    svc = await startAdminService();
+    svc = await startAdminService({ cluster: backend === 'redis cluster' });
     token = await adminToken(svc);
   });
   after(() => svc.stop());
@@ -212,7 +213,7 @@ describe('admin API: revocation', () => {
     const { user, sid } = await delegated('grace');
     await waitForSession(svc, token, sid);
     // The registry expires records on its own; simulate that by deleting this session's keys.
-    const k = redisKeys.session;
+    const k = (backend === 'redis cluster' ? clusterKeys : redisKeys).session;
     assert.equal(await svc.redis.del(...[k.record, k.clients, k.tools, k.jtis, k.hops].map((key) => key(svc.prefix, sid))), 5);
     assert.equal((await call(svc, 'GET', `/admin/sessions/${sid}`, { token })).status, 404);
 

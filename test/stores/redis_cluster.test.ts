@@ -1,6 +1,10 @@
 // The store contract on a real Redis Cluster (three masters: REDIS_CLUSTER_NODES, or one started for this file).
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { Cluster } from 'ioredis';
 import { createRedisStores } from '../../src/stores/redis/index.js';
+import { clusterKeys } from '../../src/stores/redis/keys.js';
 import { connectTestCluster, deleteClusterKeysWithPrefix } from '../helpers/redis_cluster.js';
 import { storeContract, type HarnessOptions } from './contract.js';
 
@@ -15,4 +19,47 @@ storeContract('redis cluster', async (options: HarnessOptions = {}) => {
       await stores.close();
     },
   };
+});
+
+describe('redis cluster key layout', () => {
+  it('spreads sessions, records and markers over the masters; the keys one script touches share a slot; feed keys share one', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const redis = await connectTestCluster();
+    const stores = createRedisStores(redis, { keyPrefix: prefix });
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const sids = Array.from({ length: 30 }, () => randomUUID());
+      const hop = { at: now, clientId: 'agent', priorActors: [], toolServer: 'https://t.example', scopes: [], jti: 'j', exp: now + 60 };
+      await stores.sessions.recordIssuedMany(sids.map((sid) => ({ session: { sid, sub: `user-${sid}`, issuer: 'self' }, hop, retentionSeconds: 60 })));
+      for (const sid of sids) await stores.exchange.revoke({ kind: 'sid', value: sid, revokedAt: now, expiresAt: now + 60 });
+      const s = clusterKeys.session;
+      for (const sid of sids.slice(0, 5)) {
+        const slots = new Set(await Promise.all([s.record, s.clients, s.tools, s.jtis, s.hops].map((key) => redis.cluster('KEYSLOT', key(prefix, sid)))));
+        assert.equal(slots.size, 1, sid);
+      }
+      const feedSlots = new Set(
+        await Promise.all([clusterKeys.revocationEvents, clusterKeys.revocationIndex, clusterKeys.revocationRecords].map((key) => redis.cluster('KEYSLOT', key(prefix)))),
+      );
+      assert.equal(feedSlots.size, 1);
+      // Every master holds some of this test's keys: no global tag pins them to one shard.
+      const perMaster = await Promise.all(
+        (redis as unknown as Cluster).nodes('master').map(async (node) => (await node.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 10_000))[1].length),
+      );
+      assert.equal(perMaster.length, 3);
+      for (const count of perMaster) assert.ok(count > 0, `keys per master: ${perMaster.join(', ')}`);
+      assert.equal((await stores.revocations.snapshot()).revocations.length, sids.length);
+    } finally {
+      await deleteClusterKeysWithPrefix(redis, prefix);
+      await stores.close();
+    }
+  });
+
+  it('refuses a key prefix with a brace (it would become every key’s hash tag)', async () => {
+    const redis = await connectTestCluster();
+    try {
+      assert.throws(() => createRedisStores(redis, { keyPrefix: 'dts:{x}:' }), /keyPrefix may not contain/);
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
