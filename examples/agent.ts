@@ -1,5 +1,6 @@
 // The agent: logs a user in, exchanges the user's token for a narrow CRM token (RFC 8693), calls CRM tools through the
-// MCP client SDK, is refused a tool it holds no scope for, and is cut off when an admin revokes the session.
+// MCP client SDK, is refused a tool it holds no scope for, gets a billing token whose refunds are limited to 5000 cents
+// (RFC 9396 authorization_details) and is refused a larger refund, and is cut off when an admin revokes the session.
 // Run alone against running servers (docker compose, see examples/README.md): node --import tsx examples/agent.ts
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
@@ -11,6 +12,8 @@ import { discoverSts, exchangeToken, revokeSession, type AdminAnswer, type Clien
 export interface AgentOptions {
   issuer: string;
   crmResource: string;
+  /** The billing tool server, for the refund steps (the user must be in `finance`). */
+  billingResource: string;
   /** The agent's client (demo-agent). */
   agent: ClientCredentials;
   /** The admin tool's client (admin-cli), for the revocation step. */
@@ -30,12 +33,18 @@ export interface AgentSteps {
   tools: string[];
   lookup: Record<string, unknown>;
   exportRefused: Refusal;
+  refund: {
+    /** The billing token as the exchange answered it (RFC 9396 §7: the granted authorization_details). */
+    exchange: { scope: string; authorizationDetails: unknown; claims: Record<string, unknown> };
+    allowed: Record<string, unknown>;
+    refused: Refusal;
+  };
   revocation: AdminAnswer & { sid: string };
   afterRevocation: Refusal & { afterMs: number };
 }
 
 /** The user consents to everything the agent may ever need; each exchange then asks for only what one task needs. */
-const USER_SCOPE = 'openid crm.lookup_customer crm.export_customers billing.refund_lookup';
+const USER_SCOPE = 'openid crm.lookup_customer crm.export_customers billing.refund_lookup billing.issue_refund';
 /** crm.lookup_customer for the tool itself, billing.refund_lookup for the CRM server's hop to billing. */
 export const AGENT_SCOPE = 'crm.lookup_customer billing.refund_lookup';
 
@@ -105,6 +114,8 @@ export async function runAgent(options: AgentOptions): Promise<AgentSteps> {
     show(`body: ${JSON.stringify(exportRefused.body)}`);
     expect(exportRefused.status === 403 && /error="insufficient_scope"/.test(exportRefused.challenge ?? ''), 'export was not refused with 403 insufficient_scope');
 
+    const refund = await refundSteps(sts, user.access_token, options, customerId, step, show);
+
     step(`${options.admin.clientId} revokes the session ${String(sid)} (admin API)`);
     const answer = await revokeSession(options.issuer, options.admin, String(sid), 'example: session revoked by an admin');
     const revocation = { sid: String(sid), ...answer };
@@ -119,9 +130,46 @@ export async function runAgent(options: AgentOptions): Promise<AgentSteps> {
     show(`body: ${JSON.stringify(after.body)}`);
     expect(after.status === 401 && /error="invalid_token"/.test(after.challenge ?? ''), 'the call after revocation was not refused with 401 invalid_token');
 
-    return { login, exchange, tools, lookup, exportRefused, revocation, afterRevocation: { ...after, afterMs } };
+    return { login, exchange, tools, lookup, exportRefused, refund, revocation, afterRevocation: { ...after, afterMs } };
   } finally {
     await crm.close();
+  }
+}
+
+/**
+ * A billing token for billing.issue_refund: the policy gives finance users refunds of at most 5000 cents, carried in
+ * the token as an `mcp_tool` authorization details entry; the billing server's verify SDK decides every call with it.
+ */
+async function refundSteps(
+  sts: oidc.Configuration,
+  userToken: string,
+  options: AgentOptions,
+  customerId: string,
+  step: (title: string) => void,
+  show: (text: string) => void,
+): Promise<AgentSteps['refund']> {
+  step(`${options.agent.clientId} exchanges the user's token for the billing server, asking for "billing.issue_refund"`);
+  const issued = await exchangeToken(sts, { subjectToken: userToken, resource: options.billingResource, scope: 'billing.issue_refund' });
+  const { aud, scope, authorization_details } = decodeJwt(issued.access_token);
+  const exchange = { scope: issued.scope ?? '', authorizationDetails: issued.authorization_details, claims: { aud, scope, authorization_details } };
+  show(`scope "${exchange.scope}", authorization_details (the policy's limit, RFC 9396): ${JSON.stringify(exchange.authorizationDetails)}`);
+  expect(JSON.stringify(authorization_details) === JSON.stringify(issued.authorization_details), 'the token and the response carry different authorization_details');
+
+  const billing = await connectTools(options.billingResource, issued.access_token, options.agent.clientId);
+  try {
+    step(`tools/call billing.issue_refund {"customerId":"${customerId}","amount":3000}: within the limit`);
+    const allowed = await billing.callTool('billing.issue_refund', { customerId, amount: 3000 });
+    show(`result: ${JSON.stringify(allowed.refund)}`);
+    expect((allowed.refund as { amount?: unknown } | undefined)?.amount === 3000, 'the 3000 refund did not run');
+
+    step(`tools/call billing.issue_refund {"customerId":"${customerId}","amount":50000}: over the limit, refused before the tool runs`);
+    const refused = await refusal(() => billing.callTool('billing.issue_refund', { customerId, amount: 50000 }));
+    show(`HTTP ${refused.status}  WWW-Authenticate: ${refused.challenge}`);
+    show(`body: ${JSON.stringify(refused.body)}`);
+    expect(refused.status === 403 && /error="insufficient_authorization_details"/.test(refused.challenge ?? ''), 'the 50000 refund was not refused with 403 insufficient_authorization_details');
+    return { exchange, allowed, refused };
+  } finally {
+    await billing.close();
   }
 }
 
@@ -170,6 +218,7 @@ if (isMain(import.meta.url)) {
   await runAgent({
     issuer: setting('ISSUER', 'http://localhost:3000'),
     crmResource: setting('CRM_RESOURCE', 'http://localhost:4001/mcp'),
+    billingResource: setting('BILLING_RESOURCE', 'http://localhost:4002/mcp'),
     agent: { clientId: 'demo-agent', clientSecret: secretFromEnv('DEMO_AGENT_SECRET', 'keys/secrets/demo-agent') },
     admin: { clientId: 'admin-cli', clientSecret: secretFromEnv('ADMIN_CLI_SECRET', 'keys/secrets/admin-cli') },
     username: setting('DEMO_USER', 'bob'),

@@ -1,6 +1,8 @@
 // The billing tool server: reached by the CRM server on a user's behalf, so its callers show a two-actor chain.
 // Run alone: ISSUER=http://localhost:3000 node --import tsx examples/billing_server.ts   (see examples/README.md)
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { jsonLinesDecisionSink, type DecisionEvent } from 'delegation-token-verify';
 import { isMain, secretFromEnv, setting } from './lib/env.js';
 import type { ClientCredentials } from './lib/sts_client.js';
 import { defineTool, startToolServer, type ToolServer } from './lib/tool_server.js';
@@ -16,6 +18,8 @@ export interface BillingServerOptions {
   /** The billing-server client: reads the revocation feed. */
   credentials: ClientCredentials;
   host?: string;
+  /** Where every tool call decision goes, and the key of its arguments HMAC. */
+  decisions?: { onDecision: (event: DecisionEvent) => void; argumentsKey: string | Uint8Array };
 }
 
 export function startBillingServer(options: BillingServerOptions): Promise<ToolServer> {
@@ -30,6 +34,8 @@ export function startBillingServer(options: BillingServerOptions): Promise<ToolS
 
   const issueRefund = defineTool({
     name: 'billing.issue_refund',
+    // The agent's token limits the amount (RFC 9396 authorization_details, amount: { maximum: 5000 } for finance users);
+    // the verify SDK refuses a larger one before this runs.
     description: 'Refund an amount (in cents) to a customer',
     input: { customerId: z.string(), amount: z.number().int().positive() },
     async run({ customerId, amount }) {
@@ -45,6 +51,7 @@ export function startBillingServer(options: BillingServerOptions): Promise<ToolS
     clientSecret: options.credentials.clientSecret,
     tools: [refundLookup, issueRefund],
     ...(options.host ? { host: options.host } : {}),
+    ...(options.decisions ? { decisions: options.decisions } : {}),
   });
 }
 
@@ -55,6 +62,9 @@ if (isMain(import.meta.url)) {
     issuer: setting('ISSUER', 'http://localhost:3000'),
     credentials: { clientId: 'billing-server', clientSecret: secretFromEnv('BILLING_SERVER_SECRET', 'keys/secrets/billing-server') },
     host: setting('HOST', '127.0.0.1'),
+    // One JSON line per tool call decision on stdout. The HMAC key is per deployment (DECISION_LOG_KEY, >= 32 bytes);
+    // without one, a random key for this process (digests then match only within this run).
+    decisions: { onDecision: jsonLinesDecisionSink(console), argumentsKey: process.env.DECISION_LOG_KEY || randomBytes(32) },
   });
   console.log(`billing tool server listening: ${resource}`);
   process.once('SIGTERM', () => void server.close());

@@ -1,6 +1,8 @@
 // `npm run example`: the whole delegation story on one machine. Starts the STS (in process, demo policy on free
 // ports), the CRM and billing MCP tool servers, runs the agent, then stops everything. Exit code 0 only if every
 // step came out as the policy promises. Env: REDIS_URL (default redis://127.0.0.1:6379), EXAMPLE_STORE=memory.
+import { randomBytes } from 'node:crypto';
+import type { DecisionEvent } from 'delegation-token-verify';
 import { runAgent, type AgentSteps } from './agent.js';
 import { startBillingServer } from './billing_server.js';
 import { startCrmServer } from './crm_server.js';
@@ -22,6 +24,8 @@ export interface ExampleRun {
   /** The Redis key prefix the STS used (deleted by the time `runExample` returns). */
   keyPrefix: string;
   steps: AgentSteps;
+  /** Every tool call decision the billing server reported through the verify SDK's hook, in order. */
+  billingDecisions: DecisionEvent[];
 }
 
 /** The STS and both tool servers, running until `stop`. */
@@ -36,7 +40,8 @@ export interface ExampleServers {
   stop(): Promise<void>;
 }
 
-export async function startExampleServers(store: string): Promise<ExampleServers> {
+/** `onDecision` receives every billing tool call decision (the verify SDK's hook; a random HMAC key per run). */
+export async function startExampleServers(store: string, onDecision: (event: DecisionEvent) => void = () => {}): Promise<ExampleServers> {
   const [stsPort, crmPort, billingPort] = [await freePort(), await freePort(), await freePort()];
   const crmResource = `http://127.0.0.1:${crmPort}/mcp`;
   const billingResource = `http://127.0.0.1:${billingPort}/mcp`;
@@ -49,7 +54,8 @@ export async function startExampleServers(store: string): Promise<ExampleServers
   };
   try {
     const credentials = (clientId: string) => ({ clientId, clientSecret: sts.secrets[clientId]! });
-    servers.push(await startBillingServer({ resource: billingResource, issuer: sts.issuer, credentials: credentials('billing-server') }));
+    const decisions = { onDecision, argumentsKey: randomBytes(32) };
+    servers.push(await startBillingServer({ resource: billingResource, issuer: sts.issuer, credentials: credentials('billing-server'), decisions }));
     servers.push(
       await startCrmServer({ resource: crmResource, issuer: sts.issuer, billingResource, credentials: credentials('crm-server') }),
     );
@@ -65,7 +71,13 @@ const defaultStore = () => (process.env.EXAMPLE_STORE === 'memory' ? 'memory' : 
 export async function runExample(options: ExampleOptions = {}): Promise<ExampleRun> {
   const log = options.log ?? console.log;
   const store = options.store ?? defaultStore();
-  const { issuer, crmResource, billingResource, keyPrefix, secrets, stop } = await startExampleServers(store);
+  const billingDecisions: DecisionEvent[] = [];
+  // The billing server's decision lines, shown where they happen in the story.
+  const onDecision = (event: DecisionEvent) => {
+    billingDecisions.push(event);
+    log(`   billing decision line: ${JSON.stringify(event)}`);
+  };
+  const { issuer, crmResource, billingResource, keyPrefix, secrets, stop } = await startExampleServers(store, onDecision);
   try {
     const credentials = (clientId: string) => ({ clientId, clientSecret: secrets[clientId]! });
     log(`STS ${issuer} (store: ${store === 'memory' ? 'memory' : 'redis'})`);
@@ -74,12 +86,13 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
     const steps = await runAgent({
       issuer,
       crmResource,
+      billingResource,
       agent: credentials('demo-agent'),
       admin: credentials('admin-cli'),
       ...(options.username ? { username: options.username } : {}),
       log,
     });
-    return { issuer, crmResource, billingResource, keyPrefix, steps };
+    return { issuer, crmResource, billingResource, keyPrefix, steps, billingDecisions };
   } finally {
     await stop();
   }
@@ -90,7 +103,7 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
 if (isMain(import.meta.url)) {
   const args = process.argv.slice(2);
   if (args.includes('--serve')) {
-    const running = await startExampleServers(defaultStore());
+    const running = await startExampleServers(defaultStore(), (event) => console.error(JSON.stringify(event)));
     const { issuer, crmResource, billingResource, keyPrefix } = running;
     console.log(JSON.stringify({ issuer, crmResource, billingResource, keyPrefix }));
     const stop = () => void running.stop().then(() => process.exit(0));

@@ -1,5 +1,6 @@
-// An MCP tool server that accepts only delegation tokens: bearer auth (MCP SDK + verify SDK, revocation feed),
-// per-tool scopes checked before the MCP transport, tools/list filtered, RFC 9728 metadata. CRM and billing use it.
+// An MCP tool server that accepts only delegation tokens: bearer auth (MCP SDK + verify SDK, revocation feed), every
+// tools/call decided (scope and argument limits) and tools/list filtered by the verify SDK before the MCP transport,
+// RFC 9728 metadata. CRM and billing use it.
 import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as mcpErrors from '@modelcontextprotocol/sdk/server/auth/errors.js';
@@ -9,13 +10,13 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { z } from 'zod';
 import {
   createVerifier,
-  filterTools,
+  expressToolAuthorization,
   mcpTokenVerifier,
   protectedResourceMetadata,
   resourceMetadataPath,
   resourceMetadataUrl,
-  toolAllowed,
   type Actor,
+  type DecisionEvent,
   type McpAuthExtra,
 } from 'delegation-token-verify';
 
@@ -67,6 +68,8 @@ export interface ToolServerOptions {
   forwardScopes?: readonly string[];
   /** Interface to bind; default 127.0.0.1. */
   host?: string;
+  /** Every tool call decision, allowed or denied (the verify SDK's hook), with `argumentsKey` for its arguments HMAC. */
+  decisions?: { onDecision: (event: DecisionEvent) => void; argumentsKey: string | Uint8Array };
 }
 
 export interface ToolServer {
@@ -106,7 +109,7 @@ export async function startToolServer(options: ToolServerOptions): Promise<ToolS
       resourceMetadataUrl: metadataUrl,
       expectedResource: url,
     }),
-    requireToolScope(metadataUrl),
+    expressToolAuthorization({ resourceMetadataUrl: metadataUrl, ...options.decisions }),
     mcpHandler(options.name, options.tools),
   );
   // Stateless server: no SSE stream to GET and no session to DELETE (the client takes 405 as "not offered").
@@ -140,33 +143,13 @@ function challengeWithoutCredentials(metadataUrl: string) {
 }
 
 /**
- * The tool a `tools/call` names must be one of the token's scopes. Checked at the HTTP level, before the MCP
- * transport, so the agent gets the RFC 6750 §3.1 answer: 403 `insufficient_scope` with the scope that would do.
+ * One McpServer per request (stateless) holding every tool: expressToolAuthorization has already refused any call the
+ * token does not allow (403) and filters the tools/list answer with the same decision.
  */
-function requireToolScope(metadataUrl: string) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const scopes = req.auth?.scopes ?? [];
-    const denied = calledTools(req.body).find((name) => !toolAllowed(scopes, name));
-    if (denied === undefined) return next();
-    const error = new mcpErrors.InsufficientScopeError('insufficient scope');
-    res.set('WWW-Authenticate', `Bearer error="${error.errorCode}", scope="${denied}", resource_metadata="${metadataUrl}"`);
-    res.status(403).json(error.toResponseObject());
-  };
-}
-
-/** Tool names of every `tools/call` in a JSON-RPC message or batch; other shapes are left to the transport to refuse. */
-function calledTools(body: unknown): string[] {
-  return (Array.isArray(body) ? body : [body]).flatMap((message: unknown) => {
-    const m = message as { method?: unknown; params?: { name?: unknown } } | null;
-    return m?.method === 'tools/call' && typeof m.params?.name === 'string' ? [m.params.name] : [];
-  });
-}
-
-/** One McpServer per request (stateless), holding only the tools the token may call: that is the filtered tools/list. */
 function mcpHandler(name: string, tools: readonly ToolDefinition[]) {
   return async (req: Request, res: Response): Promise<void> => {
     const server = new McpServer({ name, version: '1.0.0' });
-    for (const tool of filterTools(tools, req.auth?.scopes ?? [])) {
+    for (const tool of tools) {
       server.registerTool(tool.name, { description: tool.description, inputSchema: tool.input }, async (args, extra) => {
         const auth = extra.authInfo!;
         const { sub, sid, actors } = auth.extra as unknown as McpAuthExtra;

@@ -8,8 +8,10 @@ import { runExampleProcess } from '../helpers/example_process.js';
 /** What `examples/run.ts --json` prints: only the parts asserted here. */
 interface ExampleRun {
   crmResource: string;
+  billingResource: string;
   keyPrefix: string;
   steps: Record<string, any>;
+  billingDecisions: Array<Record<string, any>>;
 }
 
 async function runExample(store: string): Promise<{ run: ExampleRun; lines: string[] }> {
@@ -37,7 +39,7 @@ function assertRun(run: ExampleRun): void {
   assert.match(sid, /^\S+$/);
 
   assert.equal(steps.login.username, 'bob');
-  assert.deepEqual(steps.login.scope.split(' ').sort(), ['billing.refund_lookup', 'crm.export_customers', 'crm.lookup_customer']);
+  assert.deepEqual(steps.login.scope.split(' ').sort(), ['billing.issue_refund', 'billing.refund_lookup', 'crm.export_customers', 'crm.lookup_customer']);
 
   assert.deepEqual(steps.exchange, {
     scope: 'crm.lookup_customer billing.refund_lookup',
@@ -67,6 +69,43 @@ function assertRun(run: ExampleRun): void {
     body: { error: 'insufficient_scope', error_description: 'insufficient scope' },
   });
 
+  // Issue 10: the billing token carries the policy's refund limit; the billing server's verify SDK enforces it per call.
+  const { billingResource } = run;
+  const limit = [{ type: 'mcp_tool', locations: [billingResource], actions: ['billing.issue_refund'], arguments: { amount: { maximum: 5000 } } }];
+  assert.deepEqual(steps.refund.exchange, {
+    scope: 'billing.issue_refund',
+    authorizationDetails: limit,
+    claims: { aud: billingResource, scope: 'billing.issue_refund', authorization_details: limit },
+  });
+  assert.deepEqual(steps.refund.allowed.refund, { id: 're_5002', customerId: 'cus_1001', amount: 3000, currency: 'EUR', status: 'pending' });
+  assert.deepEqual(steps.refund.refused, {
+    status: 403,
+    challenge: `Bearer error="insufficient_authorization_details", resource_metadata="${metadataUrl(billingResource)}"`,
+    body: {
+      error: 'insufficient_authorization_details',
+      error_description: 'arguments outside the authorized limits',
+      tool: 'billing.issue_refund',
+      violations: [{ argument: 'amount', path: '/amount', keyword: 'maximum', limit: 5000 }],
+    },
+  });
+  // The billing server's decision hook: the CRM hop's lookup, then the two refunds; arguments only as an HMAC.
+  const decisions = run.billingDecisions.map(({ time, arguments_hmac, jti, ...rest }) => {
+    assert.match(time, /^\d{4}-\d\d-\d\dT/);
+    assert.match(arguments_hmac, /^[\w-]{43}$/);
+    assert.match(jti, /^\S+$/);
+    return rest;
+  });
+  const who = { sub: 'user-bob', sid };
+  assert.deepEqual(decisions, [
+    { ...who, actors: [{ sub: 'crm-server' }, { sub: 'demo-agent' }], client_id: 'crm-server', tool: 'billing.refund_lookup', decision: 'allow', reasons: [] },
+    { ...who, actors: [{ sub: 'demo-agent' }], client_id: 'demo-agent', tool: 'billing.issue_refund', decision: 'allow', reasons: [] },
+    {
+      ...who, actors: [{ sub: 'demo-agent' }], client_id: 'demo-agent', tool: 'billing.issue_refund', decision: 'deny',
+      reasons: ['insufficient_authorization_details'], violations: [{ argument: 'amount', path: '/amount', keyword: 'maximum', limit: 5000 }],
+    },
+  ]);
+  assert.notEqual(run.billingDecisions[1]!.arguments_hmac, run.billingDecisions[2]!.arguments_hmac);
+
   assert.equal(steps.revocation.status, 200);
   assert.equal(steps.revocation.sid, sid);
   assert.deepEqual(
@@ -88,7 +127,13 @@ describe('example: agent → CRM → billing with delegation tokens', () => {
     const { run, lines } = await runExample(REDIS_URL);
     assertRun(run);
     const titles = lines.filter((l) => l.startsWith('== ')).map((l) => l.trim().split('.')[0]);
-    assert.deepEqual(titles, ['== 1', '== 2', '== 3', '== 4', '== 5', '== 6', '== 7']);
+    assert.deepEqual(titles, ['== 1', '== 2', '== 3', '== 4', '== 5', '== 6', '== 7', '== 8', '== 9', '== 10']);
+    // The decision lines of the allowed and the refused refund are shown in the narration.
+    const refundLines = lines.filter((l) => l.includes('billing decision line:') && l.includes('"tool":"billing.issue_refund"'));
+    assert.equal(refundLines.length, 2);
+    assert.match(refundLines[0]!, /"decision":"allow"/);
+    assert.match(refundLines[1]!, /"decision":"deny","reasons":\["insufficient_authorization_details"\]/);
+    assert.ok(!refundLines.join('\n').includes('50000'), 'raw arguments are not in the decision lines');
     assert.ok(lines.some((l) => l.includes('billing saw  sub=user-bob') && l.endsWith('act: crm-server → demo-agent')));
     assert.deepEqual(await keysUnder(run.keyPrefix), []);
   });
