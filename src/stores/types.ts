@@ -103,6 +103,37 @@ export interface DpopReplayStore {
   claim(key: string, ttlSeconds: number): Promise<boolean>;
 }
 
+/** A user's remembered consent for one client and one tool server (or this service itself): what the consent page granted. */
+export interface ConsentRecord {
+  accountId: string;
+  clientId: string;
+  /** The resource indicator (RFC 8707) the consent is for. */
+  resource: string;
+  /** Every scope consented to so far for this resource (tool scopes and OpenID scopes such as offline_access), sorted. */
+  scopes: string[];
+  /** The provider grants made under this consent, oldest first (at most MAX_CONSENT_GRANTS): revoking ends them. */
+  grantIds: string[];
+  /** Epoch seconds. */
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const MAX_CONSENT_GRANTS = 20;
+
+/**
+ * Consents remembered per (user, client, resource), shared by replicas; kept until revoked (no TTL).
+ * - `remember` is atomic: the scopes are added to the record's (a union), the grant id appended (the oldest dropped
+ *   beyond MAX_CONSENT_GRANTS), the record created when absent.
+ * - `remove` returns the record it removed, so its grants can be ended.
+ */
+export interface ConsentStore {
+  remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number }): Promise<ConsentRecord>;
+  find(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined>;
+  /** Records matching every given filter member, at most `limit`, most recently updated first. */
+  list(filter: { accountId?: string; clientId?: string }, limit: number): Promise<ConsentRecord[]>;
+  remove(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined>;
+}
+
 /** One client onboarded by Dynamic Client Registration, as listed by the store. */
 export interface RegisteredClientEntry {
   clientId: string;
@@ -141,6 +172,7 @@ export interface Stores {
   audit: AuditLog;
   revocations: RevocationFeed;
   onboarding: OnboardingStore;
+  consents: ConsentStore;
   dpopReplay: DpopReplayStore;
   health: StoreHealth;
   close(): Promise<void>;

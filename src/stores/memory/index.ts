@@ -8,6 +8,7 @@ import { MemoryRevocationFeed } from './revocation_feed.js';
 import { MemorySessionRegistry } from './session_registry.js';
 import { MemoryState } from './state.js';
 import { MemoryOnboardingStore } from './onboarding_store.js';
+import { MemoryConsentStore } from './consent_store.js';
 import { MemoryDpopReplayStore } from './dpop_replay.js';
 
 export interface MemoryStoresOptions {
@@ -51,6 +52,7 @@ export function createMemoryStores(options: MemoryStoresOptions = {}): Stores {
     audit: new MemoryAuditLog(limits, now),
     revocations: new MemoryRevocationFeed(state),
     onboarding: new MemoryOnboardingStore(now),
+    consents: new MemoryConsentStore(),
     dpopReplay,
     health: { ping: async () => true },
     async close() {

@@ -12,6 +12,7 @@ import { RedisRevocationFeed } from './revocation_feed.js';
 import { withScripts } from './scripts.js';
 import { RedisSessionRegistry } from './session_registry.js';
 import { RedisOnboardingStore } from './onboarding_store.js';
+import { RedisConsentStore } from './consent_store.js';
 import { RedisDpopReplayStore } from './dpop_replay.js';
 
 export { createRedisClient, createRedisClusterClient, connectRedis, isCluster, parseClusterNodes, type RedisClientOptions } from './client.js';
@@ -57,6 +58,7 @@ export function createRedisStores(redis: Redis, options: RedisStoresOptions): St
     audit: new RedisAuditLog(scripted, prefix, limits),
     revocations,
     onboarding: storeFailuresAsUnavailable(new RedisOnboardingStore(scripted, prefix)),
+    consents: storeFailuresAsUnavailable(new RedisConsentStore(scripted, prefix)),
     dpopReplay: storeFailuresAsUnavailable(new RedisDpopReplayStore(scripted, prefix)),
     health: redisHealth(redis),
     async close() {

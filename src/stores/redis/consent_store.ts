@@ -1,0 +1,84 @@
+// Remembered consents on Redis: one hash (one slot on a cluster), a field per (user, client, resource) holding the
+// record as JSON; `remember` merges in one Lua script, so concurrent consents on two replicas both count.
+import type { Redis } from 'ioredis';
+import { MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore } from '../types.js';
+
+/** KEYS[1] the consent hash; ARGV field, accountId, clientId, resource, scopes (JSON array), grantId, at, maxGrants. */
+export const rememberConsentLua = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local rec
+if cur then rec = cjson.decode(cur) else rec = { accountId = ARGV[2], clientId = ARGV[3], resource = ARGV[4], createdAt = tonumber(ARGV[7]) } end
+local seen, scopes = {}, {}
+local function add(s) if not seen[s] then seen[s] = true; table.insert(scopes, s) end end
+if type(rec.scopes) == 'table' then for _, s in ipairs(rec.scopes) do add(s) end end
+for _, s in ipairs(cjson.decode(ARGV[5])) do add(s) end
+table.sort(scopes)
+local grants = {}
+if type(rec.grantIds) == 'table' then for _, g in ipairs(rec.grantIds) do if g ~= ARGV[6] then table.insert(grants, g) end end end
+table.insert(grants, ARGV[6])
+while #grants > tonumber(ARGV[8]) do table.remove(grants, 1) end
+rec.scopes = scopes
+rec.grantIds = grants
+rec.updatedAt = tonumber(ARGV[7])
+local out = cjson.encode(rec)
+redis.call('HSET', KEYS[1], ARGV[1], out)
+return out
+`;
+
+interface ConsentRedis extends Redis {
+  dtsRememberConsent(key: string, field: string, accountId: string, clientId: string, resource: string, scopes: string, grantId: string, at: number, max: number): Promise<string>;
+}
+
+const fieldOf = (accountId: string, clientId: string, resource: string) => JSON.stringify([accountId, clientId, resource]);
+
+/** cjson writes an empty array as `{}`: every list member is read back as an array. */
+function decode(json: string): ConsentRecord {
+  const r = JSON.parse(json) as ConsentRecord;
+  return { ...r, scopes: Array.isArray(r.scopes) ? r.scopes : [], grantIds: Array.isArray(r.grantIds) ? r.grantIds : [] };
+}
+
+export class RedisConsentStore implements ConsentStore {
+  readonly #redis: ConsentRedis;
+  readonly #key: string;
+
+  constructor(redis: Redis, prefix: string) {
+    if (typeof (redis as unknown as Partial<ConsentRedis>).dtsRememberConsent !== 'function') redis.defineCommand('dtsRememberConsent', { lua: rememberConsentLua, numberOfKeys: 1 });
+    this.#redis = redis as unknown as ConsentRedis;
+    this.#key = `${prefix}onb:consents`;
+  }
+
+  async remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number }): Promise<ConsentRecord> {
+    const out = await this.#redis.dtsRememberConsent(this.#key, fieldOf(c.accountId, c.clientId, c.resource), c.accountId, c.clientId, c.resource, JSON.stringify(c.scopes), c.grantId, c.at, MAX_CONSENT_GRANTS);
+    return decode(out);
+  }
+
+  async find(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined> {
+    const json = await this.#redis.hget(this.#key, fieldOf(accountId, clientId, resource));
+    return json ? decode(json) : undefined;
+  }
+
+  /** Admin reads: a full HSCAN of the one hash, filtered here (consents are few per user and client). */
+  async list(filter: { accountId?: string; clientId?: string }, limit: number): Promise<ConsentRecord[]> {
+    const out: ConsentRecord[] = [];
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.#redis.hscan(this.#key, cursor, 'COUNT', 500);
+      cursor = next;
+      for (let i = 1; i < flat.length; i += 2) {
+        const r = decode(flat[i]!);
+        if ((filter.accountId === undefined || r.accountId === filter.accountId) && (filter.clientId === undefined || r.clientId === filter.clientId)) out.push(r);
+      }
+    } while (cursor !== '0');
+    return out.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
+  }
+
+  async remove(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined> {
+    const field = fieldOf(accountId, clientId, resource);
+    // MULTI: read and delete as one step, so two concurrent removals cannot both return the record.
+    const results = await this.#redis.multi().hget(this.#key, field).hdel(this.#key, field).exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('MULTI aborted');
+    const json = results[0]![1] as string | null;
+    return json ? decode(json) : undefined;
+  }
+}

@@ -1,0 +1,61 @@
+// Contract: remembered consents (issue 12 item 5): one record per (user, client, resource), scopes merged, grant ids
+// capped, atomic under concurrent consents, listed with filters, removed once.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { MAX_CONSENT_GRANTS } from '../../src/stores/types.js';
+import type { StoreHarness } from './contract.js';
+
+export function consentContract(harness: () => StoreHarness): void {
+  const consents = () => harness().stores.consents;
+
+  describe('consents', () => {
+    it('remember creates, then merges scopes (sorted union) and appends grant ids; find reads it back', async () => {
+      const user = randomUUID();
+      const first = await consents().remember({ accountId: user, clientId: 'https://c.example/a.json', resource: 'https://t/crm', scopes: ['b', 'a'], grantId: 'g1', at: 100 });
+      assert.deepEqual(first, { accountId: user, clientId: 'https://c.example/a.json', resource: 'https://t/crm', scopes: ['a', 'b'], grantIds: ['g1'], createdAt: 100, updatedAt: 100 });
+      const second = await consents().remember({ accountId: user, clientId: 'https://c.example/a.json', resource: 'https://t/crm', scopes: ['c', 'a'], grantId: 'g2', at: 200 });
+      assert.deepEqual(second, { ...first, scopes: ['a', 'b', 'c'], grantIds: ['g1', 'g2'], updatedAt: 200 });
+      assert.deepEqual(await consents().find(user, 'https://c.example/a.json', 'https://t/crm'), second);
+      assert.equal(await consents().find(user, 'https://c.example/a.json', 'https://t/other'), undefined);
+      // Empty scope lists survive the round trip as arrays.
+      const empty = await consents().remember({ accountId: user, clientId: 'x', resource: 'r', scopes: [], grantId: 'g', at: 1 });
+      assert.deepEqual(empty.scopes, []);
+      assert.deepEqual((await consents().find(user, 'x', 'r'))?.scopes, []);
+    });
+
+    it(`keeps the latest ${MAX_CONSENT_GRANTS} grant ids, a repeated one moved to the end`, async () => {
+      const user = randomUUID();
+      for (let i = 0; i < MAX_CONSENT_GRANTS + 3; i++) await consents().remember({ accountId: user, clientId: 'c', resource: 'r', scopes: ['s'], grantId: `g${i}`, at: i });
+      await consents().remember({ accountId: user, clientId: 'c', resource: 'r', scopes: ['s'], grantId: 'g5', at: 99 });
+      const r = (await consents().find(user, 'c', 'r'))!;
+      assert.equal(r.grantIds.length, MAX_CONSENT_GRANTS);
+      assert.equal(r.grantIds.at(-1), 'g5');
+      assert.equal(r.grantIds.filter((g) => g === 'g5').length, 1);
+      assert.ok(!r.grantIds.includes('g0'));
+    });
+
+    it('is atomic: 20 concurrent consents with distinct scopes all land in one record', async () => {
+      const user = randomUUID();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => consents().remember({ accountId: user, clientId: 'c', resource: 'r', scopes: [`s${String(i).padStart(2, '0')}`], grantId: `g${i}`, at: 1 })));
+      const r = (await consents().find(user, 'c', 'r'))!;
+      assert.equal(r.scopes.length, 20);
+      assert.equal(r.grantIds.length, 20);
+    });
+
+    it('lists by user, by client, both, newest first, at most limit; remove returns the record once', async () => {
+      const [u1, u2, client] = [randomUUID(), randomUUID(), `client-${randomUUID()}`];
+      await consents().remember({ accountId: u1, clientId: client, resource: 'r1', scopes: ['a'], grantId: 'g1', at: 10 });
+      await consents().remember({ accountId: u1, clientId: client, resource: 'r2', scopes: ['a'], grantId: 'g2', at: 30 });
+      await consents().remember({ accountId: u2, clientId: client, resource: 'r1', scopes: ['a'], grantId: 'g3', at: 20 });
+      assert.deepEqual((await consents().list({ clientId: client }, 50)).map((r) => [r.accountId, r.resource]), [[u1, 'r2'], [u2, 'r1'], [u1, 'r1']]);
+      assert.deepEqual((await consents().list({ accountId: u1 }, 50)).map((r) => r.resource), ['r2', 'r1']);
+      assert.deepEqual((await consents().list({ accountId: u2, clientId: client }, 50)).map((r) => r.grantIds), [['g3']]);
+      assert.equal((await consents().list({ clientId: client }, 2)).length, 2);
+      const removed = await consents().remove(u1, client, 'r2');
+      assert.deepEqual(removed?.grantIds, ['g2']);
+      assert.equal(await consents().remove(u1, client, 'r2'), undefined);
+      assert.equal(await consents().find(u1, client, 'r2'), undefined);
+    });
+  });
+}
