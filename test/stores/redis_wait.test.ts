@@ -10,7 +10,8 @@ import { StoreUnavailable } from '../../src/stores/errors.js';
 import { connectRedis, createRedisClient, createRedisStores } from '../../src/stores/redis/index.js';
 import type { Stores } from '../../src/stores/types.js';
 import { startRedis } from '../helpers/private_redis.js';
-import { freePort } from '../helpers/service.js';
+import { freePort, startService } from '../helpers/service.js';
+import { adminToken, call } from '../admin/helpers.js';
 
 describe('revocation writes wait for replicas (redis.revocationReplicas)', () => {
   const children: ChildProcess[] = [];
@@ -45,6 +46,20 @@ describe('revocation writes wait for replicas (redis.revocationReplicas)', () =>
     // A retry is idempotent: still waiting for the replica, still refused, nothing published twice.
     await assert.rejects(stores.exchange.revoke(record), StoreUnavailable);
     assert.equal((await stores.revocations.since('0-0')).events.filter((e) => e.record.value === record.value).length, 1);
+  });
+
+  it('over HTTP: the admin revocation answers 503 temporarily_unavailable while no replica acknowledges', async () => {
+    const svc = await startService({
+      extra: () => ({ redis: { url: `redis://127.0.0.1:${primaryPort}`, keyPrefix: `test:${randomUUID()}:`, revocationReplicas: 1, revocationWaitMs: 200 } }),
+    });
+    try {
+      const token = await adminToken(svc);
+      const res = await call(svc, 'POST', `/admin/subjects/${encodeURIComponent('user-nobody')}/revoke`, { token, json: { reason: 'test' } });
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.deepEqual(res.body, { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable' });
+    } finally {
+      await svc.stop();
+    }
   });
 
   it('with a replica attached, the same revoke is acknowledged', async () => {
