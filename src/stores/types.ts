@@ -158,6 +158,52 @@ export interface OnboardingStore {
   removeClient(clientId: string): Promise<boolean>;
 }
 
+/** A user who logged in through the upstream OpenID provider (issue 12 item 6): what findAccount and the policy read. */
+export interface UpstreamAccount {
+  /** Our account id: `x-<issuer hash>|<upstream sub>`. */
+  id: string;
+  issuer: string;
+  sub: string;
+  /** From the configured groups claim at the latest login. */
+  groups: string[];
+  /** Display claims kept from the ID token (`name`, `email`, `preferred_username`), for policy references. */
+  claims: Record<string, string>;
+}
+
+/** The checks of one upstream authorization request, kept under the interaction uid until its callback. */
+export interface UpstreamAuthorization {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+/** Who logged in upstream during one interaction, kept until the interaction resumes and our session uid is known. */
+export interface UpstreamLogin {
+  accountId: string;
+  /** The upstream session (`sid` of its ID token), when it sent one. */
+  upstreamSid?: string;
+}
+
+/**
+ * Upstream login state shared by replicas. Every record expires on its own (`ttlSeconds`); `take*` and `claimLogoutToken`
+ * are atomic (exactly one caller gets a pending record or claims a logout token id). Session links are indexed by the
+ * upstream session and by the account, each entry expiring with our session (pruned on every link).
+ */
+export interface UpstreamLoginStore {
+  putAuthorization(uid: string, value: UpstreamAuthorization, ttlSeconds: number): Promise<void>;
+  takeAuthorization(uid: string): Promise<UpstreamAuthorization | undefined>;
+  putLogin(uid: string, value: UpstreamLogin, ttlSeconds: number): Promise<void>;
+  takeLogin(uid: string): Promise<UpstreamLogin | undefined>;
+  putAccount(account: UpstreamAccount, ttlSeconds: number): Promise<void>;
+  getAccount(id: string): Promise<UpstreamAccount | undefined>;
+  /** Records that our session `sessionUid` came from this upstream session and account, until `expiresAt` (epoch s). */
+  linkSession(link: { accountId: string; upstreamSid?: string; sessionUid: string }, expiresAt: number): Promise<void>;
+  /** Our live session uids linked to an upstream session id or to an account. */
+  sessionsOf(key: { upstreamSid: string } | { accountId: string }): Promise<string[]>;
+  /** OpenID Back-Channel Logout §2.6: a logout token id is accepted once while it lives. */
+  claimLogoutToken(key: string, ttlSeconds: number): Promise<boolean>;
+}
+
 /** Health of the backing store, for /readyz and the fail-closed rule. */
 export interface StoreHealth {
   ping(): Promise<boolean>;
@@ -174,6 +220,7 @@ export interface Stores {
   onboarding: OnboardingStore;
   consents: ConsentStore;
   dpopReplay: DpopReplayStore;
+  upstreamLogin: UpstreamLoginStore;
   health: StoreHealth;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { feedContract } from './contract_feed.js';
 import { oidcAdapterContract } from './contract_oidc_adapter.js';
 import { sessionsContract } from './contract_sessions.js';
 import { dpopReplayContract } from './contract_dpop.js';
+import { upstreamLoginContract } from './contract_upstream.js';
 import { consentContract } from './contract_consents.js';
 
 export interface StoreHarness {
@@ -56,6 +57,7 @@ export function storeContract(name: string, open: OpenHarness): void {
     auditContract(context);
     expiryContract(context);
     dpopReplayContract(context.shared);
+    upstreamLoginContract(context.shared);
     consentContract(context.shared);
   });
 }

@@ -10,6 +10,7 @@ import { MemoryState } from './state.js';
 import { MemoryOnboardingStore } from './onboarding_store.js';
 import { MemoryConsentStore } from './consent_store.js';
 import { MemoryDpopReplayStore } from './dpop_replay.js';
+import { MemoryUpstreamLoginStore } from './upstream_login.js';
 
 export interface MemoryStoresOptions {
   limits?: Partial<StoreLimits>;
@@ -33,11 +34,13 @@ export function createMemoryStores(options: MemoryStoresOptions = {}): Stores {
   const sessions = new MemorySessionRegistry(limits, now);
   const adapters = new Map<string, OidcAdapter>();
   const dpopReplay = new MemoryDpopReplayStore(now);
+  const upstreamLogin = new MemoryUpstreamLoginStore(now);
   // unref(): the sweep alone must not keep a process (or a test run) alive.
   const sweeper = setInterval(() => {
     state.sweep();
     sessions.sweep();
     dpopReplay.sweep();
+    upstreamLogin.sweep();
   }, options.sweepIntervalMs ?? 60_000);
   sweeper.unref();
   return {
@@ -54,6 +57,7 @@ export function createMemoryStores(options: MemoryStoresOptions = {}): Stores {
     onboarding: new MemoryOnboardingStore(now),
     consents: new MemoryConsentStore(),
     dpopReplay,
+    upstreamLogin,
     health: { ping: async () => true },
     async close() {
       clearInterval(sweeper);

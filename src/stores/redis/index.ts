@@ -14,6 +14,7 @@ import { RedisSessionRegistry } from './session_registry.js';
 import { RedisOnboardingStore } from './onboarding_store.js';
 import { RedisConsentStore } from './consent_store.js';
 import { RedisDpopReplayStore } from './dpop_replay.js';
+import { RedisUpstreamLoginStore } from './upstream_login.js';
 
 export { createRedisClient, createRedisClusterClient, connectRedis, isCluster, parseClusterNodes, type RedisClientOptions } from './client.js';
 export type { RevocationDurability } from './exchange_state_store.js';
@@ -60,6 +61,7 @@ export function createRedisStores(redis: Redis, options: RedisStoresOptions): St
     onboarding: storeFailuresAsUnavailable(new RedisOnboardingStore(scripted, prefix)),
     consents: storeFailuresAsUnavailable(new RedisConsentStore(scripted, prefix)),
     dpopReplay: storeFailuresAsUnavailable(new RedisDpopReplayStore(scripted, prefix)),
+    upstreamLogin: storeFailuresAsUnavailable(new RedisUpstreamLoginStore(scripted, prefix)),
     health: redisHealth(redis),
     async close() {
       await revocations.close();
