@@ -1,4 +1,5 @@
 // `dts`: the operator's command line. `dts admin …` calls the admin API, `dts keys …` manages the signing key file,
+// `dts gateway --config <file>` runs the MCP enforcement gateway,
 // `dts --version` prints the version. Never throws, never prints a stack trace; resolves to the exit code.
 import { main as adminMain, type CliIo } from './admin/cli.js';
 
@@ -9,6 +10,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     // Loaded on demand: the key tools need none of the admin client.
     const { main: keysMain } = await import('./keys/cli.js');
     return keysMain(argv.slice(1));
+  }
+  if (argv[0] === 'gateway') {
+    // The MCP enforcement gateway: its own process, composition root and configuration (src/gateway/).
+    const { main: gatewayMain } = await import('./gateway/main.js');
+    return gatewayMain(argv.slice(1), io.env);
   }
   return adminMain(argv, io);
 }

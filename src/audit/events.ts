@@ -61,7 +61,35 @@ export interface AdminDecisionEvent {
   status: number;
 }
 
-export type DecisionEvent = ExchangeDecisionEvent | RevocationDecisionEvent | AdminDecisionEvent;
+/** One message at the MCP enforcement gateway (src/gateway/), allowed or refused. */
+export interface GatewayDecisionEvent {
+  type: 'gateway';
+  time: number;
+  decision: 'allow' | 'deny';
+  /** Empty when allowed; e.g. `insufficient_scope`, `insufficient_authorization_details`, `method_not_allowed`, `invalid_token`. */
+  reasons: string[];
+  requestId?: string;
+  /** The delegation token's client; absent when no token could be verified. */
+  clientId?: string;
+  sub?: string;
+  sid?: string;
+  /** The full actor chain of the delegation token, current actor first. */
+  act?: ActClaim;
+  jti?: string;
+  /** The route's public resource URI (the token's `aud`). */
+  toolServer: string;
+  /** HTTP method, and the JSON-RPC method of a POST. */
+  httpMethod: string;
+  method?: string;
+  tool?: string;
+  /** base64url HMAC-SHA256 of the canonical arguments of a `tools/call` (verify SDK `DecisionEvent.arguments_hmac`). */
+  argumentsHmac?: string;
+  /** The HTTP status the gateway answered (or forwarded). */
+  status: number;
+  durationMs: number;
+}
+
+export type DecisionEvent = ExchangeDecisionEvent | RevocationDecisionEvent | AdminDecisionEvent | GatewayDecisionEvent;
 
 export interface DecisionEvents {
   emit(event: DecisionEvent): void;

@@ -1,0 +1,116 @@
+// The gateway's configuration schema: the single source of every default and its description
+// (docs/gateway-configuration.md is generated from it). Objects are strict: a misspelt key fails the start by name.
+import { z } from 'zod';
+import { secretRef } from '../config/schema.js';
+
+const uri = z.url({ protocol: /^https?$/ });
+
+/** JSON-RPC methods every route forwards without a rule: the session's plumbing, never a tool, resource or prompt. */
+export const ALWAYS_FORWARDED = ['initialize', 'ping', 'tools/list'] as const;
+
+export const gatewayRouteSchema = z.strictObject({
+  resource: uri.describe(
+    'Public resource URI of this MCP server at the gateway (RFC 8707): the `aud` its tokens carry. The gateway serves the route at this URI\'s path and its RFC 9728 metadata at `/.well-known/oauth-protected-resource<path>`.',
+  ),
+  upstream: uri.describe('URL of the upstream MCP server (Streamable HTTP endpoint); the `aud` of the `Delegation-Assertion` it receives.'),
+  upstreamAuth: z
+    .enum(['assertion', 'exchange'])
+    .default('assertion')
+    .describe(
+      'How upstream learns who calls: `assertion` sends the gateway-signed `Delegation-Assertion` JWT; `exchange` re-exchanges the delegation token at the service (RFC 8693 §2.3) for a token whose `aud` is `upstream` (registered there as a tool server whose `clientId` is `client.clientId`) and sends it as `Authorization: Bearer`.',
+    ),
+  resources: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('`resources/read` rule: URI prefixes that may be read (`*`: any). Empty: `resources/read` is refused (deny by default).'),
+  prompts: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('`prompts/get` rule: prompt names that may be fetched (`*`: any). Empty: `prompts/get` is refused (deny by default).'),
+  methods: z
+    .array(z.string().regex(/^[a-z][a-zA-Z0-9_/]*$/))
+    .default([])
+    .describe(
+      'Other JSON-RPC request methods this route forwards (e.g. `resources/list`, `prompts/list`, `completion/complete`, `logging/setLevel`). `initialize`, `ping`, `tools/list` (filtered), `tools/call` (decided per call), notifications and client responses always pass; anything else is refused.',
+    ),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .optional()
+    .describe('Longest wait for the upstream\'s response headers on this route (default `upstreamTimeoutMs`); then 504 with a JSON-RPC error.'),
+  scopesSupported: z.array(z.string().min(1)).default([]).describe('`scopes_supported` of this route\'s protected-resource metadata (the tool names).'),
+});
+
+export const gatewayConfigSchema = z.strictObject({
+  port: z.number().int().min(0).max(65535).default(4100).describe('HTTP port (env `PORT`).'),
+  host: z.string().default('0.0.0.0').describe('Listen address (env `HOST`).'),
+  publicUrl: uri
+    .optional()
+    .describe('The gateway\'s public URL (env `GATEWAY_PUBLIC_URL`; default `http://localhost:$PORT`): the `iss` of every `Delegation-Assertion`, its keys at `<publicUrl>/.well-known/jwks.json`.'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level (env `LOG_LEVEL`).'),
+  issuer: uri.describe('Issuer of the delegation tokens: the service\'s issuer URL (env `ISSUER`).'),
+  jwksUri: uri.optional().describe('The service\'s JWKS (default `<issuer>/jwks`).'),
+  client: z
+    .strictObject({
+      clientId: z.string().min(1).describe('The gateway\'s client at the service: a tool server\'s `clientId` or a client with `revocation` scope (reads the revocation feed); with `upstreamAuth: exchange`, allowed the token exchange grant.'),
+      clientSecret: secretRef.describe('Its client secret (HTTP Basic at the feed and token endpoints).'),
+    })
+    .describe('How the gateway authenticates at the service.'),
+  revocation: z
+    .strictObject({
+      maxStalenessSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(300)
+        .default(30)
+        .describe('Revocations reach the gateway by the service\'s feed (verify SDK `feed` mode); when nothing, not even a heartbeat, arrived for this long every token is refused with 503 (fail closed) and `/readyz` answers 503.'),
+    })
+    .prefault({})
+    .describe('Revocation feed.'),
+  redis: z
+    .strictObject({
+      url: z
+        .string()
+        .optional()
+        .describe('Redis URL (env `REDIS_URL`): session bindings shared by replicas and the service\'s audit stream. Unset: in memory, one replica only (a loud warning at start).'),
+      keyPrefix: z.string().default('dts:').describe('Key prefix: the service\'s `redis.keyPrefix`, so gateway decisions land in the same audit stream.'),
+    })
+    .prefault({})
+    .describe('Shared state.'),
+  keys: z
+    .strictObject({
+      file: z.string().default('keys/gateway-jwks.json').describe('Private JWKS file of the gateway\'s assertion keys (mode 0600); generated when missing; `dts keys rotate --file` rotates it.'),
+      alg: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of generated assertion keys.'),
+    })
+    .prefault({})
+    .describe('Keys signing the `Delegation-Assertion`.'),
+  assertionTtlSeconds: z.number().int().min(5).max(60).default(30).describe('Lifetime of a `Delegation-Assertion` (at most 60 seconds).'),
+  allowedOrigins: z
+    .array(z.string().regex(/^https?:\/\/[^/]+$/, 'must be an origin: scheme://host[:port]'))
+    .default([])
+    .describe('Origins a browser request may come from (MCP transport, DNS rebinding): a request whose `Origin` is not listed gets 403. Requests without `Origin` are not affected.'),
+  maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024).describe('Largest POST body; a larger one gets 400 before it is read further.'),
+  upstreamTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).describe('Longest wait for an upstream\'s response headers; then 504 with a JSON-RPC error (upstream unreachable: 502).'),
+  sessionTtlSeconds: z.number().int().min(60).default(86_400).describe('How long an `Mcp-Session-Id` stays bound to the (`sub`, `sid`, `client_id`) that opened it, since its last use.'),
+  audit: z
+    .strictObject({
+      argumentsKey: secretRef
+        .default({ file: 'keys/gateway-arguments.key', generate: true })
+        .describe('Key (at least 32 bytes) of the HMAC of each call\'s arguments in decision events.'),
+      logArguments: z.boolean().default(false).describe('Also put the raw arguments in decision events (they may be personal data).'),
+    })
+    .prefault({})
+    .describe('Decision events (audit stream and log).'),
+  enforcement: z
+    .boolean()
+    .default(true)
+    .describe('Benchmarks only: `false` proxies without authentication, decision, assertion or audit (a loud warning; refused with `NODE_ENV=production`).'),
+  routes: z.array(gatewayRouteSchema).min(1).describe('The MCP servers behind the gateway.'),
+});
+
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema> & { publicUrl: string; jwksUri: string };
+export type GatewayRoute = z.infer<typeof gatewayRouteSchema>;

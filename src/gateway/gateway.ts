@@ -1,0 +1,203 @@
+// The gateway's composition root: keys, secrets, stores, verifiers, decision, audit and the HTTP server are built
+// here and nowhere else. The process entry (main.ts) only loads the configuration and calls createGateway.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createVerifier, protectedResourceMetadata, resourceMetadataPath, resourceMetadataUrl, type VerifyError, type Verifier } from 'delegation-token-verify';
+import { createDecisionEvents } from '../audit/events.js';
+import { attachAuditWriter } from '../audit/writer.js';
+import { resolveSecret } from '../config/secrets.js';
+import { loadOrCreateKeys, type LoadedKeys } from '../keys/index.js';
+import { createMemoryStores } from '../stores/memory/index.js';
+import { connectRedis, createRedisClient, createRedisStores } from '../stores/redis/index.js';
+import type { Stores } from '../stores/types.js';
+import { createAssertionSigner } from './assertion.js';
+import type { GatewayConfig } from './config.js';
+import { createDecider } from './decide.js';
+import { handleMcp, type RouteDeps } from './handler.js';
+import { jsonRpcError } from './jsonrpc.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { memorySessionBindings, redisSessionBindings } from './sessions.js';
+import { createUpstreamTokens } from './upstream_token.js';
+
+export interface Gateway {
+  server: Server;
+  keys: LoadedKeys;
+  metrics: GatewayMetrics;
+  /** Resolves when every route's revocation feed has its first snapshot. */
+  ready(): Promise<void>;
+  listen(port: number, host?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface GatewayDeps {
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Verifier failures that mean the gateway cannot trust what it would decide: unready until a token verifies again. */
+const DEPENDENCY_FAILURES = new Set(['ERR_REVOCATION_UNAVAILABLE', 'ERR_JWKS_UNAVAILABLE']);
+
+export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  const { logger } = deps;
+  const env = deps.env ?? process.env;
+  const onGenerated = (file: string) => logger.warn({ file }, 'generated a development secret');
+  const clientSecret = resolveSecret(config.client.clientSecret, 'client.clientSecret', { env, onGenerated });
+  const argumentsKey = resolveSecret(config.audit.argumentsKey, 'audit.argumentsKey', { env, onGenerated });
+  const keys = await loadOrCreateKeys({ file: config.keys.file, alg: config.keys.alg, onWarning: (m) => logger.warn(m) });
+  if (keys.generated) logger.warn({ file: keys.file }, 'generated new gateway assertion keys');
+
+  let redis: Redis | undefined;
+  let stores: Stores;
+  if (config.redis.url) {
+    redis = createRedisClient(config.redis.url, { onError: (err) => logger.warn({ err: err.message }, 'redis error') });
+    await connectRedis(redis, config.redis.url);
+    stores = createRedisStores(redis, { keyPrefix: config.redis.keyPrefix });
+  } else {
+    stores = createMemoryStores();
+    logger.warn('SINGLE-REPLICA MODE: no redis.url (REDIS_URL); session bindings and the audit trail are in this process only. Never run two gateway replicas like this.');
+  }
+  if (!config.enforcement) logger.warn('ENFORCEMENT OFF: requests are proxied without authentication, decision, assertion or audit (benchmarks only)');
+  const sessions = redis ? redisSessionBindings(redis, config.redis.keyPrefix, config.sessionTtlSeconds) : memorySessionBindings(config.sessionTtlSeconds);
+
+  const metrics = createGatewayMetrics();
+  const events = createDecisionEvents((err) => logger.error({ err }, 'decision listener failed'));
+  events.on((event) => logger.info({ event }, 'gateway decision'));
+  const audit = attachAuditWriter(events, { log: stores.audit, logger, onDropped: (n) => metrics.auditDropped.inc(n) });
+  const signer = createAssertionSigner(keys, config.publicUrl, config.assertionTtlSeconds);
+  const upstreamTokens = config.routes.some((r) => r.upstreamAuth === 'exchange')
+    ? createUpstreamTokens({ tokenEndpoint: `${config.issuer}/token`, clientId: config.client.clientId, clientSecret, timeoutMs: config.upstreamTimeoutMs })
+    : undefined;
+
+  let dependencyFailure: string | undefined;
+  const onVerify = (error: VerifyError | undefined) => {
+    if (!error) dependencyFailure = undefined;
+    else if (DEPENDENCY_FAILURES.has(error.code)) dependencyFailure = error.code;
+  };
+  const verifiers: Verifier[] = [];
+  const byPath = new Map<string, RouteDeps>();
+  const metadata = new Map<string, string>();
+  for (const route of config.routes) {
+    const verifier = createVerifier({
+      issuer: config.issuer,
+      audience: route.resource,
+      jwksUri: config.jwksUri,
+      revocation: { mode: 'feed', clientId: config.client.clientId, clientSecret, maxStalenessSeconds: config.revocation.maxStalenessSeconds },
+    });
+    verifiers.push(verifier);
+    const metadataUrl = resourceMetadataUrl(route.resource);
+    byPath.set(new URL(route.resource).pathname, {
+      route,
+      verifier,
+      resourceMetadataUrl: metadataUrl,
+      decider: createDecider(route, { resourceMetadataUrl: metadataUrl, argumentsKey, logArguments: config.audit.logArguments }),
+      signer,
+      upstreamTokens,
+      sessions,
+      metrics,
+      allowedOrigins: new Set(config.allowedOrigins),
+      maxBodyBytes: config.maxBodyBytes,
+      timeoutMs: route.timeoutMs ?? config.upstreamTimeoutMs,
+      enforcement: config.enforcement,
+      onVerify,
+      audit: (event) => events.emit(event),
+    });
+    // RFC 9728 §3: each route's metadata at the well-known path derived from its resource URI.
+    metadata.set(
+      resourceMetadataPath(route.resource),
+      JSON.stringify(protectedResourceMetadata({ resource: route.resource, authorizationServers: [config.issuer], scopesSupported: route.scopesSupported })),
+    );
+  }
+
+  // Readiness: every route's feed delivered its first snapshot, the service's JWKS answered, and no verification
+  // since the last success failed for a dependency (stale feed, JWKS unreachable).
+  let feedsReady = false;
+  const readyPromise = Promise.all(verifiers.map((v) => v.ready())).then(() => {
+    feedsReady = true;
+  });
+  readyPromise.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'revocation feed not ready'));
+  let jwksCheckedAt = 0;
+  let jwksOk = false;
+  const checkJwks = async (): Promise<boolean> => {
+    if (Date.now() - jwksCheckedAt < 10_000) return jwksOk;
+    jwksCheckedAt = Date.now();
+    try {
+      const res = await fetch(config.jwksUri, { signal: AbortSignal.timeout(2000) });
+      const body = (await res.json()) as { keys?: unknown };
+      jwksOk = res.ok && Array.isArray(body.keys) && body.keys.length > 0;
+    } catch {
+      jwksOk = false;
+    }
+    return jwksOk;
+  };
+  void checkJwks();
+
+  const jwksBody = JSON.stringify(keys.publicJwks);
+  let closing = false;
+  const json = (res: ServerResponse, status: number, body: string) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(body);
+  };
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const route = byPath.get(path);
+    if (route) return handleMcp(route, req, res);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 404, JSON.stringify({ error: 'not_found' }));
+    if (path === '/healthz') return json(res, 200, '{"status":"ok"}');
+    if (path === '/readyz') {
+      const checks = {
+        feeds: feedsReady,
+        jwks: await checkJwks(),
+        verification: dependencyFailure === undefined,
+        redis: redis ? await stores.health.ping().catch(() => false) : true,
+        shuttingDown: !closing,
+      };
+      const ok = Object.values(checks).every(Boolean);
+      return json(res, ok ? 200 : 503, JSON.stringify({ status: ok ? 'ready' : 'not ready', checks }));
+    }
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+      return;
+    }
+    if (path === '/.well-known/jwks.json') {
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' });
+      res.end(jwksBody);
+      return;
+    }
+    const doc = metadata.get(path);
+    if (doc) return json(res, 200, doc);
+    return json(res, 404, JSON.stringify({ error: 'not_found' }));
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'gateway request failed');
+      if (!res.headersSent) json(res, 500, jsonRpcError(null, -32603, 'internal error'));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  return {
+    server,
+    keys,
+    metrics,
+    ready: () => readyPromise,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+      });
+    },
+    async close() {
+      closing = true;
+      for (const v of verifiers) v.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await audit.flush();
+      await stores.close();
+    },
+  };
+}

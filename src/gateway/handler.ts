@@ -1,0 +1,240 @@
+// One MCP request through one route: Origin → authenticate → body → JSON-RPC checks → session binding → decision →
+// upstream credentials → forward (tools/list filtered) → audit. Nothing refused reaches upstream.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { expressBearerAuth, VerifyError, type VerifiedToken, type Verifier } from 'delegation-token-verify';
+import type { GatewayDecisionEvent } from '../audit/events.js';
+import type { AssertionSigner } from './assertion.js';
+import { ASSERTION_HEADER } from './assertion.js';
+import type { GatewayRoute } from './config.js';
+import type { Decider } from './decide.js';
+import { jsonRpcError, messageName, parseMessage, type Message, type ParseFailure } from './jsonrpc.js';
+import type { GatewayMetrics } from './metrics.js';
+import { sameOwner, type SessionBindings, type SessionOwner } from './sessions.js';
+import { forward, forwardHeaders } from './upstream.js';
+import type { UpstreamTokens } from './upstream_token.js';
+
+export interface RouteDeps {
+  route: GatewayRoute;
+  verifier: Verifier;
+  resourceMetadataUrl: string;
+  decider: Decider;
+  signer: AssertionSigner;
+  upstreamTokens: UpstreamTokens | undefined;
+  sessions: SessionBindings;
+  metrics: GatewayMetrics;
+  allowedOrigins: ReadonlySet<string>;
+  maxBodyBytes: number;
+  timeoutMs: number;
+  enforcement: boolean;
+  /** Reports the verifier's outcome (readiness: a stale feed or unreachable JWKS makes the gateway unready). */
+  onVerify: (error: VerifyError | undefined) => void;
+  audit: (event: GatewayDecisionEvent) => void;
+}
+
+const PARSE_TEXT: Record<ParseFailure, [number, string]> = {
+  parse_error: [-32700, 'parse error'],
+  duplicate_member: [-32700, 'duplicate member name'],
+  batch: [-32600, 'batches are not supported'],
+  not_jsonrpc: [-32600, 'not a JSON-RPC 2.0 message'],
+};
+
+function answer(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  res.end(body);
+}
+
+/** Reads at most `limit` bytes; undefined when the body is larger (declared or actual). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function ownerOf(token: VerifiedToken): SessionOwner {
+  return { sub: token.sub, sid: token.sid, clientId: token.clientId };
+}
+
+export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const { route, metrics } = deps;
+  const httpMethod = req.method ?? 'GET';
+  let token: VerifiedToken | undefined;
+  let message: Message | undefined;
+  const event = (decision: 'allow' | 'deny', reasons: string[], status: number, extra: Partial<GatewayDecisionEvent> = {}): void => {
+    const method = message && message.kind !== 'response' ? message.method : undefined;
+    const tool = extra.tool;
+    metrics.decisions.inc({ route: route.resource, method: method ?? (message?.kind === 'response' ? '(response)' : httpMethod), tool: tool ?? '', result: decision, reason: reasons[0] ?? '' });
+    deps.audit({
+      type: 'gateway',
+      time: Date.now(),
+      decision,
+      reasons,
+      ...(token ? { clientId: token.clientId, sub: token.sub, sid: token.sid, act: token.claims.act as GatewayDecisionEvent['act'], jti: token.jti } : {}),
+      toolServer: route.resource,
+      httpMethod,
+      ...(method ? { method } : {}),
+      status,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      ...extra,
+    });
+  };
+
+  if (httpMethod !== 'POST' && httpMethod !== 'GET' && httpMethod !== 'DELETE') {
+    answer(res, 405, jsonRpcError(null, -32600, 'method not allowed'), { allow: 'GET, POST, DELETE' });
+    return;
+  }
+  // MCP transport, "Security Warning": servers MUST validate the Origin header; present and not allowed → 403.
+  const origin = req.headers.origin;
+  if (deps.enforcement && origin !== undefined && !deps.allowedOrigins.has(origin)) {
+    answer(res, 403, jsonRpcError(null, -32600, 'origin not allowed'));
+    event('deny', ['origin_not_allowed'], 403);
+    return;
+  }
+
+  if (deps.enforcement) {
+    // MCP authorization "Token Handling" (OAuth 2.1 §5.2, RFC 8707 aud): verified by the SDK, refused as it refuses.
+    let failure: VerifyError | undefined;
+    let verified: VerifiedToken | undefined;
+    const observed: Verifier = {
+      ...deps.verifier,
+      verify: (t, o) =>
+        deps.verifier.verify(t, o).then(
+          (v) => (verified = v),
+          (err: unknown) => {
+            failure = err instanceof VerifyError ? err : undefined;
+            throw err;
+          },
+        ),
+    };
+    await expressBearerAuth(observed, { resourceMetadataUrl: deps.resourceMetadataUrl })(req, res, () => {});
+    deps.onVerify(failure);
+    if (!verified) {
+      event('deny', [failure ? failure.oauthError === 'invalid_token' ? failure.code : failure.oauthError : 'no_token'], res.statusCode);
+      return;
+    }
+    token = verified;
+  }
+
+  let body: Buffer | undefined;
+  if (httpMethod === 'POST') {
+    body = await readBody(req, deps.maxBodyBytes);
+    if (!body) {
+      // Our profile (SPEC §12, GW-01): a body over the limit is a malformed request; the connection is not reused.
+      answer(res, 400, jsonRpcError(null, -32600, 'request body too large'), { connection: 'close' });
+      event('deny', ['body_too_large'], 400);
+      return;
+    }
+    const parsed = parseMessage(body);
+    if ('failure' in parsed) {
+      const [code, text] = PARSE_TEXT[parsed.failure];
+      answer(res, 400, jsonRpcError(null, code, text));
+      event('deny', [parsed.failure], 400);
+      return;
+    }
+    message = parsed.message;
+    const id = message.kind === 'response' ? null : message.kind === 'request' ? message.id : null;
+    // MCP 2026-07-28 transport: Mcp-Method / Mcp-Name, when present, MUST match the body.
+    const headerMethod = req.headers['mcp-method'];
+    const headerName = req.headers['mcp-name'];
+    const bodyMethod = message.kind === 'response' ? undefined : message.method;
+    if ((headerMethod !== undefined && headerMethod !== bodyMethod) || (headerName !== undefined && headerName !== messageName(message))) {
+      answer(res, 400, jsonRpcError(id, -32600, 'headers do not match the body'));
+      event('deny', ['header_mismatch'], 400);
+      return;
+    }
+    if (message.kind === 'request' && message.method === 'tools/call' && typeof message.params?.name !== 'string') {
+      answer(res, 400, jsonRpcError(id, -32602, 'tools/call needs a tool name'));
+      event('deny', ['invalid_params'], 400);
+      return;
+    }
+  }
+
+  // An Mcp-Session-Id is bound to the (sub, sid, client_id) that opened it; any other caller is told it is unknown.
+  const sessionId = req.headers['mcp-session-id'];
+  if (deps.enforcement && httpMethod === 'DELETE' && typeof sessionId !== 'string') {
+    answer(res, 400, jsonRpcError(null, -32600, 'Mcp-Session-Id required'));
+    event('deny', ['no_session'], 400);
+    return;
+  }
+  if (deps.enforcement && typeof sessionId === 'string') {
+    let owner: SessionOwner | undefined;
+    try {
+      owner = await deps.sessions.owner(route.resource, sessionId);
+    } catch {
+      // Fail closed: without the binding store nobody can tell whose session this is.
+      answer(res, 503, JSON.stringify({ error: 'temporarily_unavailable', error_description: 'session store unavailable' }), { 'retry-after': '5' });
+      event('deny', ['store_unavailable'], 503);
+      return;
+    }
+    if (!owner || !sameOwner(owner, ownerOf(token!))) {
+      answer(res, 404, jsonRpcError(message?.kind === 'request' ? message.id : null, -32001, 'session not found'));
+      event('deny', ['session_not_bound'], 404);
+      return;
+    }
+  }
+
+  let tool: string | undefined;
+  let argumentsHmac: string | undefined;
+  if (deps.enforcement && message) {
+    const outcome = deps.decider.decide(token!, message, res);
+    const hmac = outcome.allow ? outcome.event?.arguments_hmac : outcome.refused === 'sdk' ? outcome.event?.arguments_hmac : undefined;
+    if (hmac) argumentsHmac = hmac;
+    if (!outcome.allow) {
+      if (outcome.refused === 'method') answer(res, 403, jsonRpcError(message.kind === 'request' ? message.id : null, -32601, 'method not allowed'));
+      // A tool outside the token's scopes is the caller's input: not a metrics label.
+      const label = outcome.refused === 'sdk' && outcome.reason !== 'insufficient_scope' ? outcome.tool : outcome.refused === 'sdk' ? '(other)' : undefined;
+      event('deny', [outcome.reason], res.statusCode, { ...(label !== undefined ? { tool: label } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) });
+      return;
+    }
+    tool = outcome.tool;
+  }
+
+  // MCP "Token Passthrough": the inbound token never goes upstream; upstream learns who calls from our assertion.
+  const extra: Record<string, string> = {};
+  if (deps.enforcement) {
+    try {
+      if (route.upstreamAuth === 'exchange') {
+        const bearer = /^bearer +(.*)$/i.exec(req.headers.authorization?.trim() ?? '')![1]!;
+        extra.authorization = `Bearer ${await deps.upstreamTokens!.tokenFor(bearer, token!, route.upstream)}`;
+      } else {
+        extra[ASSERTION_HEADER] = await deps.signer.sign(token!, route.upstream, tool);
+      }
+    } catch {
+      answer(res, 502, jsonRpcError(message?.kind === 'request' ? message.id : null, -32603, 'upstream credentials unavailable'));
+      event('deny', ['upstream_credentials_unavailable'], 502, tool ? { tool } : {});
+      return;
+    }
+  }
+  metrics.added.observe({ route: route.resource }, (performance.now() - started) / 1000);
+  const requestId = message?.kind === 'request' ? message.id : null;
+  const result = await forward(new URL(route.upstream), httpMethod, forwardHeaders(req.headers, extra, body), body, res, deps.timeoutMs, requestId);
+  metrics.upstream.observe({ route: route.resource, status: String(result.status) }, result.headersMs / 1000);
+  if (deps.enforcement) {
+    // The session upstream opened belongs to whoever opened it; a DELETE that upstream accepted ends the binding.
+    const reasons = result.status === 502 ? ['upstream_unavailable'] : result.status === 504 ? ['upstream_timeout'] : [];
+    try {
+      if (result.sessionId && message?.kind === 'request' && message.method === 'initialize' && result.status < 300) await deps.sessions.bind(route.resource, result.sessionId, ownerOf(token!));
+      if (httpMethod === 'DELETE' && typeof sessionId === 'string' && result.status < 300) await deps.sessions.unbind(route.resource, sessionId);
+    } catch {
+      // The answer is on its way; a session that could not be bound is refused on its next use (fail closed).
+      reasons.push('session_bind_failed');
+    }
+    // The decision was to allow; what upstream made of it is in the status and reasons.
+    event('allow', reasons, result.status, { ...(tool ? { tool } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) });
+  }
+}
