@@ -16,6 +16,10 @@ import { Policy } from './policy/decide.js';
 import { MCP_TOOL_TYPE } from 'delegation-token-verify';
 import { delegationTokenResponses, grantRoot } from './grants/authorization_code/delegation.js';
 import { registerTokenExchange } from './grants/token_exchange/register.js';
+import { hkdfSync } from 'node:crypto';
+import { isProduction } from './config/production.js';
+import { createDpopNonces } from './dpop/nonces.js';
+import { createDpopProofChecker } from './dpop/proof.js';
 import { interactionRoutes } from './provider/interactions.js';
 import { errorRenderer, healthRoutes, mount, postOnly, requestLog } from './http/app.js';
 import { closeServer, createLifecycle, type DrainTimings } from './http/shutdown.js';
@@ -146,8 +150,21 @@ export async function createService(config: Config, { logger, env = process.env,
   };
   const demoAccounts = new Map(config.demoLogin.users.map((u) => [u.sub, u]));
   const policy = new Policy(config.agents, config.toolServers, config.onboardedClients, config.clients.map((c) => c.client_id));
+  // RFC 9449 §8: nonces must verify on every replica, so their keys derive from the secret the replicas already share.
+  const dpopKey = (info: string) => Buffer.from(hkdfSync('sha256', cookieKeys[0]!, '', info, 32));
+  const dpopNonceRequired = config.dpop.requireNonce ?? isProduction(env);
+  const dpopProofs = createDpopProofChecker({
+    htu: `${config.issuer}/token`,
+    algorithms: config.dpop.algorithms,
+    windowSeconds: config.dpop.proofWindowSeconds,
+    requireNonce: dpopNonceRequired,
+    nonces: createDpopNonces(dpopKey('dts dpop nonce'), () => Math.floor(Date.now() / 1000)),
+    replay: stores.dpopReplay,
+    now: () => Math.floor(Date.now() / 1000),
+  });
   const provider = createProvider({
     config,
+    dpop: { algorithms: config.dpop.algorithms, requireNonce: dpopNonceRequired, nonceSecret: dpopKey('oidc-provider dpop nonceSecret') },
     delegationScopes: (clientId, tool) => policy.scopesFor(clientId, tool),
     clientSecrets,
     privateJwks: keys.privateJwks as never,
@@ -192,6 +209,7 @@ export async function createService(config: Config, { logger, env = process.env,
       return found?.clientId ? { clientId: found.clientId } : undefined;
     },
     events,
+    dpop: { proofs: dpopProofs, boundClients: new Set(config.clients.filter((c) => c.dpop_bound_access_tokens).map((c) => c.client_id)), toolServers: own.toolServers },
     details: { ruleFor: (agent, resource) => policy.ruleFor(agent, resource), toolServers: own.toolServers },
     ...(now ? { now } : {}),
   });

@@ -26,6 +26,8 @@ export interface ExchangeDecisionEvent {
   exp?: number;
   /** When the subject was one of our delegation tokens (multi-hop): its jti, the parent in the delegation tree. */
   subjectJti?: string;
+  /** RFC 9449: the thumbprint of the DPoP key the issued token is bound to (its `cnf.jkt`); absent for a bearer token. */
+  jkt?: string;
   /** Latency of the decision in milliseconds. */
   durationMs: number;
 }

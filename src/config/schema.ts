@@ -37,6 +37,10 @@ export const clientSchema = z.strictObject({
     .default(['urn:ietf:params:oauth:grant-type:token-exchange'])
     .describe('Grant types the client may use.'),
   redirect_uris: z.array(uri).default([]).describe('Redirect URIs (authorization_code clients).'),
+  dpop_bound_access_tokens: z
+    .boolean()
+    .optional()
+    .describe('RFC 9449 §5.2: every access token this client obtains must be DPoP-bound, at every grant (authorization code, client_credentials, token exchange); a request without a DPoP proof is refused.'),
   scope: z.string().optional().describe('Space-separated scopes the client may request for itself (client_credentials), e.g. `admin`.'),
 });
 
@@ -53,6 +57,10 @@ export const toolServerSchema = z.strictObject({
     .describe(
       "When set, only users in one of these groups may ever hold this tool server's tokens: checked on every exchange, first or multi-hop, against the original user's groups, whichever agent or chain asks. Absent: no limit.",
     ),
+  requireDpop: z
+    .boolean()
+    .optional()
+    .describe('Issue only DPoP-bound tokens (RFC 9449) for this tool server: an exchange for it without a DPoP proof is refused (`invalid_request`).'),
 });
 
 export const agentRuleSchema = z.strictObject({
@@ -223,6 +231,27 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('The token exchange grant.'),
+  dpop: z
+    .strictObject({
+      algorithms: z
+        .array(z.enum(['ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512']))
+        .min(1)
+        .default(['ES256', 'Ed25519', 'EdDSA'])
+        .describe('Accepted DPoP proof algorithms (asymmetric only; `none` and MACs can never be listed), published as `dpop_signing_alg_values_supported`.'),
+      proofWindowSeconds: z
+        .number()
+        .int()
+        .min(5)
+        .max(300)
+        .default(60)
+        .describe("A proof's `iat` must be within this many seconds of the server's clock, either way (RFC 9449 §11.1); a proof's `jti` is remembered twice as long, across replicas, to refuse replays."),
+      requireNonce: z
+        .boolean()
+        .optional()
+        .describe('Require a server-provided `nonce` in every DPoP proof at the token endpoint (RFC 9449 §8): a proof without a valid one gets 400 `use_dpop_nonce` and a fresh `DPoP-Nonce`. Unset: required when `NODE_ENV=production`, not otherwise.'),
+    })
+    .prefault({})
+    .describe('DPoP (RFC 9449) at the token endpoint: sender-constrained user, client and delegation tokens (README, "Sender-constrained tokens").'),
   revocation: z
     .strictObject({
       retentionSeconds: z

@@ -20,6 +20,8 @@ export interface ProviderDeps {
   privateJwks: { keys: JWK[] };
   cookieKeys: string[];
   adapter: NonNullable<Configuration['adapter']>;
+  /** RFC 9449 for the built-in grants (authorization code, client_credentials); the exchange grant applies its own. */
+  dpop: { algorithms: string[]; requireNonce: boolean; nonceSecret: Buffer };
   /** Client onboarding (docs/onboarding.md): Client ID Metadata Documents and Dynamic Client Registration; absent = both off. */
   onboarding?: ProviderOnboarding;
 }
@@ -45,6 +47,8 @@ function clientMetadata(client: ClientConfig, secret: string | undefined): Clien
     response_types: usesCode ? ['code'] : [],
     redirect_uris: client.redirect_uris,
     ...(client.jwks ? { jwks: client.jwks as { keys: JWK[] } } : {}),
+    // RFC 9449 §5.2: the client's tokens must all be DPoP-bound (oidc-provider enforces it in its own grants).
+    ...(client.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
   };
 }
 
@@ -91,10 +95,13 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     pkce: { required: () => true },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // RFC 8414 §2 dpop_signing_alg_values_supported: the same list the exchange grant's proof check accepts.
+    enabledJWA: { dPoPSigningAlgValues: deps.dpop.algorithms as never },
     features: {
       devInteractions: { enabled: false },
-      // DPoP is not yet applied to the exchange grant, so it is not advertised at all (see README, "Not yet").
-      dPoP: { enabled: false },
+      // RFC 9449: a login (authorization code + PKCE) or client_credentials request with a DPoP proof gets a bound token;
+      // replayed proofs are refused through the adapter's ReplayDetection records; nonces per dpop.requireNonce (§8).
+      dPoP: { enabled: true, nonceSecret: deps.dpop.nonceSecret, requireNonce: () => deps.dpop.requireNonce, allowReplay: false },
       introspection: {
         enabled: true,
         // RFC 7662 §2.2 / SPEC §6: a token "this caller may not see" is `{"active":false}`: only the client it was issued to

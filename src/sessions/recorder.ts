@@ -48,6 +48,7 @@ export function attachSessionRecorder(events: DecisionEvents, o: SessionRecorder
         jti: e.jti,
         exp: e.exp,
         ...(e.subjectJti ? { parentJti: e.subjectJti } : {}),
+        ...(e.jkt ? { jkt: e.jkt } : {}),
       },
       retentionSeconds: o.retentionSeconds,
     };

@@ -219,5 +219,6 @@ async function introspect(deps: StatusDeps, token: string, clientId: string): Pr
   // A revoked ancestor (`token_digest`) makes the token inactive, like its own revocation: same single MGET.
   const hits = await deps.store.readRevocations(revocationQueryFor(payload, act, ancestors)).catch(unavailable);
   if (revokedBecause(hits, payload.iat!)) return inactive;
-  return { active: true, token_type: 'Bearer', ...payload };
+  // RFC 9449 §6.2: a DPoP-bound token introspects with token_type DPoP and its `cnf.jkt` (in the claims spread here).
+  return { active: true, token_type: payload.cnf === undefined ? 'Bearer' : 'DPoP', ...payload };
 }

@@ -249,6 +249,8 @@ export interface SessionHop {
   exp: number;
   /** The jti of the delegation token this one was exchanged from (multi-hop), if any. */
   parentJti?: string;
+  /** RFC 9449: the thumbprint of the DPoP key the token is bound to (`cnf.jkt`), if it is bound. */
+  jkt?: string;
 }
 
 export interface SessionSummary {

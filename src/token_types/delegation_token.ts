@@ -8,6 +8,7 @@ import type { Peeked } from './jwt.js';
 import { nestActors } from './act.js';
 import { revocationQueryFor, verifyOwnToken } from './own_tokens.js';
 import { tokenDigest } from '../sessions/revocation.js';
+import { boundKey } from '../dpop/cnf.js';
 
 export async function validateDelegationToken(
   token: string,
@@ -59,5 +60,6 @@ export async function validateDelegationToken(
     revocations,
     claims: payload,
     ...(details?.ok ? { authorizationDetails: details.details } : {}),
+    ...boundKey(payload.cnf),
   };
 }

@@ -4,6 +4,7 @@ import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { TrustedIssuer, ValidationContext } from './context.js';
 import { tokenDigest } from '../sessions/revocation.js';
+import { boundKey } from '../dpop/cnf.js';
 import { SUBJECT_TYP, verifyJwt, type Peeked } from './jwt.js';
 import { actClientIds, parseAct, parseMayAct } from './act.js';
 import { isIdentifier } from '../sessions/identifiers.js';
@@ -76,6 +77,7 @@ export async function validateExternalJwt(
     lineage: typeof payload.jti === 'string' ? [tokenDigest(payload.jti)] : [],
     revocations,
     claims: payload,
+    ...boundKey(payload.cnf),
   };
 }
 

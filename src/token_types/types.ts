@@ -50,6 +50,8 @@ export interface SubjectContext {
   claims?: Readonly<Record<string, unknown>>;
   /** RFC 9396 §9.1: the `authorization_details` our own delegation token carries (multi-hop bounds); absent otherwise. */
   authorizationDetails?: readonly McpToolDetails[];
+  /** RFC 9449 §6: the thumbprint of the key the subject token is bound to (`cnf.jkt`, or the opaque token's `jkt`). */
+  jkt?: string;
 }
 
 export interface ActorContext {

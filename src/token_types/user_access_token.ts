@@ -4,6 +4,7 @@ import { TokenRejected } from './types.js';
 import type { ValidationContext } from './context.js';
 import type { DemoUser } from '../config/schema.js';
 import { tokenDigest } from '../sessions/revocation.js';
+import { boundKey } from '../dpop/cnf.js';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
@@ -51,6 +52,8 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
     // The root of every chain derived from it; RFC 7009 revocation of this token writes the matching marker.
     lineage: [tokenDigest(token)],
     revocations,
+    // oidc-provider keeps a DPoP-bound token's thumbprint as `jkt` on the record (RFC 9449 §6).
+    ...boundKey(stored.jkt === undefined ? undefined : { jkt: stored.jkt }),
   };
 }
 

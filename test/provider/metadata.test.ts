@@ -66,8 +66,8 @@ describe('authorization server metadata and JWKS', () => {
       }
     });
 
-    it(`MD-01 ${path}: DPoP is not advertised while the exchange does not apply it`, () => {
-      assert.equal(documents[path]!.dpop_signing_alg_values_supported, undefined);
+    it(`MD-01 ${path}: dpop_signing_alg_values_supported lists the configured proof algorithms (RFC 9449 §5.1)`, () => {
+      assert.deepEqual(documents[path]!.dpop_signing_alg_values_supported, ['ES256', 'Ed25519', 'EdDSA']);
     });
   }
 

@@ -17,6 +17,7 @@ import { describeInvalidRequest, exchangeRequestSchema, type ExchangeRequest } f
 import { TokenType } from '../../token_types/urns.js';
 import { signDelegationToken, type Signer } from './issue.js';
 import { inSpan } from '../../telemetry/spans.js';
+import { dpopBinding, type DpopStepDeps } from './dpop.js';
 import { DETAILS_DESCRIPTIONS, DetailsRefused, grantAuthorizationDetails, type DetailsDeps } from './details.js';
 
 export interface ExchangeDeps {
@@ -30,6 +31,8 @@ export interface ExchangeDeps {
   signer: () => Signer;
   findClientCredentials: FindClientCredentials;
   events: DecisionEvents;
+  /** RFC 9449: proof checks, bound subject tokens, DPoP required by policy. */
+  dpop: DpopStepDeps;
   /** RFC 9396: policy rules and tool servers for the `authorization_details` step. */
   details: DetailsDeps;
   now?: () => number;
@@ -144,6 +147,8 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       if (subject.mayAct && (subject.mayAct.sub !== clientId || (subject.mayAct.iss !== undefined && subject.mayAct.iss !== deps.issuer))) {
         throw new TokenRejected('may_act_mismatch');
       }
+      const jkt = await inSpan('exchange.dpop', () => dpopBinding(deps.dpop, ctx, { subject, subjectToken: req.subject_token, clientId, toolServer }));
+      if (jkt) event.jkt = jkt;
       const revoked = inSpan('exchange.revocation', () => revokedBecause(subject.revocations, subject.iat));
       if (revoked) throw new TokenRejected(revoked);
 
@@ -163,7 +168,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       if (exp <= iat) throw new TokenRejected('expired');
       const { token, jti } = await inSpan('exchange.issue', () => signDelegationToken(deps.issuer, deps.signer(), {
         sub: subject.sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid: subject.sid, iat, exp,
-        authTime: subject.authTime, acr: subject.acr, ancestors: subject.lineage, groups: deps.policy.carriedGroups(subject.groups),
+        authTime: subject.authTime, acr: subject.acr, ancestors: subject.lineage, groups: deps.policy.carriedGroups(subject.groups), jkt,
         authorizationDetails: details,
       }));
       Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp });
@@ -172,7 +177,8 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       ctx.body = {
         access_token: token,
         issued_token_type: TokenType.accessToken,
-        token_type: 'Bearer',
+        // RFC 9449 §5: a DPoP-bound access token is returned with token_type DPoP.
+        token_type: jkt ? 'DPoP' : 'Bearer',
         expires_in: exp - iat,
         scope: decision.scopes.join(' '),
         // RFC 9396 §7: the token response carries the authorization details granted to the token.
@@ -200,6 +206,12 @@ function toOidcError(err: unknown, event: ExchangeDecisionEvent): Error {
     event.reasons = [`authorization_details:${err.reason}`];
     // RFC 9396 §5 / §8: invalid_authorization_details, with a fixed description; the reason stays in the audit event.
     return new errors.InvalidAuthorizationDetails(DETAILS_DESCRIPTIONS[err.kind], err.reason);
+  }
+  // Already an RFC error with a fixed description (the DPoP step's invalid_dpop_proof, use_dpop_nonce, invalid_request).
+  if (err instanceof errors.OIDCProviderError && err.expose) {
+    event.error = err.error;
+    event.reasons = [err.error_detail ?? err.error];
+    return err;
   }
   if (err instanceof TokenRejected) {
     event.error = 'invalid_request';

@@ -25,6 +25,8 @@ export interface DelegationClaims {
   ancestors?: string[];
   /** The original user's groups the policy names (RFC 9068 §2.2.3.1 `groups`); omitted when empty. */
   groups?: string[];
+  /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to (claim `cnf.jkt`); absent for a bearer token. */
+  jkt?: string | undefined;
   /** RFC 9396 §9.1: the granted `mcp_tool` authorization details; omitted when none. */
   authorizationDetails?: McpToolDetails[] | undefined;
 }
@@ -40,6 +42,7 @@ export async function signDelegationToken(issuer: string, signer: Signer, c: Del
     ...(c.acr !== undefined ? { acr: c.acr } : {}),
     ...(c.ancestors?.length ? { ancestors: c.ancestors } : {}),
     ...(c.groups?.length ? { groups: c.groups } : {}),
+    ...(c.jkt ? { cnf: { jkt: c.jkt } } : {}),
     ...(c.authorizationDetails ? { authorization_details: c.authorizationDetails } : {}),
   })
     // RFC 9068 §2.1: typ "at+jwt"; a kid from the published JWKS.

@@ -1,0 +1,62 @@
+// The exchange's DPoP step (RFC 9449 §5 applies to every grant): checks the request's proof, keeps a bound subject
+// token's binding (never dropped), applies the policy's DPoP requirements, and names the key the new token is bound to.
+import { createHash } from 'node:crypto';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { ToolServerConfig } from '../../config/schema.js';
+import type { DpopProofChecker } from '../../dpop/proof.js';
+import type { SubjectContext } from '../../token_types/types.js';
+
+export interface DpopStepDeps {
+  proofs: DpopProofChecker;
+  /** Clients registered with `dpop_bound_access_tokens` (RFC 9449 §5.2): all their tokens must be bound. */
+  boundClients: Set<string>;
+  /** Tool servers by resource (a delegation token's `aud`), for the client registered for each. */
+  toolServers: Map<string, ToolServerConfig>;
+}
+
+export interface DpopStepInput {
+  subject: SubjectContext;
+  subjectToken: string;
+  clientId: string;
+  toolServer: ToolServerConfig;
+}
+
+const REQUIRED = 'a DPoP proof is required';
+const MISMATCH = 'the DPoP proof does not match the subject_token';
+const refuse = (description: string, reason: string) => new errors.InvalidRequest(description, undefined, reason);
+
+/**
+ * The thumbprint the issued token is bound to (`cnf.jkt`), or undefined for a bearer token.
+ *
+ * A DPoP-bound subject token is accepted only (a) from the holder of its key: the proof's key is the subject token's
+ * (`ath`, when the proof carries one, must be over the subject token), or (b) from the client registered for the tool
+ * server in a bound delegation token's `aud` (multi-hop): that tool server received the token and cannot sign with the
+ * agent's key; its own client authentication plus the audience binding is the proof. Either way the request carries a
+ * proof of the requester's own key, and the new token is bound to it.
+ *
+ * @example
+ * const jkt = await dpopBinding(deps, ctx, { subject, subjectToken: req.subject_token, clientId, toolServer });
+ */
+export async function dpopBinding(deps: DpopStepDeps, ctx: KoaContextWithOIDC, input: DpopStepInput): Promise<string | undefined> {
+  const { subject, clientId, toolServer } = input;
+  const proof = await deps.proofs.check({
+    values: ctx.req.headersDistinct.dpop,
+    method: ctx.method,
+    setNonce: (nonce) => ctx.set('DPoP-Nonce', nonce),
+  });
+  if (subject.jkt !== undefined) {
+    // RFC 9449 §5/§6: a binding is never dropped: a bound subject token yields only tokens bound to the requester's key.
+    if (!proof) throw refuse(REQUIRED, 'dpop_required_by_subject');
+    // RFC 9449 §4.2: `ath` is "the base64url-encoded SHA-256 hash of the ASCII encoding of the associated access token's value".
+    if (proof.ath !== undefined && proof.ath !== createHash('sha256').update(input.subjectToken).digest('base64url')) {
+      throw refuse(MISMATCH, 'dpop_ath_mismatch');
+    }
+    const holder = proof.jkt === subject.jkt;
+    const audienceClient = subject.kind === 'delegation' && subject.audience !== undefined && deps.toolServers.get(subject.audience)?.clientId === clientId;
+    if (!holder && !audienceClient) throw refuse(MISMATCH, 'dpop_key_mismatch');
+  }
+  if (!proof && toolServer.requireDpop) throw refuse(REQUIRED, 'dpop_required_by_tool_server');
+  // RFC 9449 §5.2: dpop_bound_access_tokens "requires that all access tokens issued to the client are DPoP-bound".
+  if (!proof && deps.boundClients.has(clientId)) throw refuse(REQUIRED, 'dpop_required_by_client');
+  return proof?.jkt;
+}
