@@ -89,6 +89,8 @@ function auditDetail(e: Row): string {
       return `${text(e.method)} ${text(e.path)} -> ${text(e.status)} (${reasons})`;
     case 'revocation':
       return `${text(e.kind)}=${text(e.value)}${e.reason ? ` "${String(e.reason)}"` : ''} (${reasons})`;
+    case 'gateway':
+      return `${text(e.toolServer)} ${text(e.method ?? e.httpMethod)}${e.tool ? ` ${String(e.tool)}` : ''} -> ${text(e.status)} (${reasons})`;
     default:
       return `${e.error ? `${String(e.error)} ` : ''}${text(e.toolServer)} ${list(e.grantedScopes ?? e.requestedScopes)} (${reasons})`;
   }
@@ -207,7 +209,7 @@ export function buildProgram(io: CliIo): Command {
       .option('--sub <sub>', 'only this subject')
       .option('--client-id <id>', 'only this client')
       .option('--decision <decision>', 'allow or deny')
-      .option('--type <type>', 'exchange, revocation or admin')
+      .option('--type <type>', 'exchange, revocation, admin or gateway')
       .option('--since <time>', 'ISO 8601 date-time, or epoch milliseconds')
       .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
         const { api, json } = client(cmd);

@@ -47,7 +47,7 @@ export const auditQuery = z.strictObject({
   sub: optional(id),
   client_id: optional(id),
   decision: optional(z.enum(['allow', 'deny'])),
-  type: optional(z.enum(['exchange', 'revocation', 'admin'])),
+  type: optional(z.enum(['exchange', 'revocation', 'admin', 'gateway'])),
   since,
   limit,
   cursor,
@@ -67,7 +67,7 @@ const texts: Record<string, string> = {
   limit: `limit must be an integer from 1 to ${MAX_LIMIT}`,
   cursor: 'cursor is invalid',
   decision: 'decision must be allow or deny',
-  type: 'type must be exchange, revocation or admin',
+  type: 'type must be exchange, revocation, admin or gateway',
   since: 'since must be an ISO 8601 date-time or epoch milliseconds',
   reason: 'reason must be a string of 1 to 500 characters without control characters',
 };
