@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { configSchema } from './schema.js';
 
-type Row = { key: string; type: string; def: string; description: string };
+export type Row = { key: string; type: string; def: string; description: string };
 
 function unwrap(schema: z.ZodType): { inner: z.ZodType; def?: unknown } {
   let inner = schema;
@@ -26,7 +26,7 @@ function typeName(s: z.ZodType): string {
   return s.def.type;
 }
 
-function walk(schema: z.ZodType, path: string, rows: Row[]): void {
+export function walk(schema: z.ZodType, path: string, rows: Row[]): void {
   const { inner, def } = unwrap(schema);
   const description = schema.description ?? inner.description ?? '';
   if (path) rows.push({ key: path, type: typeName(inner), def: def === undefined ? '' : `\`${JSON.stringify(def)}\``, description });
