@@ -39,6 +39,7 @@ import { adminRoutes } from './admin/routes.js';
 import { cimdHooks } from './onboarding/cimd.js';
 import { registrationGate } from './onboarding/registration.js';
 import { expiringRegisteredClients, extendRegisteredClientsOnUse } from './onboarding/registered_clients.js';
+import { Consent, consentRoutes } from './provider/consent.js';
 
 export interface Service {
   provider: Provider;
@@ -239,6 +240,25 @@ export async function createService(config: Config, { logger, env = process.env,
     }
   });
 
+  // Clients in the configuration are the operator's own: they skip the consent page (development login consents for the
+  // user); every other client (CIMD, DCR) gets the page, its answer remembered per (user, client, resource).
+  const configuredClients = new Set(config.clients.map((c) => c.client_id));
+  const toolServersByResource = new Map(config.toolServers.map((t) => [t.resource, t]));
+  const userScopes = [...new Set(config.toolServers.flatMap((t) => t.scopes))];
+  const consent = new Consent({
+    provider,
+    store: stores.consents,
+    resourceScopes: (clientId, resource) => {
+      if (resource === config.issuer) return userScopes;
+      const tool = toolServersByResource.get(resource);
+      return tool ? policy.scopesFor(clientId, tool) : [];
+    },
+    defaultResource: config.issuer,
+    csrfKey: cookieKeys[0]!,
+    onDecision: (d) => logger.info(d, 'consent'),
+  });
+  const clientAdapter = () => (provider.Client as unknown as { adapter: { find(id: string): Promise<unknown>; destroy(id: string): Promise<void> } }).adapter;
+
   const privileged = config.clients.filter((c) => (c.scope ?? '').split(' ').some((s) => ADMIN_SCOPES.includes(s))).map((c) => c.client_id);
   const lifecycle = createLifecycle();
   const health = healthRoutes({ store: stores.health, keysLoaded: () => Boolean(keys.signing), draining: () => lifecycle.draining, revocationView: () => revocationView.fresh() });
@@ -273,7 +293,8 @@ export async function createService(config: Config, { logger, env = process.env,
       store: stores.onboarding,
       onRefused: (reason, ip) => logger.info({ reason, ip }, 'client registration refused'),
     }),
-    interactionRoutes(provider, config.demoLogin),
+    interactionRoutes(provider, config.demoLogin, { page: consent, automatic: (clientId) => configuredClients.has(clientId) }),
+    consentRoutes(consent),
     statusRoutes({
       provider,
       feed: stores.revocations,
@@ -285,7 +306,24 @@ export async function createService(config: Config, { logger, env = process.env,
       metrics,
       closing: lifecycle.signal,
     }),
-    adminRoutes({ provider, issuer: config.issuer, revocation, sessions: stores.sessions, audit: stores.audit, clients: new Set(config.clients.map((c) => c.client_id)), events }),
+    adminRoutes({
+      provider, issuer: config.issuer, revocation, sessions: stores.sessions, audit: stores.audit, clients: configuredClients, events,
+      onboarding: {
+        consents: stores.consents,
+        registered: stores.onboarding,
+        clientRecords: {
+          find: async (clientId) => (await clientAdapter().find(clientId)) as Record<string, unknown> | undefined,
+          destroy: (clientId) => clientAdapter().destroy(clientId),
+        },
+        endGrant: async (grantId, by, reason) => {
+          await revocation.endGrant(grantId);
+          // Also when the grant has already expired: its delegation tokens carry the root digest.
+          await revocation.revokeDerivedFrom(grantRoot(grantId), by, reason);
+        },
+        revocation,
+        configuredClients,
+      },
+    }),
   );
 
   let server: Server | undefined;

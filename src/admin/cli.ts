@@ -81,6 +81,29 @@ const sessionsTable = (items: Row[]) =>
     items,
   );
 
+const consentsTable = (items: Row[]) =>
+  table<Row>(
+    [
+      { header: 'SUB', value: (r) => text(r.sub) },
+      { header: 'CLIENT', value: (r) => text(r.client_id), max: 60 },
+      { header: 'RESOURCE', value: (r) => text(r.resource), max: 60 },
+      { header: 'SCOPES', value: (r) => list(r.scopes), max: 60 },
+      { header: 'UPDATED', value: (r) => time(r.updatedAt) },
+    ],
+    items,
+  );
+
+const clientsTable = (items: Row[]) =>
+  table<Row>(
+    [
+      { header: 'CLIENT', value: (r) => text(r.client_id), max: 60 },
+      { header: 'KIND', value: (r) => text(r.kind) },
+      { header: 'NAME / HOST', value: (r) => text(r.client_name ?? r.host), max: 40 },
+      { header: 'EXPIRES / CONSENTS', value: (r) => (r.kind === 'dcr' ? time(r.expiresAt) : text(r.consents)) },
+    ],
+    items,
+  );
+
 /** What each event type has to say beyond the common columns. */
 function auditDetail(e: Row): string {
   const reasons = list(e.reasons);
@@ -224,6 +247,55 @@ export function buildProgram(io: CliIo): Command {
           cursor: opts.cursor,
         });
         print(json, page, () => (page.items.length ? auditTable(page.items) : '(no events)') + pageFooter(page.next));
+      }),
+  );
+  admin.addCommand(
+    connectionOptions(new Command('consents'), false)
+      .description('list consents users gave to onboarded (CIMD, DCR) clients, most recent first')
+      .option('--sub <sub>', 'only this user')
+      .option('--client-id <id>', 'only this client')
+      .option('--limit <n>', 'at most n, 1 to 500 (default 50)')
+      .action(async (opts: { sub?: string; clientId?: string; limit?: string }, cmd: Command) => {
+        const { api, json } = client(cmd);
+        const r = await api.consents({ sub: opts.sub, client_id: opts.clientId, limit: opts.limit });
+        print(json, r, () => (r.items.length ? consentsTable(r.items) : '(no consents)'));
+      }),
+  );
+
+  admin.addCommand(
+    connectionOptions(new Command('revoke-consent'), false)
+      .description("revoke a user's consent to a client for a tool server: its grants end, with every token derived from them")
+      .requiredOption('--sub <sub>', 'the user')
+      .requiredOption('--client-id <id>', 'the client')
+      .requiredOption('--resource <uri>', 'the tool server (resource indicator)')
+      .requiredOption('--reason <text>', 'why (1 to 500 characters; kept in the audit trail)')
+      .action(async (opts: { sub: string; clientId: string; resource: string; reason: string }, cmd: Command) => {
+        const { api, json } = client(cmd);
+        const r = await api.revokeConsent({ sub: opts.sub, client_id: opts.clientId, resource: opts.resource, reason: opts.reason });
+        print(json, r, () => keyValues([['sub', text(r.sub)], ['client', text(r.client_id)], ['resource', text(r.resource)], ['scopes', list(r.scopes)], ['ended grants', text(r.endedGrants)]]));
+      }),
+  );
+
+  admin.addCommand(
+    connectionOptions(new Command('clients'), false)
+      .description('list onboarded clients: registered by DCR, and CIMD clients holding a consent')
+      .option('--limit <n>', 'at most n, 1 to 500 (default 50)')
+      .action(async (opts: { limit?: string }, cmd: Command) => {
+        const { api, json } = client(cmd);
+        const r = await api.onboardedClients({ limit: opts.limit });
+        print(json, r, () => (r.items.length ? clientsTable(r.items) : '(no onboarded clients)'));
+      }),
+  );
+
+  admin.addCommand(
+    connectionOptions(new Command('delete-client'), false)
+      .description('delete an onboarded client: revoke its tokens and consents, remove its registration')
+      .argument('<client_id>')
+      .requiredOption('--reason <text>', 'why (1 to 500 characters; kept in the audit trail)')
+      .action(async (clientId: string, opts: { reason: string }, cmd: Command) => {
+        const { api, json } = client(cmd);
+        const r = await api.deleteClient(clientId, opts.reason);
+        print(json, r, () => keyValues([['client', text(r.client_id)], ['kind', text(r.kind)], ['registration deleted', r.deleted ? 'yes' : 'no'], ['revoked consents', text(r.revokedConsents)], ['revoked at', time(r.revokedAt)]]));
       }),
   );
   for (const cmd of admin.commands) cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });

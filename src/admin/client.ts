@@ -68,6 +68,22 @@ export class AdminClient {
     return this.#call('GET', '/admin/audit', { query });
   }
 
+  consents(query: Record<string, string | undefined>): Promise<{ items: Array<Record<string, unknown>> }> {
+    return this.#call('GET', '/admin/consents', { query });
+  }
+
+  revokeConsent(body: { sub: string; client_id: string; resource: string; reason: string }): Promise<Record<string, unknown>> {
+    return this.#call('POST', '/admin/consents/revoke', { body });
+  }
+
+  onboardedClients(query: Record<string, string | undefined>): Promise<{ items: Array<Record<string, unknown>> }> {
+    return this.#call('GET', '/admin/clients', { query });
+  }
+
+  deleteClient(clientId: string, reason: string): Promise<Record<string, unknown>> {
+    return this.#call('POST', `/admin/clients/${encodeURIComponent(clientId)}/delete`, { body: { reason } });
+  }
+
   async #accessToken(): Promise<string> {
     if (this.#token && this.#token.until > Date.now()) return this.#token.value;
     const { clientId, clientSecret } = this.#o;

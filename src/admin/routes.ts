@@ -1,4 +1,5 @@
-// The admin HTTP API under /admin: revoke sessions, subjects, clients and tokens; read sessions and the audit trail.
+// The admin HTTP API under /admin: revoke sessions, subjects, clients and tokens; read sessions and the audit trail;
+// list and revoke consents, list and delete onboarded clients (onboarding.ts).
 // Every call is authenticated (auth.ts), answered in JSON, and audited as an AdminDecisionEvent, allowed or refused.
 import { adminResourceOf } from '../provider/configuration.js';
 import Router from '@koa/router';
@@ -13,6 +14,7 @@ import { AdminError, notFound, unavailable } from './errors.js';
 import { renderHttpError } from '../http/errors.js';
 import { auditQuery, parseOr400, pathParam, revokeBody, sessionsQuery } from './schemas.js';
 import { buildDelegationTree } from './tree.js';
+import { addOnboardingRoutes, type AdminOnboardingDeps } from './onboarding.js';
 import { markRoute, routeTemplate, UNMATCHED_ROUTE } from '../http/route_template.js';
 
 export const ADMIN_PREFIX = '/admin';
@@ -26,6 +28,8 @@ export interface AdminDeps {
   /** Every configured client_id (static configuration: the complete set). */
   clients: ReadonlySet<string>;
   events: DecisionEvents;
+  /** Consents and onboarded clients (onboarding.ts); absent, those routes answer 404. */
+  onboarding?: AdminOnboardingDeps;
 }
 
 interface AdminState {
@@ -152,6 +156,8 @@ export function adminRouter(deps: AdminDeps): Router<AdminState> {
     const page = await pageRead(deps.audit.query(filter, { limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) }), q.cursor);
     ctx.body = { items: page.items, ...(page.next ? { next: page.next } : {}) };
   });
+
+  addOnboardingRoutes(router as never, () => deps.onboarding, readJsonObject);
 
   return router;
 }

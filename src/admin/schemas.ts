@@ -57,6 +57,24 @@ export const revokeBody = z.strictObject({
   reason: z.string().trim().min(1).max(500).regex(/^[^\p{Cc}]+$/u),
 });
 
+export const consentsQuery = z.strictObject({
+  sub: optional(id),
+  client_id: optional(id),
+  limit,
+});
+
+export const clientsQuery = z.strictObject({ limit });
+
+/** A resource indicator (RFC 8707 §2: an absolute URI), bounded like the identifiers. */
+const resourceIndicator = z.string().max(2048).refine((v) => URL.canParse(v) && !/[\s\p{Cc}]/u.test(v));
+
+export const revokeConsentBody = z.strictObject({
+  sub: id,
+  client_id: id,
+  resource: resourceIndicator,
+  reason: revokeBody.shape.reason,
+});
+
 export const idParam = id;
 
 const texts: Record<string, string> = {
@@ -70,6 +88,7 @@ const texts: Record<string, string> = {
   type: 'type must be exchange, revocation, admin or gateway',
   since: 'since must be an ISO 8601 date-time or epoch milliseconds',
   reason: 'reason must be a string of 1 to 500 characters without control characters',
+  resource: 'resource must be an absolute URI',
 };
 
 /** The fixed text for the first issue: by field name, so no input and no zod wording can reach the client. */
@@ -96,3 +115,4 @@ export function pathParam(name: 'sid' | 'sub' | 'client_id' | 'jti', value: unkn
 
 export type SessionsQuery = z.output<typeof sessionsQuery>;
 export type AuditQuery = z.output<typeof auditQuery>;
+export type ConsentsQuery = z.output<typeof consentsQuery>;

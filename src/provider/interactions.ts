@@ -4,6 +4,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
 import type { DemoUser } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
+import type { Consent } from './consent.js';
 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -19,8 +20,14 @@ function loginPage(uid: string, clientId: string, users: DemoUser[]): string {
 </body></html>`;
 }
 
+/** The consent page (consent.ts) and which clients skip it: configured ones (the operator registered them) by default. */
+export interface InteractionConsent {
+  page: Consent;
+  automatic: (clientId: string) => boolean;
+}
+
 /** Routes for /interaction/:uid. With the demo login disabled they answer 404: there is no way to log in. */
-export function interactionRoutes(provider: Provider, demo: { enabled: boolean; users: DemoUser[] }): Router {
+export function interactionRoutes(provider: Provider, demo: { enabled: boolean; users: DemoUser[] }, consent?: InteractionConsent): Router {
   const router = new Router();
   const byUsername = new Map(demo.users.map((u) => [u.username, u]));
   router.use(async (ctx, next) => {
@@ -36,6 +43,11 @@ export function interactionRoutes(provider: Provider, demo: { enabled: boolean; 
     if (details.prompt.name === 'login') {
       ctx.type = 'html';
       ctx.body = loginPage(details.uid, String(details.params.client_id), demo.users);
+      return;
+    }
+    // Clients the operator did not configure (onboarded by CIMD or DCR) get the real consent page (SPEC §13).
+    if (consent && !consent.automatic(String(details.params.client_id))) {
+      await consent.page.show(ctx, details);
       return;
     }
     // Development login consents automatically to what the client asked, within what the provider allows.

@@ -1,0 +1,249 @@
+// The consent page for onboarded clients (SPEC §13, issue 12 item 5): what it shows (exact host strings, the localhost
+// warning), remembered consent per (user, client, resource) across sessions, prompt=consent, deny → access_denied with
+// iss (RFC 9207), the CSRF binding, and the admin API listing and revoking consents and onboarded clients.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import { startService, CRM, BILLING, type TestService } from '../helpers/service.js';
+import { Browser } from '../helpers/browser.js';
+import { postForm } from '../helpers/http.js';
+import { startDocServer, type DocServer } from '../helpers/https_docs.js';
+import { adminToken, call, introspectDelegation } from '../admin/helpers.js';
+import { main } from '../../src/admin/cli.js';
+
+const NATIVE_REDIRECT = 'http://127.0.0.1:61234/callback';
+const WEB_REDIRECT = 'https://app.example/callback';
+
+interface Step {
+  browser: Browser;
+  verifier: string;
+  /** The consent page's HTML, when one was shown. */
+  page?: string;
+  /** Where the page's form posts, and its CSRF token. */
+  form?: { action: string; csrf: string };
+  /** The final redirect to the client. */
+  redirect?: URL;
+}
+
+describe('consent for onboarded clients', () => {
+  let docs: DocServer;
+  let svc: TestService;
+  let admin: string;
+  let cimdId: string;
+  let webCimdId: string;
+
+  before(async () => {
+    docs = await startDocServer();
+    svc = await startService({
+      extra: () => ({
+        onboarding: {
+          clientIdMetadataDocument: { enabled: true, allowedHosts: [docs.host], caFile: docs.caFile },
+          registration: { enabled: true },
+        },
+        onboardedClients: [
+          { clientIdHosts: [docs.host], dynamicallyRegistered: true, toolServers: [{ resource: CRM, scopes: ['crm.lookup_customer', 'crm.export_customers'] }, { resource: BILLING, scopes: ['billing.refund_lookup'] }] },
+        ],
+      }),
+    });
+    cimdId = `${docs.origin}/native.json`;
+    docs.set('/native.json', { client_id: cimdId, client_name: 'Native <Tool> & "Co"', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', application_type: 'native', grant_types: ['authorization_code', 'refresh_token'] });
+    webCimdId = `${docs.origin}/web.json`;
+    docs.set('/web.json', { client_id: webCimdId, client_name: 'Web client', redirect_uris: [WEB_REDIRECT], token_endpoint_auth_method: 'none', application_type: 'web', grant_types: ['authorization_code', 'refresh_token'] });
+    admin = await adminToken(svc);
+  });
+  after(async () => {
+    await svc?.stop();
+    await docs?.close();
+  });
+
+  /** /auth → dev login (when asked) → the consent page, submitted with `decision` (or stopping there when none). */
+  async function run(o: { clientId: string; redirectUri?: string; scope?: string; resource?: string; prompt?: string; username?: string; browser?: Browser; decision?: 'allow' | 'deny' | null; csrf?: string }): Promise<Step> {
+    const browser = o.browser ?? new Browser(svc);
+    const redirectUri = o.redirectUri ?? NATIVE_REDIRECT;
+    const verifier = randomBytes(32).toString('base64url');
+    const auth = new URL(`${svc.url}/auth`);
+    auth.search = new URLSearchParams({
+      client_id: o.clientId, response_type: 'code', redirect_uri: redirectUri, scope: o.scope ?? 'openid offline_access crm.lookup_customer', state: 'st-1',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256', resource: o.resource ?? CRM,
+      ...(o.prompt ? { prompt: o.prompt } : {}),
+    }).toString();
+    const step: Step = { browser, verifier };
+    let next: string | null = auth.href;
+    for (let hops = 0; hops < 14 && next; hops++) {
+      if (next.startsWith(redirectUri)) {
+        step.redirect = new URL(next);
+        return step;
+      }
+      const url = new URL(next, svc.url);
+      const res = await browser.fetch(url);
+      const html = await res.text();
+      if (res.status === 200 && url.pathname.startsWith('/interaction/')) {
+        if (html.includes('/login"')) {
+          const post = await browser.fetch(`${url.href}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: o.username ?? 'alice' }) });
+          next = post.headers.get('location');
+          continue;
+        }
+        step.page = html;
+        step.form = { action: /<form method="post" action="([^"]+)"/.exec(html)![1]!, csrf: /name="csrf" value="([^"]+)"/.exec(html)![1]! };
+        assert.equal(res.headers.get('cache-control'), 'no-store');
+        assert.equal(res.headers.get('x-frame-options'), 'DENY');
+        if (o.decision === null) return step;
+        const post = await browser.fetch(step.form.action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: o.csrf ?? step.form.csrf, decision: o.decision ?? 'allow' }) });
+        if (post.status !== 303 && post.status !== 302) throw Object.assign(new Error(`consent answered ${post.status}`), { status: post.status, body: await post.text() });
+        next = post.headers.get('location');
+        continue;
+      }
+      next = res.headers.get('location');
+    }
+    throw new Error('the authorization flow did not reach the redirect URI');
+  }
+
+  const redeem = (clientId: string, step: Step, redirectUri = NATIVE_REDIRECT, resource = CRM) =>
+    postForm(`${svc.url}/token`, { grant_type: 'authorization_code', client_id: clientId, code: step.redirect!.searchParams.get('code')!, redirect_uri: redirectUri, code_verifier: step.verifier, resource });
+
+  it('shows the client name (escaped), the client_id host, the redirect host, the tool server and tools, and the localhost warning', async () => {
+    // OpenID Connect Core §11: offline_access counts only with prompt=consent (the MCP SDK sends both).
+    const step = await run({ clientId: cimdId, decision: null, prompt: 'consent', scope: 'openid offline_access crm.lookup_customer crm.export_customers billing.issue_refund' });
+    const page = step.page!;
+    assert.match(page, /<dd class="client-name">Native &lt;Tool&gt; &amp; &quot;Co&quot;<\/dd>/);
+    assert.ok(!page.includes('<Tool>'));
+    assert.match(page, new RegExp(`<dd class="client-id-host">${docs.host.replace(/\./g, '\\.')}</dd>`));
+    assert.match(page, /<dd class="redirect-host">127\.0\.0\.1:61234<\/dd>/);
+    assert.ok(page.includes(`Tool server <code>${CRM}</code>`));
+    // Only the tools asked for that the client may get: billing.issue_refund is not a CRM tool.
+    assert.deepEqual([...page.matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((m) => m[1]), ['crm.lookup_customer', 'crm.export_customers']);
+    assert.match(page, /role="alert" class="warning"><strong>Warning:<\/strong> this application only redirects to this computer \(localhost\)/);
+    assert.match(page, /stays connected \(refresh tokens\)/);
+    assert.ok(!/<script|<link|src=/i.test(page), 'no external assets');
+    assert.match(step.form!.action, /^\/interaction\/[^/]+\/consent$/);
+  });
+
+  it('a DCR web client: "dynamically registered", its redirect host, no localhost warning', async () => {
+    const reg = await fetch(`${svc.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'Registered app', redirect_uris: [WEB_REDIRECT], application_type: 'web', grant_types: ['authorization_code', 'refresh_token'] }) });
+    assert.equal(reg.status, 201);
+    const { client_id } = (await reg.json()) as { client_id: string };
+    const step = await run({ clientId: client_id, redirectUri: WEB_REDIRECT, decision: null });
+    assert.match(step.page!, /<dd class="client-id-host">dynamically registered<\/dd>/);
+    assert.match(step.page!, /<dd class="redirect-host">app\.example<\/dd>/);
+    assert.ok(!step.page!.includes('class="warning"'));
+  });
+
+  it('deny → access_denied with state and iss (RFC 9207) at the redirect URI', async () => {
+    const step = await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, decision: 'deny', username: 'bob' });
+    assert.deepEqual(Object.fromEntries(step.redirect!.searchParams), { error: 'access_denied', error_description: 'the user denied the request', state: 'st-1', iss: svc.url });
+    assert.equal(step.redirect!.origin + step.redirect!.pathname, WEB_REDIRECT);
+  });
+
+  it('a form with a wrong CSRF token is refused (400), and consent is still pending', async () => {
+    await assert.rejects(run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, csrf: 'x'.repeat(43), username: 'bob' }), (err: { status?: number; body?: string }) => {
+      assert.equal(err.status, 400);
+      assert.deepEqual(JSON.parse(err.body!), { error: 'invalid_request', error_description: 'the form is invalid or expired' });
+      return true;
+    });
+  });
+
+  it('allow → a delegation token; remembered per (user, client, resource) in a new session: the same or fewer scopes skip the page, more or prompt=consent show it', async () => {
+    const first = await run({ clientId: cimdId, username: 'bob' });
+    assert.ok(first.page);
+    const token = await redeem(cimdId, first);
+    assert.equal(token.status, 200);
+    const claims = decodeJwt(token.body.access_token as string);
+    assert.equal(claims.sub, 'user-bob');
+    assert.deepEqual(claims.act, { sub: cimdId });
+    assert.equal(claims.scope, 'crm.lookup_customer');
+
+    // A new browser: a new login session, no provider grant; the remembered consent skips the page.
+    const again = await run({ clientId: cimdId, username: 'bob', redirectUri: 'http://127.0.0.1:40001/callback' });
+    assert.equal(again.page, undefined);
+    assert.ok(again.redirect!.searchParams.get('code'));
+    const subset = await run({ clientId: cimdId, username: 'bob', scope: 'openid crm.lookup_customer' });
+    assert.equal(subset.page, undefined);
+    // More than consented to: the page, for what is asked.
+    const more = await run({ clientId: cimdId, username: 'bob', scope: 'openid crm.lookup_customer crm.export_customers', decision: null });
+    assert.ok(more.page);
+    // prompt=consent forces the page even for what was consented.
+    const forced = await run({ clientId: cimdId, username: 'bob', prompt: 'consent', decision: null });
+    assert.ok(forced.page);
+    // Another tool server is another consent; another user has none.
+    assert.ok((await run({ clientId: cimdId, username: 'bob', resource: BILLING, scope: 'openid billing.refund_lookup', decision: null })).page);
+    assert.ok((await run({ clientId: cimdId, username: 'alice', decision: null })).page);
+  });
+
+  it('admin: lists consents, revokes one (its grants and delegation tokens end, the page returns); lists and deletes onboarded clients', async () => {
+    const step = await run({ clientId: cimdId, username: 'carol-none', decision: null }).catch(() => undefined);
+    assert.equal(step, undefined, 'unknown users cannot log in');
+    const first = await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, username: 'alice', prompt: 'consent' });
+    const token = await redeem(webCimdId, first, WEB_REDIRECT);
+    assert.equal(token.status, 200);
+    const jwt = token.body.access_token as string;
+    assert.equal((await introspectDelegation(svc, jwt)).body.active, true);
+
+    const list = await call(svc, 'GET', `/admin/consents?sub=user-alice&client_id=${encodeURIComponent(webCimdId)}`, { token: admin });
+    assert.equal(list.status, 200);
+    assert.equal(list.headers.get('cache-control'), 'no-store');
+    const items = list.body.items as Array<Record<string, unknown>>;
+    assert.equal(items.length, 1);
+    assert.deepEqual({ ...items[0], createdAt: 0, updatedAt: 0 }, { sub: 'user-alice', client_id: webCimdId, resource: CRM, scopes: ['crm.lookup_customer', 'offline_access', 'openid'], grants: 1, createdAt: 0, updatedAt: 0 });
+
+    const revoke = await call(svc, 'POST', '/admin/consents/revoke', { token: admin, json: { sub: 'user-alice', client_id: webCimdId, resource: CRM, reason: 'user asked' } });
+    assert.equal(revoke.status, 200);
+    assert.equal(revoke.body.revoked, true);
+    assert.equal(revoke.body.endedGrants, 1);
+    // Its delegation token and its refresh token are dead; the next authorization shows the page again.
+    assert.deepEqual((await introspectDelegation(svc, jwt)).body, { active: false });
+    const refreshed = await postForm(`${svc.url}/token`, { grant_type: 'refresh_token', client_id: webCimdId, refresh_token: token.body.refresh_token as string, resource: CRM });
+    assert.equal(refreshed.status, 400);
+    assert.equal(refreshed.body.error, 'invalid_grant');
+    assert.ok((await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, username: 'alice', decision: null })).page);
+    const again = await call(svc, 'POST', '/admin/consents/revoke', { token: admin, json: { sub: 'user-alice', client_id: webCimdId, resource: CRM, reason: 'again' } });
+    assert.equal(again.status, 404);
+    assert.deepEqual(again.body, { error: 'not_found', error_description: 'consent not found' });
+    const bad = await call(svc, 'POST', '/admin/consents/revoke', { token: admin, json: { sub: 'user-alice', client_id: webCimdId, resource: 'not a uri', reason: 'x' } });
+    assert.deepEqual([bad.status, bad.body], [400, { error: 'invalid_request', error_description: 'resource must be an absolute URI' }]);
+
+    // Clients: the DCR one registered above, and the CIMD ones holding a consent.
+    const clients = await call(svc, 'GET', '/admin/clients', { token: admin });
+    assert.equal(clients.status, 200);
+    const rows = clients.body.items as Array<Record<string, unknown>>;
+    const dcr = rows.find((r) => r.kind === 'dcr')!;
+    assert.equal(dcr.client_name, 'Registered app');
+    assert.deepEqual(dcr.redirect_uris, [WEB_REDIRECT]);
+    assert.deepEqual(rows.find((r) => r.client_id === cimdId), { client_id: cimdId, kind: 'cimd', host: docs.host, consents: 1 });
+
+    // The CLI over the same API: `dts admin consents` and `dts admin clients`.
+    const out: string[] = [];
+    const cli = (...args: string[]) => main(['admin', ...args, '--url', svc.url, '--client-secret', svc.secrets['admin-cli']!], { out: (s) => out.push(s), err: (s) => out.push(s), env: {} });
+    assert.equal(await cli('consents', '--client-id', cimdId, '--json'), 0);
+    assert.deepEqual((JSON.parse(out.pop()!) as { items: Array<{ sub: string }> }).items.map((c) => c.sub), ['user-bob']);
+    assert.equal(await cli('clients'), 0);
+    const table = out.pop()!;
+    assert.match(table.split('\n')[0]!, /^CLIENT +KIND +NAME \/ HOST +EXPIRES \/ CONSENTS$/);
+    assert.ok(table.includes(`${cimdId}`) && table.includes('Registered app'));
+
+    // Deleting the CIMD client: its tokens are revoked, its consents removed.
+    const again2 = await run({ clientId: cimdId, username: 'bob' });
+    assert.equal(again2.page, undefined);
+    const live = await redeem(cimdId, again2);
+    assert.equal((await introspectDelegation(svc, live.body.access_token as string)).body.active, true);
+    const del = await call(svc, 'POST', `/admin/clients/${encodeURIComponent(cimdId)}/delete`, { token: admin, json: { reason: 'compromised' } });
+    assert.equal(del.status, 200);
+    assert.deepEqual({ ...del.body, revokedAt: 0 }, { client_id: cimdId, kind: 'cimd', deleted: false, revokedConsents: 1, revokedAt: 0 });
+    assert.deepEqual((await introspectDelegation(svc, live.body.access_token as string)).body, { active: false });
+    assert.deepEqual((await call(svc, 'GET', `/admin/consents?client_id=${encodeURIComponent(cimdId)}`, { token: admin })).body, { items: [] });
+
+    // Deleting the DCR client removes its registration: it can no longer authorize.
+    const delDcr = await call(svc, 'POST', `/admin/clients/${encodeURIComponent(String(dcr.client_id))}/delete`, { token: admin, json: { reason: 'unused' } });
+    assert.equal(delDcr.status, 200);
+    assert.equal(delDcr.body.deleted, true);
+    assert.equal((await call(svc, 'GET', '/admin/clients', { token: admin })).body.items instanceof Array, true);
+    assert.ok(!((await call(svc, 'GET', '/admin/clients', { token: admin })).body.items as Array<Record<string, unknown>>).some((r) => r.client_id === dcr.client_id));
+    const gone = await fetch(`${svc.url}/auth?client_id=${dcr.client_id}&response_type=code&redirect_uri=${encodeURIComponent(WEB_REDIRECT)}&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`, { redirect: 'manual' });
+    assert.equal(gone.status, 400);
+    assert.equal(((await gone.json()) as { error: string }).error, 'invalid_client');
+
+    // A configured client is refused; an unknown one is 404.
+    assert.deepEqual((await call(svc, 'POST', '/admin/clients/agent/delete', { token: admin, json: { reason: 'x' } })).body, { error: 'invalid_request', error_description: 'configured clients are changed in the configuration' });
+    assert.equal((await call(svc, 'POST', '/admin/clients/dcr_unknown/delete', { token: admin, json: { reason: 'x' } })).status, 404);
+  });
+});
