@@ -54,7 +54,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
 
 interface Entities {
-  AccessToken?: { aud?: unknown; scope?: string; grantId?: string; accountId?: string; sessionUid?: string };
+  AccessToken?: { aud?: unknown; scope?: string; grantId?: string; accountId?: string; sessionUid?: string; jkt?: unknown };
   AuthorizationCode?: { iat?: number };
   RefreshToken?: { iat?: number; iiat?: number };
   RotatedRefreshToken?: { iat?: number; iiat?: number };
@@ -118,13 +118,17 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
       // SPEC profile: exp <= min(now + tool server TTL, session end).
       const exp = Math.min(iat + toolServer.maxTtlSeconds, sessionEnd ?? Infinity);
       const act = { sub: clientId };
+      // RFC 9449 §5: oidc-provider checked this request's proof and bound the opaque token to its key; the delegation
+      // token that replaces it keeps that binding (a bound login never yields a bearer token).
+      const jkt = str(entities.AccessToken?.jkt);
       const { token: jwt, jti } = await signDelegationToken(deps.issuer, deps.signer(), {
         sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid, iat, exp,
-        authTime: num(session?.loginTs), acr: str(session?.acr), ancestors: [tokenDigest(grantRoot(grantId))], groups: deps.policy.carriedGroups(groups),
+        authTime: num(session?.loginTs), acr: str(session?.acr), ancestors: [tokenDigest(grantRoot(grantId))], groups: deps.policy.carriedGroups(groups), jkt,
       });
-      Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp });
+      Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp, ...(jkt ? { jkt } : {}) });
       // RFC 6749 §5.1 and RFC 8707 §2.2: the token, its lifetime, and `scope` (it may be narrower than asked).
-      ctx.body = { ...body, access_token: jwt, token_type: 'Bearer', expires_in: exp - iat, scope: decision.scopes.join(' ') };
+      // RFC 9449 §5: a bound token is answered with token_type DPoP.
+      ctx.body = { ...body, access_token: jwt, token_type: jkt ? 'DPoP' : 'Bearer', expires_in: exp - iat, scope: decision.scopes.join(' ') };
     } catch (err) {
       await refuse(deps, err, event, grantId, str(body?.refresh_token));
       throw toHttpError(err, event);
