@@ -39,6 +39,10 @@ import { adminRoutes } from './admin/routes.js';
 import { cimdHooks } from './onboarding/cimd.js';
 import { registrationGate } from './onboarding/registration.js';
 import { expiringRegisteredClients, extendRegisteredClientsOnUse } from './onboarding/registered_clients.js';
+import { UpstreamClient } from './upstream/client.js';
+import { upstreamLoginRoutes, upstreamSessionLinks } from './upstream/routes.js';
+import { backchannelLogoutRoutes } from './upstream/backchannel_logout.js';
+import { ServiceUnavailable } from './provider/errors.js';
 import { Consent, consentRoutes } from './provider/consent.js';
 
 export interface Service {
@@ -95,6 +99,10 @@ export async function createService(config: Config, { logger, env = process.env,
     if (c.client_secret) clientSecrets.set(c.client_id, resolveSecret(c.client_secret, `clients.${i}.client_secret`, { env, onGenerated }));
   });
   const cookieKeys = [resolveSecret(config.cookieSecret, 'cookieSecret', { env, onGenerated })];
+  // Log in with the company's OpenID provider (issue 12 item 6); discovery happens at the first login.
+  const upstreamClient = config.upstreamLogin
+    ? new UpstreamClient(config.upstreamLogin, resolveSecret(config.upstreamLogin.clientSecret, 'upstreamLogin.clientSecret', { env, onGenerated }), config.issuer)
+    : undefined;
 
   const keys = await loadOrCreateKeys({
     file: config.keys.file,
@@ -150,6 +158,15 @@ export async function createService(config: Config, { logger, env = process.env,
     if (model === 'Grant') await revokeDerivedFrom?.(grantRoot(id), 'grant_end', 'grant ended');
   };
   const demoAccounts = new Map(config.demoLogin.users.map((u) => [u.sub, u]));
+  // Upstream users' accounts (groups as of their login); read inside oidc-provider's flows, where an outage must be a 503.
+  const upstreamAccounts = async (id: string) => {
+    if (!upstreamClient) return undefined;
+    try {
+      return await stores.upstreamLogin.getAccount(id);
+    } catch (err) {
+      throw new ServiceUnavailable(`upstream account: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
   const policy = new Policy(config.agents, config.toolServers, config.onboardedClients, config.clients.map((c) => c.client_id));
   // RFC 9449 §8: nonces must verify on every replica, so their keys derive from the secret the replicas already share.
   const dpopKey = (info: string) => Buffer.from(hkdfSync('sha256', cookieKeys[0]!, '', info, 32));
@@ -170,6 +187,7 @@ export async function createService(config: Config, { logger, env = process.env,
     clientSecrets,
     privateJwks: keys.privateJwks as never,
     cookieKeys,
+    ...(upstreamClient ? { upstreamAccounts } : {}),
     adapter: failClosed(expiringRegisteredClients(withBeforeDestroy(adapterClass(stores), beforeDestroy), config.onboarding.registration.unusedClientTtlSeconds)),
     onboarding: {
       registration: config.onboarding.registration.enabled,
@@ -203,6 +221,7 @@ export async function createService(config: Config, { logger, env = process.env,
       clockTolerance: config.exchange.clockToleranceSeconds,
       trustedIssuers: trustedIssuersFrom(config.trustedIssuers),
       accounts: new Map(config.demoLogin.users.map((u) => [u.sub, u])),
+      ...(upstreamClient ? { upstreamAccounts } : {}),
     },
     signer: () => keys.signing,
     findClientCredentials: async (token) => {
@@ -269,6 +288,7 @@ export async function createService(config: Config, { logger, env = process.env,
     serverSpans(),
     requestLog(logger, metrics.httpDuration),
     errorRenderer(logger),
+    ...(upstreamClient ? [upstreamSessionLinks(stores.upstreamLogin, config.userTokens.sessionTtlSeconds)] : []),
     clientAuthenticatedResponses(config.issuer),
     postOnly(['/token', '/token/introspection', '/token/revocation']),
     delegationTokenResponses({
@@ -276,7 +296,7 @@ export async function createService(config: Config, { logger, env = process.env,
       toolServers: own.toolServers,
       policy,
       store: stores.exchange,
-      groupsOf: async (sub) => demoAccounts.get(sub)?.groups ?? [],
+      groupsOf: async (sub) => demoAccounts.get(sub)?.groups ?? (await upstreamAccounts(sub))?.groups ?? [],
       signer: () => keys.signing,
       events,
       endGrant: (grantId) => revocation.endGrant(grantId),
@@ -293,7 +313,15 @@ export async function createService(config: Config, { logger, env = process.env,
       store: stores.onboarding,
       onRefused: (reason, ip) => logger.info({ reason, ip }, 'client registration refused'),
     }),
-    interactionRoutes(provider, config.demoLogin, { page: consent, automatic: (clientId) => configuredClients.has(clientId) }),
+    interactionRoutes(provider, config.demoLogin, { page: consent, automatic: (clientId) => configuredClients.has(clientId) }, config.upstreamLogin ? { label: config.upstreamLogin.label } : undefined),
+    ...(upstreamClient
+      ? [
+          upstreamLoginRoutes({ provider, client: upstreamClient, store: stores.upstreamLogin, interactionTtlSeconds: 600, sessionTtlSeconds: config.userTokens.sessionTtlSeconds, logger }),
+          ...(config.upstreamLogin!.backchannelLogout
+            ? [backchannelLogoutRoutes({ client: upstreamClient, clientId: config.upstreamLogin!.clientId, store: stores.upstreamLogin, revocation, logger })]
+            : []),
+        ]
+      : []),
     consentRoutes(consent),
     statusRoutes({
       provider,

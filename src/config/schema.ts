@@ -286,6 +286,26 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Development login.'),
+  upstreamLogin: z
+    .strictObject({
+      issuer: uri
+        // OpenID Connect Discovery 1.0 §4: the issuer is an https URL (plain http only on a loopback host: tests, development).
+        .refine((u) => u.startsWith('https://') || /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(u), { message: 'must be https (http only on a loopback host)' })
+        .describe('Issuer of the company\'s OpenID Connect provider; its metadata is discovered at `/.well-known/openid-configuration` (exact `iss` checked). https, or http on a loopback host.'),
+      clientId: z.string().min(1).describe('Our `client_id` at the upstream provider (the `aud` of its ID tokens and logout tokens).'),
+      clientSecret: secretRef
+        .refine((s) => !s.generate, { message: 'is issued by the upstream provider: `generate` is not allowed' })
+        .describe('Our client secret at the upstream provider (`client_secret_basic`), from env or a file.'),
+      scopes: z.array(z.string().min(1)).default(['openid', 'profile', 'email']).refine((s) => s.includes('openid'), { message: 'must include openid' }).describe('Scopes asked of the upstream provider.'),
+      groupsClaim: z.string().min(1).default('groups').describe('Claim of the ID token (or, when absent there, of userinfo) carrying the user\'s groups (an array of strings), used by the delegation policy.'),
+      backchannelLogout: z
+        .boolean()
+        .default(false)
+        .describe('Accept OpenID Back-Channel Logout 1.0 logout tokens at `/backchannel-logout` (register that URL at the provider): a logout ends our sessions mapped from the upstream session (`sid`) or user (`sub`) and every token derived from them.'),
+      label: z.string().min(1).default('Sign in with your company account').describe('Text of the login page\'s upstream button (when the demo login is enabled too).'),
+    })
+    .optional()
+    .describe('Log users in through an upstream OpenID Connect provider (authorization code + PKCE, openid-client). Account ids are `x-<issuer hash>|<sub>`. With the demo login disabled, the login page sends users straight there.'),
   onboarding: z
     .strictObject({
       clientIdMetadataDocument: z
@@ -366,3 +386,4 @@ export type OnboardedClientPolicyConfig = z.infer<typeof onboardedClientPolicySc
 export type DemoUser = z.infer<typeof demoUserSchema>;
 export type OnboardingConfig = z.infer<typeof configSchema>['onboarding'];
 export type SecretRef = z.infer<typeof secretRef>;
+export type UpstreamLoginConfig = NonNullable<z.infer<typeof configSchema>['upstreamLogin']>;

@@ -4,6 +4,7 @@ import type { ClientConfig, Config, DemoUser, ToolServerConfig } from '../config
 import { TOKEN_EXCHANGE_GRANT } from '../grants/token_exchange/params.js';
 import { CIMD_DRAFT, type CimdHooks } from '../onboarding/cimd.js';
 import { reservedClientId } from '../onboarding/registration.js';
+import type { UpstreamAccount } from '../stores/types.js';
 
 /** Scopes of tokens for the service's own APIs (client_credentials, resource `${issuer}/admin`). */
 export const ADMIN_SCOPES = ['admin', 'revocation'];
@@ -24,6 +25,8 @@ export interface ProviderDeps {
   dpop: { algorithms: string[]; requireNonce: boolean; nonceSecret: Buffer };
   /** Client onboarding (docs/onboarding.md): Client ID Metadata Documents and Dynamic Client Registration; absent = both off. */
   onboarding?: ProviderOnboarding;
+  /** Accounts of users who logged in through the upstream provider, by account id (issue 12 item 6); absent = none. */
+  upstreamAccounts?: (accountId: string) => Promise<UpstreamAccount | undefined>;
 }
 
 export interface ProviderOnboarding {
@@ -52,16 +55,15 @@ function clientMetadata(client: ClientConfig, secret: string | undefined): Clien
   };
 }
 
-/** The demo users, as oidc-provider accounts. */
-export function findAccountIn(users: DemoUser[]): NonNullable<Configuration['findAccount']> {
+/** The demo users, and the users of the upstream login (their stored account), as oidc-provider accounts. */
+export function findAccountIn(users: DemoUser[], upstreamAccounts?: ProviderDeps['upstreamAccounts']): NonNullable<Configuration['findAccount']> {
   const bySub = new Map(users.map((u) => [u.sub, u]));
-  return (_ctx, sub) => {
+  return async (_ctx, sub) => {
     const user = bySub.get(sub);
-    if (!user) return undefined;
-    return {
-      accountId: user.sub,
-      claims: () => ({ sub: user.sub, name: user.name, groups: user.groups }),
-    };
+    if (user) return { accountId: user.sub, claims: () => ({ sub: user.sub, name: user.name, groups: user.groups }) };
+    const upstream = await upstreamAccounts?.(sub);
+    if (!upstream) return undefined;
+    return { accountId: upstream.id, claims: () => ({ ...upstream.claims, sub: upstream.id, groups: upstream.groups }) };
   };
 }
 
@@ -83,7 +85,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     clients: config.clients.map((c) => clientMetadata(c, deps.clientSecrets.get(c.client_id))),
     jwks: deps.privateJwks,
     cookies: { keys: deps.cookieKeys },
-    findAccount: findAccountIn(config.demoLogin.users),
+    findAccount: findAccountIn(config.demoLogin.users, deps.upstreamAccounts),
     claims: { openid: ['sub'], profile: ['name'], groups: ['groups'] },
     scopes: ['openid', 'profile', 'groups', ...(config.refreshTokens.enabled ? ['offline_access'] : [])],
     // SPEC §13 / OAuth 2.1 §4.3.1: refresh tokens rotate on every use; a reused one revokes the grant (oidc-provider).

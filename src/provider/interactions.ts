@@ -9,7 +9,7 @@ import type { Consent } from './consent.js';
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function loginPage(uid: string, clientId: string, users: DemoUser[]): string {
+function loginPage(uid: string, clientId: string, users: DemoUser[], upstream?: { label: string }): string {
   const options = users
     .map((u) => `<li><button name="username" value="${escapeHtml(u.username)}">${escapeHtml(u.name || u.username)}</button> <small>${escapeHtml(u.groups.join(', '))}</small></li>`)
     .join('');
@@ -17,6 +17,7 @@ function loginPage(uid: string, clientId: string, users: DemoUser[]): string {
 <h1>Sign in (development login)</h1>
 <p>Client <code>${escapeHtml(clientId)}</code> asks to act for you. Pick a demo user:</p>
 <form method="post" action="/interaction/${escapeHtml(uid)}/login"><ul>${options}</ul></form>
+${upstream ? `<p><a href="/interaction/${escapeHtml(uid)}/upstream/start">${escapeHtml(upstream.label)}</a></p>` : ''}
 </body></html>`;
 }
 
@@ -26,13 +27,14 @@ export interface InteractionConsent {
   automatic: (clientId: string) => boolean;
 }
 
-/** Routes for /interaction/:uid. With the demo login disabled they answer 404: there is no way to log in. */
-export function interactionRoutes(provider: Provider, demo: { enabled: boolean; users: DemoUser[] }, consent?: InteractionConsent): Router {
+/** Routes for /interaction/:uid. With neither the demo login nor the upstream login they answer 404: there is no way to
+ * log in. With the upstream login alone, the login prompt goes straight to it (src/upstream/routes.ts). */
+export function interactionRoutes(provider: Provider, demo: { enabled: boolean; users: DemoUser[] }, consent?: InteractionConsent, upstream?: { label: string }): Router {
   const router = new Router();
   const byUsername = new Map(demo.users.map((u) => [u.username, u]));
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
-    if (!demo.enabled) {
+    if (!demo.enabled && !upstream) {
       throw new HttpError(404, 'not_found', 'interactive login is disabled');
     }
     await next();
@@ -41,8 +43,13 @@ export function interactionRoutes(provider: Provider, demo: { enabled: boolean; 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name === 'login') {
+      if (upstream && !demo.enabled) {
+        ctx.status = 303;
+        ctx.redirect(`/interaction/${details.uid}/upstream/start`);
+        return;
+      }
       ctx.type = 'html';
-      ctx.body = loginPage(details.uid, String(details.params.client_id), demo.users);
+      ctx.body = loginPage(details.uid, String(details.params.client_id), demo.users, upstream);
       return;
     }
     // Clients the operator did not configure (onboarded by CIMD or DCR) get the real consent page (SPEC §13).
@@ -73,6 +80,8 @@ export function interactionRoutes(provider: Provider, demo: { enabled: boolean; 
   });
 
   router.post('/interaction/:uid/login', bodyParser({ enableTypes: ['form'] }), async (ctx) => {
+    // The demo users exist only while the demo login is on, whatever other login is configured.
+    if (!demo.enabled) throw new HttpError(404, 'not_found', 'interactive login is disabled');
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     const username = (ctx.request.body as Record<string, unknown> | undefined)?.username;
     const user = typeof username === 'string' ? byUsername.get(username) : undefined;

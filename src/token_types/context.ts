@@ -24,6 +24,8 @@ export interface TokenTypeDeps {
   clockTolerance: number;
   trustedIssuers: Map<string, TrustedIssuer>;
   accounts: Map<string, DemoUser>;
+  /** Users of the upstream login (issue 12 item 6), by account id: their groups and display claims as of their login. */
+  upstreamAccounts?: (accountId: string) => Promise<{ groups: string[]; claims: Record<string, string> } | undefined>;
 }
 
 export interface ValidationContext {

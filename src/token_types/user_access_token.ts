@@ -35,6 +35,9 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
   if (sessionEnd !== undefined && sessionEnd <= now) throw new TokenRejected('session_ended');
   // Without a fence the reader is the store itself, whose markers the token read already returned.
   const revocations = fence ? await deps.revocations.read({ sid: sessionUid, sub, clientIds: [clientId, requester] }, fence) : storedHits;
+  // A demo user, or else a user who logged in through the upstream provider (their stored account; one read, only for them).
+  const demoAccount = deps.accounts.get(sub);
+  const upstreamAccount = demoAccount ? undefined : await deps.upstreamAccounts?.(sub);
   return {
     kind: 'user_token',
     sub,
@@ -46,8 +49,8 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
     authTime: num(session.loginTs),
     acr: str(session.acr),
     // Our own login's account id: the local user table is the right source here, and only here.
-    groups: deps.accounts.get(sub)?.groups ?? [],
-    claims: accountClaims(deps.accounts.get(sub), sub),
+    groups: (demoAccount ?? upstreamAccount)?.groups ?? [],
+    claims: upstreamAccount ? { ...upstreamAccount.claims, sub } : accountClaims(demoAccount, sub),
     issuedTo: clientId,
     // The root of every chain derived from it; RFC 7009 revocation of this token writes the matching marker.
     lineage: [tokenDigest(token)],
