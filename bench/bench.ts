@@ -13,6 +13,8 @@ import { exchangeScenarios, warmUp } from './scenarios/exchange.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { revocationScenario } from './scenarios/revocation.js';
 import { startupScenario } from './scenarios/startup.js';
+import { replicasScenario } from './scenarios/replicas.js';
+import { connectionsScenario } from './scenarios/connections.js';
 import { verifyScenario } from './scenarios/verify.js';
 import { startBenchService } from './service_process.js';
 
@@ -80,6 +82,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       if (want.has('revocation')) await attempt('revocation', 'scenario 4: revocation propagation (+ Redis bytes per session and revocation)', () => revocationScenario(ctx));
       if (want.has('memory')) await attempt('memory', 'scenario 5: memory over a sustained run', () => memoryScenario(ctx, afterWarmUp));
       if (want.has('startup')) await attempt('startup', 'scenario 6: start-up', () => startupScenario(ctx));
+      if (want.has('replicas')) await attempt('replicas', 'scenario 7: revocation propagation across replicas', () => replicasScenario(ctx));
+      if (want.has('connections')) await attempt('connections', 'scenario 8: exchange at 1, 10 and 50 connections', () => connectionsScenario(ctx));
     } finally {
       await svc.stop();
     }

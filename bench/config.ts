@@ -19,17 +19,19 @@ export interface BenchConfigOptions {
   redisUrl: string;
   keyPrefix: string;
   keysDir: string;
+  /** Another replica's issuer, when this service is a replica of it. */
+  issuer?: string;
 }
 
 /**
  * `admin-cli` registers `crm.lookup_customer` besides `admin`, so its client_credentials grant with `resource=CRM`
  * yields a JWT for the CRM tool server (provider/configuration.ts getResourceServerInfo): the exchange's baseline.
  */
-export function benchConfig({ port, redisUrl, keyPrefix, keysDir }: BenchConfigOptions): ConfigInput {
+export function benchConfig({ port, redisUrl, keyPrefix, keysDir, issuer }: BenchConfigOptions): ConfigInput {
   const secret = (id: string) => ({ env: secretEnvName(id) });
   return {
     port,
-    issuer: `http://127.0.0.1:${port}`,
+    issuer: issuer ?? `http://127.0.0.1:${port}`,
     logLevel: 'silent',
     redis: { url: redisUrl, keyPrefix },
     keys: { file: join(keysDir, 'jwks.json') },

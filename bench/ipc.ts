@@ -5,6 +5,8 @@ export interface ServerStartOptions {
   redisUrl: string;
   keyPrefix: string;
   keysDir: string;
+  /** A replica of another bench service: its issuer (keys, secrets and prefix are shared too). */
+  issuer?: string;
 }
 
 export interface MemorySample {

@@ -41,6 +41,8 @@ export interface StartBenchServiceOptions {
   cpuProfileDir?: string;
   /** More Node flags for the service process (experiments, e.g. `--import ./patch.mjs`). */
   nodeArgs?: string[];
+  /** Start a replica of this service: same issuer, keys, secrets and key prefix (its owner cleans up). */
+  replicaOf?: BenchService;
 }
 
 
@@ -49,11 +51,12 @@ const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
 export async function startBenchService(options: StartBenchServiceOptions): Promise<BenchService> {
   const port = await freePort();
-  const keyPrefix = `bench:${randomUUID()}:`;
-  const keysDir = mkdtempSync(join(tmpdir(), 'dts-bench-'));
-  const secrets = Object.fromEntries(CLIENT_IDS.map((id) => [id, randomBytes(24).toString('base64url')])) as Record<BenchClientId, string>;
+  const replicaOf = options.replicaOf;
+  const keyPrefix = replicaOf?.keyPrefix ?? `bench:${randomUUID()}:`;
+  const keysDir = replicaOf?.keysDir ?? mkdtempSync(join(tmpdir(), 'dts-bench-'));
+  const secrets = replicaOf?.secrets ?? (Object.fromEntries(CLIENT_IDS.map((id) => [id, randomBytes(24).toString('base64url')])) as Record<BenchClientId, string>);
   const secretEnv = Object.fromEntries(CLIENT_IDS.map((id) => [secretEnvName(id), secrets[id]]));
-  const start: ServerStartOptions = { port, redisUrl: options.redisUrl, keyPrefix, keysDir };
+  const start: ServerStartOptions = { port, redisUrl: options.redisUrl, keyPrefix, keysDir, ...(replicaOf ? { issuer: replicaOf.url } : {}) };
   const execArgv = ['--conditions=source', '--import', 'tsx', '--expose-gc', ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.nodeArgs ?? [])];
   const child: ChildProcess = fork(SERVER, [], {
     execArgv,
@@ -62,6 +65,7 @@ export async function startBenchService(options: StartBenchServiceOptions): Prom
   });
 
   const cleanup = async () => {
+    if (replicaOf) return;
     const redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();

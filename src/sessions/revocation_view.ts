@@ -9,16 +9,10 @@ import type { ExchangeStateStore, RevocationEvent, RevocationFeed, RevocationHit
 /** How the exchange reads the revocation markers that can touch a subject. */
 export interface RevocationReader {
   /**
-   * Starts the read that orders this check after every revocation acknowledged so far; call it before the subject's
-   * own store read, so both travel in the same round trip (ioredis auto-pipelining), and pass it to `read`.
+   * The markers `query` names, as of a moment after every revocation acknowledged before `fence` was read: the
+   * revocation stream's newest id, read with the subject (ExchangeStateStore.readOpaqueToken); read now when absent.
    */
-  fence(): Promise<string> | undefined;
-  read(query: RevocationQuery, fence?: Promise<string>): Promise<RevocationHits>;
-}
-
-/** Markers read from the store on every call (no local view). */
-export function storeRevocationReader(store: Pick<ExchangeStateStore, 'readRevocations'>): RevocationReader {
-  return { fence: () => undefined, read: (query) => store.readRevocations(query) };
+  read(query: RevocationQuery, fence?: Promise<string> | string): Promise<RevocationHits>;
 }
 
 export interface RevocationViewOptions {
@@ -84,16 +78,18 @@ export class RevocationView implements RevocationReader {
     return false;
   }
 
+  /** The revocation stream's newest id, read now (RevocationFeed.head). */
   fence(): Promise<string> {
+    // As storeFailuresAsUnavailable: an I/O failure is an outage (503); a TypeError is a bug (500), never disguised.
     const head = this.#options.feed.head().catch((err: unknown) => {
-      throw err instanceof StoreUnavailable ? err : new StoreUnavailable(err);
+      throw err instanceof StoreUnavailable || err instanceof TypeError ? err : new StoreUnavailable(err);
     });
     head.catch(() => {}); // awaited by read(); a refusal before that must not be an unhandled rejection
     return head;
   }
 
-  async read(query: RevocationQuery, fence = this.fence()): Promise<RevocationHits> {
-    const head = await fence;
+  async read(query: RevocationQuery, fence?: Promise<string> | string): Promise<RevocationHits> {
+    const head = await (fence ?? this.fence());
     // SPEC fail-closed rule (the verify SDK's feed mode): a view that cannot prove it is fresh is not used; 503.
     if (!this.fresh()) throw new StoreUnavailable('revocation view is stale');
     const headId = parseStreamId(head);

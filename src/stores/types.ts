@@ -77,12 +77,26 @@ export interface OpaqueSubjectState {
   revocations: RevocationHits;
 }
 
+/** The opaque token and its session, with no revocation marker, and the revocation stream's newest id read with them. */
+export interface OpaqueTokenState {
+  token: AdapterPayload | undefined;
+  session: AdapterPayload | undefined;
+  /** `RevocationFeed.head()` read in the same step: the fence of the replica's revocation view (sessions/revocation_view.ts). */
+  revocationHead: string;
+}
+
 /**
  * Reads everything the exchange needs about its subject in exactly one Redis round trip (one Lua call or one pipeline),
  * never one per check.
  */
 export interface ExchangeStateStore {
   readOpaqueSubject(tokenId: string, extraClientIds: string[]): Promise<OpaqueSubjectState>;
+  /**
+   * `readOpaqueSubject` for a replica that checks revocation against its in-memory view: no marker is read; the
+   * revocation stream's head is read instead (single Redis: one script; Redis Cluster: the token and the head together,
+   * then the session uid index, then the session record).
+   */
+  readOpaqueToken(tokenId: string): Promise<OpaqueTokenState>;
   readRevocations(query: RevocationQuery): Promise<RevocationHits>;
   /**
    * Writes a revocation marker that expires at `record.expiresAt`, indexes it for the feed snapshot and appends it to the

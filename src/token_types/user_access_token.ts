@@ -12,10 +12,9 @@ const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
 export async function validateUserAccessToken(token: string, { deps, clientId: requester, now }: ValidationContext): Promise<SubjectContext> {
   // oidc-provider's opaque tokens are 43 base64url characters; anything else cannot be one, so no store read for it.
   if (!/^[\w-]{20,128}$/.test(token)) throw new TokenRejected('unknown_token');
-  // The fence that orders the revocation check after every acknowledged revocation travels with the token read (one
-  // round trip); the markers themselves come from this replica's view.
-  const fence = deps.revocations.fence();
-  const { token: stored, session, revocations: storedHits } = await deps.store.readOpaqueSubject(token, [requester]);
+  // One store round trip: the token, its session and the revocation stream's head (the fence that orders the revocation
+  // check after every acknowledged revocation); the markers themselves come from this replica's view.
+  const { token: stored, session, revocationHead } = await deps.store.readOpaqueToken(token);
   if (!stored || stored.kind !== 'AccessToken' || stored.jti !== token) throw new TokenRejected('unknown_token');
   const exp = num(stored.exp);
   if (exp === undefined || exp <= now) throw new TokenRejected('expired');
@@ -33,8 +32,8 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
   }
   const sessionEnd = num(session.exp);
   if (sessionEnd !== undefined && sessionEnd <= now) throw new TokenRejected('session_ended');
-  // Without a fence the reader is the store itself, whose markers the token read already returned.
-  const revocations = fence ? await deps.revocations.read({ sid: sessionUid, sub, clientIds: [clientId, requester] }, fence) : storedHits;
+  // Its session, its user, the client it was issued to and the one presenting it.
+  const revocations = await deps.revocations.read({ sid: sessionUid, sub, clientIds: [clientId, requester] }, revocationHead);
   // A demo user, or else a user who logged in through the upstream provider (their stored account; one read, only for them).
   const demoAccount = deps.accounts.get(sub);
   const upstreamAccount = demoAccount ? undefined : await deps.upstreamAccounts?.(sub);

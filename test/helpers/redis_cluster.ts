@@ -1,5 +1,7 @@
-// The Redis Cluster tests run against: REDIS_CLUSTER_NODES when set (.ci/run starts one), else a local three-master
-// cluster this process starts with scripts/redis_cluster.sh and stops at exit. Never skipped: no cluster, no pass.
+// The Redis Cluster tests run against: TEST_REDIS_CLUSTER_NODES when set (.ci/run starts one), else a local
+// three-master cluster this process starts with scripts/redis_cluster.sh and stops at exit. Never skipped: no cluster,
+// no pass. Not REDIS_CLUSTER_NODES: tests that start the service as a child process pass it their environment with a
+// REDIS_URL, and a service given both refuses to start (as it should).
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
@@ -8,7 +10,7 @@ import { connectRedis, createRedisClusterClient, parseClusterNodes } from '../..
 const script = fileURLToPath(new URL('../../scripts/redis_cluster.sh', import.meta.url));
 
 export interface TestCluster {
-  /** Seed URLs, as REDIS_CLUSTER_NODES lists them. */
+  /** Seed URLs, as TEST_REDIS_CLUSTER_NODES lists them. */
   nodes: string[];
   /** Set when this process started the cluster (a test may then stop and restart its nodes). */
   dir?: string;
@@ -16,10 +18,10 @@ export interface TestCluster {
 
 let cluster: TestCluster | undefined;
 
-/** The cluster for this test process, started on first use when REDIS_CLUSTER_NODES is unset. */
+/** The cluster for this test process, started on first use when TEST_REDIS_CLUSTER_NODES is unset. */
 export function testCluster(): TestCluster {
   if (cluster) return cluster;
-  const fromEnv = parseClusterNodes(process.env.REDIS_CLUSTER_NODES ?? '');
+  const fromEnv = parseClusterNodes(process.env.TEST_REDIS_CLUSTER_NODES ?? '');
   if (fromEnv.length > 0) return (cluster = { nodes: fromEnv });
   const out = execFileSync(script, ['start'], { encoding: 'utf8', timeout: 60_000 });
   const nodes = parseClusterNodes(/^REDIS_CLUSTER_NODES=(.*)$/m.exec(out)?.[1] ?? '');
@@ -29,7 +31,7 @@ export function testCluster(): TestCluster {
   return (cluster = { nodes, dir });
 }
 
-/** A private cluster this test may break (stop a master), whatever REDIS_CLUSTER_NODES says; stopped at exit. */
+/** A private cluster this test may break (stop a master), whatever TEST_REDIS_CLUSTER_NODES says; stopped at exit. */
 export function privateCluster(): Required<TestCluster> & { stop(): void } {
   const out = execFileSync(script, ['start'], { encoding: 'utf8', timeout: 60_000 });
   const nodes = parseClusterNodes(/^REDIS_CLUSTER_NODES=(.*)$/m.exec(out)?.[1] ?? '');

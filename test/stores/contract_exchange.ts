@@ -101,6 +101,29 @@ export function exchangeContract(harness: HarnessRef): void {
     });
   });
 
+  describe('exchange state: readOpaqueToken', () => {
+    it('answers the token and its session, no marker, and the revocation stream head read with them', async () => {
+      const { tokenId, token, session, sessionUid } = await tokenWithSession();
+      await exchange().revoke(marker('sid', sessionUid));
+      const { cursor } = await stores().revocations.snapshot();
+      assert.deepEqual(await exchange().readOpaqueToken(tokenId), { token, session, revocationHead: cursor });
+      assert.equal(await stores().revocations.head(), cursor);
+      await exchange().revoke(marker('jti', id()));
+      const after = await exchange().readOpaqueToken(id());
+      assert.deepEqual({ ...after, revocationHead: undefined }, { token: undefined, session: undefined, revocationHead: undefined });
+      assert.notEqual(after.revocationHead, cursor);
+      assert.equal(after.revocationHead, await stores().revocations.head());
+    });
+
+    it('answers the token alone when its session record is gone', async () => {
+      const { tokenId, token, sessionUid } = await tokenWithSession();
+      const sessionId = (await stores().adapterFor('Session').findByUid(sessionUid))?.jti;
+      await stores().adapterFor('Session').destroy(sessionId!);
+      const state = await exchange().readOpaqueToken(tokenId);
+      assert.deepEqual({ token: state.token, session: state.session }, { token, session: undefined });
+    });
+  });
+
   describe('exchange state: revocations', () => {
     it('readRevocations returns exactly the markers that exist', async () => {
       const [sidValue, subValue, jtiValue, c1, c2, c3] = [id(), id(), id(), id(), id(), id()];

@@ -1,4 +1,4 @@
-// The store contract on a real Redis Cluster (three masters: REDIS_CLUSTER_NODES, or one started for this file).
+// The store contract on a real Redis Cluster (three masters: TEST_REDIS_CLUSTER_NODES, or one started for this file).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';

@@ -27,6 +27,7 @@ async function assertFailsFast(stores: Stores): Promise<void> {
     ['consume', () => stores.adapterFor('AuthorizationCode').consume('x')],
     ['revokeByGrantId', () => stores.adapterFor('AccessToken').revokeByGrantId('g')],
     ['readOpaqueSubject', () => stores.exchange.readOpaqueSubject('x', ['c'])],
+    ['readOpaqueToken', () => stores.exchange.readOpaqueToken('x')],
     ['readRevocations', () => stores.exchange.readRevocations({ sub: 's', clientIds: ['c'] })],
     ['revoke', () => stores.exchange.revoke({ kind: 'sub', value: 's', revokedAt: 1, expiresAt: 2 ** 31 })],
   ];

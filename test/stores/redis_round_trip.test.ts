@@ -92,6 +92,24 @@ describe('redis exchange store round trips', () => {
     assert.deepEqual(state, { token, session, revocations: { sid, clients: [extra] } });
   });
 
+  it('readOpaqueToken (the revocation view\'s read) is exactly one EVALSHA: token, session and stream head, no marker', async () => {
+    const { stores } = h;
+    const [tokenId, sessionId, sessionUid] = [randomUUID(), randomUUID(), randomUUID()];
+    const session = { jti: sessionId, uid: sessionUid, kind: 'Session', accountId: 'alice' };
+    const token = { jti: tokenId, kind: 'AccessToken', accountId: 'alice', clientId: 'agent', sessionUid };
+    await stores.adapterFor('Session').upsert(sessionId, session, 60);
+    await stores.adapterFor('AccessToken').upsert(tokenId, token, 60);
+    const now = Math.floor(Date.now() / 1000);
+    await stores.exchange.revoke({ kind: 'sid', value: sessionUid, revokedAt: now, expiresAt: now + 60 });
+    await stores.exchange.readOpaqueToken(tokenId); // EVAL once per connection; measure the steady state
+    let state: unknown;
+    const commands = await commandsOf(async () => {
+      state = await stores.exchange.readOpaqueToken(tokenId);
+    });
+    assert.deepEqual(commands.map((c) => c.command), ['evalsha']);
+    assert.deepEqual(state, { token, session, revocationHead: await stores.revocations.head() });
+  });
+
   it('readRevocations is exactly one MGET, ancestors (token_digest markers) and the presenting client included', async () => {
     const commands = await commandsOf(() =>
       h.stores.exchange.readRevocations({ sid: 's', sub: 'u', jti: 'j', clientIds: ['a', 'b', 'presenter'], ancestors: ['d1', 'd2', 'd3'] }),

@@ -5,6 +5,7 @@ import type {
   AdapterPayload,
   ExchangeStateStore,
   OpaqueSubjectState,
+  OpaqueTokenState,
   RevocationHits,
   RevocationKind,
   RevocationQuery,
@@ -31,6 +32,14 @@ export class MemoryExchangeStateStore implements ExchangeStateStore {
       ...uniqueClientIds([nonEmptyString(token?.clientId), ...extraClientIds]).map((id) => this.#marker('client', id)),
     ];
     return { token, session, revocations: toRevocationHits(markers) };
+  }
+
+  async readOpaqueToken(tokenId: string): Promise<OpaqueTokenState> {
+    const token = this.#payload(recordKey('AccessToken', tokenId));
+    const sessionUid = nonEmptyString(token?.sessionUid);
+    const sessionId = sessionUid === undefined ? undefined : this.#state.uids.get(sessionUid);
+    const session = sessionId === undefined ? undefined : this.#payload(recordKey('Session', sessionId));
+    return { token, session, revocationHead: this.#state.revocationEvents.lastId() };
   }
 
   async readRevocations(query: RevocationQuery): Promise<RevocationHits> {

@@ -1,7 +1,7 @@
 // The exchange's view of Redis: subject state in one round trip, revocation markers, and idempotent revoke.
 import { CUTOFF_KINDS, REVOCATION_EVENTS_MAX, normalizeRevocation, parseRevocation, revocationLookups, toRevocationHits, uniqueClientIds } from '../revocation.js';
 import { epochSeconds, toPayload } from '../oidc_records.js';
-import type { ExchangeStateStore, OpaqueSubjectState, RevocationHits, RevocationKind, RevocationQuery, RevocationRecord } from '../types.js';
+import type { ExchangeStateStore, OpaqueSubjectState, OpaqueTokenState, RevocationHits, RevocationKind, RevocationQuery, RevocationRecord } from '../types.js';
 import { clusterKeys, redisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -51,6 +51,32 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
       session: toPayload(sessionJson, sessionConsumed),
       revocations: toRevocationHits(markers.map(parseRevocation)),
     };
+  }
+
+  /**
+   * Single Redis: one EVALSHA (the token, its session, the revocation stream's head; no marker). Redis Cluster: (1) the
+   * token and the head (the feed slot) together, (2) the session uid index, (3) the session record.
+   */
+  async readOpaqueToken(tokenId: string): Promise<OpaqueTokenState> {
+    const p = this.#prefix;
+    if (!this.#cluster) {
+      const [tokenJson, tokenConsumed, sessionJson, sessionConsumed, head] = await this.#redis.dtsReadOpaqueToken(
+        redisKeys.record(p, 'AccessToken', tokenId),
+        redisKeys.revocationEvents(p),
+        redisKeys.uid(p, ''),
+        redisKeys.record(p, 'Session', ''),
+      );
+      return { token: toPayload(tokenJson ?? null, tokenConsumed ?? null), session: toPayload(sessionJson ?? null, sessionConsumed ?? null), revocationHead: head ?? '0-0' };
+    }
+    const [[tokenJson, tokenConsumed], last] = await Promise.all([
+      this.#redis.hmget(clusterKeys.record(p, 'AccessToken', tokenId), 'payload', 'consumed') as Promise<Array<string | null>>,
+      this.#redis.xrevrange(clusterKeys.revocationEvents(p), '+', '-', 'COUNT', 1),
+    ]);
+    const token = toPayload(tokenJson ?? null, tokenConsumed ?? null);
+    const sessionUid = nonEmpty(token?.sessionUid);
+    const sessionId = sessionUid ? await this.#redis.get(clusterKeys.uid(p, sessionUid)) : null;
+    const [json, consumed] = sessionId ? await this.#redis.hmget(clusterKeys.record(p, 'Session', sessionId), 'payload', 'consumed') : [null, null];
+    return { token, session: sessionId ? toPayload(json ?? null, consumed ?? null) : undefined, revocationHead: last[0]?.[0] ?? '0-0' };
   }
 
   /** One MGET of every marker the query names (Redis Cluster: one GET each, sent together: one round trip). */

@@ -40,6 +40,27 @@ return reply
 `;
 
 /**
+ * Single Redis only (computes the session keys). KEYS[1] AccessToken hash, KEYS[2] revocation event stream;
+ * ARGV[1] uid-index key prefix, ARGV[2] Session key prefix. Replies {token payload, token consumed, session payload,
+ * session consumed, the stream's newest id or '0-0'}: readOpaqueSubjectLua without markers, for the revocation view.
+ */
+export const readOpaqueTokenLua = `
+local token = redis.call('HMGET', KEYS[1], 'payload', 'consumed')
+local session = { false, false }
+if token[1] then
+  local t = cjson.decode(token[1])
+  if type(t.sessionUid) == 'string' and t.sessionUid ~= '' then
+    local sessionId = redis.call('GET', ARGV[1] .. t.sessionUid)
+    if sessionId then session = redis.call('HMGET', ARGV[2] .. sessionId, 'payload', 'consumed') end
+  end
+end
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local head = '0-0'
+if last[1] then head = last[1][1] end
+return { token[1], token[2], session[1], session[2], head }
+`;
+
+/**
  * KEYS[1] marker, KEYS[2] event stream, KEYS[3] snapshot index; ARGV[1] record JSON, ARGV[2] revokedAt,
  * ARGV[3] expiresAt, ARGV[4] stream cap, ARGV[5] index member (`kind:value`), ARGV[6] now (epoch seconds),
  * ARGV[7] '1' when the kind is a cutoff (`sub`, `client`).

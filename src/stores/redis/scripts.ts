@@ -1,14 +1,14 @@
 // The store's Lua scripts, registered with ioredis' defineCommand: ioredis sends EVAL once per connection, then
 // EVALSHA, and resends the body itself when the server answers NOSCRIPT.
 //
-// Single Redis only: dtsRevokeGrant, dtsReadOpaqueSubject, dtsRevocationSnapshot and dtsRecordIssued compute key names
+// Single Redis only: dtsRevokeGrant, dtsReadOpaqueSubject, dtsReadOpaqueToken, dtsRevocationSnapshot and dtsRecordIssued compute key names
 // from data they read or from prefixes, touching keys they do not declare; that is what makes each one round trip on
 // one server. On a Redis Cluster the stores use the cluster scripts below instead, each declaring all its keys, all in
 // one slot (keys.ts); the cross-slot steps run from the client.
 // Redis 7.0 or newer is required (EXPIRE NX/GT, SET EXAT, XINFO STREAM's entries-added, EXPIRETIME, ZADD GT).
 import type { Redis } from 'ioredis';
 import { consumeLua, revokeGrantLua } from './oidc_scripts.js';
-import { readOpaqueSubjectLua, revocationSnapshotClusterLua, revocationSnapshotLua, revokeFeedLua, revokeLua, revokeMarkerLua } from './revocation_scripts.js';
+import { readOpaqueSubjectLua, readOpaqueTokenLua, revocationSnapshotClusterLua, revocationSnapshotLua, revokeFeedLua, revokeLua, revokeMarkerLua } from './revocation_scripts.js';
 import { indexTouchClusterLua, recordIssuedLua, recordSessionClusterLua } from './session_scripts.js';
 import { addClientLua } from './onboarding_store.js';
 
@@ -17,6 +17,7 @@ export interface ScriptedRedis extends Redis {
   dtsConsume(recordKey: string, consumedAt: number): Promise<number>;
   dtsRevokeGrant(grantKey: string): Promise<number>;
   dtsReadOpaqueSubject(tokenKey: string, ...args: string[]): Promise<Array<string | null>>;
+  dtsReadOpaqueToken(tokenKey: string, eventsKey: string, uidPrefix: string, sessionPrefix: string): Promise<Array<string | null>>;
   dtsRevoke(markerKey: string, eventsKey: string, indexKey: string, ...args: Array<string | number>): Promise<[string, number]>;
   dtsRevocationSnapshot(eventsKey: string, indexKey: string, revocationPrefix: string, now: number): Promise<Array<string | null>>;
   dtsRecordIssued(...args: Array<string | number>): Promise<number>;
@@ -33,6 +34,7 @@ const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
   dtsConsume: { lua: consumeLua, numberOfKeys: 1 },
   dtsRevokeGrant: { lua: revokeGrantLua, numberOfKeys: 1 },
   dtsReadOpaqueSubject: { lua: readOpaqueSubjectLua, numberOfKeys: 1 },
+  dtsReadOpaqueToken: { lua: readOpaqueTokenLua, numberOfKeys: 2 },
   dtsRevoke: { lua: revokeLua, numberOfKeys: 3 },
   dtsRevocationSnapshot: { lua: revocationSnapshotLua, numberOfKeys: 2 },
   // One call covers many sessions: the script builds their key names from the prefixes it is given.

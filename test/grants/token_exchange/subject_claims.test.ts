@@ -107,10 +107,11 @@ describe('subject token claims', () => {
     });
 
     it('an unexpected internal error is 500 server_error (internal_error), a store outage 503 (store_unavailable)', async () => {
-      const store = svc.service.stores.exchange;
-      const original = store.readRevocations;
+      // The revocation view's read: the stream head (its fence) comes from the feed.
+      const store = svc.service.stores.revocations;
+      const original = store.head;
       try {
-        store.readRevocations = async () => {
+        store.head = async () => {
           throw new TypeError("Cannot read properties of undefined (reading 'x')");
         };
         const res = await send(await idp.sign(userClaims()));
@@ -120,7 +121,7 @@ describe('subject token claims', () => {
         assert.equal(lastEvent().error, 'server_error');
         assert.deepEqual(lastEvent().reasons, ['internal_error']);
 
-        store.readRevocations = async () => {
+        store.head = async () => {
           throw new StoreUnavailable(new Error('Connection is closed.'));
         };
         const down = await send(await idp.sign(userClaims()));
@@ -129,7 +130,7 @@ describe('subject token claims', () => {
         assert.equal(lastEvent().error, 'temporarily_unavailable');
         assert.deepEqual(lastEvent().reasons, ['store_unavailable']);
       } finally {
-        store.readRevocations = original;
+        store.head = original;
       }
       await accepted(await idp.sign(userClaims()));
     });
