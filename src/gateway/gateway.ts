@@ -35,8 +35,11 @@ export interface GatewayDeps {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Verifier failures that mean the gateway cannot trust what it would decide: unready until a token verifies again. */
-const DEPENDENCY_FAILURES = new Set(['ERR_REVOCATION_UNAVAILABLE', 'ERR_JWKS_UNAVAILABLE']);
+/**
+ * Verifier failures that mean the gateway cannot trust what it would decide: unready until a token verifies again.
+ * The feed's freshness is not here: `verifier.health()` reports it directly, traffic or not.
+ */
+const DEPENDENCY_FAILURES = new Set(['ERR_JWKS_UNAVAILABLE']);
 
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger } = deps;
@@ -109,8 +112,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     );
   }
 
-  // Readiness: every route's feed delivered its first snapshot, the service's JWKS answered, and no verification
-  // since the last success failed for a dependency (stale feed, JWKS unreachable).
+  // Readiness: every route's feed is fresh (first snapshot delivered, heard from within maxStalenessSeconds: the
+  // SDK's health(), so a feed that goes silent turns the gateway unready with no traffic), the service's JWKS
+  // answered, and no verification since the last success failed to reach the JWKS.
   let feedsReady = false;
   const readyPromise = Promise.all(verifiers.map((v) => v.ready())).then(() => {
     feedsReady = true;
@@ -145,15 +149,17 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 404, JSON.stringify({ error: 'not_found' }));
     if (path === '/healthz') return json(res, 200, '{"status":"ok"}');
     if (path === '/readyz') {
+      const feeds = verifiers.map((v) => v.health());
       const checks = {
-        feeds: feedsReady,
+        feeds: feedsReady && feeds.every((h) => h.ready),
         jwks: await checkJwks(),
         verification: dependencyFailure === undefined,
         redis: redis ? await stores.health.ping().catch(() => false) : true,
         shuttingDown: !closing,
       };
       const ok = Object.values(checks).every(Boolean);
-      return json(res, ok ? 200 : 503, JSON.stringify({ status: ok ? 'ready' : 'not ready', checks }));
+      const feedAgeMs = Math.max(...feeds.map((h) => h.revocation.ageMs ?? Infinity));
+      return json(res, ok ? 200 : 503, JSON.stringify({ status: ok ? 'ready' : 'not ready', checks, ...(Number.isFinite(feedAgeMs) ? { feedAgeMs } : {}) }));
     }
     if (path === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType });

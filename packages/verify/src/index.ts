@@ -22,6 +22,7 @@ export type {
   RevocationRecord,
   VerifiedToken,
   Verifier,
+  VerifierHealth,
   VerifierOptions,
   VerifyOptions,
 } from './types.js';

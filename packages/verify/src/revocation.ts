@@ -1,5 +1,5 @@
 // The revocation check every verify call runs after the token itself is known to be good, and its three modes.
-import type { RevocationOptions, VerifiedToken } from './types.js';
+import type { RevocationOptions, VerifiedToken, VerifierHealth } from './types.js';
 import { FeedRevocation } from './revocation_feed.js';
 import { IntrospectionRevocation } from './revocation_introspect.js';
 
@@ -7,12 +7,15 @@ import { IntrospectionRevocation } from './revocation_introspect.js';
 export interface RevocationCheck {
   check(token: string, verified: VerifiedToken): Promise<void>;
   ready(): Promise<void>;
+  /** Whether `check` would currently refuse every token for want of usable revocation data (`fresh: false`). */
+  health(): VerifierHealth['revocation'];
   close(): void;
 }
 
 const NO_REVOCATION: RevocationCheck = {
   check: async () => {},
   ready: async () => {},
+  health: () => ({ mode: 'none', fresh: true }),
   close: () => {},
 };
 

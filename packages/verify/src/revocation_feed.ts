@@ -5,7 +5,7 @@ import { basicAuthorization, issuerEndpoint, ISSUER_TIMEOUT_MS } from './issuer_
 import type { RevocationCheck } from './revocation.js';
 import { FEED_VERSIONS, parseRevocationRecord, RevocationSet, UnknownRecordKind } from './revocation_set.js';
 import { SseParser } from './sse.js';
-import type { FetchLike, IssuerClientCredentials, RevocationRecord, VerifiedToken } from './types.js';
+import type { FetchLike, IssuerClientCredentials, RevocationRecord, VerifiedToken, VerifierHealth } from './types.js';
 
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_CAP_MS = 5_000;
@@ -69,6 +69,13 @@ export class FeedRevocation implements RevocationCheck {
 
   ready(): Promise<void> {
     return this.#ready;
+  }
+
+  health(): VerifierHealth['revocation'] {
+    if (this.#lastActivityMs === 0) return { mode: 'feed', fresh: false };
+    const ageMs = Math.max(0, this.#now() - this.#lastActivityMs);
+    // The same three conditions `check` refuses on, so the probe and the verdict can never disagree.
+    return { mode: 'feed', fresh: !this.#incompatible && ageMs <= this.#maxStalenessMs, ageMs };
   }
 
   close(): void {

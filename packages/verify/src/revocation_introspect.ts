@@ -52,6 +52,11 @@ export class IntrospectionRevocation implements RevocationCheck {
 
   async ready(): Promise<void> {}
 
+  /** Each token is asked about (or its answer reused for `cacheSeconds`): nothing here can go stale. */
+  health(): { mode: 'introspect'; fresh: true } {
+    return { mode: 'introspect', fresh: true };
+  }
+
   close(): void {
     this.#answers.clear();
   }

@@ -140,6 +140,42 @@ describe('revocation feed', () => {
     assert.fail('did not recover');
   });
 
+  it('health() reports the feed going stale with no traffic, agreeing with verify, and fresh again when it resumes', async () => {
+    issuer.fail.snapshot = 500;
+    try {
+      const early = feedVerifier();
+      assert.deepEqual(early.health(), { ready: false, revocation: { mode: 'feed', fresh: false } });
+    } finally {
+      delete issuer.fail.snapshot;
+    }
+    const v = feedVerifier({ maxStalenessSeconds: 0.4 });
+    await v.ready();
+    const fresh = v.health();
+    assert.equal(fresh.ready, true);
+    assert.equal(fresh.revocation.mode, 'feed');
+    assert.equal(fresh.revocation.fresh, true);
+    assert.ok(fresh.revocation.ageMs! >= 0 && fresh.revocation.ageMs! <= 400, String(fresh.revocation.ageMs));
+    issuer.heartbeats = false;
+    try {
+      await sleep(600);
+      const stale = v.health();
+      assert.deepEqual([stale.ready, stale.revocation.fresh], [false, false]);
+      assert.ok(stale.revocation.ageMs! > 400);
+      await rejectsWith(v.verify(await token()), 'ERR_REVOCATION_UNAVAILABLE');
+    } finally {
+      issuer.heartbeats = true;
+    }
+    const deadline = Date.now() + 8_000;
+    while (!v.health().ready && Date.now() < deadline) await sleep(50);
+    assert.equal(v.health().ready, true);
+    // The other modes have nothing that goes stale.
+    const none = createVerifier({ issuer: issuer.url, audience: AUDIENCE });
+    assert.deepEqual(none.health(), { ready: true, revocation: { mode: 'none', fresh: true } });
+    const introspecting = createVerifier({ issuer: issuer.url, audience: AUDIENCE, revocation: { mode: 'introspect', ...FEED_CLIENT } });
+    assert.deepEqual(introspecting.health(), { ready: true, revocation: { mode: 'introspect', fresh: true } });
+    introspecting.close();
+  });
+
   it('fails closed before the first snapshot (issuer down or our credentials refused)', async () => {
     issuer.fail.snapshot = 500;
     try {
