@@ -1,9 +1,18 @@
 // `npm run example`: the whole delegation story on one machine. Starts the STS (in process, demo policy on free
-// ports), the CRM and billing MCP tool servers, runs the agent, then stops everything. Exit code 0 only if every
+// ports), the CRM and billing MCP tool servers, the plain (no-auth) MCP server behind the enforcement gateway, runs the
+// agent against all of them, then stops everything. Exit code 0 only if every
 // step came out as the policy promises. Env: REDIS_URL (default redis://127.0.0.1:6379), EXAMPLE_STORE=memory.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import type { DecisionEvent } from 'delegation-token-verify';
 import { runAgent, type AgentSteps } from './agent.js';
+import { runGatewayAgent, type GatewaySteps } from './gateway_agent.js';
+import { createGateway } from '../src/gateway/gateway.js';
+import { parseGatewayConfig } from '../src/gateway/load.js';
+import { startPlainMcpServer } from '../tools/plain_mcp_server.js';
 import { startBillingServer } from './billing_server.js';
 import { startCrmServer } from './crm_server.js';
 import { isMain } from './lib/env.js';
@@ -24,8 +33,17 @@ export interface ExampleRun {
   /** The Redis key prefix the STS used (deleted by the time `runExample` returns). */
   keyPrefix: string;
   steps: AgentSteps;
+  /** The plain MCP server's route at the gateway (the token's aud), and the agent's steps through it. */
+  gatewayResource: string;
+  gatewaySteps: GatewaySteps;
+  gatewayUpstream: UpstreamSeen;
   /** Every tool call decision the billing server reported through the verify SDK's hook, in order. */
   billingDecisions: DecisionEvent[];
+}
+
+export interface UpstreamSeen {
+  toolCalls: Array<{ name: unknown; arguments: unknown }>;
+  withAuthorization: number;
 }
 
 /** The STS and both tool servers, running until `stop`. */
@@ -37,20 +55,40 @@ export interface ExampleServers {
   keyPrefix: string;
   /** Client secret by client_id, generated for this run. */
   secrets: Readonly<Record<string, string>>;
+  /** The enforcement gateway, its route for the plain MCP server (the token's aud) and that server's own URL. */
+  gatewayUrl: string;
+  gatewayResource: string;
+  plainUpstream: string;
+  /** The last `Delegation-Assertion` header the plain server received. */
+  lastAssertion(): string | undefined;
+  /** What reached the plain server: each tools/call (name, arguments) and how many requests carried `Authorization`. */
+  upstreamSeen(): UpstreamSeen;
   stop(): Promise<void>;
 }
 
 /** `onDecision` receives every billing tool call decision (the verify SDK's hook; a random HMAC key per run). */
 export async function startExampleServers(store: string, onDecision: (event: DecisionEvent) => void = () => {}): Promise<ExampleServers> {
-  const [stsPort, crmPort, billingPort] = [await freePort(), await freePort(), await freePort()];
+  const [stsPort, crmPort, billingPort, gatewayPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const crmResource = `http://127.0.0.1:${crmPort}/mcp`;
   const billingResource = `http://127.0.0.1:${billingPort}/mcp`;
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const gatewayResource = `${gatewayUrl}/plain/mcp`;
 
-  const sts = await startLocalSts({ port: stsPort, store, resources: { 'crm-server': crmResource, 'billing-server': billingResource } });
+  const sts = await startLocalSts({
+    port: stsPort,
+    store,
+    resources: { 'crm-server': crmResource, 'billing-server': billingResource, 'mcp-gateway': gatewayResource },
+  });
   const servers: ToolServer[] = [];
+  const gatewayDir = mkdtempSync(join(tmpdir(), 'dts-example-gateway-'));
+  const plain = await startPlainMcpServer();
+  let gateway: Awaited<ReturnType<typeof createGateway>> | undefined;
   const stop = async () => {
     await Promise.all(servers.map((s) => s.close()));
+    await gateway?.close();
+    await plain.stop();
     await sts.stop();
+    rmSync(gatewayDir, { recursive: true, force: true });
   };
   try {
     const credentials = (clientId: string) => ({ clientId, clientSecret: sts.secrets[clientId]! });
@@ -59,11 +97,40 @@ export async function startExampleServers(store: string, onDecision: (event: Dec
     servers.push(
       await startCrmServer({ resource: crmResource, issuer: sts.issuer, billingResource, credentials: credentials('crm-server') }),
     );
+    // The gateway (config as in config/gateway.yaml, moved to this run's ports), sharing the STS's Redis key prefix so
+    // its decisions land in the same audit stream; in memory with EXAMPLE_STORE=memory (one replica, as here).
+    const config = parseGatewayConfig({
+      port: gatewayPort,
+      publicUrl: gatewayUrl,
+      issuer: sts.issuer,
+      client: { clientId: 'mcp-gateway', clientSecret: { env: 'EXAMPLE_GATEWAY_SECRET' } },
+      redis: store === 'memory' ? { keyPrefix: sts.keyPrefix } : { url: store, keyPrefix: sts.keyPrefix },
+      keys: { file: join(gatewayDir, 'gateway-jwks.json') },
+      audit: { argumentsKey: { file: join(gatewayDir, 'arguments.key'), generate: true } },
+      routes: [{ resource: gatewayResource, upstream: plain.url, scopesSupported: ['lookup_customer', 'issue_refund', 'export_customers'] }],
+    });
+    gateway = await createGateway(config, { logger: pino({ level: 'error' }, pino.destination(2)), env: { EXAMPLE_GATEWAY_SECRET: sts.secrets['mcp-gateway']! } });
+    await gateway.listen(gatewayPort, '127.0.0.1');
+    await gateway.ready();
   } catch (err) {
     await stop();
     throw err;
   }
-  return { issuer: sts.issuer, crmResource, billingResource, keyPrefix: sts.keyPrefix, secrets: sts.secrets, stop };
+  const lastAssertion = () => {
+    const header = plain.received.findLast((r) => r.headers['delegation-assertion'] !== undefined)?.headers['delegation-assertion'];
+    return typeof header === 'string' ? header : undefined;
+  };
+  const upstreamSeen = (): UpstreamSeen => ({
+    toolCalls: plain.received
+      .map((r) => r.body as { method?: string; params?: { name?: unknown; arguments?: unknown } } | undefined)
+      .filter((b) => b?.method === 'tools/call')
+      .map((b) => ({ name: b!.params?.name, arguments: b!.params?.arguments })),
+    withAuthorization: plain.received.filter((r) => r.headers.authorization !== undefined).length,
+  });
+  return {
+    issuer: sts.issuer, crmResource, billingResource, keyPrefix: sts.keyPrefix, secrets: sts.secrets,
+    gatewayUrl, gatewayResource, plainUpstream: plain.url, lastAssertion, upstreamSeen, stop,
+  };
 }
 
 const defaultStore = () => (process.env.EXAMPLE_STORE === 'memory' ? 'memory' : process.env.REDIS_URL || 'redis://127.0.0.1:6379');
@@ -77,11 +144,13 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
     billingDecisions.push(event);
     log(`   billing decision line: ${JSON.stringify(event)}`);
   };
-  const { issuer, crmResource, billingResource, keyPrefix, secrets, stop } = await startExampleServers(store, onDecision);
+  const servers = await startExampleServers(store, onDecision);
+  const { issuer, crmResource, billingResource, keyPrefix, secrets, stop } = servers;
   try {
     const credentials = (clientId: string) => ({ clientId, clientSecret: secrets[clientId]! });
     log(`STS ${issuer} (store: ${store === 'memory' ? 'memory' : 'redis'})`);
     log(`CRM tool server ${crmResource}, billing tool server ${billingResource} (revocation feed connected)`);
+    log(`plain MCP server (no auth) ${servers.plainUpstream}, behind the gateway as ${servers.gatewayResource}`);
 
     const steps = await runAgent({
       issuer,
@@ -92,7 +161,19 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
       ...(options.username ? { username: options.username } : {}),
       log,
     });
-    return { issuer, crmResource, billingResource, keyPrefix, steps, billingDecisions };
+    const gatewaySteps = await runGatewayAgent({
+      issuer,
+      gatewayUrl: servers.gatewayUrl,
+      resource: servers.gatewayResource,
+      upstream: servers.plainUpstream,
+      agent: credentials('demo-agent'),
+      admin: credentials('admin-cli'),
+      lastAssertion: servers.lastAssertion,
+      ...(options.username ? { username: options.username } : {}),
+      firstStep: 11,
+      log,
+    });
+    return { issuer, crmResource, billingResource, keyPrefix, steps, gatewayResource: servers.gatewayResource, gatewaySteps, gatewayUpstream: servers.upstreamSeen(), billingDecisions };
   } finally {
     await stop();
   }
@@ -104,8 +185,8 @@ if (isMain(import.meta.url)) {
   const args = process.argv.slice(2);
   if (args.includes('--serve')) {
     const running = await startExampleServers(defaultStore(), (event) => console.error(JSON.stringify(event)));
-    const { issuer, crmResource, billingResource, keyPrefix } = running;
-    console.log(JSON.stringify({ issuer, crmResource, billingResource, keyPrefix }));
+    const { issuer, crmResource, billingResource, keyPrefix, gatewayUrl, gatewayResource, plainUpstream } = running;
+    console.log(JSON.stringify({ issuer, crmResource, billingResource, keyPrefix, gatewayUrl, gatewayResource, plainUpstream }));
     const stop = () => void running.stop().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

@@ -60,7 +60,8 @@ function exampleConfig(options: LocalStsOptions, keysDir: string, keyPrefix: str
   const moved = new Map<string, string>();
   const toolServers = (demo.toolServers ?? []).map((t) => {
     const resource = t.clientId ? options.resources[t.clientId] : undefined;
-    if (!resource) throw new Error(`${DEFAULT_CONFIG_FILE}: no port chosen for tool server ${t.resource}`);
+    // A tool server this run does not start keeps its configured URI: nothing listens there, nothing reaches it.
+    if (!resource) return t;
     moved.set(t.resource, resource);
     return { ...t, resource };
   });

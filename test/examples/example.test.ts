@@ -11,6 +11,9 @@ interface ExampleRun {
   billingResource: string;
   keyPrefix: string;
   steps: Record<string, any>;
+  gatewayResource: string;
+  gatewaySteps: Record<string, any>;
+  gatewayUpstream: { toolCalls: Array<{ name: string; arguments: Record<string, unknown> }>; withAuthorization: number };
   billingDecisions: Array<Record<string, any>>;
 }
 
@@ -120,6 +123,62 @@ function assertRun(run: ExampleRun): void {
     challenge: `Bearer error="invalid_token", error_description="token revoked", resource_metadata="${metadataUrl(crmResource)}"`,
     body: { error: 'invalid_token', error_description: 'token revoked' },
   });
+
+  // Issue 11: the plain MCP server (no auth) behind the enforcement gateway; every decision is the gateway's.
+  const g = run.gatewaySteps;
+  const resource = run.gatewayResource;
+  const gatewayMetadata = `${new URL(resource).origin}/.well-known/oauth-protected-resource/plain/mcp`;
+  const gwSid = g.exchange.sid;
+  assert.notEqual(gwSid, sid, 'a login of its own: the first session was revoked');
+  assert.deepEqual(g.exchange, {
+    scope: 'lookup_customer issue_refund',
+    authorizationDetails: [{ type: 'mcp_tool', locations: [resource], actions: ['issue_refund'], arguments: { amount: { maximum: 5000 } } }],
+    sid: gwSid,
+  });
+  assert.deepEqual(g.tools, ['issue_refund', 'lookup_customer']);
+  assert.deepEqual(g.lookup, { customerId: 'cus_1001', name: 'Ada Lovelace', plan: 'enterprise' });
+  assert.deepEqual(g.assertion.header.typ, 'delegation-assertion+jwt');
+  assert.equal(g.assertion.header.alg, 'ES256');
+  const { iat, exp, jti, delegation_jti, aud, iss, ...claims } = g.assertion.claims;
+  assert.ok(exp - iat > 0 && exp - iat <= 60);
+  assert.match(jti, /^\S+$/);
+  assert.match(delegation_jti, /^\S+$/);
+  assert.notEqual(jti, delegation_jti);
+  assert.equal(iss, new URL(resource).origin);
+  assert.match(aud, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+  assert.deepEqual(claims, { sub: 'user-bob', sid: gwSid, client_id: 'demo-agent', act: { sub: 'demo-agent' }, scope: 'lookup_customer issue_refund', tool: 'lookup_customer' });
+  assert.deepEqual(g.refund, { refunded: 3000, customerId: 'cus_1001' });
+  assert.deepEqual(g.argumentRefused, {
+    status: 403,
+    challenge: `Bearer error="insufficient_authorization_details", resource_metadata="${gatewayMetadata}"`,
+    body: {
+      error: 'insufficient_authorization_details',
+      error_description: 'arguments outside the authorized limits',
+      tool: 'issue_refund',
+      violations: [{ argument: 'amount', path: '/amount', keyword: 'maximum', limit: 5000 }],
+    },
+  });
+  assert.deepEqual(g.toolRefused, {
+    status: 403,
+    challenge: `Bearer error="insufficient_scope", scope="export_customers", resource_metadata="${gatewayMetadata}"`,
+    body: { error: 'insufficient_scope', error_description: 'insufficient scope' },
+  });
+  assert.equal(g.revocation.status, 200);
+  const { afterMs: gwAfterMs, ...gwAfter } = g.afterRevocation;
+  assert.ok(gwAfterMs < 5000);
+  assert.deepEqual(gwAfter, {
+    status: 401,
+    challenge: `Bearer error="invalid_token", error_description="token revoked", resource_metadata="${gatewayMetadata}"`,
+    body: { error: 'invalid_token', error_description: 'token revoked' },
+  });
+  // Upstream ran exactly the allowed calls, and never saw a bearer token.
+  assert.deepEqual(run.gatewayUpstream, {
+    toolCalls: [
+      { name: 'lookup_customer', arguments: { customerId: 'cus_1001' } },
+      { name: 'issue_refund', arguments: { customerId: 'cus_1001', amount: 3000 } },
+    ],
+    withAuthorization: 0,
+  });
 }
 
 describe('example: agent → CRM → billing with delegation tokens', () => {
@@ -127,7 +186,8 @@ describe('example: agent → CRM → billing with delegation tokens', () => {
     const { run, lines } = await runExample(REDIS_URL);
     assertRun(run);
     const titles = lines.filter((l) => l.startsWith('== ')).map((l) => l.trim().split('.')[0]);
-    assert.deepEqual(titles, ['== 1', '== 2', '== 3', '== 4', '== 5', '== 6', '== 7', '== 8', '== 9', '== 10']);
+    assert.deepEqual(titles, Array.from({ length: 16 }, (_, i) => `== ${i + 1}`));
+    assert.ok(lines.some((l) => l.includes('Delegation-Assertion claims (verified against') && l.includes('"tool":"lookup_customer"')));
     // The decision lines of the allowed and the refused refund are shown in the narration.
     const refundLines = lines.filter((l) => l.includes('billing decision line:') && l.includes('"tool":"billing.issue_refund"'));
     assert.equal(refundLines.length, 2);
