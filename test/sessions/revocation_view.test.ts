@@ -111,3 +111,41 @@ describe('revocation view (real Redis)', () => {
     }
   });
 });
+
+describe('revocation view in the service (HTTP, real Redis)', () => {
+  it('a replica whose stream reader went silent answers exchanges 503 and /readyz 503, then recovers', async () => {
+    const { startService, CRM } = await import('../helpers/service.js');
+    const { exchangeFor, loginUser } = await import('../helpers/http.js');
+    const svc = await startService();
+    const feed = svc.service.stores.revocations;
+    const tailAgeMs = feed.tailAgeMs.bind(feed);
+    try {
+      const user = await loginUser(svc);
+      assert.equal((await exchangeFor(svc, 'agent', user.accessToken, CRM)).status, 200);
+      const reasons: string[][] = [];
+      svc.service.events.on((e) => e.type === 'exchange' && reasons.push(e.reasons));
+      feed.tailAgeMs = () => 5001; // the reader's last good read was more than 5 s ago
+
+      const refused = await exchangeFor(svc, 'agent', user.accessToken, CRM);
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('cache-control'), 'no-store');
+      assert.deepEqual(refused.body, { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable' });
+      assert.deepEqual(reasons, [['store_unavailable']]);
+      const ready = await fetch(`${svc.url}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.deepEqual(await ready.json(), { status: 'unavailable', checks: { store: 'ok', keys: 'ok', revocations: 'fail' } });
+
+      feed.tailAgeMs = tailAgeMs; // reads again: the view re-loads the snapshot, then serves
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = (await fetch(`${svc.url}/readyz`)).status;
+      }
+      assert.equal(status, 200);
+      assert.equal((await exchangeFor(svc, 'agent', user.accessToken, CRM)).status, 200);
+    } finally {
+      feed.tailAgeMs = tailAgeMs;
+      await svc.stop();
+    }
+  });
+});
