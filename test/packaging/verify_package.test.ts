@@ -171,10 +171,10 @@ function expected(node: string, format: 'esm' | 'cjs') {
     node,
     format,
     exports: [
-      'ANY_ARGUMENTS', 'IDENTIFIER_PATTERN', 'MAX_ACT_DEPTH', 'MAX_IDENTIFIER_LENGTH', 'MCP_TOOL_TYPE', 'REQUIRED_CLAIMS', 'VerifyError',
+      'ANY_ARGUMENTS', 'IDENTIFIER_PATTERN', 'MAX_ACT_DEPTH', 'MAX_IDENTIFIER_LENGTH', 'MCP_TOOL_TYPE', 'MemoryDpopReplayStore', 'REQUIRED_CLAIMS', 'VerifyError',
       'argumentConstraintsError', 'argumentsSubsume', 'checkArguments', 'checkValue', 'createVerifier',
-      'decide', 'decodeJsonSegment', 'expressBearerAuth', 'expressToolAuthorization', 'filterTools', 'fromJoseError', 'isIdentifier', 'jsonLinesDecisionSink', 'koaBearerAuth',
-      'koaToolAuthorization', 'mcpTokenVerifier', 'narrowest', 'narrowestArguments', 'parseActChain', 'parseAncestors', 'parseAuthorizationDetails',
+      'decide', 'decodeJsonSegment', 'expressBearerAuth', 'expressTokenAuth', 'expressToolAuthorization', 'filterTools', 'fromJoseError', 'isIdentifier', 'jsonLinesDecisionSink', 'koaBearerAuth',
+      'koaTokenAuth', 'koaToolAuthorization', 'mcpAuth', 'mcpTokenVerifier', 'narrowest', 'narrowestArguments', 'parseActChain', 'parseAncestors', 'parseAuthorizationDetails',
       'parseAuthorizationDetailsJson', 'parseDelegationClaims', 'parseMcpToolDetails', 'protectedResourceMetadata',
       'resourceMetadataPath', 'resourceMetadataUrl', 'revokableActors', 'subsumes', 'toolAllowed',
     ],

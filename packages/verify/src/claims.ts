@@ -157,10 +157,23 @@ export function toVerifiedToken(claims: JWTPayload, nowSeconds: number, toleranc
   const { sub, clientId, sid, jti, exp, iat, scopes, actors, ancestors } = parseDelegationClaims(claims);
   // RFC 7519 §4.1.6 only defines iat; a token "issued" beyond the leeway in the future is a broken or forged clock [P].
   if (iat > nowSeconds + tolerance) throw new VerifyError('ERR_NOT_YET_VALID', { detail: 'iat in the future' });
-  // RFC 9449 §7.2: a DPoP-bound token MUST NOT be accepted as a bearer token; this SDK only does bearer.
-  if (claims.cnf !== undefined) throw new VerifyError('ERR_TOKEN_BOUND', { detail: 'cnf claim present' });
+  const jkt = boundKey(claims.cnf);
   const authorizationDetails = ownToolDetails(claims.authorization_details, audience);
-  return deepFreeze({ sub, clientId, scopes, sid, jti, exp, iat, actors, ancestors, authorizationDetails, claims });
+  return deepFreeze({ sub, clientId, scopes, sid, jti, exp, iat, actors, ancestors, authorizationDetails, ...(jkt ? { jkt } : {}), claims });
+}
+
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+/** RFC 9449 §6.1 `cnf.jkt`, or undefined for a bearer token. A `cnf` we cannot check (mTLS's `x5t#S256`, a malformed
+ * `jkt`, extra members) is refused whichever way the token is presented: dropping it would make it a bearer token. */
+function boundKey(cnf: unknown): string | undefined {
+  if (cnf === undefined) return undefined;
+  const jkt = (cnf as { jkt?: unknown } | null)?.jkt;
+  // RFC 7800 §3.1 / RFC 9449 §6.1: `cnf` is an object; `jkt` the base64url SHA-256 JWK thumbprint.
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf) || Object.keys(cnf).length !== 1 || typeof jkt !== 'string' || !THUMBPRINT.test(jkt)) {
+    throw new VerifyError('ERR_TOKEN_BOUND', { detail: 'unsupported cnf' });
+  }
+  return jkt;
 }
 
 /** RFC 8693 §4.2: `scope` is one JSON string of space-separated values. Absent means no scopes. */

@@ -22,6 +22,13 @@ export type VerifyErrorCode =
   | 'ERR_TOKEN_MALFORMED'
   | 'ERR_TOKEN_TYPE'
   | 'ERR_TOKEN_BOUND'
+  | 'ERR_TOKEN_NOT_BOUND'
+  | 'ERR_DPOP_PROOF_MISSING'
+  | 'ERR_DPOP_PROOF_INVALID'
+  | 'ERR_DPOP_KEY_MISMATCH'
+  | 'ERR_DPOP_REPLAYED'
+  | 'ERR_DPOP_NONCE_REQUIRED'
+  | 'ERR_DPOP_REPLAY_UNAVAILABLE'
   | 'ERR_ISSUER'
   | 'ERR_AUDIENCE'
   | 'ERR_ALGORITHM'
@@ -45,7 +52,12 @@ export type VerifyErrorCode =
  * res.status(err.status).json({ error: err.oauthError, error_description: err.message })
  * ```
  */
-export type OAuthErrorCode = 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable';
+export type OAuthErrorCode =
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'temporarily_unavailable'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 interface Rendering {
   status: 401 | 403 | 503;
@@ -63,6 +75,14 @@ const RENDERING: Record<VerifyErrorCode, Rendering> = {
   ERR_TOKEN_MALFORMED: invalid('malformed access token'),
   ERR_TOKEN_TYPE: invalid('not an access token'),
   ERR_TOKEN_BOUND: invalid('sender-constrained token presented as bearer'),
+  ERR_TOKEN_NOT_BOUND: invalid('token is not DPoP-bound'),
+  // RFC 9449 §7.1: a proof that fails any check is invalid_dpop_proof; a missing nonce is use_dpop_nonce (§9).
+  ERR_DPOP_PROOF_MISSING: { status: 401, oauthError: 'invalid_dpop_proof', description: 'DPoP proof missing' },
+  ERR_DPOP_PROOF_INVALID: { status: 401, oauthError: 'invalid_dpop_proof', description: 'invalid DPoP proof' },
+  ERR_DPOP_KEY_MISMATCH: { status: 401, oauthError: 'invalid_dpop_proof', description: 'DPoP proof key does not match the token' },
+  ERR_DPOP_REPLAYED: { status: 401, oauthError: 'invalid_dpop_proof', description: 'DPoP proof replayed' },
+  ERR_DPOP_NONCE_REQUIRED: { status: 401, oauthError: 'use_dpop_nonce', description: 'resource server requires nonce in DPoP proof' },
+  ERR_DPOP_REPLAY_UNAVAILABLE: { status: 503, oauthError: 'temporarily_unavailable', description: 'DPoP replay check unavailable' },
   ERR_ISSUER: invalid('unexpected issuer'),
   ERR_AUDIENCE: invalid('token not issued for this resource'),
   ERR_ALGORITHM: invalid('algorithm not allowed'),
@@ -108,10 +128,12 @@ export class VerifyError extends Error {
   readonly detail: string | undefined;
   /** For `ERR_INSUFFICIENT_SCOPE`: the scopes the request needed (the `scope` challenge attribute). */
   readonly requiredScopes: readonly string[] | undefined;
+  /** For `ERR_DPOP_NONCE_REQUIRED`: the nonce to send in the `DPoP-Nonce` response header (RFC 9449 §9). */
+  readonly dpopNonce: string | undefined;
 
   constructor(
     code: VerifyErrorCode,
-    options: { detail?: string; cause?: unknown; requiredScopes?: readonly string[] } = {},
+    options: { detail?: string; cause?: unknown; requiredScopes?: readonly string[]; dpopNonce?: string } = {},
   ) {
     const rendering = RENDERING[code];
     super(rendering.description, options.cause === undefined ? undefined : { cause: options.cause });
@@ -120,6 +142,7 @@ export class VerifyError extends Error {
     this.oauthError = rendering.oauthError;
     this.detail = options.detail;
     this.requiredScopes = options.requiredScopes;
+    this.dpopNonce = options.dpopNonce;
   }
 }
 

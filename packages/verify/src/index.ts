@@ -29,6 +29,11 @@ export type {
 
 export { expressBearerAuth, koaBearerAuth } from './middleware.js';
 export type { BearerAuthOptions, ExpressLikeRequest, ExpressLikeResponse, KoaLikeContext } from './middleware.js';
+export { expressTokenAuth, koaTokenAuth, mcpAuth } from './request_auth.js';
+export type { KoaTokenContext, TokenAuthOptions, TokenAuthRequest } from './request_auth.js';
+export { MemoryDpopReplayStore } from './dpop_replay.js';
+export type { DpopReplayStore } from './dpop_replay.js';
+export type { DpopRequest } from './dpop.js';
 
 export { mcpTokenVerifier } from './mcp.js';
 export type { McpAuthExtra, McpAuthInfo, McpErrorClasses, McpTokenVerifierOptions } from './mcp.js';

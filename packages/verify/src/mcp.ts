@@ -1,7 +1,7 @@
 // Adapter from our Verifier to the MCP TypeScript SDK's OAuthTokenVerifier, without importing the SDK.
 import { VerifyError } from './errors.js';
 import type { McpToolDetails } from './constraints.js';
-import type { Actor, Verifier } from './types.js';
+import type { Actor, VerifiedToken, Verifier } from './types.js';
 
 /**
  * Structurally the MCP SDK's `AuthInfo` (server/auth/types.ts).
@@ -36,6 +36,8 @@ export interface McpAuthExtra {
   actors: readonly Actor[];
   /** The token's `mcp_tool` authorization details for this audience (`VerifiedToken.authorizationDetails`). */
   authorizationDetails: readonly McpToolDetails[];
+  /** RFC 9449: the thumbprint of the key a DPoP-bound token is bound to (its proof was checked on this request). */
+  jkt?: string;
 }
 
 type ErrorClass = new (message: string) => Error;
@@ -99,26 +101,32 @@ export function mcpTokenVerifier(
     async verifyAccessToken(token: string): Promise<McpAuthInfo> {
       try {
         const verified = await verifier.verify(token, { requiredScopes: options.requiredScopes ?? [] });
-        const extra: McpAuthExtra = {
-          sub: verified.sub,
-          sid: verified.sid,
-          jti: verified.jti,
-          actors: verified.actors,
-          authorizationDetails: verified.authorizationDetails,
-        };
-        return {
-          token,
-          clientId: verified.clientId,
-          scopes: [...verified.scopes],
-          expiresAt: verified.exp,
-          // Our audience check already passed; reporting it lets the SDK's `expectedResource` check agree.
-          resource,
-          extra: { ...extra },
-        };
+        return toMcpAuthInfo(token, verified, resource);
       } catch (err) {
         throw toMcpError(err, options.errors);
       }
     },
+  };
+}
+
+/** The MCP SDK's `AuthInfo` for a verified token (shared by `mcpTokenVerifier` and `mcpAuth`). */
+export function toMcpAuthInfo(token: string, verified: VerifiedToken, resource: URL): McpAuthInfo {
+  const extra: McpAuthExtra = {
+    sub: verified.sub,
+    sid: verified.sid,
+    jti: verified.jti,
+    actors: verified.actors,
+    authorizationDetails: verified.authorizationDetails,
+    ...(verified.jkt ? { jkt: verified.jkt } : {}),
+  };
+  return {
+    token,
+    clientId: verified.clientId,
+    scopes: [...verified.scopes],
+    expiresAt: verified.exp,
+    // Our audience check already passed; reporting it lets the SDK's `expectedResource` check agree.
+    resource,
+    extra: { ...extra },
   };
 }
 

@@ -2,6 +2,8 @@
 // Types only: jose is ESM, so CommonJS consumers' node16 type resolution needs the explicit resolution mode.
 import type { JWTPayload } from 'jose' with { 'resolution-mode': 'import' };
 import type { McpToolDetails } from './constraints.js';
+import type { DpopRequest } from './dpop.js';
+import type { DpopReplayStore } from './dpop_replay.js';
 
 /**
  * One entry of the RFC 8693 §4.1 `act` chain.
@@ -54,6 +56,11 @@ export interface VerifiedToken {
    * audience (empty when none); `decide` enforces them. Entries for other locations and types are not here.
    */
   readonly authorizationDetails: readonly McpToolDetails[];
+  /**
+   * RFC 9449 §6.1: the thumbprint of the key the token is bound to (`cnf.jkt`), for a DPoP-bound token. Such a token
+   * is accepted only with a valid proof of that key (`VerifyOptions.dpop`), never as a bearer token.
+   */
+  readonly jkt?: string;
   /** The raw, verified JWT claims set. */
   readonly claims: Readonly<JWTPayload>;
 }
@@ -69,6 +76,12 @@ export interface VerifiedToken {
 export interface VerifyOptions {
   /** Scopes that must all be granted, else `ERR_INSUFFICIENT_SCOPE` (403). Checked on every call, cached or not. */
   requiredScopes?: readonly string[];
+  /**
+   * The token came as `Authorization: DPoP <token>`: the request's `DPoP` header, method and public URL. The token must
+   * be DPoP-bound and the proof must pass every RFC 9449 §4.3/§7.1 check, on every call (a cached token is no
+   * exception). Without it, a DPoP-bound token is refused (`ERR_TOKEN_BOUND`, RFC 9449 §7.2).
+   */
+  dpop?: DpopRequest;
 }
 
 /**
@@ -167,6 +180,26 @@ export interface VerifierOptions {
    * revocation feed's staleness. Default `Date.now`; inject one in tests to move time without waiting.
    */
   now?: () => number;
+  /** DPoP proof checks (RFC 9449) for tokens presented as `Authorization: DPoP`. */
+  dpop?: {
+    /** Allowed proof `alg` values (asymmetric only). Default `['ES256', 'EdDSA', 'RS256', 'PS256']`; sent as `algs`. */
+    algorithms?: readonly string[];
+    /** A proof's `iat` must be within this many seconds of now, either way. Default 60, at most 300. */
+    proofWindowSeconds?: number;
+    /**
+     * Where proof `jti`s are claimed once (RFC 9449 §11.1). Default: in memory, for this process only, holding at most
+     * `replayCacheSize` live ids (full: refused with 503). Several replicas behind one name must share one store.
+     */
+    replay?: DpopReplayStore;
+    /** Size of the default in-memory replay cache. Default 100_000 (about 800 proofs per second at a 60 s window). */
+    replayCacheSize?: number;
+    /**
+     * Require resource-server nonces (RFC 9449 §9): a proof without a current one gets 401 `use_dpop_nonce` and a
+     * `DPoP-Nonce`. The secret (at least 32 bytes) derives the nonces; replicas sharing it accept each other's.
+     * Default: no nonces.
+     */
+    nonceSecret?: string | Uint8Array;
+  };
   /** Remote JWKS behaviour. */
   jwks?: {
     /** Minimum seconds between two refreshes triggered by an unknown `kid`. Default 30. */
@@ -190,6 +223,10 @@ export interface VerifierOptions {
 export interface Verifier {
   readonly issuer: string;
   readonly audience: string;
+  /** The DPoP proof algorithms accepted, for the `algs` challenge attribute (RFC 9449 §7.1). */
+  readonly dpopAlgorithms: readonly string[];
+  /** The current resource-server DPoP nonce to send as `DPoP-Nonce`, when nonces are required; else undefined. */
+  dpopNonce(): string | undefined;
   /** Verify a delegation token; resolves with its claims or rejects with a `VerifyError`. */
   verify(token: string | undefined, options?: VerifyOptions): Promise<VerifiedToken>;
   /** Resolves once revocation data is usable (the feed's first snapshot); immediately for other modes. */

@@ -15,6 +15,9 @@ import { ExpiringLru } from './lru.js';
 import { stats } from './internal_stats.js';
 import { precheck, type PrecheckedHeader } from './precheck.js';
 import { createRevocationCheck } from './revocation.js';
+import { createDpopCheck } from './dpop.js';
+import { createDpopNonces } from './dpop_nonce.js';
+import { MemoryDpopReplayStore } from './dpop_replay.js';
 import type { VerifiedToken, Verifier, VerifierOptions, VerifyOptions } from './types.js';
 
 const DEFAULT_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'] as const;
@@ -23,6 +26,7 @@ const ASYMMETRIC_ALGORITHMS = new Set([
   'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
 ]);
 const MAX_CLOCK_TOLERANCE = 300;
+const DEFAULT_DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
 
 /**
  * Create a verifier for delegation tokens addressed to one tool server.
@@ -91,6 +95,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const cache = options.cache === false ? undefined : new ExpiringLru<VerifiedToken>(options.cache?.maxEntries ?? 10_000);
   const now = options.now ?? Date.now;
   const revocation = createRevocationCheck(options.revocation, issuer, now);
+  const dpopAlgorithms = allowedAlgorithms(options.dpop?.algorithms ?? DEFAULT_DPOP_ALGORITHMS);
+  const proofWindowSeconds = options.dpop?.proofWindowSeconds ?? 60;
+  if (!(proofWindowSeconds > 0 && proofWindowSeconds <= 300)) throw new TypeError('dpop.proofWindowSeconds must be between 1 and 300');
+  const nonces = options.dpop?.nonceSecret === undefined ? undefined : createDpopNonces(options.dpop.nonceSecret, now);
+  const checkProof = createDpopCheck({
+    algorithms: dpopAlgorithms,
+    windowSeconds: proofWindowSeconds,
+    replay: options.dpop?.replay ?? new MemoryDpopReplayStore(options.dpop?.replayCacheSize, now),
+    nonces,
+    now,
+  });
 
   const joseOptions: JWTVerifyOptions = {
     algorithms: [...algorithms],
@@ -129,6 +144,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
       verified = await verifySignatureAndClaims(token as string, header, nowMs);
       cache?.set(token as string, verified, cacheUntilMs(verified, maxTokenAge));
     }
+    // The binding is per call: the signature may come from the cache, the proof never does.
+    if (verifyOptions.dpop) {
+      // RFC 9449 §7.1: the DPoP scheme carries a DPoP-bound token.
+      if (verified.jkt === undefined) throw new VerifyError('ERR_TOKEN_NOT_BOUND', { detail: 'no cnf.jkt' });
+      await checkProof(verifyOptions.dpop, token as string, verified.jkt);
+    } else if (verified.jkt !== undefined) {
+      // RFC 9449 §7.2: a DPoP-bound token MUST NOT be accepted as a bearer token.
+      throw new VerifyError('ERR_TOKEN_BOUND', { detail: 'cnf.jkt present' });
+    }
     // Revocation and scope are per call: a cached token can be revoked, and each route needs different scopes.
     await revocation.check(token as string, verified);
     const required = verifyOptions.requiredScopes ?? [];
@@ -142,6 +166,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     issuer,
     audience,
+    dpopAlgorithms: [...dpopAlgorithms],
+    dpopNonce: () => nonces?.current(),
     verify,
     ready: () => revocation.ready(),
     health() {

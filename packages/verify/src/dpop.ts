@@ -1,0 +1,153 @@
+// The resource server's DPoP proof check (RFC 9449 §4.3 and §7.1): run on every request, cached token or not.
+import { createHash } from 'node:crypto';
+import { compactVerify, importJWK, type CryptoKey, type JWK } from 'jose';
+import { VerifyError } from './errors.js';
+import { decodeJsonSegment } from './json_strict.js';
+import { ExpiringLru } from './lru.js';
+import type { DpopNonces } from './dpop_nonce.js';
+import type { DpopReplayStore } from './dpop_replay.js';
+
+/**
+ * What the caller saw on the request: every `DPoP` header value, the method, and the public URL it was sent to.
+ *
+ * @example
+ * ```ts
+ * await verifier.verify(token, { dpop: { proof: req.headersDistinct.dpop, method: req.method, url: 'https://tools.example/mcp' } })
+ * ```
+ */
+export interface DpopRequest {
+  /** The `DPoP` header: one string, or each value separately (node's `req.headersDistinct.dpop`). */
+  proof: string | readonly string[] | undefined;
+  method: string;
+  /** The request's public URL (what the client addressed), not the address a proxy forwarded to. */
+  url: string;
+}
+
+export interface DpopCheckOptions {
+  algorithms: ReadonlySet<string>;
+  windowSeconds: number;
+  replay: DpopReplayStore;
+  nonces: DpopNonces | undefined;
+  /** Epoch milliseconds. */
+  now: () => number;
+}
+
+const MAX_PROOF_LENGTH = 8192;
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+// RFC 7638 §3.2: the required members of each key type, in lexicographic order.
+const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+  RSA: ['e', 'kty', 'n'],
+};
+
+const invalid = (detail: string) => new VerifyError('ERR_DPOP_PROOF_INVALID', { detail });
+
+/** base64url(SHA-256(value)): the `ath` of a token (RFC 9449 §4.2) and the replay key. */
+export const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+/**
+ * The RFC 7638 SHA-256 thumbprint of a public JWK, computed synchronously (jose's is async and goes through Web
+ * Crypto: this runs on every request).
+ */
+export function jwkThumbprint(jwk: Record<string, unknown>): string | undefined {
+  const members = THUMBPRINT_MEMBERS[jwk.kty as string];
+  if (!members) return undefined;
+  const canonical: Record<string, unknown> = {};
+  for (const name of members) {
+    if (typeof jwk[name] !== 'string') return undefined;
+    canonical[name] = jwk[name];
+  }
+  return sha256(JSON.stringify(canonical));
+}
+
+/**
+ * Check one request's proof for a token bound to `jkt`; returns nothing, throws a VerifyError. Keys imported from
+ * proofs are kept by alg and thumbprint (a holder sends the same key on every request), so a repeated key costs one
+ * SHA-256 instead of a key import.
+ */
+export function createDpopCheck(o: DpopCheckOptions) {
+  const keys = new ExpiringLru<CryptoKey>(1000);
+
+  return async function checkProof(request: DpopRequest, token: string, jkt: string): Promise<void> {
+    const values = typeof request.proof === 'string' ? [request.proof] : (request.proof ?? []);
+    // RFC 9449 §7.1: a DPoP-bound token comes with a proof; without one it is refused.
+    if (values.length === 0 || values[0] === '') throw new VerifyError('ERR_DPOP_PROOF_MISSING');
+    // RFC 9449 §4.3 check 1: "there is not more than one DPoP HTTP request header field".
+    if (values.length > 1 || values[0]!.includes(',')) throw invalid('more than one DPoP header');
+    const proof = values[0]!;
+    if (proof.length > MAX_PROOF_LENGTH) throw invalid('proof too long');
+    // RFC 9449 §4.3 check 2: "the DPoP HTTP request header field value is a single and well-formed JWT".
+    const parts = proof.split('.');
+    if (parts.length !== 3) throw invalid('not a compact JWS');
+    const header = decodeJsonSegment(parts[0]!);
+    const payload = decodeJsonSegment(parts[1]!);
+    if (!header || !payload) throw invalid('header or payload is not a JSON object with unique members');
+    // RFC 9449 §4.3 check 4: "the typ JOSE Header Parameter has the value dpop+jwt".
+    if (typeof header.typ !== 'string' || !['dpop+jwt', 'application/dpop+jwt'].includes(header.typ.toLowerCase())) throw invalid(`typ ${JSON.stringify(header.typ)}`);
+    // RFC 9449 §4.3 check 5: "the alg JOSE Header Parameter indicates a registered asymmetric digital signature
+    // algorithm, is not none, is supported by the application, and is acceptable per local policy".
+    if (typeof header.alg !== 'string' || !o.algorithms.has(header.alg)) throw invalid(`alg ${JSON.stringify(header.alg)} not allowed`);
+    // RFC 7515 §4.1.11: we understand no critical extension.
+    if (Object.hasOwn(header, 'crit')) throw invalid('crit header present');
+    const jwk = header.jwk;
+    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw invalid('jwk header missing');
+    // RFC 9449 §4.3 check 7: "the jwk JOSE Header Parameter does not contain a private key".
+    if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m))) throw invalid('jwk holds a private key');
+    const thumbprint = jwkThumbprint(jwk as Record<string, unknown>);
+    if (!thumbprint) throw invalid('jwk is not an EC, OKP or RSA public key');
+    // RFC 9449 §7.1: "the public key to which the access token is bound ... matches the public key from the DPoP proof".
+    if (thumbprint !== jkt) throw new VerifyError('ERR_DPOP_KEY_MISMATCH', { detail: `proof key ${thumbprint}` });
+
+    // RFC 9449 §4.3 check 6: "the JWT signature verifies with the public key contained in the jwk JOSE Header Parameter".
+    const cacheKey = `${header.alg}:${thumbprint}`;
+    const nowMs = o.now();
+    let key = keys.get(cacheKey, nowMs);
+    try {
+      if (!key) {
+        key = (await importJWK({ ...(jwk as JWK), ext: true }, header.alg)) as CryptoKey;
+        keys.set(cacheKey, key, nowMs + 3_600_000);
+      }
+      await compactVerify(proof, key, { algorithms: [header.alg] });
+    } catch (err) {
+      throw new VerifyError('ERR_DPOP_PROOF_INVALID', { detail: `signature: ${err instanceof Error ? err.message : String(err)}`, cause: err });
+    }
+
+    // RFC 9449 §4.3 check 3: "all required claims per Section 4.2 are contained in the JWT" (jti, htm, htu, iat).
+    const { jti, htm, htu, iat, ath, nonce } = payload;
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) throw invalid('jti missing');
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalid('iat missing');
+    // RFC 9449 §4.3 check 8: "the htm claim matches the HTTP method of the current request".
+    if (htm !== request.method.toUpperCase()) throw invalid(`htm ${JSON.stringify(htm)}`);
+    // RFC 9449 §4.3 check 9: "the htu claim matches the HTTP URI value for the HTTP request in which the JWT was
+    // received, ignoring any query and fragment parts" (normalised per RFC 3986 §6.2.2-6.2.3, §4.3 "SHOULD").
+    const expectedHtu = normalizeHtu(request.url);
+    if (!expectedHtu) throw invalid('the request URL is not an absolute http(s) URL');
+    if (typeof htu !== 'string' || normalizeHtu(htu) !== expectedHtu) throw invalid(`htu ${JSON.stringify(htu)}`);
+    // RFC 9449 §4.3 check 11 and §11.1: "the creation time of the JWT ... is within an acceptable window".
+    if (Math.abs(nowMs / 1000 - iat) > o.windowSeconds) throw invalid('iat out of window');
+    // RFC 9449 §4.3 check 12 / §7.1: "the value of the ath claim equals the hash of that access token".
+    if (typeof ath !== 'string' || ath !== sha256(token)) throw invalid('ath does not match the access token');
+    // RFC 9449 §9: a resource server that wants nonces answers use_dpop_nonce until the proof carries a current one.
+    if (o.nonces && (typeof nonce !== 'string' || !o.nonces.check(nonce))) {
+      throw new VerifyError('ERR_DPOP_NONCE_REQUIRED', { detail: nonce === undefined ? 'no nonce' : 'stale nonce', dpopNonce: o.nonces.current() });
+    }
+    // RFC 9449 §11.1: a proof is used once: its jti is remembered, per key and URI, as long as its iat is accepted.
+    let first: boolean;
+    try {
+      first = await o.replay.claim(sha256(`${thumbprint}\n${expectedHtu}\n${jti}`), 2 * o.windowSeconds);
+    } catch (err) {
+      throw new VerifyError('ERR_DPOP_REPLAY_UNAVAILABLE', { detail: 'replay store failed', cause: err });
+    }
+    if (!first) throw new VerifyError('ERR_DPOP_REPLAYED', { detail: `jti ${jti}` });
+  };
+}
+
+/** Scheme and host lowercased, default port dropped, dot segments resolved; no query or fragment. */
+export function normalizeHtu(value: string): string | undefined {
+  const url = URL.parse(value);
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) return undefined;
+  url.search = '';
+  url.hash = '';
+  return url.href;
+}
