@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -82,6 +83,29 @@ describe('docker-compose.yml', () => {
     assert.ok('sts-keys' in compose.volumes);
     assert.deepEqual(compose.services.sts!.volumes, ['sts-keys:/app/keys']);
     for (const name of ['crm', 'billing', 'agent']) assert.deepEqual(compose.services[name]!.volumes, ['sts-keys:/app/keys:ro']);
+  });
+
+  it('runs the MCP gateway from the runtime image (dts gateway, its config parses) in front of the plain MCP server, which only it can reach', async () => {
+    const gateway = compose.services.gateway!;
+    const plain = compose.services['plain-mcp']!;
+    assert.equal(gateway.image, compose.services.sts!.image, 'the runtime image sts builds');
+    assert.deepEqual(gateway.entrypoint, ['node', 'bin/dts.js', 'gateway', '--config', 'config/gateway.compose.yaml']);
+    for (const service of [gateway, plain]) {
+      assert.equal(service.init, true);
+      assert.equal(service.network_mode, 'service:sts');
+    }
+    assert.match(gateway.healthcheck.test.join(' '), /127\.0\.0\.1:4100\/readyz/);
+    assert.ok((compose.services.sts!.ports as string[]).includes('4100:4100'));
+    assert.deepEqual(gateway.volumes, ['gateway-keys:/app/keys', 'sts-keys:/app/sts-keys:ro']);
+    assert.equal(gateway.environment.REDIS_URL, 'redis://:${REDIS_PASSWORD}@redis:6379');
+    assert.deepEqual(plain.environment, { PORT: '4200', HOST: '127.0.0.1' });
+    const { loadGatewayConfig } = await import('../../src/gateway/load.js');
+    const config = loadGatewayConfig(join(ROOT, 'config/gateway.compose.yaml'), { REDIS_URL: 'redis://:pw@redis:6379' });
+    assert.equal(config.issuer, 'http://localhost:3000');
+    assert.deepEqual(config.routes.map((r) => [r.resource, r.upstream]), [['http://localhost:4100/plain/mcp', 'http://localhost:4200/mcp']]);
+    // The route is a tool server of the demo policy whose client is the gateway's.
+    const demo = parse(readFileSync(join(ROOT, 'config/default.yaml'), 'utf8')) as { toolServers: Array<{ resource: string; clientId?: string }> };
+    assert.equal(demo.toolServers.find((t) => t.resource === 'http://localhost:4100/plain/mcp')?.clientId, config.client.clientId);
   });
 
   const cli = installed('docker', ['compose', 'version']) ? ['docker', 'compose'] : installed('docker-compose', ['version']) ? ['docker-compose'] : undefined;
