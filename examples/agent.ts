@@ -1,12 +1,14 @@
 // The agent: logs a user in, exchanges the user's token for a narrow CRM token (RFC 8693), calls CRM tools through the
 // MCP client SDK, is refused a tool it holds no scope for, gets a billing token whose refunds are limited to 5000 cents
 // (RFC 9396 authorization_details) and is refused a larger refund, and is cut off when an admin revokes the session.
+// Every token is DPoP-bound (RFC 9449, openid-client's getDPoPHandle): the login, each exchange and each tool call carry
+// a proof of the agent's key, and a copy of the token without that key is refused.
 // Run alone against running servers (docker compose, see examples/README.md): node --import tsx examples/agent.ts
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { devLogin } from '../tools/dev_login.js';
 import { isMain, secretFromEnv, setting } from './lib/env.js';
-import { connectTools, RefusedError, type Refusal, type ToolSession } from './lib/mcp_client.js';
+import { connectTools, RefusedError, type DpopSender, type Refusal, type ToolSession } from './lib/mcp_client.js';
 import { discoverSts, exchangeToken, revokeSession, type AdminAnswer, type ClientCredentials } from './lib/sts_client.js';
 
 export interface AgentOptions {
@@ -29,9 +31,13 @@ export interface AgentOptions {
 /** What each step produced; `runAgent` has already checked each against what the policy promises. */
 export interface AgentSteps {
   login: { username: string; scope: string };
-  exchange: { scope: string; issuedTokenType: string; expiresIn: number; claims: Record<string, unknown> };
+  exchange: { scope: string; issuedTokenType: string; tokenType: string; expiresIn: number; claims: Record<string, unknown> };
+  /** RFC 7638 thumbprint of the agent's DPoP key: the `cnf.jkt` of its tokens. */
+  agentJkt: string;
   tools: string[];
   lookup: Record<string, unknown>;
+  /** The CRM token replayed by someone who copied it but has no key: as Bearer, and with a DPoP proof of another key. */
+  stolen: { asBearer: Refusal; withOtherKey: Refusal };
   exportRefused: Refusal;
   refund: {
     /** The billing token as the exchange answered it (RFC 9396 §7: the granted authorization_details). */
@@ -62,8 +68,12 @@ export async function runAgent(options: AgentOptions): Promise<AgentSteps> {
   const show = (text: string) => log(`   ${text}`);
 
   const sts = await discoverSts(options.issuer, options.agent);
+  // RFC 9449: one key pair for this agent; openid-client adds a proof of it to every request made with the handle.
+  const dpop = oidc.getDPoPHandle(sts, await oidc.randomDPoPKeyPair('ES256'));
+  const agentJkt = await dpop.calculateThumbprint();
+  const sender: DpopSender = { sts, handle: dpop };
 
-  step(`${username} logs in at the STS (authorization code + PKCE, development login page)`);
+  step(`${username} logs in at the STS (authorization code + PKCE, development login page; DPoP proof of the agent's key)`);
   const pkce = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const authUrl = oidc.buildAuthorizationUrl(sts, {
@@ -74,24 +84,26 @@ export async function runAgent(options: AgentOptions): Promise<AgentSteps> {
     state,
   });
   const callback = await devLogin(authUrl, redirectUri, username);
-  const user = await oidc.authorizationCodeGrant(sts, callback, { pkceCodeVerifier: pkce, expectedState: state });
+  const user = await oidc.authorizationCodeGrant(sts, callback, { pkceCodeVerifier: pkce, expectedState: state }, undefined, { DPoP: dpop });
   const login = { username, scope: user.scope ?? '' };
-  show(`user access token (opaque to the agent): ${user.access_token.slice(0, 8)}…  scope: ${login.scope}`);
+  show(`user access token (opaque to the agent, ${user.token_type} bound to key ${agentJkt}): ${user.access_token.slice(0, 8)}…  scope: ${login.scope}`);
 
-  step(`${options.agent.clientId} exchanges it for the CRM server, asking only for "${AGENT_SCOPE}" (RFC 8693)`);
-  const exchanged = await exchangeToken(sts, { subjectToken: user.access_token, resource: options.crmResource, scope: AGENT_SCOPE });
+  step(`${options.agent.clientId} exchanges it for the CRM server, asking only for "${AGENT_SCOPE}" (RFC 8693, DPoP-bound)`);
+  const exchanged = await exchangeToken(sts, { subjectToken: user.access_token, resource: options.crmResource, scope: AGENT_SCOPE }, dpop);
   // Decoded only to show it: a client never needs to read its access tokens.
-  const { sub, aud, scope, act, sid } = decodeJwt(exchanged.access_token);
+  const { sub, aud, scope, act, sid, cnf } = decodeJwt(exchanged.access_token);
   const exchange = {
     scope: exchanged.scope ?? '',
     issuedTokenType: String(exchanged.issued_token_type),
+    tokenType: exchanged.token_type,
     expiresIn: exchanged.expires_in ?? 0,
-    claims: { sub, aud, scope, act, sid },
+    claims: { sub, aud, scope, act, sid, cnf },
   };
-  show(`issued ${exchange.issuedTokenType}, expires in ${exchange.expiresIn} s, scope "${exchange.scope}"`);
+  show(`issued ${exchange.issuedTokenType} (token_type ${exchange.tokenType}), expires in ${exchange.expiresIn} s, scope "${exchange.scope}"`);
   show(`claims: ${JSON.stringify(exchange.claims)}`);
 
-  const crm = await connectTools(options.crmResource, exchanged.access_token, options.agent.clientId);
+  expect(JSON.stringify(cnf) === JSON.stringify({ jkt: agentJkt }), 'the CRM token is not bound to the agent key');
+  const crm = await connectTools(options.crmResource, exchanged.access_token, options.agent.clientId, sender);
   try {
     step('tools/list on CRM: only the tools the token grants are listed');
     const tools = await crm.listTools();
@@ -108,13 +120,32 @@ export async function runAgent(options: AgentOptions): Promise<AgentSteps> {
     expect(crmCaller.sub === sub && billingCaller.sub === sub, 'billing did not see the user as subject');
     expect(chain(billingCaller) === `crm-server → ${options.agent.clientId}`, `billing saw act ${chain(billingCaller)}`);
 
+    expect(typeof billingCaller.jkt === 'string' && billingCaller.jkt !== agentJkt, 'the billing token is not bound to the CRM server key');
+    show(`billing's token is bound to the CRM server's own key ${billingCaller.jkt}, not the agent's`);
+
+    step('someone who copied the CRM token (a log, a prompt-injected tool) replays it without the agent key: refused');
+    const asBearer = await refusal(async () => {
+      const thief = await connectTools(options.crmResource, exchanged.access_token, 'thief');
+      await thief.close();
+    });
+    show(`as Bearer:               HTTP ${asBearer.status}  WWW-Authenticate: ${asBearer.challenge}`);
+    const thiefKey = oidc.getDPoPHandle(sts, await oidc.randomDPoPKeyPair('ES256'));
+    const withOtherKey = await refusal(async () => {
+      const thief = await connectTools(options.crmResource, exchanged.access_token, 'thief', { sts, handle: thiefKey });
+      await thief.close();
+    });
+    show(`as DPoP with its own key: HTTP ${withOtherKey.status}  WWW-Authenticate: ${withOtherKey.challenge}`);
+    expect(asBearer.status === 401 && /^DPoP error="invalid_token"/.test(asBearer.challenge ?? ''), 'the stolen token was accepted as Bearer');
+    expect(withOtherKey.status === 401 && /^DPoP error="invalid_dpop_proof"/.test(withOtherKey.challenge ?? ''), 'the stolen token was accepted with another key');
+    const stolen = { asBearer, withOtherKey };
+
     step('tools/call crm.export_customers: not in the token, refused before the tool runs');
     const exportRefused = await refusal(() => crm.callTool('crm.export_customers'));
     show(`HTTP ${exportRefused.status}  WWW-Authenticate: ${exportRefused.challenge}`);
     show(`body: ${JSON.stringify(exportRefused.body)}`);
     expect(exportRefused.status === 403 && /error="insufficient_scope"/.test(exportRefused.challenge ?? ''), 'export was not refused with 403 insufficient_scope');
 
-    const refund = await refundSteps(sts, user.access_token, options, customerId, step, show);
+    const refund = await refundSteps(sender, user.access_token, options, customerId, step, show);
 
     step(`${options.admin.clientId} revokes the session ${String(sid)} (admin API)`);
     const answer = await revokeSession(options.issuer, options.admin, String(sid), 'example: session revoked by an admin');
@@ -130,7 +161,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentSteps> {
     show(`body: ${JSON.stringify(after.body)}`);
     expect(after.status === 401 && /error="invalid_token"/.test(after.challenge ?? ''), 'the call after revocation was not refused with 401 invalid_token');
 
-    return { login, exchange, tools, lookup, exportRefused, refund, revocation, afterRevocation: { ...after, afterMs } };
+    return { login, exchange, agentJkt, tools, lookup, stolen, exportRefused, refund, revocation, afterRevocation: { ...after, afterMs } };
   } finally {
     await crm.close();
   }
@@ -141,7 +172,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentSteps> {
  * the token as an `mcp_tool` authorization details entry; the billing server's verify SDK decides every call with it.
  */
 async function refundSteps(
-  sts: oidc.Configuration,
+  sender: DpopSender,
   userToken: string,
   options: AgentOptions,
   customerId: string,
@@ -149,13 +180,13 @@ async function refundSteps(
   show: (text: string) => void,
 ): Promise<AgentSteps['refund']> {
   step(`${options.agent.clientId} exchanges the user's token for the billing server, asking for "billing.issue_refund"`);
-  const issued = await exchangeToken(sts, { subjectToken: userToken, resource: options.billingResource, scope: 'billing.issue_refund' });
+  const issued = await exchangeToken(sender.sts, { subjectToken: userToken, resource: options.billingResource, scope: 'billing.issue_refund' }, sender.handle);
   const { aud, scope, authorization_details } = decodeJwt(issued.access_token);
   const exchange = { scope: issued.scope ?? '', authorizationDetails: issued.authorization_details, claims: { aud, scope, authorization_details } };
   show(`scope "${exchange.scope}", authorization_details (the policy's limit, RFC 9396): ${JSON.stringify(exchange.authorizationDetails)}`);
   expect(JSON.stringify(authorization_details) === JSON.stringify(issued.authorization_details), 'the token and the response carry different authorization_details');
 
-  const billing = await connectTools(options.billingResource, issued.access_token, options.agent.clientId);
+  const billing = await connectTools(options.billingResource, issued.access_token, options.agent.clientId, sender);
   try {
     step(`tools/call billing.issue_refund {"customerId":"${customerId}","amount":3000}: within the limit`);
     const allowed = await billing.callTool('billing.issue_refund', { customerId, amount: 3000 });
@@ -177,6 +208,7 @@ interface Caller {
   sub: string;
   sid: string;
   actors: { sub: string }[];
+  jkt?: string;
 }
 
 const chain = (caller: Caller) => caller.actors.map((a) => a.sub).join(' → ');

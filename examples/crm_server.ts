@@ -1,6 +1,9 @@
 // The CRM tool server. crm.lookup_customer also asks billing for the customer's refunds, for the same user: it
 // exchanges the token it received for a billing token (RFC 8693 §2.3) and calls billing with that, never forwarding.
+// The agent's token is DPoP-bound to the agent's key, which this server does not hold: it exchanges as the tool server
+// of that token's aud with a proof of its own key, so the billing token is bound to the CRM server's key.
 // Run alone: ISSUER=http://localhost:3000 node --import tsx examples/crm_server.ts   (see examples/README.md)
+import * as oidc from 'openid-client';
 import { z } from 'zod';
 import { connectTools } from './lib/mcp_client.js';
 import { isMain, secretFromEnv, setting } from './lib/env.js';
@@ -27,6 +30,8 @@ export interface CrmServerOptions {
 
 export async function startCrmServer(options: CrmServerOptions): Promise<ToolServer> {
   const sts = await discoverSts(options.issuer, options.credentials);
+  // The CRM server's own DPoP key (one per process): every billing token it obtains is bound to it.
+  const dpop = oidc.getDPoPHandle(sts, await oidc.randomDPoPKeyPair('ES256'));
 
   const lookupCustomer = defineTool({
     name: 'crm.lookup_customer',
@@ -36,8 +41,8 @@ export async function startCrmServer(options: CrmServerOptions): Promise<ToolSer
       const customer = CUSTOMERS.get(customerId);
       if (!customer) throw new Error(`no customer ${customerId}`);
       // RFC 8693 §2.3: the received token is only a subject_token here; billing gets a token with its own `aud`.
-      const exchanged = await exchangeToken(sts, { subjectToken: token, resource: options.billingResource, scope: DOWNSTREAM_SCOPE });
-      const billing = await connectTools(options.billingResource, exchanged.access_token, 'crm-server');
+      const exchanged = await exchangeToken(sts, { subjectToken: token, resource: options.billingResource, scope: DOWNSTREAM_SCOPE }, dpop);
+      const billing = await connectTools(options.billingResource, exchanged.access_token, 'crm-server', { sts, handle: dpop });
       try {
         return { customer, billing: await billing.callTool('billing.refund_lookup', { customerId }) };
       } finally {

@@ -170,7 +170,7 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
       admin: credentials('admin-cli'),
       lastAssertion: servers.lastAssertion,
       ...(options.username ? { username: options.username } : {}),
-      firstStep: 11,
+      firstStep: 12,
       log,
     });
     return { issuer, crmResource, billingResource, keyPrefix, steps, gatewayResource: servers.gatewayResource, gatewaySteps, gatewayUpstream: servers.upstreamSeen(), billingDecisions };

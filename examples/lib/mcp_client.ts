@@ -1,5 +1,6 @@
-// A small MCP client over Streamable HTTP with a bearer token, that turns the tool server's HTTP refusals
-// (401 invalid_token, 403 insufficient_scope) into errors carrying the status, the challenge and the body.
+// A small MCP client over Streamable HTTP with a bearer or DPoP-bound token, that turns the tool server's HTTP refusals
+// (401 invalid_token / invalid_dpop_proof, 403 insufficient_scope) into errors carrying the status, challenge and body.
+import * as oidc from 'openid-client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
@@ -30,15 +31,22 @@ export interface ToolSession {
   close(): Promise<void>;
 }
 
+/** A DPoP-bound token's key: openid-client's DPoP handle (`getDPoPHandle`) and the STS configuration it was made for. */
+export interface DpopSender {
+  sts: oidc.Configuration;
+  handle: oidc.DPoPHandle;
+}
+
 /**
- * Connects to an MCP server with `Authorization: Bearer <token>`. Calls are meant to be made one at a time: the
- * refusal reported is the one of the last failed HTTP response.
+ * Connects to an MCP server with `Authorization: Bearer <token>`, or, with `dpop`, `Authorization: DPoP <token>` and a
+ * fresh `DPoP` proof on every request (openid-client's fetchProtectedResource: htm, htu, ath, nonce retries). Calls are
+ * meant to be made one at a time: the refusal reported is the one of the last failed HTTP response.
  */
-export async function connectTools(url: string, token: string, name = 'example-client'): Promise<ToolSession> {
+export async function connectTools(url: string, token: string, name = 'example-client', dpop?: DpopSender): Promise<ToolSession> {
   let lastRefusal: Refusal | undefined;
   // The SDK reports only the status; the challenge and body are read here, from a copy of the response.
   const recordingFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const response = await fetch(input, init);
+    const response = dpop ? await dpopFetch(dpop, token, input, init) : await fetch(input, init);
     if (response.status === 401 || response.status === 403) {
       const text = await response.clone().text();
       lastRefusal = { status: response.status, challenge: response.headers.get('www-authenticate'), body: parseJson(text) };
@@ -46,7 +54,7 @@ export async function connectTools(url: string, token: string, name = 'example-c
     return response;
   };
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    requestInit: dpop ? {} : { headers: { Authorization: `Bearer ${token}` } },
     fetch: recordingFetch,
   });
   const client = new Client({ name, version: '1.0.0' });
@@ -70,6 +78,19 @@ export async function connectTools(url: string, token: string, name = 'example-c
     },
     close: () => client.close(),
   };
+}
+
+/** One request with a DPoP proof of the handle's key; a challenge answer (401/403) is handed back as the response. */
+async function dpopFetch(dpop: DpopSender, token: string, input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+  const url = new URL(input instanceof Request ? input.url : input);
+  const headers = new Headers(init.headers);
+  headers.delete('authorization');
+  try {
+    return await oidc.fetchProtectedResource(dpop.sts, token, url, init.method ?? 'GET', init.body as oidc.FetchBody, headers, { DPoP: dpop.handle });
+  } catch (err) {
+    if (err instanceof oidc.WWWAuthenticateChallengeError) return err.response;
+    throw err;
+  }
 }
 
 function parseJson(text: string): unknown {

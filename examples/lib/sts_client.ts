@@ -23,14 +23,18 @@ export interface ExchangeRequest {
   scope: string;
 }
 
-/** RFC 8693 §2.1: trades a token this client holds for one naming `resource` as audience and this client as actor. */
-export function exchangeToken(sts: oidc.Configuration, request: ExchangeRequest): Promise<oidc.TokenEndpointResponse> {
+/**
+ * RFC 8693 §2.1: trades a token this client holds for one naming `resource` as audience and this client as actor. With
+ * a DPoP handle (RFC 9449 §5) the request carries a proof of its key and the new token is bound to that key; a bound
+ * subject token needs one (the holder's key, or a tool server's own key for the token it received).
+ */
+export function exchangeToken(sts: oidc.Configuration, request: ExchangeRequest, dpop?: oidc.DPoPHandle): Promise<oidc.TokenEndpointResponse> {
   return oidc.genericGrantRequest(sts, TOKEN_EXCHANGE, {
     subject_token: request.subjectToken,
     subject_token_type: ACCESS_TOKEN_TYPE,
     resource: request.resource,
     scope: request.scope,
-  });
+  }, dpop ? { DPoP: dpop } : undefined);
 }
 
 export interface AdminAnswer {

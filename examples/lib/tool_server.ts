@@ -1,17 +1,15 @@
-// An MCP tool server that accepts only delegation tokens: bearer auth (MCP SDK + verify SDK, revocation feed), every
+// An MCP tool server that accepts only delegation tokens: Bearer or DPoP-bound (the verify SDK's mcpAuth, revocation feed), every
 // tools/call decided (scope and argument limits) and tools/list filtered by the verify SDK before the MCP transport,
 // RFC 9728 metadata. CRM and billing use it.
 import type { Server } from 'node:http';
-import express, { type NextFunction, type Request, type Response } from 'express';
-import * as mcpErrors from '@modelcontextprotocol/sdk/server/auth/errors.js';
-import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
+import express, { type Request, type Response } from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { z } from 'zod';
 import {
   createVerifier,
   expressToolAuthorization,
-  mcpTokenVerifier,
+  mcpAuth,
   protectedResourceMetadata,
   resourceMetadataPath,
   resourceMetadataUrl,
@@ -29,6 +27,8 @@ export interface Caller {
   clientId: string;
   /** RFC 8693 §4.1 `act` chain, current actor first. */
   actors: readonly Actor[];
+  /** RFC 9449: the key thumbprint a DPoP-bound token is bound to (its proof was checked on this request). */
+  jkt?: string;
 }
 
 export interface ToolCall {
@@ -103,12 +103,9 @@ export async function startToolServer(options: ToolServerOptions): Promise<ToolS
   });
   app.post(
     url.pathname,
-    challengeWithoutCredentials(metadataUrl),
-    requireBearerAuth({
-      verifier: mcpTokenVerifier(verifier, { errors: mcpErrors }),
-      resourceMetadataUrl: metadataUrl,
-      expectedResource: url,
-    }),
+    // The MCP SDK's requireBearerAuth speaks Bearer only; mcpAuth accepts Bearer and DPoP (a fresh proof on every
+    // request, jti replay cache in memory: one process) and fills req.auth the same way.
+    mcpAuth(verifier, { resourceMetadataUrl: metadataUrl }),
     expressToolAuthorization({ resourceMetadataUrl: metadataUrl, ...options.decisions }),
     mcpHandler(options.name, options.tools),
   );
@@ -132,17 +129,6 @@ export async function startToolServer(options: ToolServerOptions): Promise<ToolS
 }
 
 /**
- * RFC 6750 §3.1: "If the request lacks any authentication information ... the resource server SHOULD NOT include an
- * error code". The MCP SDK answers `invalid_token` there; the bare challenge still points the client at the metadata.
- */
-function challengeWithoutCredentials(metadataUrl: string) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    if (req.headers.authorization) return next();
-    res.set('WWW-Authenticate', `Bearer resource_metadata="${metadataUrl}"`).status(401).end();
-  };
-}
-
-/**
  * One McpServer per request (stateless) holding every tool: expressToolAuthorization has already refused any call the
  * token does not allow (403) and filters the tools/list answer with the same decision.
  */
@@ -152,8 +138,8 @@ function mcpHandler(name: string, tools: readonly ToolDefinition[]) {
     for (const tool of tools) {
       server.registerTool(tool.name, { description: tool.description, inputSchema: tool.input }, async (args, extra) => {
         const auth = extra.authInfo!;
-        const { sub, sid, actors } = auth.extra as unknown as McpAuthExtra;
-        const caller: Caller = { sub, sid, clientId: auth.clientId, actors };
+        const { sub, sid, actors, jkt } = auth.extra as unknown as McpAuthExtra;
+        const caller: Caller = { sub, sid, clientId: auth.clientId, actors, ...(jkt ? { jkt } : {}) };
         const result = await tool.run(args, { caller, token: auth.token });
         return { content: [{ type: 'text', text: JSON.stringify({ tool: tool.name, caller, ...result }) }] };
       });

@@ -44,25 +44,49 @@ function assertRun(run: ExampleRun): void {
   assert.equal(steps.login.username, 'bob');
   assert.deepEqual(steps.login.scope.split(' ').sort(), ['billing.issue_refund', 'billing.refund_lookup', 'crm.export_customers', 'crm.lookup_customer']);
 
+  // Issue 13: every token of the agent is DPoP-bound to its key (openid-client's getDPoPHandle).
+  const agentJkt = steps.agentJkt as string;
+  assert.match(agentJkt, /^[\w-]{43}$/);
   assert.deepEqual(steps.exchange, {
     scope: 'crm.lookup_customer billing.refund_lookup',
     issuedTokenType: AT,
+    tokenType: 'dpop',
     expiresIn: 300,
-    claims: { sub: 'user-bob', aud: crmResource, scope: 'crm.lookup_customer billing.refund_lookup', act: { sub: 'demo-agent' }, sid },
+    claims: { sub: 'user-bob', aud: crmResource, scope: 'crm.lookup_customer billing.refund_lookup', act: { sub: 'demo-agent' }, sid, cnf: { jkt: agentJkt } },
   });
 
   assert.deepEqual(steps.tools, ['crm.lookup_customer']);
 
+  // The CRM server's hop to billing is bound to the CRM server's own key, not the agent's.
+  const crmJkt = steps.lookup.billing.caller.jkt as string;
+  assert.match(crmJkt, /^[\w-]{43}$/);
+  assert.notEqual(crmJkt, agentJkt);
   assert.deepEqual(steps.lookup, {
     tool: 'crm.lookup_customer',
-    caller: { sub: 'user-bob', sid, clientId: 'demo-agent', actors: [{ sub: 'demo-agent' }] },
+    caller: { sub: 'user-bob', sid, clientId: 'demo-agent', actors: [{ sub: 'demo-agent' }], jkt: agentJkt },
     customer: { id: 'cus_1001', name: 'Ada Lovelace', email: 'ada@example.com', plan: 'enterprise' },
     billing: {
       tool: 'billing.refund_lookup',
       // Billing got a token of its own (client crm-server), not the agent's: sub is the user, act is crm-server → agent.
-      caller: { sub: 'user-bob', sid, clientId: 'crm-server', actors: [{ sub: 'crm-server' }, { sub: 'demo-agent' }] },
+      caller: { sub: 'user-bob', sid, clientId: 'crm-server', actors: [{ sub: 'crm-server' }, { sub: 'demo-agent' }], jkt: crmJkt },
       customerId: 'cus_1001',
       refunds: [{ id: 're_5001', amount: 4900, currency: 'EUR', status: 'succeeded' }],
+    },
+  });
+
+  // A copy of the CRM token without the agent's key is refused (RFC 9449 §7.1, §7.2).
+  const dpopChallenge = (error: string, description: string) =>
+    `DPoP error="${error}", error_description="${description}", algs="ES256 EdDSA RS256 PS256", resource_metadata="${metadataUrl(crmResource)}"`;
+  assert.deepEqual(steps.stolen, {
+    asBearer: {
+      status: 401,
+      challenge: dpopChallenge('invalid_token', 'sender-constrained token presented as bearer'),
+      body: { error: 'invalid_token', error_description: 'sender-constrained token presented as bearer' },
+    },
+    withOtherKey: {
+      status: 401,
+      challenge: dpopChallenge('invalid_dpop_proof', 'DPoP proof key does not match the token'),
+      body: { error: 'invalid_dpop_proof', error_description: 'DPoP proof key does not match the token' },
     },
   });
 
@@ -120,7 +144,7 @@ function assertRun(run: ExampleRun): void {
   assert.ok(afterMs < 5000);
   assert.deepEqual(after, {
     status: 401,
-    challenge: `Bearer error="invalid_token", error_description="token revoked", resource_metadata="${metadataUrl(crmResource)}"`,
+    challenge: dpopChallenge('invalid_token', 'token revoked'),
     body: { error: 'invalid_token', error_description: 'token revoked' },
   });
 
@@ -186,7 +210,7 @@ describe('example: agent → CRM → billing with delegation tokens', () => {
     const { run, lines } = await runExample(REDIS_URL);
     assertRun(run);
     const titles = lines.filter((l) => l.startsWith('== ')).map((l) => l.trim().split('.')[0]);
-    assert.deepEqual(titles, Array.from({ length: 16 }, (_, i) => `== ${i + 1}`));
+    assert.deepEqual(titles, Array.from({ length: 17 }, (_, i) => `== ${i + 1}`));
     assert.ok(lines.some((l) => l.includes('Delegation-Assertion claims (verified against') && l.includes('"tool":"lookup_customer"')));
     // The decision lines of the allowed and the refused refund are shown in the narration.
     const refundLines = lines.filter((l) => l.includes('billing decision line:') && l.includes('"tool":"billing.issue_refund"'));

@@ -40,10 +40,10 @@ describe('example tool servers', () => {
     });
   });
 
-  it('answers a request without credentials with a bare challenge (RFC 6750 §3.1)', async () => {
+  it('answers a request without credentials with bare Bearer and DPoP challenges (RFC 6750 §3.1, RFC 9449 §7.1)', async () => {
     const res = await post();
     assert.equal(res.status, 401);
-    assert.equal(res.headers.get('www-authenticate'), `Bearer resource_metadata="${metadataUrl()}"`);
+    assert.equal(res.headers.get('www-authenticate'), `Bearer resource_metadata="${metadataUrl()}", DPoP algs="ES256 EdDSA RS256 PS256", resource_metadata="${metadataUrl()}"`);
     assert.equal(await res.text(), '');
   });
 
