@@ -15,6 +15,7 @@ import { revocationScenario } from './scenarios/revocation.js';
 import { startupScenario } from './scenarios/startup.js';
 import { replicasScenario } from './scenarios/replicas.js';
 import { connectionsScenario } from './scenarios/connections.js';
+import { gatewayScenario } from './scenarios/gateway.js';
 import { verifyScenario } from './scenarios/verify.js';
 import { startBenchService } from './service_process.js';
 
@@ -84,6 +85,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       if (want.has('startup')) await attempt('startup', 'scenario 6: start-up', () => startupScenario(ctx));
       if (want.has('replicas')) await attempt('replicas', 'scenario 7: revocation propagation across replicas', () => replicasScenario(ctx));
       if (want.has('connections')) await attempt('connections', 'scenario 8: exchange at 1, 10 and 50 connections', () => connectionsScenario(ctx));
+      if (want.has('gateway')) await attempt('gateway', 'scenario 9: MCP gateway added latency and throughput vs plain proxying', () => gatewayScenario(ctx));
     } finally {
       await svc.stop();
     }

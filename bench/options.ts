@@ -1,7 +1,7 @@
 // Command-line flags of `npm run bench` (node:util parseArgs); every default is here, next to its meaning.
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['exchange', 'verify', 'revocation', 'memory', 'startup', 'replicas', 'connections'] as const;
+export const SCENARIOS = ['exchange', 'verify', 'revocation', 'memory', 'startup', 'replicas', 'connections', 'gateway'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

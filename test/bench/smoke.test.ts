@@ -30,7 +30,7 @@ describe('bench smoke', () => {
     assert.equal(report.meta.completed, true, text);
     assert.deepEqual(report.figures.filter((f) => f.errors !== 0), [], text);
     const scenarios = new Set(report.figures.map((f) => f.scenario));
-    assert.deepEqual([...scenarios].sort(), ['1', '2', '3', '4', '5', '6', '7', '8']);
+    assert.deepEqual([...scenarios].sort(), ['1', '2', '3', '4', '5', '6', '7', '8', '9']);
     for (const f of report.figures) {
       assert.ok(f.samples.length > 0, `${f.name}: no samples`);
       for (const v of f.samples) {
