@@ -12,6 +12,8 @@ export interface LoadOptions {
   duration?: number;
   /** Total requests; the run ends when they are answered. */
   amount?: number;
+  /** One DPoP proof per request, in order (each is single-use); a run needing more than given reuses them (and fails). */
+  dpopProofs?: readonly string[];
 }
 
 export interface LoadResult {
@@ -42,7 +44,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         method: 'POST',
         path: '/token',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: o.authorization },
-        setupRequest: (req) => ({ ...req, body: o.bodies[turn++ % o.bodies.length] }),
+        setupRequest: (req) => {
+          const i = turn++;
+          const body = o.bodies[i % o.bodies.length];
+          if (!o.dpopProofs) return { ...req, body };
+          return { ...req, body, headers: { ...req.headers, dpop: o.dpopProofs[i % o.dpopProofs.length]! } };
+        },
       },
     ],
   });

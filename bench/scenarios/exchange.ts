@@ -1,5 +1,7 @@
 // Scenarios 1 and 2: token exchange throughput and latency against the provider's own client_credentials grant, and
 // the second hop (crm-server re-exchanging its CRM token for billing) against the first.
+import { randomBytes } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { BenchContext } from '../context.js';
 import { clientCredentialsForm, exchangeForCrm, exchangeForm, formBody, hopForm, mapLimit } from '../flows.js';
 import { runLoad, type LoadResult } from '../load.js';
@@ -115,4 +117,51 @@ export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
   const p99 = median(runs.exchange.map((r) => r.p99Ms));
   report.target('1', `exchange p99 <= ${P99_LIMIT_MS} ms at ${options.connections} conns`, `${fmt(p99)} ms`, p99 / P99_LIMIT_MS, '<=', 1);
   report.target('2', 'multi-hop req/s >= 0.9 x exchange', `${fmt(rps('hop'))} vs ${fmt(rps('exchange'))} req/s`, median(hopRatio), '>=', 0.9);
+}
+
+/**
+ * Issue 13: the exchange with a DPoP proof (ES256, one agent key, a fresh single-use proof per request, made before
+ * the run) against the same exchange without, interleaved, same run. The proof check is a signature, a thumbprint and
+ * one Redis SET NX EX for its jti.
+ */
+export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
+  const { svc, options, userTokens, report } = ctx;
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const jwk = await exportJWK(publicKey);
+  const bodies = userTokens.map((t) => formBody(exchangeForm(t)));
+  const authorization = svc.basic('agent');
+  // Enough single-use proofs for the run at well above the measured rate (they are valid for the 60 s window).
+  const proofsFor = (n: number) =>
+    Promise.all(Array.from({ length: n }, () =>
+      new SignJWT({ htm: 'POST', htu: `${svc.url}/token`, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url') })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey)));
+  const plain: number[] = [];
+  const bound: number[] = [];
+  let failed = 0;
+  let needed = Math.ceil(options.duration * 3000);
+  for (let rep = 0; rep < options.reps; rep++) {
+    const runs = [
+      async () => {
+        const r = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration });
+        plain.push(r.rps);
+        failed += r.non2xx + r.errors + r.timeouts;
+      },
+      async () => {
+        const proofs = await proofsFor(needed);
+        const r = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration, dpopProofs: proofs });
+        bound.push(r.rps);
+        failed += r.non2xx + r.errors + r.timeouts;
+        if (r.ok + r.non2xx > needed) ctx.log(`  DPoP exchange ran out of proofs (${needed}); raising the pool`);
+        needed = Math.max(needed, Math.ceil((r.ok + r.non2xx) * 1.5));
+      },
+    ];
+    for (let i = 0; i < runs.length; i++) await runs[(i + rep) % runs.length]!();
+    ctx.log(`  rep ${rep + 1}/${options.reps}: exchange ${fmt(plain.at(-1)!)} req/s, exchange with DPoP ${fmt(bound.at(-1)!)} req/s`);
+  }
+  ctx.failed('exchange with DPoP', failed);
+  report.figure('1', 'exchange without DPoP (interleaved with DPoP)', 'req/s', plain);
+  report.figure('1', 'exchange with DPoP proof (ES256)', 'req/s', bound, failed);
+  const ratio = bound.map((v, i) => v / plain[i]!);
+  report.figure('1', 'exchange with DPoP / without (per rep)', 'ratio', ratio);
+  report.target('1', 'exchange with DPoP >= 0.8 x without', `${fmt(median(bound))} vs ${fmt(median(plain))} req/s`, median(ratio), '>=', 0.8);
 }

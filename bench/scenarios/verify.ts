@@ -4,7 +4,8 @@
 // - repeated: one token over and over through a caching verifier (the LRU hit path), revocation feed on.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import { createHash, randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import { createVerifier, decide, type Verifier } from 'delegation-token-verify';
 import { CRM } from '../config.js';
 import type { BenchContext } from '../context.js';
@@ -99,6 +100,7 @@ export async function verifyScenario(ctx: BenchContext): Promise<void> {
     report.target('3', 'SDK first-seen >= 0.9 x jose', `${fmt(median(sdk))} vs ${fmt(median(jose))} ops/s`, median(sdkRatio), '>=', 0.9);
     await revocationModeCosts(ctx, tokens);
     await authorizationDetailsCosts(ctx);
+    await dpopCosts(ctx);
     report.target('3', 'SDK repeated token >= 10 x jose', `${fmt(median(hit))} vs ${fmt(median(jose))} ops/s`, median(hitRatio), '>=', 10);
   } finally {
     fresh.close();
@@ -234,6 +236,128 @@ async function authorizationDetailsCosts(ctx: BenchContext): Promise<void> {
     report.target('3', 'SDK first-seen with details >= 0.95 x without', `${fmt(median(withDetails))} vs ${fmt(median(plain))} ops/s`, median(ratio), '>=', 0.95);
   } finally {
     verifier.close();
+    jwks.closeAllConnections();
+    await new Promise((resolve) => jwks.close(resolve));
+  }
+}
+
+/**
+ * Issue 13: what DPoP costs a tool server, one local ES256 key for the tokens (served as a JWKS from this process) and
+ * one ES256 agent key for the proofs (a fresh single-use proof per call, signed before the timing). Interleaved, same
+ * run: (a) first-seen bound token + proof vs the SDK's own first-seen Bearer (cache off; target >= 0.4 x); (b) one
+ * bound token, cached, with a fresh proof per call vs plain jose.jwtVerify of one token (target >= 0.6 x); and the
+ * proof checks' cost beyond the signature, in µs.
+ */
+async function dpopCosts(ctx: BenchContext): Promise<void> {
+  const { options, report } = ctx;
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench-dpop', alg: 'ES256', use: 'sig' };
+  const jwks = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
+  const agent = await generateKeyPair('ES256');
+  const agentJwk = await exportJWK(agent.publicKey);
+  const jkt = await calculateJwkThumbprint(agentJwk);
+  const mintMany = (bound: boolean, n: number) =>
+    Promise.all(Array.from({ length: n }, (_, i) =>
+      new SignJWT({ client_id: 'agent', sid: 'sess-bench', scope: 'crm.lookup_customer', act: { sub: 'agent' }, ...(bound ? { cnf: { jkt } } : {}) })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'bench-dpop' })
+        .setIssuer(issuer).setSubject(`user-${i}`).setAudience(CRM).setIssuedAt().setExpirationTime('10m').setJti(`jti-${bound}-${i}`)
+        .sign(privateKey)));
+  const proofFor = (token: string) =>
+    new SignJWT({ htm: 'POST', htu: CRM, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url'), ath: createHash('sha256').update(token).digest('base64url') })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: agentJwk }).sign(agent.privateKey);
+  /** Pairs of (token, fresh proof) for one timed loop; the loop stops early if it runs out (never reuses a proof). */
+  const pairs = async (tokens: readonly string[], n: number) => Promise.all(Array.from({ length: n }, async (_, i) => {
+    const token = tokens[i % tokens.length]!;
+    return { token, proof: await proofFor(token) };
+  }));
+  const timed = async (items: ReadonlyArray<{ token: string; proof: string }>, op: (p: { token: string; proof: string }) => Promise<unknown>) => {
+    const started = performance.now();
+    const until = started + options.verifySeconds * 1000;
+    let calls = 0;
+    let errors = 0;
+    while (calls < items.length && performance.now() < until) {
+      try {
+        await op(items[calls]!);
+      } catch {
+        errors++;
+      }
+      calls++;
+    }
+    return { rate: (calls - errors) / ((performance.now() - started) / 1000), errors, exhausted: calls === items.length };
+  };
+  const dpop = (p: { token: string; proof: string }) => ({ dpop: { proof: p.proof, method: 'POST', url: CRM } });
+  const bearerTokens = await mintMany(false, options.verifyTokens);
+  const boundTokens = await mintMany(true, options.verifyTokens);
+  const first = createVerifier({ issuer, audience: CRM, cache: false });
+  const cached = createVerifier({ issuer, audience: CRM });
+  const localKey = await importJWK(jwk, 'ES256');
+  const joseOptions = { issuer, audience: CRM, algorithms: ['ES256'], typ: 'at+jwt' };
+  try {
+    const warm = await pairs(boundTokens.slice(0, 50), 50);
+    let errors = (await eachCounting(bearerTokens.slice(0, 50), (t) => first.verify(t)));
+    for (const p of warm) await first.verify(p.token, dpop(p)).catch(() => errors++);
+    ctx.failed('scenario 3 DPoP warm-up', errors);
+    errors = 0;
+    const bearer: number[] = [];
+    const firstSeen: number[] = [];
+    const jose: number[] = [];
+    const repeated: number[] = [];
+    let pool = Math.ceil(options.verifySeconds * 8000);
+    for (let rep = 0; rep < options.reps; rep++) {
+      const one = boundTokens[rep % boundTokens.length]!;
+      await cached.verify(one, dpop({ token: one, proof: await proofFor(one) })).catch(() => errors++);
+      const runs = [
+        async () => {
+          const r = await opsPerSecond(bearerTokens, options.verifySeconds, (t) => first.verify(t));
+          bearer.push(r.rate);
+          errors += r.errors;
+        },
+        async () => {
+          const r = await timed(await pairs(boundTokens, pool), (p) => first.verify(p.token, dpop(p)));
+          firstSeen.push(r.rate);
+          errors += r.errors;
+          if (r.exhausted) pool *= 2;
+        },
+        async () => {
+          const r = await opsPerSecond([bearerTokens[0]!], options.verifySeconds, (t) => jwtVerify(t, localKey, joseOptions));
+          jose.push(r.rate);
+          errors += r.errors;
+        },
+        async () => {
+          const r = await timed(await pairs([one], pool), (p) => cached.verify(p.token, dpop(p)));
+          repeated.push(r.rate);
+          errors += r.errors;
+          if (r.exhausted) pool *= 2;
+        },
+      ];
+      for (let i = 0; i < runs.length; i++) await runs[(i + rep) % runs.length]!();
+      ctx.log(`  rep ${rep + 1}/${options.reps}: SDK first-seen Bearer ${fmt(bearer.at(-1)!)}/s, DPoP token + proof ${fmt(firstSeen.at(-1)!)}/s; jose one token ${fmt(jose.at(-1)!)}/s, SDK repeated DPoP token + fresh proof ${fmt(repeated.at(-1)!)}/s`);
+    }
+    ctx.failed('scenario 3 DPoP', errors);
+    report.figure('3', 'SDK first-seen Bearer (local JWKS, cache off)', 'ops/s', bearer);
+    report.figure('3', 'SDK first-seen DPoP token + fresh proof (cache off)', 'ops/s', firstSeen, errors);
+    report.figure('3', 'plain jose.jwtVerify, one token (local key)', 'ops/s', jose);
+    report.figure('3', 'SDK repeated DPoP token + fresh proof (cache on)', 'ops/s', repeated);
+    const firstRatio = firstSeen.map((v, i) => v / bearer[i]!);
+    const repeatedRatio = repeated.map((v, i) => v / jose[i]!);
+    report.figure('3', 'SDK first-seen DPoP / first-seen Bearer (per rep)', 'ratio', firstRatio);
+    report.figure('3', 'SDK repeated DPoP + proof / jose one token (per rep)', 'ratio', repeatedRatio);
+    // Per call: the proof check alone (repeated DPoP minus nothing: the token is a cache hit), and beyond one signature.
+    const proofUs = repeated.map((v) => 1e6 / v);
+    const beyondSignatureUs = repeated.map((v, i) => 1e6 / v - 1e6 / jose[i]!);
+    report.figure('3', 'DPoP: cost per call of a cached token + proof checks', 'µs', proofUs);
+    report.figure('3', 'DPoP: proof checks beyond one jose.jwtVerify', 'µs', beyondSignatureUs);
+    ctx.log(`  DPoP proof checks: ${fmt(median(proofUs))} µs per call with a cached token, ${fmt(median(beyondSignatureUs))} µs beyond one jose.jwtVerify`);
+    report.target('3', 'SDK first-seen DPoP token + proof >= 0.4 x first-seen Bearer', `${fmt(median(firstSeen))} vs ${fmt(median(bearer))} ops/s`, median(firstRatio), '>=', 0.4);
+    report.target('3', 'SDK repeated DPoP token + fresh proof >= 0.6 x jose.jwtVerify', `${fmt(median(repeated))} vs ${fmt(median(jose))} ops/s`, median(repeatedRatio), '>=', 0.6);
+  } finally {
+    first.close();
+    cached.close();
     jwks.closeAllConnections();
     await new Promise((resolve) => jwks.close(resolve));
   }
