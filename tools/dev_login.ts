@@ -1,7 +1,7 @@
 // Drives the service's development login page like a browser would: follow redirects with cookies, pick a demo user,
 // and return the callback URL holding the authorization code. For demos and tests only.
 
-class CookieJar {
+export class CookieJar {
   readonly #cookies = new Map<string, string>();
   store(res: Response): void {
     for (const line of res.headers.getSetCookie()) {

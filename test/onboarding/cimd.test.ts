@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService, EXCHANGE, type TestService } from '../helpers/service.js';
 import { postForm } from '../helpers/http.js';
-import { startDocServer, type DocServer } from '../helpers/https_docs.js';
+import { startDocServer, type DocServer } from '../../tools/https_docs.js';
 
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 

@@ -8,7 +8,7 @@ import { decodeJwt } from 'jose';
 import { startService, CRM, BILLING, type TestService } from '../helpers/service.js';
 import { Browser } from '../helpers/browser.js';
 import { postForm } from '../helpers/http.js';
-import { startDocServer, type DocServer } from '../helpers/https_docs.js';
+import { startDocServer, type DocServer } from '../../tools/https_docs.js';
 import { adminToken, call, introspectDelegation } from '../admin/helpers.js';
 import { main } from '../../src/admin/cli.js';
 

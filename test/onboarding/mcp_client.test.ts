@@ -7,10 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import express from 'express';
-import { auth, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import type { OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
@@ -18,48 +18,15 @@ import * as mcpErrors from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { createVerifier, mcpTokenVerifier, protectedResourceMetadata, resourceMetadataPath, resourceMetadataUrl, type Verifier } from 'delegation-token-verify';
 import { decodeJwt } from 'jose';
 import { freePort, startService, testConfig, type TestService } from '../helpers/service.js';
-import { Browser } from '../helpers/browser.js';
-import { startDocServer, type DocServer } from '../helpers/https_docs.js';
+import { startDocServer, type DocServer } from '../../tools/https_docs.js';
+import { approveAuthorization, MemoryOAuthClientProvider } from '../../tools/mcp_oauth_client.js';
 import { adminToken, call } from '../admin/helpers.js';
 
 const REDIRECT = 'http://127.0.0.1:53682/callback';
 const SCOPE = 'openid offline_access crm.lookup_customer';
 
-/** An OAuthClientProvider that keeps everything in memory and records the authorization URL instead of opening a browser. */
-class TestProvider implements OAuthClientProvider {
-  info: OAuthClientInformationMixed | undefined;
-  saved: OAuthTokens | undefined;
-  verifier = '';
-  authorizationUrl: URL | undefined;
-  constructor(readonly clientMetadataUrl: string | undefined) {}
-  get redirectUrl() {
-    return REDIRECT;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'SDK test client', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none', application_type: 'native' } as OAuthClientMetadata;
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-}
+const CLIENT_METADATA = { client_name: 'SDK test client', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none', application_type: 'native' } as OAuthClientMetadata;
+const newProvider = (clientMetadataUrl?: string) => new MemoryOAuthClientProvider({ redirectUrl: REDIRECT, clientMetadata: CLIENT_METADATA, ...(clientMetadataUrl ? { clientMetadataUrl } : {}) });
 
 describe('OB-01: the MCP SDK client onboards itself and calls a tool', () => {
   let docs: DocServer;
@@ -115,34 +82,14 @@ describe('OB-01: the MCP SDK client onboards itself and calls a tool', () => {
 
   /** What a user does in the browser: log in as `username`, allow on the consent page; returns the code. */
   async function userApproves(url: URL, username: string): Promise<string> {
-    const browser = new Browser(svc);
-    let consentPage = false;
-    let next: string | null = url.href;
-    for (let hops = 0; hops < 14 && next; hops++) {
-      if (next.startsWith(REDIRECT)) {
-        const back = new URL(next);
-        assert.equal(back.searchParams.get('iss'), svc.url, 'RFC 9207 iss in the authorization response');
-        assert.ok(consentPage, 'the user saw the consent page');
-        return back.searchParams.get('code')!;
-      }
-      const page = new URL(next, svc.url);
-      const res = await browser.fetch(page);
-      const html = await res.text();
-      if (res.status === 200 && page.pathname.startsWith('/interaction/')) {
-        consentPage ||= html.includes('class="client-name">SDK test client<');
-        const post = html.includes('/login"')
-          ? await browser.fetch(`${page.href}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username }) })
-          : await browser.fetch(/action="([^"]+)"/.exec(html)![1]!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(html)![1]!, decision: 'allow' }) });
-        next = post.headers.get('location');
-        continue;
-      }
-      next = res.headers.get('location');
-    }
-    throw new Error('no code');
+    const { callback, consent } = await approveAuthorization(url, { redirectUri: REDIRECT, username });
+    assert.equal(callback.searchParams.get('iss'), svc.url, 'RFC 9207 iss in the authorization response');
+    assert.equal(consent?.clientName, 'SDK test client', 'the user saw the consent page');
+    return callback.searchParams.get('code')!;
   }
 
   /** The SDK's whole flow: auth() → REDIRECT → the user approves → auth() with the code → AUTHORIZED. */
-  async function onboard(provider: TestProvider, username: string): Promise<OAuthTokens> {
+  async function onboard(provider: MemoryOAuthClientProvider, username: string): Promise<OAuthTokens> {
     assert.equal(await auth(provider, { serverUrl: toolUrl, scope: SCOPE }), 'REDIRECT');
     const code = await userApproves(provider.authorizationUrl!, username);
     assert.equal(await auth(provider, { serverUrl: toolUrl, authorizationCode: code, scope: SCOPE }), 'AUTHORIZED');
@@ -167,7 +114,7 @@ describe('OB-01: the MCP SDK client onboards itself and calls a tool', () => {
   it('by Client ID Metadata Document: delegation token, tools/call as the user with the client as actor; session revocation → 401', async () => {
     const clientId = `${docs.origin}/sdk-client.json`;
     docs.set('/sdk-client.json', { client_id: clientId, client_name: 'SDK test client', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none', application_type: 'native' });
-    const provider = new TestProvider(clientId);
+    const provider = newProvider(clientId);
     const tokens = await onboard(provider, 'alice');
     assert.equal(provider.info?.client_id, clientId);
     const claims = decodeJwt(tokens.access_token);
@@ -186,7 +133,7 @@ describe('OB-01: the MCP SDK client onboards itself and calls a tool', () => {
   });
 
   it('by Dynamic Client Registration: the same; refresh rotates; reusing a rotated refresh token kills the grant', async () => {
-    const provider = new TestProvider(undefined);
+    const provider = newProvider();
     const tokens = await onboard(provider, 'bob');
     assert.match(String(provider.info?.client_id), /^dcr_/);
     const clientId = String(provider.info!.client_id);

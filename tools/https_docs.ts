@@ -1,4 +1,4 @@
-// An HTTPS server the tests control, for Client ID Metadata Documents: a throwaway self-signed certificate for
+// An HTTPS server for Client ID Metadata Documents (tests and the example): a throwaway self-signed certificate for
 // 127.0.0.1 (its PEM is the CA the service is told to trust), per-path documents, and a count of requests per path.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
