@@ -3,7 +3,7 @@
 // (list, delete: its tokens are revoked, its consents removed, its registration deleted).
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { ConsentRecord, ConsentStore, OnboardingStore } from '../stores/types.js';
+import type { ConsentRecord, ConsentStore, OnboardingStore, SessionRegistry } from '../stores/types.js';
 import type { RevocationService } from '../sessions/revoke.js';
 import { AdminError, notFound, unavailable } from './errors.js';
 import { clientsQuery, consentsQuery, parseOr400, pathParam, revokeBody, revokeConsentBody } from './schemas.js';
@@ -35,6 +35,21 @@ const consentView = (r: ConsentRecord) => ({
 /** Every consent of a client, to its last one (list is capped; removal empties it page by page). */
 async function allConsentsOf(store: ConsentStore, clientId: string): Promise<ConsentRecord[]> {
   return store.list({ clientId }, Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * Whether a client that is not in the configuration was ever onboarded here, as far as the store still knows: a DCR
+ * registration (its stored metadata), a consent a user gave it (CIMD clients are not stored: a consent is their
+ * trace), or a session it took part in (the session registry, which outlives both while its tokens may be live).
+ */
+export async function onboardedClientKnown(
+  clientId: string,
+  sessions: Pick<SessionRegistry, 'list'>,
+  d: Pick<AdminOnboardingDeps, 'clientRecords' | 'consents'> | undefined,
+): Promise<boolean> {
+  if (d && (await d.clientRecords.find(clientId))) return true;
+  if (d && (await d.consents.list({ clientId }, 1)).length > 0) return true;
+  return (await sessions.list({ clientId }, { limit: 1 })).items.length > 0;
 }
 
 export function addOnboardingRoutes(

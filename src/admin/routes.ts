@@ -14,7 +14,7 @@ import { AdminError, notFound, unavailable } from './errors.js';
 import { renderHttpError } from '../http/errors.js';
 import { auditQuery, parseOr400, pathParam, revokeBody, sessionsQuery } from './schemas.js';
 import { buildDelegationTree } from './tree.js';
-import { addOnboardingRoutes, type AdminOnboardingDeps } from './onboarding.js';
+import { addOnboardingRoutes, onboardedClientKnown, type AdminOnboardingDeps } from './onboarding.js';
 import { markRoute, routeTemplate, UNMATCHED_ROUTE } from '../http/route_template.js';
 
 export const ADMIN_PREFIX = '/admin';
@@ -84,10 +84,12 @@ export function adminRouter(deps: AdminDeps): Router<AdminState> {
     // a sid it does not know may still be carried by live tokens, so the revocation is recorded regardless.
     sid: async (sid) => (await deps.sessions.get(sid).catch(() => undefined)) !== undefined,
     sub: async (sub) => ((await deps.sessions.sidsOf(sub).catch(() => [])).length > 0),
-    // Clients are static configuration: an unknown one is certainly a mistake.
+    // Configured clients are static; onboarded ones (CIMD, DCR) are known by what the store holds of them. A client
+    // id never seen is certainly a mistake (a typo would otherwise publish a cutoff that protects nothing).
     client: async (clientId) => {
-      if (!deps.clients.has(clientId)) throw notFound('client', 'unknown_client');
-      return true;
+      if (deps.clients.has(clientId)) return true;
+      if (await onboardedClientKnown(clientId, deps.sessions, deps.onboarding).catch(unavailable)) return true;
+      throw notFound('client', 'unknown_client');
     },
     // Revocations are published to every tool server: refuse to publish a live bearer token's value as a "jti".
     jti: async (jti) => {
