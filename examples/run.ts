@@ -1,6 +1,7 @@
 // `npm run example`: the whole delegation story on one machine. Starts the STS (in process, demo policy on free
 // ports), the CRM and billing MCP tool servers, the plain (no-auth) MCP server behind the enforcement gateway, runs the
-// agent against all of them, then stops everything. Exit code 0 only if every
+// agent against all of them, then an MCP SDK client that onboards itself by Client ID Metadata Document (served over
+// HTTPS here) and calls CRM, then stops everything. Exit code 0 only if every
 // step came out as the policy promises. Env: REDIS_URL (default redis://127.0.0.1:6379), EXAMPLE_STORE=memory.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { pino } from 'pino';
 import type { DecisionEvent } from 'delegation-token-verify';
 import { runAgent, type AgentSteps } from './agent.js';
 import { runGatewayAgent, type GatewaySteps } from './gateway_agent.js';
+import { runMcpClient, type McpClientSteps } from './mcp_client.js';
+import { startDocServer, type DocServer } from '../tools/https_docs.js';
 import { createGateway } from '../src/gateway/gateway.js';
 import { parseGatewayConfig } from '../src/gateway/load.js';
 import { startPlainMcpServer } from '../tools/plain_mcp_server.js';
@@ -39,6 +42,8 @@ export interface ExampleRun {
   gatewayUpstream: UpstreamSeen;
   /** Every tool call decision the billing server reported through the verify SDK's hook, in order. */
   billingDecisions: DecisionEvent[];
+  /** The MCP SDK client that onboarded itself by Client ID Metadata Document, and what the CRM tool saw. */
+  mcpClient: McpClientSteps;
 }
 
 export interface UpstreamSeen {
@@ -63,6 +68,8 @@ export interface ExampleServers {
   lastAssertion(): string | undefined;
   /** What reached the plain server: each tools/call (name, arguments) and how many requests carried `Authorization`. */
   upstreamSeen(): UpstreamSeen;
+  /** The HTTPS server (throwaway certificate) where MCP clients publish their Client ID Metadata Documents. */
+  clientDocs: DocServer;
   stop(): Promise<void>;
 }
 
@@ -74,10 +81,21 @@ export async function startExampleServers(store: string, onDecision: (event: Dec
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const gatewayResource = `${gatewayUrl}/plain/mcp`;
 
+  // MCP clients' metadata documents, over HTTPS: the STS fetches them from this host only (loopback is allowed because
+  // it is listed) and trusts its throwaway certificate; such clients get the CRM server's lookup (and the scope it
+  // forwards to billing), nothing else.
+  const clientDocs = await startDocServer();
   const sts = await startLocalSts({
     port: stsPort,
     store,
     resources: { 'crm-server': crmResource, 'billing-server': billingResource, 'mcp-gateway': gatewayResource },
+    overrides: {
+      onboarding: { clientIdMetadataDocument: { enabled: true, allowedHosts: [clientDocs.host], onlyAllowedHosts: true, caFile: clientDocs.caFile } },
+      onboardedClients: [{ clientIdHosts: [clientDocs.host], toolServers: [{ resource: crmResource, scopes: ['crm.lookup_customer', 'billing.refund_lookup'] }] }],
+    },
+  }).catch(async (err: unknown) => {
+    await clientDocs.close();
+    throw err;
   });
   const servers: ToolServer[] = [];
   const gatewayDir = mkdtempSync(join(tmpdir(), 'dts-example-gateway-'));
@@ -88,6 +106,7 @@ export async function startExampleServers(store: string, onDecision: (event: Dec
     await gateway?.close();
     await plain.stop();
     await sts.stop();
+    await clientDocs.close();
     rmSync(gatewayDir, { recursive: true, force: true });
   };
   try {
@@ -129,7 +148,7 @@ export async function startExampleServers(store: string, onDecision: (event: Dec
   });
   return {
     issuer: sts.issuer, crmResource, billingResource, keyPrefix: sts.keyPrefix, secrets: sts.secrets,
-    gatewayUrl, gatewayResource, plainUpstream: plain.url, lastAssertion, upstreamSeen, stop,
+    gatewayUrl, gatewayResource, plainUpstream: plain.url, lastAssertion, upstreamSeen, clientDocs, stop,
   };
 }
 
@@ -173,7 +192,9 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
       firstStep: 12,
       log,
     });
-    return { issuer, crmResource, billingResource, keyPrefix, steps, gatewayResource: servers.gatewayResource, gatewaySteps, gatewayUpstream: servers.upstreamSeen(), billingDecisions };
+    const gatewayUpstream = servers.upstreamSeen();
+    const mcpClient = await runMcpClient({ issuer, crmResource, docs: servers.clientDocs, ...(options.username ? { username: options.username } : {}), firstStep: 18, log });
+    return { issuer, crmResource, billingResource, keyPrefix, steps, gatewayResource: servers.gatewayResource, gatewaySteps, gatewayUpstream, billingDecisions, mcpClient };
   } finally {
     await stop();
   }

@@ -18,6 +18,8 @@ export interface LocalStsOptions {
   resources: Readonly<Record<string, string>>;
   /** Redis URL, or `memory` for the in-process store. */
   store: string;
+  /** Top-level config keys set on top of the demo config (e.g. `onboarding`, `onboardedClients`). */
+  overrides?: Partial<ConfigInput>;
 }
 
 export interface LocalSts {
@@ -87,6 +89,7 @@ function exampleConfig(options: LocalStsOptions, keysDir: string, keyPrefix: str
       ...a,
       toolServers: (a.toolServers ?? []).map((r) => ({ ...r, resource: moved.get(r.resource) ?? r.resource })),
     })),
+    ...options.overrides,
   };
   return { input, env, secrets };
 }

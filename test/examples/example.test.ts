@@ -7,6 +7,7 @@ import { runExampleProcess } from '../helpers/example_process.js';
 
 /** What `examples/run.ts --json` prints: only the parts asserted here. */
 interface ExampleRun {
+  issuer: string;
   crmResource: string;
   billingResource: string;
   keyPrefix: string;
@@ -15,6 +16,7 @@ interface ExampleRun {
   gatewaySteps: Record<string, any>;
   gatewayUpstream: { toolCalls: Array<{ name: string; arguments: Record<string, unknown> }>; withAuthorization: number };
   billingDecisions: Array<Record<string, any>>;
+  mcpClient: Record<string, any>;
 }
 
 async function runExample(store: string): Promise<{ run: ExampleRun; lines: string[] }> {
@@ -130,6 +132,8 @@ function assertRun(run: ExampleRun): void {
       ...who, actors: [{ sub: 'demo-agent' }], client_id: 'demo-agent', tool: 'billing.issue_refund', decision: 'deny',
       reasons: ['insufficient_authorization_details'], violations: [{ argument: 'amount', path: '/amount', keyword: 'maximum', limit: 5000 }],
     },
+    // The last step's CRM hop, for the MCP client that onboarded itself by Client ID Metadata Document.
+    { sub: 'user-bob', sid: run.mcpClient.token.claims.sid, actors: [{ sub: 'crm-server' }, { sub: run.mcpClient.clientId }], client_id: 'crm-server', tool: 'billing.refund_lookup', decision: 'allow', reasons: [] },
   ]);
   assert.notEqual(run.billingDecisions[1]!.arguments_hmac, run.billingDecisions[2]!.arguments_hmac);
 
@@ -203,6 +207,33 @@ function assertRun(run: ExampleRun): void {
     ],
     withAuthorization: 0,
   });
+
+  // Issue 12: an MCP client not in the configuration onboards itself by Client ID Metadata Document with the
+  // unmodified MCP SDK auth() (login and consent page over HTTP) and calls a CRM tool as the user, itself the actor.
+  const m = run.mcpClient;
+  const clientId = m.clientId as string;
+  assert.match(clientId, /^https:\/\/127\.0\.0\.1:\d+\/example-mcp-client\.json$/);
+  assert.deepEqual(m.consent, {
+    clientName: 'Example MCP client',
+    clientIdHost: new URL(clientId).host,
+    redirectHost: '127.0.0.1:8977',
+    tools: ['crm.lookup_customer', 'billing.refund_lookup'],
+    localhostWarning: true,
+  });
+  assert.equal(m.iss, run.issuer);
+  const mSid = m.token.claims.sid as string;
+  assert.match(mSid, /^\S+$/);
+  assert.ok(mSid !== sid && mSid !== gwSid, 'a login of its own');
+  // The SDK asked for the CRM server's scopes_supported (RFC 9728); the onboardedClients rule granted two of them.
+  assert.deepEqual(m.token, {
+    scope: 'crm.lookup_customer billing.refund_lookup',
+    hasRefreshToken: false,
+    claims: { sub: 'user-bob', aud: crmResource, scope: 'crm.lookup_customer billing.refund_lookup', act: { sub: clientId }, sid: mSid, client_id: clientId },
+  });
+  assert.deepEqual(m.tools, ['crm.lookup_customer']);
+  assert.deepEqual(m.crmSaw, { sub: 'user-bob', sid: mSid, clientId, actors: [{ sub: clientId }] });
+  assert.match(m.billingSaw.jkt, /^[\w-]{43}$/);
+  assert.deepEqual(m.billingSaw, { sub: 'user-bob', sid: mSid, clientId: 'crm-server', actors: [{ sub: 'crm-server' }, { sub: clientId }], jkt: m.billingSaw.jkt });
 }
 
 describe('example: agent → CRM → billing with delegation tokens', () => {
@@ -210,7 +241,7 @@ describe('example: agent → CRM → billing with delegation tokens', () => {
     const { run, lines } = await runExample(REDIS_URL);
     assertRun(run);
     const titles = lines.filter((l) => l.startsWith('== ')).map((l) => l.trim().split('.')[0]);
-    assert.deepEqual(titles, Array.from({ length: 17 }, (_, i) => `== ${i + 1}`));
+    assert.deepEqual(titles, Array.from({ length: 19 }, (_, i) => `== ${i + 1}`));
     assert.ok(lines.some((l) => l.includes('Delegation-Assertion claims (verified against') && l.includes('"tool":"lookup_customer"')));
     // The decision lines of the allowed and the refused refund are shown in the narration.
     const refundLines = lines.filter((l) => l.includes('billing decision line:') && l.includes('"tool":"billing.issue_refund"'));
@@ -219,6 +250,7 @@ describe('example: agent → CRM → billing with delegation tokens', () => {
     assert.match(refundLines[1]!, /"decision":"deny","reasons":\["insufficient_authorization_details"\]/);
     assert.ok(!refundLines.join('\n').includes('50000'), 'raw arguments are not in the decision lines');
     assert.ok(lines.some((l) => l.includes('billing saw  sub=user-bob') && l.endsWith('act: crm-server → demo-agent')));
+    assert.ok(lines.includes(`   CRM saw      sub=user-bob act: ${run.mcpClient.clientId}`));
     assert.deepEqual(await keysUnder(run.keyPrefix), []);
   });
 
