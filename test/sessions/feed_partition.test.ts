@@ -26,7 +26,7 @@ function watchFeed(svc: TestService) {
   const events: Seen[] = [];
   const controller = new AbortController();
   const done = (async () => {
-    const res = await fetch(`${svc.url}/revocations/events`, {
+    const res = await fetch(`${svc.url}/revocations/events?v=2`, {
       headers: { authorization: svc.basic('crm-server'), accept: 'text/event-stream' },
       signal: controller.signal,
     });

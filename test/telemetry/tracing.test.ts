@@ -13,7 +13,7 @@ import { traceExporters } from '../../src/tracing.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_SPAN_ID = '00f067aa0ba902b7';
-const STEPS = ['exchange.parse', 'exchange.subject', 'exchange.revocation', 'exchange.policy', 'exchange.issue'];
+const STEPS = ['exchange.parse', 'exchange.subject', 'exchange.dpop', 'exchange.revocation', 'exchange.policy', 'exchange.details', 'exchange.issue'];
 
 describe('OpenTelemetry spans', () => {
   const exporter = new InMemorySpanExporter();
