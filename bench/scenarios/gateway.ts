@@ -5,13 +5,16 @@
 // interleaved (target >= 0.8 x), with the gateway process' CPU per call for each. The upstream (the plain MCP server)
 // runs in the bench process, the gateways in a forked one (bench/gateway_process.ts), the service in its own.
 import { fork } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startPlainMcpServer } from '../../tools/plain_mcp_server.js';
 import type { BenchContext } from '../context.js';
 import { CRM } from '../config.js';
 import { exchangeForCrm } from '../flows.js';
+import { formatProfile, summarizeProfile } from '../profile_top.js';
 import { fmt } from '../report.js';
 import { median, percentile } from '../stats.js';
 import type { GatewayProcessStart } from '../gateway_process.js';
@@ -32,9 +35,9 @@ interface GatewayChild {
   stop(): Promise<void>;
 }
 
-async function startGatewayChild(start: GatewayProcessStart, secret: string): Promise<GatewayChild> {
+async function startGatewayChild(start: GatewayProcessStart, secret: string, profileDir: string | undefined): Promise<GatewayChild> {
   const child = fork(CHILD, [], {
-    execArgv: ['--conditions=source', '--import', 'tsx'],
+    execArgv: ['--conditions=source', '--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
     env: { ...process.env, BENCH_GATEWAY: JSON.stringify(start), BENCH_GATEWAY_SECRET: secret },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -130,11 +133,16 @@ export async function gatewayScenario(ctx: BenchContext): Promise<void> {
   const { svc, options, report } = ctx;
   const upstream = await startPlainMcpServer({ tools: [{ name: TOOL, description: 'Trivial (bench).', inputSchema: { type: 'object' }, run: () => ({ ok: true }) }] });
   let child: GatewayChild | undefined;
+  // --cpu-prof: the gateway process is profiled too (its own folder), and its top frames printed after the run.
+  const profileDir = options.cpuProf ? fileURLToPath(new URL('../results/profiles/gateway/', import.meta.url)) : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const began = Date.now();
   try {
     // The route's resource is the bench's CRM tool server, whose client (crm-server) reads the revocation feed.
     child = await startGatewayChild(
       { issuer: svc.url, redisUrl: options.redisUrl, keyPrefix: svc.keyPrefix, clientId: 'crm-server', resource: CRM, upstream: upstream.url },
       svc.secrets['crm-server'],
+      profileDir,
     );
     const token = await exchangeForCrm(svc, ctx.userTokens[0]!);
     // Warm both paths (JIT, keep-alive sockets, the verifier's token cache).
@@ -192,5 +200,16 @@ export async function gatewayScenario(ctx: BenchContext): Promise<void> {
   } finally {
     await child?.stop();
     await upstream.stop();
+  }
+  if (profileDir) {
+    const file = readdirSync(profileDir)
+      .map((f) => join(profileDir, f))
+      .filter((f) => f.endsWith('.cpuprofile') && statSync(f).mtimeMs >= began)
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+    if (file) {
+      const summary = summarizeProfile(file);
+      report.details.gatewayCpuProfile = { file, ...summary };
+      ctx.log(`gateway process ${formatProfile(summary)}`);
+    }
   }
 }

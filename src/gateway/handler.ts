@@ -15,6 +15,8 @@ import type { UpstreamTokens } from './upstream_token.js';
 
 export interface RouteDeps {
   route: GatewayRoute;
+  /** `route.upstream`, parsed once. */
+  upstreamUrl: URL;
   verifier: Verifier;
   resourceMetadataUrl: string;
   decider: Decider;
@@ -212,7 +214,7 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
         const bearer = /^bearer +(.*)$/i.exec(req.headers.authorization?.trim() ?? '')![1]!;
         extra.authorization = `Bearer ${await deps.upstreamTokens!.tokenFor(bearer, token!, route.upstream)}`;
       } else {
-        extra[ASSERTION_HEADER] = await deps.signer.sign(token!, route.upstream, tool);
+        extra[ASSERTION_HEADER] = deps.signer.sign(token!, route.upstream, tool);
       }
     } catch {
       answer(res, 502, jsonRpcError(message?.kind === 'request' ? message.id : null, -32603, 'upstream credentials unavailable'));
@@ -222,7 +224,7 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   }
   metrics.added.observe({ route: route.resource }, (performance.now() - started) / 1000);
   const requestId = message?.kind === 'request' ? message.id : null;
-  const result = await forward(new URL(route.upstream), httpMethod, forwardHeaders(req.headers, extra, body), body, res, deps.timeoutMs, requestId);
+  const result = await forward(deps.upstreamUrl, httpMethod, forwardHeaders(req.headers, extra, body), body, res, deps.timeoutMs, requestId);
   metrics.upstream.observe({ route: route.resource, status: String(result.status) }, result.headersMs / 1000);
   if (deps.enforcement) {
     // The session upstream opened belongs to whoever opened it; a DELETE that upstream accepted ends the binding.
