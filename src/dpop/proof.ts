@@ -2,7 +2,9 @@
 // DPoP checks do not reach (they run in its built-in grants only, and compare `htu` with the address the request
 // arrived on rather than the configured public issuer).
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
+import { decodeJsonSegment } from 'delegation-token-verify';
+import { compactVerify, importJWK, type CryptoKey, type JWK } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { errors } from 'oidc-provider';
 import type { DpopReplayStore } from '../stores/types.js';
 import type { DpopNonces } from './nonces.js';
@@ -24,6 +26,8 @@ export interface DpopProofOptions {
   replay: DpopReplayStore;
   /** Epoch seconds. */
   now: () => number;
+  /** Imported proof keys kept, by alg and thumbprint (default 1000). */
+  keyCacheSize?: number;
 }
 
 /** What the request gives the check: the DPoP header values, each one separately, and the method. */
@@ -36,26 +40,47 @@ export interface DpopRequest {
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const MAX_PROOF_LENGTH = 8192;
+// RFC 7638 §3.2: the required members of each key type, in lexicographic order (what the thumbprint hashes).
+const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+  RSA: ['e', 'kty', 'n'],
+};
 
 // RFC 9449 §5: "invalid_dpop_proof" for a bad proof; fixed descriptions, the reason goes to the audit event only.
 const invalid = (reason: string) => new errors.InvalidDpopProof('the DPoP proof is invalid', reason);
 
+/**
+ * The required members of a public JWK (RFC 7638 §3.2) and their SHA-256 thumbprint, computed synchronously (jose's
+ * `calculateJwkThumbprint` is async and goes through Web Crypto: this runs on every proof). Undefined for a key type
+ * or member we do not know.
+ *
+ * @example
+ * const { jkt } = jwkThumbprint({ kty: 'EC', crv: 'P-256', x, y })!;
+ */
+export function jwkThumbprint(jwk: Record<string, unknown>): { jkt: string; canonical: Record<string, string> } | undefined {
+  const members = typeof jwk.kty === 'string' && Object.hasOwn(THUMBPRINT_MEMBERS, jwk.kty) ? THUMBPRINT_MEMBERS[jwk.kty]! : undefined;
+  if (!members) return undefined;
+  const canonical: Record<string, string> = {};
+  for (const name of members) {
+    const value = jwk[name];
+    if (typeof value !== 'string' || value === '') return undefined;
+    canonical[name] = value;
+  }
+  // RFC 7638 §3.3: members in lexicographic order, no whitespace; JSON.stringify keeps insertion order.
+  return { jkt: createHash('sha256').update(JSON.stringify(canonical)).digest('base64url'), canonical };
+}
+
 /** jose's refusal of the proof's JWS, as our audit reason (one switch over its codes). */
 function joseReason(err: unknown): string {
-  const e = err as { code?: string; claim?: string };
+  const e = err as { code?: string };
   switch (e.code) {
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
     case 'ERR_JOSE_NOT_SUPPORTED':
       return 'alg_not_allowed';
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-      return e.claim === 'typ' ? 'wrong_typ' : 'bad_claims';
-    case 'ERR_JWT_EXPIRED':
-      return 'expired';
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
       return 'bad_signature';
     case 'ERR_JWS_INVALID':
-    case 'ERR_JWT_INVALID':
-      return 'malformed';
     default:
       return 'malformed';
   }
@@ -68,6 +93,11 @@ function joseReason(err: unknown): string {
  */
 export function createDpopProofChecker(o: DpopProofOptions) {
   const expectedHtu = new URL(o.htu).href;
+  const algorithms = new Set(o.algorithms);
+  // Imported keys by alg and thumbprint: a holder signs every proof with the same key, so a repeated key costs one
+  // SHA-256 instead of a key import. The thumbprint fixes the key (RFC 7638 §1), so a cached entry never goes stale;
+  // the bound only caps memory against a client sending a new key every time.
+  const keys = new LRUCache<string, CryptoKey>({ max: o.keyCacheSize ?? 1000 });
 
   async function check(req: DpopRequest): Promise<DpopProof | undefined> {
     if (!req.values?.length) return undefined;
@@ -75,20 +105,43 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     if (req.values.length > 1) throw invalid('multiple_proofs');
     const proof = req.values[0]!;
     if (proof.length > MAX_PROOF_LENGTH) throw invalid('too_large');
+    // RFC 9449 §4.3 check 2: "the DPoP HTTP request header field value is a single and well-formed JWT".
+    const parts = proof.split('.');
+    if (parts.length !== 3) throw invalid('malformed');
+    const header = decodeJsonSegment(parts[0]!);
+    const jwk = header?.jwk;
+    if (!header || typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw invalid('malformed');
+    // RFC 9449 §4.3 check 7: "the jwk JOSE Header Parameter does not contain a private key" (checked before the key is used).
+    if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m))) throw invalid('private_key');
+    // RFC 9449 §4.3 check 5: alg "is not none, is supported by the application, and is acceptable per local policy".
+    if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) throw invalid('alg_not_allowed');
+    // RFC 9449 §4.3 check 4: "the typ JOSE Header Parameter has the value dpop+jwt" (media type, case-insensitive).
+    if (typeof header.typ !== 'string' || header.typ.toLowerCase().replace(/^application\//, '') !== 'dpop+jwt') throw invalid('wrong_typ');
+    // RFC 9449 §4.2: the key is a JWK; RFC 7638: its thumbprint is what a token is bound to (`cnf.jkt`).
+    const thumbprint = jwkThumbprint(jwk as Record<string, unknown>);
+    if (!thumbprint) throw invalid('malformed');
+    const { jkt } = thumbprint;
+    const payload = decodeJsonSegment(parts[1]!);
+    if (!payload) throw invalid('malformed');
 
-    let payload;
-    let jwk: JWK;
+    // RFC 9449 §4.3 check 6: "the JWT signature verifies with the public key contained in the jwk JOSE Header Parameter".
+    const cacheKey = `${header.alg}:${jkt}`;
     try {
-      // RFC 9449 §4.3 checks 2-7: one well-formed JWT, typ "dpop+jwt", an allowed asymmetric alg, signed by the public
-      // key in its `jwk` header (EmbeddedJWK refuses a private one).
-      const verified = await jwtVerify(proof, EmbeddedJWK, { algorithms: o.algorithms, typ: 'dpop+jwt' });
-      payload = verified.payload;
-      jwk = verified.protectedHeader.jwk as JWK;
+      let key = keys.get(cacheKey);
+      if (!key) {
+        // Imported from the thumbprint's members only, so every proof naming this thumbprint gets the same key.
+        key = (await importJWK(thumbprint.canonical as JWK, header.alg)) as CryptoKey;
+        keys.set(cacheKey, key);
+      }
+      // jose checks the key fits the alg (curve, type) and refuses unknown `crit` parameters (RFC 7515 §4.1.11).
+      await compactVerify(proof, key, { algorithms: [header.alg] });
     } catch (err) {
       throw invalid(joseReason(err));
     }
-    // RFC 9449 §4.3 check 7: "the jwk JOSE Header Parameter does not contain a private key".
-    if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw invalid('private_key');
+    const now = o.now();
+    // RFC 7519 §4.1.4/§4.1.5: a proof that carries exp or nbf is held to them (as jwtVerify did).
+    if (payload.exp !== undefined && (typeof payload.exp !== 'number' || payload.exp <= now)) throw invalid('expired');
+    if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now)) throw invalid('bad_claims');
     // RFC 9449 §4.2: jti, htm, htu and iat are required.
     if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 256) throw invalid('bad_jti');
     if (typeof payload.iat !== 'number' || !Number.isFinite(payload.iat)) throw invalid('bad_iat');
@@ -103,7 +156,7 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     }
     if (htu?.href !== expectedHtu) throw invalid('htu_mismatch');
     // RFC 9449 §4.3 check 11 and §11.1: "the creation time of the JWT ... is within an acceptable window".
-    if (Math.abs(o.now() - payload.iat) > o.windowSeconds) throw invalid('iat_out_of_window');
+    if (Math.abs(now - payload.iat) > o.windowSeconds) throw invalid('iat_out_of_window');
     // RFC 9449 §8: a missing or no longer valid server nonce is answered use_dpop_nonce with a fresh DPoP-Nonce.
     if (payload.nonce !== undefined || o.requireNonce) {
       const fresh = o.nonces.current();
@@ -114,7 +167,6 @@ export function createDpopProofChecker(o: DpopProofOptions) {
       // RFC 9449 §8.2: the next nonce may be supplied with a successful response.
       if (payload.nonce !== fresh) req.setNonce(fresh);
     }
-    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
     // RFC 9449 §11.1: a proof is used once; its jti is remembered (per key and URI) for as long as its iat is accepted.
     const replayKey = createHash('sha256').update(`${jkt}\n${expectedHtu}\n${payload.jti}`).digest('base64url');
     if (!(await o.replay.claim(replayKey, 2 * o.windowSeconds))) throw invalid('replayed');

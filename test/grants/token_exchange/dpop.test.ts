@@ -200,7 +200,14 @@ describe('DPoP at the token endpoint (nonces off)', () => {
         const k = await dpopKey('ES384');
         return new SignJWT({ htm: 'POST', htu: `${svc.url}/token`, iat: Math.floor(Date.now() / 1000), jti: 'j-384' }).setProtectedHeader({ alg: 'ES384', typ: 'dpop+jwt', jwk: k.jwk }).sign(k.privateKey);
       }],
-      ['jwk with the private key (d)', 'malformed', async (k) => dp(k, { jwk: await exportJWK(k.privateKey) })],
+      ['jwk with the private key (d)', 'private_key', async (k) => dp(k, { jwk: await exportJWK(k.privateKey) })],
+      ['a symmetric jwk (k)', 'private_key', (k) => dp(k, { jwk: { kty: 'oct', k: 'c2VjcmV0' } })],
+      ['jwk of an unknown kty', 'malformed', (k) => dp(k, { jwk: { kty: 'XYZ', x: 'a' } })],
+      ['duplicate header member', 'malformed', async (k) => {
+        const good = await dp(k);
+        const header = Buffer.from(good.split('.')[0]!, 'base64url').toString().replace('{', '{"alg":"none",');
+        return `${Buffer.from(header).toString('base64url')}.${good.split('.').slice(1).join('.')}`;
+      }],
       ['signature by another key', 'bad_signature', async (k) => proof(await dpopKey(), svc.url, { jwk: k.jwk })],
       ['htm GET', 'htm_mismatch', (k) => dp(k, { htm: 'GET' })],
       ['htu of another endpoint', 'htu_mismatch', (k) => dp(k, { htu: `${svc.url}/token/introspection` })],
@@ -219,6 +226,26 @@ describe('DPoP at the token endpoint (nonces off)', () => {
         assert.deepEqual([events.at(-1)!.error, events.at(-1)!.reasons], ['invalid_dpop_proof', [reason]]);
       });
     }
+
+    it('a key seen before (its import cached) still has every proof signature checked; extra jwk members change nothing', async () => {
+      const key = await dpopKey();
+      const first = await withProof(bearerUser, CRM, await dp(key));
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.equal((decodeJwt(first.body.access_token as string).cnf as { jkt: string }).jkt, key.jkt);
+      // The same public key in the header, signed by another key: refused although the header's key is cached.
+      const forged = await proof(await dpopKey(), svc.url, { jwk: key.jwk });
+      const res = await withProof(bearerUser, CRM, forged);
+      assert.deepEqual([res.status, res.body], [400, INVALID_PROOF]);
+      assert.deepEqual(events.at(-1)!.reasons, ['bad_signature']);
+      // Non-thumbprint members (RFC 7638 §3.2) do not change the key, the thumbprint or the binding.
+      const again = await withProof(bearerUser, CRM, await dp(key, { jwk: { ...key.jwk, kid: 'k1', use: 'sig', alg: 'ES256' } }));
+      assert.equal(again.status, 200, JSON.stringify(again.body));
+      assert.equal((decodeJwt(again.body.access_token as string).cnf as { jkt: string }).jkt, key.jkt);
+      // The same thumbprint under another alg is not the cached key: refused as not allowed (ES384 is not listed).
+      const otherAlg = `${b64u({ alg: 'ES384', typ: 'dpop+jwt', jwk: key.jwk })}.${b64u({ htm: 'POST', htu: `${svc.url}/token`, iat: Math.floor(Date.now() / 1000), jti: 'j-alg' })}.AAAA`;
+      const alg = await withProof(bearerUser, CRM, otherAlg);
+      assert.deepEqual([alg.status, alg.body, events.at(-1)!.reasons], [400, INVALID_PROOF, ['alg_not_allowed']]);
+    });
 
     it('two DPoP headers', async () => {
       const key = await dpopKey();
