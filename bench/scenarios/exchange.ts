@@ -137,18 +137,27 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
         .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey)));
   const plain: number[] = [];
   const bound: number[] = [];
+  // Service CPU per answered request: steadier than req/s on a shared machine.
+  const plainCpu: number[] = [];
+  const boundCpu: number[] = [];
+  const measured = async (load: Parameters<typeof runLoad>[0], cpu: number[]) => {
+    const before = await svc.cpuMs();
+    const r = await runLoad(load);
+    cpu.push(((await svc.cpuMs()) - before) / Math.max(1, r.ok + r.non2xx));
+    return r;
+  };
   let failed = 0;
   let needed = Math.ceil(options.duration * 3000);
   for (let rep = 0; rep < options.reps; rep++) {
     const runs = [
       async () => {
-        const r = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration });
+        const r = await measured({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration }, plainCpu);
         plain.push(r.rps);
         failed += r.non2xx + r.errors + r.timeouts;
       },
       async () => {
         const proofs = await proofsFor(needed);
-        const r = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration, dpopProofs: proofs });
+        const r = await measured({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration, dpopProofs: proofs }, boundCpu);
         bound.push(r.rps);
         failed += r.non2xx + r.errors + r.timeouts;
         if (r.ok + r.non2xx > needed) ctx.log(`  DPoP exchange ran out of proofs (${needed}); raising the pool`);
@@ -163,5 +172,8 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
   report.figure('1', 'exchange with DPoP proof (ES256)', 'req/s', bound, failed);
   const ratio = bound.map((v, i) => v / plain[i]!);
   report.figure('1', 'exchange with DPoP / without (per rep)', 'ratio', ratio);
+  report.figure('1', 'service CPU per exchange without DPoP', 'ms', plainCpu);
+  report.figure('1', 'service CPU per exchange with DPoP', 'ms', boundCpu);
+  ctx.log(`  service CPU per request: ${fmt(median(plainCpu))} ms without DPoP, ${fmt(median(boundCpu))} ms with`);
   report.target('1', 'exchange with DPoP >= 0.8 x without', `${fmt(median(bound))} vs ${fmt(median(plain))} req/s`, median(ratio), '>=', 0.8);
 }
