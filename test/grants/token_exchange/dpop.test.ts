@@ -3,7 +3,7 @@
 // session registry. Real service, real Redis; proofs made with jose.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, KeyObject, randomBytes, sign } from 'node:crypto';
 import { request } from 'node:http';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { devLogin } from '../../../tools/dev_login.js';
@@ -245,6 +245,24 @@ describe('DPoP at the token endpoint (nonces off)', () => {
       const otherAlg = `${b64u({ alg: 'ES384', typ: 'dpop+jwt', jwk: key.jwk })}.${b64u({ htm: 'POST', htu: `${svc.url}/token`, iat: Math.floor(Date.now() / 1000), jti: 'j-alg' })}.AAAA`;
       const alg = await withProof(bearerUser, CRM, otherAlg);
       assert.deepEqual([alg.status, alg.body, events.at(-1)!.reasons], [400, INVALID_PROOF, ['alg_not_allowed']]);
+    });
+
+    it('proofs under the other default algs (Ed25519, EdDSA) bind the token to their key; a critical header is refused', async () => {
+      for (const alg of ['Ed25519', 'EdDSA']) {
+        const { privateKey, publicKey } = await generateKeyPair(alg === 'EdDSA' ? 'Ed25519' : alg, { extractable: true });
+        const jwk = await exportJWK(publicKey);
+        const signed = await new SignJWT({ htm: 'POST', htu: `${svc.url}/token`, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url') })
+          .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk }).sign(privateKey);
+        const res = await withProof(bearerUser, CRM, signed);
+        assert.equal(res.status, 200, `${alg} ${JSON.stringify(res.body)}`);
+        assert.deepEqual([res.body.token_type, (decodeJwt(res.body.access_token as string).cnf as { jkt: string }).jkt], ['DPoP', await calculateJwkThumbprint(jwk)]);
+      }
+      const key = await dpopKey();
+      // Signed correctly (jose would not sign an unknown critical parameter): only `crit` is wrong with it.
+      const input = `${b64u({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk, crit: ['x'], x: 1 })}.${b64u({ htm: 'POST', htu: `${svc.url}/token`, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url') })}`;
+      const raw = `${input}.${sign('sha256', Buffer.from(input), { key: KeyObject.from(key.privateKey), dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+      const res = await withProof(bearerUser, CRM, raw);
+      assert.deepEqual([res.status, res.body, events.at(-1)!.reasons], [400, INVALID_PROOF, ['malformed']]);
     });
 
     it('two DPoP headers', async () => {
