@@ -41,38 +41,44 @@ function cut(s: string, max: number): [string, number] {
   return [s.slice(0, end) + TRUNCATION_MARK, dropped];
 }
 
-function bound(value: unknown, path: string, key: string, depth: number, out: Truncations): unknown {
-  const note = (p: string, n: number) => {
-    out[p] = (out[p] ?? 0) + n;
-  };
+function note(out: Truncations, path: string, n: number): void {
+  out[path] = (out[path] ?? 0) + n;
+}
+
+/** `path` names `value` (built only for containers and cuts: most values are short strings kept whole). */
+function bound(value: unknown, parent: string, key: string, depth: number, out: Truncations, path?: string): unknown {
   if (typeof value === 'string') {
     const [kept, dropped] = cut(value, IDENTIFIER_FIELDS.has(key) ? MAX_IDENTIFIER_FIELD_LENGTH : MAX_STRING_LENGTH);
-    if (dropped) note(path, dropped);
+    if (dropped) note(out, path ?? (parent ? `${parent}.${key}` : key), dropped);
     return kept;
   }
   if (value === null || typeof value !== 'object') return value;
+  const here = path ?? (parent ? `${parent}.${key}` : key);
   if (depth >= MAX_DEPTH) {
-    note(path, 1);
+    note(out, here, 1);
     return undefined;
   }
   if (Array.isArray(value)) {
     const kept: unknown[] = [];
+    const entryPath = `${here}[]`;
     let chars = 0;
     for (const entry of value) {
       if (kept.length === MAX_ARRAY_ENTRIES) break;
-      const b = bound(entry, `${path}[]`, key, depth + 1, out);
+      const b = bound(entry, here, key, depth + 1, out, entryPath);
       chars += typeof b === 'string' ? b.length : 1;
       if (chars > MAX_ARRAY_CHARS) break;
       kept.push(b);
     }
-    if (kept.length < value.length) note(path, value.length - kept.length);
+    if (kept.length < value.length) note(out, here, value.length - kept.length);
     return kept;
   }
   const obj: Record<string, unknown> = {};
-  const entries = Object.entries(value);
-  if (entries.length > MAX_OBJECT_KEYS) note(path || '.', entries.length - MAX_OBJECT_KEYS);
-  for (const [k, v] of entries.slice(0, MAX_OBJECT_KEYS)) {
-    const b = bound(v, path ? `${path}.${k}` : k, k, depth + 1, out);
+  const keys = Object.keys(value);
+  if (keys.length > MAX_OBJECT_KEYS) note(out, here || '.', keys.length - MAX_OBJECT_KEYS);
+  const limit = Math.min(keys.length, MAX_OBJECT_KEYS);
+  for (let i = 0; i < limit; i += 1) {
+    const k = keys[i]!;
+    const b = bound((value as Record<string, unknown>)[k], here, k, depth + 1, out);
     if (b !== undefined) obj[k] = b;
   }
   return obj;

@@ -273,8 +273,8 @@ export const configSchema = z.strictObject({
     .describe('Revocation and session records.'),
   audit: z
     .strictObject({
-      maxLength: z.number().int().min(100).default(100000).describe('Most events kept in the audit stream.'),
-      maxAgeSeconds: z.number().int().min(60).default(7 * 86400).describe('Oldest event kept in the audit stream.'),
+      maxLength: z.number().int().min(100).default(100000).describe('About the most events kept in the audit stream (Redis trims whole stream nodes: never fewer, at most about 100 more).'),
+      maxAgeSeconds: z.number().int().min(60).default(7 * 86400).describe('Oldest event kept in the audit stream (trimmed at most once a second: an event may outlive it by about a second).'),
       maxHopsPerSession: z.number().int().min(10).max(10000).default(200).describe('Most delegation hops kept per session record.'),
     })
     .prefault({})

@@ -34,14 +34,17 @@ export function requestLog(logger: Logger, httpDuration?: Metrics['httpDuration'
       const route = routeTemplate(ctx);
       const seconds = (performance.now() - started) / 1000;
       httpDuration?.observe({ http_route: route, http_request_method: KNOWN_METHODS.has(ctx.method) ? ctx.method : '_OTHER', http_response_status_code: ctx.status }, seconds);
-      const line = {
-        reqId: requestId, method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 100_000) / 100,
-        ...(clientId ? { clientId } : {}),
-        ...(d ? { decision: d.decision, error: d.error, reasons: d.reasons, sub: d.sub, sid: d.sid, toolServer: d.toolServer, scopes: d.grantedScopes, jti: d.jti } : {}),
-      };
-      if (PROBE_ROUTES.has(route)) logger.debug(line, 'request');
-      else if (ctx.status >= 500) logger.error(line, 'request');
-      else logger.info(line, 'request');
+      const level = PROBE_ROUTES.has(route) ? 'debug' : ctx.status >= 500 ? 'error' : 'info';
+      // The line is built only when it is written (pino would drop it below its level). No `return` here: it would
+      // swallow the error a finally block is passing through.
+      if (logger.isLevelEnabled(level)) {
+        const line = {
+          reqId: requestId, method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 100_000) / 100,
+          ...(clientId ? { clientId } : {}),
+          ...(d ? { decision: d.decision, error: d.error, reasons: d.reasons, sub: d.sub, sid: d.sid, toolServer: d.toolServer, scopes: d.grantedScopes, jti: d.jti } : {}),
+        };
+        logger[level](line, 'request');
+      }
     }
   };
 }

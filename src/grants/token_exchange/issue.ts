@@ -1,6 +1,6 @@
 // Builds and signs the delegation token: an RFC 9068 JWT access token with RFC 8693 `act` and our `sid`.
-import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { randomFillSync } from 'node:crypto';
+import { CompactSign, type SignJWT } from 'jose';
 import type { McpToolDetails } from 'delegation-token-verify';
 import type { ActClaim } from '../../token_types/types.js';
 
@@ -31,9 +31,29 @@ export interface DelegationClaims {
   authorizationDetails?: McpToolDetails[] | undefined;
 }
 
+/** 16 random bytes per jti, cut from a pool refilled 256 jtis at a time (one CSPRNG call instead of one per token, as
+ * Node's randomUUID does); each slice is used once. */
+const JTI_BYTES = 16;
+const jtiPool = Buffer.alloc(JTI_BYTES * 256);
+let jtiOffset = jtiPool.length;
+
+function newJti(): string {
+  if (jtiOffset === jtiPool.length) {
+    randomFillSync(jtiPool);
+    jtiOffset = 0;
+  }
+  const jti = jtiPool.toString('base64url', jtiOffset, jtiOffset + JTI_BYTES);
+  jtiOffset += JTI_BYTES;
+  return jti;
+}
+
+const encoder = new TextEncoder();
+
+/** The claims are built here, from checked values, and serialized once: jose's CompactSign signs them as they are
+ * (SignJWT would clone and re-validate the same object on every token). */
 export async function signDelegationToken(issuer: string, signer: Signer, c: DelegationClaims): Promise<{ token: string; jti: string }> {
-  const jti = randomBytes(16).toString('base64url');
-  const token = await new SignJWT({
+  const jti = newJti();
+  const claims = {
     client_id: c.clientId,
     scope: c.scopes.join(' '),
     sid: c.sid,
@@ -44,15 +64,16 @@ export async function signDelegationToken(issuer: string, signer: Signer, c: Del
     ...(c.groups?.length ? { groups: c.groups } : {}),
     ...(c.jkt ? { cnf: { jkt: c.jkt } } : {}),
     ...(c.authorizationDetails ? { authorization_details: c.authorizationDetails } : {}),
-  })
+    iss: issuer,
+    sub: c.sub,
+    aud: c.aud,
+    iat: c.iat,
+    exp: c.exp,
+    jti,
+  };
+  const token = await new CompactSign(encoder.encode(JSON.stringify(claims)))
     // RFC 9068 §2.1: typ "at+jwt"; a kid from the published JWKS.
     .setProtectedHeader({ alg: signer.alg, typ: 'at+jwt', kid: signer.kid })
-    .setIssuer(issuer)
-    .setSubject(c.sub)
-    .setAudience(c.aud)
-    .setIssuedAt(c.iat)
-    .setExpirationTime(c.exp)
-    .setJti(jti)
     .sign(signer.key);
   return { token, jti };
 }

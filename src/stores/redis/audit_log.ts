@@ -13,12 +13,17 @@ const SCAN_BATCH = 500;
  */
 const SINCE_SLACK_MS = 5 * 60_000;
 
+/** Trimming by age runs at most this often per process (the age bound is in seconds anyway). */
+const AGE_TRIM_INTERVAL_MS = 1000;
+
 type AuditEntry = StoredAuditEvent & { id: string };
 
 export class RedisAuditLog implements AuditLog {
   readonly #redis: ScriptedRedis;
   readonly #key: string;
   readonly #limits: Pick<StoreLimits, 'auditMaxLength' | 'auditMaxAgeSeconds'>;
+  /** When this process last trimmed by age (0: not yet, so the first append of a process trims). */
+  #lastAgeTrim = 0;
 
   constructor(redis: ScriptedRedis, prefix: string, limits: Pick<StoreLimits, 'auditMaxLength' | 'auditMaxAgeSeconds'>) {
     this.#redis = redis;
@@ -26,16 +31,27 @@ export class RedisAuditLog implements AuditLog {
     this.#limits = limits;
   }
 
-  /** One MULTI: the batch, then exact trims by length and by age (ids are Redis' append time in ms). */
+  /**
+   * One pipeline, one round trip (no MULTI: an append needs no transaction, and MULTI adds a QUEUED reply per command).
+   * Each XADD trims by length approximately (`MAXLEN ~`): Redis drops whole stream nodes only, so the length trim never
+   * keeps fewer than `auditMaxLength` events and at most one node more (`stream-node-max-entries` / `-bytes`: 100
+   * entries or 4 KB by default), instead of editing the oldest node on every append. By age (ids are Redis' append
+   * time in ms) an exact MINID trim, at most once per second per process: an event outlives `auditMaxAgeSeconds` by
+   * about a second at most.
+   */
   async append(events: StoredAuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const multi = this.#redis.multi();
-    for (const event of events) multi.xadd(this.#key, '*', 'event', JSON.stringify(event));
-    multi.xtrim(this.#key, 'MAXLEN', '=', this.#limits.auditMaxLength);
-    multi.xtrim(this.#key, 'MINID', '=', Date.now() - this.#limits.auditMaxAgeSeconds * 1000);
-    const results = await multi.exec();
+    const pipeline = this.#redis.pipeline();
+    const maxLength = this.#limits.auditMaxLength;
+    for (const event of events) pipeline.xadd(this.#key, 'MAXLEN', '~', maxLength, '*', 'event', JSON.stringify(event));
+    const now = Date.now();
+    if (now - this.#lastAgeTrim >= AGE_TRIM_INTERVAL_MS) {
+      this.#lastAgeTrim = now;
+      pipeline.xtrim(this.#key, 'MINID', '=', now - this.#limits.auditMaxAgeSeconds * 1000);
+    }
+    const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
-    if (!results || failed) throw failed?.[0] ?? new Error('Redis MULTI was aborted');
+    if (!results || failed) throw failed?.[0] ?? new Error('the Redis pipeline was aborted');
   }
 
   async query(filter: AuditFilter, page: { cursor?: string; limit: number }): Promise<Page<AuditEntry>> {
