@@ -35,3 +35,67 @@ export function ownToolDetails(claim: unknown, audience: string): McpToolDetails
 function invalid(detail: string): VerifyError {
   return new VerifyError('ERR_CLAIM_INVALID', { detail });
 }
+
+/** Distinct `authorization_details` texts kept per verifier, and the longest kept (a token is at most 16 KiB). */
+const CACHE_ENTRIES = 64;
+const CACHE_TEXT_MAX = 8192;
+
+/** A checked `authorization_details` claim (deep-frozen) and its entries for this audience. */
+export interface ResolvedDetails {
+  readonly claim: unknown;
+  readonly own: readonly McpToolDetails[];
+}
+
+/**
+ * `ownToolDetails` for one audience, remembered by the claim's exact JSON text as it appears in the token. The same
+ * text always parses to the same value, so a hit is what a fresh check would give: the claim (deep-frozen, shared by
+ * every token that carries this text) and its own entries. Tokens minted from one policy rule carry the same details,
+ * so most first-seen tokens neither parse nor check them again. Only claims that passed are kept; a refused one is
+ * checked again every time.
+ */
+export class OwnToolDetailsCache {
+  private readonly entries = new Map<string, ResolvedDetails>();
+  /** The entry found or added last, and its text: tokens in a row usually carry the same details. */
+  private last: { text: string; resolved: ResolvedDetails } | undefined;
+
+  constructor(private readonly audience: string) {}
+
+  /**
+   * The length of the last remembered claim text when `text` holds it at `start`, else 0. That text was checked as a
+   * whole JSON value (no repeated names), so a scanner may step over it: the value at `start` is exactly that text.
+   */
+  knownAt(text: string, start: number): number {
+    const last = this.last;
+    return last !== undefined && text.startsWith(last.text, start) ? last.text.length : 0;
+  }
+
+  /** The entry for this exact claim text, if it was checked before. */
+  lookup(text: string): ResolvedDetails | undefined {
+    const last = this.last;
+    if (last !== undefined && last.text === text) return last.resolved;
+    const resolved = this.entries.get(text);
+    if (resolved) this.last = { text, resolved };
+    return resolved;
+  }
+
+  /** Check a claim (throws `ERR_CLAIM_INVALID` as `ownToolDetails`) and remember it by its text, when known. */
+  resolve(claim: unknown, text: string | undefined): ResolvedDetails {
+    const own = Object.freeze(ownToolDetails(claim, this.audience));
+    const resolved: ResolvedDetails = { claim: deepFreeze(claim), own };
+    if (text !== undefined && text.length <= CACHE_TEXT_MAX) {
+      // A stream of distinct details (per-user values, or someone probing) cycles the oldest entries out.
+      if (this.entries.size >= CACHE_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+      this.entries.set(text, resolved);
+      this.last = { text, resolved };
+    }
+    return resolved;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -4,7 +4,8 @@
 import type { JWTPayload } from 'jose' with { 'resolution-mode': 'import' };
 import { VerifyError } from './errors.js';
 import { isIdentifier } from './identifiers.js';
-import { ownToolDetails } from './authorization_details.js';
+import type { ResolvedDetails } from './authorization_details.js';
+import type { McpToolDetails } from './constraints.js';
 import type { Actor, VerifiedToken } from './types.js';
 
 /**
@@ -150,17 +151,31 @@ export function parseAncestors(value: unknown): string[] {
 }
 
 /**
- * Build the VerifiedToken from claims whose signature, `iss`, `aud`, `exp` and `nbf` jose already checked.
- * `nowSeconds` and `tolerance` drive the `iat` sanity check; `audience` selects the `mcp_tool` details that apply here.
+ * Build the VerifiedToken from claims whose signature (jose) and `iss`, `aud`, `exp`, `nbf` (`validateClaimsSet`) passed.
+ * `nowSeconds` and `tolerance` drive the `iat` sanity check; `resolveDetails` checks the `authorization_details`
+ * claim and selects the `mcp_tool` entries for this verifier's audience (see `OwnToolDetailsCache`).
  */
-export function toVerifiedToken(claims: JWTPayload, nowSeconds: number, tolerance: number, audience: string): VerifiedToken {
+export function toVerifiedToken(
+  claims: JWTPayload,
+  nowSeconds: number,
+  tolerance: number,
+  resolveDetails: (claim: unknown) => ResolvedDetails,
+): VerifiedToken {
   const { sub, clientId, sid, jti, exp, iat, scopes, actors, ancestors } = parseDelegationClaims(claims);
   // RFC 7519 §4.1.6 only defines iat; a token "issued" beyond the leeway in the future is a broken or forged clock [P].
   if (iat > nowSeconds + tolerance) throw new VerifyError('ERR_NOT_YET_VALID', { detail: 'iat in the future' });
   const jkt = boundKey(claims.cnf);
-  const authorizationDetails = ownToolDetails(claims.authorization_details, audience);
+  let authorizationDetails: readonly McpToolDetails[] = NO_DETAILS;
+  if (claims.authorization_details !== undefined) {
+    const { claim, own } = resolveDetails(claims.authorization_details);
+    // The same value, already frozen (deepFreeze below then skips it), shared with other tokens that carry its text.
+    claims.authorization_details = claim;
+    authorizationDetails = own;
+  }
   return deepFreeze({ sub, clientId, scopes, sid, jti, exp, iat, actors, ancestors, authorizationDetails, ...(jkt ? { jkt } : {}), claims });
 }
+
+const NO_DETAILS: readonly McpToolDetails[] = Object.freeze([]);
 
 const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
 

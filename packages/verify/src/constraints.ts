@@ -128,7 +128,7 @@ export function parseAuthorizationDetailsJson(text: string): Parsed<McpToolDetai
     return refuse('not JSON');
   }
   // RFC 8259 §4: names SHOULD be unique; a repeated one would let two readers see two different limits.
-  if (typeof value === 'object' && value !== null && hasDuplicateMember(text, value)) return refuse('duplicate member name');
+  if (typeof value === 'object' && value !== null && hasDuplicateMember(text)) return refuse('duplicate member name');
   return parseAuthorizationDetails(value);
 }
 

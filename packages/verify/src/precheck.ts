@@ -1,24 +1,35 @@
 // Checks on the raw compact JWS that must hold before any key is looked up or any signature is computed.
+import type { JWTPayload } from 'jose' with { 'resolution-mode': 'import' };
+import type { OwnToolDetailsCache, ResolvedDetails } from './authorization_details.js';
+import { parseClaimsSet } from './claims_set.js';
 import { VerifyError } from './errors.js';
-import { decodeJsonSegment } from './json_strict.js';
+import { decodeJsonSegment, decodeSegmentText, hasDuplicateMember, type MemberSpan } from './json_strict.js';
 
 /** Our tokens are well under 4 KiB; anything far larger is refused before it costs a JSON parse. */
 export const MAX_TOKEN_LENGTH = 16_384;
 
 const ACCESS_TOKEN_TYP = 'application/at+jwt';
 
-/** The protected header fields the verifier needs after a successful precheck. */
-export interface PrecheckedHeader {
+/** What the verifier needs after a successful precheck: the header's `alg` and `kid`, and the parsed payload. */
+export interface Prechecked {
   alg: string;
   kid: string;
+  /** The claims set, parsed once; untrusted until the signature is verified. */
+  claims: JWTPayload;
+  /** The cached check of its `authorization_details`, when that exact text was checked before. */
+  details: ResolvedDetails | undefined;
+  /** The `authorization_details` JSON text, when it is an array or object (the key to remember its check by). */
+  detailsText: string | undefined;
 }
 
 /**
- * Parse and vet the header and payload of a compact JWS, each decoded exactly once. The payload is only parsed here
- * (for the duplicate name check); nothing in it is trusted until jose has verified the signature. Returns the
- * header's `alg` and `kid`, so the caller can pick the key without decoding the header again.
+ * Parse and vet the header and payload of a compact JWS, each decoded exactly once. The payload is parsed here only;
+ * the verifier checks the signature with jose's compactVerify, which does not parse it again, and then the claims.
+ * Nothing in the payload is trusted until then. Returns the header's `alg` and `kid`, so the caller can pick the key
+ * without decoding the header again, and the claims set. With `details`, an `authorization_details` value whose text
+ * was checked before is taken from it instead of parsed (see `parseClaimsSet`).
  */
-export function precheck(token: unknown, algorithms: ReadonlySet<string>): PrecheckedHeader {
+export function precheck(token: unknown, algorithms: ReadonlySet<string>, details?: OwnToolDetailsCache): Prechecked {
   if (typeof token !== 'string' || token.length === 0) throw new VerifyError('ERR_TOKEN_MISSING');
   if (token.length > MAX_TOKEN_LENGTH) throw malformed('token too long');
   const firstDot = token.indexOf('.');
@@ -29,9 +40,12 @@ export function precheck(token: unknown, algorithms: ReadonlySet<string>): Prech
   }
   const header = decodeHeader(token.slice(0, firstDot));
   if (!header) throw malformed('header is not a UTF-8 JSON object with unique member names');
-  if (!decodeJsonSegment(token.slice(firstDot + 1, secondDot))) {
-    throw malformed('payload is not a UTF-8 JSON object with unique member names');
-  }
+  const payload = decodeSegmentText(token.slice(firstDot + 1, secondDot));
+  const span: MemberSpan = { name: 'authorization_details', start: -1, end: -1, ...(details ? { knownAt: (text: string, start: number) => details.knownAt(text, start) } : {}) };
+  // RFC 7515 §4 / RFC 7519 §4: names must be unique; we refuse instead of taking the last one [P, JW-07].
+  // RFC 7519 §7.2 step 10: the claims set is a JSON object.
+  const parsed = payload === undefined || hasDuplicateMember(payload, span) ? undefined : parseClaimsSet(payload, span, details);
+  if (!parsed) throw malformed('payload is not a UTF-8 JSON object with unique member names');
 
   // RFC 8725 §3.1: accept only an allow-listed algorithm (this is also what refuses "none" and HS256 key confusion).
   if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {
@@ -45,7 +59,7 @@ export function precheck(token: unknown, algorithms: ReadonlySet<string>): Prech
   if (Object.hasOwn(header, 'crit')) throw malformed('crit header present');
   // RFC 8725 §3.10: kid selects a key from the issuer's JWKS by string equality only, never as a path or query.
   if (typeof header.kid !== 'string' || header.kid.length === 0) throw malformed('kid header missing');
-  return { alg: header.alg, kid: header.kid };
+  return { alg: header.alg, kid: header.kid, ...parsed };
 }
 
 /**

@@ -1,19 +1,21 @@
-// createVerifier: the composition of precheck → cache → jose signature and claims → act/claim shape → revocation → scope.
+// createVerifier: the composition of precheck → cache → jose signature → claims → act/claim shape → revocation → scope.
 import {
   createRemoteJWKSet,
   customFetch,
+  compactVerify,
   errors as joseErrors,
-  jwtVerify,
   type CryptoKey,
   type JWTVerifyGetKey,
-  type JWTVerifyOptions,
+  type VerifyOptions as JoseVerifyOptions,
 } from 'jose';
 import { REQUIRED_CLAIMS, toVerifiedToken } from './claims.js';
+import { OwnToolDetailsCache } from './authorization_details.js';
+import { presenceOrder, validateClaimsSet, type ClaimsSetRules } from './claims_set.js';
 import { fromJoseError, VerifyError } from './errors.js';
 import { issuerEndpoint } from './issuer_http.js';
 import { ExpiringLru } from './lru.js';
 import { stats } from './internal_stats.js';
-import { precheck, type PrecheckedHeader } from './precheck.js';
+import { precheck, type Prechecked } from './precheck.js';
 import { createRevocationCheck } from './revocation.js';
 import { createDpopCheck } from './dpop.js';
 import { createDpopNonces } from './dpop_nonce.js';
@@ -93,6 +95,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 
   const cache = options.cache === false ? undefined : new ExpiringLru<VerifiedToken>(options.cache?.maxEntries ?? 10_000);
+  const ownDetails = new OwnToolDetailsCache(audience);
   const now = options.now ?? Date.now;
   const revocation = createRevocationCheck(options.revocation, issuer, now);
   const dpopAlgorithms = allowedAlgorithms(options.dpop?.algorithms ?? DEFAULT_DPOP_ALGORITHMS);
@@ -107,8 +110,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     now,
   });
 
-  const joseOptions: JWTVerifyOptions = {
-    algorithms: [...algorithms],
+  // The signature is jose's compactVerify (the precheck already parsed the payload and checked typ and crit); the
+  // claims are checked as jose's jwtVerify would, by validateClaimsSet.
+  const joseOptions: JoseVerifyOptions = { algorithms: [...algorithms] };
+  const claimsRules: ClaimsSetRules = {
     // RFC 9068 §4: the issuer identifier MUST exactly match the iss claim.
     issuer,
     // RFC 9068 §4 / RFC 7519 §4.1.3: reject tokens whose aud does not contain our resource identifier.
@@ -116,32 +121,32 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // RFC 7519 §4.1.4-5: exp and nbf with bounded leeway.
     clockTolerance,
     maxTokenAge,
-    typ: 'at+jwt',
     // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat and jti are REQUIRED.
-    requiredClaims: [...REQUIRED_CLAIMS],
+    requiredClaims: REQUIRED_CLAIMS,
   };
+  const requiredInOrder = presenceOrder(claimsRules);
 
-  async function verifySignatureAndClaims(token: string, header: PrecheckedHeader, nowMs: number): Promise<VerifiedToken> {
+  async function verifySignatureAndClaims(token: string, pre: Prechecked, nowMs: number): Promise<VerifiedToken> {
     stats.signatureVerifications++;
-    let payload;
-    // With the default clock jose reads Date.now itself; an injected one is handed over as its currentDate.
-    const joseCall = options.now === undefined ? joseOptions : { ...joseOptions, currentDate: new Date(nowMs) };
     try {
       // A key already resolved for this kid and alg from the current key set is handed to jose directly; anything
       // else goes through the remote set (and so through its rate-limited refresh for an unknown kid).
-      ({ payload } = await jwtVerify(token, keys.get(header.alg, header.kid) ?? getKey, joseCall));
+      await compactVerify(token, keys.get(pre.alg, pre.kid) ?? getKey, joseOptions);
+      // As jwtVerify did: the default clock is read once the signature is checked, an injected one at the call.
+      validateClaimsSet(pre.claims, claimsRules, requiredInOrder, options.now === undefined ? Date.now() : nowMs);
     } catch (err) {
       throw fromJoseError(err);
     }
-    return toVerifiedToken(payload, Math.floor(nowMs / 1000), clockTolerance, audience);
+    const resolveDetails = (claim: unknown) => pre.details ?? ownDetails.resolve(claim, pre.detailsText);
+    return toVerifiedToken(pre.claims, Math.floor(nowMs / 1000), clockTolerance, resolveDetails);
   }
 
   async function verify(token: string | undefined, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {
     const nowMs = now();
     let verified = typeof token === 'string' ? cache?.get(token, nowMs) : undefined;
     if (!verified) {
-      const header = precheck(token, algorithms);
-      verified = await verifySignatureAndClaims(token as string, header, nowMs);
+      const prechecked = precheck(token, algorithms, ownDetails);
+      verified = await verifySignatureAndClaims(token as string, prechecked, nowMs);
       cache?.set(token as string, verified, cacheUntilMs(verified, maxTokenAge));
     }
     // The binding is per call: the signature may come from the cache, the proof never does.

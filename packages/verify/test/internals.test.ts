@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { basicAuthorization, issuerEndpoint } from '../src/issuer_http.js';
-import { hasDuplicateMember } from '../src/json_strict.js';
+import { decodeSegmentText, hasDuplicateMember, type MemberSpan } from '../src/json_strict.js';
 import { ExpiringLru } from '../src/lru.js';
 import { precheck } from '../src/precheck.js';
 import { VerifyError } from '../src/errors.js';
@@ -55,7 +55,7 @@ describe('hasDuplicateMember', () => {
   for (const [text, expected] of cases) {
     it(`${text} → ${expected}`, () => {
       assert.equal(hasDuplicateMember(text), expected);
-      assert.equal(hasDuplicateMember(text, JSON.parse(text)), expected);
+      assert.equal(hasDuplicateMember(text, { name: 'a', start: 0, end: 0 }), expected);
     });
   }
 
@@ -88,6 +88,93 @@ describe('hasDuplicateMember', () => {
       assert.equal(hasDuplicateMember(text), expected, text);
     }
     assert.ok(duplicates > 500 && duplicates < 2500, `${duplicates} of 3000 had duplicates`);
+  });
+});
+
+describe('hasDuplicateMember: large objects, escaped names, the span', () => {
+  const members = (n: number, name = (i: number) => `k${i}`) => Array.from({ length: n }, (_, i) => `"${name(i)}":${i}`);
+  it('an object past 32 names falls back to the exact count: a repeat anywhere in it, or nested below it, is found', () => {
+    const many = members(200);
+    assert.equal(hasDuplicateMember(`{${many.join(',')}}`), false);
+    assert.equal(hasDuplicateMember(`{${many.join(',')},"k3":0}`), true);
+    assert.equal(hasDuplicateMember(`{${many.join(',')},"k199":0}`), true);
+    assert.equal(hasDuplicateMember(`{${many.join(',')},"x":{"a":1,"a":2}}`), true);
+    assert.equal(hasDuplicateMember(`{"x":{"a":1,"a":2},${many.join(',')}}`), true);
+    assert.equal(hasDuplicateMember(`[{${many.join(',')}},{${many.join(',')}}]`), false);
+    // Names of one length that differ only in their last character.
+    assert.equal(hasDuplicateMember(`{${members(40, (i) => `same_length_${String(i).padStart(3, '0')}`).join(',')}}`), false);
+  });
+  it('the count ignores enumerable properties added to Object.prototype', () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = 1;
+    try {
+      assert.equal(hasDuplicateMember(`{${members(40).join(',')},"o":{"p":{}}}`), false);
+      assert.equal(hasDuplicateMember('{"\\u0061":{"b":{}},"c":1}'), false);
+    } finally {
+      delete proto.polluted;
+    }
+  });
+  it('text that is not JSON: unbalanced brackets and a name outside any object are duplicates; nothing throws', () => {
+    for (const text of ['}{', '{"a":1}}', '"a":1', '{"\\u00":1,"b":2}', '{"a":[1,}', '{"a', '{"a\\']) assert.doesNotThrow(() => hasDuplicateMember(text), text);
+    assert.equal(hasDuplicateMember('{"a":1}}'), true);
+    assert.equal(hasDuplicateMember('"a":1'), true);
+    assert.equal(hasDuplicateMember('{"\\u00zz":1,"b":2}'), true);
+  });
+  it('reports the span of a top-level member whose value is an array or object, and only that', () => {
+    const find = (text: string): string | undefined => {
+      const span: MemberSpan = { name: 'authorization_details', start: -1, end: -1 };
+      assert.equal(hasDuplicateMember(text, span), false, text);
+      return span.start === -1 ? undefined : text.slice(span.start, span.end);
+    };
+    assert.equal(find('{"a":1,"authorization_details":[{"x":"]}\\"","y":[[]]}],"b":{}}'), '[{"x":"]}\\"","y":[[]]}]');
+    assert.equal(find('{ "authorization_details" :\n [ 1 , { } ] }'), '[ 1 , { } ]');
+    assert.equal(find('{"authorization_details":{"a":[1]}}'), '{"a":[1]}');
+    assert.equal(find('{"x":{"authorization_details":[1]},"y":[{"authorization_details":[2]}]}'), undefined);
+    assert.equal(find('{"authorization_details":"[1]"}'), undefined);
+    assert.equal(find('{"authorization_details":null}'), undefined);
+    assert.equal(find('{"s":"\\"authorization_details\\":[1]"}'), undefined);
+    // An escaped spelling is the same member to JSON.parse but is not located: the caller then just does not cache.
+    assert.equal(find('{"authorization\\u005fdetails":[1]}'), undefined);
+  });
+  it('steps over a value knownAt vouches for, and still checks everything around it', () => {
+    const known = '[{"a":1,"b":{"a":2}}]';
+    const span = (): MemberSpan => ({ name: 'authorization_details', start: -1, end: -1, knownAt: (text, start) => (text.startsWith(known, start) ? known.length : 0) });
+    const text = `{"x":1,"authorization_details":${known},"y":{"z":1}}`;
+    const s = span();
+    assert.equal(hasDuplicateMember(text, s), false);
+    assert.equal(text.slice(s.start, s.end), known);
+    assert.equal(hasDuplicateMember(`{"x":1,"authorization_details":${known},"x":2}`, span()), true);
+    assert.equal(hasDuplicateMember(`{"authorization_details":${known},"y":{"z":1,"z":1}}`, span()), true);
+    // Not the known text: read as usual.
+    assert.equal(hasDuplicateMember('{"authorization_details":[{"a":1,"a":1}]}', span()), true);
+  });
+});
+
+describe('decodeSegmentText', () => {
+  it('accepts exactly base64url without padding (as the old regular expression did, and no 4n+1 length)', () => {
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const intruders = ['+', '/', '=', ' ', '\n', '.', '!', '~', '\u00e9', '\u0000', '%'];
+    for (let n = 0; n < 3000; n++) {
+      const ascii = JSON.stringify({ v: Math.floor(random() * 1e9).toString(36).repeat(1 + Math.floor(random() * 5)) });
+      let segment = Buffer.from(ascii).toString('base64url');
+      if (random() < 0.5) {
+        const at = Math.floor(random() * (segment.length + 1));
+        segment = segment.slice(0, at) + intruders[Math.floor(random() * intruders.length)]! + segment.slice(at);
+      } else if (random() < 0.3) {
+        segment = segment.slice(0, -1);
+      }
+      const valid = /^[A-Za-z0-9_-]*$/.test(segment) && segment.length % 4 !== 1;
+      const decoded = decodeSegmentText(segment);
+      assert.equal(decoded !== undefined, valid, JSON.stringify(segment));
+      if (valid) assert.equal(decoded, Buffer.from(segment, 'base64url').toString('utf8'));
+    }
+    assert.ok(alphabet.length === 64);
+  });
+  it('refuses bytes that are not UTF-8', () => {
+    assert.equal(decodeSegmentText(Buffer.from([0x7b, 0xff, 0x7d]).toString('base64url')), undefined);
+    assert.equal(decodeSegmentText(Buffer.from('{"é":1}').toString('base64url')), '{"é":1}');
   });
 });
 
@@ -156,14 +243,15 @@ describe('precheck', () => {
   };
   const es = new Set(['ES256']);
 
-  it('returns alg and kid, the same for a header seen before', () => {
+  const parsed = { claims: { sub: 'u' }, details: undefined, detailsText: undefined };
+  it('returns alg, kid and the parsed claims, the same for a header seen before', () => {
     const token = jws('{"alg":"ES256","typ":"at+jwt","kid":"k1"}');
-    assert.deepEqual(precheck(token, es), { alg: 'ES256', kid: 'k1' });
-    assert.deepEqual(precheck(token, es), { alg: 'ES256', kid: 'k1' });
+    assert.deepEqual(precheck(token, es), { alg: 'ES256', kid: 'k1', ...parsed });
+    assert.deepEqual(precheck(token, es), { alg: 'ES256', kid: 'k1', ...parsed });
   });
   it('runs the allow-list checks on every call, whichever verifier saw the header first', () => {
     const token = jws('{"alg":"RS256","typ":"at+jwt","kid":"k1"}');
-    assert.deepEqual(precheck(token, new Set(['RS256'])), { alg: 'RS256', kid: 'k1' });
+    assert.deepEqual(precheck(token, new Set(['RS256'])), { alg: 'RS256', kid: 'k1', ...parsed });
     assert.equal(codeOf(() => precheck(token, es)), 'ERR_ALGORITHM');
   });
   it('still decodes and vets the payload when the header is known', () => {
@@ -178,7 +266,7 @@ describe('precheck', () => {
     assert.equal(codeOf(() => precheck(dup, es)), 'ERR_TOKEN_MALFORMED');
     assert.equal(codeOf(() => precheck(dup, es)), 'ERR_TOKEN_MALFORMED');
     for (let round = 0; round < 2; round++) {
-      for (let i = 0; i < 40; i++) assert.deepEqual(precheck(jws(`{"alg":"ES256","typ":"at+jwt","kid":"k-${i}"}`), es), { alg: 'ES256', kid: `k-${i}` });
+      for (let i = 0; i < 40; i++) assert.deepEqual(precheck(jws(`{"alg":"ES256","typ":"at+jwt","kid":"k-${i}"}`), es), { alg: 'ES256', kid: `k-${i}`, ...parsed });
     }
     assert.equal(codeOf(() => precheck(jws('{"alg":"ES256","typ":"JWT","kid":"k-1"}'), es)), 'ERR_TOKEN_TYPE');
     assert.equal(codeOf(() => precheck(jws('{"alg":"ES256","typ":"at+jwt","kid":"k-1","crit":["x"]}'), es)), 'ERR_TOKEN_MALFORMED');

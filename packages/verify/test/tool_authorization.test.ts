@@ -24,7 +24,7 @@ import {
   type Verifier,
 } from 'delegation-token-verify';
 import { startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
-import { AUDIENCE, makeKey, mint, type TestKey } from './helpers/tokens.js';
+import { AUDIENCE, defaultClaims, makeKey, mint, signRaw, type TestKey } from './helpers/tokens.js';
 
 const METADATA = resourceMetadataUrl(AUDIENCE);
 const KEY = 'k'.repeat(32);
@@ -243,5 +243,75 @@ describe('verifier: authorization_details for this audience', () => {
     for (const details of bad) {
       await assert.rejects(verifier.verify(await tokenFor(REFUND, details)), { code: 'ERR_CLAIM_INVALID' }, JSON.stringify(details));
     }
+  });
+
+  // Issue 10 performance: a first-seen token whose details text was checked before reuses that check. It must not
+  // excuse anything else: the cache is keyed by the exact top-level text, and everything around it is still read.
+  describe('checked details remembered by their text', () => {
+    const uncached = () => createVerifier({ issuer: issuer.url, audience: AUDIENCE, cache: false });
+    /** A raw payload: the default claims as JSON, `authorization_details` text spliced in as is, then `extra`. */
+    const raw = (detailsText: string, extra = '') => {
+      const claims = JSON.stringify({ ...defaultClaims(issuer.url), scope: REFUND });
+      return signRaw(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: 'k-es' }), `${claims.slice(0, -1)},"authorization_details":${detailsText}${extra}}`, es);
+    };
+    const known = JSON.stringify(LIMITS);
+
+    it('tokens carrying the same text share one frozen claim and the same entries; other spellings are equal', async () => {
+      const v = uncached();
+      try {
+        const [a, b] = [await v.verify(await raw(known)), await v.verify(await raw(known))];
+        assert.notEqual(a.jti, b.jti);
+        assert.equal(a.claims.authorization_details, b.claims.authorization_details);
+        assert.equal(a.authorizationDetails, b.authorizationDetails);
+        assert.ok(Object.isFrozen(a.claims.authorization_details) && Object.isFrozen((a.claims.authorization_details as object[])[0]));
+        assert.deepEqual(a.claims.authorization_details, LIMITS);
+        assert.deepEqual(a.authorizationDetails, [LIMITS[0]]);
+        // Whitespace, an escaped character, another member order: a text of its own, checked on its own, same value.
+        for (const text of [JSON.stringify(LIMITS, null, 1), known.replace('"maximum"', '"m\\u0061ximum"')]) {
+          const c = await v.verify(await raw(text));
+          assert.deepEqual(c.claims.authorization_details, LIMITS);
+          assert.deepEqual(c.authorizationDetails, [LIMITS[0]]);
+        }
+        assert.deepEqual(Object.keys(a.claims).at(-1), 'authorization_details');
+      } finally {
+        v.close();
+      }
+    });
+
+    it('a remembered text does not excuse a bad claim, a copy elsewhere, a repeated name or what follows it', async () => {
+      const v = uncached();
+      try {
+        await v.verify(await raw(known));
+        const bad = JSON.stringify([{ ...LIMITS[0], extra: 1 }]);
+        // The good text nested in another claim, the top-level claim refused.
+        await assert.rejects(v.verify(await raw(bad, `,"x":{"authorization_details":${known}}`)), { code: 'ERR_CLAIM_INVALID' });
+        await assert.rejects(v.verify(await raw(bad, `,"y":${JSON.stringify(known)}`)), { code: 'ERR_CLAIM_INVALID' });
+        // Repeated names around or inside a remembered text.
+        await assert.rejects(v.verify(await raw(known, `,"sub":"admin"`)), { code: 'ERR_TOKEN_MALFORMED' });
+        await assert.rejects(v.verify(await raw(known, `,"authorization_details":${bad}`)), { code: 'ERR_TOKEN_MALFORMED' });
+        await assert.rejects(v.verify(await raw(known.replace('"maximum":5000', '"maximum":5000,"maximum":9e9'))), { code: 'ERR_TOKEN_MALFORMED' });
+        // The remembered text followed by anything that makes the payload not JSON.
+        for (const extra of [']', '1', ',', ']]', '}', ',"z"']) await assert.rejects(v.verify(await raw(known, extra)), { code: 'ERR_TOKEN_MALFORMED' }, extra);
+        // And a refused claim is refused every time (only passes are remembered).
+        await assert.rejects(v.verify(await raw(bad)), { code: 'ERR_CLAIM_INVALID' });
+        await assert.rejects(v.verify(await raw(bad)), { code: 'ERR_CLAIM_INVALID' });
+        assert.deepEqual((await v.verify(await raw(known))).authorizationDetails, [LIMITS[0]]);
+      } finally {
+        v.close();
+      }
+    });
+
+    it('an escaped member name is the same claim: checked as usual, never looked up', async () => {
+      const v = uncached();
+      try {
+        await v.verify(await raw(known));
+        const claims = JSON.stringify({ ...defaultClaims(issuer.url), scope: REFUND }).slice(0, -1);
+        const escaped = (text: string) => signRaw(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: 'k-es' }), `${claims},"authorization\\u005fdetails":${text}}`, es);
+        await assert.rejects(v.verify(await escaped(JSON.stringify([{ ...LIMITS[0], extra: 1 }]))), { code: 'ERR_CLAIM_INVALID' });
+        assert.deepEqual((await v.verify(await escaped(known))).authorizationDetails, [LIMITS[0]]);
+      } finally {
+        v.close();
+      }
+    });
   });
 });
