@@ -1,14 +1,13 @@
 // Checks a DPoP proof at the token endpoint (RFC 9449 §4.3) for the token exchange grant, which oidc-provider's own
 // DPoP checks do not reach (they run in its built-in grants only, and compare `htu` with the address the request
 // arrived on rather than the configured public issuer).
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { decodeJsonSegment } from 'delegation-token-verify';
-import type { JWK } from 'jose';
+import { compactVerify, importJWK, type CryptoKey, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { errors } from 'oidc-provider';
 import type { DpopReplayStore } from '../stores/types.js';
 import type { DpopNonces } from './nonces.js';
-import { importProofKey, ProofKeyError, verifyCompact } from './proof_key.js';
 
 /** A checked proof: the RFC 7638 thumbprint of its key, and its `ath` when it carries one. */
 export interface DpopProof {
@@ -72,6 +71,21 @@ export function jwkThumbprint(jwk: Record<string, unknown>): { jkt: string; cano
   return { jkt: createHash('sha256').update(JSON.stringify(canonical)).digest('base64url'), canonical };
 }
 
+/** jose's refusal of the proof's JWS, as our audit reason (one switch over its codes). */
+function joseReason(err: unknown): string {
+  const e = err as { code?: string };
+  switch (e.code) {
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+    case 'ERR_JOSE_NOT_SUPPORTED':
+      return 'alg_not_allowed';
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return 'bad_signature';
+    case 'ERR_JWS_INVALID':
+    default:
+      return 'malformed';
+  }
+}
+
 /**
  * @example
  * const proofs = createDpopProofChecker({ htu: `${issuer}/token`, algorithms: ['ES256'], windowSeconds: 60, requireNonce: true, nonces, replay, now });
@@ -83,7 +97,7 @@ export function createDpopProofChecker(o: DpopProofOptions) {
   // Imported keys by alg and thumbprint: a holder signs every proof with the same key, so a repeated key costs one
   // SHA-256 instead of a key import. The thumbprint fixes the key (RFC 7638 §1), so a cached entry never goes stale;
   // the bound only caps memory against a client sending a new key every time.
-  const keys = new LRUCache<string, KeyObject>({ max: o.keyCacheSize ?? 1000 });
+  const keys = new LRUCache<string, CryptoKey>({ max: o.keyCacheSize ?? 1000 });
 
   async function check(req: DpopRequest): Promise<DpopProof | undefined> {
     if (!req.values?.length) return undefined;
@@ -115,17 +129,18 @@ export function createDpopProofChecker(o: DpopProofOptions) {
 
     // RFC 9449 §4.3 check 6: "the JWT signature verifies with the public key contained in the jwk JOSE Header Parameter".
     const cacheKey = `${header.alg}:${jkt}`;
-    let key = keys.get(cacheKey);
-    if (!key) {
-      try {
+    try {
+      let key = keys.get(cacheKey);
+      if (!key) {
         // Imported from the thumbprint's members only, so every proof naming this thumbprint gets the same key.
-        key = await importProofKey(thumbprint.canonical as JWK, header.alg);
-      } catch (err) {
-        throw invalid(err instanceof ProofKeyError ? err.reason : 'bad_key');
+        key = (await importJWK(thumbprint.canonical as JWK, header.alg)) as CryptoKey;
+        keys.set(cacheKey, key);
       }
-      keys.set(cacheKey, key);
+      // jose checks the key fits the alg (curve, type) and refuses unknown `crit` parameters (RFC 7515 §4.1.11).
+      await compactVerify(proof, key, { algorithms: [header.alg] });
+    } catch (err) {
+      throw invalid(joseReason(err));
     }
-    if (!verifyCompact(proof, key, header.alg)) throw invalid('bad_signature');
     const now = o.now();
     // RFC 7519 §4.1.4/§4.1.5: a proof that carries exp or nbf is held to them (as jwtVerify did).
     if (payload.exp !== undefined && (typeof payload.exp !== 'number' || payload.exp <= now)) throw invalid('expired');
