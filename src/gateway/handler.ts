@@ -71,6 +71,15 @@ function ownerOf(token: VerifiedToken): SessionOwner {
   return { sub: token.sub, sid: token.sid, clientId: token.clientId };
 }
 
+/** JSON-RPC methods of the MCP revisions we proxy: metric labels only ever take these, so a caller cannot mint series. */
+const MCP_METHODS: ReadonlySet<string> = new Set([
+  'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
+  'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
+  'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed',
+  'sampling/createMessage', 'elicitation/create', 'roots/list',
+]);
+const methodLabel = (method: string) => (MCP_METHODS.has(method) ? method : '(other)');
+
 export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const { route, metrics } = deps;
@@ -80,7 +89,7 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   const event = (decision: 'allow' | 'deny', reasons: string[], status: number, extra: Partial<GatewayDecisionEvent> = {}): void => {
     const method = message && message.kind !== 'response' ? message.method : undefined;
     const tool = extra.tool;
-    metrics.decisions.inc({ route: route.resource, method: method ?? (message?.kind === 'response' ? '(response)' : httpMethod), tool: tool ?? '', result: decision, reason: reasons[0] ?? '' });
+    metrics.decisions.inc({ route: route.resource, method: method !== undefined ? methodLabel(method) : message?.kind === 'response' ? '(response)' : httpMethod, tool: tool ?? '', result: decision, reason: reasons[0] ?? '' });
     deps.audit({
       type: 'gateway',
       time: Date.now(),
@@ -214,7 +223,7 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
         const bearer = /^bearer +(.*)$/i.exec(req.headers.authorization?.trim() ?? '')![1]!;
         extra.authorization = `Bearer ${await deps.upstreamTokens!.tokenFor(bearer, token!, route.upstream)}`;
       } else {
-        extra[ASSERTION_HEADER] = deps.signer.sign(token!, route.upstream, tool);
+        extra[ASSERTION_HEADER] = await deps.signer.sign(token!, route.upstream, tool);
       }
     } catch {
       answer(res, 502, jsonRpcError(message?.kind === 'request' ? message.id : null, -32603, 'upstream credentials unavailable'));

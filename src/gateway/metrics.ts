@@ -18,7 +18,7 @@ export function createGatewayMetrics(): GatewayMetrics {
     registry,
     decisions: new Counter({
       name: 'dts_gateway_decisions_total',
-      help: 'Gateway decisions by route (resource URI), JSON-RPC method, tool, result (allow/deny) and reason. A tool outside the token\'s scopes is labelled (other): its name is the caller\'s input.',
+      help: 'Gateway decisions by route (resource URI), JSON-RPC method, tool, result (allow/deny) and reason. A tool outside the token\'s scopes, and a JSON-RPC method MCP does not define, are labelled (other): they are the caller\'s input.',
       labelNames: ['route', 'method', 'tool', 'result', 'reason'],
       registers: [registry],
     }),

@@ -37,7 +37,7 @@ describe('Delegation-Assertion signer', () => {
       const signer = createAssertionSigner(keys, ISSUER, 60, () => NOW);
       const publicKey = await importJWK(keys.publicJwks.keys[0]!, alg);
       const t = token();
-      const first = signer.sign(t, UPSTREAM, 'crm.lookup_customer');
+      const first = await signer.sign(t, UPSTREAM, 'crm.lookup_customer');
       assert.deepEqual(decodeProtectedHeader(first), { alg, kid: keys.signing.kid, typ: ASSERTION_TYP });
       const { payload } = await jwtVerify(first, publicKey, { issuer: ISSUER, audience: UPSTREAM, typ: ASSERTION_TYP, algorithms: [alg], currentDate: new Date(NOW) });
       const { jti, ...rest } = payload;
@@ -56,7 +56,7 @@ describe('Delegation-Assertion signer', () => {
       });
       assert.match(jti as string, /^[A-Za-z0-9_-]{22}$/);
       // The same (cached) token again: its identity is reused, the per-call claims are not.
-      const second = (await jwtVerify(signer.sign(t, UPSTREAM, undefined), publicKey, { currentDate: new Date(NOW) })).payload;
+      const second = (await jwtVerify(await signer.sign(t, UPSTREAM, undefined), publicKey, { currentDate: new Date(NOW) })).payload;
       assert.notEqual(second.jti, jti);
       assert.equal('tool' in second, false);
       assert.equal(second.sub, payload.sub);
@@ -69,7 +69,7 @@ describe('Delegation-Assertion signer', () => {
     const t = token();
     const seen = new Set<string>();
     for (let i = 0; i < 600; i++) {
-      const payload = JSON.parse(Buffer.from(signer.sign(t, UPSTREAM, 'x').split('.')[1]!, 'base64url').toString()) as { jti: string };
+      const payload = JSON.parse(Buffer.from((await signer.sign(t, UPSTREAM, 'x')).split('.')[1]!, 'base64url').toString()) as { jti: string };
       seen.add(payload.jti);
     }
     assert.equal(seen.size, 600);
@@ -79,8 +79,8 @@ describe('Delegation-Assertion signer', () => {
     const keys = await loadOrCreateKeys({ file: join(dir, 'noact.json'), alg: 'ES256' });
     const signer = createAssertionSigner(keys, ISSUER, 30, () => NOW);
     const publicKey = await importJWK(keys.publicJwks.keys[0]!, 'ES256');
-    signer.sign(token(), UPSTREAM, 'a');
-    const { payload } = await jwtVerify(signer.sign(token({ sub: 'user-carol', claims: {} }), UPSTREAM, 'a'), publicKey, { currentDate: new Date(NOW) });
+    await signer.sign(token(), UPSTREAM, 'a');
+    const { payload } = await jwtVerify(await signer.sign(token({ sub: 'user-carol', claims: {} }), UPSTREAM, 'a'), publicKey, { currentDate: new Date(NOW) });
     assert.equal(payload.sub, 'user-carol');
     assert.equal('act' in payload, false);
     assert.equal(payload.exp, 1_800_000_030);

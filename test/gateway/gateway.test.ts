@@ -2,6 +2,7 @@
 // (SPEC §12, GW-01 … GW-05).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { call, GRANTED, post, startStack, TOOLS, type Stack } from './fixture.js';
@@ -181,6 +182,15 @@ describe('MCP gateway: transport validation (GW-01) and authentication (GW-02)',
     assert.equal((await post(stack, token, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }))).status, 202);
     assert.equal((await post(stack, token, JSON.stringify({ jsonrpc: '2.0', id: 12, method: 'ping' }))).status, 200);
     assert.equal((await post(stack, token, JSON.stringify({ jsonrpc: '2.0', id: 13, result: {} }))).status, 202);
+  });
+
+  it('a method MCP does not define is counted as (other): callers cannot mint metric series', async () => {
+    const invented = `x/${randomUUID()}`;
+    const res = await post(stack, token, JSON.stringify({ jsonrpc: '2.0', id: 14, method: invented, params: {} }));
+    assert.equal(res.status, 403);
+    const metrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+    assert.ok(!metrics.includes(invented), 'the invented method name is not a label');
+    assert.match(metrics, /dts_gateway_decisions_total\{route="[^"]+",method="\(other\)",tool="",result="deny",reason="[^"]*"\} \d+/);
   });
 
   it('an Mcp-Session-Id is bound to the (sub, sid, client_id) that opened it: another token gets 404', async () => {
