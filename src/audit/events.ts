@@ -78,6 +78,8 @@ export interface GatewayDecisionEvent {
   /** The full actor chain of the delegation token, current actor first. */
   act?: ActClaim;
   jti?: string;
+  /** RFC 9449 §6.1: the key thumbprint (`cnf.jkt`) a DPoP-bound token is bound to, whose proof came with the request. */
+  jkt?: string;
   /** The route's public resource URI (the token's `aud`). */
   toolServer: string;
   /** HTTP method, and the JSON-RPC method of a POST. */

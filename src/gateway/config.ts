@@ -80,6 +80,26 @@ export const gatewayConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe('Shared state.'),
+  dpop: z
+    .strictObject({
+      algorithms: z
+        .array(z.enum(['ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512']))
+        .min(1)
+        .default(['ES256', 'EdDSA', 'RS256', 'PS256'])
+        .describe('Accepted DPoP proof algorithms (asymmetric only), sent as `algs` in every `DPoP` challenge (RFC 9449 §7.1).'),
+      proofWindowSeconds: z
+        .number()
+        .int()
+        .min(5)
+        .max(300)
+        .default(60)
+        .describe("A proof's `iat` must be within this many seconds of the gateway's clock, either way (RFC 9449 §11.1); its `jti` is remembered twice as long (in Redis when `redis.url` is set, shared by replicas; otherwise in this process) and a second use is refused."),
+      nonceSecret: secretRef
+        .optional()
+        .describe('Require resource-server nonces (RFC 9449 §9): a proof without a current `nonce` gets 401 `use_dpop_nonce` with a `DPoP-Nonce`. Nonces are derived from this secret (at least 32 bytes) and the minute, so replicas sharing it accept each other\'s. Unset: no nonces.'),
+    })
+    .prefault({})
+    .describe('DPoP (RFC 9449): `Authorization: DPoP` with a `DPoP` proof whose `htu` is the route\'s `resource`, never the Host header (docs/gateway.md, "DPoP").'),
   keys: z
     .strictObject({
       file: z.string().default('keys/gateway-jwks.json').describe('Private JWKS file of the gateway\'s assertion keys (mode 0600); generated when missing; `dts keys rotate --file` rotates it.'),

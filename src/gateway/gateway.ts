@@ -3,9 +3,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createVerifier, protectedResourceMetadata, resourceMetadataPath, resourceMetadataUrl, type VerifyError, type Verifier } from 'delegation-token-verify';
+import { createVerifier, MemoryDpopReplayStore, protectedResourceMetadata, resourceMetadataPath, resourceMetadataUrl, type VerifyError, type Verifier } from 'delegation-token-verify';
 import { createDecisionEvents } from '../audit/events.js';
 import { attachAuditWriter } from '../audit/writer.js';
+import { ConfigError } from '../config/load.js';
 import { resolveSecret } from '../config/secrets.js';
 import { loadOrCreateKeys, type LoadedKeys } from '../keys/index.js';
 import { createMemoryStores } from '../stores/memory/index.js';
@@ -14,6 +15,7 @@ import type { AuditLog, Stores } from '../stores/types.js';
 import { createAssertionSigner } from './assertion.js';
 import type { GatewayConfig } from './config.js';
 import { createDecider } from './decide.js';
+import { redisDpopReplayStore } from './dpop_replay.js';
 import { handleMcp, type RouteDeps } from './handler.js';
 import { jsonRpcError } from './jsonrpc.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
@@ -68,6 +70,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const onGenerated = (file: string) => logger.warn({ file }, 'generated a development secret');
   const clientSecret = resolveSecret(config.client.clientSecret, 'client.clientSecret', { env, onGenerated });
   const argumentsKey = resolveSecret(config.audit.argumentsKey, 'audit.argumentsKey', { env, onGenerated });
+  const nonceSecret = config.dpop.nonceSecret ? resolveSecret(config.dpop.nonceSecret, 'dpop.nonceSecret', { env, onGenerated }) : undefined;
+  // RFC 9449 §9: nonces must be unpredictable, so must the key they are derived from.
+  if (nonceSecret !== undefined && Buffer.byteLength(nonceSecret) < 32) throw new ConfigError('dpop.nonceSecret: must be at least 32 bytes');
   const keys = await loadOrCreateKeys({ file: config.keys.file, alg: config.keys.alg, onWarning: (m) => logger.warn(m) });
   if (keys.generated) logger.warn({ file: keys.file }, 'generated new gateway assertion keys');
 
@@ -82,6 +87,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     logger.warn('SINGLE-REPLICA MODE: no redis.url (REDIS_URL); session bindings and the audit trail are in this process only. Never run two gateway replicas like this.');
   }
   if (!config.enforcement) logger.warn('ENFORCEMENT OFF: requests are proxied without authentication, decision, assertion or audit (benchmarks only)');
+  // RFC 9449 §11.1: a proof's jti is accepted once, by whichever replica sees it first (one store for every route:
+  // the SDK's key already names the proof key and htu).
+  const dpopReplay = redis ? redisDpopReplayStore(redis, config.redis.keyPrefix) : new MemoryDpopReplayStore();
   const sessions = redis ? redisSessionBindings(redis, config.redis.keyPrefix, config.sessionTtlSeconds) : memorySessionBindings(config.sessionTtlSeconds);
 
   const metrics = createGatewayMetrics();
@@ -107,6 +115,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       audience: route.resource,
       jwksUri: config.jwksUri,
       revocation: { mode: 'feed', clientId: config.client.clientId, clientSecret, maxStalenessSeconds: config.revocation.maxStalenessSeconds },
+      dpop: { algorithms: config.dpop.algorithms, proofWindowSeconds: config.dpop.proofWindowSeconds, replay: dpopReplay, ...(nonceSecret !== undefined ? { nonceSecret } : {}) },
     });
     verifiers.push(verifier);
     const metadataUrl = resourceMetadataUrl(route.resource);

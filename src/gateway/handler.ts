@@ -1,7 +1,7 @@
 // One MCP request through one route: Origin → authenticate → body → JSON-RPC checks → session binding → decision →
 // upstream credentials → forward (tools/list filtered) → audit. Nothing refused reaches upstream.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { expressBearerAuth, VerifyError, type VerifiedToken, type Verifier } from 'delegation-token-verify';
+import { expressTokenAuth, VerifyError, type VerifiedToken, type Verifier } from 'delegation-token-verify';
 import type { GatewayDecisionEvent } from '../audit/events.js';
 import type { AssertionSigner } from './assertion.js';
 import { ASSERTION_HEADER } from './assertion.js';
@@ -96,6 +96,7 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
       decision,
       reasons,
       ...(token ? { clientId: token.clientId, sub: token.sub, sid: token.sid, act: token.claims.act as GatewayDecisionEvent['act'], jti: token.jti } : {}),
+      ...(token?.jkt !== undefined ? { jkt: token.jkt } : {}),
       toolServer: route.resource,
       httpMethod,
       ...(method ? { method } : {}),
@@ -118,7 +119,8 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   }
 
   if (deps.enforcement) {
-    // MCP authorization "Token Handling" (OAuth 2.1 §5.2, RFC 8707 aud): verified by the SDK, refused as it refuses.
+    // MCP authorization "Token Handling" (OAuth 2.1 §5.2, RFC 8707 aud): verified by the SDK, refused as it refuses;
+    // `Authorization: Bearer`, or `Authorization: DPoP` with a `DPoP` proof checked on every request (RFC 9449 §7.1).
     let failure: VerifyError | undefined;
     let verified: VerifiedToken | undefined;
     const observed: Verifier = {
@@ -132,10 +134,12 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
           },
         ),
     };
-    await expressBearerAuth(observed, { resourceMetadataUrl: deps.resourceMetadataUrl })(req, res, () => {});
+    // RFC 9449 §4.3 check 9: htu is the URI the client addressed: the route's public resource URI, never the Host header.
+    await expressTokenAuth(observed, { resourceMetadataUrl: deps.resourceMetadataUrl, publicUrl: () => route.resource })(req, res, () => {});
     deps.onVerify(failure);
     if (!verified) {
-      event('deny', [failure ? failure.oauthError === 'invalid_token' ? failure.code : failure.oauthError : 'no_token'], res.statusCode);
+      const reason = !failure ? 'no_token' : failure.oauthError === 'invalid_token' || failure.oauthError === 'invalid_dpop_proof' ? failure.code : failure.oauthError;
+      event('deny', [reason], res.statusCode);
       return;
     }
     token = verified;
@@ -220,6 +224,9 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   if (deps.enforcement) {
     try {
       if (route.upstreamAuth === 'exchange') {
+        // RFC 9449 §5: exchanging a bound token needs a proof of the gateway's own key, which it does not hold: refused
+        // here rather than sent to the service to fail there.
+        if (token!.jkt !== undefined) throw new Error('DPoP-bound token on an exchange route');
         const bearer = /^bearer +(.*)$/i.exec(req.headers.authorization?.trim() ?? '')![1]!;
         extra.authorization = `Bearer ${await deps.upstreamTokens!.tokenFor(bearer, token!, route.upstream)}`;
       } else {
@@ -227,7 +234,8 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
       }
     } catch {
       answer(res, 502, jsonRpcError(message?.kind === 'request' ? message.id : null, -32603, 'upstream credentials unavailable'));
-      event('deny', ['upstream_credentials_unavailable'], 502, tool ? { tool } : {});
+      const reason = route.upstreamAuth === 'exchange' && token!.jkt !== undefined ? 'dpop_bound_exchange_unsupported' : 'upstream_credentials_unavailable';
+      event('deny', [reason], 502, tool ? { tool } : {});
       return;
     }
   }

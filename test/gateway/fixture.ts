@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
-import type { GatewayConfigInput } from '../../src/gateway/config.js';
+import type { GatewayConfig, GatewayConfigInput } from '../../src/gateway/config.js';
 import { parseGatewayConfig } from '../../src/gateway/load.js';
 import { startPlainMcpServer, type PlainMcpServer, type PlainMcpServerOptions } from '../../tools/plain_mcp_server.js';
 import { exchangeFor, loginUser } from '../helpers/http.js';
@@ -21,6 +21,8 @@ export const GRANTED = ['lookup_customer', 'issue_refund', 'echo', 'slow'];
 export interface Stack {
   svc: TestService;
   gateway: Gateway;
+  /** The gateway's parsed configuration (another replica: createGateway with it, or a variant, on another port). */
+  config: GatewayConfig;
   upstream: PlainMcpServer;
   /** The gateway's base URL and the route's public resource URI (the token's aud). */
   gatewayUrl: string;
@@ -95,6 +97,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return {
     svc,
     gateway,
+    config,
     upstream,
     gatewayUrl,
     resource,

@@ -126,7 +126,8 @@ describe('MCP gateway: transport validation (GW-01) and authentication (GW-02)',
     const metadata = `resource_metadata="${stack.gatewayUrl}/.well-known/oauth-protected-resource/crm/mcp"`;
     const none = await post(stack, undefined, call(1, 'lookup_customer', { customerId: 'a' }));
     assert.equal(none.status, 401);
-    assert.equal(none.headers.get('www-authenticate'), `Bearer ${metadata}`);
+    // RFC 6750 §3 / RFC 9449 §7.1: one challenge per scheme the gateway accepts.
+    assert.equal(none.headers.get('www-authenticate'), `Bearer ${metadata}, DPoP algs="ES256 EdDSA RS256 PS256", ${metadata}`);
     const bad = await post(stack, 'not-a-token', call(1, 'lookup_customer', { customerId: 'a' }));
     assert.equal(bad.status, 401);
     assert.match(bad.headers.get('www-authenticate')!, new RegExp(`^Bearer error="invalid_token", error_description="[^"]+", ${metadata.replace(/[.?/]/g, '\\$&')}$`));
