@@ -84,7 +84,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     stores = createRedisStores(redis, { keyPrefix: config.redis.keyPrefix });
   } else {
     stores = createMemoryStores();
-    logger.warn('SINGLE-REPLICA MODE: no redis.url (REDIS_URL); session bindings and the audit trail are in this process only. Never run two gateway replicas like this.');
+    logger.warn('SINGLE-REPLICA MODE: no redis.url (REDIS_URL); session bindings, the DPoP proof replay cache and the audit trail are in this process only. Never run two gateway replicas like this.');
   }
   if (!config.enforcement) logger.warn('ENFORCEMENT OFF: requests are proxied without authentication, decision, assertion or audit (benchmarks only)');
   // RFC 9449 §11.1: a proof's jti is accepted once, by whichever replica sees it first (one store for every route:
