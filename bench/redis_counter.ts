@@ -4,11 +4,12 @@ import { Redis } from 'ioredis';
 import { consumeLua, revokeGrantLua } from '../src/stores/redis/oidc_scripts.js';
 import { readOpaqueSubjectLua, revocationSnapshotLua, revokeLua } from '../src/stores/redis/revocation_scripts.js';
 import { recordIssuedLua } from '../src/stores/redis/session_scripts.js';
+import { auditAppendLua } from '../src/stores/redis/audit_log.js';
 import type { RedisCounts } from './ipc.js';
 
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
 const scriptNames = new Map(
-  Object.entries({ consume: consumeLua, revokeGrant: revokeGrantLua, readOpaqueSubject: readOpaqueSubjectLua, revoke: revokeLua, revocationSnapshot: revocationSnapshotLua, recordIssued: recordIssuedLua }).map(
+  Object.entries({ consume: consumeLua, revokeGrant: revokeGrantLua, readOpaqueSubject: readOpaqueSubjectLua, revoke: revokeLua, revocationSnapshot: revocationSnapshotLua, recordIssued: recordIssuedLua, auditAppend: auditAppendLua }).map(
     ([name, lua]) => [sha1(lua), `evalsha ${name}`],
   ),
 );

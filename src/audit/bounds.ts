@@ -84,6 +84,32 @@ function bound(value: unknown, parent: string, key: string, depth: number, out: 
   return obj;
 }
 
+/** True when `bound` would change nothing: every string, array, object and nesting level within its bound. */
+function withinBounds(value: unknown, key: string, depth: number): boolean {
+  // A string of at most `max` UTF-16 units has at most `max` code points.
+  if (typeof value === 'string') return value.length <= (IDENTIFIER_FIELDS.has(key) ? MAX_IDENTIFIER_FIELD_LENGTH : MAX_STRING_LENGTH);
+  if (value === null || typeof value !== 'object') return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    if (value.length > MAX_ARRAY_ENTRIES) return false;
+    let chars = 0;
+    for (const entry of value) {
+      if (!withinBounds(entry, key, depth + 1)) return false;
+      chars += typeof entry === 'string' ? entry.length : 1;
+    }
+    return chars <= MAX_ARRAY_CHARS;
+  }
+  let keys = 0;
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    if (++keys > MAX_OBJECT_KEYS) return false;
+    const v = (value as Record<string, unknown>)[k];
+    // `bound` drops undefined members; JSON drops them too, so they change nothing stored.
+    if (!withinBounds(v, k, depth + 1)) return false;
+  }
+  return true;
+}
+
 /**
  * The event as it may be stored: every string at most MAX_STRING_LENGTH code points (identifier fields
  * MAX_IDENTIFIER_FIELD_LENGTH), every array at most MAX_ARRAY_ENTRIES entries and MAX_ARRAY_CHARS characters, every
@@ -93,6 +119,8 @@ function bound(value: unknown, parent: string, key: string, depth: number, out: 
  * boundEvent({ type: 'exchange', requestedScopes: Array(10_000).fill('a') }).truncated // { requestedScopes: 9968 }
  */
 export function boundEvent<T extends object>(event: T): T & { truncated?: Truncations } {
+  // Nearly every event is within bounds: checked without copying, and then stored as it is.
+  if (withinBounds(event, '', 0)) return event;
   const truncated: Truncations = {};
   const bounded = bound(event, '', '', 0, truncated) as T;
   // The field names are our own (fixed), so the map has a bounded number of entries.

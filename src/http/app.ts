@@ -20,6 +20,19 @@ const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'P
  * Only the matched route's template is logged (`route`): never the raw path (a token may be pasted into a path
  * parameter), the query or the body; a path no route matched is logged as `unmatched`. */
 export function requestLog(logger: Logger, httpDuration?: Metrics['httpDuration']): Middleware {
+  // Histogram children by label set, looked up once (prom-client hashes the labels on every observe otherwise). Routes
+  // are templates, methods and statuses few: the map stays small; the cap only guards against a surprise.
+  const children = new Map<string, { observe(value: number): void }>();
+  const observe = (route: string, method: string, status: number, seconds: number) => {
+    if (!httpDuration) return;
+    const key = `${route} ${method} ${status}`;
+    let child = children.get(key);
+    if (!child) {
+      child = httpDuration.labels({ http_route: route, http_request_method: method, http_response_status_code: status });
+      if (children.size < 1000) children.set(key, child);
+    }
+    child.observe(seconds);
+  };
   return async (ctx, next) => {
     const started = performance.now();
     const requestId = ctx.get('x-request-id').slice(0, 64) || randomUUID();
@@ -33,7 +46,7 @@ export function requestLog(logger: Logger, httpDuration?: Metrics['httpDuration'
       const d = ctx.state.decision as ExchangeDecisionEvent | undefined;
       const route = routeTemplate(ctx);
       const seconds = (performance.now() - started) / 1000;
-      httpDuration?.observe({ http_route: route, http_request_method: KNOWN_METHODS.has(ctx.method) ? ctx.method : '_OTHER', http_response_status_code: ctx.status }, seconds);
+      observe(route, KNOWN_METHODS.has(ctx.method) ? ctx.method : '_OTHER', ctx.status, seconds);
       const level = PROBE_ROUTES.has(route) ? 'debug' : ctx.status >= 500 ? 'error' : 'info';
       // The line is built only when it is written (pino would drop it below its level). No `return` here: it would
       // swallow the error a finally block is passing through.

@@ -44,10 +44,20 @@ export function createMetrics(events: DecisionEvents): Metrics {
       registers: [registry],
     }),
   };
+  // Label children looked up once per label set (prom-client hashes the labels object on every call otherwise); the
+  // sets are bounded: decision x RFC error code.
+  const exchangeChildren = new Map<string, ReturnType<typeof exchanges.labels>>();
+  const latencyChildren = new Map<string, ReturnType<typeof latency.labels>>();
   events.on((e) => {
     if (e.type === 'exchange') {
-      exchanges.inc({ result: e.decision, error: e.error ?? '' });
-      latency.observe({ result: e.decision }, e.durationMs / 1000);
+      const error = e.error ?? '';
+      const key = `${e.decision} ${error}`;
+      let counter = exchangeChildren.get(key);
+      if (!counter) exchangeChildren.set(key, (counter = exchanges.labels({ result: e.decision, error })));
+      counter.inc();
+      let histogram = latencyChildren.get(e.decision);
+      if (!histogram) latencyChildren.set(e.decision, (histogram = latency.labels({ result: e.decision })));
+      histogram.observe(e.durationMs / 1000);
     } else if (e.type === 'revocation') {
       revocations.inc({ kind: e.kind, created: String(e.created) });
     } else {

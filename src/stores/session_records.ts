@@ -4,12 +4,24 @@ import type { SessionHop } from './types.js';
 
 /** Times are whole epoch seconds (they become key expiry times); ids must be non-empty. */
 export function validateIssued(session: { sid: string; sub: string; issuer: string }, hop: SessionHop, retentionSeconds: number): void {
-  for (const [name, value] of [['sid', session.sid], ['sub', session.sub], ['issuer', session.issuer], ['clientId', hop.clientId], ['jti', hop.jti], ['toolServer', hop.toolServer]] as const) {
-    if (typeof value !== 'string' || value === '') throw new TypeError(`session ${name} must be a non-empty string`);
-  }
-  for (const [name, value] of [['at', hop.at], ['exp', hop.exp], ['retentionSeconds', retentionSeconds]] as const) {
-    if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`session ${name} must be whole seconds`);
-  }
+  // Called for every issued token (twice: the recorder refuses a bad hop alone, the registry re-checks): no allocation.
+  text('sid', session.sid);
+  text('sub', session.sub);
+  text('issuer', session.issuer);
+  text('clientId', hop.clientId);
+  text('jti', hop.jti);
+  text('toolServer', hop.toolServer);
+  seconds('at', hop.at);
+  seconds('exp', hop.exp);
+  seconds('retentionSeconds', retentionSeconds);
+}
+
+function text(name: string, value: unknown): void {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`session ${name} must be a non-empty string`);
+}
+
+function seconds(name: string, value: unknown): void {
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw new TypeError(`session ${name} must be whole seconds`);
 }
 
 /** Every client that took part in a hop: the current actor, then prior actors. */

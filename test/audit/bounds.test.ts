@@ -104,4 +104,30 @@ describe('boundEvent', () => {
     const e = { type: 'exchange', time: 1, decision: 'allow', reasons: ['ok'], clientId: 'agent', act: { sub: 'agent', act: { sub: 'crm' } }, durationMs: 1.5 };
     assert.deepEqual(boundEvent(e), e);
   });
+
+  it('stores an event exactly at every cap as it is (no copy), and cuts one just past any cap', () => {
+    let act: Record<string, unknown> = { sub: 'leaf' };
+    for (let i = 0; i < MAX_DEPTH - 2; i++) act = { sub: `a${i}`, act };
+    const atCaps = {
+      sub: 'u'.repeat(512),
+      toolServer: 's'.repeat(MAX_STRING_LENGTH),
+      requestedScopes: Array.from({ length: MAX_ARRAY_ENTRIES }, () => 'x'.repeat(MAX_ARRAY_CHARS / MAX_ARRAY_ENTRIES)),
+      act,
+      missing: undefined,
+    };
+    assert.equal(boundEvent(atCaps), atCaps);
+    const past = [
+      { ...atCaps, sub: 'u'.repeat(513) },
+      { ...atCaps, toolServer: 's'.repeat(MAX_STRING_LENGTH + 1) },
+      { ...atCaps, requestedScopes: [...atCaps.requestedScopes, 'x'] },
+      { ...atCaps, requestedScopes: [...atCaps.requestedScopes.slice(1), 'x'.repeat(MAX_ARRAY_CHARS / MAX_ARRAY_ENTRIES + 1)] },
+      { ...atCaps, act: { sub: 'deeper', act } },
+      { ...atCaps, extra: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, i])) , ...Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`f${i}`, i])) },
+    ];
+    for (const e of past) {
+      const out = boundEvent(e);
+      assert.notEqual(out, e);
+      assert.ok(out.truncated && Object.keys(out.truncated).length > 0, JSON.stringify(Object.keys(e)));
+    }
+  });
 });

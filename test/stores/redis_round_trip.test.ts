@@ -64,11 +64,12 @@ describe('redis exchange store round trips', () => {
    * The store connection's commands while `call` ran. MONITOR lines arrive on another socket, so both ends of the
    * window are marks on the store connection itself rather than "now".
    */
-  async function commandsOf(call: () => Promise<unknown>): Promise<Seen[]> {
+  async function commandsOf(call: () => Promise<unknown>, withLua = false): Promise<Seen[]> {
     const start = await mark();
     await call();
     const end = await mark();
-    return seen.slice(start + 1, end).filter((s) => s.source === storeAddr);
+    // `lua`: the commands a script ran (MONITOR shows them after the script's own line).
+    return seen.slice(start + 1, end).filter((s) => s.source === storeAddr || (withLua && s.source === 'lua'));
   }
 
   it('readOpaqueSubject is exactly one EVALSHA, whatever it follows', async () => {
@@ -164,12 +165,19 @@ describe('redis exchange store round trips', () => {
     assert.equal(writes, 1);
     assert.equal((await stores.sessions.get('long-0'))?.tokensIssued, 36);
     const event = { time: Date.now(), type: 'exchange', decision: 'allow' } as const;
-    const audit = await commandsOf(() => stores.audit.append([event, event]));
-    // Each XADD trims by length (MAXLEN ~); the age trim runs at most once a second per process (the first append's here).
-    // One pipeline (no MULTI).
-    assert.deepEqual(audit.map((c) => c.command), ['xadd', 'xadd', 'xtrim']);
-    assert.deepEqual(audit[0]?.args.slice(1, 4), ['MAXLEN', '~', String(100_000)]);
-    const again = await commandsOf(() => stores.audit.append([event]));
-    assert.deepEqual(again.map((c) => c.command), ['xadd']);
+    // A batch of audit events is one script call; inside it each XADD trims by length (MAXLEN ~), and the age trim
+    // (exact MINID) runs at most once a second per process. The first call loads the script and trims by age.
+    await stores.audit.append([event]);
+    const audit = await commandsOf(() => stores.audit.append([event, event]), true);
+    assert.deepEqual(audit.map((c) => `${c.source === 'lua' ? 'lua ' : ''}${c.command}`), ['evalsha', 'lua xadd', 'lua xadd']);
+    assert.deepEqual(audit[0]?.args.slice(1, 5), ['1', `${h.prefix}audit`, '100000', '']);
+    assert.equal(audit[0]?.args.length, 7);
+    assert.deepEqual(audit[1]?.args.slice(1, 4), ['MAXLEN', '~', '100000']);
+    await sleep(1050);
+    const aged = await commandsOf(() => stores.audit.append([event]), true);
+    assert.deepEqual(aged.map((c) => `${c.source === 'lua' ? 'lua ' : ''}${c.command}`), ['evalsha', 'lua xadd', 'lua xtrim']);
+    const minId = Number(aged[0]?.args[4]);
+    assert.ok(Math.abs(minId - (Date.now() - 7 * 86_400_000)) < 5_000, String(minId));
+    assert.deepEqual(aged[2]?.args, [`${h.prefix}audit`, 'MINID', '=', String(minId)]);
   });
 });

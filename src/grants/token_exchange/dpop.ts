@@ -39,7 +39,9 @@ const refuse = (description: string, reason: string) => new errors.InvalidReques
  */
 export async function dpopBinding(deps: DpopStepDeps, ctx: KoaContextWithOIDC, input: DpopStepInput): Promise<string | undefined> {
   const { subject, clientId, toolServer } = input;
-  const proof = await deps.proofs.check({
+  // Without a DPoP header there is no proof to check (the requirements below still apply); `headers` is parsed already,
+  // `headersDistinct` (which keeps repeated headers apart, for RFC 9449 §4.3 check 1) is built on first use.
+  const proof = ctx.req.headers.dpop === undefined ? undefined : await deps.proofs.check({
     values: ctx.req.headersDistinct.dpop,
     method: ctx.method,
     setNonce: (nonce) => ctx.set('DPoP-Nonce', nonce),

@@ -13,6 +13,18 @@ const SCAN_BATCH = 500;
  */
 const SINCE_SLACK_MS = 5 * 60_000;
 
+/**
+ * KEYS[1] the audit stream; ARGV[1] the length kept (approximately), ARGV[2] the oldest id kept ('' = no age trim this
+ * call), ARGV[3..] the events' JSON, appended in order. One key, declared: the same script on Redis Cluster.
+ */
+export const auditAppendLua = `
+for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[i])
+end
+if ARGV[2] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', '=', ARGV[2]) end
+return #ARGV - 2
+`;
+
 /** Trimming by age runs at most this often per process (the age bound is in seconds anyway). */
 const AGE_TRIM_INTERVAL_MS = 1000;
 
@@ -32,26 +44,23 @@ export class RedisAuditLog implements AuditLog {
   }
 
   /**
-   * One pipeline, one round trip (no MULTI: an append needs no transaction, and MULTI adds a QUEUED reply per command).
-   * Each XADD trims by length approximately (`MAXLEN ~`): Redis drops whole stream nodes only, so the length trim never
-   * keeps fewer than `auditMaxLength` events and at most one node more (`stream-node-max-entries` / `-bytes`: 100
-   * entries or 4 KB by default), instead of editing the oldest node on every append. By age (ids are Redis' append
-   * time in ms) an exact MINID trim, at most once per second per process: an event outlives `auditMaxAgeSeconds` by
-   * about a second at most.
+   * One script call per batch, one round trip and one command however many events (a command per event cost the
+   * service more than the events' JSON). Each XADD trims by length approximately (`MAXLEN ~`): Redis drops whole stream
+   * nodes only, so the length trim never keeps fewer than `auditMaxLength` events and at most one node more
+   * (`stream-node-max-entries` / `-bytes`: 100 entries or 4 KB by default), instead of editing the oldest node on every
+   * append. By age (ids are Redis' append time in ms) an exact MINID trim, at most once per second per process: an
+   * event outlives `auditMaxAgeSeconds` by about a second at most.
    */
   async append(events: StoredAuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const pipeline = this.#redis.pipeline();
-    const maxLength = this.#limits.auditMaxLength;
-    for (const event of events) pipeline.xadd(this.#key, 'MAXLEN', '~', maxLength, '*', 'event', JSON.stringify(event));
     const now = Date.now();
+    let minId = '';
     if (now - this.#lastAgeTrim >= AGE_TRIM_INTERVAL_MS) {
       this.#lastAgeTrim = now;
-      pipeline.xtrim(this.#key, 'MINID', '=', now - this.#limits.auditMaxAgeSeconds * 1000);
+      minId = String(now - this.#limits.auditMaxAgeSeconds * 1000);
     }
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error);
-    if (!results || failed) throw failed?.[0] ?? new Error('the Redis pipeline was aborted');
+    const json = events.map((event) => JSON.stringify(event));
+    await this.#redis.dtsAuditAppend(this.#key, this.#limits.auditMaxLength, minId, ...json);
   }
 
   async query(filter: AuditFilter, page: { cursor?: string; limit: number }): Promise<Page<AuditEntry>> {

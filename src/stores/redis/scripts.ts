@@ -11,6 +11,7 @@ import { consumeLua, revokeGrantLua } from './oidc_scripts.js';
 import { readOpaqueSubjectLua, readOpaqueTokenLua, revocationSnapshotClusterLua, revocationSnapshotLua, revokeFeedLua, revokeLua, revokeMarkerLua } from './revocation_scripts.js';
 import { indexTouchClusterLua, recordIssuedLua, recordSessionClusterLua } from './session_scripts.js';
 import { addClientLua } from './onboarding_store.js';
+import { auditAppendLua } from './audit_log.js';
 
 /** The client with this store's scripts defined on it. */
 export interface ScriptedRedis extends Redis {
@@ -28,6 +29,7 @@ export interface ScriptedRedis extends Redis {
   dtsRecordSession(...keysThenArgs: Array<string | number>): Promise<string[]>;
   dtsIndexTouch(indexKey: string, ...args: Array<string | number>): Promise<string[]>;
   dtsAddRegisteredClient(indexKey: string, now: number, clientId: string, expiresAt: number, max: number): Promise<number>;
+  dtsAuditAppend(streamKey: string, maxLength: number, minId: string, ...eventsJson: string[]): Promise<number>;
 }
 
 const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
@@ -45,6 +47,7 @@ const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
   dtsRecordSession: { lua: recordSessionClusterLua, numberOfKeys: 5 },
   dtsIndexTouch: { lua: indexTouchClusterLua, numberOfKeys: 1 },
   dtsAddRegisteredClient: { lua: addClientLua, numberOfKeys: 1 },
+  dtsAuditAppend: { lua: auditAppendLua, numberOfKeys: 1 },
 };
 
 /** Defines the scripts once per client (several stores may share one connection). */
