@@ -66,7 +66,10 @@ export class OwnToolDetailsCache {
    */
   knownAt(text: string, start: number): number {
     const last = this.last;
-    return last !== undefined && text.startsWith(last.text, start) ? last.text.length : 0;
+    if (last === undefined) return 0;
+    const { length } = last.text;
+    // A slice compared with === is a length check and a memory compare, several times faster than startsWith here.
+    return text.slice(start, start + length) === last.text ? length : 0;
   }
 
   /** The entry for this exact claim text, if it was checked before. */
