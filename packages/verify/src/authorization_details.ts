@@ -51,10 +51,13 @@ export interface ResolvedDetails {
  * text always parses to the same value, so a hit is what a fresh check would give: the claim (deep-frozen, shared by
  * every token that carries this text) and its own entries. Tokens minted from one policy rule carry the same details,
  * so most first-seen tokens neither parse nor check them again. Only claims that passed are kept; a refused one is
- * checked again every time.
+ * checked again every time. The last claim is always kept; others only from their second sighting, so details that
+ * differ per user (a `${subject.…}` reference) cost one kept text each, not a kept claim.
  */
 export class OwnToolDetailsCache {
   private readonly entries = new Map<string, ResolvedDetails>();
+  /** Texts checked once and not kept (yet). */
+  private readonly seenOnce = new Set<string>();
   /** The entry found or added last, and its text: tokens in a row usually carry the same details. */
   private last: { text: string; resolved: ResolvedDetails } | undefined;
 
@@ -76,6 +79,7 @@ export class OwnToolDetailsCache {
   lookup(text: string): ResolvedDetails | undefined {
     const last = this.last;
     if (last !== undefined && last.text === text) return last.resolved;
+    if (this.entries.size === 0) return undefined;
     const resolved = this.entries.get(text);
     if (resolved) this.last = { text, resolved };
     return resolved;
@@ -86,10 +90,15 @@ export class OwnToolDetailsCache {
     const own = Object.freeze(ownToolDetails(claim, this.audience));
     const resolved: ResolvedDetails = { claim: deepFreeze(claim), own };
     if (text !== undefined && text.length <= CACHE_TEXT_MAX) {
-      // A stream of distinct details (per-user values, or someone probing) cycles the oldest entries out.
-      if (this.entries.size >= CACHE_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-      this.entries.set(text, resolved);
       this.last = { text, resolved };
+      // A stream of distinct details (per-user values, or someone probing) cycles the oldest entries out.
+      if (this.seenOnce.delete(text)) {
+        if (this.entries.size >= CACHE_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+        this.entries.set(text, resolved);
+      } else {
+        if (this.seenOnce.size >= CACHE_ENTRIES) this.seenOnce.delete(this.seenOnce.values().next().value!);
+        this.seenOnce.add(text);
+      }
     }
     return resolved;
   }

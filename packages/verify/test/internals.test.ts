@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { basicAuthorization, issuerEndpoint } from '../src/issuer_http.js';
 import { decodeSegmentText, hasDuplicateMember, type MemberSpan } from '../src/json_strict.js';
+import { OwnToolDetailsCache } from '../src/authorization_details.js';
 import { ExpiringLru } from '../src/lru.js';
 import { precheck } from '../src/precheck.js';
 import { VerifyError } from '../src/errors.js';
@@ -147,6 +148,35 @@ describe('hasDuplicateMember: large objects, escaped names, the span', () => {
     assert.equal(hasDuplicateMember(`{"authorization_details":${known},"y":{"z":1,"z":1}}`, span()), true);
     // Not the known text: read as usual.
     assert.equal(hasDuplicateMember('{"authorization_details":[{"a":1,"a":1}]}', span()), true);
+  });
+});
+
+describe('OwnToolDetailsCache', () => {
+  const AUD = 'https://tools.example/mcp';
+  const entry = (max: number) => [{ type: 'mcp_tool', locations: [AUD], actions: ['t'], arguments: { n: { maximum: max } } }];
+  const check = (cache: OwnToolDetailsCache, max: number) => {
+    const text = JSON.stringify(entry(max));
+    return cache.lookup(text) ?? cache.resolve(JSON.parse(text), text);
+  };
+  it('keeps the last claim, and others from their second sighting; refused claims never', () => {
+    const cache = new OwnToolDetailsCache(AUD);
+    const a1 = check(cache, 1);
+    assert.equal(check(cache, 1), a1); // the last one
+    const b1 = check(cache, 2);
+    const a2 = check(cache, 1); // seen before, not kept: checked again, now kept
+    assert.notEqual(a2, a1);
+    assert.deepEqual(a2, a1);
+    assert.notEqual(check(cache, 2), b1); // second sighting of b: checked again, now kept
+    assert.equal(check(cache, 1), a2); // from the map
+    assert.ok(Object.isFrozen(a2.claim) && Object.isFrozen(a2.own) && Object.isFrozen(a2.own[0]));
+    const bad = JSON.stringify([{ ...entry(1)[0], pattern: 'x' }]);
+    for (let i = 0; i < 3; i++) assert.throws(() => cache.lookup(bad) ?? cache.resolve(JSON.parse(bad), bad), (e: unknown) => e instanceof VerifyError && e.code === 'ERR_CLAIM_INVALID');
+  });
+  it('stays bounded under a stream of distinct claims', () => {
+    const cache = new OwnToolDetailsCache(AUD);
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 500; i++) check(cache, i);
+    const inner = cache as unknown as { entries: Map<string, unknown>; seenOnce: Set<string> };
+    assert.ok(inner.entries.size <= 64 && inner.seenOnce.size <= 64, `${inner.entries.size} ${inner.seenOnce.size}`);
   });
 });
 
