@@ -168,7 +168,12 @@ export function hasDuplicateMember(text: string, span?: MemberSpan): boolean {
       }
     }
   }
+  // One pathological input (deep nesting) must not leave large buffers behind.
   if (namesFrom.length > 64) namesFrom.length = 64;
+  if (nameStarts.length > 4096) {
+    nameStarts = new Int32Array(256);
+    nameEnds = new Int32Array(256);
+  }
   return counting && names !== parsedMemberCount(text);
 }
 

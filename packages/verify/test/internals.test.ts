@@ -105,6 +105,12 @@ describe('hasDuplicateMember: large objects, escaped names, the span', () => {
     // Names of one length that differ only in their last character.
     assert.equal(hasDuplicateMember(`{${members(40, (i) => `same_length_${String(i).padStart(3, '0')}`).join(',')}}`), false);
   });
+  it('deep nesting: exact, no stack growth, buffers released', () => {
+    const deep = (inner: string) => `${'{"a":[{"b":1,"c":'.repeat(3000)}${inner}${'}]}'.repeat(3000)}`;
+    assert.equal(hasDuplicateMember(deep('1')), false);
+    assert.equal(hasDuplicateMember(deep('{"x":1,"x":2}')), true);
+    assert.equal(hasDuplicateMember('{"a":{"a":{"a":1}},"b":1}'), false);
+  });
   it('the count ignores enumerable properties added to Object.prototype', () => {
     const proto = Object.prototype as Record<string, unknown>;
     proto.polluted = 1;
