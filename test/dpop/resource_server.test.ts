@@ -165,6 +165,8 @@ describe('DP-04: the verify SDK as a DPoP resource server (mcpAuth) for tokens f
     const res = await send(rs.url, [dpopAuth(), ['dpop', await proof(key, bound)]], call);
     assert.equal(res.status, 403);
     assert.equal(res.body.error, 'insufficient_scope');
+    // RFC 9449 §7.1: a DPoP-bound token's challenges use the DPoP scheme, the 403 included.
+    assert.match(res.headers.get('www-authenticate') ?? '', /^DPoP error="insufficient_scope", scope="crm\.export_customers", resource_metadata="[^"]+"$/);
   });
 
   it('nonces (RFC 9449 §9): no nonce → 401 use_dpop_nonce with DPoP-Nonce; the retry with it passes; a stale one is refused the same way', async () => {

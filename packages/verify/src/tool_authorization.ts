@@ -41,6 +41,8 @@ interface Caller {
   actors: readonly Actor[];
   scopes: readonly string[];
   authorizationDetails: readonly McpToolDetails[];
+  /** Set for a DPoP-bound token: its challenges use the DPoP scheme (RFC 9449 §7.1). */
+  jkt?: string;
 }
 
 interface Refusal {
@@ -189,19 +191,20 @@ function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: un
     for (const { tool, args } of calls) {
       const decision = decide(caller, tool, args);
       report(caller, tool, args, decision);
-      if (!decision.allow) return { listIds, caller, refusal: refusalOf(decision, tool, metadata) };
+      if (!decision.allow) return { listIds, caller, refusal: refusalOf(decision, tool, metadata, caller.jkt ? 'DPoP' : 'Bearer') };
     }
     return { listIds, caller };
   };
 }
 
-function refusalOf(decision: Exclude<Decision, { allow: true }>, tool: string, metadata: string): Refusal {
+/** `scheme`: the one the caller authenticated with; RFC 9449 §7.1 answers a DPoP-bound token with DPoP challenges. */
+function refusalOf(decision: Exclude<Decision, { allow: true }>, tool: string, metadata: string, scheme: 'Bearer' | 'DPoP'): Refusal {
   if (decision.reason === 'insufficient_scope') {
     // MCP authorization "Scope Challenge Handling" / RFC 6750 §3.1: 403 insufficient_scope with the scope needed.
     const scope = quote(decision.scopes.join(' '));
     return {
       status: 403,
-      headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope=${scope}, ${metadata}` },
+      headers: { 'WWW-Authenticate': `${scheme} error="insufficient_scope", scope=${scope}, ${metadata}` },
       body: { error: 'insufficient_scope', error_description: 'insufficient scope' },
     };
   }
@@ -209,7 +212,7 @@ function refusalOf(decision: Exclude<Decision, { allow: true }>, tool: string, m
   const violations: ArgumentViolation[] = [...decision.violations];
   return {
     status: 403,
-    headers: { 'WWW-Authenticate': `Bearer error="insufficient_authorization_details", ${metadata}` },
+    headers: { 'WWW-Authenticate': `${scheme} error="insufficient_authorization_details", ${metadata}` },
     body: {
       error: 'insufficient_authorization_details',
       error_description: 'arguments outside the authorized limits',
@@ -228,10 +231,10 @@ function callerOf(auth: unknown): Caller | undefined {
   if (typeof auth !== 'object' || auth === null) return undefined;
   const a = auth as Partial<VerifiedToken> & { extra?: Record<string, unknown> };
   const source = (typeof a.extra === 'object' && a.extra !== null ? { ...a.extra, clientId: a.clientId, scopes: a.scopes } : a) as Partial<Caller>;
-  const { sub, sid, jti, clientId, actors, scopes, authorizationDetails } = source;
+  const { sub, sid, jti, clientId, actors, scopes, authorizationDetails, jkt } = source;
   if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof clientId !== 'string') return undefined;
   if (!Array.isArray(actors) || !Array.isArray(scopes) || !Array.isArray(authorizationDetails)) return undefined;
-  return { sub, sid, jti, clientId, actors, scopes, authorizationDetails };
+  return { sub, sid, jti, clientId, actors, scopes, authorizationDetails, ...(typeof jkt === 'string' ? { jkt } : {}) };
 }
 
 /** RFC 9110 §5.6.4 quoted-string. */
