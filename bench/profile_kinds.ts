@@ -1,0 +1,45 @@
+// Profiles one request kind per service process (baseline client_credentials, exchange, hop), so their CPU profiles
+// can be compared frame by frame. CLI:
+//   node --import tsx bench/profile_kinds.ts [requests=20000] [kinds=baseline,exchange]
+// Prints CPU per request and the top frames of each; the .cpuprofile files stay in bench/results/profiles/kinds/.
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { clientCredentialsForm, exchangeForCrm, exchangeForm, formBody, hopForm, loginUser, mapLimit } from './flows.js';
+import { runLoad } from './load.js';
+import { formatProfile, summarizeProfile } from './profile_top.js';
+import { startBenchService } from './service_process.js';
+
+const DIR = fileURLToPath(new URL('./results/profiles/kinds/', import.meta.url));
+const requests = Number(process.argv[2] ?? 20_000);
+const kinds = (process.argv[3] ?? 'baseline,exchange').split(',');
+const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+
+for (const kind of kinds) {
+  const dir = join(DIR, kind);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const svc = await startBenchService({ redisUrl, cpuProfileDir: dir });
+  try {
+    const users = await mapLimit(Array.from({ length: 20 }), 4, () => loginUser(svc));
+    let authorization: string;
+    let bodies: string[];
+    if (kind === 'baseline') [authorization, bodies] = [svc.basic('admin-cli'), [formBody(clientCredentialsForm)]];
+    else if (kind === 'exchange') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(exchangeForm(t)))];
+    else {
+      const crm = await mapLimit(users, 5, (t) => exchangeForCrm(svc, t));
+      [authorization, bodies] = [svc.basic('crm-server'), crm.map((t) => formBody(hopForm(t)))];
+    }
+    const warm = await runLoad({ url: svc.url, authorization, bodies, connections: 10, duration: 2 });
+    const before = await svc.cpuMs();
+    const r = await runLoad({ url: svc.url, authorization, bodies, connections: 10, amount: requests });
+    const cpu = (await svc.cpuMs()) - before;
+    // The profile covers start-up, the logins and the warm-up too: the total divides its time per request.
+    const total = warm.ok + warm.non2xx + r.ok + r.non2xx;
+    process.stdout.write(`${kind}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms} ms, non2xx ${r.non2xx}, CPU/req ${(cpu / (r.ok + r.non2xx)).toFixed(3)} ms, ${total} requests profiled\n`);
+  } finally {
+    await svc.stop();
+  }
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (file) process.stdout.write(`${join(dir, file)}\n${formatProfile(summarizeProfile(join(dir, file), 40), 25)}\n\n`);
+}
