@@ -16,6 +16,7 @@ import { startupScenario } from './scenarios/startup.js';
 import { replicasScenario } from './scenarios/replicas.js';
 import { connectionsScenario } from './scenarios/connections.js';
 import { gatewayScenario } from './scenarios/gateway.js';
+import { clusterScenario } from './scenarios/cluster.js';
 import { verifyScenario } from './scenarios/verify.js';
 import { startBenchService } from './service_process.js';
 
@@ -87,6 +88,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       if (want.has('replicas')) await attempt('replicas', 'scenario 7: revocation propagation across replicas', () => replicasScenario(ctx));
       if (want.has('connections')) await attempt('connections', 'scenario 8: exchange at 1, 10 and 50 connections', () => connectionsScenario(ctx));
       if (want.has('gateway')) await attempt('gateway', 'scenario 9: MCP gateway added latency and throughput vs plain proxying', () => gatewayScenario(ctx));
+      if (want.has('cluster')) await attempt('cluster', 'scenario 10: exchange on Redis Cluster vs single Redis', () => clusterScenario(ctx));
     } finally {
       await svc.stop();
     }

@@ -17,6 +17,8 @@ export const secretEnvName = (clientId: string) => `BENCH_SECRET_${clientId.repl
 export interface BenchConfigOptions {
   port: number;
   redisUrl: string;
+  /** Redis Cluster seeds: when set, the service uses the cluster instead of `redisUrl`. */
+  redisClusterNodes?: string[];
   keyPrefix: string;
   keysDir: string;
   /** Another replica's issuer, when this service is a replica of it. */
@@ -27,13 +29,13 @@ export interface BenchConfigOptions {
  * `admin-cli` registers `crm.lookup_customer` besides `admin`, so its client_credentials grant with `resource=CRM`
  * yields a JWT for the CRM tool server (provider/configuration.ts getResourceServerInfo): the exchange's baseline.
  */
-export function benchConfig({ port, redisUrl, keyPrefix, keysDir, issuer }: BenchConfigOptions): ConfigInput {
+export function benchConfig({ port, redisUrl, redisClusterNodes, keyPrefix, keysDir, issuer }: BenchConfigOptions): ConfigInput {
   const secret = (id: string) => ({ env: secretEnvName(id) });
   return {
     port,
     issuer: issuer ?? `http://127.0.0.1:${port}`,
     logLevel: 'silent',
-    redis: { url: redisUrl, keyPrefix },
+    redis: redisClusterNodes ? { clusterNodes: redisClusterNodes, keyPrefix } : { url: redisUrl, keyPrefix },
     keys: { file: join(keysDir, 'jwks.json') },
     cookieSecret: { file: join(keysDir, 'cookie.secret'), generate: true },
     demoLogin: {

@@ -3,6 +3,8 @@
 export interface ServerStartOptions {
   port: number;
   redisUrl: string;
+  /** Redis Cluster seeds: when set, the service uses the cluster instead of `redisUrl`. */
+  redisClusterNodes?: string[];
   keyPrefix: string;
   keysDir: string;
   /** A replica of another bench service: its issuer (keys, secrets and prefix are shared too). */

@@ -1,7 +1,7 @@
 // Command-line flags of `npm run bench` (node:util parseArgs); every default is here, next to its meaning.
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['exchange', 'verify', 'revocation', 'memory', 'startup', 'replicas', 'connections', 'gateway'] as const;
+export const SCENARIOS = ['exchange', 'verify', 'revocation', 'memory', 'startup', 'replicas', 'connections', 'gateway', 'cluster'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -26,6 +26,8 @@ export interface BenchOptions {
   /** Service starts timed (scenario 6). */
   startupRuns: number;
   redisUrl: string;
+  /** Seeds of a Redis Cluster for scenario 10; unset: the scenario starts a throw-away one (scripts/redis_cluster.sh). */
+  redisClusterNodes?: string[];
   /** Which scenarios run (`exchange` covers 1 and 2; `memory` is 5). */
   scenarios: ScenarioName[];
   /** Write a V8 CPU profile of the service process (bench/results/profiles/) and print its top frames. */
@@ -63,6 +65,9 @@ export const USAGE = `npm run bench -- [flags]
   --startup-runs <n>    timed service starts (default ${DEFAULTS.startupRuns})
   --scenarios <list>    comma-separated subset of ${SCENARIOS.join(',')} (default all)
   --redis-url <url>     default $REDIS_URL or redis://127.0.0.1:6379
+  --redis-cluster-nodes <seeds>
+                        Redis Cluster seeds (redis://host:port,...) for scenario 10 (cluster); default: a
+                        throw-away local cluster started with scripts/redis_cluster.sh and stopped after it
   --cpu-prof            profile the service process; prints its top frames
   --out <file>          JSON output (default bench/results/bench-<time>.json)
   --help`;
@@ -92,6 +97,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'startup-runs': { type: 'string' },
       scenarios: { type: 'string' },
       'redis-url': { type: 'string' },
+      'redis-cluster-nodes': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -112,6 +118,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     revocations: positive('revocations', values.revocations, DEFAULTS.revocations, true),
     startupRuns: positive('startup-runs', values['startup-runs'], DEFAULTS.startupRuns, true),
     redisUrl: values['redis-url'] ?? (env.REDIS_URL || 'redis://127.0.0.1:6379'),
+    ...(values['redis-cluster-nodes'] ? { redisClusterNodes: values['redis-cluster-nodes'].split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     scenarios: scenarios as ScenarioName[],
     cpuProf: values['cpu-prof'] ?? false,
     out: values.out,

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { CLIENT_IDS, secretEnvName, type BenchClientId } from './config.js';
 import type { ChildMessage, MemorySample, ParentMessage, RedisCounts, ServerStartOptions } from './ipc.js';
+import { deleteClusterKeysWithPrefix } from './redis_cluster.js';
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 type Request = WithoutId<ParentMessage>;
@@ -37,6 +38,8 @@ export interface BenchService {
 
 export interface StartBenchServiceOptions {
   redisUrl: string;
+  /** Redis Cluster seeds: the service uses this cluster instead of `redisUrl` (scenario 10). */
+  redisClusterNodes?: string[];
   /** Write a V8 CPU profile of the service into this directory when it exits. */
   cpuProfileDir?: string;
   /** More Node flags for the service process (experiments, e.g. `--import ./patch.mjs`). */
@@ -56,7 +59,11 @@ export async function startBenchService(options: StartBenchServiceOptions): Prom
   const keysDir = replicaOf?.keysDir ?? mkdtempSync(join(tmpdir(), 'dts-bench-'));
   const secrets = replicaOf?.secrets ?? (Object.fromEntries(CLIENT_IDS.map((id) => [id, randomBytes(24).toString('base64url')])) as Record<BenchClientId, string>);
   const secretEnv = Object.fromEntries(CLIENT_IDS.map((id) => [secretEnvName(id), secrets[id]]));
-  const start: ServerStartOptions = { port, redisUrl: options.redisUrl, keyPrefix, keysDir, ...(replicaOf ? { issuer: replicaOf.url } : {}) };
+  const start: ServerStartOptions = {
+    port, redisUrl: options.redisUrl, keyPrefix, keysDir,
+    ...(options.redisClusterNodes ? { redisClusterNodes: options.redisClusterNodes } : {}),
+    ...(replicaOf ? { issuer: replicaOf.url } : {}),
+  };
   const execArgv = ['--conditions=source', '--import', 'tsx', '--expose-gc', ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.nodeArgs ?? [])];
   const child: ChildProcess = fork(SERVER, [], {
     execArgv,
@@ -66,6 +73,10 @@ export async function startBenchService(options: StartBenchServiceOptions): Prom
 
   const cleanup = async () => {
     if (replicaOf) return;
+    if (options.redisClusterNodes) {
+      await deleteClusterKeysWithPrefix(options.redisClusterNodes, keyPrefix).finally(() => rmSync(keysDir, { recursive: true, force: true }));
+      return;
+    }
     const redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();

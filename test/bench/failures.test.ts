@@ -36,7 +36,7 @@ describe('bench failures', () => {
       assert.equal(report.meta.completed, false);
       assert.ok(typeof report.details.aborted === 'string' && report.details.aborted.length > 0, report.details.aborted);
       assert.deepEqual(report.figures, []);
-      assert.deepEqual(report.details.scenarios, { exchange: 'not run', verify: 'not run', revocation: 'not run', memory: 'not run', startup: 'not run', replicas: 'not run', connections: 'not run', gateway: 'not run' });
+      assert.deepEqual(report.details.scenarios, { exchange: 'not run', verify: 'not run', revocation: 'not run', memory: 'not run', startup: 'not run', replicas: 'not run', connections: 'not run', gateway: 'not run', cluster: 'not run' });
       assert.match(run.stdout, new RegExp(`JSON: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
