@@ -13,6 +13,56 @@ export const INDEX_CLEANUP_MAX = 1000;
 export const SESSION_MAINTENANCE_EVERY = 64;
 
 /**
+ * The per-session writes of one issued token, shared by the single-node and the cluster script (Lua text spliced into
+ * both `record` functions). Expects in scope: recordKey, clientsKey, toolsKey, jtisKey, hopsKey, maxHops, now, nowExact
+ * and the entry (sid, sub, issuer, at, hopJson, jti, exp, retention, tool, clients); returns early for a session already
+ * past its retention, and leaves created, count, last, lastMoved, expiry, grew, maintenance and newClients for the
+ * index work that follows.
+ */
+const SESSION_WRITE_LUA = `  local expireAt = exp + retention
+  local stored = redis.call('HMGET', recordKey, 'sub', 'firstAt', 'lastAt', 'tokensIssued', 'expiresAt')
+  local created = not stored[1]
+  local count, last, lastMoved, expiry, grew
+  if created then
+    if expireAt <= nowExact then return end
+    count, last, lastMoved, expiry, grew = 1, at, true, expireAt, true
+    redis.call('HSET', recordKey, 'sid', sid, 'sub', sub, 'issuer', issuer, 'firstAt', at, 'lastAt', at, 'tokensIssued', 1, 'expiresAt', expireAt)
+  else
+    sub = stored[1]
+    count = (tonumber(stored[4]) or 0) + 1
+    last = tonumber(stored[3]) or at
+    local fields = { 'tokensIssued', count }
+    local first = tonumber(stored[2])
+    if not first or at < first then fields[#fields + 1] = 'firstAt'; fields[#fields + 1] = at end
+    lastMoved = at > last
+    if lastMoved then
+      last = at
+      fields[#fields + 1] = 'lastAt'; fields[#fields + 1] = at
+    end
+    expiry = tonumber(stored[5])
+    local legacy = not expiry
+    if legacy then
+      expiry = redis.call('EXPIRETIME', recordKey)
+      if expiry < 0 then expiry = 0 end
+    end
+    grew = expireAt > expiry
+    if grew then expiry = expireAt end
+    if grew or legacy then fields[#fields + 1] = 'expiresAt'; fields[#fields + 1] = expiry end
+    redis.call('HSET', recordKey, unpack(fields))
+  end
+  local maintenance = count % ${SESSION_MAINTENANCE_EVERY} == 1
+
+  local newClients = redis.call('SADD', clientsKey, unpack(clients)) > 0
+  redis.call('SADD', toolsKey, tool)
+  redis.call('ZADD', jtisKey, exp, jti)
+  if lastMoved or maintenance then redis.call('ZREMRANGEBYSCORE', jtisKey, '-inf', '(' .. math.min(exp, now + 1)) end
+  if redis.call('RPUSH', hopsKey, hopJson) > maxHops then redis.call('LTRIM', hopsKey, -maxHops, -1) end
+  if grew or maintenance then
+    for _, key in ipairs({ recordKey, clientsKey, toolsKey, jtisKey, hopsKey }) do redis.call('EXPIREAT', key, expiry) end
+  end
+`;
+
+/**
  * No KEYS: the key names are built from the prefixes in ARGV (keys.ts keeps the layout), because one call covers many
  * sessions. ARGV: 1 max hops, 2 record-hash prefix, 3 clients-set prefix, 4 tools-set prefix, 5 jtis-zset prefix,
  * 6 hops-list prefix, 7 recent index key, 8 by-sub index prefix, 9 by-client index prefix; then per entry:
@@ -66,50 +116,9 @@ local function indexWork(key)
 end
 
 local function record(sid, sub, issuer, at, hopJson, jti, exp, retention, tool, clients)
-  local expireAt = exp + retention
   local recordKey = recordPrefix .. sid
-  local stored = redis.call('HMGET', recordKey, 'sub', 'firstAt', 'lastAt', 'tokensIssued', 'expiresAt')
-  local created = not stored[1]
-  local count, last, lastMoved, expiry, grew
-  if created then
-    if expireAt <= nowExact then return end
-    count, last, lastMoved, expiry, grew = 1, at, true, expireAt, true
-    redis.call('HSET', recordKey, 'sid', sid, 'sub', sub, 'issuer', issuer, 'firstAt', at, 'lastAt', at, 'tokensIssued', 1, 'expiresAt', expireAt)
-  else
-    sub = stored[1]
-    count = (tonumber(stored[4]) or 0) + 1
-    last = tonumber(stored[3]) or at
-    local fields = { 'tokensIssued', count }
-    local first = tonumber(stored[2])
-    if not first or at < first then fields[#fields + 1] = 'firstAt'; fields[#fields + 1] = at end
-    lastMoved = at > last
-    if lastMoved then
-      last = at
-      fields[#fields + 1] = 'lastAt'; fields[#fields + 1] = at
-    end
-    expiry = tonumber(stored[5])
-    local legacy = not expiry
-    if legacy then
-      expiry = redis.call('EXPIRETIME', recordKey)
-      if expiry < 0 then expiry = 0 end
-    end
-    grew = expireAt > expiry
-    if grew then expiry = expireAt end
-    if grew or legacy then fields[#fields + 1] = 'expiresAt'; fields[#fields + 1] = expiry end
-    redis.call('HSET', recordKey, unpack(fields))
-  end
-  local maintenance = count % ${SESSION_MAINTENANCE_EVERY} == 1
-
   local clientsKey, toolsKey, jtisKey, hopsKey = clientsPrefix .. sid, toolsPrefix .. sid, jtisPrefix .. sid, hopsPrefix .. sid
-  local newClients = redis.call('SADD', clientsKey, unpack(clients)) > 0
-  redis.call('SADD', toolsKey, tool)
-  redis.call('ZADD', jtisKey, exp, jti)
-  if lastMoved or maintenance then redis.call('ZREMRANGEBYSCORE', jtisKey, '-inf', '(' .. math.min(exp, now + 1)) end
-  if redis.call('RPUSH', hopsKey, hopJson) > maxHops then redis.call('LTRIM', hopsKey, -maxHops, -1) end
-  if grew or maintenance then
-    for _, key in ipairs({ recordKey, clientsKey, toolsKey, jtisKey, hopsKey }) do redis.call('EXPIREAT', key, expiry) end
-  end
-
+${SESSION_WRITE_LUA}
   local function touch(key, joined)
     if not (joined or lastMoved or grew or maintenance) then return end
     local work = indexWork(key)
@@ -184,48 +193,7 @@ local nowExact = now + tonumber(time[2]) / 1000000
 local reply = {}
 
 local function record(sid, sub, issuer, at, hopJson, jti, exp, retention, tool, clients)
-  local expireAt = exp + retention
-  local stored = redis.call('HMGET', recordKey, 'sub', 'firstAt', 'lastAt', 'tokensIssued', 'expiresAt')
-  local created = not stored[1]
-  local count, last, lastMoved, expiry, grew
-  if created then
-    if expireAt <= nowExact then return end
-    count, last, lastMoved, expiry, grew = 1, at, true, expireAt, true
-    redis.call('HSET', recordKey, 'sid', sid, 'sub', sub, 'issuer', issuer, 'firstAt', at, 'lastAt', at, 'tokensIssued', 1, 'expiresAt', expireAt)
-  else
-    sub = stored[1]
-    count = (tonumber(stored[4]) or 0) + 1
-    last = tonumber(stored[3]) or at
-    local fields = { 'tokensIssued', count }
-    local first = tonumber(stored[2])
-    if not first or at < first then fields[#fields + 1] = 'firstAt'; fields[#fields + 1] = at end
-    lastMoved = at > last
-    if lastMoved then
-      last = at
-      fields[#fields + 1] = 'lastAt'; fields[#fields + 1] = at
-    end
-    expiry = tonumber(stored[5])
-    local legacy = not expiry
-    if legacy then
-      expiry = redis.call('EXPIRETIME', recordKey)
-      if expiry < 0 then expiry = 0 end
-    end
-    grew = expireAt > expiry
-    if grew then expiry = expireAt end
-    if grew or legacy then fields[#fields + 1] = 'expiresAt'; fields[#fields + 1] = expiry end
-    redis.call('HSET', recordKey, unpack(fields))
-  end
-  local maintenance = count % ${SESSION_MAINTENANCE_EVERY} == 1
-
-  local newClients = redis.call('SADD', clientsKey, unpack(clients)) > 0
-  redis.call('SADD', toolsKey, tool)
-  redis.call('ZADD', jtisKey, exp, jti)
-  if lastMoved or maintenance then redis.call('ZREMRANGEBYSCORE', jtisKey, '-inf', '(' .. math.min(exp, now + 1)) end
-  if redis.call('RPUSH', hopsKey, hopJson) > maxHops then redis.call('LTRIM', hopsKey, -maxHops, -1) end
-  if grew or maintenance then
-    for _, key in ipairs({ recordKey, clientsKey, toolsKey, jtisKey, hopsKey }) do redis.call('EXPIREAT', key, expiry) end
-  end
-
+${SESSION_WRITE_LUA}
   local function touch(kind, name, joined)
     if not (joined or lastMoved or grew or maintenance) then return end
     local member = ''
