@@ -2,8 +2,8 @@
 // --redis-cluster-nodes, and the clean-up of a bench key prefix on every master.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Cluster } from 'ioredis';
 import { connectRedis, createRedisClusterClient, parseClusterNodes } from '../src/stores/redis/index.js';
+import { deleteClusterKeysWithPrefix as deleteClusterKeys } from '../tools/local.js';
 
 const SCRIPT = fileURLToPath(new URL('../scripts/redis_cluster.sh', import.meta.url));
 
@@ -34,19 +34,12 @@ export function benchCluster(seeds: string[] | undefined): BenchCluster {
   return { nodes, stop };
 }
 
-/** Deletes every key under `prefix` on every master of the cluster (SCAN per node; bench clean-up, never a hot path). */
+/** Deletes every key under `prefix` on every master of the cluster (bench clean-up, never a hot path). */
 export async function deleteClusterKeysWithPrefix(nodes: string[], prefix: string): Promise<void> {
   const redis = createRedisClusterClient(nodes, { onError: () => {} });
   try {
     await connectRedis(redis, nodes.join(','));
-    for (const node of (redis as unknown as Cluster).nodes('master')) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        await Promise.all(keys.map((key) => node.unlink(key)));
-        cursor = next;
-      } while (cursor !== '0');
-    }
+    await deleteClusterKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }

@@ -1,6 +1,6 @@
 // Plumbing shared by the examples, the tests and the benchmark (kept outside examples/ so tests never import examples) when they run services on this machine.
 import { createServer } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** A port free right now on 127.0.0.1 (configs need ports before the servers listen). */
 export function freePort(): Promise<number> {
@@ -22,4 +22,16 @@ export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promis
     if (keys.length) await redis.unlink(...keys);
     cursor = next;
   } while (cursor !== '0');
+}
+
+/** The same on a Redis Cluster: SCAN per master, one UNLINK per key (the keys of one node span slots). */
+export async function deleteClusterKeysWithPrefix(cluster: Redis | Cluster, prefix: string): Promise<void> {
+  for (const node of (cluster as Cluster).nodes('master')) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      await Promise.all(keys.map((key) => node.unlink(key)));
+      cursor = next;
+    } while (cursor !== '0');
+  }
 }

@@ -4,7 +4,7 @@
 // REDIS_URL, and a service given both refuses to start (as it should).
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Cluster, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { connectRedis, createRedisClusterClient, parseClusterNodes } from '../../src/stores/redis/index.js';
 
 const script = fileURLToPath(new URL('../../scripts/redis_cluster.sh', import.meta.url));
@@ -61,14 +61,4 @@ export async function connectTestCluster(nodes = testCluster().nodes): Promise<R
   return redis;
 }
 
-/** Deletes every key under `prefix` on every master: SCAN per node, one UNLINK per key (keys of one node span slots). */
-export async function deleteClusterKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
-  for (const node of (redis as unknown as Cluster).nodes('master')) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      await Promise.all(keys.map((key) => node.unlink(key)));
-      cursor = next;
-    } while (cursor !== '0');
-  }
-}
+export { deleteClusterKeysWithPrefix } from '../../tools/local.js';
