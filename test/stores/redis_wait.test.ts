@@ -79,7 +79,19 @@ describe('revocation writes wait for replicas (redis.revocationReplicas)', () =>
     } finally {
       probe.disconnect();
     }
-    const record = { kind: 'sub', value: randomUUID(), revokedAt: now(), expiresAt: now() + 60 } as const;
-    assert.deepEqual(await stores.exchange.revoke(record), { record, created: true });
+    // A wait long enough for a loaded CI machine: the replica is online, so the acknowledgement comes (WAIT returns as
+    // soon as it does); 300 ms, the other tests' wait, is too tight when the two cores are busy.
+    const url = `redis://127.0.0.1:${primaryPort}`;
+    const redis = createRedisClient(url, { onError: () => {} });
+    await connectRedis(redis, url);
+    const patient = createRedisStores(redis, { keyPrefix: `test:${randomUUID()}:`, revocationDurability: { replicas: 1, timeoutMs: 5000 } });
+    try {
+      const record = { kind: 'sub', value: randomUUID(), revokedAt: now(), expiresAt: now() + 60 } as const;
+      const started = Date.now();
+      assert.deepEqual(await patient.exchange.revoke(record), { record, created: true });
+      assert.ok(Date.now() - started < 5000);
+    } finally {
+      await patient.close();
+    }
   });
 });
