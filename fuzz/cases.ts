@@ -258,7 +258,9 @@ function idpSubject(world: World, r: IdpRecipe, type: string, client: string): S
 
   let payloadJson = JSON.stringify(claims);
   // RFC 7519 §4: claim names must be unique.
-  if (r.duplicateSub) {
+  // Only a payload that already has a `sub` gets a second one: prepended to a payload without one, it would be the
+  // token's only (valid) `sub`, and the case would wrongly expect a refusal.
+  if (r.duplicateSub && Object.hasOwn(claims, 'sub')) {
     payloadJson = payloadJson.replace(/^\{/, '{"sub":"ext-0",');
     why.push('duplicate_claim');
   }
