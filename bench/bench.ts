@@ -9,7 +9,7 @@ import { machineFacts } from './machine.js';
 import type { BenchOptions, ScenarioName } from './options.js';
 import { formatProfile, summarizeProfile } from './profile_top.js';
 import { ReportBuilder, type Report } from './report.js';
-import { dpopExchangeScenario, exchangeScenarios, warmUp } from './scenarios/exchange.js';
+import { detailsExchangeScenario, dpopExchangeScenario, exchangeScenarios, warmUp } from './scenarios/exchange.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { revocationScenario } from './scenarios/revocation.js';
 import { startupScenario } from './scenarios/startup.js';
@@ -81,6 +81,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       const afterWarmUp = await svc.memory(true);
       if (want.has('exchange')) await attempt('exchange', 'scenarios 1+2: exchange and multi-hop vs client_credentials', () => exchangeScenarios(ctx));
       if (want.has('exchange')) await attempt('exchange', 'scenario 1: exchange with a DPoP proof vs without (issue 13)', () => dpopExchangeScenario(ctx));
+      if (want.has('exchange')) await attempt('exchange', 'scenario 1: exchange with authorization_details vs without (issue 10)', () => detailsExchangeScenario(ctx));
       if (want.has('verify')) await attempt('verify', 'scenario 3: verification', () => verifyScenario(ctx));
       if (want.has('revocation')) await attempt('revocation', 'scenario 4: revocation propagation (+ Redis bytes per session and revocation)', () => revocationScenario(ctx));
       if (want.has('memory')) await attempt('memory', 'scenario 5: memory over a sustained run', () => memoryScenario(ctx, afterWarmUp));

@@ -55,7 +55,11 @@ export function benchConfig({ port, redisUrl, redisClusterNodes, keyPrefix, keys
     agents: [
       {
         clientId: 'agent',
-        toolServers: [{ resource: CRM, scopes: ['crm.lookup_customer', 'crm.export_customers', 'billing.refund_lookup'], defaultScopes: ['crm.lookup_customer'] }],
+        toolServers: [
+          { resource: CRM, scopes: ['crm.lookup_customer', 'crm.export_customers', 'billing.refund_lookup'], defaultScopes: ['crm.lookup_customer'] },
+          // Issue 10's bench: refunds limited per call (RFC 9396 authorization_details), as in config/default.yaml.
+          { resource: BILLING, scopes: ['billing.issue_refund'], arguments: { 'billing.issue_refund': { amount: { maximum: 5000 } } } },
+        ],
       },
       { clientId: 'crm-server', toolServers: [{ resource: BILLING, scopes: ['billing.refund_lookup'] }] },
     ],

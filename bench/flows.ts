@@ -25,7 +25,7 @@ export async function loginUser(svc: BenchService): Promise<string> {
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const auth = new URL(`${svc.url}/auth`);
   auth.search = new URLSearchParams({
-    client_id: 'agent', response_type: 'code', redirect_uri: REDIRECT, scope: 'openid crm.lookup_customer crm.export_customers billing.refund_lookup',
+    client_id: 'agent', response_type: 'code', redirect_uri: REDIRECT, scope: 'openid crm.lookup_customer crm.export_customers billing.refund_lookup billing.issue_refund',
     code_challenge: challenge, code_challenge_method: 'S256', state: 'bench',
   }).toString();
   const callback = await devLogin(auth, REDIRECT, 'bob');
@@ -38,6 +38,15 @@ export async function loginUser(svc: BenchService): Promise<string> {
 /** The form of scenario 1: the agent exchanges a user's opaque token for a CRM delegation token. */
 export const exchangeForm = (userToken: string): Form => ({
   grant_type: EXCHANGE, subject_token: userToken, subject_token_type: ACCESS_TOKEN, resource: CRM, scope: 'crm.lookup_customer billing.refund_lookup',
+});
+
+/** Issue 10's request with details: a refund limit of 3000 cents, narrowing the policy's 5000 (RFC 9396 §6). */
+export const REFUND_DETAILS = JSON.stringify([{ type: 'mcp_tool', locations: [BILLING], actions: ['billing.issue_refund'], arguments: { amount: { maximum: 3000 } } }]);
+
+/** Scenario 1 with `authorization_details`: the agent exchanges a user's opaque token for a billing token limited per call. */
+export const detailsExchangeForm = (userToken: string): Form => ({
+  grant_type: EXCHANGE, subject_token: userToken, subject_token_type: ACCESS_TOKEN, resource: BILLING, scope: 'billing.issue_refund',
+  authorization_details: REFUND_DETAILS,
 });
 
 /** The form of scenario 2: the CRM server re-exchanges its delegation token for billing (second hop). */

@@ -14,6 +14,8 @@ export interface LoadOptions {
   amount?: number;
   /** One DPoP proof per request, in order (each is single-use); a run needing more than given reuses them (and fails). */
   dpopProofs?: readonly string[];
+  /** When set, a 2xx answer whose body lacks this text is counted in `mismatched` (autocannon then reads every body). */
+  expectInBody?: string;
 }
 
 export interface LoadResult {
@@ -26,12 +28,16 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** 2xx answers without `expectInBody` (0 when not checked). */
+  mismatched: number;
   seconds: number;
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (o.bodies.length === 0) throw new Error('runLoad needs at least one body');
   let turn = 0;
+  let mismatched = 0;
+  const expected = o.expectInBody;
   const started = performance.now();
   const result = await autocannon({
     url: `${o.url}/token`,
@@ -50,6 +56,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           if (!o.dpopProofs) return { ...req, body };
           return { ...req, body, headers: { ...req.headers, dpop: o.dpopProofs[i % o.dpopProofs.length]! } };
         },
+        ...(expected === undefined ? {} : {
+          onResponse: (status: number, body: string) => {
+            if (status >= 200 && status < 300 && !body.includes(expected)) mismatched++;
+          },
+        }),
       },
     ],
   });
@@ -66,6 +77,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+    mismatched,
     seconds,
   };
 }

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { BenchContext } from '../context.js';
-import { clientCredentialsForm, exchangeForCrm, exchangeForm, formBody, hopForm, mapLimit } from '../flows.js';
+import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeForm, formBody, hopForm, mapLimit, postForm, REFUND_DETAILS } from '../flows.js';
 import { runLoad, type LoadResult } from '../load.js';
 import { fmt } from '../report.js';
 import { median } from '../stats.js';
@@ -176,4 +176,51 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
   report.figure('1', 'service CPU per exchange with DPoP', 'ms', boundCpu);
   ctx.log(`  service CPU per request: ${fmt(median(plainCpu))} ms without DPoP, ${fmt(median(boundCpu))} ms with`);
   report.target('1', 'exchange with DPoP >= 0.8 x without', `${fmt(median(bound))} vs ${fmt(median(plain))} req/s`, median(ratio), '>=', 0.8);
+}
+
+/**
+ * Issue 10: the exchange with `authorization_details` (the agent's billing token, a request narrowing the policy's
+ * refund limit of 5000 to 3000: parse, subsumption check, claim and response member) against scenario 1's exchange
+ * without, interleaved, same run. Every 2xx answer is checked: with details it must carry `authorization_details`.
+ */
+export async function detailsExchangeScenario(ctx: BenchContext): Promise<void> {
+  const { svc, options, userTokens, report } = ctx;
+  const authorization = svc.basic('agent');
+  const plainBodies = userTokens.map((t) => formBody(exchangeForm(t)));
+  const detailsBodies = userTokens.map((t) => formBody(detailsExchangeForm(t)));
+  // One checked answer before timing: the granted details are the request's own (the narrower 3000).
+  const first = await postForm(svc, 'agent', detailsExchangeForm(userTokens[0]!));
+  if (JSON.stringify(first.authorization_details) !== REFUND_DETAILS) {
+    throw new Error(`the exchange with authorization_details answered ${JSON.stringify(first.authorization_details)}`);
+  }
+  const plain: number[] = [];
+  const detailed: number[] = [];
+  const plainCpu: number[] = [];
+  const detailedCpu: number[] = [];
+  let failed = 0;
+  // Both runs read every body (the same load-generator cost): without details an access token, with them the member.
+  const measured = async (bodies: string[], expectInBody: string, rps: number[], cpu: number[]) => {
+    const before = await svc.cpuMs();
+    const r = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration, expectInBody });
+    cpu.push(((await svc.cpuMs()) - before) / Math.max(1, r.ok + r.non2xx));
+    rps.push(r.rps);
+    failed += r.non2xx + r.errors + r.timeouts + r.mismatched;
+  };
+  for (let rep = 0; rep < options.reps; rep++) {
+    const runs = [
+      () => measured(plainBodies, '"access_token"', plain, plainCpu),
+      () => measured(detailsBodies, '"authorization_details":[{"type":"mcp_tool"', detailed, detailedCpu),
+    ];
+    for (let i = 0; i < runs.length; i++) await runs[(i + rep) % runs.length]!();
+    ctx.log(`  rep ${rep + 1}/${options.reps}: exchange ${fmt(plain.at(-1)!)} req/s, exchange with authorization_details ${fmt(detailed.at(-1)!)} req/s`);
+  }
+  ctx.failed('exchange with authorization_details', failed);
+  report.figure('1', 'exchange without authorization_details (interleaved with details)', 'req/s', plain);
+  report.figure('1', 'exchange with authorization_details (narrowing 1 mcp_tool)', 'req/s', detailed, failed);
+  const ratio = detailed.map((v, i) => v / plain[i]!);
+  report.figure('1', 'exchange with authorization_details / without (per rep)', 'ratio', ratio);
+  report.figure('1', 'service CPU per exchange without authorization_details', 'ms', plainCpu);
+  report.figure('1', 'service CPU per exchange with authorization_details', 'ms', detailedCpu);
+  ctx.log(`  service CPU per request: ${fmt(median(plainCpu))} ms without authorization_details, ${fmt(median(detailedCpu))} ms with`);
+  report.target('1', 'exchange with authorization_details >= 0.9 x without', `${fmt(median(detailed))} vs ${fmt(median(plain))} req/s`, median(ratio), '>=', 0.9);
 }
