@@ -59,7 +59,8 @@ export interface ExpressLikeResponse {
   end(chunk?: string): unknown;
 }
 
-interface Refusal {
+/** An authentication refusal, as both the Bearer-only and the Bearer/DPoP middleware write it. Internal. */
+export interface Refusal {
   status: number;
   headers: Record<string, string>;
   /** JSON body, or undefined for the no-credentials challenge. */
@@ -67,6 +68,14 @@ interface Refusal {
 }
 
 type Outcome = { token: VerifiedToken } | { refusal: Refusal };
+
+/** Writes a refusal on a node:http / Express response: status, headers, and the JSON body when there is one. Internal. */
+export function writeRefusal(res: ExpressLikeResponse, { status, headers, body }: { status: number; headers: Record<string, string>; body?: object | undefined }): void {
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  if (body) res.setHeader('Content-Type', 'application/json');
+  res.end(body ? JSON.stringify(body) : undefined);
+}
 
 /**
  * Koa middleware: verifies `Authorization: Bearer <token>` and puts the VerifiedToken on `ctx.state.auth`.
@@ -114,11 +123,7 @@ export function expressBearerAuth(verifier: Verifier, options: BearerAuthOptions
   ): Promise<void> {
     const outcome = await authenticate(verifier, req.headers.authorization, options);
     if ('refusal' in outcome) {
-      const { status, headers, body } = outcome.refusal;
-      res.statusCode = status;
-      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-      if (body) res.setHeader('Content-Type', 'application/json');
-      res.end(body ? JSON.stringify(body) : undefined);
+      writeRefusal(res, outcome.refusal);
       return;
     }
     (req as ExpressLikeRequest & { auth?: VerifiedToken }).auth = outcome.token;

@@ -3,7 +3,7 @@
 // for the MCP SDK's Bearer-only `requireBearerAuth`).
 import { VerifyError } from './errors.js';
 import { toMcpAuthInfo, type McpAuthInfo } from './mcp.js';
-import type { KoaLikeContext } from './middleware.js';
+import { writeRefusal, type ExpressLikeResponse as ResponseLike, type KoaLikeContext, type Refusal } from './middleware.js';
 import type { VerifiedToken, Verifier } from './types.js';
 
 /**
@@ -41,18 +41,6 @@ export interface TokenAuthRequest {
   originalUrl?: string;
   headers: { authorization?: string | undefined; dpop?: string | string[] | undefined };
   headersDistinct?: Record<string, string[] | undefined>;
-}
-
-interface ResponseLike {
-  statusCode: number;
-  setHeader(name: string, value: string): unknown;
-  end(chunk?: string): unknown;
-}
-
-interface Refusal {
-  status: number;
-  headers: Record<string, string>;
-  body: { error: string; error_description: string } | undefined;
 }
 
 type Outcome = { token: VerifiedToken; raw: string; headers: Record<string, string> } | { refusal: Refusal };
@@ -166,11 +154,7 @@ function send(outcome: Outcome, res: ResponseLike): boolean {
     for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value);
     return true;
   }
-  const { status, headers, body } = outcome.refusal;
-  res.statusCode = status;
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  if (body) res.setHeader('Content-Type', 'application/json');
-  res.end(body ? JSON.stringify(body) : undefined);
+  writeRefusal(res, outcome.refusal);
   return false;
 }
 

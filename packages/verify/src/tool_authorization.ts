@@ -4,6 +4,7 @@ import type { McpToolDetails } from './constraints.js';
 import { ANY_ARGUMENTS, decide, type ArgumentViolation, type Decision } from './decision.js';
 import { argumentsDigester, type DecisionEvent } from './decision_log.js';
 import { filterToolListResponses, type JsonRpcId, type NodeLikeResponse } from './tools_list_filter.js';
+import { writeRefusal } from './middleware.js';
 import type { Actor, VerifiedToken } from './types.js';
 
 /**
@@ -81,11 +82,7 @@ export function expressToolAuthorization(options: ToolAuthorizationOptions) {
   ): void {
     const plan = authorize(req.auth, req.body);
     if (plan.refusal) {
-      const { status, headers, body } = plan.refusal;
-      res.statusCode = status;
-      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-      res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify(body));
+      writeRefusal(res, plan.refusal);
       return;
     }
     if (plan.listIds.size > 0) filterToolListResponses(res, plan.listIds, listable(plan.caller!));
