@@ -119,13 +119,34 @@ export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
   report.target('2', 'multi-hop req/s >= 0.9 x exchange', `${fmt(rps('hop'))} vs ${fmt(rps('exchange'))} req/s`, median(hopRatio), '>=', 0.9);
 }
 
+/** The figures and the target of an interleaved "exchange with X / without" comparison (scenario 1). */
+function reportComparison(
+  ctx: BenchContext,
+  what: string,
+  detail: string,
+  runs: { plain: number[]; variant: number[]; plainCpu: number[]; variantCpu: number[]; failed: number },
+  target: number,
+): void {
+  const { report } = ctx;
+  const { plain, variant, plainCpu, variantCpu, failed } = runs;
+  ctx.failed(`exchange with ${what}`, failed);
+  report.figure('1', `exchange without ${what} (interleaved with ${what})`, 'req/s', plain);
+  report.figure('1', `exchange with ${what} ${detail}`, 'req/s', variant, failed);
+  const ratio = variant.map((v, i) => v / plain[i]!);
+  report.figure('1', `exchange with ${what} / without (per rep)`, 'ratio', ratio);
+  report.figure('1', `service CPU per exchange without ${what}`, 'ms', plainCpu);
+  report.figure('1', `service CPU per exchange with ${what}`, 'ms', variantCpu);
+  ctx.log(`  service CPU per request: ${fmt(median(plainCpu))} ms without ${what}, ${fmt(median(variantCpu))} ms with`);
+  report.target('1', `exchange with ${what} >= ${target} x without`, `${fmt(median(variant))} vs ${fmt(median(plain))} req/s`, median(ratio), '>=', target);
+}
+
 /**
  * Issue 13: the exchange with a DPoP proof (ES256, one agent key, a fresh single-use proof per request, made before
  * the run) against the same exchange without, interleaved, same run. The proof check is a signature, a thumbprint and
  * one Redis SET NX EX for its jti.
  */
 export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
-  const { svc, options, userTokens, report } = ctx;
+  const { svc, options, userTokens } = ctx;
   const { publicKey, privateKey } = await generateKeyPair('ES256');
   const jwk = await exportJWK(publicKey);
   const bodies = userTokens.map((t) => formBody(exchangeForm(t)));
@@ -167,15 +188,7 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
     for (let i = 0; i < runs.length; i++) await runs[(i + rep) % runs.length]!();
     ctx.log(`  rep ${rep + 1}/${options.reps}: exchange ${fmt(plain.at(-1)!)} req/s, exchange with DPoP ${fmt(bound.at(-1)!)} req/s`);
   }
-  ctx.failed('exchange with DPoP', failed);
-  report.figure('1', 'exchange without DPoP (interleaved with DPoP)', 'req/s', plain);
-  report.figure('1', 'exchange with DPoP proof (ES256)', 'req/s', bound, failed);
-  const ratio = bound.map((v, i) => v / plain[i]!);
-  report.figure('1', 'exchange with DPoP / without (per rep)', 'ratio', ratio);
-  report.figure('1', 'service CPU per exchange without DPoP', 'ms', plainCpu);
-  report.figure('1', 'service CPU per exchange with DPoP', 'ms', boundCpu);
-  ctx.log(`  service CPU per request: ${fmt(median(plainCpu))} ms without DPoP, ${fmt(median(boundCpu))} ms with`);
-  report.target('1', 'exchange with DPoP >= 0.8 x without', `${fmt(median(bound))} vs ${fmt(median(plain))} req/s`, median(ratio), '>=', 0.8);
+  reportComparison(ctx, 'DPoP', 'proof (ES256)', { plain, variant: bound, plainCpu, variantCpu: boundCpu, failed }, 0.8);
 }
 
 /**
@@ -184,7 +197,7 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
  * without, interleaved, same run. Every 2xx answer is checked: with details it must carry `authorization_details`.
  */
 export async function detailsExchangeScenario(ctx: BenchContext): Promise<void> {
-  const { svc, options, userTokens, report } = ctx;
+  const { svc, options, userTokens } = ctx;
   const authorization = svc.basic('agent');
   const plainBodies = userTokens.map((t) => formBody(exchangeForm(t)));
   const detailsBodies = userTokens.map((t) => formBody(detailsExchangeForm(t)));
@@ -214,13 +227,5 @@ export async function detailsExchangeScenario(ctx: BenchContext): Promise<void> 
     for (let i = 0; i < runs.length; i++) await runs[(i + rep) % runs.length]!();
     ctx.log(`  rep ${rep + 1}/${options.reps}: exchange ${fmt(plain.at(-1)!)} req/s, exchange with authorization_details ${fmt(detailed.at(-1)!)} req/s`);
   }
-  ctx.failed('exchange with authorization_details', failed);
-  report.figure('1', 'exchange without authorization_details (interleaved with details)', 'req/s', plain);
-  report.figure('1', 'exchange with authorization_details (narrowing 1 mcp_tool)', 'req/s', detailed, failed);
-  const ratio = detailed.map((v, i) => v / plain[i]!);
-  report.figure('1', 'exchange with authorization_details / without (per rep)', 'ratio', ratio);
-  report.figure('1', 'service CPU per exchange without authorization_details', 'ms', plainCpu);
-  report.figure('1', 'service CPU per exchange with authorization_details', 'ms', detailedCpu);
-  ctx.log(`  service CPU per request: ${fmt(median(plainCpu))} ms without authorization_details, ${fmt(median(detailedCpu))} ms with`);
-  report.target('1', 'exchange with authorization_details >= 0.9 x without', `${fmt(median(detailed))} vs ${fmt(median(plain))} req/s`, median(ratio), '>=', 0.9);
+  reportComparison(ctx, 'authorization_details', '(narrowing 1 mcp_tool)', { plain, variant: detailed, plainCpu, variantCpu: detailedCpu, failed }, 0.9);
 }
