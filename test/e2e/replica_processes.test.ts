@@ -16,7 +16,7 @@ import { decodeJwt } from 'jose';
 import { createVerifier, VerifyError, type Verifier } from 'delegation-token-verify';
 import { deleteKeysWithPrefix, freePort } from '../../tools/local.js';
 import { CRM, REDIS_URL, testConfig, type TestService } from '../helpers/service.js';
-import { exchangeFor, loginUser, postForm } from '../helpers/http.js';
+import { exchangeFor, loginUser, postForm, revokeSessionViaAdmin } from '../helpers/http.js';
 import { connectTestCluster, deleteClusterKeysWithPrefix, testCluster } from '../helpers/redis_cluster.js';
 import { startService as spawnService, stopService, waitReady, writeConfig } from '../main/spawn_service.js';
 
@@ -116,14 +116,7 @@ for (const backend of ['redis', 'redis cluster'] as const) describe(`three repli
         await v.verify(token); // accepted before the revocation
       }
 
-      const admin = await postForm(`${r3.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: r3.basic('admin-cli') });
-      assert.equal(admin.status, 200);
-      const revoke = await fetch(`${r3.url}/admin/sessions/${encodeURIComponent(sid as string)}/revoke`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${admin.body.access_token as string}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ reason: 'replica process test' }),
-      });
-      assert.equal(revoke.status, 200);
+      assert.equal(await revokeSessionViaAdmin(r3.url, r3.basic('admin-cli'), sid as string, 'replica process test'), 200);
       const returned = performance.now();
 
       // Each feed verifier, attached to its own replica process, refuses within 100 ms of the revoke response.

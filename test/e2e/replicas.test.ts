@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import { createVerifier, VerifyError, type Verifier } from 'delegation-token-verify';
 import { AT, BILLING, CRM, startService, type TestService } from '../helpers/service.js';
-import { exchange, exchangeFor, loginUser, postForm } from '../helpers/http.js';
+import { exchange, exchangeFor, loginUser, postForm, revokeSessionViaAdmin } from '../helpers/http.js';
 
 type Replica = TestService & { keysDir: string };
 
@@ -75,14 +75,7 @@ for (const backend of ['redis', 'redis cluster'] as const) describe(`three repli
         await v.verify(token); // accepted before the revocation
       }
 
-      const admin = await postForm(`${r3.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: r3.basic('admin-cli') });
-      assert.equal(admin.status, 200);
-      const revoke = await fetch(`${r3.url}/admin/sessions/${encodeURIComponent(sid as string)}/revoke`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${admin.body.access_token as string}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ reason: 'replica test' }),
-      });
-      assert.equal(revoke.status, 200);
+      assert.equal(await revokeSessionViaAdmin(r3.url, r3.basic('admin-cli'), sid as string, 'replica test'), 200);
       const returned = performance.now();
 
       // Each feed verifier, attached to its own replica, refuses within 100 ms of the revoke response.

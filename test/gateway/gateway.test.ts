@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { call, GRANTED, post, startStack, TOOLS, type Stack } from './fixture.js';
-import { exchangeFor, loginUser, postForm } from '../helpers/http.js';
+import { exchangeFor, loginUser, postForm, revokeSessionViaAdmin } from '../helpers/http.js';
 import { CRM, freePort } from '../helpers/service.js';
 
 describe('MCP gateway', () => {
@@ -146,13 +146,7 @@ describe('MCP gateway: transport validation (GW-01) and authentication (GW-02)',
     assert.equal((await post(stack, mine, call(3, 'lookup_customer', { customerId: 'a' }))).status, 200);
     const before = posts();
     const sid = decodeJwt(mine).sid as string;
-    const admin = await postForm(`${stack.svc.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: stack.svc.basic('admin-cli') });
-    const revoked = await fetch(`${stack.svc.url}/admin/sessions/${encodeURIComponent(sid)}/revoke`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${admin.body.access_token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ reason: 'gateway test' }),
-    });
-    assert.equal(revoked.status, 200);
+    assert.equal(await revokeSessionViaAdmin(stack.svc.url, stack.svc.basic('admin-cli'), sid, 'gateway test'), 200);
     const started = Date.now();
     let status = 200;
     while (status === 200 && Date.now() - started < 5000) {

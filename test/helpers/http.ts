@@ -65,3 +65,19 @@ export async function loginUser(
     expiresIn: token.body.expires_in as number,
   };
 }
+
+/**
+ * Revokes a session through the admin API of the service at `url`, as `admin-cli` (its HTTP Basic header): a
+ * client_credentials token with the `admin` scope, then POST /admin/sessions/{sid}/revoke. Resolves to the status.
+ */
+export async function revokeSessionViaAdmin(url: string, adminBasic: string, sid: string, reason: string): Promise<number> {
+  const admin = await postForm(`${url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: adminBasic });
+  if (admin.status !== 200) throw new Error(`admin token: ${admin.status} ${JSON.stringify(admin.body)}`);
+  const res = await fetch(`${url}/admin/sessions/${encodeURIComponent(sid)}/revoke`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${admin.body.access_token as string}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ reason }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
