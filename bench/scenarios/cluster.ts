@@ -16,6 +16,8 @@ interface Run extends LoadResult {
   /** Redis commands and round trips (pipeline flushes) the service sent per answered exchange. */
   commandsPerReq: number;
   roundTripsPerReq: number;
+  /** The same, by command (a script by its name). */
+  byCommand: Record<string, number>;
 }
 
 async function exchangeRun(ctx: BenchContext, svc: BenchService, tokens: string[], duration: number): Promise<Run> {
@@ -26,7 +28,8 @@ async function exchangeRun(ctx: BenchContext, svc: BenchService, tokens: string[
   const counts = await svc.redisCounts(true);
   const sent = Math.max(1, r.ok + r.non2xx);
   const commands = Object.values(counts.commands).reduce((a, b) => a + b, 0);
-  return { ...r, serviceCpuMsPerReq: cpu / sent, commandsPerReq: commands / sent, roundTripsPerReq: counts.roundTrips / sent };
+  const byCommand = Object.fromEntries(Object.entries(counts.commands).map(([name, n]) => [name, Number((n / sent).toFixed(3))]));
+  return { ...r, serviceCpuMsPerReq: cpu / sent, commandsPerReq: commands / sent, roundTripsPerReq: counts.roundTrips / sent, byCommand };
 }
 
 export async function clusterScenario(ctx: BenchContext): Promise<void> {
@@ -62,6 +65,10 @@ export async function clusterScenario(ctx: BenchContext): Promise<void> {
         report.figure('10', `${label[store]}: service CPU/req`, 'ms', runs[store].map((r) => r.serviceCpuMsPerReq));
         report.figure('10', `${label[store]}: Redis commands/req`, 'count', runs[store].map((r) => r.commandsPerReq));
         report.figure('10', `${label[store]}: Redis round trips/req`, 'count', runs[store].map((r) => r.roundTripsPerReq));
+      }
+      for (const store of ['single', 'cluster'] as const) {
+        const last = runs[store].at(-1);
+        if (last) report.note(`scenario 10: Redis commands per exchange on ${store === 'single' ? 'single Redis' : 'the cluster'} (last rep, service process): ${Object.entries(last.byCommand).map(([name, n]) => `${name} ${n}`).join(', ')}`);
       }
       const ratio = runs.cluster.map((r, i) => r.rps / runs.single[i]!.rps);
       report.figure('10', 'cluster / single Redis exchange throughput (per rep)', 'ratio', ratio);
