@@ -122,6 +122,34 @@ export function exchangeContract(harness: HarnessRef): void {
       const state = await exchange().readOpaqueToken(tokenId);
       assert.deepEqual({ token: state.token, session: state.session }, { token, session: undefined });
     });
+
+    it('reads the session again after it got a new id (login), and answers none once it is gone', async () => {
+      const { tokenId, token, session, sessionUid } = await tokenWithSession();
+      assert.deepEqual((await exchange().readOpaqueToken(tokenId)).session, session);
+      // oidc-provider's resetIdentifier(): the same uid under a new id, the old record destroyed.
+      const sessions = stores().adapterFor('Session');
+      const [oldId, newId] = [session.jti, id()];
+      const moved = { ...session, jti: newId, authorizations: { agent: { grantId: token.grantId } } };
+      await sessions.upsert(newId, moved, 60);
+      await sessions.destroy(oldId);
+      assert.deepEqual((await exchange().readOpaqueToken(tokenId)).session, moved);
+      assert.deepEqual((await exchange().readOpaqueToken(tokenId)).session, moved);
+      await sessions.destroy(newId);
+      assert.equal((await exchange().readOpaqueToken(tokenId)).session, undefined);
+      assert.equal((await sessions.findByUid(sessionUid)), undefined);
+    });
+
+    it('never answers a record that no longer belongs to the token\'s session uid', async () => {
+      const { tokenId, token, session } = await tokenWithSession();
+      assert.deepEqual((await exchange().readOpaqueToken(tokenId)).session, session);
+      const sessions = stores().adapterFor('Session');
+      const newId = id();
+      const moved = { ...session, jti: newId };
+      await sessions.upsert(newId, moved, 60);
+      // The old id now holds another session (another uid).
+      await sessions.upsert(session.jti, { ...session, uid: id(), accountId: `user-${id()}` }, 60);
+      assert.deepEqual(await exchange().readOpaqueToken(tokenId), { token, session: moved, revocationHead: await stores().revocations.head() });
+    });
   });
 
   describe('exchange state: revocations', () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { Cluster } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { createRedisStores } from '../../src/stores/redis/index.js';
 import { clusterKeys } from '../../src/stores/redis/keys.js';
 import { connectTestCluster, deleteClusterKeysWithPrefix } from '../helpers/redis_cluster.js';
@@ -49,6 +49,37 @@ describe('redis cluster key layout', () => {
       for (const count of perMaster) assert.ok(count > 0, `keys per master: ${perMaster.join(', ')}`);
       assert.equal((await stores.revocations.snapshot()).revocations.length, sids.length);
     } finally {
+      await deleteClusterKeysWithPrefix(redis, prefix);
+      await stores.close();
+    }
+  });
+
+  it('reads a token seen before, its session and the stream head in one batch (HMGET, XREVRANGE, HMGET); a new token also follows the uid index', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const redis = await connectTestCluster();
+    const stores = createRedisStores(redis, { keyPrefix: prefix });
+    const proto = Redis.prototype as unknown as { sendCommand(command: { name: string }, stream?: unknown): unknown };
+    const original = proto.sendCommand;
+    const sent: string[] = [];
+    try {
+      const [tokenId, sessionId, sessionUid] = [randomUUID(), randomUUID(), randomUUID()];
+      const session = { jti: sessionId, uid: sessionUid, kind: 'Session', accountId: 'alice' };
+      const token = { jti: tokenId, kind: 'AccessToken', accountId: 'alice', clientId: 'agent', sessionUid };
+      await stores.adapterFor('Session').upsert(sessionId, session, 60);
+      await stores.adapterFor('AccessToken').upsert(tokenId, token, 60);
+      proto.sendCommand = function (this: unknown, command: { name: string }, stream?: unknown) {
+        sent.push(command.name);
+        return original.call(this, command, stream);
+      };
+      const first = await stores.exchange.readOpaqueToken(tokenId);
+      assert.deepEqual(sent.sort(), ['get', 'hmget', 'hmget', 'xrevrange']);
+      sent.length = 0;
+      const second = await stores.exchange.readOpaqueToken(tokenId);
+      assert.deepEqual(sent.sort(), ['hmget', 'hmget', 'xrevrange']);
+      assert.deepEqual(second, first);
+      assert.deepEqual(second.session, session);
+    } finally {
+      proto.sendCommand = original;
       await deleteClusterKeysWithPrefix(redis, prefix);
       await stores.close();
     }

@@ -1,4 +1,6 @@
 // The exchange's view of Redis: subject state in one round trip, revocation markers, and idempotent revoke.
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { CUTOFF_KINDS, REVOCATION_EVENTS_MAX, normalizeRevocation, parseRevocation, revocationLookups, toRevocationHits, uniqueClientIds } from '../revocation.js';
 import { epochSeconds, toPayload } from '../oidc_records.js';
 import type { ExchangeStateStore, OpaqueSubjectState, OpaqueTokenState, RevocationHits, RevocationKind, RevocationQuery, RevocationRecord } from '../types.js';
@@ -20,6 +22,8 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
   readonly #eventsMax: number;
   readonly #cluster: boolean;
   readonly #durability: RevocationDurability;
+  /** Redis Cluster: the session id a token's session was last found under, by the token's SHA-256 digest. */
+  readonly #sessionOf = new LRUCache<string, { sessionUid: string; sessionId: string }>({ max: 10_000 });
 
   constructor(redis: ScriptedRedis, prefix: string, eventsMax = REVOCATION_EVENTS_MAX, cluster = false, durability: RevocationDurability = { replicas: 0, timeoutMs: 0 }) {
     this.#redis = redis;
@@ -54,8 +58,9 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
   }
 
   /**
-   * Single Redis: one EVALSHA (the token, its session, the revocation stream's head; no marker). Redis Cluster: (1) the
-   * token and the head (the feed slot) together, (2) the session uid index, (3) the session record.
+   * Single Redis: one EVALSHA (the token, its session, the revocation stream's head; no marker). Redis Cluster: the
+   * token, the head (the feed slot) and, for a token seen before, its session record where it was found last time, all
+   * in one round trip; for a new token (or a session that has moved) then (2) the session uid index, (3) the record.
    */
   async readOpaqueToken(tokenId: string): Promise<OpaqueTokenState> {
     const p = this.#prefix;
@@ -68,15 +73,31 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
       );
       return { token: toPayload(tokenJson ?? null, tokenConsumed ?? null), session: toPayload(sessionJson ?? null, sessionConsumed ?? null), revocationHead: head ?? '0-0' };
     }
-    const [[tokenJson, tokenConsumed], last] = await Promise.all([
+    // Where this token's session was found last time (keyed by the token's digest, never its value): its record is
+    // then read in the same round trip as the token and the head. Only the location is remembered; the record itself
+    // is read live and must still name the token's session uid, else the uid index is followed as below.
+    const memoKey = createHash('sha256').update(tokenId).digest('base64url');
+    const known = this.#sessionOf.get(memoKey);
+    const [[tokenJson, tokenConsumed], last, guessed] = await Promise.all([
       this.#redis.hmget(clusterKeys.record(p, 'AccessToken', tokenId), 'payload', 'consumed') as Promise<Array<string | null>>,
       this.#redis.xrevrange(clusterKeys.revocationEvents(p), '+', '-', 'COUNT', 1),
+      known ? (this.#redis.hmget(clusterKeys.record(p, 'Session', known.sessionId), 'payload', 'consumed') as Promise<Array<string | null>>) : undefined,
     ]);
     const token = toPayload(tokenJson ?? null, tokenConsumed ?? null);
+    const revocationHead = last[0]?.[0] ?? '0-0';
     const sessionUid = nonEmpty(token?.sessionUid);
-    const sessionId = sessionUid ? await this.#redis.get(clusterKeys.uid(p, sessionUid)) : null;
+    if (!sessionUid) return { token, session: undefined, revocationHead };
+    if (known && known.sessionUid === sessionUid && guessed?.[0]) {
+      const session = toPayload(guessed[0], guessed[1] ?? null);
+      if (session?.uid === sessionUid) return { token, session, revocationHead };
+    }
+    // oidc-provider gives a session a new id at login and deletes the old record, so a remembered id can go stale.
+    const sessionId = await this.#redis.get(clusterKeys.uid(p, sessionUid));
     const [json, consumed] = sessionId ? await this.#redis.hmget(clusterKeys.record(p, 'Session', sessionId), 'payload', 'consumed') : [null, null];
-    return { token, session: sessionId ? toPayload(json ?? null, consumed ?? null) : undefined, revocationHead: last[0]?.[0] ?? '0-0' };
+    const session = sessionId ? toPayload(json ?? null, consumed ?? null) : undefined;
+    if (sessionId && session) this.#sessionOf.set(memoKey, { sessionUid, sessionId });
+    else this.#sessionOf.delete(memoKey);
+    return { token, session, revocationHead };
   }
 
   /** One MGET of every marker the query names (Redis Cluster: one GET each, sent together: one round trip). */
