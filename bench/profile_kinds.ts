@@ -1,10 +1,13 @@
-// Profiles one request kind per service process (baseline client_credentials, exchange, hop), so their CPU profiles
+// Profiles one request kind per service process (baseline client_credentials, exchange, dpop: the exchange with a
+// fresh ES256 DPoP proof per request, hop), so their CPU profiles
 // can be compared frame by frame. CLI:
 //   node --import tsx bench/profile_kinds.ts [requests=20000] [kinds=baseline,exchange]
 // Prints CPU per request and the top frames of each; the .cpuprofile files stay in bench/results/profiles/kinds/.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { clientCredentialsForm, exchangeForCrm, exchangeForm, formBody, hopForm, loginUser, mapLimit } from './flows.js';
 import { runLoad } from './load.js';
 import { formatProfile, summarizeProfile } from './profile_top.js';
@@ -24,15 +27,24 @@ for (const kind of kinds) {
     const users = await mapLimit(Array.from({ length: 20 }), 4, () => loginUser(svc));
     let authorization: string;
     let bodies: string[];
+    let dpopProofs: string[] | undefined;
     if (kind === 'baseline') [authorization, bodies] = [svc.basic('admin-cli'), [formBody(clientCredentialsForm)]];
-    else if (kind === 'exchange') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(exchangeForm(t)))];
+    else if (kind === 'exchange' || kind === 'dpop') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(exchangeForm(t)))];
     else {
       const crm = await mapLimit(users, 5, (t) => exchangeForCrm(svc, t));
       [authorization, bodies] = [svc.basic('crm-server'), crm.map((t) => formBody(hopForm(t)))];
     }
-    const warm = await runLoad({ url: svc.url, authorization, bodies, connections: 10, duration: 2 });
+    if (kind === 'dpop') {
+      // One agent key, a fresh single-use proof for every request of the warm-up and the run (valid for 60 s).
+      const { publicKey, privateKey } = await generateKeyPair('ES256');
+      const jwk = await exportJWK(publicKey);
+      dpopProofs = await Promise.all(Array.from({ length: requests + 10_000 }, () =>
+        new SignJWT({ htm: 'POST', htu: `${svc.url}/token`, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url') })
+          .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey)));
+    }
+    const warm = await runLoad({ url: svc.url, authorization, bodies, connections: 10, duration: 2, dpopProofs: dpopProofs?.slice(requests) });
     const before = await svc.cpuMs();
-    const r = await runLoad({ url: svc.url, authorization, bodies, connections: 10, amount: requests });
+    const r = await runLoad({ url: svc.url, authorization, bodies, connections: 10, amount: requests, dpopProofs: dpopProofs?.slice(0, requests) });
     const cpu = (await svc.cpuMs()) - before;
     // The profile covers start-up, the logins and the warm-up too: the total divides its time per request.
     const total = warm.ok + warm.non2xx + r.ok + r.non2xx;
