@@ -58,7 +58,7 @@ describe('redis cluster key layout', () => {
     const prefix = `test:${randomUUID()}:`;
     const redis = await connectTestCluster();
     const stores = createRedisStores(redis, { keyPrefix: prefix });
-    const proto = Redis.prototype as unknown as { sendCommand(command: { name: string }, stream?: unknown): unknown };
+    const proto = Redis.prototype as unknown as { sendCommand(command: { name: string; args: unknown[] }, stream?: unknown): unknown };
     const original = proto.sendCommand;
     const sent: string[] = [];
     try {
@@ -67,8 +67,11 @@ describe('redis cluster key layout', () => {
       const token = { jti: tokenId, kind: 'AccessToken', accountId: 'alice', clientId: 'agent', sessionUid };
       await stores.adapterFor('Session').upsert(sessionId, session, 60);
       await stores.adapterFor('AccessToken').upsert(tokenId, token, 60);
-      proto.sendCommand = function (this: unknown, command: { name: string }, stream?: unknown) {
-        sent.push(command.name);
+      // Every master's connection open first: a command that opens one is sent again once it is ready.
+      await Promise.all((redis as unknown as Cluster).nodes('master').map((node) => node.ping()));
+      // Only this store's keys: connection set-up and other clients' commands in this process are not the read.
+      proto.sendCommand = function (this: unknown, command: { name: string; args: unknown[] }, stream?: unknown) {
+        if (String(command.args[0]).startsWith(prefix)) sent.push(command.name);
         return original.call(this, command, stream);
       };
       const first = await stores.exchange.readOpaqueToken(tokenId);
