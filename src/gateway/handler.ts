@@ -224,18 +224,17 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   if (deps.enforcement) {
     try {
       if (route.upstreamAuth === 'exchange') {
-        // RFC 9449 §5: exchanging a bound token needs a proof of the gateway's own key, which it does not hold: refused
-        // here rather than sent to the service to fail there.
-        if (token!.jkt !== undefined) throw new Error('DPoP-bound token on an exchange route');
-        const bearer = /^bearer +(.*)$/i.exec(req.headers.authorization?.trim() ?? '')![1]!;
-        extra.authorization = `Bearer ${await deps.upstreamTokens!.tokenFor(bearer, token!, route.upstream)}`;
+        // The inbound token (Bearer, or DPoP-bound: then exchanged with a proof of the gateway's own key, RFC 9449 §5).
+        const inbound = /^(?:bearer|dpop) +(.*)$/i.exec(req.headers.authorization?.trim() ?? '')![1]!;
+        const credential = await deps.upstreamTokens!.credentialFor(inbound, token!, route.upstream, httpMethod, deps.upstreamUrl);
+        extra.authorization = credential.authorization;
+        if (credential.dpop !== undefined) extra.dpop = credential.dpop;
       } else {
         extra[ASSERTION_HEADER] = await deps.signer.sign(token!, route.upstream, tool);
       }
     } catch {
       answer(res, 502, jsonRpcError(message?.kind === 'request' ? message.id : null, -32603, 'upstream credentials unavailable'));
-      const reason = route.upstreamAuth === 'exchange' && token!.jkt !== undefined ? 'dpop_bound_exchange_unsupported' : 'upstream_credentials_unavailable';
-      event('deny', [reason], 502, tool ? { tool } : {});
+      event('deny', ['upstream_credentials_unavailable'], 502, tool ? { tool } : {});
       return;
     }
   }

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, EmbeddedJWK, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
 import type { GatewayConfig } from '../../src/gateway/config.js';
 import { call, GRANTED, startStack, TOOLS, type Stack } from './fixture.js';
@@ -214,14 +214,60 @@ describe('MCP gateway: DPoP-bound delegation tokens (RFC 9449 §7, issue 13)', (
     proxy.restore();
   });
 
-  it('upstreamAuth: exchange with a DPoP-bound token → 502 (the gateway holds no key to prove for the exchange); nothing reaches upstream', async () => {
+  it('upstreamAuth: exchange with a DPoP-bound token: re-exchanged with a proof of the gateway\'s own key; upstream gets a token bound to that key and a fresh proof per call', async () => {
     const g = await replica({ ...stack.config, routes: stack.config.routes.map((r) => ({ ...r, upstreamAuth: 'exchange' as const })) });
     extra.push(g.gateway);
-    const before = posts();
-    const res = await send(g.url, await dpop(), 7);
-    assert.equal(res.status, 502);
-    assert.deepEqual(res.body, { jsonrpc: '2.0', error: { code: -32603, message: 'upstream credentials unavailable' }, id: 7 });
-    assert.equal(posts(), before);
+    const seen: Array<{ token: string; proof: string }> = [];
+    for (const id of [7, 8]) {
+      const inbound = await dpop();
+      const res = await send(g.url, inbound, id);
+      assert.equal(res.status, 200, res.text);
+      const received = stack.upstream.received.at(-1)!;
+      const [scheme, token] = String(received.headers.authorization).split(' ');
+      assert.equal(scheme, 'DPoP');
+      assert.notEqual(token, bound);
+      assert.equal(received.headers['delegation-assertion'], undefined);
+      assert.notEqual(received.headers.dpop, inbound.dpop);
+      const claims = decodeJwt(token!);
+      assert.equal(claims.aud, stack.upstream.url);
+      assert.deepEqual(claims.act, { sub: 'gateway', act: decodeJwt(bound).act });
+      // RFC 9449 §4.3: the proof verifies with its own jwk, names this request and the token, and its key is the binding.
+      const proofJwt = String(received.headers.dpop);
+      const { payload, protectedHeader } = await jwtVerify(proofJwt, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'] });
+      const upstream = new URL(stack.upstream.url);
+      assert.equal(payload.htm, 'POST');
+      assert.equal(payload.htu, `${upstream.origin}${upstream.pathname}`);
+      assert.equal(payload.ath, ath(token!));
+      assert.deepEqual(claims.cnf, { jkt: await calculateJwkThumbprint(protectedHeader.jwk!) });
+      assert.notEqual((claims.cnf as { jkt: string }).jkt, key.jkt);
+      seen.push({ token: token!, proof: proofJwt });
+    }
+    // The exchanged token is cached per inbound token; every call gets its own proof.
+    assert.equal(seen[1]!.token, seen[0]!.token);
+    assert.notEqual(seen[1]!.proof, seen[0]!.proof);
+  });
+
+  it('upstreamAuth: exchange when the token endpoint requires DPoP nonces: the gateway retries once with the DPoP-Nonce it was given', async () => {
+    const strict = await startStack({ route: { upstreamAuth: 'exchange' }, service: { dpop: { requireNonce: true } } });
+    try {
+      const user = await loginUser(strict.svc, { clientId: 'agent', username: 'bob', scope: `openid ${TOOLS.join(' ')}` });
+      const form = { grant_type: EXCHANGE, subject_token: user.accessToken, subject_token_type: AT, resource: strict.resource, scope: GRANTED.join(' ') };
+      const htu = `${strict.svc.url}/token`;
+      const first = await postForm(htu, form, { authorization: strict.svc.basic('agent'), dpop: await proof(key, '', htu) });
+      assert.equal(first.status, 400);
+      assert.equal(first.body.error, 'use_dpop_nonce');
+      const nonce = first.headers.get('dpop-nonce')!;
+      const res = await postForm(htu, form, { authorization: strict.svc.basic('agent'), dpop: await proof(key, '', htu, { nonce }) });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const token = res.body.access_token as string;
+      const answer = await send(strict.resource, { authorization: `DPoP ${token}`, dpop: await proof(key, token, strict.resource) }, 9);
+      assert.equal(answer.status, 200, answer.text);
+      const received = strict.upstream.received.at(-1)!;
+      assert.match(String(received.headers.authorization), /^DPoP /);
+      assert.equal(typeof received.headers.dpop, 'string');
+    } finally {
+      await strict.stop();
+    }
   });
 
   it('an unbound (Bearer) token still passes as Bearer', async () => {

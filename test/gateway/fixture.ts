@@ -39,6 +39,8 @@ export interface StackOptions {
   upstreamUrl?: string;
   gateway?: Partial<GatewayConfigInput>;
   route?: Record<string, unknown>;
+  /** Merged over the service's test configuration (e.g. `dpop`). */
+  service?: Record<string, unknown>;
   logger?: import('pino').Logger;
 }
 
@@ -72,6 +74,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           },
           { clientId: 'gateway', toolServers: [{ resource: upstreamUrl, scopes: GRANTED }] },
         ],
+        ...options.service,
       };
     },
   });
