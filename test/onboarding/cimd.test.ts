@@ -1,9 +1,12 @@
 // Client ID Metadata Documents (SPEC §13, OB-02): what the service fetches, from where, and which documents it accepts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startService, EXCHANGE, type TestService } from '../helpers/service.js';
 import { postForm } from '../helpers/http.js';
 import { startDocServer, type DocServer } from '../../tools/https_docs.js';
+import { approveAuthorization } from '../../tools/mcp_oauth_client.js';
 
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
@@ -124,5 +127,78 @@ describe('client_id metadata documents', () => {
     const cc = await postForm(`${svc.url}/token`, { client_id: id, grant_type: 'client_credentials', scope: 'admin', resource: `${svc.url}/admin` });
     assert.equal(cc.status, 400);
     assert.deepEqual(cc.body, { error: 'unauthorized_client', error_description: 'the client may not use this grant type' });
+  });
+
+  it('a host neither allowed nor denied gets no allow-list exemption (SSRF-guarded fetch, public CAs only): a loopback document is refused, never served', async () => {
+    const other = await startDocServer();
+    try {
+      const id = serve(other, '/unlisted.json');
+      const res = await authorize(id);
+      assert.equal(res.status, 400);
+      assert.deepEqual(res.body, { error: 'invalid_client', error_description: 'client_id metadata document fetch failed', state: 's', iss: svc.url });
+      assert.equal(other.hits('/unlisted.json'), 0);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a private_key_jwt client from its document: authorization code with its client assertion; a foreign key is refused', async () => {
+    const key = await generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+    const id = serve(docs, '/pkjwt.json', { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: { keys: [jwk] }, grant_types: ['authorization_code', 'refresh_token'] });
+    const redirectUri = 'http://127.0.0.1:61235/callback';
+    const verifier = randomBytes(32).toString('base64url');
+    const u = new URL(`${svc.url}/auth`);
+    u.search = new URLSearchParams({ client_id: id, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256', state: 'pk' }).toString();
+    const { callback } = await approveAuthorization(u, { redirectUri, username: 'alice' });
+    const code = callback.searchParams.get('code');
+    assert.ok(code, callback.href);
+    // RFC 7523 §3: iss = sub = the client_id, aud = this server, a fresh jti, short exp.
+    const assertion = (signer: CryptoKey) =>
+      new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(id).setSubject(id).setAudience(svc.url).setJti(randomBytes(12).toString('base64url')).setIssuedAt().setExpirationTime('60s').sign(signer);
+    const form = { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, client_id: id, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' };
+    const foreign = await generateKeyPair('ES256');
+    const refused = await postForm(`${svc.url}/token`, { ...form, client_assertion: await assertion(foreign.privateKey) });
+    assert.equal(refused.status, 401, JSON.stringify(refused.body));
+    assert.equal(refused.body.error, 'invalid_client');
+    const res = await postForm(`${svc.url}/token`, { ...form, client_assertion: await assertion(key.privateKey) });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.token_type, 'Bearer');
+    assert.equal(typeof res.body.access_token, 'string');
+  });
+});
+
+describe('client_id metadata documents: the per-host fetch limit', () => {
+  let docs: DocServer;
+  let svc: TestService;
+  before(async () => {
+    docs = await startDocServer();
+    svc = await startService({
+      extra: () => ({ onboarding: { clientIdMetadataDocument: { enabled: true, allowedHosts: [docs.host], caFile: docs.caFile, fetchesPerMinutePerHost: 2 } } }),
+    });
+  });
+  after(async () => {
+    await svc?.stop();
+    await docs?.close();
+  });
+
+  it('more than fetchesPerMinutePerHost fetches from one host in a minute: refused without fetching', async () => {
+    const statuses: number[] = [];
+    for (const n of [1, 2, 3]) {
+      const path = `/limit-${n}.json`;
+      const id = `${docs.origin}${path}`;
+      docs.set(path, { client_id: id, client_name: 'Limited', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', application_type: 'native' });
+      const u = new URL(`${svc.url}/auth`);
+      u.search = new URLSearchParams({ client_id: id, response_type: 'code', redirect_uri: 'http://127.0.0.1:61236/callback', scope: 'openid', code_challenge: CHALLENGE, code_challenge_method: 'S256', state: 'l' }).toString();
+      const res = await fetch(u, { redirect: 'manual' });
+      statuses.push(res.status);
+      if (n === 3) {
+        assert.deepEqual(await res.json(), { error: 'invalid_client', error_description: 'client_id metadata document fetch not allowed', state: 'l', iss: svc.url });
+      } else {
+        await res.text();
+      }
+    }
+    assert.deepEqual(statuses, [303, 303, 400]);
+    assert.deepEqual([1, 2, 3].map((n) => docs.hits(`/limit-${n}.json`)), [1, 1, 0]);
   });
 });
