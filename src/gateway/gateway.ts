@@ -19,7 +19,7 @@ import { redisDpopReplayStore } from './dpop_replay.js';
 import { handleMcp, type RouteDeps } from './handler.js';
 import { jsonRpcError } from './jsonrpc.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
-import { memorySessionBindings, redisSessionBindings } from './sessions.js';
+import { cachedSessionBindings, memorySessionBindings, redisSessionBindings } from './sessions.js';
 import { createUpstreamTokens } from './upstream_token.js';
 
 export interface Gateway {
@@ -49,6 +49,8 @@ const DEPENDENCY_FAILURES = new Set(['ERR_JWKS_UNAVAILABLE']);
  * trims and reply parsing were a third of the audit's CPU per call). An event waits at most this much longer.
  */
 const AUDIT_WINDOW_MS = 5;
+/** Half the shortest `sessionTtlSeconds` (60): a session in use keeps its Redis TTL sliding. */
+const SESSION_REFRESH_SECONDS = 30;
 
 /** `log` whose appends start at least `windowMs` apart: the writer's queue is sequential, so events gather meanwhile. */
 function spacedAppends(log: AuditLog, windowMs: number): AuditLog {
@@ -90,7 +92,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   // RFC 9449 §11.1: a proof's jti is accepted once, by whichever replica sees it first (one store for every route:
   // the SDK's key already names the proof key and htu).
   const dpopReplay = redis ? redisDpopReplayStore(redis, config.redis.keyPrefix) : new MemoryDpopReplayStore();
-  const sessions = redis ? redisSessionBindings(redis, config.redis.keyPrefix, config.sessionTtlSeconds) : memorySessionBindings(config.sessionTtlSeconds);
+  // Redis: read again (and its TTL slid) at most every SESSION_REFRESH_SECONDS per binding and replica (sessions.ts).
+  const sessions = redis
+    ? cachedSessionBindings(redisSessionBindings(redis, config.redis.keyPrefix, config.sessionTtlSeconds), SESSION_REFRESH_SECONDS)
+    : memorySessionBindings(config.sessionTtlSeconds);
 
   const metrics = createGatewayMetrics();
   const events = createDecisionEvents((err) => logger.error({ err }, 'decision listener failed'));

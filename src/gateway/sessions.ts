@@ -2,6 +2,7 @@
 // Redis (shared by replicas; SET EX, GETEX refreshes the TTL on use) or memory (one replica).
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 
 export interface SessionOwner {
   sub: string;
@@ -68,3 +69,34 @@ export function memorySessionBindings(ttlSeconds: number, now: () => number = Da
     },
   };
 }
+
+/**
+ * Redis bindings with this replica's memory in front: a binding is written once and never changes owner, so an owner
+ * read from Redis in the last `refreshSeconds` is answered from memory, and Redis (GETEX, which also slides its TTL)
+ * is read again only after that. What memory can miss is an unbind or an expiry on another replica within that window:
+ * then the owner's own requests still pass here and upstream answers for the session it ended; another caller is
+ * still refused. A binding unknown here is always read from Redis (an unknown or refused id is never remembered).
+ */
+export function cachedSessionBindings(inner: SessionBindings, refreshSeconds: number, now: () => number = Date.now, max = 10_000): SessionBindings {
+  const seen = new LRUCache<string, { owner: SessionOwner; readAt: number }>({ max });
+  return {
+    async bind(route, sessionId, owner) {
+      await inner.bind(route, sessionId, owner);
+      seen.set(bindingId(route, sessionId), { owner, readAt: now() });
+    },
+    async owner(route, sessionId) {
+      const id = bindingId(route, sessionId);
+      const known = seen.get(id);
+      if (known && now() - known.readAt < refreshSeconds * 1000) return known.owner;
+      const owner = await inner.owner(route, sessionId);
+      if (owner) seen.set(id, { owner, readAt: now() });
+      else seen.delete(id);
+      return owner;
+    },
+    async unbind(route, sessionId) {
+      seen.delete(bindingId(route, sessionId));
+      await inner.unbind(route, sessionId);
+    },
+  };
+}
+
