@@ -120,6 +120,9 @@ describe('DP-04: the verify SDK as a DPoP resource server (mcpAuth) for tokens f
     ['htu mismatch (another path)', async () => [dpopAuth(), ['dpop', await proof(key, bound, { htu: 'http://tools.test/billing/mcp' })]], INVALID],
     ['iat 10 minutes old', async () => [dpopAuth(), ['dpop', await proof(key, bound, { iat: Math.floor(Date.now() / 1000) - 600 })]], INVALID],
     ['iat 10 minutes ahead', async () => [dpopAuth(), ['dpop', await proof(key, bound, { iat: Math.floor(Date.now() / 1000) + 600 })]], INVALID],
+    // A kty naming an Object.prototype member must be refused like any unknown key type, not crash the thumbprint.
+    ['jwk kty "constructor"', async () => [dpopAuth(), ['dpop', await new SignJWT({ htm: 'POST', htu: CRM, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url'), ath: ath(bound) })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: { ...key.jwk, kty: 'constructor' } }).sign(key.privateKey)]], INVALID],
     ['an unbound token as DPoP', async () => [dpopAuth(bearer), ['dpop', await proof(key, bearer)]], { error: 'invalid_token', error_description: 'token is not DPoP-bound' }],
   ];
   for (const [name, headers, body] of refusals) {

@@ -51,7 +51,8 @@ export const sha256 = (value: string) => createHash('sha256').update(value).dige
  * Crypto: this runs on every request).
  */
 export function jwkThumbprint(jwk: Record<string, unknown>): string | undefined {
-  const members = THUMBPRINT_MEMBERS[jwk.kty as string];
+  // Own members only: a kty such as "constructor" must not reach Object.prototype.
+  const members = typeof jwk.kty === 'string' && Object.hasOwn(THUMBPRINT_MEMBERS, jwk.kty) ? THUMBPRINT_MEMBERS[jwk.kty] : undefined;
   if (!members) return undefined;
   const canonical: Record<string, unknown> = {};
   for (const name of members) {
