@@ -14,7 +14,8 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
   if (!/^[\w-]{20,128}$/.test(token)) throw new TokenRejected('unknown_token');
   // One store round trip: the token, its session and the revocation stream's head (the fence that orders the revocation
   // check after every acknowledged revocation); the markers themselves come from this replica's view.
-  const { token: stored, session, revocationHead } = await deps.store.readOpaqueToken(token);
+  const digest = tokenDigest(token);
+  const { token: stored, session, revocationHead } = await deps.store.readOpaqueToken(token, digest);
   if (!stored || stored.kind !== 'AccessToken' || stored.jti !== token) throw new TokenRejected('unknown_token');
   const exp = num(stored.exp);
   if (exp === undefined || exp <= now) throw new TokenRejected('expired');
@@ -52,7 +53,7 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
     claims: upstreamAccount ? { ...upstreamAccount.claims, sub } : accountClaims(demoAccount, sub),
     issuedTo: clientId,
     // The root of every chain derived from it; RFC 7009 revocation of this token writes the matching marker.
-    lineage: [tokenDigest(token)],
+    lineage: [digest],
     revocations,
     // oidc-provider keeps a DPoP-bound token's thumbprint as `jkt` on the record (RFC 9449 §6).
     ...boundKey(stored.jkt === undefined ? undefined : { jkt: stored.jkt }),

@@ -62,7 +62,7 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
    * token, the head (the feed slot) and, for a token seen before, its session record where it was found last time, all
    * in one round trip; for a new token (or a session that has moved) then (2) the session uid index, (3) the record.
    */
-  async readOpaqueToken(tokenId: string): Promise<OpaqueTokenState> {
+  async readOpaqueToken(tokenId: string, digest?: string): Promise<OpaqueTokenState> {
     const p = this.#prefix;
     if (!this.#cluster) {
       const [tokenJson, tokenConsumed, sessionJson, sessionConsumed, head] = await this.#redis.dtsReadOpaqueToken(
@@ -76,7 +76,7 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
     // Where this token's session was found last time (keyed by the token's digest, never its value): its record is
     // then read in the same round trip as the token and the head. Only the location is remembered; the record itself
     // is read live and must still name the token's session uid, else the uid index is followed as below.
-    const memoKey = createHash('sha256').update(tokenId).digest('base64url');
+    const memoKey = digest ?? createHash('sha256').update(tokenId).digest('base64url');
     const known = this.#sessionOf.get(memoKey);
     const [[tokenJson, tokenConsumed], last, guessed] = await Promise.all([
       this.#redis.hmget(clusterKeys.record(p, 'AccessToken', tokenId), 'payload', 'consumed') as Promise<Array<string | null>>,
