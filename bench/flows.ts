@@ -1,5 +1,6 @@
 // The HTTP calls the scenarios make outside the load generator: login, exchanges, client credentials, admin revoke.
 import { createHash, randomBytes } from 'node:crypto';
+import { SignJWT, type CryptoKey, type JWK } from 'jose';
 import { devLogin } from '../tools/dev_login.js';
 import { ACCESS_TOKEN, BILLING, CRM, EXCHANGE, REDIRECT, type BenchClientId } from './config.js';
 import type { BenchService } from './service_process.js';
@@ -81,6 +82,17 @@ export async function adminRevokeSession(svc: BenchService, token: string, sid: 
 }
 
 /** Runs `task` over `items` with at most `concurrency` in flight, keeping the order of results. */
+/** `count` fresh single-use ES256 DPoP proofs for `POST <svc>/token` (RFC 9449 §4.2), signed before a timed run. */
+export function tokenEndpointProofs(svc: BenchService, key: { privateKey: CryptoKey; jwk: JWK }, count: number): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      new SignJWT({ htm: 'POST', htu: `${svc.url}/token`, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url') })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk })
+        .sign(key.privateKey),
+    ),
+  );
+}
+
 export async function mapLimit<T, R>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;

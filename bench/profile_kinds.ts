@@ -3,12 +3,11 @@
 // can be compared frame by frame. CLI:
 //   node --import tsx bench/profile_kinds.ts [requests=20000] [kinds=baseline,exchange]
 // Prints CPU per request and the top frames of each; the .cpuprofile files stay in bench/results/profiles/kinds/.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { clientCredentialsForm, exchangeForCrm, exchangeForm, formBody, hopForm, loginUser, mapLimit } from './flows.js';
+import { exportJWK, generateKeyPair } from 'jose';
+import { clientCredentialsForm, exchangeForCrm, exchangeForm, formBody, hopForm, loginUser, mapLimit, tokenEndpointProofs } from './flows.js';
 import { runLoad } from './load.js';
 import { formatProfile, summarizeProfile } from './profile_top.js';
 import { startBenchService } from './service_process.js';
@@ -38,9 +37,7 @@ for (const kind of kinds) {
       // One agent key, a fresh single-use proof for every request of the warm-up and the run (valid for 60 s).
       const { publicKey, privateKey } = await generateKeyPair('ES256');
       const jwk = await exportJWK(publicKey);
-      dpopProofs = await Promise.all(Array.from({ length: requests + 10_000 }, () =>
-        new SignJWT({ htm: 'POST', htu: `${svc.url}/token`, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url') })
-          .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey)));
+      dpopProofs = await tokenEndpointProofs(svc, { privateKey, jwk }, requests + 10_000);
     }
     const warm = await runLoad({ url: svc.url, authorization, bodies, connections: 10, duration: 2, dpopProofs: dpopProofs?.slice(requests) });
     const before = await svc.cpuMs();

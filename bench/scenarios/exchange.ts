@@ -1,9 +1,8 @@
 // Scenarios 1 and 2: token exchange throughput and latency against the provider's own client_credentials grant, and
 // the second hop (crm-server re-exchanging its CRM token for billing) against the first.
-import { randomBytes } from 'node:crypto';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import type { BenchContext } from '../context.js';
-import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeForm, formBody, hopForm, mapLimit, postForm, REFUND_DETAILS } from '../flows.js';
+import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeForm, formBody, hopForm, mapLimit, postForm, REFUND_DETAILS, tokenEndpointProofs } from '../flows.js';
 import { runLoad, type LoadResult } from '../load.js';
 import { fmt } from '../report.js';
 import { median } from '../stats.js';
@@ -152,10 +151,7 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
   const bodies = userTokens.map((t) => formBody(exchangeForm(t)));
   const authorization = svc.basic('agent');
   // Enough single-use proofs for the run at well above the measured rate (they are valid for the 60 s window).
-  const proofsFor = (n: number) =>
-    Promise.all(Array.from({ length: n }, () =>
-      new SignJWT({ htm: 'POST', htu: `${svc.url}/token`, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url') })
-        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey)));
+  const proofsFor = (n: number) => tokenEndpointProofs(svc, { privateKey, jwk }, n);
   const plain: number[] = [];
   const bound: number[] = [];
   // Service CPU per answered request: steadier than req/s on a shared machine.
