@@ -8,6 +8,12 @@ import { ruleArgumentsError } from '../policy/details.js';
 const uri = z.url({ protocol: /^https?$/ });
 
 /** A secret taken from the environment or a file, never only from the committed config. */
+/** Every asymmetric JWS algorithm we accept anywhere (RFC 8725 §3.1: never `none`, never a MAC). */
+export const asymmetricAlgorithm = z.enum(['ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512']);
+
+/** RFC 9449 §11.1: how far a DPoP proof's `iat` may be from the receiver's clock, either way (seconds). */
+export const dpopProofWindowSeconds = z.number().int().min(5).max(300).default(60);
+
 export const secretRef = z
   .strictObject({
     env: z.string().min(1).optional().describe('Environment variable holding the secret; wins over `file`.'),
@@ -234,16 +240,11 @@ export const configSchema = z.strictObject({
   dpop: z
     .strictObject({
       algorithms: z
-        .array(z.enum(['ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512']))
+        .array(asymmetricAlgorithm)
         .min(1)
         .default(['ES256', 'Ed25519', 'EdDSA'])
         .describe('Accepted DPoP proof algorithms (asymmetric only; `none` and MACs can never be listed), published as `dpop_signing_alg_values_supported`.'),
-      proofWindowSeconds: z
-        .number()
-        .int()
-        .min(5)
-        .max(300)
-        .default(60)
+      proofWindowSeconds: dpopProofWindowSeconds
         .describe("A proof's `iat` must be within this many seconds of the server's clock, either way (RFC 9449 §11.1); a proof's `jti` is remembered twice as long, across replicas, to refuse replays."),
       requireNonce: z
         .boolean()

@@ -1,7 +1,7 @@
 // The gateway's configuration schema: the single source of every default and its description
 // (docs/gateway-configuration.md is generated from it). Objects are strict: a misspelt key fails the start by name.
 import { z } from 'zod';
-import { secretRef } from '../config/schema.js';
+import { asymmetricAlgorithm, dpopProofWindowSeconds, secretRef } from '../config/schema.js';
 
 const uri = z.url({ protocol: /^https?$/ });
 
@@ -83,16 +83,11 @@ export const gatewayConfigSchema = z.strictObject({
   dpop: z
     .strictObject({
       algorithms: z
-        .array(z.enum(['ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512']))
+        .array(asymmetricAlgorithm)
         .min(1)
         .default(['ES256', 'EdDSA', 'RS256', 'PS256'])
         .describe('Accepted DPoP proof algorithms (asymmetric only), sent as `algs` in every `DPoP` challenge (RFC 9449 §7.1).'),
-      proofWindowSeconds: z
-        .number()
-        .int()
-        .min(5)
-        .max(300)
-        .default(60)
+      proofWindowSeconds: dpopProofWindowSeconds
         .describe("A proof's `iat` must be within this many seconds of the gateway's clock, either way (RFC 9449 §11.1); its `jti` is remembered twice as long (in Redis when `redis.url` is set, shared by replicas; otherwise in this process) and a second use is refused."),
       nonceSecret: secretRef
         .optional()

@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
+import { asymmetricAlgorithm } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
 import { ServiceUnavailable } from '../provider/errors.js';
 import type { RevocationService } from '../sessions/revoke.js';
@@ -18,7 +19,6 @@ export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backcha
 /** How old a logout token may be (its `iat`), and how long its `jti` is remembered beyond that. */
 export const LOGOUT_TOKEN_MAX_AGE_SECONDS = 600;
 const CLOCK_TOLERANCE_SECONDS = 60;
-const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
 export interface BackchannelLogoutDeps {
   client: UpstreamClient;
@@ -67,7 +67,7 @@ export class LogoutTokenVerifier {
     // §2.4 / RFC 8725 §3.11: explicitly typed `logout+jwt`, or untyped / `JWT`; any other JWT kind is refused.
     const typ = typeof header.typ === 'string' ? header.typ.toLowerCase().replace(/^application\//, '') : undefined;
     if (typ !== undefined && typ !== 'jwt' && typ !== 'logout+jwt') throw invalid(`typ ${typ}`);
-    const signing = metadata.id_token_signing_alg_values_supported?.filter((a) => ASYMMETRIC.includes(a));
+    const signing = metadata.id_token_signing_alg_values_supported?.filter((a) => (asymmetricAlgorithm.options as readonly string[]).includes(a));
     let payload: JWTPayload;
     try {
       // §2.6 points 2-3: signature with the provider's keys, as for ID tokens; iss, aud (our client_id), iat (and exp).
