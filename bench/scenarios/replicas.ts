@@ -3,7 +3,8 @@
 // figure is the time from the revoke call returning to that verifier refusing a token of the session.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
-import { createVerifier, VerifyError } from 'delegation-token-verify';
+import { VerifyError } from 'delegation-token-verify';
+import { replicaFeedVerifier } from '../../tools/replica_verifier.js';
 import { CRM } from '../config.js';
 import type { BenchContext } from '../context.js';
 import { adminRevokeSession, adminToken, exchangeForCrm, loginUser, mapLimit } from '../flows.js';
@@ -22,13 +23,7 @@ export async function replicasScenario(ctx: BenchContext): Promise<void> {
   if (n < MIN_SAMPLES) report.note(`scenario 7: ${n} samples, fewer than the ${MIN_SAMPLES} its p99 target asks for`);
   const replica = await startBenchService({ redisUrl: options.redisUrl, replicaOf: svc });
   // The verifier checks `iss` against the shared issuer (the first process) but talks only to the replica.
-  const toReplica = (url: string | URL | Request) => String(url instanceof Request ? url.url : url).replace(svc.url, replica.url);
-  const verifier = createVerifier({
-    issuer: svc.url,
-    audience: CRM,
-    jwksUri: `${replica.url}/jwks`,
-    revocation: { mode: 'feed', clientId: 'crm-server', clientSecret: svc.secrets['crm-server'], fetch: (url, init) => fetch(toReplica(url), init) },
-  });
+  const verifier = replicaFeedVerifier({ issuer: svc.url, replicaUrl: replica.url, audience: CRM, clientId: 'crm-server', clientSecret: svc.secrets['crm-server'] });
   try {
     await verifier.ready();
     const sessions = await mapLimit(Array.from({ length: n }), 4, async () => {

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
-import { createVerifier, VerifyError, type Verifier } from 'delegation-token-verify';
+import { VerifyError, type Verifier } from 'delegation-token-verify';
+import { replicaFeedVerifier } from '../../tools/replica_verifier.js';
 import { deleteKeysWithPrefix, freePort } from '../../tools/local.js';
 import { CRM, REDIS_URL, testConfig, type TestService } from '../helpers/service.js';
 import { exchangeFor, loginUser, postForm, revokeSessionViaAdmin } from '../helpers/http.js';
@@ -27,18 +28,7 @@ type Replica = Pick<TestService, 'url' | 'secrets' | 'basic'> & { child: ChildPr
 
 /** A feed-mode verifier whose issuer is the shared one but whose requests go to this replica. */
 function verifierOn(replica: Replica, issuer: string): Verifier {
-  const toReplica = (url: string | URL | Request) => String(url instanceof Request ? url.url : url).replace(issuer, replica.url);
-  return createVerifier({
-    issuer,
-    audience: CRM,
-    jwksUri: `${replica.url}/jwks`,
-    revocation: {
-      mode: 'feed',
-      clientId: 'crm-server',
-      clientSecret: replica.secrets['crm-server']!,
-      fetch: (url, init) => fetch(toReplica(url), init),
-    },
-  });
+  return replicaFeedVerifier({ issuer, replicaUrl: replica.url, audience: CRM, clientId: 'crm-server', clientSecret: replica.secrets['crm-server']! });
 }
 
 for (const backend of ['redis', 'redis cluster'] as const) describe(`three replica processes on one store (${backend})`, () => {

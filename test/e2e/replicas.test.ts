@@ -5,7 +5,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
-import { createVerifier, VerifyError, type Verifier } from 'delegation-token-verify';
+import { VerifyError, type Verifier } from 'delegation-token-verify';
+import { replicaFeedVerifier } from '../../tools/replica_verifier.js';
 import { AT, BILLING, CRM, startService, type TestService } from '../helpers/service.js';
 import { exchange, exchangeFor, loginUser, postForm, revokeSessionViaAdmin } from '../helpers/http.js';
 
@@ -13,18 +14,7 @@ type Replica = TestService & { keysDir: string };
 
 /** A feed-mode verifier whose issuer is the shared one but whose requests go to this replica. */
 function verifierOn(replica: TestService, issuer: string): Verifier {
-  const toReplica = (url: string | URL | Request) => String(url instanceof Request ? url.url : url).replace(issuer, replica.url);
-  return createVerifier({
-    issuer,
-    audience: CRM,
-    jwksUri: `${replica.url}/jwks`,
-    revocation: {
-      mode: 'feed',
-      clientId: 'crm-server',
-      clientSecret: replica.secrets['crm-server']!,
-      fetch: (url, init) => fetch(toReplica(url), init),
-    },
-  });
+  return replicaFeedVerifier({ issuer, replicaUrl: replica.url, audience: CRM, clientId: 'crm-server', clientSecret: replica.secrets['crm-server']! });
 }
 
 for (const backend of ['redis', 'redis cluster'] as const) describe(`three replicas on one store (${backend})`, () => {
