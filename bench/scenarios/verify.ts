@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { createVerifier, decide, type Verifier } from 'delegation-token-verify';
 import { CRM } from '../config.js';
 import type { BenchContext } from '../context.js';
@@ -53,6 +53,26 @@ async function interleavedRates(sets: ReadonlyArray<readonly string[]>, seconds:
     }
   }
   return { rates: sums.map((sum) => sum / slices), errors };
+}
+
+/** One local ES256 signing key, its public JWKS served from this process: the issuer URL, and how to stop serving. */
+async function localIssuer(kid: string): Promise<{ privateKey: CryptoKey; publicKey: CryptoKey; issuer: string; close(): Promise<void> }> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+  const jwks = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+  return {
+    privateKey,
+    publicKey,
+    issuer: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`,
+    async close() {
+      jwks.closeAllConnections();
+      await new Promise((resolve) => jwks.close(resolve));
+    },
+  };
 }
 
 /** Runs `op` once per token, counting failures instead of throwing (warm-up and priming). */
@@ -185,14 +205,7 @@ const DETAILS = [
  */
 async function authorizationDetailsCosts(ctx: BenchContext): Promise<void> {
   const { options, report } = ctx;
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
-  const jwks = createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ keys: [jwk] }));
-  });
-  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
+  const { privateKey, issuer, close: closeJwks } = await localIssuer('bench');
   const mintMany = (details: boolean) =>
     Promise.all(
       Array.from({ length: options.verifyTokens }, (_, i) =>
@@ -247,8 +260,7 @@ async function authorizationDetailsCosts(ctx: BenchContext): Promise<void> {
     report.target('3', 'SDK first-seen with details >= 0.95 x without', `${fmt(median(withDetails))} vs ${fmt(median(plain))} ops/s`, median(ratio), '>=', 0.95);
   } finally {
     verifier.close();
-    jwks.closeAllConnections();
-    await new Promise((resolve) => jwks.close(resolve));
+    await closeJwks();
   }
 }
 
@@ -261,14 +273,7 @@ async function authorizationDetailsCosts(ctx: BenchContext): Promise<void> {
  */
 async function dpopCosts(ctx: BenchContext): Promise<void> {
   const { options, report } = ctx;
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench-dpop', alg: 'ES256', use: 'sig' };
-  const jwks = createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ keys: [jwk] }));
-  });
-  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
+  const { privateKey, publicKey, issuer, close: closeJwks } = await localIssuer('bench-dpop');
   const agent = await generateKeyPair('ES256');
   const agentJwk = await exportJWK(agent.publicKey);
   const jkt = await calculateJwkThumbprint(agentJwk);
@@ -306,7 +311,7 @@ async function dpopCosts(ctx: BenchContext): Promise<void> {
   const boundTokens = await mintMany(true, options.verifyTokens);
   const first = createVerifier({ issuer, audience: CRM, cache: false });
   const cached = createVerifier({ issuer, audience: CRM });
-  const localKey = await importJWK(jwk, 'ES256');
+  const localKey = publicKey;
   const joseOptions = { issuer, audience: CRM, algorithms: ['ES256'], typ: 'at+jwt' };
   try {
     const warm = await pairs(boundTokens.slice(0, 50), 50);
@@ -369,7 +374,6 @@ async function dpopCosts(ctx: BenchContext): Promise<void> {
   } finally {
     first.close();
     cached.close();
-    jwks.closeAllConnections();
-    await new Promise((resolve) => jwks.close(resolve));
+    await closeJwks();
   }
 }

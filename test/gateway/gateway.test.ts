@@ -9,6 +9,18 @@ import { call, GRANTED, post, startStack, TOOLS, type Stack } from './fixture.js
 import { exchangeFor, loginUser, postForm, revokeSessionViaAdmin } from '../helpers/http.js';
 import { CRM, freePort } from '../helpers/service.js';
 
+/** Every tool name `tools/list` answers, following `nextCursor` through all pages. */
+async function allToolNames(client: Awaited<ReturnType<Stack['connect']>>): Promise<string[]> {
+  const names: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : {});
+    names.push(...page.tools.map((t) => t.name));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return names;
+}
+
 describe('MCP gateway', () => {
   let stack: Stack;
   let token: string;
@@ -50,13 +62,7 @@ describe('MCP gateway', () => {
 
   it('GW-04: tools/list (paginated, JSON) shows only the tools the token may call', async () => {
     const client = await stack.connect(token);
-    const names: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.listTools(cursor ? { cursor } : {});
-      names.push(...page.tools.map((t) => t.name));
-      cursor = page.nextCursor;
-    } while (cursor);
+    const names = await allToolNames(client);
     assert.deepEqual(names.sort(), [...GRANTED].sort());
   });
 
@@ -254,13 +260,7 @@ describe('MCP gateway: event-stream responses (GW-04) and upstream failures', ()
     try {
       const token = await stack.token();
       const client = await stack.connect(token);
-      const names: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await client.listTools(cursor ? { cursor } : {});
-        names.push(...page.tools.map((t) => t.name));
-        cursor = page.nextCursor;
-      } while (cursor);
+      const names = await allToolNames(client);
       assert.deepEqual(names.sort(), [...GRANTED].sort());
       const raw = await post(stack, token, JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/list', params: { cursor: '2' } }));
       assert.equal(raw.status, 200);
