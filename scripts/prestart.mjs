@@ -9,13 +9,14 @@ import { createRequire } from 'node:module';
 await import('./check_node.mjs');
 
 const require = createRequire(import.meta.url);
-let tsc;
+// `typescript/package.json` is exported by every TypeScript release; `typescript/bin/tsc` is not (7.x exports no bin path).
+let compiler;
 try {
-  tsc = require.resolve('typescript/bin/tsc');
+  compiler = require.resolve('typescript/package.json');
 } catch {
-  tsc = undefined;
+  compiler = undefined;
 }
-if (tsc) {
+if (compiler) {
   const built = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   if (built.status !== 0) process.exit(built.status ?? 1);
 } else if (!existsSync(new URL('../dist/src/main.js', import.meta.url))) {
