@@ -140,6 +140,7 @@ export async function createService(config: Config, { logger, env = process.env,
     sessions: stores.sessions,
     issuerOf: (sid) => externalIssuers.get(sid.split('.')[0]!) ?? 'self',
     retentionSeconds,
+    minIntervalMs: config.revocation.sessionRecordIntervalMs,
     logger,
     onError: () => metrics.sessionRecordErrors.inc(),
   });

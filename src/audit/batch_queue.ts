@@ -1,4 +1,4 @@
-// A bounded queue written once per tick in batches, off the request path: used for audit events and session records.
+// A bounded queue written in batches (once per tick, or at most once per interval), off the request path: used for audit events and session records.
 // Writing never blocks or fails the caller; what cannot be written (a full queue, a failed batch) is counted.
 
 export interface BatchQueueOptions<T> {
@@ -11,6 +11,11 @@ export interface BatchQueueOptions<T> {
   /** Largest batch per write, and the most items waiting before new ones are dropped (bounded memory). */
   maxBatch?: number;
   maxPending?: number;
+  /**
+   * At least this long between the starts of two writes (default 0: the next tick). The first item after a quiet spell
+   * is still written on the next tick; under load, items wait up to this long, so a write carries more of them.
+   */
+  minIntervalMs?: number;
 }
 
 export interface BatchQueue<T> {
@@ -26,6 +31,8 @@ export function createBatchQueue<T>(o: BatchQueueOptions<T>): BatchQueue<T> {
   let dropped = 0;
   let flushing: Promise<void> = Promise.resolve();
   let scheduled = false;
+  const minIntervalMs = o.minIntervalMs ?? 0;
+  let lastStart = -Infinity;
 
   const drain = async (): Promise<void> => {
     while (pending.length) {
@@ -42,13 +49,19 @@ export function createBatchQueue<T>(o: BatchQueueOptions<T>): BatchQueue<T> {
       dropped = 0;
     }
   };
+  const run = () => {
+    scheduled = false;
+    flushing = flushing.then(() => {
+      lastStart = performance.now();
+      return drain();
+    });
+  };
   const schedule = () => {
     if (scheduled) return;
     scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      flushing = flushing.then(drain);
-    });
+    const wait = lastStart + minIntervalMs - performance.now();
+    if (wait > 0) setTimeout(run, wait).unref();
+    else setImmediate(run);
   };
   return {
     push(item) {

@@ -269,6 +269,15 @@ export const configSchema = z.strictObject({
         .max(10000)
         .default(8)
         .describe('Most open revocation event feed (SSE) connections per client, counted per process; one more is answered 429 with Retry-After.'),
+      sessionRecordIntervalMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(1000)
+        .default(100)
+        .describe(
+          "Session records (the admin API's sessions and their hops) are written after the response, in batches at most this often per process; under load a token shows in the session view up to this long after it was issued, and a batch writes each session once. 0: every event-loop tick. Revocation never depends on these records.",
+        ),
     })
     .prefault({})
     .describe('Revocation and session records.'),

@@ -1,6 +1,7 @@
 // Subscribes to allowed exchanges and records them in the session registry (the delegation tree), off the request path.
-// Hops are queued and written once per tick (setImmediate), one registry batch (one Redis round trip) per flush, like
-// the audit writer. The queue is bounded: past `maxPending` waiting hops, new ones are dropped and counted.
+// Hops are queued and written in batches, one registry batch (one Redis round trip) per flush, like the audit writer,
+// but at most once per `minIntervalMs` (revocation.sessionRecordIntervalMs), so a busy session is written once per batch.
+// The queue is bounded: past `maxPending` waiting hops, new ones are dropped and counted.
 import type { Logger } from 'pino';
 import type { DecisionEvents } from '../audit/events.js';
 import { validateIssued } from '../stores/session_records.js';
@@ -18,6 +19,8 @@ export interface SessionRecorderOptions {
   /** Largest batch per round trip, and the most hops waiting before new ones are dropped (bounded memory). */
   maxBatch?: number;
   maxPending?: number;
+  /** At least this long between two batches (see createBatchQueue); default 0. */
+  minIntervalMs?: number;
 }
 
 export function attachSessionRecorder(events: DecisionEvents, o: SessionRecorderOptions): { flush(): Promise<void> } {
@@ -32,6 +35,7 @@ export function attachSessionRecorder(events: DecisionEvents, o: SessionRecorder
     onDropped: (count) => failed(count, 'session records dropped: too many waiting to be stored', {}),
     ...(o.maxBatch ? { maxBatch: o.maxBatch } : {}),
     ...(o.maxPending ? { maxPending: o.maxPending } : {}),
+    ...(o.minIntervalMs ? { minIntervalMs: o.minIntervalMs } : {}),
   });
 
   events.on((e) => {

@@ -148,19 +148,24 @@ export function sessionsContract(context: ContractContext): void {
 
     it('keeps the sub and issuer of the first token; a session past its retention on arrival is not recorded', async () => {
       const { sessions } = context.shared().stores;
-      const [sid, gone, sub, other] = [randomUUID(), randomUUID(), `user-${randomUUID()}`, `user-${randomUUID()}`];
+      const [sid, gone, late, sub, other] = [randomUUID(), randomUUID(), randomUUID(), `user-${randomUUID()}`, `user-${randomUUID()}`];
       const t = nowSec();
       await sessions.recordIssuedMany([
         { session: { sid, sub, issuer: 'self' }, hop: hop({ at: t - 2, jti: 'k1' }), retentionSeconds: 600 },
+        { session: { sid: late, sub: other, issuer: 'self' }, hop: hop({ at: t - 100, exp: t - 50, jti: 'l1' }), retentionSeconds: 10 },
         { session: { sid, sub: other, issuer: 'https://idp.example' }, hop: hop({ at: t - 1, jti: 'k2' }), retentionSeconds: 600 },
         { session: { sid: gone, sub, issuer: 'self' }, hop: hop({ at: t - 100, exp: t - 50, jti: 'k3' }), retentionSeconds: 10 },
+        // Within one batch too, the token past retention does not start the session; the next one does.
+        { session: { sid: late, sub, issuer: 'https://idp.example' }, hop: hop({ at: t - 3, jti: 'l2' }), retentionSeconds: 600 },
       ]);
       const record = await sessions.get(sid);
       assert.deepEqual([record?.sub, record?.issuer, record?.tokensIssued, record?.lastAt], [sub, 'self', 2, t - 1]);
       assert.equal(await sessions.get(gone), undefined);
-      assert.deepEqual(await sessions.sidsOf(sub), [sid]);
+      const started = await sessions.get(late);
+      assert.deepEqual([started?.sub, started?.issuer, started?.tokensIssued, started?.firstAt, started?.liveJtis.map((j) => j.jti), started?.hops.map((h) => h.jti)], [sub, 'https://idp.example', 1, t - 3, ['l2'], ['l2']]);
+      assert.deepEqual(await sessions.sidsOf(sub), [sid, late]);
       assert.deepEqual(await sessions.sidsOf(other), []);
-      assert.deepEqual((await sessions.list({ sub }, { limit: 10 })).items.map((s) => s.sid), [sid]);
+      assert.deepEqual((await sessions.list({ sub }, { limit: 10 })).items.map((s) => s.sid), [sid, late]);
     });
 
     it('rejects a batch with a malformed entry as a whole, writing none of it', async () => {

@@ -44,10 +44,12 @@ export class RedisSessionRegistry implements SessionRegistry {
     const keys = redisKeys.session;
     const p = this.#prefix;
     const head = [this.#maxHops, keys.record(p, ''), keys.clients(p, ''), keys.tools(p, ''), keys.jtis(p, ''), keys.hops(p, ''), keys.recent(p), keys.bySub(p, ''), keys.byClient(p, '')];
+    // A session's tokens next to each other (in issue order: the sort is stable), so a call writes each session once.
+    const bySession = entries.length > 1 ? entries.toSorted((a, b) => (a.session.sid < b.session.sid ? -1 : a.session.sid > b.session.sid ? 1 : 0)) : entries;
     const calls: Array<Array<string | number>> = [];
-    for (let start = 0; start < entries.length; start += RECORD_ISSUED_MAX_ENTRIES) {
+    for (let start = 0; start < bySession.length; start += RECORD_ISSUED_MAX_ENTRIES) {
       const args: Array<string | number> = [...head];
-      for (const { session, hop, retentionSeconds } of entries.slice(start, start + RECORD_ISSUED_MAX_ENTRIES)) {
+      for (const { session, hop, retentionSeconds } of bySession.slice(start, start + RECORD_ISSUED_MAX_ENTRIES)) {
         const clients = hopClients(hop);
         args.push(session.sid, session.sub, session.issuer, hop.at, JSON.stringify(hop), hop.jti, hop.exp, retentionSeconds, hop.toolServer, clients.length, ...clients);
       }

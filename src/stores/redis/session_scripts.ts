@@ -13,53 +13,99 @@ export const INDEX_CLEANUP_MAX = 1000;
 export const SESSION_MAINTENANCE_EVERY = 64;
 
 /**
- * The per-session writes of one issued token, shared by the single-node and the cluster script (Lua text spliced into
- * both `record` functions). Expects in scope: recordKey, clientsKey, toolsKey, jtisKey, hopsKey, maxHops, now, nowExact
- * and the entry (sid, sub, issuer, at, hopJson, jti, exp, retention, tool, clients); returns early for a session already
- * past its retention, and leaves created, count, last, lastMoved, expiry, grew, maintenance and newClients for the
- * index work that follows.
+ * The per-session writes of a group of issued tokens of one session (in issue order), shared by the single-node and the
+ * cluster script (Lua text spliced into both `record` functions): one HMGET and one write per key for the whole group,
+ * whatever its size, with the same end state as writing its tokens one at a time. Expects in scope: recordKey,
+ * clientsKey, toolsKey, jtisKey, hopsKey, maxHops, now, nowExact, sid and group (entries of sub, issuer, at, hopJson,
+ * jti, exp, retention, tool, clients); returns early when no entry is written (a session whose tokens all arrive
+ * already past its retention), and leaves created, sub, count, last, lastMoved, expiry, grew, maintenance, newClients,
+ * clients (every client of the group, once) and retention (the group's shortest) for the index work that follows.
  */
-const SESSION_WRITE_LUA = `  local expireAt = exp + retention
-  local stored = redis.call('HMGET', recordKey, 'sub', 'firstAt', 'lastAt', 'tokensIssued', 'expiresAt')
-  local created = not stored[1]
-  local count, last, lastMoved, expiry, grew
-  if created then
-    if expireAt <= nowExact then return end
-    count, last, lastMoved, expiry, grew = 1, at, true, expireAt, true
-    redis.call('HSET', recordKey, 'sid', sid, 'sub', sub, 'issuer', issuer, 'firstAt', at, 'lastAt', at, 'tokensIssued', 1, 'expiresAt', expireAt)
-  else
-    sub = stored[1]
-    count = (tonumber(stored[4]) or 0) + 1
-    last = tonumber(stored[3]) or at
-    local fields = { 'tokensIssued', count }
-    local first = tonumber(stored[2])
-    if not first or at < first then fields[#fields + 1] = 'firstAt'; fields[#fields + 1] = at end
-    lastMoved = at > last
-    if lastMoved then
-      last = at
-      fields[#fields + 1] = 'lastAt'; fields[#fields + 1] = at
-    end
-    expiry = tonumber(stored[5])
-    local legacy = not expiry
+const SESSION_WRITE_LUA = `  local stored = redis.call('HMGET', recordKey, 'sub', 'firstAt', 'lastAt', 'tokensIssued', 'expiresAt')
+  local exists = stored[1] and true or false
+  local created, lastMoved, firstMoved, grew, maintenance, legacy = false, false, false, false, false, false
+  local sub, issuer, count, first, last, expiry
+  if exists then
+    sub, count, first, last, expiry = stored[1], tonumber(stored[4]) or 0, tonumber(stored[2]), tonumber(stored[3]), tonumber(stored[5])
+    legacy = not expiry
     if legacy then
       expiry = redis.call('EXPIRETIME', recordKey)
       if expiry < 0 then expiry = 0 end
     end
-    grew = expireAt > expiry
-    if grew then expiry = expireAt end
+  end
+  local clients, seenClient, tools, seenTool, members, hops = {}, {}, {}, {}, {}, {}
+  local retention, minExp
+  for _, e in ipairs(group) do
+    local expireAt = e.exp + e.retention
+    local take = true
+    if not exists then
+      -- A session whose first token arrives already past its retention is not written (it would expire at once).
+      take = expireAt > nowExact
+      if take then
+        exists, created, lastMoved, grew = true, true, true, true
+        sub, issuer, count, first, last, expiry = e.sub, e.issuer, 1, e.at, e.at, expireAt
+      end
+    else
+      count = count + 1
+      if not first or e.at < first then first, firstMoved = e.at, true end
+      if not last then last = e.at elseif e.at > last then last, lastMoved = e.at, true end
+      if expireAt > expiry then expiry, grew = expireAt, true end
+    end
+    if take then
+      if count % ${SESSION_MAINTENANCE_EVERY} == 1 then maintenance = true end
+      for _, clientId in ipairs(e.clients) do
+        if not seenClient[clientId] then seenClient[clientId] = true; clients[#clients + 1] = clientId end
+      end
+      if not seenTool[e.tool] then seenTool[e.tool] = true; tools[#tools + 1] = e.tool end
+      members[#members + 1] = e.exp; members[#members + 1] = e.jti
+      hops[#hops + 1] = e.hopJson
+      if not retention or e.retention < retention then retention = e.retention end
+      if not minExp or e.exp < minExp then minExp = e.exp end
+    end
+  end
+  if #hops == 0 then return end
+  if created then
+    redis.call('HSET', recordKey, 'sid', sid, 'sub', sub, 'issuer', issuer, 'firstAt', first, 'lastAt', last, 'tokensIssued', count, 'expiresAt', expiry)
+  else
+    local fields = { 'tokensIssued', count }
+    if firstMoved then fields[#fields + 1] = 'firstAt'; fields[#fields + 1] = first end
+    if lastMoved then fields[#fields + 1] = 'lastAt'; fields[#fields + 1] = last end
     if grew or legacy then fields[#fields + 1] = 'expiresAt'; fields[#fields + 1] = expiry end
     redis.call('HSET', recordKey, unpack(fields))
   end
-  local maintenance = count % ${SESSION_MAINTENANCE_EVERY} == 1
 
   local newClients = redis.call('SADD', clientsKey, unpack(clients)) > 0
-  redis.call('SADD', toolsKey, tool)
-  redis.call('ZADD', jtisKey, exp, jti)
-  if lastMoved or maintenance then redis.call('ZREMRANGEBYSCORE', jtisKey, '-inf', '(' .. math.min(exp, now + 1)) end
-  if redis.call('RPUSH', hopsKey, hopJson) > maxHops then redis.call('LTRIM', hopsKey, -maxHops, -1) end
+  redis.call('SADD', toolsKey, unpack(tools))
+  redis.call('ZADD', jtisKey, unpack(members))
+  -- Below every jti of this group, so none just added is pruned.
+  if lastMoved or maintenance then redis.call('ZREMRANGEBYSCORE', jtisKey, '-inf', '(' .. math.min(minExp, now + 1)) end
+  if redis.call('RPUSH', hopsKey, unpack(hops)) > maxHops then redis.call('LTRIM', hopsKey, -maxHops, -1) end
   if grew or maintenance then
     for _, key in ipairs({ recordKey, clientsKey, toolsKey, jtisKey, hopsKey }) do redis.call('EXPIREAT', key, expiry) end
   end
+`;
+
+/**
+ * Reads the entries from ARGV[first] on (sid, sub, issuer, hop at, hop JSON, jti, exp, retention seconds, tool server,
+ * n, and n client ids, per entry) into groups by sid, in the order each sid first appears, each group in issue order;
+ * leaves sids and groups in scope.
+ */
+const READ_ENTRIES_LUA = (first: number) => `local sids, groups = {}, {}
+local i = ${first}
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 9])
+  local clients = {}
+  for k = 1, n do clients[k] = ARGV[i + 9 + k] end
+  local group = groups[ARGV[i]]
+  if not group then
+    group = {}
+    groups[ARGV[i]] = group
+    sids[#sids + 1] = ARGV[i]
+  end
+  group[#group + 1] = { sub = ARGV[i + 1], issuer = ARGV[i + 2], at = tonumber(ARGV[i + 3]), hopJson = ARGV[i + 4], jti = ARGV[i + 5],
+    exp = tonumber(ARGV[i + 6]), retention = tonumber(ARGV[i + 7]), tool = ARGV[i + 8], clients = clients }
+  i = i + 10 + n
+end
 `;
 
 /**
@@ -70,6 +116,8 @@ const SESSION_WRITE_LUA = `  local expireAt = exp + retention
  * every prior actor).
  *
  * Per session (record hash, clients and tools sets, live-jti zset, hop list):
+ * - A call's tokens of one session are written together (one HMGET, then one write per key for them all), with the
+ *   same end state as writing them one at a time; the caller sends a session's tokens in one call where it can.
  * - The record hash keeps `expiresAt`, the latest token expiry seen plus retention; every key of the session expires at
  *   that time. EXPIREAT runs only when it grows (and every 64th token, which re-sets the expiry of a key Redis may have
  *   evicted and a later write re-created). This is safe with a plain EXPIREAT: every key of the session is created
@@ -115,7 +163,7 @@ local function indexWork(key)
   return work
 end
 
-local function record(sid, sub, issuer, at, hopJson, jti, exp, retention, tool, clients)
+local function record(sid, group)
   local recordKey = recordPrefix .. sid
   local clientsKey, toolsKey, jtisKey, hopsKey = clientsPrefix .. sid, toolsPrefix .. sid, jtisPrefix .. sid, hopsPrefix .. sid
 ${SESSION_WRITE_LUA}
@@ -143,14 +191,7 @@ ${SESSION_WRITE_LUA}
   end
 end
 
-local i = 10
-while i <= #ARGV do
-  local n = tonumber(ARGV[i + 9])
-  local clients = {}
-  for k = 1, n do clients[k] = ARGV[i + 9 + k] end
-  record(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5], tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), ARGV[i + 8], clients)
-  i = i + 10 + n
-end
+${READ_ENTRIES_LUA(10)}for _, sid in ipairs(sids) do record(sid, groups[sid]) end
 
 for _, key in ipairs(order) do
   local work = indexes[key]
@@ -192,7 +233,7 @@ local now = tonumber(time[1])
 local nowExact = now + tonumber(time[2]) / 1000000
 local reply = {}
 
-local function record(sid, sub, issuer, at, hopJson, jti, exp, retention, tool, clients)
+local function record(sid, group)
 ${SESSION_WRITE_LUA}
   local function touch(kind, name, joined)
     if not (joined or lastMoved or grew or maintenance) then return end
@@ -213,14 +254,7 @@ ${SESSION_WRITE_LUA}
   end
 end
 
-local i = 2
-while i <= #ARGV do
-  local n = tonumber(ARGV[i + 9])
-  local clients = {}
-  for k = 1, n do clients[k] = ARGV[i + 9 + k] end
-  record(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5], tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), ARGV[i + 8], clients)
-  i = i + 10 + n
-end
+${READ_ENTRIES_LUA(2)}for _, sid in ipairs(sids) do record(sid, groups[sid]) end
 return reply
 `;
 
