@@ -17,3 +17,12 @@ export const median = (values: readonly number[]) => {
 
 export const min = (values: readonly number[]) => (values.length ? Math.min(...values) : Number.NaN);
 export const max = (values: readonly number[]) => (values.length ? Math.max(...values) : Number.NaN);
+
+/** CPU (all threads of this process) per call of `op`, in µs: `n` calls in a row after 200 of warm-up. */
+export async function cpuPerOp(n: number, op: () => unknown): Promise<number> {
+  for (let i = 0; i < 200; i++) await op();
+  const before = process.cpuUsage();
+  for (let i = 0; i < n; i++) await op();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / n;
+}

@@ -19,7 +19,7 @@ import { CRM } from '../config.js';
 import { exchangeForCrm } from '../flows.js';
 import { formatProfile, summarizeProfile } from '../profile_top.js';
 import { fmt } from '../report.js';
-import { median, percentile } from '../stats.js';
+import { cpuPerOp, median, percentile } from '../stats.js';
 import type { GatewayProcessStart } from '../gateway_process.js';
 
 const CHILD = fileURLToPath(new URL('../gateway_process.ts', import.meta.url));
@@ -236,15 +236,8 @@ async function signatureCpu(): Promise<{ jose: number; raw: number }> {
   const payload = new TextEncoder().encode(JSON.stringify({ iss: 'https://gw.example', aud: 'http://upstream.example/mcp', iat: 1, exp: 61, jti: 'x'.repeat(22), sub: 'alice', sid: 's'.repeat(21), client_id: 'agent', act: { sub: 'agent' }, scope: 'crm.lookup_customer', tool: 'crm.lookup_customer', delegation_jti: 'y'.repeat(22) }));
   const header = { alg: 'ES256', typ: 'delegation-assertion+jwt', kid: 'bench' };
   const rawKey = createPrivateKey({ key: (await exportJWK(privateKey)) as import('node:crypto').JsonWebKey, format: 'jwk' });
-  const cpuPer = async (n: number, op: () => unknown) => {
-    for (let i = 0; i < 200; i++) await op();
-    const before = process.cpuUsage();
-    for (let i = 0; i < n; i++) await op();
-    const used = process.cpuUsage(before);
-    return (used.user + used.system) / n;
-  };
   return {
-    jose: await cpuPer(2000, () => new CompactSign(payload).setProtectedHeader(header).sign(privateKey)),
-    raw: await cpuPer(2000, () => rawSign('sha256', payload, { key: rawKey, dsaEncoding: 'ieee-p1363' })),
+    jose: await cpuPerOp(2000, () => new CompactSign(payload).setProtectedHeader(header).sign(privateKey)),
+    raw: await cpuPerOp(2000, () => rawSign('sha256', payload, { key: rawKey, dsaEncoding: 'ieee-p1363' })),
   };
 }
