@@ -50,6 +50,12 @@ export function createBatchQueue<T>(o: BatchQueueOptions<T>): BatchQueue<T> {
     }
   };
   const run = () => {
+    // A timer counts from the event loop's cached time, so it can fire a little before the interval is over.
+    const early = lastStart + minIntervalMs - performance.now();
+    if (early > 0) {
+      setTimeout(run, Math.ceil(early)).unref();
+      return;
+    }
     scheduled = false;
     flushing = flushing.then(() => {
       lastStart = performance.now();

@@ -46,11 +46,11 @@ describe('batch queue', () => {
     await sleep(20);
     assert.deepEqual(writes.map((w) => w.items), [[1]]);
     // ... then the waiting items go in one batch, no sooner than the interval after the previous write began.
-    await sleep(120);
+    await sleep(250);
     assert.deepEqual(writes.map((w) => w.items), [[1], [2, 3, 4, 5]]);
     assert.ok(writes[1]!.at - writes[0]!.at >= 79, `second write ${writes[1]!.at - writes[0]!.at} ms after the first`);
     // After a quiet spell longer than the interval, the next item goes on the next tick again.
-    await sleep(100);
+    await sleep(150);
     queue.push(6);
     await nextTick();
     await nextTick();
