@@ -36,7 +36,7 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
   /**
    * Single Redis: one EVALSHA, the script follows the token to its session and markers server-side (see
    * revocation_scripts.ts). Redis Cluster: those keys live in different slots, so the client follows the chain, each
-   * step's reads sent together (auto-pipelined per node, nodes in parallel): (1) the token and the extra clients'
+   * step's reads sent together (in flight at once, nodes in parallel): (1) the token and the extra clients'
    * markers, (2) its session uid index and its sid, sub and client markers, (3) the session record: three round trips
    * for a token bound to a session, two without one.
    */

@@ -104,7 +104,7 @@ export class RedisOidcAdapter implements OidcAdapter {
 
   /**
    * On a Redis Cluster the members live in other slots than the grant set, so no script can delete them with it: read
-   * the members, delete them (one DEL each, auto-pipelined per node), then remove exactly those from the set. A failure
+   * the members, delete them (one DEL each, all in flight at once), then remove exactly those from the set. A failure
    * part-way leaves the rest in the set for a retry; a record upserted meanwhile stays in the set.
    */
   async revokeByGrantId(grantId: string): Promise<void> {
