@@ -1,13 +1,13 @@
 // Profiles one request kind per service process (baseline client_credentials, exchange, dpop: the exchange with a
-// fresh ES256 DPoP proof per request, hop), so their CPU profiles
-// can be compared frame by frame. CLI:
+// fresh ES256 DPoP proof per request, details: the billing exchange with `authorization_details`, hop), so their CPU
+// profiles can be compared frame by frame. CLI:
 //   node --import tsx bench/profile_kinds.ts [requests=20000] [kinds=baseline,exchange]
 // Prints CPU per request and the top frames of each; the .cpuprofile files stay in bench/results/profiles/kinds/.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
-import { clientCredentialsForm, exchangeForCrm, exchangeForm, formBody, hopForm, loginUser, mapLimit, tokenEndpointProofs } from './flows.js';
+import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeForm, formBody, hopForm, loginUser, mapLimit, tokenEndpointProofs } from './flows.js';
 import { runLoad } from './load.js';
 import { formatProfile, summarizeProfile } from './profile_top.js';
 import { startBenchService } from './service_process.js';
@@ -29,6 +29,7 @@ for (const kind of kinds) {
     let dpopProofs: string[] | undefined;
     if (kind === 'baseline') [authorization, bodies] = [svc.basic('admin-cli'), [formBody(clientCredentialsForm)]];
     else if (kind === 'exchange' || kind === 'dpop') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(exchangeForm(t)))];
+    else if (kind === 'details') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(detailsExchangeForm(t)))];
     else {
       const crm = await mapLimit(users, 5, (t) => exchangeForCrm(svc, t));
       [authorization, bodies] = [svc.basic('crm-server'), crm.map((t) => formBody(hopForm(t)))];
