@@ -1,4 +1,5 @@
-// A bounded queue written in batches (once per tick, or at most once per interval), off the request path: used for audit events and session records.
+// A bounded queue written in batches (once per tick, or at most once per interval), off the request path: used for
+// audit events and session records.
 // Writing never blocks or fails the caller; what cannot be written (a full queue, a failed batch) is counted.
 
 export interface BatchQueueOptions<T> {
