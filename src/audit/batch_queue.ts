@@ -50,11 +50,12 @@ export function createBatchQueue<T>(o: BatchQueueOptions<T>): BatchQueue<T> {
       dropped = 0;
     }
   };
+  // On the next tick, or once the interval since the last write's start is over (checked again on waking: a timer
+  // counts from the event loop's cached time, so it can fire a little early).
   const run = () => {
-    // A timer counts from the event loop's cached time, so it can fire a little before the interval is over.
-    const early = lastStart + minIntervalMs - performance.now();
-    if (early > 0) {
-      setTimeout(run, Math.ceil(early)).unref();
+    const wait = lastStart + minIntervalMs - performance.now();
+    if (wait > 0) {
+      setTimeout(run, Math.ceil(wait)).unref();
       return;
     }
     scheduled = false;
@@ -66,9 +67,7 @@ export function createBatchQueue<T>(o: BatchQueueOptions<T>): BatchQueue<T> {
   const schedule = () => {
     if (scheduled) return;
     scheduled = true;
-    const wait = lastStart + minIntervalMs - performance.now();
-    if (wait > 0) setTimeout(run, wait).unref();
-    else setImmediate(run);
+    setImmediate(run);
   };
   return {
     push(item) {

@@ -95,9 +95,9 @@ export interface ExchangeStateStore {
    * `readOpaqueSubject` for a replica that checks revocation against its in-memory view: no marker is read; the
    * revocation stream's head is read instead (single Redis: one script; Redis Cluster: the token, the head and, for a
    * token seen before, its session record together; else then the session uid index and the session record).
-   * `digest`: the token's SHA-256 (tokenDigest), when the caller has it; the cluster read remembers sessions by it.
+   * `digest`: the token's SHA-256 (tokenDigest, which the caller computes anyway); the cluster read remembers sessions by it.
    */
-  readOpaqueToken(tokenId: string, digest?: string): Promise<OpaqueTokenState>;
+  readOpaqueToken(tokenId: string, digest: string): Promise<OpaqueTokenState>;
   readRevocations(query: RevocationQuery): Promise<RevocationHits>;
   /**
    * Writes a revocation marker that expires at `record.expiresAt`, indexes it for the feed snapshot and appends it to the

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { tokenDigest } from '../../src/sessions/revocation.js';
 import type { RevocationKind, RevocationRecord } from '../../src/stores/types.js';
 import type { StoreHarness } from './contract.js';
 
@@ -102,14 +103,15 @@ export function exchangeContract(harness: HarnessRef): void {
   });
 
   describe('exchange state: readOpaqueToken', () => {
+    const readOpaqueToken = (tokenId: string) => exchange().readOpaqueToken(tokenId, tokenDigest(tokenId));
     it('answers the token and its session, no marker, and the revocation stream head read with them', async () => {
       const { tokenId, token, session, sessionUid } = await tokenWithSession();
       await exchange().revoke(marker('sid', sessionUid));
       const { cursor } = await stores().revocations.snapshot();
-      assert.deepEqual(await exchange().readOpaqueToken(tokenId), { token, session, revocationHead: cursor });
+      assert.deepEqual(await readOpaqueToken(tokenId), { token, session, revocationHead: cursor });
       assert.equal(await stores().revocations.head(), cursor);
       await exchange().revoke(marker('jti', id()));
-      const after = await exchange().readOpaqueToken(id());
+      const after = await readOpaqueToken(id());
       assert.deepEqual({ ...after, revocationHead: undefined }, { token: undefined, session: undefined, revocationHead: undefined });
       assert.notEqual(after.revocationHead, cursor);
       assert.equal(after.revocationHead, await stores().revocations.head());
@@ -119,36 +121,36 @@ export function exchangeContract(harness: HarnessRef): void {
       const { tokenId, token, sessionUid } = await tokenWithSession();
       const sessionId = (await stores().adapterFor('Session').findByUid(sessionUid))?.jti;
       await stores().adapterFor('Session').destroy(sessionId!);
-      const state = await exchange().readOpaqueToken(tokenId);
+      const state = await readOpaqueToken(tokenId);
       assert.deepEqual({ token: state.token, session: state.session }, { token, session: undefined });
     });
 
     it('reads the session again after it got a new id (login), and answers none once it is gone', async () => {
       const { tokenId, token, session, sessionUid } = await tokenWithSession();
-      assert.deepEqual((await exchange().readOpaqueToken(tokenId)).session, session);
+      assert.deepEqual((await readOpaqueToken(tokenId)).session, session);
       // oidc-provider's resetIdentifier(): the same uid under a new id, the old record destroyed.
       const sessions = stores().adapterFor('Session');
       const [oldId, newId] = [session.jti, id()];
       const moved = { ...session, jti: newId, authorizations: { agent: { grantId: token.grantId } } };
       await sessions.upsert(newId, moved, 60);
       await sessions.destroy(oldId);
-      assert.deepEqual((await exchange().readOpaqueToken(tokenId)).session, moved);
-      assert.deepEqual((await exchange().readOpaqueToken(tokenId)).session, moved);
+      assert.deepEqual((await readOpaqueToken(tokenId)).session, moved);
+      assert.deepEqual((await readOpaqueToken(tokenId)).session, moved);
       await sessions.destroy(newId);
-      assert.equal((await exchange().readOpaqueToken(tokenId)).session, undefined);
+      assert.equal((await readOpaqueToken(tokenId)).session, undefined);
       assert.equal((await sessions.findByUid(sessionUid)), undefined);
     });
 
     it('never answers a record that no longer belongs to the token\'s session uid', async () => {
       const { tokenId, token, session } = await tokenWithSession();
-      assert.deepEqual((await exchange().readOpaqueToken(tokenId)).session, session);
+      assert.deepEqual((await readOpaqueToken(tokenId)).session, session);
       const sessions = stores().adapterFor('Session');
       const newId = id();
       const moved = { ...session, jti: newId };
       await sessions.upsert(newId, moved, 60);
       // The old id now holds another session (another uid).
       await sessions.upsert(session.jti, { ...session, uid: id(), accountId: `user-${id()}` }, 60);
-      assert.deepEqual(await exchange().readOpaqueToken(tokenId), { token, session: moved, revocationHead: await stores().revocations.head() });
+      assert.deepEqual(await readOpaqueToken(tokenId), { token, session: moved, revocationHead: await stores().revocations.head() });
     });
   });
 

@@ -7,6 +7,7 @@ import { createRedisStores } from '../../src/stores/redis/index.js';
 import { clusterKeys } from '../../src/stores/redis/keys.js';
 import { connectTestCluster, deleteClusterKeysWithPrefix } from '../helpers/redis_cluster.js';
 import { storeContract, type HarnessOptions } from './contract.js';
+import { tokenDigest } from '../../src/sessions/revocation.js';
 
 storeContract('redis cluster', async (options: HarnessOptions = {}) => {
   const prefix = `test:${randomUUID()}:`;
@@ -74,10 +75,10 @@ describe('redis cluster key layout', () => {
         if (String(command.args[0]).startsWith(prefix)) sent.push(command.name);
         return original.call(this, command, stream);
       };
-      const first = await stores.exchange.readOpaqueToken(tokenId);
+      const first = await stores.exchange.readOpaqueToken(tokenId, tokenDigest(tokenId));
       assert.deepEqual(sent.sort(), ['get', 'hmget', 'hmget', 'xrevrange']);
       sent.length = 0;
-      const second = await stores.exchange.readOpaqueToken(tokenId);
+      const second = await stores.exchange.readOpaqueToken(tokenId, tokenDigest(tokenId));
       assert.deepEqual(sent.sort(), ['hmget', 'hmget', 'xrevrange']);
       assert.deepEqual(second, first);
       assert.deepEqual(second.session, session);

@@ -8,6 +8,7 @@ import { createStores } from '../../src/stores/index.js';
 import { connectRedis, createRedisClient, createRedisStores } from '../../src/stores/redis/index.js';
 import type { Stores } from '../../src/stores/types.js';
 import { startProxy } from './redis_proxy.js';
+import { tokenDigest } from '../../src/sessions/revocation.js';
 
 /** Nothing listens here. */
 const closedUrl = 'redis://127.0.0.1:6399';
@@ -27,7 +28,7 @@ async function assertFailsFast(stores: Stores): Promise<void> {
     ['consume', () => stores.adapterFor('AuthorizationCode').consume('x')],
     ['revokeByGrantId', () => stores.adapterFor('AccessToken').revokeByGrantId('g')],
     ['readOpaqueSubject', () => stores.exchange.readOpaqueSubject('x', ['c'])],
-    ['readOpaqueToken', () => stores.exchange.readOpaqueToken('x')],
+    ['readOpaqueToken', () => stores.exchange.readOpaqueToken('x', tokenDigest('x'))],
     ['readRevocations', () => stores.exchange.readRevocations({ sub: 's', clientIds: ['c'] })],
     ['revoke', () => stores.exchange.revoke({ kind: 'sub', value: 's', revokedAt: 1, expiresAt: 2 ** 31 })],
   ];

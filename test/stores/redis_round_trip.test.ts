@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { openRedisHarness, type RedisHarness } from './redis_harness.js';
 import { startRedis } from '../helpers/private_redis.js';
 import { freePort } from '../helpers/service.js';
+import { tokenDigest } from '../../src/sessions/revocation.js';
 
 interface Seen {
   command: string;
@@ -102,10 +103,10 @@ describe('redis exchange store round trips', () => {
     await stores.adapterFor('AccessToken').upsert(tokenId, token, 60);
     const now = Math.floor(Date.now() / 1000);
     await stores.exchange.revoke({ kind: 'sid', value: sessionUid, revokedAt: now, expiresAt: now + 60 });
-    await stores.exchange.readOpaqueToken(tokenId); // EVAL once per connection; measure the steady state
+    await stores.exchange.readOpaqueToken(tokenId, tokenDigest(tokenId)); // EVAL once per connection; measure the steady state
     let state: unknown;
     const commands = await commandsOf(async () => {
-      state = await stores.exchange.readOpaqueToken(tokenId);
+      state = await stores.exchange.readOpaqueToken(tokenId, tokenDigest(tokenId));
     });
     assert.deepEqual(commands.map((c) => c.command), ['evalsha']);
     assert.deepEqual(state, { token, session, revocationHead: await stores.revocations.head() });

@@ -1,5 +1,4 @@
 // The exchange's view of Redis: subject state in one round trip, revocation markers, and idempotent revoke.
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { CUTOFF_KINDS, REVOCATION_EVENTS_MAX, normalizeRevocation, parseRevocation, revocationLookups, toRevocationHits, uniqueClientIds } from '../revocation.js';
 import { epochSeconds, toPayload } from '../oidc_records.js';
@@ -62,7 +61,7 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
    * token, the head (the feed slot) and, for a token seen before, its session record where it was found last time, all
    * in one round trip; for a new token (or a session that has moved) then (2) the session uid index, (3) the record.
    */
-  async readOpaqueToken(tokenId: string, digest?: string): Promise<OpaqueTokenState> {
+  async readOpaqueToken(tokenId: string, digest: string): Promise<OpaqueTokenState> {
     const p = this.#prefix;
     if (!this.#cluster) {
       const [tokenJson, tokenConsumed, sessionJson, sessionConsumed, head] = await this.#redis.dtsReadOpaqueToken(
@@ -76,8 +75,7 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
     // Where this token's session was found last time (keyed by the token's digest, never its value): its record is
     // then read in the same round trip as the token and the head. Only the location is remembered; the record itself
     // is read live and must still name the token's session uid, else the uid index is followed as below.
-    const memoKey = digest ?? createHash('sha256').update(tokenId).digest('base64url');
-    const known = this.#sessionOf.get(memoKey);
+    const known = this.#sessionOf.get(digest);
     const [[tokenJson, tokenConsumed], last, guessed] = await Promise.all([
       this.#redis.hmget(clusterKeys.record(p, 'AccessToken', tokenId), 'payload', 'consumed') as Promise<Array<string | null>>,
       this.#redis.xrevrange(clusterKeys.revocationEvents(p), '+', '-', 'COUNT', 1),
@@ -95,8 +93,8 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
     const sessionId = await this.#redis.get(clusterKeys.uid(p, sessionUid));
     const [json, consumed] = sessionId ? await this.#redis.hmget(clusterKeys.record(p, 'Session', sessionId), 'payload', 'consumed') : [null, null];
     const session = sessionId ? toPayload(json ?? null, consumed ?? null) : undefined;
-    if (sessionId && session) this.#sessionOf.set(memoKey, { sessionUid, sessionId });
-    else this.#sessionOf.delete(memoKey);
+    if (sessionId && session) this.#sessionOf.set(digest, { sessionUid, sessionId });
+    else this.#sessionOf.delete(digest);
     return { token, session, revocationHead };
   }
 
