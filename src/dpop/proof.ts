@@ -6,13 +6,18 @@ import { decodeJsonSegment } from 'delegation-token-verify';
 import { compactVerify, importJWK, type CryptoKey, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { errors } from 'oidc-provider';
-import type { DpopReplayStore } from '../stores/types.js';
+import type { DpopReplayStore, ReplayClaim } from '../stores/types.js';
 import type { DpopNonces } from './nonces.js';
 
 /** A checked proof: the RFC 7638 thumbprint of its key, and its `ath` when it carries one. */
 export interface DpopProof {
   jkt: string;
   ath?: string;
+}
+
+/** A proof that passed every check but the replay check: `replay` is the claim that completes it (RFC 9449 §11.1). */
+export interface InspectedDpopProof extends DpopProof {
+  replay: ReplayClaim;
 }
 
 export interface DpopProofOptions {
@@ -40,6 +45,15 @@ export interface DpopRequest {
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const MAX_PROOF_LENGTH = 8192;
+/** The longest header text remembered: an RSA-4096 key's header is about 800 characters, an EC P-256 one about 230. */
+const MAX_CACHED_HEADER = 1024;
+
+/** What a proof's header gives once checked: its alg, its key's RFC 7638 thumbprint and the thumbprint's members. */
+interface CheckedHeader {
+  readonly alg: string;
+  readonly jkt: string;
+  readonly canonical: Readonly<Record<string, string>>;
+}
 // RFC 7638 §3.2: the required members of each key type, in lexicographic order (what the thumbprint hashes).
 const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
   EC: ['crv', 'kty', 'x', 'y'],
@@ -98,17 +112,16 @@ export function createDpopProofChecker(o: DpopProofOptions) {
   // SHA-256 instead of a key import. The thumbprint fixes the key (RFC 7638 §1), so a cached entry never goes stale;
   // the bound only caps memory against a client sending a new key every time.
   const keys = new LRUCache<string, CryptoKey>({ max: o.keyCacheSize ?? 1000 });
+  // Headers that passed the checks below, by their exact base64url text: a holder sends the same header (typ, alg, its
+  // public jwk) with every proof, so it is decoded, checked and hashed once. The outcome is a pure function of the text
+  // and the alg allow-list (fixed for this checker), so a hit is what a fresh check would give; only passing headers
+  // up to MAX_CACHED_HEADER characters are kept, and a stream of distinct headers only cycles the oldest out.
+  const headers = new LRUCache<string, CheckedHeader>({ max: o.keyCacheSize ?? 1000 });
 
-  async function check(req: DpopRequest): Promise<DpopProof | undefined> {
-    if (!req.values?.length) return undefined;
-    // RFC 9449 §4.3 check 1: "there is not more than one DPoP HTTP request header field".
-    if (req.values.length > 1) throw invalid('multiple_proofs');
-    const proof = req.values[0]!;
-    if (proof.length > MAX_PROOF_LENGTH) throw invalid('too_large');
-    // RFC 9449 §4.3 check 2: "the DPoP HTTP request header field value is a single and well-formed JWT".
-    const parts = proof.split('.');
-    if (parts.length !== 3) throw invalid('malformed');
-    const header = decodeJsonSegment(parts[0]!);
+  function checkedHeader(segment: string): CheckedHeader {
+    const known = headers.get(segment);
+    if (known) return known;
+    const header = decodeJsonSegment(segment);
     const jwk = header?.jwk;
     if (!header || typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw invalid('malformed');
     // RFC 9449 §4.3 check 7: "the jwk JOSE Header Parameter does not contain a private key" (checked before the key is used).
@@ -120,24 +133,41 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     // RFC 9449 §4.2: the key is a JWK; RFC 7638: its thumbprint is what a token is bound to (`cnf.jkt`).
     const thumbprint = jwkThumbprint(jwk as Record<string, unknown>);
     if (!thumbprint) throw invalid('malformed');
-    const { jkt } = thumbprint;
+    // RFC 7515 §4.1.11: we understand no extension header, so a proof naming one as critical is refused.
+    if (Object.hasOwn(header, 'crit')) throw invalid('malformed');
+    const checked: CheckedHeader = { alg: header.alg, jkt: thumbprint.jkt, canonical: thumbprint.canonical };
+    if (segment.length <= MAX_CACHED_HEADER) headers.set(segment, checked);
+    return checked;
+  }
+
+  /**
+   * Every check of RFC 9449 §4.3 but the replay check: the caller claims `replay` (the store's `claim`, or inside a read
+   * that makes it in the same round trip) and refuses the proof unless the claim succeeds, as `check` does.
+   */
+  async function inspect(req: DpopRequest): Promise<InspectedDpopProof | undefined> {
+    if (!req.values?.length) return undefined;
+    // RFC 9449 §4.3 check 1: "there is not more than one DPoP HTTP request header field".
+    if (req.values.length > 1) throw invalid('multiple_proofs');
+    const proof = req.values[0]!;
+    if (proof.length > MAX_PROOF_LENGTH) throw invalid('too_large');
+    // RFC 9449 §4.3 check 2: "the DPoP HTTP request header field value is a single and well-formed JWT".
+    const parts = proof.split('.');
+    if (parts.length !== 3) throw invalid('malformed');
+    const { alg, jkt, canonical } = checkedHeader(parts[0]!);
     const payload = decodeJsonSegment(parts[1]!);
     if (!payload) throw invalid('malformed');
 
-    // RFC 7515 §4.1.11: we understand no extension header, so a proof naming one as critical is refused.
-    if (Object.hasOwn(header, 'crit')) throw invalid('malformed');
-
     // RFC 9449 §4.3 check 6: "the JWT signature verifies with the public key contained in the jwk JOSE Header Parameter".
-    const cacheKey = `${header.alg}:${jkt}`;
+    const cacheKey = `${alg}:${jkt}`;
     try {
       let key = keys.get(cacheKey);
       if (!key) {
         // Imported from the thumbprint's members only, so every proof naming this thumbprint gets the same key.
-        key = (await importJWK(thumbprint.canonical as JWK, header.alg)) as CryptoKey;
+        key = (await importJWK(canonical as JWK, alg)) as CryptoKey;
         keys.set(cacheKey, key);
       }
       // jose checks the key fits the alg (curve, type) and refuses unknown `crit` parameters (RFC 7515 §4.1.11).
-      await compactVerify(proof, key, { algorithms: [header.alg] });
+      await compactVerify(proof, key, { algorithms: [alg] });
     } catch (err) {
       throw invalid(joseReason(err));
     }
@@ -171,12 +201,23 @@ export function createDpopProofChecker(o: DpopProofOptions) {
       if (payload.nonce !== fresh) req.setNonce(fresh);
     }
     // RFC 9449 §11.1: a proof is used once; its jti is remembered (per key and URI) for as long as its iat is accepted.
-    const replayKey = createHash('sha256').update(`${jkt}\n${expectedHtu}\n${payload.jti}`).digest('base64url');
-    if (!(await o.replay.claim(replayKey, 2 * o.windowSeconds))) throw invalid('replayed');
-    return { jkt, ...(typeof payload.ath === 'string' ? { ath: payload.ath } : {}) };
+    const replay = { key: createHash('sha256').update(`${jkt}\n${expectedHtu}\n${payload.jti}`).digest('base64url'), ttlSeconds: 2 * o.windowSeconds };
+    return { jkt, ...(typeof payload.ath === 'string' ? { ath: payload.ath } : {}), replay };
   }
 
-  return { check };
+  /** RFC 9449 §11.1: refuses a proof whose replay claim was already taken (`claimed`: the answer of a read that made it). */
+  async function claim(proof: InspectedDpopProof, claimed?: boolean): Promise<DpopProof> {
+    if (!(claimed ?? (await o.replay.claim(proof.replay.key, proof.replay.ttlSeconds)))) throw invalid('replayed');
+    return { jkt: proof.jkt, ...(proof.ath === undefined ? {} : { ath: proof.ath }) };
+  }
+
+  /** Every check of RFC 9449 §4.3, the replay check included. */
+  async function check(req: DpopRequest): Promise<DpopProof | undefined> {
+    const proof = await inspect(req);
+    return proof && claim(proof);
+  }
+
+  return { inspect, claim, check };
 }
 
 export type DpopProofChecker = ReturnType<typeof createDpopProofChecker>;

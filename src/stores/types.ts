@@ -83,6 +83,14 @@ export interface OpaqueTokenState {
   session: AdapterPayload | undefined;
   /** `RevocationFeed.head()` read in the same step: the fence of the replica's revocation view (sessions/revocation_view.ts). */
   revocationHead: string;
+  /** Present only when the read was given a `ReplayClaim`: whether this read claimed it (`DpopReplayStore.claim`'s answer). */
+  replayClaimed?: boolean;
+}
+
+/** A DPoP proof's replay key to claim in the same step as a read (`DpopReplayStore.claim`'s arguments). */
+export interface ReplayClaim {
+  key: string;
+  ttlSeconds: number;
 }
 
 /**
@@ -96,8 +104,10 @@ export interface ExchangeStateStore {
    * revocation stream's head is read instead (single Redis: one script; Redis Cluster: the token, the head and, for a
    * token seen before, its session record together; else then the session uid index and the session record).
    * `digest`: the token's SHA-256 (tokenDigest, which the caller computes anyway); the cluster read remembers sessions by it.
+   * `replay`: a DPoP proof's replay key, claimed in the same step exactly as `DpopReplayStore.claim` would (single Redis:
+   * inside the same script; Redis Cluster: a `SET NX` sent with the reads), whatever the token turns out to be.
    */
-  readOpaqueToken(tokenId: string, digest: string): Promise<OpaqueTokenState>;
+  readOpaqueToken(tokenId: string, digest: string, replay?: ReplayClaim): Promise<OpaqueTokenState>;
   readRevocations(query: RevocationQuery): Promise<RevocationHits>;
   /**
    * Writes a revocation marker that expires at `record.expiresAt`, indexes it for the feed snapshot and appends it to the

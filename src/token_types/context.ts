@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import type { OwnTokens } from './own_tokens.js';
 import type { DemoUser, TrustedIssuerConfig } from '../config/schema.js';
-import type { ExchangeStateStore } from '../stores/types.js';
+import type { ExchangeStateStore, ReplayClaim } from '../stores/types.js';
 import type { RevocationReader } from '../sessions/revocation_view.js';
 
 export interface TrustedIssuer {
@@ -34,6 +34,8 @@ export interface ValidationContext {
   clientId: string;
   /** Epoch seconds. */
   now: number;
+  /** The request's DPoP proof's replay claim, for a validator whose store read can make it in the same round trip. */
+  dpopReplay?: ReplayClaim;
 }
 
 /** Short, stable namespace for an external issuer's session ids (URL-safe: the admin API takes sids in paths). */

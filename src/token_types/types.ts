@@ -52,6 +52,8 @@ export interface SubjectContext {
   authorizationDetails?: readonly McpToolDetails[];
   /** RFC 9449 §6: the thumbprint of the key the subject token is bound to (`cnf.jkt`, or the opaque token's `jkt`). */
   jkt?: string;
+  /** Whether the subject's store read claimed the request's DPoP replay key (`ValidationContext.dpopReplay`); absent when it did not try. */
+  dpopReplayClaimed?: boolean;
 }
 
 export interface ActorContext {

@@ -9,13 +9,14 @@ import { boundKey } from '../dpop/cnf.js';
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
 
-export async function validateUserAccessToken(token: string, { deps, clientId: requester, now }: ValidationContext): Promise<SubjectContext> {
+export async function validateUserAccessToken(token: string, { deps, clientId: requester, now, dpopReplay }: ValidationContext): Promise<SubjectContext> {
   // oidc-provider's opaque tokens are 43 base64url characters; anything else cannot be one, so no store read for it.
   if (!/^[\w-]{20,128}$/.test(token)) throw new TokenRejected('unknown_token');
   // One store round trip: the token, its session and the revocation stream's head (the fence that orders the revocation
-  // check after every acknowledged revocation); the markers themselves come from this replica's view.
+  // check after every acknowledged revocation), and the DPoP proof's replay claim when there is one; the markers
+  // themselves come from this replica's view.
   const digest = tokenDigest(token);
-  const { token: stored, session, revocationHead } = await deps.store.readOpaqueToken(token, digest);
+  const { token: stored, session, revocationHead, replayClaimed } = await deps.store.readOpaqueToken(token, digest, dpopReplay);
   if (!stored || stored.kind !== 'AccessToken' || stored.jti !== token) throw new TokenRejected('unknown_token');
   const exp = num(stored.exp);
   if (exp === undefined || exp <= now) throw new TokenRejected('expired');
@@ -57,6 +58,7 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
     revocations,
     // oidc-provider keeps a DPoP-bound token's thumbprint as `jkt` on the record (RFC 9449 §6).
     ...boundKey(stored.jkt === undefined ? undefined : { jkt: stored.jkt }),
+    ...(replayClaimed === undefined ? {} : { dpopReplayClaimed: replayClaimed }),
   };
 }
 

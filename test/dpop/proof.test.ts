@@ -1,9 +1,11 @@
 // The exchange's proof checker in isolation: its synchronous RFC 7638 thumbprint agrees with jose's for every key type
-// it accepts, and refuses what has no thumbprint. The HTTP behaviour is in test/grants/token_exchange/dpop.test.ts.
+// it accepts, and refuses what has no thumbprint; a header it has checked before saves only the header's work. The HTTP behaviour is in test/grants/token_exchange/dpop.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
-import { jwkThumbprint } from '../../src/dpop/proof.js';
+import { randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { createDpopNonces } from '../../src/dpop/nonces.js';
+import { createDpopProofChecker, jwkThumbprint } from '../../src/dpop/proof.js';
 
 describe('jwkThumbprint (RFC 7638)', () => {
   for (const alg of ['ES256', 'ES384', 'ES512', 'Ed25519', 'PS256', 'RS256']) {
@@ -24,5 +26,49 @@ describe('jwkThumbprint (RFC 7638)', () => {
     assert.equal(jwkThumbprint({ kty: 'EC', crv: 'P-256', x: 'AAAA' }), undefined);
     assert.equal(jwkThumbprint({ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 7 }), undefined);
     assert.equal(jwkThumbprint({ kty: 'constructor' }), undefined);
+  });
+});
+
+describe('createDpopProofChecker: a header checked once is still only a header', () => {
+  const htu = 'https://sts.example/token';
+  const now = () => Math.floor(Date.now() / 1000);
+  async function setup() {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const claimed = new Set<string>();
+    const checker = createDpopProofChecker({
+      htu, algorithms: ['ES256'], windowSeconds: 60, requireNonce: false, now,
+      nonces: createDpopNonces(randomBytes(32), now),
+      replay: { claim: async (key: string) => !claimed.has(key) && Boolean(claimed.add(key)) },
+    });
+    const sign = (header: Record<string, unknown>, claims: Record<string, unknown> = {}) =>
+      new SignJWT({ htm: 'POST', htu, iat: now(), jti: randomBytes(8).toString('base64url'), ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk, ...header })
+        // jose signs a critical extension only when told it is understood.
+        .sign(privateKey, Array.isArray(header.crit) ? { crit: Object.fromEntries(header.crit.map((name: string) => [name, true])) } : {});
+    const check = (proof: string) => checker.check({ values: [proof], method: 'POST', setNonce: () => undefined });
+    const reason = (proof: string) => check(proof).then(() => 'accepted', (err: { error_detail?: string }) => err.error_detail);
+    return { jwk, privateKey, sign, check, reason };
+  }
+
+  it('every proof with a known header still has its own signature, claims and jti checked', async () => {
+    const { jwk, sign, check, reason } = await setup();
+    const first = await sign({});
+    assert.deepEqual(await check(first), { jkt: jwkThumbprint(jwk as Record<string, unknown>)!.jkt });
+    // The same header text, a different payload under the first proof's signature.
+    const [header, , signature] = first.split('.');
+    const forged = `${header}.${Buffer.from(JSON.stringify({ htm: 'POST', htu, iat: now(), jti: 'forged' })).toString('base64url')}.${signature}`;
+    assert.equal(await reason(forged), 'bad_signature');
+    assert.equal(await reason(await sign({}, { htm: 'GET' })), 'htm_mismatch');
+    assert.equal(await reason(first), 'replayed');
+    assert.equal((await check(await sign({})))?.jkt, jwkThumbprint(jwk as Record<string, unknown>)!.jkt);
+  });
+
+  it('a refused header is refused every time it comes (never remembered)', async () => {
+    const { jwk, sign, reason } = await setup();
+    for (let i = 0; i < 2; i++) {
+      assert.equal(await reason(await sign({ jwk: { ...jwk, d: 'AAAA' } })), 'private_key');
+      assert.equal(await reason(await sign({ typ: 'jwt' })), 'wrong_typ');
+      assert.equal(await reason(await sign({ crit: ['x'], x: 1 })), 'malformed');
+    }
   });
 });

@@ -152,6 +152,29 @@ export function exchangeContract(harness: HarnessRef): void {
       await sessions.upsert(session.jti, { ...session, uid: id(), accountId: `user-${id()}` }, 60);
       assert.deepEqual(await readOpaqueToken(tokenId), { token, session: moved, revocationHead: await stores().revocations.head() });
     });
+
+    it('claims a DPoP replay key with the read, once, in the replay store\'s own namespace (both ways), whatever the token', async () => {
+      const { tokenId, token, session } = await tokenWithSession();
+      const claimWith = (tokenOrNone: string, key: string) => exchange().readOpaqueToken(tokenOrNone, tokenDigest(tokenOrNone), { key, ttlSeconds: 60 });
+      const [first, second, third] = [id(), id(), id()];
+      assert.deepEqual(await claimWith(tokenId, first), { token, session, revocationHead: await stores().revocations.head(), replayClaimed: true });
+      assert.equal((await claimWith(tokenId, first)).replayClaimed, false);
+      assert.equal(await stores().dpopReplay.claim(first, 60), false);
+      // An unknown token still claims the key: the proof is spent either way.
+      assert.deepEqual(await claimWith(id(), second), { token: undefined, session: undefined, revocationHead: await stores().revocations.head(), replayClaimed: true });
+      assert.equal((await claimWith(tokenId, second)).replayClaimed, false);
+      assert.equal(await stores().dpopReplay.claim(third, 60), true);
+      assert.equal((await claimWith(tokenId, third)).replayClaimed, false);
+      // Without a claim the answer has no replayClaimed member at all.
+      assert.equal(Object.hasOwn(await readOpaqueToken(tokenId), 'replayClaimed'), false);
+    });
+
+    it('of concurrent reads claiming one key exactly one gets it', async () => {
+      const { tokenId } = await tokenWithSession();
+      const key = id();
+      const results = await Promise.all(Array.from({ length: 10 }, () => exchange().readOpaqueToken(tokenId, tokenDigest(tokenId), { key, ttlSeconds: 60 })));
+      assert.equal(results.filter((r) => r.replayClaimed).length, 1);
+    });
   });
 
   describe('exchange state: revocations', () => {

@@ -94,7 +94,7 @@ describe('redis exchange store round trips', () => {
     assert.deepEqual(state, { token, session, revocations: { sid, clients: [extra] } });
   });
 
-  it('readOpaqueToken (the revocation view\'s read) is exactly one EVALSHA: token, session and stream head, no marker', async () => {
+  it('readOpaqueToken (the revocation view\'s read) is exactly one EVALSHA: token, session and stream head, no marker; a DPoP replay claim rides in it', async () => {
     const { stores } = h;
     const [tokenId, sessionId, sessionUid] = [randomUUID(), randomUUID(), randomUUID()];
     const session = { jti: sessionId, uid: sessionUid, kind: 'Session', accountId: 'alice' };
@@ -110,6 +110,13 @@ describe('redis exchange store round trips', () => {
     });
     assert.deepEqual(commands.map((c) => c.command), ['evalsha']);
     assert.deepEqual(state, { token, session, revocationHead: await stores.revocations.head() });
+    // With a DPoP proof's replay claim: still exactly one EVALSHA (once its script is loaded on the connection).
+    await stores.exchange.readOpaqueToken(tokenId, tokenDigest(tokenId), { key: randomUUID(), ttlSeconds: 60 });
+    const claiming = await commandsOf(async () => {
+      state = await stores.exchange.readOpaqueToken(tokenId, tokenDigest(tokenId), { key: randomUUID(), ttlSeconds: 60 });
+    });
+    assert.deepEqual(claiming.map((c) => c.command), ['evalsha']);
+    assert.deepEqual(state, { token, session, revocationHead: await stores.revocations.head(), replayClaimed: true });
   });
 
   it('readRevocations is exactly one MGET, ancestors (token_digest markers) and the presenting client included', async () => {

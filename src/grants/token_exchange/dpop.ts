@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ToolServerConfig } from '../../config/schema.js';
-import type { DpopProofChecker } from '../../dpop/proof.js';
+import type { DpopProofChecker, InspectedDpopProof } from '../../dpop/proof.js';
 import type { SubjectContext } from '../../token_types/types.js';
 
 export interface DpopStepDeps {
@@ -19,11 +19,32 @@ export interface DpopStepInput {
   subjectToken: string;
   clientId: string;
   toolServer: ToolServerConfig;
+  /** The request's proof as `inspectDpopProof` checked it (its replay claim still to be settled), if it carried one. */
+  proof: InspectedDpopProof | undefined;
 }
 
 const REQUIRED = 'a DPoP proof is required';
 const MISMATCH = 'the DPoP proof does not match the subject_token';
 const refuse = (description: string, reason: string) => new errors.InvalidRequest(description, undefined, reason);
+
+/**
+ * The request's DPoP proof, checked by every RFC 9449 §4.3 rule but the replay check (undefined without a `DPoP`
+ * header). Run before the subject is read, so the subject's store read can claim the proof's replay key in the same
+ * round trip (`ValidationContext.dpopReplay`); `dpopBinding` settles the claim either way.
+ *
+ * @example
+ * const proof = await inspectDpopProof(deps, ctx);
+ */
+export function inspectDpopProof(deps: DpopStepDeps, ctx: KoaContextWithOIDC): Promise<InspectedDpopProof | undefined> | undefined {
+  // Without a DPoP header there is no proof to check (the requirements in dpopBinding still apply); `headers` is parsed
+  // already, `headersDistinct` (which keeps repeated headers apart, for RFC 9449 §4.3 check 1) is built on first use.
+  if (ctx.req.headers.dpop === undefined) return undefined;
+  return deps.proofs.inspect({
+    values: ctx.req.headersDistinct.dpop,
+    method: ctx.method,
+    setNonce: (nonce) => ctx.set('DPoP-Nonce', nonce),
+  });
+}
 
 /**
  * The thumbprint the issued token is bound to (`cnf.jkt`), or undefined for a bearer token.
@@ -35,17 +56,12 @@ const refuse = (description: string, reason: string) => new errors.InvalidReques
  * proof of the requester's own key, and the new token is bound to it.
  *
  * @example
- * const jkt = await dpopBinding(deps, ctx, { subject, subjectToken: req.subject_token, clientId, toolServer });
+ * const jkt = await dpopBinding(deps, { subject, subjectToken: req.subject_token, clientId, toolServer, proof });
  */
-export async function dpopBinding(deps: DpopStepDeps, ctx: KoaContextWithOIDC, input: DpopStepInput): Promise<string | undefined> {
+export async function dpopBinding(deps: DpopStepDeps, input: DpopStepInput): Promise<string | undefined> {
   const { subject, clientId, toolServer } = input;
-  // Without a DPoP header there is no proof to check (the requirements below still apply); `headers` is parsed already,
-  // `headersDistinct` (which keeps repeated headers apart, for RFC 9449 §4.3 check 1) is built on first use.
-  const proof = ctx.req.headers.dpop === undefined ? undefined : await deps.proofs.check({
-    values: ctx.req.headersDistinct.dpop,
-    method: ctx.method,
-    setNonce: (nonce) => ctx.set('DPoP-Nonce', nonce),
-  });
+  // RFC 9449 §11.1: the replay check, made in the subject's store read when that read could take it, else here.
+  const proof = input.proof && (await deps.proofs.claim(input.proof, subject.dpopReplayClaimed));
   if (subject.jkt !== undefined) {
     // RFC 9449 §5/§6: a binding is never dropped: a bound subject token yields only tokens bound to the requester's key.
     if (!proof) throw refuse(REQUIRED, 'dpop_required_by_subject');

@@ -17,7 +17,7 @@ import { describeInvalidRequest, exchangeRequestSchema, type ExchangeRequest } f
 import { TokenType } from '../../token_types/urns.js';
 import { signDelegationToken, type Signer } from './issue.js';
 import { inSpan } from '../../telemetry/spans.js';
-import { dpopBinding, type DpopStepDeps } from './dpop.js';
+import { dpopBinding, inspectDpopProof, type DpopStepDeps } from './dpop.js';
 import { DETAILS_DESCRIPTIONS, DetailsRefused, grantAuthorizationDetails, type DetailsDeps } from './details.js';
 
 export interface ExchangeDeps {
@@ -132,7 +132,9 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       const requested = req.scope === undefined ? undefined : req.scope.split(' ').filter(Boolean);
       event.requestedScopes = requested;
 
-      const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now() };
+      // RFC 9449 §4.3: the DPoP proof is checked before the subject is read, so that read can claim its replay key.
+      const proof = ctx.req.headers.dpop === undefined ? undefined : await inSpan('exchange.dpop_proof', () => inspectDpopProof(deps.dpop, ctx));
+      const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now(), ...(proof ? { dpopReplay: proof.replay } : {}) };
       // RFC 8693 §2.1: "the authorization server MUST perform the appropriate validation procedures for the indicated token type".
       const subject = await inSpan('exchange.subject', () => validateSubject(req, vctx));
       // RFC 8693 §4.1: the current actor outermost, prior actors nested inside it. Known as soon as the subject is, and
@@ -147,7 +149,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       if (subject.mayAct && (subject.mayAct.sub !== clientId || (subject.mayAct.iss !== undefined && subject.mayAct.iss !== deps.issuer))) {
         throw new TokenRejected('may_act_mismatch');
       }
-      const jkt = await inSpan('exchange.dpop', () => dpopBinding(deps.dpop, ctx, { subject, subjectToken: req.subject_token, clientId, toolServer }));
+      const jkt = await inSpan('exchange.dpop', () => dpopBinding(deps.dpop, { subject, subjectToken: req.subject_token, clientId, toolServer, proof }));
       if (jkt) event.jkt = jkt;
       const revoked = inSpan('exchange.revocation', () => revokedBecause(subject.revocations, subject.iat));
       if (revoked) throw new TokenRejected(revoked);

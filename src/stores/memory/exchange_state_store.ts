@@ -3,9 +3,11 @@ import { mergeRevocation, normalizeRevocation, revocationLookups, toRevocationHi
 import { toPayload } from '../oidc_records.js';
 import type {
   AdapterPayload,
+  DpopReplayStore,
   ExchangeStateStore,
   OpaqueSubjectState,
   OpaqueTokenState,
+  ReplayClaim,
   RevocationHits,
   RevocationKind,
   RevocationQuery,
@@ -15,9 +17,11 @@ import { recordKey, type MemoryState } from './state.js';
 
 export class MemoryExchangeStateStore implements ExchangeStateStore {
   readonly #state: MemoryState;
+  readonly #replay: DpopReplayStore;
 
-  constructor(state: MemoryState) {
+  constructor(state: MemoryState, replay: DpopReplayStore) {
     this.#state = state;
+    this.#replay = replay;
   }
 
   async readOpaqueSubject(tokenId: string, extraClientIds: string[]): Promise<OpaqueSubjectState> {
@@ -34,12 +38,14 @@ export class MemoryExchangeStateStore implements ExchangeStateStore {
     return { token, session, revocations: toRevocationHits(markers) };
   }
 
-  async readOpaqueToken(tokenId: string): Promise<OpaqueTokenState> {
+  async readOpaqueToken(tokenId: string, _digest: string, replay?: ReplayClaim): Promise<OpaqueTokenState> {
     const token = this.#payload(recordKey('AccessToken', tokenId));
     const sessionUid = nonEmptyString(token?.sessionUid);
     const sessionId = sessionUid === undefined ? undefined : this.#state.uids.get(sessionUid);
     const session = sessionId === undefined ? undefined : this.#payload(recordKey('Session', sessionId));
-    return { token, session, revocationHead: this.#state.revocationEvents.lastId() };
+    const revocationHead = this.#state.revocationEvents.lastId();
+    if (!replay) return { token, session, revocationHead };
+    return { token, session, revocationHead, replayClaimed: await this.#replay.claim(replay.key, replay.ttlSeconds) };
   }
 
   async readRevocations(query: RevocationQuery): Promise<RevocationHits> {

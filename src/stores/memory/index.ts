@@ -50,7 +50,7 @@ export function createMemoryStores(options: MemoryStoresOptions = {}): Stores {
       if (!adapter) adapters.set(model, (adapter = new MemoryOidcAdapter(state, model)));
       return adapter;
     },
-    exchange: new MemoryExchangeStateStore(state),
+    exchange: new MemoryExchangeStateStore(state, dpopReplay),
     sessions,
     audit: new MemoryAuditLog(limits, now),
     revocations: new MemoryRevocationFeed(state),

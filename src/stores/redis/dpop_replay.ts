@@ -1,5 +1,5 @@
 // DPoP proof replay protection on Redis (RFC 9449 §11.1): one SET NX EX per proof, shared by every replica.
-import type { DpopReplayStore } from '../types.js';
+import type { DpopReplayStore, ReplayClaim } from '../types.js';
 import { redisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -14,7 +14,15 @@ export class RedisDpopReplayStore implements DpopReplayStore {
 
   /** SET NX is atomic: of two replicas seeing the same proof at once, exactly one gets OK. */
   async claim(key: string, ttlSeconds: number): Promise<boolean> {
-    const reply = await this.#redis.set(redisKeys.dpopProof(this.#prefix, key), '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX');
-    return reply === 'OK';
+    const { redisKey, ttl } = replayKeyArgs(this.#prefix, { key, ttlSeconds });
+    return (await this.#redis.set(redisKey, '1', 'EX', ttl, 'NX')) === 'OK';
   }
+}
+
+/**
+ * The Redis key and whole-second ttl of a replay claim: the one name every claim of a proof uses, whether made here or
+ * inside the exchange's subject read (RedisExchangeStateStore.readOpaqueToken), so a proof is claimable once in all.
+ */
+export function replayKeyArgs(prefix: string, claim: ReplayClaim): { redisKey: string; ttl: number } {
+  return { redisKey: redisKeys.dpopProof(prefix, claim.key), ttl: Math.max(1, Math.ceil(claim.ttlSeconds)) };
 }

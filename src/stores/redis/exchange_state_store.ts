@@ -2,7 +2,8 @@
 import { LRUCache } from 'lru-cache';
 import { CUTOFF_KINDS, REVOCATION_EVENTS_MAX, normalizeRevocation, parseRevocation, revocationLookups, toRevocationHits, uniqueClientIds } from '../revocation.js';
 import { epochSeconds, toPayload } from '../oidc_records.js';
-import type { ExchangeStateStore, OpaqueSubjectState, OpaqueTokenState, RevocationHits, RevocationKind, RevocationQuery, RevocationRecord } from '../types.js';
+import type { ExchangeStateStore, OpaqueSubjectState, OpaqueTokenState, ReplayClaim, RevocationHits, RevocationKind, RevocationQuery, RevocationRecord } from '../types.js';
+import { replayKeyArgs } from './dpop_replay.js';
 import { clusterKeys, redisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -57,37 +58,47 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
   }
 
   /**
-   * Single Redis: one EVALSHA (the token, its session, the revocation stream's head; no marker). Redis Cluster: the
-   * token, the head (the feed slot) and, for a token seen before, its session record where it was found last time, all
-   * in one round trip; for a new token (or a session that has moved) then (2) the session uid index, (3) the record.
+   * Single Redis: one EVALSHA (the token, its session, the revocation stream's head; no marker; the replay claim, when
+   * given, in the same script). Redis Cluster: the token, the head (the feed slot), the replay claim and, for a token
+   * seen before, its session record where it was found last time, all in one round trip; for a new token (or a session
+   * that has moved) then (2) the session uid index, (3) the record.
    */
-  async readOpaqueToken(tokenId: string, digest: string): Promise<OpaqueTokenState> {
+  async readOpaqueToken(tokenId: string, digest: string, replay?: ReplayClaim): Promise<OpaqueTokenState> {
     const p = this.#prefix;
+    const claim = replay && replayKeyArgs(p, replay);
     if (!this.#cluster) {
-      const [tokenJson, tokenConsumed, sessionJson, sessionConsumed, head] = await this.#redis.dtsReadOpaqueToken(
-        redisKeys.record(p, 'AccessToken', tokenId),
-        redisKeys.revocationEvents(p),
-        redisKeys.uid(p, ''),
-        redisKeys.record(p, 'Session', ''),
-      );
-      return { token: toPayload(tokenJson ?? null, tokenConsumed ?? null), session: toPayload(sessionJson ?? null, sessionConsumed ?? null), revocationHead: head ?? '0-0' };
+      const tokenKey = redisKeys.record(p, 'AccessToken', tokenId);
+      const [uidPrefix, sessionPrefix] = [redisKeys.uid(p, ''), redisKeys.record(p, 'Session', '')];
+      const reply = claim
+        ? await this.#redis.dtsReadOpaqueTokenClaim(tokenKey, redisKeys.revocationEvents(p), claim.redisKey, uidPrefix, sessionPrefix, claim.ttl)
+        : await this.#redis.dtsReadOpaqueToken(tokenKey, redisKeys.revocationEvents(p), uidPrefix, sessionPrefix);
+      const [tokenJson, tokenConsumed, sessionJson, sessionConsumed, head, claimed] = reply as [string | null, string | null, string | null, string | null, string | null, number];
+      return {
+        token: toPayload(tokenJson ?? null, tokenConsumed ?? null),
+        session: toPayload(sessionJson ?? null, sessionConsumed ?? null),
+        revocationHead: head ?? '0-0',
+        ...(claim ? { replayClaimed: claimed === 1 } : {}),
+      };
     }
     // Where this token's session was found last time (keyed by the token's digest, never its value): its record is
     // then read in the same round trip as the token and the head. Only the location is remembered; the record itself
     // is read live and must still name the token's session uid, else the uid index is followed as below.
     const known = this.#sessionOf.get(digest);
-    const [[tokenJson, tokenConsumed], last, guessed] = await Promise.all([
+    const [[tokenJson, tokenConsumed], last, guessed, replayReply] = await Promise.all([
       this.#redis.hmget(clusterKeys.record(p, 'AccessToken', tokenId), 'payload', 'consumed') as Promise<Array<string | null>>,
       this.#redis.xrevrange(clusterKeys.revocationEvents(p), '+', '-', 'COUNT', 1),
       known ? (this.#redis.hmget(clusterKeys.record(p, 'Session', known.sessionId), 'payload', 'consumed') as Promise<Array<string | null>>) : undefined,
+      // The same command and key as RedisDpopReplayStore.claim, in flight with the reads.
+      claim ? this.#redis.set(claim.redisKey, '1', 'EX', claim.ttl, 'NX') : undefined,
     ]);
     const token = toPayload(tokenJson ?? null, tokenConsumed ?? null);
     const revocationHead = last[0]?.[0] ?? '0-0';
+    const claimed = claim ? { replayClaimed: replayReply === 'OK' } : {};
     const sessionUid = nonEmpty(token?.sessionUid);
-    if (!sessionUid) return { token, session: undefined, revocationHead };
+    if (!sessionUid) return { token, session: undefined, revocationHead, ...claimed };
     if (known && known.sessionUid === sessionUid && guessed?.[0]) {
       const session = toPayload(guessed[0], guessed[1] ?? null);
-      if (session?.uid === sessionUid) return { token, session, revocationHead };
+      if (session?.uid === sessionUid) return { token, session, revocationHead, ...claimed };
     }
     // oidc-provider gives a session a new id at login and deletes the old record, so a remembered id can go stale.
     const sessionId = await this.#redis.get(clusterKeys.uid(p, sessionUid));
@@ -95,7 +106,7 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
     const session = sessionId ? toPayload(json ?? null, consumed ?? null) : undefined;
     if (sessionId && session) this.#sessionOf.set(digest, { sessionUid, sessionId });
     else this.#sessionOf.delete(digest);
-    return { token, session, revocationHead };
+    return { token, session, revocationHead, ...claimed };
   }
 
   /** One MGET of every marker the query names (Redis Cluster: one GET each, sent together: one round trip). */

@@ -40,9 +40,11 @@ return reply
 `;
 
 /**
- * Single Redis only (computes the session keys). KEYS[1] AccessToken hash, KEYS[2] revocation event stream;
- * ARGV[1] uid-index key prefix, ARGV[2] Session key prefix. Replies {token payload, token consumed, session payload,
- * session consumed, the stream's newest id or '0-0'}: readOpaqueSubjectLua without markers, for the revocation view.
+ * Single Redis only (computes the session keys). KEYS[1] AccessToken hash, KEYS[2] revocation event stream, and
+ * optionally KEYS[3] a DPoP proof's replay key; ARGV[1] uid-index key prefix, ARGV[2] Session key prefix, ARGV[3] the
+ * replay key's ttl in seconds. Replies {token payload, token consumed, session payload, session consumed, the stream's
+ * newest id or '0-0', 1 when KEYS[3] was claimed (SET NX EX, as RedisDpopReplayStore.claim) else 0}:
+ * readOpaqueSubjectLua without markers, for the revocation view. Registered twice (2 and 3 keys), one body.
  */
 export const readOpaqueTokenLua = `
 local token = redis.call('HMGET', KEYS[1], 'payload', 'consumed')
@@ -57,7 +59,9 @@ end
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local head = '0-0'
 if last[1] then head = last[1][1] end
-return { token[1], token[2], session[1], session[2], head }
+local claimed = 0
+if KEYS[3] and redis.call('SET', KEYS[3], '1', 'EX', ARGV[3], 'NX') then claimed = 1 end
+return { token[1], token[2], session[1], session[2], head, claimed }
 `;
 
 /**

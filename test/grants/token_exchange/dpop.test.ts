@@ -305,6 +305,28 @@ describe('DPoP at the token endpoint (nonces off)', () => {
     });
   });
 
+  it('a proof is spent by the subject read that claims it: refused after an unknown subject, and across the user-token and hop paths', async () => {
+    const key = await dpopKey();
+    const invalidSubject = { error: 'invalid_request', error_description: 'subject_token is invalid' };
+    // The user token's read claims the proof in the same round trip, whatever the token turns out to be.
+    const spent = await dp(key);
+    const unknown = await withProof(randomBytes(32).toString('base64url'), CRM, spent);
+    assert.deepEqual([unknown.status, unknown.body], [400, invalidSubject]);
+    const reused = await withProof(bearerUser, CRM, spent);
+    assert.deepEqual([reused.status, reused.body, events.at(-1)!.reasons], [400, INVALID_PROOF, ['replayed']]);
+    // A hop (a delegation token subject) claims through the replay store: one namespace with the read's claim.
+    const crmToken = (await withProof(bearerUser, CRM, undefined, 'agent', { scope: 'crm.lookup_customer billing.refund_lookup' })).body.access_token as string;
+    const hop = (dpop: string) => withProof(crmToken, BILLING, dpop, 'crm-server', { scope: 'billing.refund_lookup' });
+    const first = await dp(key);
+    assert.equal((await withProof(bearerUser, CRM, first)).status, 200);
+    const atHop = await hop(first);
+    assert.deepEqual([atHop.status, atHop.body, events.at(-1)!.reasons], [400, INVALID_PROOF, ['replayed']]);
+    const second = await dp(key);
+    assert.equal((await hop(second)).status, 200);
+    const atUser = await withProof(bearerUser, CRM, second);
+    assert.deepEqual([atUser.status, atUser.body, events.at(-1)!.reasons], [400, INVALID_PROOF, ['replayed']]);
+  });
+
   describe('a DPoP-bound subject token', () => {
     let holder: DpopKey;
     let boundUser: string;
