@@ -119,6 +119,27 @@ describe('redis exchange store round trips', () => {
     assert.deepEqual(state, { token, session, revocationHead: await stores.revocations.head(), replayClaimed: true });
   });
 
+  it('the read script follows an access token\'s sessionUid field, and decodes a record stored without one (written before the field)', async () => {
+    const { stores, redis, prefix } = h;
+    const [tokenId, sessionId, sessionUid] = [randomUUID(), randomUUID(), randomUUID()];
+    const session = { jti: sessionId, uid: sessionUid, kind: 'Session', accountId: 'alice' };
+    const token = { jti: tokenId, kind: 'AccessToken', accountId: 'alice', clientId: 'agent', sessionUid };
+    await stores.adapterFor('Session').upsert(sessionId, session, 60);
+    await stores.adapterFor('AccessToken').upsert(tokenId, token, 60);
+    const key = `${prefix}oidc:AccessToken:${tokenId}`;
+    assert.deepEqual(await redis.hgetall(key), { payload: JSON.stringify(token), sessionUid });
+    const head = await stores.revocations.head();
+    assert.deepEqual(await stores.exchange.readOpaqueToken(tokenId, tokenDigest(tokenId)), { token, session, revocationHead: head });
+    // The field, not the JSON, is what the script follows: a field naming no session finds none.
+    await redis.hset(key, 'sessionUid', randomUUID());
+    assert.equal((await stores.exchange.readOpaqueToken(tokenId, tokenDigest(tokenId))).session, undefined);
+    await redis.hdel(key, 'sessionUid');
+    assert.deepEqual(await stores.exchange.readOpaqueToken(tokenId, tokenDigest(tokenId)), { token, session, revocationHead: head });
+    // Other models, and an access token without a session, store the record alone.
+    await stores.adapterFor('AccessToken').upsert(tokenId, { ...token, sessionUid: undefined }, 60);
+    assert.deepEqual(Object.keys(await redis.hgetall(key)), ['payload']);
+  });
+
   it('readRevocations is exactly one MGET, ancestors (token_digest markers) and the presenting client included', async () => {
     const commands = await commandsOf(() =>
       h.stores.exchange.readRevocations({ sid: 's', sub: 'u', jti: 'j', clientIds: ['a', 'b', 'presenter'], ancestors: ['d1', 'd2', 'd3'] }),

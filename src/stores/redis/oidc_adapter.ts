@@ -36,7 +36,11 @@ export class RedisOidcAdapter implements OidcAdapter {
       await this.#redis.del(key);
       return;
     }
-    const multi = this.#redis.multi().del(key).hset(key, 'payload', JSON.stringify(payload));
+    // An access token's session uid also in a field of its own: the exchange's read script follows it to the session
+    // without decoding the record's JSON inside Redis (revocation_scripts.ts, readOpaqueTokenLua).
+    const sessionUid = this.#model === 'AccessToken' && typeof payload.sessionUid === 'string' && payload.sessionUid !== '' ? payload.sessionUid : undefined;
+    const fields = sessionUid === undefined ? ['payload', JSON.stringify(payload)] : ['payload', JSON.stringify(payload), 'sessionUid', sessionUid];
+    const multi = this.#redis.multi().del(key).hset(key, ...fields);
     if (ttl !== undefined) multi.pexpire(key, ttl);
     type Multi = ReturnType<ScriptedRedis['multi']>;
     const indexes: Array<(m: Multi) => void> = [];

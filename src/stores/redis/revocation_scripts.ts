@@ -47,12 +47,17 @@ return reply
  * readOpaqueSubjectLua without markers, for the revocation view. Registered twice (2 and 3 keys), one body.
  */
 export const readOpaqueTokenLua = `
-local token = redis.call('HMGET', KEYS[1], 'payload', 'consumed')
+local token = redis.call('HMGET', KEYS[1], 'payload', 'consumed', 'sessionUid')
 local session = { false, false }
 if token[1] then
-  local t = cjson.decode(token[1])
-  if type(t.sessionUid) == 'string' and t.sessionUid ~= '' then
-    local sessionId = redis.call('GET', ARGV[1] .. t.sessionUid)
+  -- The adapter stores an access token's session uid in a field of its own; a record written before it did is decoded.
+  local sessionUid = token[3]
+  if not sessionUid then
+    local t = cjson.decode(token[1])
+    if type(t.sessionUid) == 'string' then sessionUid = t.sessionUid end
+  end
+  if sessionUid and sessionUid ~= '' then
+    local sessionId = redis.call('GET', ARGV[1] .. sessionUid)
     if sessionId then session = redis.call('HMGET', ARGV[2] .. sessionId, 'payload', 'consumed') end
   end
 end
