@@ -83,6 +83,10 @@ function resolveTarget(deps: ExchangeDeps, req: ExchangeRequest): ToolServerConf
   const targets = req.resource.length + req.audience.length;
   if (targets !== 1) throw new Refusal('invalid_target', targets ? 'exactly one resource or audience is allowed' : 'a resource or audience is required', ['target_count']);
   if (req.resource.length) {
+    // A resource sent in its canonical form (the common case) is a registered key as it is: canonicalResource is
+    // idempotent and the keys are canonical, so this hit is exactly what canonicalising first would find.
+    const exact = deps.toolServers.get(req.resource[0]!);
+    if (exact) return exact;
     const canonical = canonicalResource(req.resource[0]!);
     if (!canonical) throw new Refusal('invalid_target', 'resource must be an absolute URI without a fragment', ['malformed_resource']);
     const server = deps.toolServers.get(canonical);
