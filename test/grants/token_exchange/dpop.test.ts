@@ -314,6 +314,9 @@ describe('DPoP at the token endpoint (nonces off)', () => {
     assert.deepEqual([unknown.status, unknown.body], [400, invalidSubject]);
     const reused = await withProof(bearerUser, CRM, spent);
     assert.deepEqual([reused.status, reused.body, events.at(-1)!.reasons], [400, INVALID_PROOF, ['replayed']]);
+    // The proof is checked before the subject is read: a bad proof with an unknown subject is a proof error.
+    const both = await withProof(randomBytes(32).toString('base64url'), CRM, await dp(key, { htm: 'GET' }));
+    assert.deepEqual([both.status, both.body, events.at(-1)!.reasons], [400, INVALID_PROOF, ['htm_mismatch']]);
     // A hop (a delegation token subject) claims through the replay store: one namespace with the read's claim.
     const crmToken = (await withProof(bearerUser, CRM, undefined, 'agent', { scope: 'crm.lookup_customer billing.refund_lookup' })).body.access_token as string;
     const hop = (dpop: string) => withProof(crmToken, BILLING, dpop, 'crm-server', { scope: 'billing.refund_lookup' });
