@@ -14,6 +14,17 @@ import { CRM, startService, type TestService } from '../helpers/service.js';
 
 const UNAVAILABLE = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable' };
 
+/** Until every master reports `cluster_state:ok` (CLUSTER INFO), for at most 20 s. */
+async function clusterStateOk(client: Cluster): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const states = await Promise.all(client.nodes('master').map((node) => node.cluster('INFO').then(String, () => '')));
+    if (states.every((info) => info.includes('cluster_state:ok'))) return;
+    if (Date.now() > deadline) throw new Error('the cluster did not report ok again');
+    await sleep(100);
+  }
+}
+
 describe('redis cluster: a master stops mid-run', () => {
   const cluster = privateCluster();
   let svc: TestService;
@@ -26,8 +37,14 @@ describe('redis cluster: a master stops mid-run', () => {
   });
   after(async () => {
     if (stoppedPid) process.kill(stoppedPid, 'SIGCONT');
-    await svc.stop();
-    cluster.stop();
+    try {
+      // The resumed master is back for the exchange before every node has cleared its failure flag: the key cleanup
+      // would meet CLUSTERDOWN on a node still reporting the cluster down. Wait until each says ok.
+      await clusterStateOk(svc.redis as unknown as Cluster);
+      await svc.stop();
+    } finally {
+      cluster.stop();
+    }
   });
 
   it('exchanges touching its slots answer 503 and issue nothing; after it resumes they answer 200', async () => {
