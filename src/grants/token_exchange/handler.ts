@@ -136,15 +136,27 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       const requested = req.scope === undefined ? undefined : req.scope.split(' ').filter(Boolean);
       event.requestedScopes = requested;
 
-      // RFC 9449 §4.3: the DPoP proof is checked before the subject is read, so that read can claim its replay key.
-      const proof = ctx.req.headers.dpop === undefined ? undefined : await inSpan('exchange.dpop_proof', () => inspectDpopProof(deps.dpop, ctx));
+      // RFC 9449 §4.3: the DPoP proof is checked before the subject is read, so that read can claim its replay key. A
+      // refused proof is the answer, but only once the subject is known too (read without a claim), for the audit event.
+      let proof: Awaited<ReturnType<typeof inspectDpopProof>>;
+      let proofRefused: unknown;
+      if (ctx.req.headers.dpop !== undefined) {
+        try {
+          proof = await inSpan('exchange.dpop_proof', () => inspectDpopProof(deps.dpop, ctx));
+        } catch (err) {
+          proofRefused = err;
+        }
+      }
       const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now(), ...(proof ? { dpopReplay: proof.replay } : {}) };
       // RFC 8693 §2.1: "the authorization server MUST perform the appropriate validation procedures for the indicated token type".
-      const subject = await inSpan('exchange.subject', () => validateSubject(req, vctx));
+      const subject = await inSpan('exchange.subject', () => validateSubject(req, vctx)).catch((err: unknown) => {
+        throw proofRefused ?? err;
+      });
       // RFC 8693 §4.1: the current actor outermost, prior actors nested inside it. Known as soon as the subject is, and
       // recorded before any check below can refuse, so every decision event carries the full would-be chain.
       const act: ActClaim = { sub: clientId, ...(subject.act ? { act: subject.act } : {}) };
       Object.assign(event, { sub: subject.sub, sid: subject.sid, act, ...(subject.jti ? { subjectJti: subject.jti } : {}) });
+      if (proofRefused) throw proofRefused;
       if (req.actor_token !== undefined) {
         await inSpan('exchange.actor', () => validateActorToken(req.actor_token!, req.actor_token_type!, vctx, deps.findClientCredentials));
       }

@@ -317,6 +317,11 @@ describe('DPoP at the token endpoint (nonces off)', () => {
     // The proof is checked before the subject is read: a bad proof with an unknown subject is a proof error.
     const both = await withProof(randomBytes(32).toString('base64url'), CRM, await dp(key, { htm: 'GET' }));
     assert.deepEqual([both.status, both.body, events.at(-1)!.reasons], [400, INVALID_PROOF, ['htm_mismatch']]);
+    // With a valid subject the refusal's audit event still names whose token it was (the subject is read, unclaimed).
+    const refused = await withProof(bearerUser, CRM, await dp(key, { htm: 'GET' }));
+    const event = events.at(-1)!;
+    assert.deepEqual([refused.status, refused.body, event.reasons, event.decision, event.sub, event.act], [400, INVALID_PROOF, ['htm_mismatch'], 'deny', 'user-bob', { sub: 'agent' }]);
+    assert.equal(typeof event.sid, 'string');
     // A hop (a delegation token subject) claims through the replay store: one namespace with the read's claim.
     const crmToken = (await withProof(bearerUser, CRM, undefined, 'agent', { scope: 'crm.lookup_customer billing.refund_lookup' })).body.access_token as string;
     const hop = (dpop: string) => withProof(crmToken, BILLING, dpop, 'crm-server', { scope: 'billing.refund_lookup' });
