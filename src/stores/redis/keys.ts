@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import type { RevocationKind } from '../types.js';
 
 /**
- * - `${prefix}oidc:${model}:${id}`  hash {payload: JSON, consumed?: epoch seconds}, expiring with the record
+ * - `${prefix}oidc:${model}:${id}`  hash {payload: JSON, consumed?: epoch seconds, sessionUid?: an AccessToken's session
+ *   uid (the exchange's read script follows it)}, expiring with the record
  * - `${prefix}oidc:grant:${grantId}` set of record keys issued under that grant, expiring with its longest member
  * - `${prefix}oidc:uid:${uid}`       Session id for a session uid
  * - `${prefix}oidc:userCode:${code}` DeviceCode id for a user code
