@@ -36,8 +36,9 @@ describe('bench smoke', () => {
     for (const f of report.figures) {
       assert.ok(f.samples.length > 0, `${f.name}: no samples`);
       for (const v of f.samples) {
-        // A JWT client_credentials grant stores nothing: zero Redis round trips is a true answer.
-        const ok = f.name.endsWith('Redis round trips/req') ? v >= 0 : v > 0;
+        // A JWT client_credentials grant stores nothing: zero Redis round trips is a true answer. A difference of two
+        // timings (the proof checks "beyond" one signature) can come out below zero in a run this short: finite is all.
+        const ok = f.name.endsWith('Redis round trips/req') ? v >= 0 : f.name.includes(' beyond ') ? true : v > 0;
         assert.ok(Number.isFinite(v) && ok, `${f.scenario} ${f.name}: ${v}\n${text}`);
       }
     }
