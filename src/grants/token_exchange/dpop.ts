@@ -28,17 +28,15 @@ const MISMATCH = 'the DPoP proof does not match the subject_token';
 const refuse = (description: string, reason: string) => new errors.InvalidRequest(description, undefined, reason);
 
 /**
- * The request's DPoP proof, checked by every RFC 9449 §4.3 rule but the replay check (undefined without a `DPoP`
- * header). Run before the subject is read, so the subject's store read can claim the proof's replay key in the same
- * round trip (`ValidationContext.dpopReplay`); `dpopBinding` settles the claim either way.
+ * The request's DPoP proof, checked by every RFC 9449 §4.3 rule but the replay check; for a request with a `DPoP`
+ * header (the caller looks at `ctx.req.headers.dpop`, parsed already; `headersDistinct`, which keeps repeated headers
+ * apart for §4.3 check 1, is built only here). Run before the subject is read, so the subject's store read can claim
+ * the proof's replay key in the same round trip (`ValidationContext.dpopReplay`); `dpopBinding` settles the claim.
  *
  * @example
- * const proof = await inspectDpopProof(deps, ctx);
+ * const proof = ctx.req.headers.dpop === undefined ? undefined : await inspectDpopProof(deps, ctx);
  */
-export function inspectDpopProof(deps: DpopStepDeps, ctx: KoaContextWithOIDC): Promise<InspectedDpopProof | undefined> | undefined {
-  // Without a DPoP header there is no proof to check (the requirements in dpopBinding still apply); `headers` is parsed
-  // already, `headersDistinct` (which keeps repeated headers apart, for RFC 9449 §4.3 check 1) is built on first use.
-  if (ctx.req.headers.dpop === undefined) return undefined;
+export function inspectDpopProof(deps: DpopStepDeps, ctx: KoaContextWithOIDC): Promise<InspectedDpopProof | undefined> {
   return deps.proofs.inspect({
     values: ctx.req.headersDistinct.dpop,
     method: ctx.method,

@@ -18,6 +18,7 @@ import { TokenType } from '../../token_types/urns.js';
 import { signDelegationToken, type Signer } from './issue.js';
 import { inSpan } from '../../telemetry/spans.js';
 import { dpopBinding, inspectDpopProof, type DpopStepDeps } from './dpop.js';
+import type { InspectedDpopProof } from '../../dpop/proof.js';
 import { DETAILS_DESCRIPTIONS, DetailsRefused, grantAuthorizationDetails, type DetailsDeps } from './details.js';
 
 export interface ExchangeDeps {
@@ -138,7 +139,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
 
       // RFC 9449 §4.3: the DPoP proof is checked before the subject is read, so that read can claim its replay key. A
       // refused proof is the answer, but only once the subject is known too (read without a claim), for the audit event.
-      let proof: Awaited<ReturnType<typeof inspectDpopProof>>;
+      let proof: InspectedDpopProof | undefined;
       let proofRefused: unknown;
       if (ctx.req.headers.dpop !== undefined) {
         try {

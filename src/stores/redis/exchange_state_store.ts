@@ -69,9 +69,10 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
     if (!this.#cluster) {
       const tokenKey = redisKeys.record(p, 'AccessToken', tokenId);
       const [uidPrefix, sessionPrefix] = [redisKeys.uid(p, ''), redisKeys.record(p, 'Session', '')];
-      const reply = claim
-        ? await this.#redis.dtsReadOpaqueTokenClaim(tokenKey, redisKeys.revocationEvents(p), claim.redisKey, uidPrefix, sessionPrefix, claim.ttl)
-        : await this.#redis.dtsReadOpaqueToken(tokenKey, redisKeys.revocationEvents(p), uidPrefix, sessionPrefix);
+      const eventsKey = redisKeys.revocationEvents(p);
+      const reply = await this.#redis.dtsReadOpaqueToken(
+        ...(claim ? ([3, tokenKey, eventsKey, claim.redisKey, uidPrefix, sessionPrefix, claim.ttl] as const) : ([2, tokenKey, eventsKey, uidPrefix, sessionPrefix] as const)),
+      );
       const [tokenJson, tokenConsumed, sessionJson, sessionConsumed, head, claimed] = reply as [string | null, string | null, string | null, string | null, string | null, number];
       return {
         token: toPayload(tokenJson ?? null, tokenConsumed ?? null),

@@ -44,7 +44,7 @@ return reply
  * optionally KEYS[3] a DPoP proof's replay key; ARGV[1] uid-index key prefix, ARGV[2] Session key prefix, ARGV[3] the
  * replay key's ttl in seconds. Replies {token payload, token consumed, session payload, session consumed, the stream's
  * newest id or '0-0', 1 when KEYS[3] was claimed (SET NX EX, as RedisDpopReplayStore.claim) else 0}:
- * readOpaqueSubjectLua without markers, for the revocation view. Registered twice (2 and 3 keys), one body.
+ * readOpaqueSubjectLua without markers, for the revocation view. Registered without a fixed key count (2 or 3).
  */
 export const readOpaqueTokenLua = `
 local token = redis.call('HMGET', KEYS[1], 'payload', 'consumed', 'sessionUid')

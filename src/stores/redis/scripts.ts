@@ -1,7 +1,7 @@
 // The store's Lua scripts, registered with ioredis' defineCommand: ioredis sends EVAL once per connection, then
 // EVALSHA, and resends the body itself when the server answers NOSCRIPT.
 //
-// Single Redis only: dtsRevokeGrant, dtsReadOpaqueSubject, dtsReadOpaqueToken(Claim), dtsRevocationSnapshot and dtsRecordIssued compute key names
+// Single Redis only: dtsRevokeGrant, dtsReadOpaqueSubject, dtsReadOpaqueToken, dtsRevocationSnapshot and dtsRecordIssued compute key names
 // from data they read or from prefixes, touching keys they do not declare; that is what makes each one round trip on
 // one server. On a Redis Cluster the stores use the cluster scripts below instead, each declaring all its keys, all in
 // one slot (keys.ts); the cross-slot steps run from the client.
@@ -18,8 +18,8 @@ export interface ScriptedRedis extends Redis {
   dtsConsume(recordKey: string, consumedAt: number): Promise<number>;
   dtsRevokeGrant(grantKey: string): Promise<number>;
   dtsReadOpaqueSubject(tokenKey: string, ...args: string[]): Promise<Array<string | null>>;
-  dtsReadOpaqueToken(tokenKey: string, eventsKey: string, uidPrefix: string, sessionPrefix: string): Promise<Array<string | number | null>>;
-  dtsReadOpaqueTokenClaim(tokenKey: string, eventsKey: string, replayKey: string, uidPrefix: string, sessionPrefix: string, ttlSeconds: number): Promise<Array<string | number | null>>;
+  /** 2 keys (token, events) then 2 args (uid and Session prefixes); or 3 keys (+ a DPoP replay key) and 3 args (+ its ttl). */
+  dtsReadOpaqueToken(...numKeysKeysArgs: [2, string, string, string, string] | [3, string, string, string, string, string, number]): Promise<Array<string | number | null>>;
   dtsRevoke(markerKey: string, eventsKey: string, indexKey: string, ...args: Array<string | number>): Promise<[string, number]>;
   dtsRevocationSnapshot(eventsKey: string, indexKey: string, revocationPrefix: string, now: number): Promise<Array<string | null>>;
   dtsRecordIssued(...args: Array<string | number>): Promise<number>;
@@ -37,9 +37,8 @@ const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
   dtsConsume: { lua: consumeLua, numberOfKeys: 1 },
   dtsRevokeGrant: { lua: revokeGrantLua, numberOfKeys: 1 },
   dtsReadOpaqueSubject: { lua: readOpaqueSubjectLua, numberOfKeys: 1 },
-  dtsReadOpaqueToken: { lua: readOpaqueTokenLua, numberOfKeys: 2 },
-  // The same script with a DPoP proof's replay key claimed in it (KEYS[3]): one round trip for the DPoP exchange.
-  dtsReadOpaqueTokenClaim: { lua: readOpaqueTokenLua, numberOfKeys: 3 },
+  // The key count is the call's first argument: 3 when a DPoP proof's replay key is claimed in the same script.
+  dtsReadOpaqueToken: { lua: readOpaqueTokenLua },
   dtsRevoke: { lua: revokeLua, numberOfKeys: 3 },
   dtsRevocationSnapshot: { lua: revocationSnapshotLua, numberOfKeys: 2 },
   // One call covers many sessions: the script builds their key names from the prefixes it is given.
