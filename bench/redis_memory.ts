@@ -3,9 +3,13 @@ import type { Redis } from 'ioredis';
 
 export type FamilyBytes = Record<string, number>;
 
-/** `oidc:Session:<id>` -> `oidc:Session`, `sess:by-sub:<sub>` -> `sess:by-sub`, `rev:index` -> `rev:index`, `audit` -> `audit`. */
+/**
+ * `oidc:Session:<id>` -> `oidc:Session`, `sess:by-sub:<sub>` -> `sess:by-sub`, `rev:index` -> `rev:index`, `audit` ->
+ * `audit`, and `dpop:<replay key>` -> `dpop` (one family, not one per proof).
+ */
 export function keyFamily(prefix: string, key: string): string {
   const parts = key.slice(prefix.length).split(':');
+  if (parts[0] === 'dpop') return 'dpop';
   return parts.length <= 2 ? parts.join(':') : parts.slice(0, 2).join(':');
 }
 
