@@ -1,5 +1,8 @@
 // The messages between the bench (parent) and the service process it forks (bench/server.ts).
 
+/** Set by scenario 1's `floor` kind (bench/scenarios/exchange.ts) to a user's opaque access token (bench/server.ts). */
+export const SUBJECT_READ_HEADER = 'x-bench-subject-read';
+
 export interface ServerStartOptions {
   port: number;
   redisUrl: string;

@@ -14,6 +14,8 @@ export interface LoadOptions {
   amount?: number;
   /** One DPoP proof per request, in order (each is single-use); a run needing more than given reuses them (and fails). */
   dpopProofs?: readonly string[];
+  /** A header sent with every request, its values used in turn (each request takes the next one). */
+  rotatedHeader?: { name: string; values: readonly string[] };
   /** When set, a 2xx answer whose body lacks this text is counted in `mismatched` (autocannon then reads every body). */
   expectInBody?: string;
 }
@@ -53,8 +55,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         setupRequest: (req) => {
           const i = turn++;
           const body = o.bodies[i % o.bodies.length];
-          if (!o.dpopProofs) return { ...req, body };
-          return { ...req, body, headers: { ...req.headers, dpop: o.dpopProofs[i % o.dpopProofs.length]! } };
+          const rotated = o.rotatedHeader;
+          if (!o.dpopProofs && !rotated) return { ...req, body };
+          const headers = { ...req.headers };
+          if (o.dpopProofs) headers.dpop = o.dpopProofs[i % o.dpopProofs.length]!;
+          if (rotated) headers[rotated.name] = rotated.values[i % rotated.values.length]!;
+          return { ...req, body, headers };
         },
         ...(expected === undefined ? {} : {
           onResponse: (status: number, body: string) => {

@@ -1,4 +1,5 @@
-// Profiles one request kind per service process (baseline client_credentials, exchange, dpop: the exchange with a
+// Profiles one request kind per service process (baseline client_credentials, floor: the baseline plus the exchange's
+// user-token read (scenario 1), exchange, dpop: the exchange with a
 // fresh ES256 DPoP proof per request, details: the billing exchange with `authorization_details`, hop), so their CPU
 // profiles can be compared frame by frame. CLI:
 //   node --import tsx bench/profile_kinds.ts [requests=20000] [kinds=baseline,exchange]
@@ -8,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
 import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeForm, formBody, hopForm, loginUser, mapLimit, tokenEndpointProofs } from './flows.js';
-import { runLoad } from './load.js';
+import { SUBJECT_READ_HEADER } from './ipc.js';
+import { runLoad, type LoadOptions } from './load.js';
 import { formatProfile, summarizeProfile } from './profile_top.js';
 import { startBenchService } from './service_process.js';
 
@@ -27,7 +29,9 @@ for (const kind of kinds) {
     let authorization: string;
     let bodies: string[];
     let dpopProofs: string[] | undefined;
+    let rotatedHeader: LoadOptions['rotatedHeader'];
     if (kind === 'baseline') [authorization, bodies] = [svc.basic('admin-cli'), [formBody(clientCredentialsForm)]];
+    else if (kind === 'floor') [authorization, bodies, rotatedHeader] = [svc.basic('admin-cli'), [formBody(clientCredentialsForm)], { name: SUBJECT_READ_HEADER, values: users }];
     else if (kind === 'exchange' || kind === 'dpop') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(exchangeForm(t)))];
     else if (kind === 'details') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(detailsExchangeForm(t)))];
     else {
@@ -40,9 +44,9 @@ for (const kind of kinds) {
       const jwk = await exportJWK(publicKey);
       dpopProofs = await tokenEndpointProofs(svc, { privateKey, jwk }, requests + 10_000);
     }
-    const warm = await runLoad({ url: svc.url, authorization, bodies, connections: 10, duration: 2, dpopProofs: dpopProofs?.slice(requests) });
+    const warm = await runLoad({ url: svc.url, authorization, bodies, connections: 10, duration: 2, rotatedHeader, dpopProofs: dpopProofs?.slice(requests) });
     const before = await svc.cpuMs();
-    const r = await runLoad({ url: svc.url, authorization, bodies, connections: 10, amount: requests, dpopProofs: dpopProofs?.slice(0, requests) });
+    const r = await runLoad({ url: svc.url, authorization, bodies, connections: 10, amount: requests, rotatedHeader, dpopProofs: dpopProofs?.slice(0, requests) });
     const cpu = (await svc.cpuMs()) - before;
     // The profile covers start-up, the logins and the warm-up too: the total divides its time per request.
     const total = warm.ok + warm.non2xx + r.ok + r.non2xx;

@@ -3,17 +3,33 @@
 import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.js';
 import { createService } from '../src/service.js';
+import { tokenDigest } from '../src/sessions/revocation.js';
 import { benchConfig } from './config.js';
-import type { ChildMessage, ParentMessage, ServerStartOptions } from './ipc.js';
+import { SUBJECT_READ_HEADER, type ChildMessage, type ParentMessage, type ServerStartOptions } from './ipc.js';
 import { countRedisCommands } from './redis_counter.js';
 
 const send = (message: ChildMessage) => process.send?.(message);
+
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.env.BENCH_SERVER ?? '') as ServerStartOptions;
   const counter = countRedisCommands();
   const config = parseConfig(benchConfig(options));
   const service = await createService(config, { logger: pino({ level: 'silent' }) });
+  // Scenario 1's floor: a client_credentials request that also makes the exchange's one store read of a user token
+  // (the same call, on the same connection), so the bench can show what that read alone costs against the baseline.
+  // Answers 500 when the token is not found, which the bench counts as a failed request.
+  service.provider.use(async (ctx, next) => {
+    const token = ctx.get(SUBJECT_READ_HEADER);
+    if (token) {
+      const read = await service.stores.exchange.readOpaqueToken(token, tokenDigest(token));
+      if (!read.token) {
+        ctx.status = 500;
+        return;
+      }
+    }
+    await next();
+  });
   await service.listen(options.port, '127.0.0.1');
 
   const handlers: { [K in ParentMessage['type']]: (m: Extract<ParentMessage, { type: K }>) => Promise<unknown> } = {

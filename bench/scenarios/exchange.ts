@@ -7,12 +7,17 @@ import { createDpopNonces } from '../../src/dpop/nonces.js';
 import { createDpopProofChecker } from '../../src/dpop/proof.js';
 import type { BenchContext } from '../context.js';
 import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeForm, formBody, hopForm, mapLimit, postForm, REFUND_DETAILS, tokenEndpointProofs } from '../flows.js';
-import { runLoad, type LoadResult } from '../load.js';
+import { SUBJECT_READ_HEADER } from '../ipc.js';
+import { runLoad, type LoadOptions, type LoadResult } from '../load.js';
 import { fmt } from '../report.js';
 import { cpuPerOp, median } from '../stats.js';
 
-type Kind = 'baseline' | 'exchange' | 'hop';
-const KINDS: Kind[] = ['baseline', 'exchange', 'hop'];
+// `floor`: the baseline's client_credentials request, plus the exchange's one store read of a user's opaque token (the
+// same readOpaqueToken call on the same Redis connection, made by a bench-only middleware in bench/server.ts before
+// oidc-provider answers). The exchange cannot do less than that (README: every exchange reads the token, its session
+// and the revocation fence in one round trip), so floor / baseline bounds what exchange / baseline can reach.
+type Kind = 'baseline' | 'floor' | 'exchange' | 'hop';
+const KINDS: Kind[] = ['baseline', 'floor', 'exchange', 'hop'];
 
 const P99_LIMIT_MS = 10;
 
@@ -35,9 +40,11 @@ async function runKind(ctx: BenchContext, kind: Kind, load: { duration?: number;
   const { svc, options, userTokens } = ctx;
   let authorization: string;
   let bodies: string[];
-  if (kind === 'baseline') {
+  let rotatedHeader: LoadOptions['rotatedHeader'];
+  if (kind === 'baseline' || kind === 'floor') {
     authorization = svc.basic('admin-cli');
     bodies = [formBody(clientCredentialsForm)];
+    if (kind === 'floor') rotatedHeader = { name: SUBJECT_READ_HEADER, values: userTokens };
   } else if (kind === 'exchange') {
     authorization = svc.basic('agent');
     bodies = userTokens.map((t) => formBody(exchangeForm(t)));
@@ -48,7 +55,7 @@ async function runKind(ctx: BenchContext, kind: Kind, load: { duration?: number;
   }
   await svc.redisCounts(true); // the window starts here: the hop's token minting above is not counted
   const [cpuBefore, redisBefore] = [await svc.cpuMs(), await redisCpuMs(ctx)];
-  const result = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, ...load });
+  const result = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, rotatedHeader, ...load });
   const [cpu, redisCpu] = [(await svc.cpuMs()) - cpuBefore, (await redisCpuMs(ctx)) - redisBefore];
   ctx.failed(kind, result.non2xx + result.errors + result.timeouts);
   const answered = Math.max(1, result.ok + result.non2xx);
@@ -69,9 +76,9 @@ export async function warmUp(ctx: BenchContext): Promise<void> {
 
 export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
   const { svc, options, report } = ctx;
-  const runs: Record<Kind, KindResult[]> = { baseline: [], exchange: [], hop: [] };
-  const roundTrips: Record<Kind, number[]> = { baseline: [], exchange: [], hop: [] };
-  const commands: Record<Kind, Array<Record<string, number>>> = { baseline: [], exchange: [], hop: [] };
+  const runs: Record<Kind, KindResult[]> = { baseline: [], floor: [], exchange: [], hop: [] };
+  const roundTrips: Record<Kind, number[]> = { baseline: [], floor: [], exchange: [], hop: [] };
+  const commands: Record<Kind, Array<Record<string, number>>> = { baseline: [], floor: [], exchange: [], hop: [] };
   for (let rep = 0; rep < options.reps; rep++) {
     // The order rotates each repetition, so no kind always runs first (or last) on a warming or tiring machine.
     const order = KINDS.map((_, i) => KINDS[(i + rep) % KINDS.length]!);
@@ -88,6 +95,7 @@ export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
 
   const label: Record<Kind, [scenario: string, name: string]> = {
     baseline: ['1', 'baseline client_credentials JWT'],
+    floor: ['1', "floor: client_credentials + the exchange's user-token read"],
     exchange: ['1', 'exchange opaque -> JWT'],
     hop: ['2', 'multi-hop CRM JWT -> billing'],
   };
@@ -112,7 +120,11 @@ export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
 
   const exchangeRatio = runs.exchange.map((r, i) => r.rps / runs.baseline[i]!.rps);
   const hopRatio = runs.hop.map((r, i) => r.rps / runs.exchange[i]!.rps);
+  const floorRatio = runs.floor.map((r, i) => r.rps / runs.baseline[i]!.rps);
   report.figure('1', 'exchange / baseline throughput (per rep)', 'ratio', exchangeRatio);
+  report.figure('1', 'ceiling of exchange / baseline: floor / baseline (per rep)', 'ratio', floorRatio);
+  report.figure('1', 'exchange / floor throughput (per rep)', 'ratio', runs.exchange.map((r, i) => r.rps / runs.floor[i]!.rps));
+  report.note(`scenario 1: floor / baseline = ${fmt(median(floorRatio))}: the baseline request plus only the exchange's one store read of the user token (no exchange work at all) already runs at that fraction of the baseline here, so exchange / baseline cannot exceed it`);
   report.figure('2', 'multi-hop / exchange throughput (per rep)', 'ratio', hopRatio);
 
   const rps = (k: Kind) => median(runs[k].map((r) => r.rps));
