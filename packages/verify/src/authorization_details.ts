@@ -61,6 +61,9 @@ export class OwnToolDetailsCache {
   /** The entry found or added last, and its text: tokens in a row usually carry the same details. */
   private last: { text: string; resolved: ResolvedDetails } | undefined;
 
+  /** `knownAt` bound to this cache, made once (the precheck hands it to the scan on every call). */
+  readonly knownAtBound = (text: string, start: number): number => this.knownAt(text, start);
+
   constructor(private readonly audience: string) {}
 
   /**

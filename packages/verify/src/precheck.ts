@@ -10,6 +10,8 @@ export const MAX_TOKEN_LENGTH = 16_384;
 
 const ACCESS_TOKEN_TYP = 'application/at+jwt';
 
+const DETAILS_CLAIM = 'authorization_details';
+
 /** What the verifier needs after a successful precheck: the header's `alg` and `kid`, and the parsed payload. */
 export interface Prechecked {
   alg: string;
@@ -41,7 +43,7 @@ export function precheck(token: unknown, algorithms: ReadonlySet<string>, detail
   const header = decodeHeader(token.slice(0, firstDot));
   if (!header) throw malformed('header is not a UTF-8 JSON object with unique member names');
   const payload = decodeSegmentText(token.slice(firstDot + 1, secondDot));
-  const span: MemberSpan = { name: 'authorization_details', start: -1, end: -1, ...(details ? { knownAt: (text: string, start: number) => details.knownAt(text, start) } : {}) };
+  const span: MemberSpan = details ? { name: DETAILS_CLAIM, start: -1, end: -1, knownAt: details.knownAtBound } : { name: DETAILS_CLAIM, start: -1, end: -1 };
   // RFC 7515 §4 / RFC 7519 §4: names must be unique; we refuse instead of taking the last one [P, JW-07].
   // RFC 7519 §7.2 step 10: the claims set is a JSON object.
   const parsed = payload === undefined || hasDuplicateMember(payload, span) ? undefined : parseClaimsSet(payload, span, details);
@@ -59,7 +61,7 @@ export function precheck(token: unknown, algorithms: ReadonlySet<string>, detail
   if (Object.hasOwn(header, 'crit')) throw malformed('crit header present');
   // RFC 8725 §3.10: kid selects a key from the issuer's JWKS by string equality only, never as a path or query.
   if (typeof header.kid !== 'string' || header.kid.length === 0) throw malformed('kid header missing');
-  return { alg: header.alg, kid: header.kid, ...parsed };
+  return { alg: header.alg, kid: header.kid, claims: parsed.claims, details: parsed.details, detailsText: parsed.detailsText };
 }
 
 /**

@@ -3,9 +3,12 @@ import type { RevocationOptions, VerifiedToken, VerifierHealth } from './types.j
 import { FeedRevocation } from './revocation_feed.js';
 import { IntrospectionRevocation } from './revocation_introspect.js';
 
-/** Decides whether a verified token has been revoked; throws ERR_REVOKED or ERR_REVOCATION_UNAVAILABLE. */
+/**
+ * Decides whether a verified token has been revoked: throws (or rejects with) ERR_REVOKED or
+ * ERR_REVOCATION_UNAVAILABLE. A mode that decides from memory answers synchronously (no promise to await per call).
+ */
 export interface RevocationCheck {
-  check(token: string, verified: VerifiedToken): Promise<void>;
+  check(token: string, verified: VerifiedToken): Promise<void> | void;
   ready(): Promise<void>;
   /** Whether `check` would currently refuse every token for want of usable revocation data (`fresh: false`). */
   health(): VerifierHealth['revocation'];
@@ -13,7 +16,7 @@ export interface RevocationCheck {
 }
 
 const NO_REVOCATION: RevocationCheck = {
-  check: async () => {},
+  check: () => {},
   ready: async () => {},
   health: () => ({ mode: 'none', fresh: true }),
   close: () => {},

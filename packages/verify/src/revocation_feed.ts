@@ -53,7 +53,7 @@ export class FeedRevocation implements RevocationCheck {
     void this.#run();
   }
 
-  async check(_token: string, verified: VerifiedToken): Promise<void> {
+  check(_token: string, verified: VerifiedToken): void {
     // Fail closed: without a recent sign of life we cannot know what was revoked in the meantime.
     if (this.#lastActivityMs === 0) throw this.#unavailable(this.#lastError);
     // Fail closed: a record we cannot apply might be the one that revokes this token.

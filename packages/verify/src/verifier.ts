@@ -126,27 +126,22 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
   const requiredInOrder = presenceOrder(claimsRules);
 
-  async function verifySignatureAndClaims(token: string, pre: Prechecked, nowMs: number): Promise<VerifiedToken> {
-    stats.signatureVerifications++;
-    try {
-      // A key already resolved for this kid and alg from the current key set is handed to jose directly; anything
-      // else goes through the remote set (and so through its rate-limited refresh for an unknown kid).
-      await compactVerify(token, keys.get(pre.alg, pre.kid) ?? getKey, joseOptions);
-      // As jwtVerify did: the default clock is read once the signature is checked, an injected one at the call.
-      validateClaimsSet(pre.claims, claimsRules, requiredInOrder, options.now === undefined ? Date.now() : nowMs);
-    } catch (err) {
-      throw fromJoseError(err);
-    }
-    const resolveDetails = (claim: unknown) => pre.details ?? ownDetails.resolve(claim, pre.detailsText);
-    return toVerifiedToken(pre.claims, Math.floor(nowMs / 1000), clockTolerance, resolveDetails);
-  }
-
   async function verify(token: string | undefined, verifyOptions: VerifyOptions = {}): Promise<VerifiedToken> {
     const nowMs = now();
     let verified = typeof token === 'string' ? cache?.get(token, nowMs) : undefined;
     if (!verified) {
-      const prechecked = precheck(token, algorithms, ownDetails);
-      verified = await verifySignatureAndClaims(token as string, prechecked, nowMs);
+      const pre = precheck(token, algorithms, ownDetails);
+      stats.signatureVerifications++;
+      try {
+        // A key already resolved for this kid and alg from the current key set is handed to jose directly; anything
+        // else goes through the remote set (and so through its rate-limited refresh for an unknown kid).
+        await compactVerify(token as string, keys.get(pre.alg, pre.kid) ?? getKey, joseOptions);
+        // As jwtVerify did: the default clock is read once the signature is checked, an injected one at the call.
+        validateClaimsSet(pre.claims, claimsRules, requiredInOrder, options.now === undefined ? Date.now() : nowMs);
+      } catch (err) {
+        throw fromJoseError(err);
+      }
+      verified = toVerifiedToken(pre.claims, Math.floor(nowMs / 1000), clockTolerance, (claim) => pre.details ?? ownDetails.resolve(claim, pre.detailsText));
       cache?.set(token as string, verified, cacheUntilMs(verified, maxTokenAge));
     }
     // The binding is per call: the signature may come from the cache, the proof never does.
@@ -159,7 +154,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw new VerifyError('ERR_TOKEN_BOUND', { detail: 'cnf.jkt present' });
     }
     // Revocation and scope are per call: a cached token can be revoked, and each route needs different scopes.
-    await revocation.check(token as string, verified);
+    // The feed and `none` modes answer synchronously (a throw here rejects verify all the same); introspection awaits.
+    const revocationPending = revocation.check(token as string, verified);
+    if (revocationPending) await revocationPending;
     const required = verifyOptions.requiredScopes ?? [];
     const missing = required.filter((scope) => !verified.scopes.includes(scope));
     if (missing.length > 0) {
