@@ -15,7 +15,7 @@ import { fromJoseError, VerifyError } from './errors.js';
 import { issuerEndpoint } from './issuer_http.js';
 import { ExpiringLru } from './lru.js';
 import { stats } from './internal_stats.js';
-import { precheck, type Prechecked } from './precheck.js';
+import { precheck } from './precheck.js';
 import { createRevocationCheck } from './revocation.js';
 import { createDpopCheck } from './dpop.js';
 import { createDpopNonces } from './dpop_nonce.js';

@@ -12,11 +12,18 @@ export class RedisDpopReplayStore implements DpopReplayStore {
     this.#prefix = prefix;
   }
 
-  /** SET NX is atomic: of two replicas seeing the same proof at once, exactly one gets OK. */
-  async claim(key: string, ttlSeconds: number): Promise<boolean> {
-    const { redisKey, ttl } = replayKeyArgs(this.#prefix, { key, ttlSeconds });
-    return (await this.#redis.set(redisKey, '1', 'EX', ttl, 'NX')) === 'OK';
+  claim(key: string, ttlSeconds: number): Promise<boolean> {
+    return claimReplayKey(this.#redis, this.#prefix, { key, ttlSeconds });
   }
+}
+
+/**
+ * SET NX EX of a proof's replay key; true when this call claimed it. SET NX is atomic: of two replicas seeing the same
+ * proof at once, exactly one gets OK. Also sent by the exchange's cluster read, in flight with its reads.
+ */
+export async function claimReplayKey(redis: ScriptedRedis, prefix: string, claim: ReplayClaim): Promise<boolean> {
+  const { redisKey, ttl } = replayKeyArgs(prefix, claim);
+  return (await redis.set(redisKey, '1', 'EX', ttl, 'NX')) === 'OK';
 }
 
 /**

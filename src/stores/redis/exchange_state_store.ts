@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { CUTOFF_KINDS, REVOCATION_EVENTS_MAX, normalizeRevocation, parseRevocation, revocationLookups, toRevocationHits, uniqueClientIds } from '../revocation.js';
 import { epochSeconds, toPayload } from '../oidc_records.js';
 import type { ExchangeStateStore, OpaqueSubjectState, OpaqueTokenState, ReplayClaim, RevocationHits, RevocationKind, RevocationQuery, RevocationRecord } from '../types.js';
-import { replayKeyArgs } from './dpop_replay.js';
+import { claimReplayKey, replayKeyArgs } from './dpop_replay.js';
 import { clusterKeys, redisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -65,8 +65,8 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
    */
   async readOpaqueToken(tokenId: string, digest: string, replay?: ReplayClaim): Promise<OpaqueTokenState> {
     const p = this.#prefix;
-    const claim = replay && replayKeyArgs(p, replay);
     if (!this.#cluster) {
+      const claim = replay && replayKeyArgs(p, replay);
       const tokenKey = redisKeys.record(p, 'AccessToken', tokenId);
       const [uidPrefix, sessionPrefix] = [redisKeys.uid(p, ''), redisKeys.record(p, 'Session', '')];
       const eventsKey = redisKeys.revocationEvents(p);
@@ -89,12 +89,12 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
       this.#redis.hmget(clusterKeys.record(p, 'AccessToken', tokenId), 'payload', 'consumed') as Promise<Array<string | null>>,
       this.#redis.xrevrange(clusterKeys.revocationEvents(p), '+', '-', 'COUNT', 1),
       known ? (this.#redis.hmget(clusterKeys.record(p, 'Session', known.sessionId), 'payload', 'consumed') as Promise<Array<string | null>>) : undefined,
-      // The same command and key as RedisDpopReplayStore.claim, in flight with the reads.
-      claim ? this.#redis.set(claim.redisKey, '1', 'EX', claim.ttl, 'NX') : undefined,
+      // RedisDpopReplayStore.claim's command, in flight with the reads.
+      replay ? claimReplayKey(this.#redis, p, replay) : undefined,
     ]);
     const token = toPayload(tokenJson ?? null, tokenConsumed ?? null);
     const revocationHead = last[0]?.[0] ?? '0-0';
-    const claimed = claim ? { replayClaimed: replayReply === 'OK' } : {};
+    const claimed = replayReply === undefined ? {} : { replayClaimed: replayReply };
     const sessionUid = nonEmpty(token?.sessionUid);
     if (!sessionUid) return { token, session: undefined, revocationHead, ...claimed };
     if (known && known.sessionUid === sessionUid && guessed?.[0]) {
