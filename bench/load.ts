@@ -12,9 +12,10 @@ export interface LoadOptions {
   duration?: number;
   /** Total requests; the run ends when they are answered. */
   amount?: number;
-  /** One DPoP proof per request, in order (each is single-use); a run needing more than given reuses them (and fails). */
-  dpopProofs?: readonly string[];
-  /** A header sent with every request, its values used in turn (each request takes the next one). */
+  /**
+   * A header sent with every request, its values used in turn (each request takes the next one): users' tokens, or one
+   * single-use DPoP proof per request (a run needing more proofs than given reuses them, and those requests fail).
+   */
   rotatedHeader?: { name: string; values: readonly string[] };
   /** When set, a 2xx answer whose body lacks this text is counted in `mismatched` (autocannon then reads every body). */
   expectInBody?: string;
@@ -56,11 +57,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           const i = turn++;
           const body = o.bodies[i % o.bodies.length];
           const rotated = o.rotatedHeader;
-          if (!o.dpopProofs && !rotated) return { ...req, body };
-          const headers = { ...req.headers };
-          if (o.dpopProofs) headers.dpop = o.dpopProofs[i % o.dpopProofs.length]!;
-          if (rotated) headers[rotated.name] = rotated.values[i % rotated.values.length]!;
-          return { ...req, body, headers };
+          if (!rotated) return { ...req, body };
+          return { ...req, body, headers: { ...req.headers, [rotated.name]: rotated.values[i % rotated.values.length]! } };
         },
         ...(expected === undefined ? {} : {
           onResponse: (status: number, body: string) => {

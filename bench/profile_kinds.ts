@@ -28,10 +28,14 @@ for (const kind of kinds) {
     const users = await mapLimit(Array.from({ length: 20 }), 4, () => loginUser(svc));
     let authorization: string;
     let bodies: string[];
-    let dpopProofs: string[] | undefined;
-    let rotatedHeader: LoadOptions['rotatedHeader'];
+    // The header each request of the warm-up and of the run carries in turn: users' tokens (floor) or DPoP proofs.
+    let warmHeader: LoadOptions['rotatedHeader'];
+    let runHeader: LoadOptions['rotatedHeader'];
     if (kind === 'baseline') [authorization, bodies] = [svc.basic('admin-cli'), [formBody(clientCredentialsForm)]];
-    else if (kind === 'floor') [authorization, bodies, rotatedHeader] = [svc.basic('admin-cli'), [formBody(clientCredentialsForm)], { name: SUBJECT_READ_HEADER, values: users }];
+    else if (kind === 'floor') {
+      [authorization, bodies] = [svc.basic('admin-cli'), [formBody(clientCredentialsForm)]];
+      warmHeader = runHeader = { name: SUBJECT_READ_HEADER, values: users };
+    }
     else if (kind === 'exchange' || kind === 'dpop') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(exchangeForm(t)))];
     else if (kind === 'details') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(detailsExchangeForm(t)))];
     else {
@@ -42,11 +46,12 @@ for (const kind of kinds) {
       // One agent key, a fresh single-use proof for every request of the warm-up and the run (valid for 60 s).
       const { publicKey, privateKey } = await generateKeyPair('ES256');
       const jwk = await exportJWK(publicKey);
-      dpopProofs = await tokenEndpointProofs(svc, { privateKey, jwk }, requests + 10_000);
+      const proofs = await tokenEndpointProofs(svc, { privateKey, jwk }, requests + 10_000);
+      [warmHeader, runHeader] = [{ name: 'dpop', values: proofs.slice(requests) }, { name: 'dpop', values: proofs.slice(0, requests) }];
     }
-    const warm = await runLoad({ url: svc.url, authorization, bodies, connections: 10, duration: 2, rotatedHeader, dpopProofs: dpopProofs?.slice(requests) });
+    const warm = await runLoad({ url: svc.url, authorization, bodies, connections: 10, duration: 2, rotatedHeader: warmHeader });
     const before = await svc.cpuMs();
-    const r = await runLoad({ url: svc.url, authorization, bodies, connections: 10, amount: requests, rotatedHeader, dpopProofs: dpopProofs?.slice(0, requests) });
+    const r = await runLoad({ url: svc.url, authorization, bodies, connections: 10, amount: requests, rotatedHeader: runHeader });
     const cpu = (await svc.cpuMs()) - before;
     // The profile covers start-up, the logins and the warm-up too: the total divides its time per request.
     const total = warm.ok + warm.non2xx + r.ok + r.non2xx;

@@ -190,7 +190,7 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
       },
       async () => {
         const proofs = await proofsFor(needed);
-        const r = await measured({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration, dpopProofs: proofs }, boundCpu);
+        const r = await measured({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration, rotatedHeader: { name: 'dpop', values: proofs } }, boundCpu);
         bound.push(r.rps);
         failed += r.non2xx + r.errors + r.timeouts;
         if (r.ok + r.non2xx > needed) ctx.log(`  DPoP exchange ran out of proofs (${needed}); raising the pool`);
