@@ -257,8 +257,9 @@ function constraintReason(value: unknown, depth: number): string | undefined {
  * Does `value` satisfy `constraint`? The stricter-than-JSON-Schema semantics: a numeric keyword fails anything that
  * is not a number (`"99999"` fails `maximum: 100`), `maxLength` anything not a string (lengths in code points),
  * `maxItems`/`items` anything not an array, `properties`/`required`/`additionalProperties` anything not an object.
- * Allocation-free when the value passes. The constraint must have passed `parseMcpToolDetails` or
- * `argumentConstraintsError`.
+ * A deep-frozen constraint (every verified token's details are) is compiled into a fixed shape once and kept, and
+ * checking a value that passes it then allocates nothing; any other constraint is compiled on each call, so a
+ * change to it is always seen. The constraint must have passed `parseMcpToolDetails` or `argumentConstraintsError`.
  *
  * @example
  * ```ts
@@ -268,7 +269,7 @@ function constraintReason(value: unknown, depth: number): string | undefined {
  * ```
  */
 export function checkValue(constraint: Constraint, value: unknown): CheckResult {
-  return check(constraint, value, '');
+  return check(compiledConstraint(constraint), value);
 }
 
 /**
@@ -284,65 +285,155 @@ export function checkValue(constraint: Constraint, value: unknown): CheckResult 
  * ```
  */
 export function checkArguments(constraints: ArgumentConstraints, args: unknown): CheckResult {
-  const names = Object.keys(constraints);
-  if (names.length === 0) return OK;
+  const members = compiledArguments(constraints);
+  if (members.length === 0) return OK;
   if (!isObject(args)) return violation('', 'type', 'object');
-  for (const name of names) {
+  for (const member of members) {
     // Issue 10: "every argument named in the map is required (absent -> refused)".
-    if (!Object.hasOwn(args, name)) return violation('', 'required', name);
-    const result = check(constraints[name]!, args[name], `/${pointerToken(name)}`);
-    if (!result.ok) return result;
+    if (!Object.hasOwn(args, member.name)) return violation('', 'required', member.name);
+    const result = check(member.constraint, args[member.name]);
+    if (!result.ok) return under(member.token, result);
   }
   return OK;
 }
 
-function check(c: Constraint, value: unknown, path: string): CheckResult {
-  if (c.type !== undefined && !hasType(value, c.type)) return violation(path, 'type', c.type);
-  if (c.const !== undefined && !jsonEqual(c.const, value)) return violation(path, 'const', c.const);
-  if (c.enum !== undefined && !inEnum(c.enum, value)) return violation(path, 'enum', c.enum);
-  if (c.minimum !== undefined || c.maximum !== undefined || c.exclusiveMinimum !== undefined || c.exclusiveMaximum !== undefined) {
+/**
+ * A constraint with every keyword in a field of its own, in one fixed shape. Constraints parsed from JSON come in as
+ * many shapes as keyword combinations, and reading absent keywords off them on every call is what made a check slow;
+ * this shape is read the same way on every call. Built once per constraint object the verifier froze (see `compiled`).
+ */
+class CompiledConstraint {
+  readonly type: ConstraintType | undefined;
+  readonly const: JsonValue | undefined;
+  readonly enum: readonly JsonValue[] | undefined;
+  /** Any numeric keyword: the value must be a number. */
+  readonly numeric: boolean;
+  readonly minimum: number | undefined;
+  readonly maximum: number | undefined;
+  readonly exclusiveMinimum: number | undefined;
+  readonly exclusiveMaximum: number | undefined;
+  readonly maxLength: number | undefined;
+  /** `maxItems` or `items`: the value must be an array. */
+  readonly array: boolean;
+  readonly maxItems: number | undefined;
+  readonly items: CompiledConstraint | undefined;
+  /** `properties`, `required` or `additionalProperties`: the value must be an object. */
+  readonly object: boolean;
+  readonly required: readonly string[] | undefined;
+  readonly properties: readonly CompiledMember[];
+  /** `additionalProperties: false`: the names `properties` allows, and no other. */
+  readonly closed: ReadonlySet<string> | undefined;
+  /** This object and every constraint inside it are frozen, so the compiled form can never go stale. */
+  readonly frozen: boolean;
+
+  constructor(c: Constraint) {
+    this.type = c.type;
+    this.const = c.const;
+    this.enum = c.enum;
+    this.minimum = c.minimum;
+    this.maximum = c.maximum;
+    this.exclusiveMinimum = c.exclusiveMinimum;
+    this.exclusiveMaximum = c.exclusiveMaximum;
+    this.numeric = c.minimum !== undefined || c.maximum !== undefined || c.exclusiveMinimum !== undefined || c.exclusiveMaximum !== undefined;
+    this.maxLength = c.maxLength;
+    this.maxItems = c.maxItems;
+    this.items = c.items === undefined ? undefined : compiledConstraint(c.items);
+    this.array = c.maxItems !== undefined || c.items !== undefined;
+    this.required = c.required;
+    this.properties = c.properties === undefined ? [] : compileMembers(c.properties);
+    this.closed = c.additionalProperties === false ? new Set(this.properties.map((member) => member.name)) : undefined;
+    this.object = c.properties !== undefined || c.required !== undefined || c.additionalProperties !== undefined;
+    this.frozen =
+      Object.isFrozen(c) &&
+      (c.enum === undefined || Object.isFrozen(c.enum)) &&
+      (c.required === undefined || Object.isFrozen(c.required)) &&
+      (c.properties === undefined || Object.isFrozen(c.properties)) &&
+      (this.items === undefined || this.items.frozen) &&
+      this.properties.every((member) => member.constraint.frozen);
+  }
+}
+
+/** A named member of an arguments map or of `properties`, with its JSON Pointer reference token (RFC 6901). */
+interface CompiledMember {
+  readonly name: string;
+  readonly token: string;
+  readonly constraint: CompiledConstraint;
+}
+
+// Compiled forms of frozen constraints only (the verifier deep-freezes every token's details): a constraint object
+// that can still change is compiled on each call instead, so a check never reads an outdated copy.
+const compiledConstraints = new WeakMap<Constraint, CompiledConstraint>();
+const compiledArgumentMaps = new WeakMap<ArgumentConstraints, readonly CompiledMember[]>();
+
+function compiledConstraint(c: Constraint): CompiledConstraint {
+  const known = compiledConstraints.get(c);
+  if (known) return known;
+  const compiled = new CompiledConstraint(c);
+  if (compiled.frozen) compiledConstraints.set(c, compiled);
+  return compiled;
+}
+
+function compiledArguments(constraints: ArgumentConstraints): readonly CompiledMember[] {
+  const known = compiledArgumentMaps.get(constraints);
+  if (known) return known;
+  const members = compileMembers(constraints);
+  if (Object.isFrozen(constraints) && members.every((member) => member.constraint.frozen)) compiledArgumentMaps.set(constraints, members);
+  return members;
+}
+
+function compileMembers(map: Record<string, Constraint>): CompiledMember[] {
+  return Object.keys(map).map((name) => ({ name, token: pointerToken(name), constraint: compiledConstraint(map[name]!) }));
+}
+
+// The value passes without a single allocation; a violation's JSON Pointer is built only on the way out of a failure.
+function check(c: CompiledConstraint, value: unknown): CheckResult {
+  if (c.type !== undefined && !hasType(value, c.type)) return violation('', 'type', c.type);
+  if (c.const !== undefined && !jsonEqual(c.const, value)) return violation('', 'const', c.const);
+  if (c.enum !== undefined && !inEnum(c.enum, value)) return violation('', 'enum', c.enum as JsonValue[]);
+  if (c.numeric) {
     // A numeric keyword implies type number: a string "99999" never slips past a maximum.
-    if (typeof value !== 'number') return violation(path, 'type', 'number');
-    if (c.minimum !== undefined && !(value >= c.minimum)) return violation(path, 'minimum', c.minimum);
-    if (c.maximum !== undefined && !(value <= c.maximum)) return violation(path, 'maximum', c.maximum);
-    if (c.exclusiveMinimum !== undefined && !(value > c.exclusiveMinimum)) return violation(path, 'exclusiveMinimum', c.exclusiveMinimum);
-    if (c.exclusiveMaximum !== undefined && !(value < c.exclusiveMaximum)) return violation(path, 'exclusiveMaximum', c.exclusiveMaximum);
+    if (typeof value !== 'number') return violation('', 'type', 'number');
+    if (c.minimum !== undefined && !(value >= c.minimum)) return violation('', 'minimum', c.minimum);
+    if (c.maximum !== undefined && !(value <= c.maximum)) return violation('', 'maximum', c.maximum);
+    if (c.exclusiveMinimum !== undefined && !(value > c.exclusiveMinimum)) return violation('', 'exclusiveMinimum', c.exclusiveMinimum);
+    if (c.exclusiveMaximum !== undefined && !(value < c.exclusiveMaximum)) return violation('', 'exclusiveMaximum', c.exclusiveMaximum);
   }
   if (c.maxLength !== undefined) {
-    if (typeof value !== 'string') return violation(path, 'type', 'string');
-    if (codePoints(value, c.maxLength) > c.maxLength) return violation(path, 'maxLength', c.maxLength);
+    if (typeof value !== 'string') return violation('', 'type', 'string');
+    if (codePoints(value, c.maxLength) > c.maxLength) return violation('', 'maxLength', c.maxLength);
   }
-  if (c.maxItems !== undefined || c.items !== undefined) {
-    if (!Array.isArray(value)) return violation(path, 'type', 'array');
-    if (c.maxItems !== undefined && value.length > c.maxItems) return violation(path, 'maxItems', c.maxItems);
+  if (c.array) {
+    if (!Array.isArray(value)) return violation('', 'type', 'array');
+    if (c.maxItems !== undefined && value.length > c.maxItems) return violation('', 'maxItems', c.maxItems);
     if (c.items !== undefined) {
       for (let i = 0; i < value.length; i++) {
-        const result = check(c.items, value[i], `${path}/${i}`);
-        if (!result.ok) return result;
+        const result = check(c.items, value[i]);
+        if (!result.ok) return under(String(i), result);
       }
     }
   }
-  if (c.properties !== undefined || c.required !== undefined || c.additionalProperties !== undefined) {
-    if (!isObject(value)) return violation(path, 'type', 'object');
+  if (c.object) {
+    if (!isObject(value)) return violation('', 'type', 'object');
     if (c.required !== undefined) {
-      for (const name of c.required) if (!Object.hasOwn(value, name)) return violation(path, 'required', name);
+      for (const name of c.required) if (!Object.hasOwn(value, name)) return violation('', 'required', name);
     }
-    if (c.properties !== undefined) {
-      for (const name in c.properties) {
-        if (!Object.hasOwn(c.properties, name) || !Object.hasOwn(value, name)) continue;
-        const result = check(c.properties[name]!, value[name], `${path}/${pointerToken(name)}`);
-        if (!result.ok) return result;
-      }
+    for (const member of c.properties) {
+      if (!Object.hasOwn(value, member.name)) continue;
+      const result = check(member.constraint, value[member.name]);
+      if (!result.ok) return under(member.token, result);
     }
-    if (c.additionalProperties === false) {
+    if (c.closed !== undefined) {
       for (const name in value) {
-        if (Object.hasOwn(value, name) && (c.properties === undefined || !Object.hasOwn(c.properties, name))) {
-          return violation(`${path}/${pointerToken(name)}`, 'additionalProperties', false);
-        }
+        if (Object.hasOwn(value, name) && !c.closed.has(name)) return violation(`/${pointerToken(name)}`, 'additionalProperties', false);
       }
     }
   }
   return OK;
+}
+
+/** The violation of a member or element, seen from its parent: its reference token prepended to the path. */
+function under(token: string, result: ConstraintViolation): ConstraintViolation {
+  return violation(`/${token}${result.path}`, result.keyword, result.limit);
 }
 
 /**
@@ -360,9 +451,9 @@ function check(c: Constraint, value: unknown, path: string): CheckResult {
  */
 export function subsumes(a: Constraint, b: Constraint): boolean {
   // a admits at most the listed values: a ⊑ b exactly when each one a admits also satisfies b.
-  if (a.const !== undefined) return !check(a, a.const, '').ok || check(b, a.const, '').ok;
+  if (a.const !== undefined) return !checkValue(a, a.const).ok || checkValue(b, a.const).ok;
   if (a.enum !== undefined) {
-    for (const option of a.enum) if (check(a, option, '').ok && !check(b, option, '').ok) return false;
+    for (const option of a.enum) if (checkValue(a, option).ok && !checkValue(b, option).ok) return false;
     return true;
   }
   if (b.const !== undefined || b.enum !== undefined) return false;

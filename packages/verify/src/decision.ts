@@ -101,25 +101,37 @@ export function decide(token: DecisionToken, toolName: string, args: unknown): D
   if (toolName.length === 0 || !token.scopes.includes(toolName)) {
     return { allow: false, reason: 'insufficient_scope', scopes: [toolName] };
   }
-  let entries: McpToolDetails[] | undefined;
-  for (const entry of token.authorizationDetails) {
-    if (entry.actions.includes(toolName)) (entries ??= []).push(entry);
+  // The common case, a call within the first entry for this tool, allocates nothing; the refusal collects the rest.
+  const all = token.authorizationDetails;
+  let first = -1;
+  for (let i = 0; i < all.length; i++) {
+    if (all[i]!.actions.includes(toolName)) {
+      first = i;
+      break;
+    }
   }
   // No entry for this tool here: the scope is the whole grant.
-  if (entries === undefined || args === ANY_ARGUMENTS) return ALLOW;
-  const violations: ArgumentViolation[] = [];
-  for (const entry of entries) {
+  if (first === -1 || args === ANY_ARGUMENTS) return ALLOW;
+  const violation = firstViolation(all[first]!, args);
+  if (violation === undefined) return ALLOW;
+  const entries: McpToolDetails[] = [all[first]!];
+  const violations: ArgumentViolation[] = [violation];
+  for (let i = first + 1; i < all.length; i++) {
+    const entry = all[i]!;
+    if (!entry.actions.includes(toolName)) continue;
     // RFC 9396 §2: the entries of one type are alternatives; a call within any one of them is authorized.
-    const violation = firstViolation(entry, args);
-    if (violation === undefined) return ALLOW;
-    violations.push(violation);
+    const next = firstViolation(entry, args);
+    if (next === undefined) return ALLOW;
+    entries.push(entry);
+    violations.push(next);
   }
   return { allow: false, reason: 'insufficient_authorization_details', authorizationDetails: entries, violations };
 }
 
 function firstViolation(entry: McpToolDetails, args: unknown): ArgumentViolation | undefined {
   // Our profile (issue 10): every argument the entry names is required and within its constraint; others are free.
-  const result = checkArguments(entry.arguments ?? {}, args);
+  if (entry.arguments === undefined) return undefined;
+  const result = checkArguments(entry.arguments, args);
   if (result.ok) return undefined;
   const { keyword, limit } = result;
   // An absent top-level argument is reported at the root with its name as the limit; point at where it should be.

@@ -218,6 +218,23 @@ describe('checkValue / checkArguments', () => {
     assert.deepEqual(checkArguments(proto, {}), { ok: false, path: '', keyword: 'required', limit: '__proto__' });
     assert.deepEqual(checkArguments(proto, JSON.parse('{"__proto__":1}')), { ok: true });
   });
+  it('a constraint that can still change is checked as it is now, never against an earlier compiled copy', () => {
+    // Only a deep-frozen constraint (as every verified token's details are) is compiled once and kept.
+    const open: Constraint = { maximum: 10 };
+    assert.deepEqual(checkValue(open, 20), { ok: false, path: '', keyword: 'maximum', limit: 10 });
+    open.maximum = 30;
+    assert.deepEqual(checkValue(open, 20), { ok: true });
+    // A frozen map whose inner constraint is not frozen is not kept either.
+    const inner: Constraint = { items: { maximum: 5 } };
+    const args = Object.freeze({ lines: inner });
+    assert.deepEqual(checkArguments(args, { lines: [6] }), { ok: false, path: '/lines/0', keyword: 'maximum', limit: 5 });
+    inner.items = { maximum: 7 };
+    assert.deepEqual(checkArguments(args, { lines: [6] }), { ok: true });
+    const map: Record<string, Constraint> = { amount: { maximum: 1 } };
+    assert.deepEqual(checkArguments(map, {}), { ok: false, path: '', keyword: 'required', limit: 'amount' });
+    delete map.amount;
+    assert.deepEqual(checkArguments(map, {}), { ok: true });
+  });
 });
 
 describe('subsumes / narrowest', () => {
@@ -379,6 +396,27 @@ describe('subsumption is sound (fast-check)', () => {
       { numRuns: 5000 },
     );
     assert.ok(hits > 200, `only ${hits} subsuming pairs`);
+  });
+
+  it('a deep-frozen constraint (compiled once and kept) decides every value exactly as its unfrozen twin', () => {
+    const deepFreeze = <T>(v: T): T => {
+      if (typeof v === 'object' && v !== null) {
+        Object.freeze(v);
+        for (const child of Object.values(v)) deepFreeze(child);
+      }
+      return v;
+    };
+    fc.assert(
+      fc.property(constraint, fc.array(value, { minLength: 1, maxLength: 10 }), (c, values) => {
+        const frozen = deepFreeze(structuredClone(c));
+        const frozenArgs = deepFreeze({ a: structuredClone(c), b: structuredClone(c) });
+        for (const v of values) {
+          assert.deepEqual(checkValue(frozen, v), checkValue(c, v));
+          assert.deepEqual(checkArguments(frozenArgs, { a: 0, b: v }), checkArguments({ a: c, b: c }, { a: 0, b: v }));
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('narrowest(A, B), when defined, admits only values both admit', () => {
