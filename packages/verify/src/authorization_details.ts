@@ -1,6 +1,7 @@
 // The token's RFC 9396 `authorization_details` claim, reduced to the `mcp_tool` entries for this server's audience.
 import { parseMcpToolDetails, type McpToolDetails } from './constraints.js';
 import { VerifyError } from './errors.js';
+import { deepFreeze } from './freeze.js';
 
 const MCP_TOOL = 'mcp_tool';
 
@@ -107,10 +108,3 @@ export class OwnToolDetailsCache {
   }
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}

@@ -7,6 +7,7 @@ import { isIdentifier } from './identifiers.js';
 import type { ResolvedDetails } from './authorization_details.js';
 import type { McpToolDetails } from './constraints.js';
 import type { Actor, VerifiedToken } from './types.js';
+import { deepFreeze } from './freeze.js';
 
 /**
  * The longest `act` chain (and `ancestors` list) a delegation token may carry. The issuer's `exchange.maxActDepth`
@@ -214,10 +215,3 @@ function actInvalid(detail: string): VerifyError {
   return new VerifyError('ERR_ACT_INVALID', { detail });
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}

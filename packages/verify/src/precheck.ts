@@ -4,6 +4,7 @@ import type { OwnToolDetailsCache, ResolvedDetails } from './authorization_detai
 import { parseClaimsSet } from './claims_set.js';
 import { VerifyError } from './errors.js';
 import { decodeJsonSegment, decodeSegmentText, hasDuplicateMember, type MemberSpan } from './json_strict.js';
+import { deepFreeze } from './freeze.js';
 
 /** Our tokens are well under 4 KiB; anything far larger is refused before it costs a JSON parse. */
 export const MAX_TOKEN_LENGTH = 16_384;
@@ -84,13 +85,6 @@ function decodeHeader(segment: string): Readonly<Record<string, unknown>> | unde
   return header;
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
 
 // RFC 7515 §4.1.9: typ is compared case-insensitively, and "application/" is implied when there is no "/".
 function normalizeTyp(typ: string): string {

@@ -157,10 +157,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // The feed and `none` modes answer synchronously (a throw here rejects verify all the same); introspection awaits.
     const revocationPending = revocation.check(token as string, verified);
     if (revocationPending) await revocationPending;
-    const required = verifyOptions.requiredScopes ?? [];
-    const missing = required.filter((scope) => !verified.scopes.includes(scope));
-    if (missing.length > 0) {
-      throw new VerifyError('ERR_INSUFFICIENT_SCOPE', { detail: `missing ${missing.join(' ')}`, requiredScopes: required });
+    const required = verifyOptions.requiredScopes;
+    if (required !== undefined && required.length > 0) {
+      const missing = required.filter((scope) => !verified.scopes.includes(scope));
+      if (missing.length > 0) {
+        throw new VerifyError('ERR_INSUFFICIENT_SCOPE', { detail: `missing ${missing.join(' ')}`, requiredScopes: required });
+      }
     }
     return verified;
   }

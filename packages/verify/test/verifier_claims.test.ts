@@ -43,6 +43,24 @@ describe('a good token', () => {
     }
   });
 
+  it('reads scope as space-separated values: each once, in order, empty values dropped (RFC 8693 §4.2)', async () => {
+    const scopes = async (scope: string) => (await verifier.verify(await token({ claims: { scope } }))).scopes;
+    assert.deepEqual(await scopes('a b c'), ['a', 'b', 'c']);
+    assert.deepEqual(await scopes('a  b '), ['a', 'b']);
+    assert.deepEqual(await scopes(' a b a'), ['a', 'b']);
+    assert.deepEqual(await scopes(''), []);
+    const many = Array.from({ length: 20 }, (_, i) => `s${i % 18}`).join(' ');
+    assert.deepEqual(await scopes(many), Array.from({ length: 18 }, (_, i) => `s${i}`));
+  });
+
+  it('is frozen all the way down: scopes, actors, nested claims', async () => {
+    const v = await verifier.verify(await token({ claims: { act: { sub: 'agent-b', act: { sub: 'agent-a' } }, extra: { list: [{ deep: 1 }] } } }));
+    const extra = v.claims.extra as { list: Array<{ deep: number }> };
+    for (const part of [v, v.scopes, v.actors, v.actors[0], v.ancestors, v.claims, v.claims.act, extra, extra.list, extra.list[0]]) {
+      assert.ok(Object.isFrozen(part), JSON.stringify(part));
+    }
+  });
+
   it('with no scope has no scopes', async () => {
     const v = await verifier.verify(await token({ omit: ['scope'] }));
     assert.deepEqual(v.scopes, []);
