@@ -41,6 +41,17 @@ const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
   RSA: ['e', 'kty', 'n'],
 };
 
+/** A proof header that passed every header check: its algorithm, public key and that key's RFC 7638 thumbprint. */
+interface VettedHeader {
+  readonly alg: string;
+  readonly jwk: Readonly<JWK>;
+  readonly thumbprint: string;
+}
+
+const VETTED_HEADERS_MAX = 1000;
+const REQUEST_URLS_MAX = 64;
+const NOT_JSON = 'header or payload is not a JSON object with unique members';
+
 const invalid = (detail: string) => new VerifyError('ERR_DPOP_PROOF_INVALID', { detail });
 
 /** base64url(SHA-256(value)): the `ath` of a token (RFC 9449 §4.2) and the replay key. */
@@ -69,6 +80,44 @@ export function jwkThumbprint(jwk: Record<string, unknown>): string | undefined 
  */
 export function createDpopCheck(o: DpopCheckOptions) {
   const keys = new ExpiringLru<CryptoKey>(1000);
+  // Proof headers already vetted, by their exact base64url text: a holder signs every proof with one key, so its
+  // header ({typ, alg, jwk}) is the same segment on every request and is decoded, checked and hashed once. Vetting is
+  // a pure function of the segment and this verifier's algorithms; only headers that passed are kept, and a stream
+  // of distinct ones (someone probing) just cycles the oldest out.
+  const headers = new Map<string, VettedHeader>();
+
+  /** The checks on a proof's header, in RFC 9449 §4.3 order; a refusal's detail when one fails. */
+  function vetHeader(segment: string): VettedHeader | string {
+    const header = decodeJsonSegment(segment);
+    if (!header) return NOT_JSON;
+    // RFC 9449 §4.3 check 4: "the typ JOSE Header Parameter has the value dpop+jwt".
+    if (typeof header.typ !== 'string' || !['dpop+jwt', 'application/dpop+jwt'].includes(header.typ.toLowerCase())) return `typ ${JSON.stringify(header.typ)}`;
+    // RFC 9449 §4.3 check 5: "the alg JOSE Header Parameter indicates a registered asymmetric digital signature
+    // algorithm, is not none, is supported by the application, and is acceptable per local policy".
+    if (typeof header.alg !== 'string' || !o.algorithms.has(header.alg)) return `alg ${JSON.stringify(header.alg)} not allowed`;
+    // RFC 7515 §4.1.11: we understand no critical extension.
+    if (Object.hasOwn(header, 'crit')) return 'crit header present';
+    const jwk = header.jwk;
+    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return 'jwk header missing';
+    // RFC 9449 §4.3 check 7: "the jwk JOSE Header Parameter does not contain a private key".
+    if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m))) return 'jwk holds a private key';
+    const thumbprint = jwkThumbprint(jwk as Record<string, unknown>);
+    if (!thumbprint) return 'jwk is not an EC, OKP or RSA public key';
+    const vetted: VettedHeader = Object.freeze({ alg: header.alg, jwk: Object.freeze({ ...(jwk as JWK) }), thumbprint });
+    if (headers.size >= VETTED_HEADERS_MAX) headers.delete(headers.keys().next().value!);
+    headers.set(segment, vetted);
+    return vetted;
+  }
+
+  // A server answers on a handful of public URLs: each is normalised once.
+  const requestHtus = new Map<string, string | undefined>();
+  function requestHtu(url: string): string | undefined {
+    if (requestHtus.has(url)) return requestHtus.get(url);
+    const normalized = normalizeHtu(url);
+    if (requestHtus.size >= REQUEST_URLS_MAX) requestHtus.delete(requestHtus.keys().next().value!);
+    requestHtus.set(url, normalized);
+    return normalized;
+  }
 
   return async function checkProof(request: DpopRequest, token: string, jkt: string): Promise<void> {
     const values = typeof request.proof === 'string' ? [request.proof] : (request.proof ?? []);
@@ -81,35 +130,24 @@ export function createDpopCheck(o: DpopCheckOptions) {
     // RFC 9449 §4.3 check 2: "the DPoP HTTP request header field value is a single and well-formed JWT".
     const parts = proof.split('.');
     if (parts.length !== 3) throw invalid('not a compact JWS');
-    const header = decodeJsonSegment(parts[0]!);
     const payload = decodeJsonSegment(parts[1]!);
-    if (!header || !payload) throw invalid('header or payload is not a JSON object with unique members');
-    // RFC 9449 §4.3 check 4: "the typ JOSE Header Parameter has the value dpop+jwt".
-    if (typeof header.typ !== 'string' || !['dpop+jwt', 'application/dpop+jwt'].includes(header.typ.toLowerCase())) throw invalid(`typ ${JSON.stringify(header.typ)}`);
-    // RFC 9449 §4.3 check 5: "the alg JOSE Header Parameter indicates a registered asymmetric digital signature
-    // algorithm, is not none, is supported by the application, and is acceptable per local policy".
-    if (typeof header.alg !== 'string' || !o.algorithms.has(header.alg)) throw invalid(`alg ${JSON.stringify(header.alg)} not allowed`);
-    // RFC 7515 §4.1.11: we understand no critical extension.
-    if (Object.hasOwn(header, 'crit')) throw invalid('crit header present');
-    const jwk = header.jwk;
-    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw invalid('jwk header missing');
-    // RFC 9449 §4.3 check 7: "the jwk JOSE Header Parameter does not contain a private key".
-    if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m))) throw invalid('jwk holds a private key');
-    const thumbprint = jwkThumbprint(jwk as Record<string, unknown>);
-    if (!thumbprint) throw invalid('jwk is not an EC, OKP or RSA public key');
+    if (!payload) throw invalid(NOT_JSON);
+    const header = headers.get(parts[0]!) ?? vetHeader(parts[0]!);
+    if (typeof header === 'string') throw invalid(header);
+    const { alg, jwk, thumbprint } = header;
     // RFC 9449 §7.1: "the public key to which the access token is bound ... matches the public key from the DPoP proof".
     if (thumbprint !== jkt) throw new VerifyError('ERR_DPOP_KEY_MISMATCH', { detail: `proof key ${thumbprint}` });
 
     // RFC 9449 §4.3 check 6: "the JWT signature verifies with the public key contained in the jwk JOSE Header Parameter".
-    const cacheKey = `${header.alg}:${thumbprint}`;
+    const cacheKey = `${alg}:${thumbprint}`;
     const nowMs = o.now();
     let key = keys.get(cacheKey, nowMs);
     try {
       if (!key) {
-        key = (await importJWK({ ...(jwk as JWK), ext: true }, header.alg)) as CryptoKey;
+        key = (await importJWK({ ...jwk, ext: true }, alg)) as CryptoKey;
         keys.set(cacheKey, key, nowMs + 3_600_000);
       }
-      await compactVerify(proof, key, { algorithms: [header.alg] });
+      await compactVerify(proof, key, { algorithms: [alg] });
     } catch (err) {
       throw new VerifyError('ERR_DPOP_PROOF_INVALID', { detail: `signature: ${err instanceof Error ? err.message : String(err)}`, cause: err });
     }
@@ -122,9 +160,9 @@ export function createDpopCheck(o: DpopCheckOptions) {
     if (htm !== request.method.toUpperCase()) throw invalid(`htm ${JSON.stringify(htm)}`);
     // RFC 9449 §4.3 check 9: "the htu claim matches the HTTP URI value for the HTTP request in which the JWT was
     // received, ignoring any query and fragment parts" (normalised per RFC 3986 §6.2.2-6.2.3, §4.3 "SHOULD").
-    const expectedHtu = normalizeHtu(request.url);
+    const expectedHtu = requestHtu(request.url);
     if (!expectedHtu) throw invalid('the request URL is not an absolute http(s) URL');
-    if (typeof htu !== 'string' || normalizeHtu(htu) !== expectedHtu) throw invalid(`htu ${JSON.stringify(htu)}`);
+    if (typeof htu !== 'string' || (htu !== request.url && normalizeHtu(htu) !== expectedHtu)) throw invalid(`htu ${JSON.stringify(htu)}`);
     // RFC 9449 §4.3 check 11 and §11.1: "the creation time of the JWT ... is within an acceptable window".
     if (Math.abs(nowMs / 1000 - iat) > o.windowSeconds) throw invalid('iat out of window');
     // RFC 9449 §4.3 check 12 / §7.1: "the value of the ath claim equals the hash of that access token".
