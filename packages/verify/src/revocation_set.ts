@@ -34,20 +34,30 @@ export function parseRevocationRecord(value: unknown): RevocationRecord | undefi
 
 export class RevocationSet {
   // One record per (kind, value): a later revocation of the same user or client covers everything the earlier did.
-  readonly #records = new Map<string, RevocationRecord>();
+  // One map per kind, keyed by the bare value, so a lookup hashes the token's own string (a cached token's strings
+  // keep their hash) instead of building a "kind + value" key per lookup on every call.
+  readonly #byKind: Readonly<Record<RevocationRecord['kind'], Map<string, RevocationRecord>>> = {
+    jti: new Map(),
+    sid: new Map(),
+    token_digest: new Map(),
+    sub: new Map(),
+    client: new Map(),
+  };
 
   get size(): number {
-    return this.#records.size;
+    let size = 0;
+    for (const records of Object.values(this.#byKind)) size += records.size;
+    return size;
   }
 
   add(record: RevocationRecord): void {
-    const key = `${record.kind}\u0000${record.value}`;
-    const existing = this.#records.get(key);
+    const records = this.#byKind[record.kind];
+    const existing = records.get(record.value);
     if (!existing) {
-      this.#records.set(key, record);
+      records.set(record.value, record);
       return;
     }
-    this.#records.set(key, {
+    records.set(record.value, {
       ...record,
       revokedAt: Math.max(existing.revokedAt, record.revokedAt),
       expiresAt: Math.max(existing.expiresAt, record.expiresAt),
@@ -55,39 +65,40 @@ export class RevocationSet {
   }
 
   replaceAll(records: Iterable<RevocationRecord>): void {
-    this.#records.clear();
+    for (const byValue of Object.values(this.#byKind)) byValue.clear();
     for (const record of records) this.add(record);
   }
 
   /** Drop records past `expiresAt`: every token they could match has expired too. */
   prune(nowSeconds: number): void {
-    for (const [key, record] of this.#records) {
-      if (record.expiresAt < nowSeconds) this.#records.delete(key);
+    for (const records of Object.values(this.#byKind)) {
+      for (const [value, record] of records) {
+        if (record.expiresAt < nowSeconds) records.delete(value);
+      }
     }
   }
 
   /** The first record that revokes this token, if any. */
   match(token: VerifiedToken): RevocationRecord | undefined {
-    const direct = this.#get('jti', token.jti) ?? this.#get('sid', token.sid);
+    const { jti, sid, token_digest: digests, sub, client } = this.#byKind;
+    const direct = jti.get(token.jti) ?? sid.get(token.sid);
     if (direct) return direct;
     // A revoked ancestor revokes every token derived from it, whenever issued.
-    for (const digest of token.ancestors) {
-      const byAncestor = this.#get('token_digest', digest);
-      if (byAncestor) return byAncestor;
+    if (digests.size > 0) {
+      for (const digest of token.ancestors) {
+        const byAncestor = digests.get(digest);
+        if (byAncestor) return byAncestor;
+      }
     }
     // A user or client revocation kills tokens issued up to that moment, not tokens issued after it.
-    const issuedBefore = (record: RevocationRecord | undefined) =>
-      record && token.iat <= record.revokedAt ? record : undefined;
-    const bySub = issuedBefore(this.#get('sub', token.sub));
-    if (bySub) return bySub;
-    for (const client of [token.clientId, ...revokableActors(token.actors)]) {
-      const byClient = issuedBefore(this.#get('client', client));
-      if (byClient) return byClient;
+    const bySub = sub.get(token.sub);
+    if (bySub && token.iat <= bySub.revokedAt) return bySub;
+    if (client.size > 0) {
+      for (const id of [token.clientId, ...revokableActors(token.actors)]) {
+        const byClient = client.get(id);
+        if (byClient && token.iat <= byClient.revokedAt) return byClient;
+      }
     }
     return undefined;
-  }
-
-  #get(kind: RevocationRecord['kind'], value: string): RevocationRecord | undefined {
-    return this.#records.get(`${kind}\u0000${value}`);
   }
 }

@@ -9,7 +9,7 @@ import { precheck } from '../src/precheck.js';
 import { VerifyError } from '../src/errors.js';
 import { RevocationSet } from '../src/revocation_set.js';
 import { SseParser } from '../src/sse.js';
-import type { VerifiedToken } from 'delegation-token-verify';
+import type { RevocationRecord, VerifiedToken } from 'delegation-token-verify';
 
 describe('hasDuplicateMember', () => {
   const cases: Array<[string, boolean]> = [
@@ -391,6 +391,27 @@ describe('RevocationSet matching (wire format v1)', () => {
       assert.equal(set.match(token(iat)) !== undefined, revoked, `${JSON.stringify(record)} iat=${iat}`);
     }
   });
+  it('keeps kinds apart and matches a revoked ancestor digest whenever the token was issued', () => {
+    const withAncestors = { ...token(500), ancestors: ['d-root', 'd-parent'] };
+    const cases: Array<[RevocationRecord, VerifiedToken, boolean]> = [
+      // A value revoked as one kind does not revoke a token carrying it as another.
+      [rec('client', 'u', 1000), token(50), false],
+      [rec('sub', 'c', 1000), token(50), false],
+      [rec('jti', 's'), token(50), false],
+      [rec('sid', 'j'), token(50), false],
+      [{ kind: 'token_digest', value: 'd-parent', revokedAt: 1, expiresAt: 10_000 }, withAncestors, true],
+      [{ kind: 'token_digest', value: 'd-other', revokedAt: 1, expiresAt: 10_000 }, withAncestors, false],
+    ];
+    for (const [record, t, revoked] of cases) {
+      const set = new RevocationSet();
+      // Unrelated records of every kind alongside, so no kind is empty.
+      for (const kind of ['sid', 'sub', 'client', 'jti', 'token_digest'] as const) set.add({ kind, value: 'unrelated', revokedAt: 1000, expiresAt: 10_000 });
+      set.add(record);
+      assert.equal(set.match(t)?.value === record.value, revoked, `${JSON.stringify(record)}`);
+      assert.equal(set.size, 6);
+    }
+  });
+
   it('keeps the latest revokedAt per subject and prunes after expiresAt', () => {
     const set = new RevocationSet();
     set.add(rec('sub', 'u', 200));
