@@ -13,6 +13,11 @@ export interface AuditWriterOptions {
   /** Largest batch per round trip, and the most events waiting before new ones are dropped (bounded memory). */
   maxBatch?: number;
   maxPending?: number;
+  /**
+   * At least this long between two appends (see createBatchQueue; default 0, every tick): under load the events of
+   * the interval share one round trip. The first event after a quiet spell is still written on the next tick.
+   */
+  minIntervalMs?: number;
 }
 
 /** Events are plain JSON-safe objects built by the emitters; they are stored bounded (bounds.ts: a client's oversized
@@ -34,6 +39,7 @@ export function attachAuditWriter(events: DecisionEvents, o: AuditWriterOptions)
     },
     ...(o.maxBatch ? { maxBatch: o.maxBatch } : {}),
     ...(o.maxPending ? { maxPending: o.maxPending } : {}),
+    ...(o.minIntervalMs ? { minIntervalMs: o.minIntervalMs } : {}),
   });
   events.on((e) => queue.push(toStored(e)));
   return queue;

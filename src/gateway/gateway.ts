@@ -44,27 +44,13 @@ export interface GatewayDeps {
 const DEPENDENCY_FAILURES = new Set(['ERR_JWKS_UNAVAILABLE']);
 
 /**
- * The audit writer stores a batch per tick; a gateway decides far more often than the service exchanges, so its
- * appends are spaced by at least this long and the events of the window share one round trip (per-batch MULTI,
+ * The audit writer stores a batch per tick by default; a gateway decides far more often than the service exchanges, so
+ * its appends are spaced by at least this long and the events of the window share one round trip (per-batch MULTI,
  * trims and reply parsing were a third of the audit's CPU per call). An event waits at most this much longer.
  */
 const AUDIT_WINDOW_MS = 5;
 /** Half the shortest `sessionTtlSeconds` (60): a session in use keeps its Redis TTL sliding. */
 const SESSION_REFRESH_SECONDS = 30;
-
-/** `log` whose appends start at least `windowMs` apart: the writer's queue is sequential, so events gather meanwhile. */
-function spacedAppends(log: AuditLog, windowMs: number): AuditLog {
-  return {
-    async append(events) {
-      const began = performance.now();
-      await log.append(events);
-      const rest = windowMs - (performance.now() - began);
-      if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
-    },
-    query: (filter, page) => log.query(filter, page),
-    length: () => log.length(),
-  };
-}
 
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger } = deps;
@@ -100,7 +86,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const metrics = createGatewayMetrics();
   const events = createDecisionEvents((err) => logger.error({ err }, 'decision listener failed'));
   events.on((event) => logger.info({ event }, 'gateway decision'));
-  const audit = attachAuditWriter(events, { log: spacedAppends(stores.audit, AUDIT_WINDOW_MS), logger, onDropped: (n) => metrics.auditDropped.inc(n) });
+  const audit = attachAuditWriter(events, { log: stores.audit, logger, onDropped: (n) => metrics.auditDropped.inc(n), minIntervalMs: AUDIT_WINDOW_MS });
   const signer = createAssertionSigner(keys, config.publicUrl, config.assertionTtlSeconds);
   const upstreamTokens = config.routes.some((r) => r.upstreamAuth === 'exchange')
     ? createUpstreamTokens({ tokenEndpoint: `${config.issuer}/token`, clientId: config.client.clientId, clientSecret, timeoutMs: config.upstreamTimeoutMs })
