@@ -106,7 +106,11 @@ function joseReason(err: unknown): string {
  * const proof = await proofs.check({ values: ctx.req.headersDistinct.dpop, method: ctx.method, setNonce: (n) => ctx.set('DPoP-Nonce', n) });
  */
 export function createDpopProofChecker(o: DpopProofOptions) {
-  const expectedHtu = new URL(o.htu).href;
+  // The token endpoint's public URL, normalised as a proof's htu is (no query or fragment).
+  const endpoint = new URL(o.htu);
+  endpoint.search = '';
+  endpoint.hash = '';
+  const expectedHtu = endpoint.href;
   const algorithms = new Set(o.algorithms);
   // Imported keys by alg and thumbprint: a holder signs every proof with the same key, so a repeated key costs one
   // SHA-256 instead of a key import. The thumbprint fixes the key (RFC 7638 §1), so a cached entry never goes stale;
@@ -182,12 +186,15 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     if (payload.htm !== req.method) throw invalid('htm_mismatch');
     // RFC 9449 §4.3 check 9: "the htu claim matches the HTTP URI value for the HTTP request in which the JWT was
     // received, ignoring any query and fragment parts" (normalised, §4.3 "SHOULD"); the URI is the public one.
-    const htu = typeof payload.htu === 'string' ? URL.parse(payload.htu) : null;
-    if (htu) {
-      htu.search = '';
-      htu.hash = '';
+    // A proof written with exactly the normalised URL (what clients send) needs no parse: normalising is idempotent.
+    if (payload.htu !== expectedHtu) {
+      const htu = typeof payload.htu === 'string' ? URL.parse(payload.htu) : null;
+      if (htu) {
+        htu.search = '';
+        htu.hash = '';
+      }
+      if (htu?.href !== expectedHtu) throw invalid('htu_mismatch');
     }
-    if (htu?.href !== expectedHtu) throw invalid('htu_mismatch');
     // RFC 9449 §4.3 check 11 and §11.1: "the creation time of the JWT ... is within an acceptable window".
     if (Math.abs(now - payload.iat) > o.windowSeconds) throw invalid('iat_out_of_window');
     // RFC 9449 §8: a missing or no longer valid server nonce is answered use_dpop_nonce with a fresh DPoP-Nonce.

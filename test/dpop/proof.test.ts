@@ -63,6 +63,16 @@ describe('createDpopProofChecker: a header checked once is still only a header',
     assert.equal((await check(await sign({})))?.jkt, jwkThumbprint(jwk as Record<string, unknown>)!.jkt);
   });
 
+  it('htu (RFC 9449 §4.3 check 9): the endpoint URL as written, or normalised to it; any other URL is refused', async () => {
+    const { check, sign, reason } = await setup();
+    for (const written of [htu, 'HTTPS://STS.EXAMPLE/token', 'https://sts.example:443/token', `${htu}?x=1#f`, 'https://sts.example/a/../token']) {
+      assert.ok(await check(await sign({}, { htu: written })), written);
+    }
+    for (const written of ['https://sts.example/token/', 'https://sts.example/Token', 'http://sts.example/token', 'https://sts.example:8443/token', 'token', 42]) {
+      assert.equal(await reason(await sign({}, { htu: written })), 'htu_mismatch', String(written));
+    }
+  });
+
   it('a refused header is refused every time it comes (never remembered)', async () => {
     const { jwk, sign, reason } = await setup();
     for (let i = 0; i < 2; i++) {
