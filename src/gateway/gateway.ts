@@ -11,7 +11,7 @@ import { resolveSecret } from '../config/secrets.js';
 import { loadOrCreateKeys, type LoadedKeys } from '../keys/index.js';
 import { createMemoryStores } from '../stores/memory/index.js';
 import { connectRedis, createRedisClient, createRedisStores } from '../stores/redis/index.js';
-import type { AuditLog, Stores } from '../stores/types.js';
+import type { Stores } from '../stores/types.js';
 import { createAssertionSigner } from './assertion.js';
 import type { GatewayConfig } from './config.js';
 import { createDecider } from './decide.js';

@@ -2,6 +2,7 @@
 import { parseMcpToolDetails, type McpToolDetails } from './constraints.js';
 import { VerifyError } from './errors.js';
 import { deepFreeze } from './freeze.js';
+import { setBounded } from './lru.js';
 
 const MCP_TOOL = 'mcp_tool';
 
@@ -97,8 +98,7 @@ export class OwnToolDetailsCache {
       this.last = { text, resolved };
       // A stream of distinct details (per-user values, or someone probing) cycles the oldest entries out.
       if (this.seenOnce.delete(text)) {
-        if (this.entries.size >= CACHE_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-        this.entries.set(text, resolved);
+        setBounded(this.entries, text, resolved, CACHE_ENTRIES);
       } else {
         if (this.seenOnce.size >= CACHE_ENTRIES) this.seenOnce.delete(this.seenOnce.values().next().value!);
         this.seenOnce.add(text);

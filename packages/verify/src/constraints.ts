@@ -300,7 +300,7 @@ export function checkArguments(constraints: ArgumentConstraints, args: unknown):
 /**
  * A constraint with every keyword in a field of its own, in one fixed shape. Constraints parsed from JSON come in as
  * many shapes as keyword combinations, and reading absent keywords off them on every call is what made a check slow;
- * this shape is read the same way on every call. Built once per constraint object the verifier froze (see `compiled`).
+ * this shape is read the same way on every call. Built once per constraint object the verifier froze (see `compiledConstraint`).
  */
 class CompiledConstraint {
   readonly type: ConstraintType | undefined;
@@ -323,7 +323,10 @@ class CompiledConstraint {
   readonly properties: readonly CompiledMember[];
   /** `additionalProperties: false`: the names `properties` allows, and no other. */
   readonly closed: ReadonlySet<string> | undefined;
-  /** This object and every constraint inside it are frozen, so the compiled form can never go stale. */
+  /**
+   * This object, its `properties` map and every constraint inside them are frozen, so what was derived from them here
+   * can never go stale (`const`, `enum` and `required` are kept by reference and read live).
+   */
   readonly frozen: boolean;
 
   constructor(c: Constraint) {
@@ -345,8 +348,6 @@ class CompiledConstraint {
     this.object = c.properties !== undefined || c.required !== undefined || c.additionalProperties !== undefined;
     this.frozen =
       Object.isFrozen(c) &&
-      (c.enum === undefined || Object.isFrozen(c.enum)) &&
-      (c.required === undefined || Object.isFrozen(c.required)) &&
       (c.properties === undefined || Object.isFrozen(c.properties)) &&
       (this.items === undefined || this.items.frozen) &&
       this.properties.every((member) => member.constraint.frozen);

@@ -101,30 +101,20 @@ export function decide(token: DecisionToken, toolName: string, args: unknown): D
   if (toolName.length === 0 || !token.scopes.includes(toolName)) {
     return { allow: false, reason: 'insufficient_scope', scopes: [toolName] };
   }
-  // The common case, a call within the first entry for this tool, allocates nothing; the refusal collects the rest.
-  const all = token.authorizationDetails;
-  let first = -1;
-  for (let i = 0; i < all.length; i++) {
-    if (all[i]!.actions.includes(toolName)) {
-      first = i;
-      break;
-    }
+  // A call allowed by the first entry for this tool allocates nothing; only a refusal collects the entries.
+  let entries: McpToolDetails[] | undefined;
+  let violations: ArgumentViolation[] | undefined;
+  for (const entry of token.authorizationDetails) {
+    if (!entry.actions.includes(toolName)) continue;
+    if (args === ANY_ARGUMENTS) return ALLOW;
+    // RFC 9396 §2: the entries of one type are alternatives; a call within any one of them is authorized.
+    const violation = firstViolation(entry, args);
+    if (violation === undefined) return ALLOW;
+    (entries ??= []).push(entry);
+    (violations ??= []).push(violation);
   }
   // No entry for this tool here: the scope is the whole grant.
-  if (first === -1 || args === ANY_ARGUMENTS) return ALLOW;
-  const violation = firstViolation(all[first]!, args);
-  if (violation === undefined) return ALLOW;
-  const entries: McpToolDetails[] = [all[first]!];
-  const violations: ArgumentViolation[] = [violation];
-  for (let i = first + 1; i < all.length; i++) {
-    const entry = all[i]!;
-    if (!entry.actions.includes(toolName)) continue;
-    // RFC 9396 §2: the entries of one type are alternatives; a call within any one of them is authorized.
-    const next = firstViolation(entry, args);
-    if (next === undefined) return ALLOW;
-    entries.push(entry);
-    violations.push(next);
-  }
+  if (entries === undefined || violations === undefined) return ALLOW;
   return { allow: false, reason: 'insufficient_authorization_details', authorizationDetails: entries, violations };
 }
 

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { compactVerify, importJWK, type CryptoKey, type JWK } from 'jose';
 import { VerifyError } from './errors.js';
 import { decodeJsonSegment } from './json_strict.js';
-import { ExpiringLru } from './lru.js';
+import { deepFreeze } from './freeze.js';
+import { ExpiringLru, setBounded } from './lru.js';
 import type { DpopNonces } from './dpop_nonce.js';
 import type { DpopReplayStore } from './dpop_replay.js';
 
@@ -103,9 +104,8 @@ export function createDpopCheck(o: DpopCheckOptions) {
     if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m))) return 'jwk holds a private key';
     const thumbprint = jwkThumbprint(jwk as Record<string, unknown>);
     if (!thumbprint) return 'jwk is not an EC, OKP or RSA public key';
-    const vetted: VettedHeader = Object.freeze({ alg: header.alg, jwk: Object.freeze({ ...(jwk as JWK) }), thumbprint });
-    if (headers.size >= VETTED_HEADERS_MAX) headers.delete(headers.keys().next().value!);
-    headers.set(segment, vetted);
+    const vetted: VettedHeader = deepFreeze({ alg: header.alg, jwk: jwk as JWK, thumbprint });
+    setBounded(headers, segment, vetted, VETTED_HEADERS_MAX);
     return vetted;
   }
 
@@ -114,8 +114,7 @@ export function createDpopCheck(o: DpopCheckOptions) {
   function requestHtu(url: string): string | undefined {
     if (requestHtus.has(url)) return requestHtus.get(url);
     const normalized = normalizeHtu(url);
-    if (requestHtus.size >= REQUEST_URLS_MAX) requestHtus.delete(requestHtus.keys().next().value!);
-    requestHtus.set(url, normalized);
+    setBounded(requestHtus, url, normalized, REQUEST_URLS_MAX);
     return normalized;
   }
 

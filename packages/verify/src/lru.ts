@@ -40,3 +40,12 @@ export class ExpiringLru<V> {
     this.#entries.clear();
   }
 }
+
+/**
+ * `map.set(key, value)`, first dropping the oldest entry (insertion order) when the map already holds `max`: a bounded
+ * memo that a stream of distinct keys (someone probing) only cycles through.
+ */
+export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  if (map.size >= max && !map.has(key)) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}

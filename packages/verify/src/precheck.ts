@@ -5,6 +5,7 @@ import { parseClaimsSet } from './claims_set.js';
 import { VerifyError } from './errors.js';
 import { decodeJsonSegment, decodeSegmentText, hasDuplicateMember, type MemberSpan } from './json_strict.js';
 import { deepFreeze } from './freeze.js';
+import { setBounded } from './lru.js';
 
 /** Our tokens are well under 4 KiB; anything far larger is refused before it costs a JSON parse. */
 export const MAX_TOKEN_LENGTH = 16_384;
@@ -79,12 +80,9 @@ function decodeHeader(segment: string): Readonly<Record<string, unknown>> | unde
   if (known) return known;
   const header = decodeJsonSegment(segment);
   if (!header) return undefined;
-  // A stream of distinct headers (someone probing) just cycles the oldest entries out.
-  if (decodedHeaders.size >= DECODED_HEADERS_MAX) decodedHeaders.delete(decodedHeaders.keys().next().value!);
-  decodedHeaders.set(segment, deepFreeze(header));
+  setBounded(decodedHeaders, segment, deepFreeze(header), DECODED_HEADERS_MAX);
   return header;
 }
-
 
 // RFC 7515 §4.1.9: typ is compared case-insensitively, and "application/" is implied when there is no "/".
 function normalizeTyp(typ: string): string {

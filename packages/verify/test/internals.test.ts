@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { basicAuthorization, issuerEndpoint } from '../src/issuer_http.js';
 import { decodeSegmentText, hasDuplicateMember, type MemberSpan } from '../src/json_strict.js';
 import { OwnToolDetailsCache } from '../src/authorization_details.js';
-import { ExpiringLru } from '../src/lru.js';
+import { ExpiringLru, setBounded } from '../src/lru.js';
 import { precheck } from '../src/precheck.js';
 import { VerifyError } from '../src/errors.js';
 import { RevocationSet } from '../src/revocation_set.js';
@@ -350,6 +350,17 @@ describe('ExpiringLru', () => {
     assert.equal(lru.get('a', 0), 1);
     assert.equal(lru.get('c', 1_000), undefined);
     assert.equal(lru.size, 1);
+  });
+});
+
+describe('setBounded', () => {
+  it('holds at most max entries, dropping the oldest; setting a key it holds drops nothing', () => {
+    const map = new Map<string, number>();
+    for (const [k, v] of [['a', 1], ['b', 2], ['c', 3]] as const) setBounded(map, k, v, 3);
+    setBounded(map, 'b', 20, 3);
+    assert.deepEqual([...map], [['a', 1], ['b', 20], ['c', 3]]);
+    setBounded(map, 'd', 4, 3);
+    assert.deepEqual([...map], [['b', 20], ['c', 3], ['d', 4]]);
   });
 });
 
