@@ -81,7 +81,6 @@ export async function adminRevokeSession(svc: BenchService, token: string, sid: 
   return true;
 }
 
-/** Runs `task` over `items` with at most `concurrency` in flight, keeping the order of results. */
 /** `count` fresh single-use ES256 DPoP proofs for `POST <svc>/token` (RFC 9449 §4.2), signed before a timed run. */
 export function tokenEndpointProofs(svc: BenchService, key: { privateKey: CryptoKey; jwk: JWK }, count: number): Promise<string[]> {
   return Promise.all(
@@ -93,6 +92,7 @@ export function tokenEndpointProofs(svc: BenchService, key: { privateKey: Crypto
   );
 }
 
+/** Runs `task` over `items` with at most `concurrency` in flight, keeping the order of results. */
 export async function mapLimit<T, R>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
