@@ -1,6 +1,7 @@
 // Profiles one request kind per service process (baseline client_credentials, floor: the baseline plus the exchange's
 // user-token read (scenario 1), exchange, dpop: the exchange with a
-// fresh ES256 DPoP proof per request, details: the billing exchange with `authorization_details`, hop), so their CPU
+// fresh ES256 DPoP proof per request, details: the billing exchange with `authorization_details`, hop, cluster: the
+// exchange on a throw-away local three-master Redis Cluster (scripts/redis_cluster.sh), so their CPU
 // profiles can be compared frame by frame. CLI:
 //   node --import tsx bench/profile_kinds.ts [requests=20000] [kinds=baseline,exchange]
 // Prints CPU per request and the top frames of each; the .cpuprofile files stay in bench/results/profiles/kinds/.
@@ -11,6 +12,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeForm, formBody, hopForm, loginUser, mapLimit, tokenEndpointProofs } from './flows.js';
 import { SUBJECT_READ_HEADER } from './ipc.js';
 import { runLoad, type LoadOptions } from './load.js';
+import { benchCluster, type BenchCluster } from './redis_cluster.js';
 import { formatProfile, summarizeProfile } from './profile_top.js';
 import { startBenchService } from './service_process.js';
 
@@ -23,7 +25,8 @@ for (const kind of kinds) {
   const dir = join(DIR, kind);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const svc = await startBenchService({ redisUrl, cpuProfileDir: dir });
+  const cluster: BenchCluster | undefined = kind === 'cluster' ? benchCluster(undefined) : undefined;
+  const svc = await startBenchService({ redisUrl, cpuProfileDir: dir, ...(cluster ? { redisClusterNodes: cluster.nodes } : {}) });
   try {
     const users = await mapLimit(Array.from({ length: 20 }), 4, () => loginUser(svc));
     let authorization: string;
@@ -36,7 +39,7 @@ for (const kind of kinds) {
       [authorization, bodies] = [svc.basic('admin-cli'), [formBody(clientCredentialsForm)]];
       warmHeader = runHeader = { name: SUBJECT_READ_HEADER, values: users };
     }
-    else if (kind === 'exchange' || kind === 'dpop') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(exchangeForm(t)))];
+    else if (kind === 'exchange' || kind === 'dpop' || kind === 'cluster') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(exchangeForm(t)))];
     else if (kind === 'details') [authorization, bodies] = [svc.basic('agent'), users.map((t) => formBody(detailsExchangeForm(t)))];
     else {
       const crm = await mapLimit(users, 5, (t) => exchangeForCrm(svc, t));
@@ -58,6 +61,7 @@ for (const kind of kinds) {
     process.stdout.write(`${kind}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms} ms, non2xx ${r.non2xx}, CPU/req ${(cpu / (r.ok + r.non2xx)).toFixed(3)} ms, ${total} requests profiled\n`);
   } finally {
     await svc.stop();
+    cluster?.stop();
   }
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (file) process.stdout.write(`${join(dir, file)}\n${formatProfile(summarizeProfile(join(dir, file), 40), 25)}\n\n`);

@@ -1,4 +1,5 @@
 // Order statistics of a handful of repetitions, or of many latency samples.
+import { readFileSync } from 'node:fs';
 
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -25,4 +26,25 @@ export async function cpuPerOp(n: number, op: () => unknown): Promise<number> {
   for (let i = 0; i < n; i++) await op();
   const used = process.cpuUsage(before);
   return (used.user + used.system) / n;
+}
+
+/** The machine's CPU time so far (every core, every process) from Linux's /proc/stat, in clock ticks; undefined elsewhere. */
+export function machineCpuTicks(): { busy: number; total: number } | undefined {
+  let line: string | undefined;
+  try {
+    line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+  } catch {
+    return undefined;
+  }
+  // cpu user nice system idle iowait irq softirq steal ...
+  const ticks = line?.startsWith('cpu ') ? line.slice(4).trim().split(/\s+/).map(Number) : [];
+  if (ticks.length < 5 || ticks.some((t) => !Number.isFinite(t))) return undefined;
+  const total = ticks.reduce((a, b) => a + b, 0);
+  return { busy: total - ticks[3]! - ticks[4]!, total };
+}
+
+/** The fraction of the machine's CPU busy between two `machineCpuTicks()` readings (NaN when either is missing). */
+export function busyBetween(before: ReturnType<typeof machineCpuTicks>, after: ReturnType<typeof machineCpuTicks>): number {
+  if (!before || !after || after.total <= before.total) return Number.NaN;
+  return (after.busy - before.busy) / (after.total - before.total);
 }

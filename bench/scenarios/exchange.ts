@@ -10,7 +10,7 @@ import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeFor
 import { SUBJECT_READ_HEADER } from '../ipc.js';
 import { runLoad, type LoadOptions, type LoadResult } from '../load.js';
 import { fmt } from '../report.js';
-import { cpuPerOp, median } from '../stats.js';
+import { busyBetween, cpuPerOp, machineCpuTicks, median } from '../stats.js';
 
 // `floor`: the baseline's client_credentials request, plus the exchange's one store read of a user's opaque token (the
 // same readOpaqueToken call on the same Redis connection, made by a bench-only middleware in bench/server.ts before
@@ -173,9 +173,13 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
   // Service CPU per answered request: steadier than req/s on a shared machine.
   const plainCpu: number[] = [];
   const boundCpu: number[] = [];
-  const measured = async (load: Parameters<typeof runLoad>[0], cpu: number[]) => {
+  // How busy the whole machine was during the runs without DPoP: the machine-wide ceiling below holds when it is ~1.
+  const plainBusy: number[] = [];
+  const measured = async (load: Parameters<typeof runLoad>[0], cpu: number[], busy?: number[]) => {
     const before = await svc.cpuMs();
+    const ticks = machineCpuTicks();
     const r = await runLoad(load);
+    busy?.push(busyBetween(ticks, machineCpuTicks()));
     cpu.push(((await svc.cpuMs()) - before) / Math.max(1, r.ok + r.non2xx));
     return r;
   };
@@ -184,7 +188,7 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
   for (let rep = 0; rep < options.reps; rep++) {
     const runs = [
       async () => {
-        const r = await measured({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration }, plainCpu);
+        const r = await measured({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration }, plainCpu, plainBusy);
         plain.push(r.rps);
         failed += r.non2xx + r.errors + r.timeouts;
       },
@@ -247,8 +251,10 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
   // The service process alone, or the whole machine (every process, all cores busy): the larger is the ceiling.
   const ceiling = Math.max(plainCpuUs / (plainCpuUs + checkUs), plainMachineUs / (plainMachineUs + checkUs));
   ctx.report.figure('1', 'ceiling of with DPoP / without, with only the proof check added', 'ratio', [ceiling]);
+  if (plainBusy.every(Number.isFinite)) ctx.report.figure('1', 'machine CPU busy during the exchange without DPoP (/proc/stat, all cores)', '%', plainBusy.map((b) => b * 100));
+  const busy = median(plainBusy);
   ctx.report.note(
-    `scenario 1: the exchange without DPoP costs ${fmt(plainCpuUs)} µs of service CPU and at most ${fmt(plainMachineUs)} µs of machine CPU per request; the proof check costs ${fmt(checkUs)} µs here (its jose signature verification ${fmt(verifyUs)} µs), so with DPoP / without cannot exceed ${fmt(ceiling)} on this machine before the replay write, the larger request and the bound token's cnf are counted (raw node:crypto verifies the same proofs in ${fmt(rawUs)} µs)`,
+    `scenario 1: the exchange without DPoP costs ${fmt(plainCpuUs)} µs of service CPU and at most ${fmt(plainMachineUs)} µs of machine CPU per request${Number.isFinite(busy) ? ` (the machine was ${fmt(busy * 100)} % busy in those runs)` : ''}; the proof check costs ${fmt(checkUs)} µs here (its jose signature verification ${fmt(verifyUs)} µs), so with DPoP / without cannot exceed ${fmt(ceiling)} on this machine before the replay write, the larger request and the bound token's cnf are counted (raw node:crypto verifies the same proofs in ${fmt(rawUs)} µs)`,
   );
 }
 
