@@ -1,7 +1,7 @@
 // Scenario 9's gateway process (forked by bench/scenarios/gateway.ts): two gateways in one process in front of the
 // same upstream, one enforcing (verify, decide, sign, audit to Redis) and one with `enforcement: false` (plain
 // proxying), so their throughput and the process' CPU per call compare the enforcement's cost alone.
-// Messages: parent → { type: 'cpu' } | { type: 'stop' }; child → { type: 'ready', ports } | { type: 'cpu', micros }.
+// Messages: parent → { type: 'cpu' } | { type: 'stop' }; child → { type: 'ready', ports } | { type: 'cpu', micros, mainMs }.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,8 @@ try {
 process.on('message', async (m: { type: string }) => {
   if (m.type === 'cpu') {
     const { user, system } = process.cpuUsage();
-    process.send!({ type: 'cpu', micros: user + system });
+    // And the main thread's event-loop active time so far (ms): every call's JavaScript runs on that one thread.
+    process.send!({ type: 'cpu', micros: user + system, mainMs: performance.eventLoopUtilization().active });
   } else if (m.type === 'stop') {
     for (const g of gateways) await g.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });

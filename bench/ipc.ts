@@ -34,6 +34,7 @@ export type ParentMessage =
   | { id: number; type: 'revoke'; sid: string }
   | { id: number; type: 'settle' }
   | { id: number; type: 'cpu' }
+  | { id: number; type: 'main-thread' }
   | { id: number; type: 'stop' };
 
 export type ChildMessage =

@@ -49,6 +49,10 @@ async function main(): Promise<void> {
       const { user, system } = process.cpuUsage();
       return user + system;
     },
+    // Milliseconds the main thread's event loop was not waiting for I/O so far (performance.eventLoopUtilization's
+    // `active`): the service handles every request on that one thread, so when it is busy all the time, throughput is
+    // 1 / (active time per request) whatever the other cores do.
+    'main-thread': async () => performance.eventLoopUtilization().active,
     'redis-counts': async ({ reset }) => counter.read(reset),
     revoke: async ({ sid }) => service.revocation.revoke({ kind: 'sid', value: sid, by: 'bench', reason: 'bench' }),
     // Audit events are stored in batches and session records after the response: wait for both before measuring Redis.

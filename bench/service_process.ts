@@ -29,6 +29,8 @@ export interface BenchService {
   redisCounts(reset: boolean): Promise<RedisCounts>;
   /** CPU time (user + system) the service process used so far, in milliseconds. */
   cpuMs(): Promise<number>;
+  /** Time the service's main thread (its event loop) was active so far, in milliseconds. */
+  mainThreadMs(): Promise<number>;
   /** Revocation through the in-process RevocationService (fallback when the admin API is not there). */
   revokeInProcess(sid: string): Promise<void>;
   /** Resolves when queued audit events and session records have reached Redis. */
@@ -137,6 +139,7 @@ export async function startBenchService(options: StartBenchServiceOptions): Prom
     memory: (gc) => call<MemorySample>({ type: 'memory', gc }),
     redisCounts: (reset) => call<RedisCounts>({ type: 'redis-counts', reset }),
     cpuMs: async () => (await call<number>({ type: 'cpu' })) / 1000,
+    mainThreadMs: () => call<number>({ type: 'main-thread' }),
     revokeInProcess: async (sid) => {
       await call({ type: 'revoke', sid });
     },

@@ -21,11 +21,21 @@ export const max = (values: readonly number[]) => (values.length ? Math.max(...v
 
 /** CPU (all threads of this process) per call of `op`, in µs: `n` calls in a row after 200 of warm-up. */
 export async function cpuPerOp(n: number, op: () => unknown): Promise<number> {
+  return (await costPerOp(n, op)).cpuUs;
+}
+
+/**
+ * Per call of `op`, in µs, `n` calls in a row after 200 of warm-up: CPU of every thread of this process, and the time
+ * the main thread's event loop was active (not waiting for I/O or for a job on the thread pool, such as a Web Crypto
+ * signature; performance.eventLoopUtilization's `active`).
+ */
+export async function costPerOp(n: number, op: () => unknown): Promise<{ cpuUs: number; mainUs: number }> {
   for (let i = 0; i < 200; i++) await op();
+  const elu = performance.eventLoopUtilization();
   const before = process.cpuUsage();
   for (let i = 0; i < n; i++) await op();
   const used = process.cpuUsage(before);
-  return (used.user + used.system) / n;
+  return { cpuUs: (used.user + used.system) / n, mainUs: (performance.eventLoopUtilization(elu).active * 1000) / n };
 }
 
 /** The machine's CPU time so far (every core, every process) from Linux's /proc/stat, in clock ticks; undefined elsewhere. */

@@ -10,7 +10,8 @@ import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeFor
 import { SUBJECT_READ_HEADER } from '../ipc.js';
 import { runLoad, type LoadOptions, type LoadResult } from '../load.js';
 import { fmt } from '../report.js';
-import { busyBetween, cpuPerOp, machineCpuTicks, median } from '../stats.js';
+import { addedWorkCeiling } from '../ceiling.js';
+import { busyBetween, costPerOp, cpuPerOp, machineCpuTicks, median } from '../stats.js';
 
 // `floor`: the baseline's client_credentials request, plus the exchange's one store read of a user's opaque token (the
 // same readOpaqueToken call on the same Redis connection, made by a bench-only middleware in bench/server.ts before
@@ -26,6 +27,9 @@ export interface KindResult extends LoadResult {
   serviceCpuMsPerReq: number;
   /** CPU time of the whole Redis server per answered request (includes any other client of that Redis). */
   redisCpuMsPerReq: number;
+  /** Time the service's main thread was active per answered request, and the fraction of the run it was active. */
+  mainThreadMsPerReq: number;
+  mainThreadBusy: number;
 }
 
 /** Redis' used_cpu_user + used_cpu_sys, in milliseconds. */
@@ -54,12 +58,13 @@ async function runKind(ctx: BenchContext, kind: Kind, load: { duration?: number;
     bodies = crmTokens.map((t) => formBody(hopForm(t)));
   }
   await svc.redisCounts(true); // the window starts here: the hop's token minting above is not counted
-  const [cpuBefore, redisBefore] = [await svc.cpuMs(), await redisCpuMs(ctx)];
+  const [cpuBefore, redisBefore, mainBefore] = [await svc.cpuMs(), await redisCpuMs(ctx), await svc.mainThreadMs()];
   const result = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, rotatedHeader, ...load });
+  const main = (await svc.mainThreadMs()) - mainBefore;
   const [cpu, redisCpu] = [(await svc.cpuMs()) - cpuBefore, (await redisCpuMs(ctx)) - redisBefore];
   ctx.failed(kind, result.non2xx + result.errors + result.timeouts);
   const answered = Math.max(1, result.ok + result.non2xx);
-  return { ...result, serviceCpuMsPerReq: cpu / answered, redisCpuMsPerReq: redisCpu / answered };
+  return { ...result, serviceCpuMsPerReq: cpu / answered, redisCpuMsPerReq: redisCpu / answered, mainThreadMsPerReq: main / answered, mainThreadBusy: main / (result.seconds * 1000) };
 }
 
 /** Sustained exchange load (scenario 5 reuses it). */
@@ -107,6 +112,8 @@ export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
     report.figure(scenario, `${name}: latency p99`, 'ms', runs[kind].map((r) => r.p99Ms));
     report.figure(scenario, `${name}: service CPU/req`, 'ms', runs[kind].map((r) => r.serviceCpuMsPerReq));
     report.figure(scenario, `${name}: Redis server CPU/req`, 'ms', runs[kind].map((r) => r.redisCpuMsPerReq));
+    report.figure(scenario, `${name}: service main thread active/req`, 'ms', runs[kind].map((r) => r.mainThreadMsPerReq));
+    report.figure(scenario, `${name}: service main thread busy`, '%', runs[kind].map((r) => r.mainThreadBusy * 100));
     report.figure(scenario, `${name}: Redis round trips/req`, 'count', roundTrips[kind]);
   }
   report.details.redisCommandsPerRequest = commands;
@@ -123,6 +130,8 @@ export async function exchangeScenarios(ctx: BenchContext): Promise<void> {
   const floorRatio = runs.floor.map((r, i) => r.rps / runs.baseline[i]!.rps);
   report.figure('1', 'exchange / baseline throughput (per rep)', 'ratio', exchangeRatio);
   report.figure('1', 'ceiling of exchange / baseline: floor / baseline (per rep)', 'ratio', floorRatio);
+  // The service runs every request's JavaScript on one thread: when that thread is busy all the run, this is the ratio.
+  report.figure('1', 'main thread active per request, baseline / exchange (per rep)', 'ratio', runs.exchange.map((r, i) => runs.baseline[i]!.mainThreadMsPerReq / r.mainThreadMsPerReq));
   report.figure('1', 'exchange / floor throughput (per rep)', 'ratio', runs.exchange.map((r, i) => r.rps / runs.floor[i]!.rps));
   report.note(`scenario 1: floor / baseline = ${fmt(median(floorRatio))}: the baseline request plus only the exchange's one store read of the user token (no exchange work at all) already runs at that fraction of the baseline here, so exchange / baseline cannot exceed it`);
   report.figure('2', 'multi-hop / exchange throughput (per rep)', 'ratio', hopRatio);
@@ -173,14 +182,17 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
   // Service CPU per answered request: steadier than req/s on a shared machine.
   const plainCpu: number[] = [];
   const boundCpu: number[] = [];
-  // How busy the whole machine was during the runs without DPoP: the machine-wide ceiling below holds when it is ~1.
+  // What bounds the rate (bench/ceiling.ts): the service's main-thread time per request and how busy the machine was.
+  const plainMain: number[] = [];
+  const boundMain: number[] = [];
   const plainBusy: number[] = [];
-  const measured = async (load: Parameters<typeof runLoad>[0], cpu: number[], busy?: number[]) => {
-    const before = await svc.cpuMs();
-    const ticks = machineCpuTicks();
+  const measured = async (load: Parameters<typeof runLoad>[0], cpu: number[], main: number[], busy?: number[]) => {
+    const [before, mainBefore, ticks] = [await svc.cpuMs(), await svc.mainThreadMs(), machineCpuTicks()];
     const r = await runLoad(load);
     busy?.push(busyBetween(ticks, machineCpuTicks()));
-    cpu.push(((await svc.cpuMs()) - before) / Math.max(1, r.ok + r.non2xx));
+    const answered = Math.max(1, r.ok + r.non2xx);
+    main.push(((await svc.mainThreadMs()) - mainBefore) / answered);
+    cpu.push(((await svc.cpuMs()) - before) / answered);
     return r;
   };
   let failed = 0;
@@ -188,7 +200,7 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
   for (let rep = 0; rep < options.reps; rep++) {
     const runs = [
       async () => {
-        const r = await measured({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration }, plainCpu, plainBusy);
+        const r = await measured({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration }, plainCpu, plainMain, plainBusy);
         plain.push(r.rps);
         failed += r.non2xx + r.errors + r.timeouts;
       },
@@ -197,7 +209,7 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
         // a pool sized for a slower machine would count failures instead of exchanges.
         if (plain.length) needed = Math.max(needed, Math.ceil(Math.max(...plain) * options.duration * 1.5));
         const proofs = await proofsFor(needed);
-        const r = await measured({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration, rotatedHeader: { name: 'dpop', values: proofs } }, boundCpu);
+        const r = await measured({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration, rotatedHeader: { name: 'dpop', values: proofs } }, boundCpu, boundMain);
         bound.push(r.rps);
         failed += r.non2xx + r.errors + r.timeouts;
         if (r.ok + r.non2xx > needed) ctx.log(`  DPoP exchange ran out of proofs (${needed}); raising the pool`);
@@ -227,10 +239,10 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
     now: () => Math.floor(Date.now() / 1000),
   });
   let next = 0;
-  const checkUs = await cpuPerOp(2000, () => checker.check({ values: [samples[next++]!], method: 'POST', setNonce: () => undefined }));
+  const check = await costPerOp(2000, () => checker.check({ values: [samples[next++]!], method: 'POST', setNonce: () => undefined }));
   // The same 2,200 proofs, each verified once as the checker saw them (a fresh string every call, as in the service).
   let again = 0;
-  const verifyUs = await cpuPerOp(2000, () => compactVerify(samples[again++]!, publicKey, { algorithms: ['ES256'] }));
+  const verify = await costPerOp(2000, () => compactVerify(samples[again++]!, publicKey, { algorithms: ['ES256'] }));
   // The same signatures verified by node:crypto directly (synchronous, no WebCrypto job): a reference for what jose's
   // WebCrypto path adds, not something the service may use (every JOSE operation goes through jose).
   const rawKey = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
@@ -243,18 +255,19 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
     const { input, signature } = split[raw++]!;
     if (!rawVerify('sha256', input, { key: rawKey, dsaEncoding: 'ieee-p1363' }, signature)) throw new Error('a DPoP proof did not verify');
   });
-  ctx.report.figure('1', 'one DPoP proof check as the service runs it, replay write excluded: CPU/op (bench process)', 'µs', [checkUs]);
-  ctx.report.figure('1', '  of which one jose compactVerify ES256 on a cached key: CPU/op (bench process)', 'µs', [verifyUs]);
-  ctx.report.figure('1', 'one raw ECDSA P-256 verification, node:crypto (reference): CPU/op (bench process)', 'µs', [rawUs]);
-  const plainCpuUs = median(plainCpu) * 1000;
-  const plainMachineUs = (availableParallelism() / median(plain)) * 1e6;
-  // The service process alone, or the whole machine (every process, all cores busy): the larger is the ceiling.
-  const ceiling = Math.max(plainCpuUs / (plainCpuUs + checkUs), plainMachineUs / (plainMachineUs + checkUs));
-  ctx.report.figure('1', 'ceiling of with DPoP / without, with only the proof check added', 'ratio', [ceiling]);
-  if (plainBusy.every(Number.isFinite)) ctx.report.figure('1', 'machine CPU busy during the exchange without DPoP (/proc/stat, all cores)', '%', plainBusy.map((b) => b * 100));
-  const busy = median(plainBusy);
-  ctx.report.note(
-    `scenario 1: the exchange without DPoP costs ${fmt(plainCpuUs)} µs of service CPU and at most ${fmt(plainMachineUs)} µs of machine CPU per request${Number.isFinite(busy) ? ` (the machine was ${fmt(busy * 100)} % busy in those runs)` : ''}; the proof check costs ${fmt(checkUs)} µs here (its jose signature verification ${fmt(verifyUs)} µs), so with DPoP / without cannot exceed ${fmt(ceiling)} on this machine before the replay write, the larger request and the bound token's cnf are counted (raw node:crypto verifies the same proofs in ${fmt(rawUs)} µs)`,
+  const report = ctx.report;
+  report.figure('1', 'service main thread active per exchange without DPoP', 'µs', plainMain.map((m) => m * 1000));
+  report.figure('1', 'service main thread active per exchange with DPoP', 'µs', boundMain.map((m) => m * 1000));
+  if (plainBusy.every(Number.isFinite)) report.figure('1', 'machine CPU busy during the exchange without DPoP (/proc/stat, all cores)', '%', plainBusy.map((b) => b * 100));
+  report.figure('1', 'one DPoP proof check as the service runs it, replay write excluded: CPU/op (bench process)', 'µs', [check.cpuUs]);
+  report.figure('1', '  the same: main thread active/op (bench process)', 'µs', [check.mainUs]);
+  report.figure('1', '  of which one jose compactVerify ES256 on a cached key: CPU/op; main thread/op (bench process)', 'µs', [verify.cpuUs, verify.mainUs]);
+  report.figure('1', 'one raw ECDSA P-256 verification, node:crypto (reference): CPU/op (bench process)', 'µs', [rawUs]);
+  const without = { rps: median(plain), mainUsPerReq: median(plainMain) * 1000, machineBusy: median(plainBusy), cores: availableParallelism() };
+  const ceiling = addedWorkCeiling(without, { mainUs: check.mainUs, cpuUs: check.cpuUs });
+  report.figure('1', 'ceiling of with DPoP / without, with only the proof check added', 'ratio', [ceiling.ratio]);
+  report.note(
+    `scenario 1: without DPoP the service's main thread was active ${fmt(without.mainUsPerReq)} µs per exchange (${fmt(without.mainUsPerReq * without.rps / 1e4)} % of the run) and the machine ${fmt(without.machineBusy * 100)} % busy; one proof check costs ${fmt(check.mainUs)} µs of main thread and ${fmt(check.cpuUs)} µs of CPU (its jose verification ${fmt(verify.mainUs)} and ${fmt(verify.cpuUs)} µs; raw node:crypto ${fmt(rawUs)} µs of CPU, synchronous), so with DPoP / without cannot exceed ${fmt(ceiling.ratio)} here (main-thread bound ${fmt(ceiling.mainThread)}, machine bound ${fmt(ceiling.machine)}; bench/ceiling.ts) before the replay write, the larger request and the bound token's cnf are counted; measured with DPoP: ${fmt(median(boundMain) * 1000)} µs of main thread per exchange`,
   );
 }
 
