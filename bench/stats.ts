@@ -46,8 +46,9 @@ export function machineCpuTicks(): { busy: number; total: number } | undefined {
   } catch {
     return undefined;
   }
-  // cpu user nice system idle iowait irq softirq steal ...
-  const ticks = line?.startsWith('cpu ') ? line.slice(4).trim().split(/\s+/).map(Number) : [];
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice: guest time is already counted in user and
+  // nice, so the first eight fields are the whole.
+  const ticks = line?.startsWith('cpu ') ? line.slice(4).trim().split(/\s+/).slice(0, 8).map(Number) : [];
   if (ticks.length < 5 || ticks.some((t) => !Number.isFinite(t))) return undefined;
   const total = ticks.reduce((a, b) => a + b, 0);
   return { busy: total - ticks[3]! - ticks[4]!, total };

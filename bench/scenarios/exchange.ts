@@ -22,14 +22,31 @@ const KINDS: Kind[] = ['baseline', 'floor', 'exchange', 'hop'];
 
 const P99_LIMIT_MS = 10;
 
-export interface KindResult extends LoadResult {
+/** One load run and what it cost the service and the machine (bench/ceiling.ts uses the last three). */
+export interface MeasuredRun extends LoadResult {
   /** CPU time of the service process per answered request: less sensitive to a noisy machine than req/s. */
   serviceCpuMsPerReq: number;
-  /** CPU time of the whole Redis server per answered request (includes any other client of that Redis). */
-  redisCpuMsPerReq: number;
   /** Time the service's main thread was active per answered request, and the fraction of the run it was active. */
   mainThreadMsPerReq: number;
   mainThreadBusy: number;
+  /** Fraction of every core of the machine busy during the run (/proc/stat; NaN where there is none). */
+  machineBusy: number;
+}
+
+export interface KindResult extends MeasuredRun {
+  /** CPU time of the whole Redis server per answered request (includes any other client of that Redis). */
+  redisCpuMsPerReq: number;
+}
+
+/** `runLoad` against the bench service, with the service's CPU and main-thread time and the machine's load around it. */
+async function runMeasured(ctx: BenchContext, load: LoadOptions): Promise<MeasuredRun> {
+  const { svc } = ctx;
+  const [cpuBefore, mainBefore, ticks] = [await svc.cpuMs(), await svc.mainThreadMs(), machineCpuTicks()];
+  const result = await runLoad(load);
+  const machineBusy = busyBetween(ticks, machineCpuTicks());
+  const [cpu, main] = [(await svc.cpuMs()) - cpuBefore, (await svc.mainThreadMs()) - mainBefore];
+  const answered = Math.max(1, result.ok + result.non2xx);
+  return { ...result, serviceCpuMsPerReq: cpu / answered, mainThreadMsPerReq: main / answered, mainThreadBusy: main / (result.seconds * 1000), machineBusy };
 }
 
 /** Redis' used_cpu_user + used_cpu_sys, in milliseconds. */
@@ -58,13 +75,11 @@ async function runKind(ctx: BenchContext, kind: Kind, load: { duration?: number;
     bodies = crmTokens.map((t) => formBody(hopForm(t)));
   }
   await svc.redisCounts(true); // the window starts here: the hop's token minting above is not counted
-  const [cpuBefore, redisBefore, mainBefore] = [await svc.cpuMs(), await redisCpuMs(ctx), await svc.mainThreadMs()];
-  const result = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, rotatedHeader, ...load });
-  const main = (await svc.mainThreadMs()) - mainBefore;
-  const [cpu, redisCpu] = [(await svc.cpuMs()) - cpuBefore, (await redisCpuMs(ctx)) - redisBefore];
+  const redisBefore = await redisCpuMs(ctx);
+  const result = await runMeasured(ctx, { url: svc.url, authorization, bodies, connections: options.connections, rotatedHeader, ...load });
+  const redisCpu = (await redisCpuMs(ctx)) - redisBefore;
   ctx.failed(kind, result.non2xx + result.errors + result.timeouts);
-  const answered = Math.max(1, result.ok + result.non2xx);
-  return { ...result, serviceCpuMsPerReq: cpu / answered, redisCpuMsPerReq: redisCpu / answered, mainThreadMsPerReq: main / answered, mainThreadBusy: main / (result.seconds * 1000) };
+  return { ...result, redisCpuMsPerReq: redisCpu / Math.max(1, result.ok + result.non2xx) };
 }
 
 /** Sustained exchange load (scenario 5 reuses it). */
@@ -186,13 +201,11 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
   const plainMain: number[] = [];
   const boundMain: number[] = [];
   const plainBusy: number[] = [];
-  const measured = async (load: Parameters<typeof runLoad>[0], cpu: number[], main: number[], busy?: number[]) => {
-    const [before, mainBefore, ticks] = [await svc.cpuMs(), await svc.mainThreadMs(), machineCpuTicks()];
-    const r = await runLoad(load);
-    busy?.push(busyBetween(ticks, machineCpuTicks()));
-    const answered = Math.max(1, r.ok + r.non2xx);
-    main.push(((await svc.mainThreadMs()) - mainBefore) / answered);
-    cpu.push(((await svc.cpuMs()) - before) / answered);
+  const measured = async (load: LoadOptions, cpu: number[], main: number[], busy?: number[]) => {
+    const r = await runMeasured(ctx, load);
+    busy?.push(r.machineBusy);
+    main.push(r.mainThreadMsPerReq);
+    cpu.push(r.serviceCpuMsPerReq);
     return r;
   };
   let failed = 0;
@@ -293,9 +306,8 @@ export async function detailsExchangeScenario(ctx: BenchContext): Promise<void> 
   let failed = 0;
   // Both runs read every body (the same load-generator cost): without details an access token, with them the member.
   const measured = async (bodies: string[], expectInBody: string, rps: number[], cpu: number[]) => {
-    const before = await svc.cpuMs();
-    const r = await runLoad({ url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration, expectInBody });
-    cpu.push(((await svc.cpuMs()) - before) / Math.max(1, r.ok + r.non2xx));
+    const r = await runMeasured(ctx, { url: svc.url, authorization, bodies, connections: options.connections, duration: options.duration, expectInBody });
+    cpu.push(r.serviceCpuMsPerReq);
     rps.push(r.rps);
     failed += r.non2xx + r.errors + r.timeouts + r.mismatched;
   };
