@@ -23,7 +23,8 @@ import { startBenchService } from './service_process.js';
 export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 export const SETUP =
-  'service in a forked child process (bench/server.ts: createService on real Redis, --expose-gc); load generator ' +
+  'service in a forked child process (bench/server.ts compiled by tsc as `npm run build` compiles src/, see ' +
+  'bench/build.ts: createService on real Redis, --expose-gc); verify SDK figures from its dist build; load generator ' +
   '(autocannon, programmatic) and the verify loops in the bench process; both share the same cores';
 
 function newestProfile(dir: string, since: number): string | undefined {

@@ -37,13 +37,14 @@ function packageOf(url: string, functionName: string): string {
     const rest = url.slice(nm + 'node_modules/'.length).split('/');
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
-  const src = url.match(/\/(src|bench|examples)\/([^/]+)/);
+  // The bench's compiled build (bench/build.ts) counts as the sources it was built from.
+  const src = url.replace('/bench/results/build/', '/').match(/\/(src|bench|examples|packages\/verify)\/([^/]+)/);
   return src ? `${src[1]}/${src[2]}` : url.replace(/^file:\/\//, '');
 }
 
 function frameName(node: ProfileNode): string {
   const { functionName, url, lineNumber } = node.callFrame;
-  const short = url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(/^.*\/(src|bench)\//, '$1/');
+  const short = url.replace(/^file:\/\//, '').replace('/bench/results/build/', '/').replace(/^.*node_modules\//, '').replace(/^.*\/(src|bench)\//, '$1/');
   return `${functionName || '(anonymous)'} ${short ? `${short}:${lineNumber + 1}` : ''}`.trim();
 }
 

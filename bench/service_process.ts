@@ -5,8 +5,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { benchBuild } from './build.js';
 import { CLIENT_IDS, secretEnvName, type BenchClientId } from './config.js';
 import type { ChildMessage, MemorySample, ParentMessage, RedisCounts, ServerStartOptions } from './ipc.js';
 import { deleteClusterKeysWithPrefix } from './redis_cluster.js';
@@ -50,10 +50,6 @@ export interface StartBenchServiceOptions {
   replicaOf?: BenchService;
 }
 
-
-const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
-
-
 export async function startBenchService(options: StartBenchServiceOptions): Promise<BenchService> {
   const port = await freePort();
   const replicaOf = options.replicaOf;
@@ -66,8 +62,9 @@ export async function startBenchService(options: StartBenchServiceOptions): Prom
     ...(options.redisClusterNodes ? { redisClusterNodes: options.redisClusterNodes } : {}),
     ...(replicaOf ? { issuer: replicaOf.url } : {}),
   };
-  const execArgv = ['--conditions=source', '--import', 'tsx', '--expose-gc', ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.nodeArgs ?? [])];
-  const child: ChildProcess = fork(SERVER, [], {
+  // The compiled service (bench/build.ts): what `npm start` runs, not the sources as tsx transpiles them.
+  const execArgv = ['--expose-gc', ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.nodeArgs ?? [])];
+  const child: ChildProcess = fork(benchBuild().server, [], {
     execArgv,
     env: { ...process.env, ...secretEnv, BENCH_SERVER: JSON.stringify(start), LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -3,8 +3,9 @@
 import { createPublicKey, randomBytes, verify as rawVerify } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { compactVerify, exportJWK, generateKeyPair } from 'jose';
-import { createDpopNonces } from '../../src/dpop/nonces.js';
-import { createDpopProofChecker } from '../../src/dpop/proof.js';
+import type { createDpopNonces as CreateDpopNonces } from '../../src/dpop/nonces.js';
+import type { createDpopProofChecker as CreateDpopProofChecker } from '../../src/dpop/proof.js';
+import { shippedSrc } from '../build.js';
 import type { BenchContext } from '../context.js';
 import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeForm, formBody, hopForm, mapLimit, postForm, REFUND_DETAILS, tokenEndpointProofs } from '../flows.js';
 import { SUBJECT_READ_HEADER } from '../ipc.js';
@@ -239,6 +240,9 @@ export async function dpopExchangeScenario(ctx: BenchContext): Promise<void> {
   // the key it caches), timed in this process with its replay write made free (an in-memory set instead of Redis).
   const samples = await proofsFor(2200);
   const seen = new Set<string>();
+  // The checker as the service runs it: compiled (bench/build.ts).
+  const { createDpopProofChecker } = await shippedSrc<{ createDpopProofChecker: typeof CreateDpopProofChecker }>('dpop/proof.js');
+  const { createDpopNonces } = await shippedSrc<{ createDpopNonces: typeof CreateDpopNonces }>('dpop/nonces.js');
   const checker = createDpopProofChecker({
     htu: `${svc.url}/token`, algorithms: ['ES256'], windowSeconds: 60, requireNonce: false,
     nonces: createDpopNonces(randomBytes(32), () => Math.floor(Date.now() / 1000)),

@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
 import { CompactSign, exportJWK, generateKeyPair } from 'jose';
 import { startPlainMcpServer } from '../../tools/plain_mcp_server.js';
+import { benchBuild } from '../build.js';
 import type { BenchContext } from '../context.js';
 import { CRM } from '../config.js';
 import { exchangeForCrm } from '../flows.js';
@@ -23,7 +24,6 @@ import { addedWorkCeiling } from '../ceiling.js';
 import { busyBetween, costPerOp, cpuPerOp, machineCpuTicks, median, percentile } from '../stats.js';
 import type { GatewayProcessStart } from '../gateway_process.js';
 
-const CHILD = fileURLToPath(new URL('../gateway_process.ts', import.meta.url));
 const RATE = 200;
 const ADDED_P50_MS = 1;
 const ADDED_P99_MS = 3;
@@ -41,8 +41,8 @@ interface GatewayChild {
 }
 
 async function startGatewayChild(start: GatewayProcessStart, secret: string, profileDir: string | undefined): Promise<GatewayChild> {
-  const child = fork(CHILD, [], {
-    execArgv: ['--conditions=source', '--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+  const child = fork(benchBuild().gateway, [], {
+    execArgv: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
     env: { ...process.env, BENCH_GATEWAY: JSON.stringify(start), BENCH_GATEWAY_SECRET: secret },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

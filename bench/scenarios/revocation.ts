@@ -2,7 +2,7 @@
 // that session. Also scenario 5's Redis figures: bytes per live session and per revocation, from MEMORY USAGE deltas.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
-import { VerifyError } from 'delegation-token-verify';
+import { shippedSdk } from '../build.js';
 import type { BenchContext } from '../context.js';
 import { adminRevokeSession, adminToken, exchangeForCrm, loginUser, mapLimit } from '../flows.js';
 import { familyDelta, prefixMemory, sumBytes, type FamilyBytes } from '../redis_memory.js';
@@ -21,6 +21,7 @@ const isSessionState = (family: string) => family.startsWith('oidc:') || family.
  * other failure is counted in `errors` and polling goes on (the sample then gives up after GIVE_UP_MS at worst).
  */
 async function untilRefused(verify: () => Promise<unknown>, errors: { count: number }): Promise<number> {
+  const { VerifyError } = await shippedSdk();
   const started = performance.now();
   for (;;) {
     try {
@@ -38,7 +39,7 @@ export async function revocationScenario(ctx: BenchContext): Promise<void> {
   const { svc, options, report } = ctx;
   const n = options.revocations;
   const { redis } = ctx;
-  const verifier = feedVerifier(ctx, true);
+  const verifier = await feedVerifier(ctx, true);
   try {
     await verifier.ready();
     await svc.settle();

@@ -6,7 +6,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, compactVerify, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { createVerifier, decide, type Verifier } from 'delegation-token-verify';
+import type { Verifier } from 'delegation-token-verify';
+import { shippedSdk } from '../build.js';
 import { CRM } from '../config.js';
 import type { BenchContext } from '../context.js';
 import { exchangeForCrm, mapLimit } from '../flows.js';
@@ -87,7 +88,9 @@ async function eachCounting(tokens: readonly string[], op: (token: string) => Pr
   return errors;
 }
 
-export function feedVerifier(ctx: BenchContext, cache: boolean): Verifier {
+/** A feed-mode verifier of the shipped SDK (bench/build.ts) on the bench service. */
+export async function feedVerifier(ctx: BenchContext, cache: boolean): Promise<Verifier> {
+  const { createVerifier } = await shippedSdk();
   return createVerifier({
     issuer: ctx.svc.url,
     audience: CRM,
@@ -104,8 +107,8 @@ export async function verifyScenario(ctx: BenchContext): Promise<void> {
   const localKey = await importJWK(jwk, jwk.alg);
   const joseOptions = { issuer: svc.url, audience: CRM, algorithms: [jwk.alg!], typ: 'at+jwt' };
 
-  const fresh = feedVerifier(ctx, false);
-  const cached = feedVerifier(ctx, true);
+  const fresh = await feedVerifier(ctx, false);
+  const cached = await feedVerifier(ctx, true);
   try {
     await Promise.all([fresh.ready(), cached.ready()]);
     // Fetch the JWKS and compile everything once before timing.
@@ -162,6 +165,7 @@ export async function verifyScenario(ctx: BenchContext): Promise<void> {
  * calls several tools with one token): microseconds per verify, with the SDK's verification cache on.
  */
 async function revocationModeCosts(ctx: BenchContext, tokens: readonly string[]): Promise<void> {
+  const { createVerifier, decide } = await shippedSdk();
   const { svc, options, report } = ctx;
   const credentials = { clientId: 'crm-server', clientSecret: svc.secrets['crm-server'] };
   const modes = [
@@ -215,6 +219,7 @@ const DETAILS = [
  * token sets are signed by one local ES256 key served as a JWKS from this process, so the only difference is the claim.
  */
 async function authorizationDetailsCosts(ctx: BenchContext): Promise<void> {
+  const { createVerifier, decide } = await shippedSdk();
   const { options, report } = ctx;
   const { privateKey, publicKey, issuer, close: closeJwks } = await localIssuer('bench');
   const mintMany = (details: boolean) =>
@@ -304,6 +309,7 @@ async function authorizationDetailsCosts(ctx: BenchContext): Promise<void> {
  * proof checks' cost beyond the signature, in µs.
  */
 async function dpopCosts(ctx: BenchContext): Promise<void> {
+  const { createVerifier, decide } = await shippedSdk();
   const { options, report } = ctx;
   const { privateKey, publicKey, issuer, close: closeJwks } = await localIssuer('bench-dpop');
   const agent = await generateKeyPair('ES256');

@@ -7,7 +7,8 @@ import { DEFAULTS } from '../../bench/options.js';
 import { formatReport } from '../../bench/report.js';
 
 describe('bench smoke', () => {
-  it('runs every scenario briefly and reports finite, positive figures with no failed request', { timeout: 60_000 }, async () => {
+  it('runs every scenario briefly and reports finite, positive figures with no failed request', { timeout: 120_000 }, async () => {
+    // About 50 s on a slow 2-core VM, the bench's build (the SDK and tsc of src/, bench/build.ts) included.
     const report = await runBench(
       {
         ...DEFAULTS,
