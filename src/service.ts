@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { resolveSecret } from './config/secrets.js';
 import { loadOrCreateKeys, type LoadedKeys } from './keys/index.js';
+import { createJwsThread, type JwsThread } from './keys/jws_thread.js';
 import { adapterClass, createStores } from './stores/index.js';
 import type { Stores } from './stores/types.js';
 import { createDecisionEvents, type DecisionEvents } from './audit/events.js';
@@ -52,6 +53,8 @@ export interface Service {
   events: DecisionEvents;
   metrics: Metrics;
   revocation: RevocationService;
+  /** The worker thread that signs delegation tokens (keys/jws_thread.ts); closed with the service. */
+  signing: JwsThread;
   /** Waits until queued audit events and session records are stored (tests, shutdown). */
   flushAudit(): Promise<void>;
   listen(port: number, host?: string): Promise<Server>;
@@ -158,6 +161,8 @@ export async function createService(config: Config, { logger, env = process.env,
     // delegation tokens carry its root digest, so they die with it.
     if (model === 'Grant') await revokeDerivedFrom?.(grantRoot(id), 'grant_end', 'grant ended');
   };
+  // Delegation tokens are signed on a worker thread: the request thread is what binds the rate under load.
+  const jws = createJwsThread();
   const demoAccounts = new Map(config.demoLogin.users.map((u) => [u.sub, u]));
   // Upstream users' accounts (groups as of their login); read inside oidc-provider's flows, where an outage must be a 503.
   const upstreamAccounts = async (id: string) => {
@@ -180,6 +185,7 @@ export async function createService(config: Config, { logger, env = process.env,
     nonces: createDpopNonces(dpopKey('dts dpop nonce'), () => Math.floor(Date.now() / 1000)),
     replay: stores.dpopReplay,
     now: () => Math.floor(Date.now() / 1000),
+    verify: jws.verify,
   });
   const provider = createProvider({
     config,
@@ -225,6 +231,7 @@ export async function createService(config: Config, { logger, env = process.env,
       ...(upstreamClient ? { upstreamAccounts } : {}),
     },
     signer: () => keys.signing,
+    sign: jws.sign,
     findClientCredentials: async (token) => {
       const found = await provider.ClientCredentials.find(token);
       return found?.clientId ? { clientId: found.clientId } : undefined;
@@ -299,6 +306,7 @@ export async function createService(config: Config, { logger, env = process.env,
       store: stores.exchange,
       groupsOf: async (sub) => demoAccounts.get(sub)?.groups ?? (await upstreamAccounts(sub))?.groups ?? [],
       signer: () => keys.signing,
+      sign: jws.sign,
       events,
       endGrant: (grantId) => revocation.endGrant(grantId),
       destroyRefreshToken: async (value) => {
@@ -357,6 +365,7 @@ export async function createService(config: Config, { logger, env = process.env,
 
   let server: Server | undefined;
   return {
+    signing: jws,
     provider,
     stores,
     keys,
@@ -384,7 +393,7 @@ export async function createService(config: Config, { logger, env = process.env,
       if (management?.listening) await closeServer(management, 0);
       await Promise.all([audit.flush(), recorder.flush()]);
       revocationView.close();
-      await stores.close();
+      await Promise.all([stores.close(), jws.close()]);
       return inTime;
     },
     async close() {
@@ -399,7 +408,7 @@ export async function createService(config: Config, { logger, env = process.env,
         await new Promise<void>((resolve) => management.close(() => resolve()));
       }
       revocationView.close();
-      await stores.close();
+      await Promise.all([stores.close(), jws.close()]);
     },
   };
 }

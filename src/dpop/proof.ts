@@ -8,6 +8,7 @@ import { LRUCache } from 'lru-cache';
 import { errors } from 'oidc-provider';
 import type { DpopReplayStore, ReplayClaim } from '../stores/types.js';
 import type { DpopNonces } from './nonces.js';
+import { SigningUnavailable, type VerifyCompact } from '../keys/jws_thread.js';
 
 /** A checked proof: the RFC 7638 thumbprint of its key, and its `ath` when it carries one. */
 export interface DpopProof {
@@ -33,6 +34,9 @@ export interface DpopProofOptions {
   now: () => number;
   /** Imported proof keys kept, by alg and thumbprint (default 1000). */
   keyCacheSize?: number;
+  /** Verifies the proof's signature; default jose's compactVerify on this thread (the service passes its signing
+   * thread's, keys/jws_thread.ts). */
+  verify?: VerifyCompact;
 }
 
 /** What the request gives the check: the DPoP header values, each one separately, and the method. */
@@ -171,8 +175,11 @@ export function createDpopProofChecker(o: DpopProofOptions) {
         keys.set(cacheKey, key);
       }
       // jose checks the key fits the alg (curve, type) and refuses unknown `crit` parameters (RFC 7515 §4.1.11).
-      await compactVerify(proof, key, { algorithms: [alg] });
+      if (o.verify) await o.verify(key, proof, [alg]);
+      else await compactVerify(proof, key, { algorithms: [alg] });
     } catch (err) {
+      // The thread that checks signatures is down: an outage (503), not a bad proof.
+      if (err instanceof SigningUnavailable) throw err;
       throw invalid(joseReason(err));
     }
     const now = o.now();

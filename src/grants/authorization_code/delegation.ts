@@ -13,6 +13,7 @@ import { StoreUnavailable } from '../../stores/errors.js';
 import { HttpError } from '../../http/errors.js';
 import { ServerError, ServiceUnavailable } from '../../provider/errors.js';
 import { signDelegationToken, type Signer } from '../token_exchange/issue.js';
+import { SigningUnavailable, type SignCompact } from '../../keys/jws_thread.js';
 
 export interface CodeFlowDeps {
   issuer: string;
@@ -22,6 +23,8 @@ export interface CodeFlowDeps {
   /** The user's groups by account id (the demo users, or what the upstream IdP said at login). */
   groupsOf: (accountId: string) => Promise<readonly string[]>;
   signer: () => Signer;
+  /** Signs the token; default jose on this thread (the service passes its signing thread's). */
+  sign?: SignCompact;
   events: DecisionEvents;
   /** Ends a grant and every token issued from it (and, by its digest, every delegation token derived from it). */
   endGrant: (grantId: string) => Promise<void>;
@@ -124,7 +127,7 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
       const { token: jwt, jti } = await signDelegationToken(deps.issuer, deps.signer(), {
         sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid, iat, exp,
         authTime: num(session?.loginTs), acr: str(session?.acr), ancestors: [tokenDigest(grantRoot(grantId))], groups: deps.policy.carriedGroups(groups), jkt,
-      });
+      }, deps.sign);
       Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp, ...(jkt ? { jkt } : {}) });
       // RFC 6749 §5.1 and RFC 8707 §2.2: the token, its lifetime, and `scope` (it may be narrower than asked).
       // RFC 9449 §5: a bound token is answered with token_type DPoP.
@@ -169,9 +172,9 @@ function toHttpError(err: unknown, event: ExchangeDecisionEvent): HttpError {
   }
   const message = err instanceof Error ? err.message : String(err);
   // RFC 6749 §5.2: a store outage is temporarily_unavailable (fail closed), anything else a bug (500).
-  if (err instanceof StoreUnavailable || err instanceof ServiceUnavailable) {
+  if (err instanceof StoreUnavailable || err instanceof ServiceUnavailable || err instanceof SigningUnavailable) {
     event.error = 'temporarily_unavailable';
-    event.reasons = ['store_unavailable'];
+    event.reasons = [err instanceof SigningUnavailable ? 'signing_unavailable' : 'store_unavailable'];
     return new ServiceUnavailable(message);
   }
   event.error = 'server_error';

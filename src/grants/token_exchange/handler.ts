@@ -16,6 +16,7 @@ import { StoreUnavailable } from '../../stores/errors.js';
 import { describeInvalidRequest, exchangeRequestSchema, type ExchangeRequest } from './params.js';
 import { TokenType } from '../../token_types/urns.js';
 import { signDelegationToken, type Signer } from './issue.js';
+import { SigningUnavailable, type SignCompact } from '../../keys/jws_thread.js';
 import { inSpan } from '../../telemetry/spans.js';
 import { dpopBinding, inspectDpopProof, type DpopStepDeps } from './dpop.js';
 import type { InspectedDpopProof } from '../../dpop/proof.js';
@@ -30,6 +31,8 @@ export interface ExchangeDeps {
   maxActDepth: number;
   tokenTypes: TokenTypeDeps;
   signer: () => Signer;
+  /** Signs the token; default jose on this thread (the service passes its signing thread's). */
+  sign?: SignCompact;
   findClientCredentials: FindClientCredentials;
   events: DecisionEvents;
   /** RFC 9449: proof checks, bound subject tokens, DPoP required by policy. */
@@ -189,7 +192,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
         sub: subject.sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid: subject.sid, iat, exp,
         authTime: subject.authTime, acr: subject.acr, ancestors: subject.lineage, groups: deps.policy.carriedGroups(subject.groups), jkt,
         authorizationDetails: details,
-      }));
+      }, deps.sign));
       Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp });
 
       // RFC 8693 §2.2.1; `scope` always returned (it may differ from the request); never a refresh token.
@@ -243,6 +246,7 @@ function toOidcError(err: unknown, event: ExchangeDecisionEvent): Error {
   const outage =
     err instanceof StoreUnavailable ? 'store_unavailable'
     : err instanceof DependencyUnavailable ? 'dependency_unavailable'
+    : err instanceof SigningUnavailable ? 'signing_unavailable'
     : err instanceof ServiceUnavailable || err instanceof errors.TemporarilyUnavailable ? 'store_unavailable' // oidc-provider's adapter, wrapped in provider/index.ts
     : undefined;
   if (outage) {

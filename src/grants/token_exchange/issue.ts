@@ -1,14 +1,10 @@
 // Builds and signs the delegation token: an RFC 9068 JWT access token with RFC 8693 `act` and our `sid`.
 import { randomFillSync } from 'node:crypto';
-import { CompactSign, type SignJWT } from 'jose';
 import type { McpToolDetails } from 'delegation-token-verify';
+import { signOnThisThread, type SignCompact, type SigningKey } from '../../keys/jws_thread.js';
 import type { ActClaim } from '../../token_types/types.js';
 
-export interface Signer {
-  kid: string;
-  alg: string;
-  key: Parameters<SignJWT['sign']>[0];
-}
+export type Signer = SigningKey;
 
 export interface DelegationClaims {
   sub: string;
@@ -47,11 +43,9 @@ function newJti(): string {
   return jti;
 }
 
-const encoder = new TextEncoder();
-
 /** The claims are built here, from checked values, and serialized once: jose's CompactSign signs them as they are
  * (SignJWT would clone and re-validate the same object on every token). */
-export async function signDelegationToken(issuer: string, signer: Signer, c: DelegationClaims): Promise<{ token: string; jti: string }> {
+export async function signDelegationToken(issuer: string, signer: Signer, c: DelegationClaims, sign: SignCompact = signOnThisThread): Promise<{ token: string; jti: string }> {
   const jti = newJti();
   const claims = {
     client_id: c.clientId,
@@ -71,9 +65,7 @@ export async function signDelegationToken(issuer: string, signer: Signer, c: Del
     exp: c.exp,
     jti,
   };
-  const token = await new CompactSign(encoder.encode(JSON.stringify(claims)))
-    // RFC 9068 §2.1: typ "at+jwt"; a kid from the published JWKS.
-    .setProtectedHeader({ alg: signer.alg, typ: 'at+jwt', kid: signer.kid })
-    .sign(signer.key);
+  // RFC 9068 §2.1: typ "at+jwt"; a kid from the published JWKS.
+  const token = await sign(signer, { alg: signer.alg, typ: 'at+jwt', kid: signer.kid }, JSON.stringify(claims));
   return { token, jti };
 }

@@ -1,0 +1,58 @@
+// The signing thread's worker (started by jws_thread.ts): signs or verifies each job with jose and sends back what
+// finished in each turn of its event loop, so one slow job never holds back the others.
+import { parentPort } from 'node:worker_threads';
+import { CompactSign, compactVerify, type CompactJWSHeaderParameters, type CryptoKey, type KeyObject } from 'jose';
+
+export type Job =
+  | { id: number; key: number; sign: { header: CompactJWSHeaderParameters; payload: string } }
+  | { id: number; key: number; verify: { jws: string; algorithms: string[] } };
+
+export interface JobBatch {
+  /** Keys this worker has not been sent yet, by the number the jobs use. */
+  keys: [number, CryptoKey | KeyObject][];
+  jobs: Job[];
+}
+
+/**
+ * Per finished job: its id, whether it succeeded, and the compact JWS (a signature) or `''` (a verification); on
+ * failure jose's error code (a verification) or `''` (a signature). No message or stack crosses back.
+ */
+export interface JobResults {
+  results: [id: number, ok: boolean, value: string][];
+}
+
+const encoder = new TextEncoder();
+const keys = new Map<number, CryptoKey | KeyObject>();
+
+if (parentPort) {
+  const port = parentPort;
+  let done: JobResults['results'] = [];
+  const send = () => {
+    const results = done;
+    done = [];
+    port.postMessage({ results } satisfies JobResults);
+  };
+  const finish = (id: number, ok: boolean, value: string) => {
+    if (done.length === 0) setImmediate(send);
+    done.push([id, ok, value]);
+  };
+  const codeOf = (err: unknown) => String((err as { code?: unknown }).code ?? '');
+  port.on('message', (batch: JobBatch) => {
+    for (const [id, key] of batch.keys) keys.set(id, key);
+    for (const job of batch.jobs) {
+      const key = keys.get(job.key);
+      if (!key) finish(job.id, false, '');
+      else if ('sign' in job) {
+        new CompactSign(encoder.encode(job.sign.payload)).setProtectedHeader(job.sign.header).sign(key).then(
+          (jws) => finish(job.id, true, jws),
+          () => finish(job.id, false, ''),
+        );
+      } else {
+        compactVerify(job.verify.jws, key, { algorithms: job.verify.algorithms }).then(
+          () => finish(job.id, true, ''),
+          (err: unknown) => finish(job.id, false, codeOf(err)),
+        );
+      }
+    }
+  });
+}
