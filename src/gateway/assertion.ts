@@ -1,12 +1,11 @@
 // The `Delegation-Assertion` upstream receives instead of the caller's token (MCP "Token Passthrough"): a short JWT
 // signed by the gateway naming the user, the session, the client, the whole actor chain and the call.
-// Signed on every call with jose's CompactSign (RFC 7515 §7.1) on the key loaded once, on the gateway's signing thread
-// (keys/jws_thread.ts). The JOSE header and each token's constant claims are serialized once; iat, exp, jti and tool
-// per call (docs/gateway.md, "Performance").
+// Signed on every call with jose's CompactSign (RFC 7515 §7.1) on the key loaded once. The JOSE header and each token's
+// constant claims are serialized once; iat, exp, jti and tool per call (docs/gateway.md, "Performance").
 import { randomFillSync } from 'node:crypto';
 import type { VerifiedToken } from 'delegation-token-verify';
+import { CompactSign } from 'jose';
 import type { LoadedKeys } from '../keys/index.js';
-import { signOnThisThread, type SignCompact } from '../keys/jws_thread.js';
 
 export const ASSERTION_HEADER = 'delegation-assertion';
 export const ASSERTION_TYP = 'delegation-assertion+jwt';
@@ -31,11 +30,11 @@ function jtiSource(): () => string {
   };
 }
 
-export function createAssertionSigner(keys: LoadedKeys, issuer: string, ttlSeconds: number, now: () => number = Date.now, sign: SignCompact = signOnThisThread): AssertionSigner {
-  const signing = keys.signing;
-  const { kid, alg } = signing;
+export function createAssertionSigner(keys: LoadedKeys, issuer: string, ttlSeconds: number, now: () => number = Date.now): AssertionSigner {
+  const { key, kid, alg } = keys.signing;
   // RFC 8725 §3.11: an explicit typ keeps this JWT from being mistaken for an access token (at+jwt) anywhere.
   const header = { alg, kid, typ: ASSERTION_TYP };
+  const encoder = new TextEncoder();
   const issuerMember = `"iss":${JSON.stringify(issuer)}`;
   const nextJti = jtiSource();
   // A verified token's identity claims, as JSON members, once per token (the verifier hands back the same object
@@ -64,7 +63,7 @@ export function createAssertionSigner(keys: LoadedKeys, issuer: string, ttlSecon
       const payload =
         `{${identityOf(token)},${issuerMember},"aud":${JSON.stringify(upstream)},"iat":${iat},"exp":${iat + ttlSeconds},` +
         `"jti":"${nextJti()}"${tool === undefined ? '' : `,"tool":${JSON.stringify(tool)}`}}`;
-      return sign(signing, header, payload);
+      return new CompactSign(encoder.encode(payload)).setProtectedHeader(header).sign(key);
     },
   };
 }

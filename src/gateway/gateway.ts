@@ -13,7 +13,6 @@ import { createMemoryStores } from '../stores/memory/index.js';
 import { connectRedis, createRedisClient, createRedisStores } from '../stores/redis/index.js';
 import type { Stores } from '../stores/types.js';
 import { createAssertionSigner } from './assertion.js';
-import { createJwsThread } from '../keys/jws_thread.js';
 import type { GatewayConfig } from './config.js';
 import { createDecider } from './decide.js';
 import { redisDpopReplayStore } from './dpop_replay.js';
@@ -88,9 +87,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const events = createDecisionEvents((err) => logger.error({ err }, 'decision listener failed'));
   events.on((event) => logger.info({ event }, 'gateway decision'));
   const audit = attachAuditWriter(events, { log: stores.audit, logger, onDropped: (n) => metrics.auditDropped.inc(n), minIntervalMs: AUDIT_WINDOW_MS });
-  // Assertions are signed on a worker thread (keys/jws_thread.ts): the request thread binds the gateway's rate.
-  const jws = config.enforcement && config.routes.some((r) => r.upstreamAuth !== 'exchange') ? createJwsThread() : undefined;
-  const signer = createAssertionSigner(keys, config.publicUrl, config.assertionTtlSeconds, Date.now, jws?.sign);
+  const signer = createAssertionSigner(keys, config.publicUrl, config.assertionTtlSeconds);
   const upstreamTokens = config.routes.some((r) => r.upstreamAuth === 'exchange')
     ? createUpstreamTokens({ tokenEndpoint: `${config.issuer}/token`, clientId: config.client.clientId, clientSecret, timeoutMs: config.upstreamTimeoutMs })
     : undefined;
@@ -228,7 +225,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         server.closeAllConnections();
       });
       await audit.flush();
-      await Promise.all([stores.close(), jws?.close()]);
+      await stores.close();
     },
   };
 }
