@@ -7,7 +7,7 @@ import type { BenchContext } from './context.js';
 import { loginUser, mapLimit } from './flows.js';
 import { machineFacts } from './machine.js';
 import type { BenchOptions, ScenarioName } from './options.js';
-import { formatProfile, summarizeProfile } from './profile_top.js';
+import { formatProfile, isMainThreadProfile, summarizeProfile } from './profile_top.js';
 import { ReportBuilder, type Report } from './report.js';
 import { detailsExchangeScenario, dpopExchangeScenario, exchangeScenarios, warmUp } from './scenarios/exchange.js';
 import { memoryScenario } from './scenarios/memory.js';
@@ -29,7 +29,7 @@ export const SETUP =
 
 function newestProfile(dir: string, since: number): string | undefined {
   const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
+    .filter(isMainThreadProfile)
     .map((f) => join(dir, f))
     .filter((f) => statSync(f).mtimeMs >= since);
   return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];

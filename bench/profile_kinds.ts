@@ -13,7 +13,7 @@ import { clientCredentialsForm, detailsExchangeForm, exchangeForCrm, exchangeFor
 import { SUBJECT_READ_HEADER } from './ipc.js';
 import { runLoad, type LoadOptions } from './load.js';
 import { benchCluster, type BenchCluster } from './redis_cluster.js';
-import { formatProfile, summarizeProfile } from './profile_top.js';
+import { formatProfile, isMainThreadProfile, summarizeProfile } from './profile_top.js';
 import { startBenchService } from './service_process.js';
 
 const DIR = fileURLToPath(new URL('./results/profiles/kinds/', import.meta.url));
@@ -63,6 +63,6 @@ for (const kind of kinds) {
     await svc.stop();
     cluster?.stop();
   }
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  const file = readdirSync(dir).find(isMainThreadProfile);
   if (file) process.stdout.write(`${join(dir, file)}\n${formatProfile(summarizeProfile(join(dir, file), 40), 25)}\n\n`);
 }

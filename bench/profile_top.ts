@@ -28,6 +28,12 @@ export interface ProfileSummary {
   byPackage: Array<{ package: string; selfMs: number; selfPct: number }>;
 }
 
+/**
+ * A main-thread profile of `--cpu-prof` (named `CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`, thread id 0):
+ * the service's signing thread writes a profile of its own next to it.
+ */
+export const isMainThreadProfile = (file: string): boolean => /(^|\/)CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(file);
+
 /** `node_modules/oidc-provider/lib/x.js` -> `oidc-provider`; our files by top folder; Node internals as `node:`. */
 function packageOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
