@@ -1,7 +1,7 @@
-// Signs the service's JWTs (and checks DPoP proofs' signatures) on a worker thread. The service runs every request's JavaScript on one thread, and under
-// load that thread binds its rate (bench/README.md, "What binds the rate"); jose signs through Web Crypto, whose
-// per-call dispatch (the job, WebIDL checks, a promise and its async hooks) costs that thread far more than handing
-// the payload to a worker. Signatures requested in one turn of the event loop go to the worker as one message.
+// Signs the service's JWTs (and checks DPoP proofs' signatures) on a worker thread. The service runs every request's
+// JavaScript on one thread, and under load that thread binds its rate (bench/README.md, "What binds the rate"); jose
+// signs through Web Crypto, whose per-call dispatch (the job, WebIDL checks, a promise and its async hooks) costs that
+// thread far more than handing the payload to a worker. Jobs asked for in one turn of the event loop go as one message.
 import { Worker } from 'node:worker_threads';
 import { CompactSign, type CompactJWSHeaderParameters, type CryptoKey, type KeyObject } from 'jose';
 import type { Job, JobBatch, JobResults } from './jws_thread_worker.js';
