@@ -53,7 +53,8 @@ export interface Service {
   events: DecisionEvents;
   metrics: Metrics;
   revocation: RevocationService;
-  /** The worker thread that signs delegation tokens (keys/jws_thread.ts); closed with the service. */
+  /** The worker thread that signs delegation tokens and checks DPoP proofs' signatures (keys/jws_thread.ts); closed
+   * with the service. */
   signing: JwsThread;
   /** Waits until queued audit events and session records are stored (tests, shutdown). */
   flushAudit(): Promise<void>;

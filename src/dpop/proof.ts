@@ -3,12 +3,12 @@
 // arrived on rather than the configured public issuer).
 import { createHash } from 'node:crypto';
 import { decodeJsonSegment } from 'delegation-token-verify';
-import { compactVerify, importJWK, type CryptoKey, type JWK } from 'jose';
+import { importJWK, type CryptoKey, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { errors } from 'oidc-provider';
 import type { DpopReplayStore, ReplayClaim } from '../stores/types.js';
 import type { DpopNonces } from './nonces.js';
-import { SigningUnavailable, type VerifyCompact } from '../keys/jws_thread.js';
+import { SigningUnavailable, verifyOnThisThread, type VerifyCompact } from '../keys/jws_thread.js';
 
 /** A checked proof: the RFC 7638 thumbprint of its key, and its `ath` when it carries one. */
 export interface DpopProof {
@@ -175,8 +175,7 @@ export function createDpopProofChecker(o: DpopProofOptions) {
         keys.set(cacheKey, key);
       }
       // jose checks the key fits the alg (curve, type) and refuses unknown `crit` parameters (RFC 7515 §4.1.11).
-      if (o.verify) await o.verify(key, proof, [alg]);
-      else await compactVerify(proof, key, { algorithms: [alg] });
+      await (o.verify ?? verifyOnThisThread)(key, proof, [alg]);
     } catch (err) {
       // The thread that checks signatures is down: an outage (503), not a bad proof.
       if (err instanceof SigningUnavailable) throw err;

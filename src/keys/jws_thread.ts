@@ -3,7 +3,7 @@
 // signs through Web Crypto, whose per-call dispatch (the job, WebIDL checks, a promise and its async hooks) costs that
 // thread far more than handing the payload to a worker. Jobs asked for in one turn of the event loop go as one message.
 import { Worker } from 'node:worker_threads';
-import { CompactSign, type CompactJWSHeaderParameters, type CryptoKey, type KeyObject } from 'jose';
+import { CompactSign, compactVerify, type CompactJWSHeaderParameters, type CryptoKey, type KeyObject } from 'jose';
 import type { Job, JobBatch, JobResults } from './jws_thread_worker.js';
 
 /** A signing key as the key store holds it (non-extractable: it is cloned to the worker, never exported). */
@@ -21,8 +21,14 @@ const encoder = new TextEncoder();
 /** jose's CompactSign on the calling thread (what the signing thread runs; the default where no thread is given). */
 export const signOnThisThread: SignCompact = (signing, header, payload) => new CompactSign(encoder.encode(payload)).setProtectedHeader(header).sign(signing.key);
 
-/** Verifies a compact JWS's signature with `key` (one of `algorithms`); rejects with {@link JwsRejected} when it fails. */
+/** Verifies a compact JWS's signature with `key` (one of `algorithms`); when it fails, rejects with an error whose
+ * `code` is jose's (jose's own error, or {@link JwsRejected} from the signing thread). */
 export type VerifyCompact = (key: CryptoKey | KeyObject, jws: string, algorithms: string[]) => Promise<void>;
+
+/** jose's compactVerify on the calling thread (what the signing thread runs; the default where no thread is given). */
+export const verifyOnThisThread: VerifyCompact = async (key, jws, algorithms) => {
+  await compactVerify(jws, key, { algorithms });
+};
 
 /** A signature that did not verify: `code` is jose's error code (e.g. `ERR_JWS_SIGNATURE_VERIFICATION_FAILED`). */
 export class JwsRejected extends Error {
@@ -91,13 +97,13 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
     for (const j of jobs) j.pending.reject(new SigningUnavailable(why));
   };
 
-  const retire = (why: string) => {
+  const retire = async (why: string) => {
     const old = current;
     if (!old) return;
     current = undefined;
     fail(old.inflight.values(), why);
     old.inflight.clear();
-    void old.worker.terminate();
+    await old.worker.terminate();
   };
 
   const start = () => {
@@ -117,10 +123,10 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
       }
     });
     worker.on('error', () => {
-      if (current === state) retire('the signing thread failed');
+      if (current === state) void retire('the signing thread failed');
     });
     worker.on('exit', () => {
-      if (current === state) retire('the signing thread exited');
+      if (current === state) void retire('the signing thread exited');
     });
     current = state;
     return state;
@@ -150,7 +156,7 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
     try {
       state.worker.postMessage(batch);
     } catch {
-      retire('the signing thread could not be reached');
+      void retire('the signing thread could not be reached');
     }
   };
 
@@ -161,7 +167,7 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
     const now = performance.now();
     for (const job of state.inflight.values()) {
       // Jobs are sent in order: the first one is the oldest.
-      if (now - job.sentAt > timeoutMs) retire('the signing thread did not answer in time');
+      if (now - job.sentAt > timeoutMs) void retire('the signing thread did not answer in time');
       return;
     }
   }, Math.min(1000, timeoutMs));
@@ -189,9 +195,7 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
     async close() {
       closed = true;
       clearInterval(watchdog);
-      const state = current;
-      retire('the signing thread is closed');
-      if (state) await state.worker.terminate();
+      await retire('the signing thread is closed');
     },
   };
 }

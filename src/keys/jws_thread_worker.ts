@@ -1,7 +1,8 @@
 // The signing thread's worker (started by jws_thread.ts): signs or verifies each job with jose and sends back what
 // finished in each turn of its event loop, so one slow job never holds back the others.
 import { parentPort } from 'node:worker_threads';
-import { CompactSign, compactVerify, type CompactJWSHeaderParameters, type CryptoKey, type KeyObject } from 'jose';
+import type { CompactJWSHeaderParameters, CryptoKey, KeyObject } from 'jose';
+import { signOnThisThread, verifyOnThisThread } from './jws_thread.js';
 
 export type Job =
   | { id: number; key: number; sign: { header: CompactJWSHeaderParameters; payload: string } }
@@ -21,7 +22,6 @@ export interface JobResults {
   results: [id: number, ok: boolean, value: string][];
 }
 
-const encoder = new TextEncoder();
 const keys = new Map<number, CryptoKey | KeyObject>();
 const codeOf = (err: unknown) => String((err as { code?: unknown }).code ?? '');
 
@@ -42,12 +42,13 @@ if (parentPort) {
     const key = keys.get(job.key);
     if (!key) finish(job.id, false, '');
     else if ('sign' in job) {
-      new CompactSign(encoder.encode(job.sign.payload)).setProtectedHeader(job.sign.header).sign(key).then(
+      // The kid and alg travel in the header; the key is all the signer needs of the SigningKey.
+      signOnThisThread({ kid: '', alg: '', key }, job.sign.header, job.sign.payload).then(
         (jws) => finish(job.id, true, jws),
         () => finish(job.id, false, ''),
       );
     } else {
-      compactVerify(job.verify.jws, key, { algorithms: job.verify.algorithms }).then(
+      verifyOnThisThread(key, job.verify.jws, job.verify.algorithms).then(
         () => finish(job.id, true, ''),
         (err: unknown) => finish(job.id, false, codeOf(err)),
       );
