@@ -10,7 +10,7 @@ import type { Decider } from './decide.js';
 import { jsonRpcError, messageName, parseMessage, type Message, type ParseFailure } from './jsonrpc.js';
 import type { GatewayMetrics } from './metrics.js';
 import { sameOwner, type SessionBindings, type SessionOwner } from './sessions.js';
-import { forward, forwardHeaders } from './upstream.js';
+import { forward, forwardHeaders, type UpstreamDpop } from './upstream.js';
 import type { UpstreamTokens } from './upstream_token.js';
 
 export interface RouteDeps {
@@ -221,6 +221,7 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
 
   // MCP "Token Passthrough": the inbound token never goes upstream; upstream learns who calls from our assertion.
   const extra: Record<string, string> = {};
+  let upstreamDpop: UpstreamDpop | undefined;
   if (deps.enforcement) {
     try {
       if (route.upstreamAuth === 'exchange') {
@@ -229,6 +230,11 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
         const credential = await deps.upstreamTokens!.credentialFor(inbound, token!, route.upstream, httpMethod, deps.upstreamUrl);
         extra.authorization = credential.authorization;
         if (credential.dpop !== undefined) extra.dpop = credential.dpop;
+        const { nonces } = credential;
+        if (nonces) {
+          // RFC 9449 §9: upstream's nonce challenge is the gateway's to answer (its key, its proof), never the client's.
+          upstreamDpop = { seen: nonces.seen, retry: async (nonce) => forwardHeaders(req.headers, { ...extra, dpop: await nonces.proof(nonce) }, body) };
+        }
       } else {
         extra[ASSERTION_HEADER] = await deps.signer.sign(token!, route.upstream, tool);
       }
@@ -240,11 +246,11 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   }
   metrics.added.observe({ route: route.resource }, (performance.now() - started) / 1000);
   const requestId = message?.kind === 'request' ? message.id : null;
-  const result = await forward(deps.upstreamUrl, httpMethod, forwardHeaders(req.headers, extra, body), body, res, deps.timeoutMs, requestId);
+  const result = await forward(deps.upstreamUrl, httpMethod, forwardHeaders(req.headers, extra, body), body, res, deps.timeoutMs, requestId, upstreamDpop);
   metrics.upstream.observe({ route: route.resource, status: String(result.status) }, result.headersMs / 1000);
   if (deps.enforcement) {
     // The session upstream opened belongs to whoever opened it; a DELETE that upstream accepted ends the binding.
-    const reasons = result.status === 502 ? ['upstream_unavailable'] : result.status === 504 ? ['upstream_timeout'] : [];
+    const reasons: string[] = result.reason ? [result.reason] : result.status === 502 ? ['upstream_unavailable'] : result.status === 504 ? ['upstream_timeout'] : [];
     try {
       if (result.sessionId && message?.kind === 'request' && message.method === 'initialize' && result.status < 300) await deps.sessions.bind(route.resource, result.sessionId, ownerOf(token!));
       if (httpMethod === 'DELETE' && typeof sessionId === 'string' && result.status < 300) await deps.sessions.unbind(route.resource, sessionId);

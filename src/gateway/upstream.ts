@@ -1,6 +1,8 @@
 // Forwards one MCP request upstream and streams the answer back (no buffering of event streams), with a deadline for
 // the response headers: an unreachable upstream answers 502, a silent one 504, both as JSON-RPC errors, never a hang.
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+// With DPoP credentials (upstreamAuth: exchange), an upstream's nonce challenge (RFC 9449 §9) is answered by the
+// gateway itself: one retry with a fresh proof naming the nonce; the client never sees the upstream's challenge.
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { jsonRpcError } from './jsonrpc.js';
 
@@ -14,6 +16,31 @@ export interface UpstreamResult {
   /** Milliseconds to the response headers (or to the failure). */
   headersMs: number;
   sessionId?: string;
+  /** Why the gateway answered in upstream's place, when not for the status alone (the decision event's reason). */
+  reason?: 'upstream_dpop_nonce_refused' | 'upstream_credentials_unavailable';
+}
+
+/** The DPoP side of an upstream call whose credential is a DPoP-bound token (RFC 9449 §9, resource server nonces). */
+export interface UpstreamDpop {
+  /** A `DPoP-Nonce` upstream sent with any answer: its next proofs name it. */
+  seen(nonce: string): void;
+  /** The request headers for the one retry: the same credential with a fresh proof naming `nonce`. */
+  retry(nonce: string): Promise<Record<string, string>>;
+}
+
+// RFC 9449 §8.1 / §9: `nonce = 1*NQCHAR` (printable ASCII without `"` and `\`); we keep at most this much of one.
+const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]{1,1024}$/;
+
+/** RFC 9449 §9: 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"` asks for a proof naming the `DPoP-Nonce`. */
+function asksForNonce(answer: IncomingMessage): boolean {
+  const challenge = answer.headers['www-authenticate'];
+  return answer.statusCode === 401 && typeof challenge === 'string' && /(?:^|,)\s*DPoP\b/i.test(challenge) && /\berror\s*=\s*"?use_dpop_nonce"?/i.test(challenge);
+}
+
+/** The `DPoP-Nonce` of an answer, when it is a well-formed nonce. */
+export function nonceOf(answer: { headers: IncomingHttpHeaders }): string | undefined {
+  const nonce = answer.headers['dpop-nonce'];
+  return typeof nonce === 'string' && NONCE.test(nonce) ? nonce : undefined;
 }
 
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
@@ -34,6 +61,8 @@ export function forwardHeaders(inbound: IncomingHttpHeaders, extra: Record<strin
 /**
  * Sends the request and pipes the answer to `res` (which the tools/list filter may wrap). Resolves once the response
  * headers were written (or the failure answered); the body keeps streaming until upstream or the client closes.
+ * With `dpop`, a nonce challenge is retried once (the body is a buffer, so it is sent again as it was); a second
+ * challenge, or one without a usable `DPoP-Nonce`, is answered 502: the caller cannot satisfy upstream's nonce.
  */
 export function forward(
   target: URL,
@@ -43,57 +72,86 @@ export function forward(
   res: ServerResponse,
   timeoutMs: number,
   requestId: string | number | null,
+  dpop?: UpstreamDpop,
 ): Promise<UpstreamResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     let settled = false;
-    const fail = (status: 502 | 504, message: string) => {
+    let upstream: ClientRequest | undefined;
+    let retried = false;
+    const fail = (status: 502 | 504, message: string, reason?: UpstreamResult['reason']) => {
       if (settled) return;
       settled = true;
-      upstream.destroy();
+      clearTimeout(timer);
+      upstream?.destroy();
       if (!res.headersSent) {
         res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(jsonRpcError(requestId, -32603, message));
       } else res.destroy();
-      resolve({ status, headersMs: performance.now() - started });
+      resolve({ status, headersMs: performance.now() - started, ...(reason ? { reason } : {}) });
     };
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const upstream = send(target, { method, headers, agent: target.protocol === 'https:' ? httpsAgent : httpAgent });
+    // One deadline for the response headers, a nonce retry included.
     const timer = setTimeout(() => fail(504, 'upstream timed out'), timeoutMs);
-    upstream.on('error', () => {
-      clearTimeout(timer);
-      fail(502, 'upstream unavailable');
-    });
-    upstream.on('response', (answer: IncomingMessage) => {
-      clearTimeout(timer);
-      if (settled) {
-        answer.destroy();
-        return;
-      }
-      settled = true;
-      const out: Record<string, string> = {};
-      for (const name of FORWARDED_RESPONSE_HEADERS) {
-        const value = answer.headers[name];
-        if (typeof value === 'string') out[name] = value;
-      }
-      const status = answer.statusCode ?? 502;
-      res.writeHead(status, out);
-      // Event streams flow through as they come; pipe handles backpressure both ways.
-      answer.pipe(res);
-      answer.on('error', () => res.destroy());
-      res.on('close', () => answer.destroy());
-      const sessionId = answer.headers['mcp-session-id'];
-      resolve({ status, headersMs: performance.now() - started, ...(typeof sessionId === 'string' ? { sessionId } : {}) });
-    });
+    const send = (requestHeaders: Record<string, string>) => {
+      const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, {
+        method,
+        headers: requestHeaders,
+        agent: target.protocol === 'https:' ? httpsAgent : httpAgent,
+      });
+      upstream = request;
+      request.on('error', () => {
+        if (upstream === request) fail(502, 'upstream unavailable');
+      });
+      request.on('response', (answer: IncomingMessage) => {
+        if (settled || upstream !== request) {
+          answer.destroy();
+          return;
+        }
+        const nonce = dpop ? nonceOf(answer) : undefined;
+        if (nonce !== undefined) dpop!.seen(nonce);
+        if (dpop && asksForNonce(answer)) {
+          // Read to the end, so the connection goes back to the pool; the client never sees this challenge.
+          answer.resume();
+          if (retried || nonce === undefined) {
+            fail(502, 'upstream refused the gateway\'s DPoP proof', 'upstream_dpop_nonce_refused');
+            return;
+          }
+          retried = true;
+          dpop.retry(nonce).then(
+            (again) => {
+              if (!settled) send(again);
+            },
+            () => fail(502, 'upstream credentials unavailable', 'upstream_credentials_unavailable'),
+          );
+          return;
+        }
+        clearTimeout(timer);
+        settled = true;
+        const out: Record<string, string> = {};
+        for (const name of FORWARDED_RESPONSE_HEADERS) {
+          const value = answer.headers[name];
+          if (typeof value === 'string') out[name] = value;
+        }
+        const status = answer.statusCode ?? 502;
+        res.writeHead(status, out);
+        // Event streams flow through as they come; pipe handles backpressure both ways.
+        answer.pipe(res);
+        answer.on('error', () => res.destroy());
+        res.on('close', () => answer.destroy());
+        const sessionId = answer.headers['mcp-session-id'];
+        resolve({ status, headersMs: performance.now() - started, ...(typeof sessionId === 'string' ? { sessionId } : {}) });
+      });
+      request.end(body);
+    };
     // The client went away before upstream answered: stop upstream too.
     res.on('close', () => {
       if (!settled) {
         settled = true;
         clearTimeout(timer);
-        upstream.destroy();
+        upstream?.destroy();
         resolve({ status: 499, headersMs: performance.now() - started });
       }
     });
-    upstream.end(body);
+    send(headers);
   });
 }

@@ -17,7 +17,15 @@ export class UpstreamTokenError extends Error {
 }
 
 /** The credential for one upstream call: a bearer token, or a DPoP-bound one with its proof for this request. */
-export type UpstreamCredential = { authorization: string; dpop?: string };
+export type UpstreamCredential = {
+  authorization: string;
+  dpop?: string;
+  /**
+   * DPoP-bound only, RFC 9449 §9 (resource server nonces): `seen` keeps a `DPoP-Nonce` upstream sent, for this
+   * upstream's next proofs; `proof` keeps it too and makes a fresh proof for this same request naming it.
+   */
+  nonces?: { seen(nonce: string): void; proof(nonce: string): Promise<string> };
+};
 
 export interface UpstreamTokens {
   /** `method` and `url`: the upstream request the credential is for (a DPoP proof names them, RFC 9449 §4.2). */
@@ -50,6 +58,8 @@ export function createUpstreamTokens(options: { tokenEndpoint: string; clientId:
     }));
   // RFC 9449 §8: the token endpoint's last DPoP-Nonce, sent with the next proof.
   let nonce: string | undefined;
+  // RFC 9449 §9: each upstream resource server's last DPoP-Nonce, by the route's upstream URL (one entry per route).
+  const upstreamNonces = new Map<string, string>();
 
   async function post(body: URLSearchParams, bound: boolean): Promise<Response> {
     const headers: Record<string, string> = { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
@@ -90,10 +100,23 @@ export function createUpstreamTokens(options: { tokenEndpoint: string; clientId:
         cache.set(cacheKey, entry);
       }
       if (!entry.bound) return { authorization: `Bearer ${entry.token}` };
-      // RFC 9449 §4.2/§7.1: a fresh proof per upstream request, htu without query or fragment, ath over the token.
+      // RFC 9449 §4.2/§7.1: a fresh proof per upstream request, htu without query or fragment, ath over the token;
+      // §9: naming the nonce this upstream sent last, if it sent one.
       const htu = `${url.origin}${url.pathname}`;
       const ath = createHash('sha256').update(entry.token).digest('base64url');
-      return { authorization: `DPoP ${entry.token}`, dpop: await dpopProof(await key(), method, htu, { ath }) };
+      const proof = async (withNonce: string | undefined) => dpopProof(await key(), method, htu, withNonce === undefined ? { ath } : { ath, nonce: withNonce });
+      const seen = (value: string) => void upstreamNonces.set(upstream, value);
+      return {
+        authorization: `DPoP ${entry.token}`,
+        dpop: await proof(upstreamNonces.get(upstream)),
+        nonces: {
+          seen,
+          proof(value) {
+            seen(value);
+            return proof(value);
+          },
+        },
+      };
     },
   };
 }

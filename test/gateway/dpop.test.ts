@@ -5,8 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { createVerifier, expressTokenAuth } from 'delegation-token-verify';
 import { calculateJwkThumbprint, decodeJwt, EmbeddedJWK, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
 import type { GatewayConfig } from '../../src/gateway/config.js';
@@ -266,6 +268,85 @@ describe('MCP gateway: DPoP-bound delegation tokens (RFC 9449 §7, issue 13)', (
       assert.match(String(received.headers.authorization), /^DPoP /);
       assert.equal(typeof received.headers.dpop, 'string');
     } finally {
+      await strict.stop();
+    }
+  });
+
+  it('upstreamAuth: exchange when the upstream resource server requires DPoP nonces (RFC 9449 §9): the gateway answers the challenge itself, once, and keeps the nonce', async () => {
+    // The upstream: a tool server behind the verify SDK's expressTokenAuth, with resource-server nonces.
+    const port = await freePort();
+    const upstreamUrl = `http://127.0.0.1:${port}/mcp`;
+    const strict = await startStack({ upstreamUrl, route: { upstreamAuth: 'exchange' } });
+    const verifier = createVerifier({ issuer: strict.svc.url, audience: upstreamUrl, dpop: { nonceSecret: randomBytes(32) } });
+    const auth = expressTokenAuth(verifier, { resourceMetadataUrl: `http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp` });
+    let demandAlways = false;
+    const seen: Array<{ nonce: unknown; status: number }> = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const nonce = typeof req.headers.dpop === 'string' ? decodeJwt(req.headers.dpop).nonce : undefined;
+        if (demandAlways) {
+          // An upstream whose nonces never satisfy it: it asks again, with a new nonce, every time.
+          seen.push({ nonce, status: 401 });
+          res.writeHead(401, { 'www-authenticate': 'DPoP error="use_dpop_nonce", algs="ES256"', 'dpop-nonce': randomBytes(16).toString('base64url') }).end();
+          return;
+        }
+        void auth(req, res, () => {
+          seen.push({ nonce, status: 200 });
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [] } }));
+        }).then(() => {
+          if (res.statusCode !== 200) seen.push({ nonce, status: res.statusCode });
+        });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      const user = await loginUser(strict.svc, { clientId: 'agent', username: 'bob', scope: `openid ${TOOLS.join(' ')}` });
+      const htu = `${strict.svc.url}/token`;
+      const form = { grant_type: EXCHANGE, subject_token: user.accessToken, subject_token_type: AT, resource: strict.resource, scope: GRANTED.join(' ') };
+      const exchanged = await postForm(htu, form, { authorization: strict.svc.basic('agent'), dpop: await proof(key, '', htu) });
+      assert.equal(exchanged.status, 200, JSON.stringify(exchanged.body));
+      const token = exchanged.body.access_token as string;
+      const call = async (id: number) => send(strict.resource, { authorization: `DPoP ${token}`, dpop: await proof(key, token, strict.resource) }, id);
+
+      // First call: upstream asks for a nonce; the gateway retries once with a fresh proof naming it; the client gets
+      // upstream's answer, never its challenge or its nonce.
+      const first = await call(1);
+      assert.equal(first.status, 200, first.text);
+      assert.deepEqual(first.body, { jsonrpc: '2.0', id: 1, result: { content: [] } });
+      assert.equal(first.headers.get('dpop-nonce'), null);
+      assert.equal(first.headers.get('www-authenticate'), null);
+      assert.equal(seen.length, 2);
+      assert.deepEqual(seen[0], { nonce: undefined, status: 401 });
+      assert.equal(seen[1]!.status, 200);
+      assert.equal(seen[1]!.nonce, verifier.dpopNonce());
+
+      // Second call: the gateway's first proof already names the nonce it kept: one upstream request.
+      const second = await call(2);
+      assert.equal(second.status, 200, second.text);
+      assert.deepEqual(seen.slice(2), [{ nonce: verifier.dpopNonce(), status: 200 }]);
+
+      // An upstream that asks again after the retry: 502 to the client (it cannot satisfy upstream's nonce), after
+      // exactly two upstream requests, and the decision event says why.
+      demandAlways = true;
+      const before = seen.length;
+      const refused = await call(3);
+      assert.equal(refused.status, 502);
+      assert.deepEqual(refused.body, { jsonrpc: '2.0', id: 3, error: { code: -32603, message: "upstream refused the gateway's DPoP proof" } });
+      assert.equal(refused.headers.get('www-authenticate'), null);
+      assert.equal(seen.length - before, 2);
+      await new Promise((r) => setTimeout(r, 300));
+      const admin = await postForm(`${strict.svc.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: strict.svc.basic('admin-cli') });
+      const audit = await fetch(`${strict.svc.url}/admin/audit?type=gateway&limit=50`, { headers: { authorization: `Bearer ${admin.body.access_token}` } });
+      const { items } = (await audit.json()) as { items: Array<Record<string, unknown>> };
+      const event = items.find((e) => e.status === 502);
+      assert.ok(event, 'decision event for the refused call');
+      assert.equal(event.decision, 'allow');
+      assert.deepEqual(event.reasons, ['upstream_dpop_nonce_refused']);
+    } finally {
+      verifier.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
       await strict.stop();
     }
   });
