@@ -148,24 +148,8 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     return checked;
   }
 
-  /**
-   * Every check of RFC 9449 §4.3 but the replay check: the caller claims `replay` (the store's `claim`, or inside a read
-   * that makes it in the same round trip) and refuses the proof unless the claim succeeds, as `check` does.
-   */
-  async function inspect(req: DpopRequest): Promise<InspectedDpopProof | undefined> {
-    if (!req.values?.length) return undefined;
-    // RFC 9449 §4.3 check 1: "there is not more than one DPoP HTTP request header field".
-    if (req.values.length > 1) throw invalid('multiple_proofs');
-    const proof = req.values[0]!;
-    if (proof.length > MAX_PROOF_LENGTH) throw invalid('too_large');
-    // RFC 9449 §4.3 check 2: "the DPoP HTTP request header field value is a single and well-formed JWT".
-    const parts = proof.split('.');
-    if (parts.length !== 3) throw invalid('malformed');
-    const { alg, jkt, canonical } = checkedHeader(parts[0]!);
-    const payload = decodeJsonSegment(parts[1]!);
-    if (!payload) throw invalid('malformed');
-
-    // RFC 9449 §4.3 check 6: "the JWT signature verifies with the public key contained in the jwk JOSE Header Parameter".
+  /** RFC 9449 §4.3 check 6 (the signature, with the proof's own key), on the signing thread; refusals as `invalid`. */
+  async function verifySignature(alg: string, jkt: string, canonical: Readonly<Record<string, string>>, proof: string): Promise<void> {
     const cacheKey = `${alg}:${jkt}`;
     try {
       let key = keys.get(cacheKey);
@@ -181,6 +165,10 @@ export function createDpopProofChecker(o: DpopProofOptions) {
       if (err instanceof SigningUnavailable) throw err;
       throw invalid(joseReason(err));
     }
+  }
+
+  /** The checks of the proof's claims (RFC 9449 §4.3 checks 8-11, §8 nonces); the proof's replay claim when they pass. */
+  function checkClaims(payload: Record<string, unknown>, jkt: string, method: string, setNonce: (nonce: string) => void): ReplayClaim {
     const now = o.now();
     // RFC 7519 §4.1.4/§4.1.5: a proof that carries exp or nbf is held to them (as jwtVerify did).
     if (payload.exp !== undefined && (typeof payload.exp !== 'number' || payload.exp <= now)) throw invalid('expired');
@@ -189,7 +177,7 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 256) throw invalid('bad_jti');
     if (typeof payload.iat !== 'number' || !Number.isFinite(payload.iat)) throw invalid('bad_iat');
     // RFC 9449 §4.3 check 8: "the htm claim matches the HTTP method of the current request".
-    if (payload.htm !== req.method) throw invalid('htm_mismatch');
+    if (payload.htm !== method) throw invalid('htm_mismatch');
     // RFC 9449 §4.3 check 9: "the htu claim matches the HTTP URI value for the HTTP request in which the JWT was
     // received, ignoring any query and fragment parts" (normalised, §4.3 "SHOULD"); the URI is the public one.
     // A proof written with exactly the normalised URL (what clients send) needs no parse: normalising is idempotent.
@@ -207,15 +195,60 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     if (payload.nonce !== undefined || o.requireNonce) {
       const fresh = o.nonces.current();
       if (payload.nonce === undefined || typeof payload.nonce !== 'string' || !o.nonces.check(payload.nonce)) {
-        req.setNonce(fresh);
+        setNonce(fresh);
         throw new errors.UseDpopNonce(payload.nonce === undefined ? 'a DPoP nonce is required' : 'the DPoP nonce is invalid or expired', payload.nonce === undefined ? 'nonce_required' : 'stale_nonce');
       }
       // RFC 9449 §8.2: the next nonce may be supplied with a successful response.
-      if (payload.nonce !== fresh) req.setNonce(fresh);
+      if (payload.nonce !== fresh) setNonce(fresh);
     }
     // RFC 9449 §11.1: a proof is used once; its jti is remembered (per key and URI) for as long as its iat is accepted.
-    const replay = { key: createHash('sha256').update(`${jkt}\n${expectedHtu}\n${payload.jti}`).digest('base64url'), ttlSeconds: 2 * o.windowSeconds };
-    return { jkt, ...(typeof payload.ath === 'string' ? { ath: payload.ath } : {}), replay };
+    return { key: createHash('sha256').update(`${jkt}\n${expectedHtu}\n${payload.jti}`).digest('base64url'), ttlSeconds: 2 * o.windowSeconds };
+  }
+
+  /**
+   * Starts every check of RFC 9449 §4.3 but the replay check; undefined when the request carries no proof. The parse
+   * and header checks run now (a refusal is thrown here), the claims are checked now as well, and the signature is
+   * checked on the signing thread meanwhile, so the caller can read the subject (and make the replay claim in that
+   * read) while it runs. `replay` is the claim to make, given only when every check but the signature's has passed,
+   * so a proof refused for its claims is never spent; `done` settles as `inspect` does, the signature's refusal
+   * first, then the claims' (with their `DPoP-Nonce`), so the answer is the one checking in sequence would give.
+   */
+  function start(req: DpopRequest): { replay: ReplayClaim | undefined; done: Promise<InspectedDpopProof> } | undefined {
+    if (!req.values?.length) return undefined;
+    // RFC 9449 §4.3 check 1: "there is not more than one DPoP HTTP request header field".
+    if (req.values.length > 1) throw invalid('multiple_proofs');
+    const proof = req.values[0]!;
+    if (proof.length > MAX_PROOF_LENGTH) throw invalid('too_large');
+    // RFC 9449 §4.3 check 2: "the DPoP HTTP request header field value is a single and well-formed JWT".
+    const parts = proof.split('.');
+    if (parts.length !== 3) throw invalid('malformed');
+    const { alg, jkt, canonical } = checkedHeader(parts[0]!);
+    const payload = decodeJsonSegment(parts[1]!);
+    if (!payload) throw invalid('malformed');
+
+    const signature = verifySignature(alg, jkt, canonical, proof);
+    let nonce: string | undefined;
+    let replay: ReplayClaim | undefined;
+    let refused: { error: unknown } | undefined;
+    try {
+      replay = checkClaims(payload, jkt, req.method, (fresh) => (nonce = fresh));
+    } catch (error) {
+      refused = { error };
+    }
+    const done = signature.then(() => {
+      if (nonce !== undefined) req.setNonce(nonce);
+      if (refused) throw refused.error;
+      return { jkt, ...(typeof payload.ath === 'string' ? { ath: payload.ath } : {}), replay: replay! };
+    });
+    return { replay, done };
+  }
+
+  /**
+   * Every check of RFC 9449 §4.3 but the replay check: the caller claims `replay` (the store's `claim`, or inside a read
+   * that makes it in the same round trip) and refuses the proof unless the claim succeeds, as `check` does.
+   */
+  async function inspect(req: DpopRequest): Promise<InspectedDpopProof | undefined> {
+    return start(req)?.done;
   }
 
   /** RFC 9449 §11.1: refuses a proof whose replay claim was already taken (`claimed`: the answer of a read that made it). */
@@ -230,7 +263,7 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     return proof && claim(proof);
   }
 
-  return { inspect, claim, check };
+  return { start, inspect, claim, check };
 }
 
 export type DpopProofChecker = ReturnType<typeof createDpopProofChecker>;

@@ -19,7 +19,7 @@ export interface DpopStepInput {
   subjectToken: string;
   clientId: string;
   toolServer: ToolServerConfig;
-  /** The request's proof as `inspectDpopProof` checked it (its replay claim still to be settled), if it carried one. */
+  /** The request's proof as `startDpopProof` checked it (its replay claim still to be settled), if it carried one. */
   proof: InspectedDpopProof | undefined;
 }
 
@@ -28,16 +28,18 @@ const MISMATCH = 'the DPoP proof does not match the subject_token';
 const refuse = (description: string, reason: string) => new errors.InvalidRequest(description, undefined, reason);
 
 /**
- * The request's DPoP proof, checked by every RFC 9449 §4.3 rule but the replay check; for a request with a `DPoP`
- * header (the caller looks at `ctx.req.headers.dpop`, parsed already; `headersDistinct`, which keeps repeated headers
- * apart for §4.3 check 1, is built only here). Run before the subject is read, so the subject's store read can claim
- * the proof's replay key in the same round trip (`ValidationContext.dpopReplay`); `dpopBinding` settles the claim.
+ * Starts the checks of the request's DPoP proof (every RFC 9449 §4.3 rule but the replay check; `DpopProofChecker.start`)
+ * for a request with a `DPoP` header (the caller looks at `ctx.req.headers.dpop`, parsed already; `headersDistinct`,
+ * which keeps repeated headers apart for §4.3 check 1, is built only here). Run before the subject is read, so the
+ * subject's store read can claim the proof's replay key in the same round trip (`ValidationContext.dpopReplay`) while
+ * the signature is checked; `dpopBinding` settles the claim. Throws at once for a proof refused before its signature.
  *
  * @example
- * const proof = ctx.req.headers.dpop === undefined ? undefined : await inspectDpopProof(deps, ctx);
+ * const started = ctx.req.headers.dpop === undefined ? undefined : startDpopProof(deps, ctx);
+ * const proof = await started?.done;
  */
-export function inspectDpopProof(deps: DpopStepDeps, ctx: KoaContextWithOIDC): Promise<InspectedDpopProof | undefined> {
-  return deps.proofs.inspect({
+export function startDpopProof(deps: DpopStepDeps, ctx: KoaContextWithOIDC): ReturnType<DpopProofChecker['start']> {
+  return deps.proofs.start({
     values: ctx.req.headersDistinct.dpop,
     method: ctx.method,
     setNonce: (nonce) => ctx.set('DPoP-Nonce', nonce),

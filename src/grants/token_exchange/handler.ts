@@ -18,8 +18,9 @@ import { TokenType } from '../../token_types/urns.js';
 import { signDelegationToken, type Signer } from './issue.js';
 import { SigningUnavailable, type SignCompact } from '../../keys/jws_thread.js';
 import { inSpan } from '../../telemetry/spans.js';
-import { dpopBinding, inspectDpopProof, type DpopStepDeps } from './dpop.js';
+import { dpopBinding, startDpopProof, type DpopStepDeps } from './dpop.js';
 import type { InspectedDpopProof } from '../../dpop/proof.js';
+import type { ReplayClaim } from '../../stores/types.js';
 import { DETAILS_DESCRIPTIONS, DetailsRefused, grantAuthorizationDetails, type DetailsDeps } from './details.js';
 
 export interface ExchangeDeps {
@@ -140,22 +141,39 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       const requested = req.scope === undefined ? undefined : req.scope.split(' ').filter(Boolean);
       event.requestedScopes = requested;
 
-      // RFC 9449 §4.3: the DPoP proof is checked before the subject is read, so that read can claim its replay key. A
-      // refused proof is the answer, but only once the subject is known too (read without a claim), for the audit event.
+      // RFC 9449 §4.3: the DPoP proof's claims are checked before the subject is read, so that read can claim its
+      // replay key, and its signature is checked on the signing thread while the subject is read. A refused proof is
+      // the answer, but only once the subject is known too (read without a claim), for the audit event.
       let proof: InspectedDpopProof | undefined;
       let proofRefused: unknown;
+      let proofChecked: Promise<InspectedDpopProof> | undefined;
+      let replayClaim: ReplayClaim | undefined;
       if (ctx.req.headers.dpop !== undefined) {
         try {
-          proof = await inSpan('exchange.dpop_proof', () => inspectDpopProof(deps.dpop, ctx));
+          const started = inSpan('exchange.dpop_proof', () => startDpopProof(deps.dpop, ctx));
+          proofChecked = started?.done;
+          replayClaim = started?.replay;
         } catch (err) {
           proofRefused = err;
         }
       }
-      const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now(), ...(proof ? { dpopReplay: proof.replay } : {}) };
+      const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now(), ...(replayClaim ? { dpopReplay: replayClaim } : {}) };
       // RFC 8693 §2.1: "the authorization server MUST perform the appropriate validation procedures for the indicated token type".
-      const subject = await inSpan('exchange.subject', () => validateSubject(req, vctx)).catch((err: unknown) => {
-        throw proofRefused ?? err;
-      });
+      // Settled into a value at once: it is awaited only after the proof's signature, and must never be an unhandled rejection.
+      const read = inSpan('exchange.subject', () => validateSubject(req, vctx)).then(
+        (subject) => ({ subject }),
+        (error: unknown) => ({ error }),
+      );
+      if (proofChecked) {
+        try {
+          proof = await proofChecked;
+        } catch (err) {
+          proofRefused = err;
+        }
+      }
+      const outcome = await read;
+      if ('error' in outcome) throw proofRefused ?? outcome.error;
+      const { subject } = outcome;
       // RFC 8693 §4.1: the current actor outermost, prior actors nested inside it. Known as soon as the subject is, and
       // recorded before any check below can refuse, so every decision event carries the full would-be chain.
       const act: ActClaim = { sub: clientId, ...(subject.act ? { act: subject.act } : {}) };

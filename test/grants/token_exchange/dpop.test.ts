@@ -322,6 +322,17 @@ describe('DPoP at the token endpoint (nonces off)', () => {
     const event = events.at(-1)!;
     assert.deepEqual([refused.status, refused.body, event.reasons, event.decision, event.sub, event.act], [400, INVALID_PROOF, ['htm_mismatch'], 'deny', 'user-bob', { sub: 'agent' }]);
     assert.equal(typeof event.sid, 'string');
+    // The signature is checked while the subject is read, and its verdict comes first: a forged proof with an unknown
+    // subject is a proof error too. A proof whose claims pass is claimed by that read, so a forged one is spent (it
+    // could never pass anyway); one refused for its claims is read without a claim, whatever its signature.
+    const replayKeys = async () => (await svc.redis.keys(`${svc.prefix}dpop:*`)).length;
+    const keysBefore = await replayKeys();
+    const forged = await withProof(randomBytes(32).toString('base64url'), CRM, await proof(await dpopKey(), svc.url, { jwk: key.jwk }));
+    assert.deepEqual([forged.status, forged.body, events.at(-1)!.reasons], [400, INVALID_PROOF, ['bad_signature']]);
+    assert.equal(await replayKeys(), keysBefore + 1);
+    const forgedWithUser = await withProof(bearerUser, CRM, await proof(await dpopKey(), svc.url, { jwk: key.jwk, htm: 'GET' }));
+    assert.deepEqual([forgedWithUser.status, forgedWithUser.body, events.at(-1)!.reasons, events.at(-1)!.sub], [400, INVALID_PROOF, ['bad_signature'], 'user-bob']);
+    assert.equal(await replayKeys(), keysBefore + 1);
     // A hop (a delegation token subject) claims through the replay store: one namespace with the read's claim.
     const crmToken = (await withProof(bearerUser, CRM, undefined, 'agent', { scope: 'crm.lookup_customer billing.refund_lookup' })).body.access_token as string;
     const hop = (dpop: string) => withProof(crmToken, BILLING, dpop, 'crm-server', { scope: 'billing.refund_lookup' });
