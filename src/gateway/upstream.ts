@@ -38,7 +38,7 @@ function asksForNonce(answer: IncomingMessage): boolean {
 }
 
 /** The `DPoP-Nonce` of an answer, when it is a well-formed nonce. */
-export function nonceOf(answer: { headers: IncomingHttpHeaders }): string | undefined {
+function nonceOf(answer: { headers: IncomingHttpHeaders }): string | undefined {
   const nonce = answer.headers['dpop-nonce'];
   return typeof nonce === 'string' && NONCE.test(nonce) ? nonce : undefined;
 }

@@ -22,7 +22,7 @@ export type UpstreamCredential = {
   dpop?: string;
   /**
    * DPoP-bound only, RFC 9449 §9 (resource server nonces): `seen` keeps a `DPoP-Nonce` upstream sent, for this
-   * upstream's next proofs; `proof` keeps it too and makes a fresh proof for this same request naming it.
+   * upstream's next proofs; `proof` makes a fresh proof for this same request naming one.
    */
   nonces?: { seen(nonce: string): void; proof(nonce: string): Promise<string> };
 };
@@ -105,17 +105,10 @@ export function createUpstreamTokens(options: { tokenEndpoint: string; clientId:
       const htu = `${url.origin}${url.pathname}`;
       const ath = createHash('sha256').update(entry.token).digest('base64url');
       const proof = async (withNonce: string | undefined) => dpopProof(await key(), method, htu, withNonce === undefined ? { ath } : { ath, nonce: withNonce });
-      const seen = (value: string) => void upstreamNonces.set(upstream, value);
       return {
         authorization: `DPoP ${entry.token}`,
         dpop: await proof(upstreamNonces.get(upstream)),
-        nonces: {
-          seen,
-          proof(value) {
-            seen(value);
-            return proof(value);
-          },
-        },
+        nonces: { seen: (value) => void upstreamNonces.set(upstream, value), proof },
       };
     },
   };

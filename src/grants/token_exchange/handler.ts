@@ -20,7 +20,6 @@ import { SigningUnavailable, type SignCompact } from '../../keys/jws_thread.js';
 import { inSpan } from '../../telemetry/spans.js';
 import { dpopBinding, startDpopProof, type DpopStepDeps } from './dpop.js';
 import type { InspectedDpopProof } from '../../dpop/proof.js';
-import type { ReplayClaim } from '../../stores/types.js';
 import { DETAILS_DESCRIPTIONS, DetailsRefused, grantAuthorizationDetails, type DetailsDeps } from './details.js';
 
 export interface ExchangeDeps {
@@ -143,30 +142,28 @@ export function createExchangeHandler(deps: ExchangeDeps) {
 
       // RFC 9449 §4.3: the DPoP proof's claims are checked before the subject is read, so that read can claim its
       // replay key, and its signature is checked on the signing thread while the subject is read. A refused proof is
-      // the answer, but only once the subject is known too (read without a claim), for the audit event.
+      // the answer, but only once the subject is known too (read without a claim when the claims were refused), for the
+      // audit event.
       let proof: InspectedDpopProof | undefined;
       let proofRefused: unknown;
-      let proofChecked: Promise<InspectedDpopProof> | undefined;
-      let replayClaim: ReplayClaim | undefined;
+      let started: ReturnType<typeof startDpopProof>;
       if (ctx.req.headers.dpop !== undefined) {
         try {
-          const started = inSpan('exchange.dpop_proof', () => startDpopProof(deps.dpop, ctx));
-          proofChecked = started?.done;
-          replayClaim = started?.replay;
+          started = inSpan('exchange.dpop_proof', () => startDpopProof(deps.dpop, ctx));
         } catch (err) {
           proofRefused = err;
         }
       }
-      const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now(), ...(replayClaim ? { dpopReplay: replayClaim } : {}) };
+      const vctx: ValidationContext = { deps: deps.tokenTypes, clientId, now: now(), ...(started?.replay ? { dpopReplay: started.replay } : {}) };
       // RFC 8693 §2.1: "the authorization server MUST perform the appropriate validation procedures for the indicated token type".
       // Settled into a value at once: it is awaited only after the proof's signature, and must never be an unhandled rejection.
       const read = inSpan('exchange.subject', () => validateSubject(req, vctx)).then(
         (subject) => ({ subject }),
         (error: unknown) => ({ error }),
       );
-      if (proofChecked) {
+      if (started) {
         try {
-          proof = await proofChecked;
+          proof = await started.done;
         } catch (err) {
           proofRefused = err;
         }
