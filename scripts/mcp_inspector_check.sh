@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Interop check with a real MCP client: MCP Inspector's CLI (pinned below, fetched by npx from the npm registry)
+# connects, unchanged, to the plain MCP server behind the gateway: it finds the authorization server from the gateway's
+# 401 and RFC 9728 metadata, registers itself by Dynamic Client Registration (RFC 7591), sends bob through the
+# development login and the consent page (authorization code + PKCE, RFC 8707 `resource`), then lists and calls tools
+# with the delegation token it gets. The browser is a curl script given to the Inspector as BROWSER: it signs in as bob
+# and answers "allow", as a person would.
+#
+#   scripts/mcp_inspector_check.sh        (Node.js 22 on PATH, `npm ci` done, ports 3000, 4100, 4200 and 6276 free)
+#
+# Prints one line per check and exits 1 on the first that fails. Not part of `npm test` (it downloads the Inspector);
+# everything it starts runs in a temp dir (generated keys and secrets included) and is stopped and removed at the end.
+set -euo pipefail
+
+INSPECTOR='@modelcontextprotocol/inspector@2.12.0'
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/dts-inspector.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $1" >&2
+  for log in service gateway inspector; do
+    [ -f "$work/$log.log" ] && { echo "--- last lines of $log.log" >&2; tail -n 5 "$work/$log.log" >&2; }
+  done
+  exit 1
+}
+pass() { echo "ok: $1"; }
+
+wait_for() { # url
+  for _ in $(seq 1 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done
+  fail "nothing answered at $1"
+}
+
+for port in 3000 4100 4200 6276; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then fail "port $port is in use"; fi
+done
+
+# The demo configuration, plus what an MCP client that is not in `clients` needs: Dynamic Client Registration, and a
+# rule for such clients (lookups only, through the gateway).
+cp "$root/config/default.yaml" "$work/config.yaml"
+cat >>"$work/config.yaml" <<'EOF'
+
+onboarding:
+  registration: { enabled: true }
+onboardedClients:
+  - dynamicallyRegistered: true
+    toolServers:
+      - resource: "http://localhost:4100/plain/mcp"
+        scopes: [lookup_customer]
+EOF
+cat >"$work/gateway.yaml" <<'EOF'
+port: 4100
+host: 127.0.0.1
+publicUrl: http://localhost:4100
+issuer: http://localhost:3000
+client:
+  clientId: mcp-gateway
+  clientSecret: { file: keys/secrets/mcp-gateway }
+keys:
+  file: keys/gateway-jwks.json
+audit:
+  argumentsKey: { file: keys/gateway-arguments.key, generate: true }
+routes:
+  - resource: http://localhost:4100/plain/mcp
+    upstream: http://127.0.0.1:4200/mcp
+    scopesSupported: [lookup_customer, issue_refund, export_customers]
+EOF
+
+# The "browser": follows the authorization URL through the development login (bob) and the consent page (allow) to
+# the Inspector's loopback callback. Nothing it sees is printed (the callback URL carries the code).
+cat >"$work/browser" <<'EOF'
+#!/usr/bin/env bash
+set -euo pipefail
+jar=$(mktemp); trap 'rm -f "$jar"' EXIT
+c() { curl -sS -c "$jar" -b "$jar" "$@"; }
+interaction=$(c -o /dev/null -w '%{redirect_url}' "$1")
+resume=$(c -o /dev/null -w '%{redirect_url}' -X POST "$interaction/login" -d username=bob)
+consent=$(c -o /dev/null -w '%{redirect_url}' "$resume")
+page=$(c "$consent")
+action=$(grep -o 'action="[^"]*/consent"' <<<"$page" | cut -d'"' -f2)
+csrf=$(grep -o 'name="csrf" value="[^"]*"' <<<"$page" | cut -d'"' -f4)
+# The tools the page asks bob to allow, as a list: <code>name</code> per tool.
+grep -o 'tools:<ul>.*' <<<"$page" | sed 's|</ul>.*||' | grep -o '<code>[^<]*</code>' | sed 's|</*code>||g' | paste -sd, >>"${0%/*}/consent.txt"
+resume=$(c -o /dev/null -w '%{redirect_url}' -X POST "${consent%%/interaction/*}$action" -d "csrf=$csrf&decision=allow")
+callback=$(c -o /dev/null -w '%{redirect_url}' "$resume")
+c -o /dev/null "$callback"
+EOF
+chmod +x "$work/browser"
+
+tsx="$root/node_modules/tsx/dist/esm/index.mjs"
+cd "$work"
+CONFIG_FILE=config.yaml node --conditions=source --import "$tsx" "$root/src/main.ts" >service.log 2>&1 &
+pids+=($!)
+node --conditions=source --import "$tsx" "$root/examples/plain_mcp_server.ts" 4200 >plain.log 2>&1 &
+pids+=($!)
+wait_for http://localhost:3000/.well-known/oauth-authorization-server
+node --conditions=source --import "$tsx" "$root/src/gateway/main.ts" --config gateway.yaml >gateway.log 2>&1 &
+pids+=($!)
+wait_for http://localhost:4100/healthz
+
+echo "MCP Inspector $INSPECTOR (npx), service, gateway and plain MCP server in $work"
+npm_config_yes=true npx --yes -p "$INSPECTOR" mcp-inspector --version >/dev/null 2>&1 || fail "npx could not run $INSPECTOR"
+
+# The Inspector's state (its registered client) lives under this HOME; its tokens only in memory, per run.
+inspector() {
+  npm_config_update_notifier=false HOME="$work/home" MCP_INSPECTOR_SECRET_STORE=memory MCP_AUTO_OPEN_ENABLED=true BROWSER="$work/browser" \
+    npx --yes -p "$INSPECTOR" mcp-inspector --cli http://localhost:4100/plain/mcp "$@" 2>>inspector.log
+}
+
+list=$(inspector --method tools/list) || fail "tools/list exited $?"
+names=$(jq -c '[.tools[].name]' <<<"$list")
+[ "$names" = '["lookup_customer"]' ] || fail "tools/list gave $names, expected [\"lookup_customer\"] (the route offers three)"
+pass "tools/list through the gateway: $names (the token's scope filters the route's three tools)"
+
+grep -q '"route":"/reg","status":201' service.log || fail "no Dynamic Client Registration (POST /reg 201) in the service log"
+client=$(grep -o '"route":"/reg","status":201,[^}]*"clientId":"[^"]*"' service.log | head -n 1 | grep -o 'dcr_[A-Za-z0-9_-]*')
+pass "the Inspector registered itself (RFC 7591): client_id $client"
+[ "$(head -n 1 consent.txt)" = lookup_customer ] || fail "the consent page asked for tools '$(head -n 1 consent.txt)', expected lookup_customer"
+pass "bob saw the consent page for the tool server with tools: lookup_customer"
+
+call=$(inspector --method tools/call --tool-name lookup_customer --tool-arg customerId=c-42) || fail "tools/call exited $?"
+text=$(jq -r '.content[0].text' <<<"$call")
+[ "$(jq -r '.customerId' <<<"$text")" = c-42 ] || fail "tools/call lookup_customer gave $call"
+pass "tools/call lookup_customer through the gateway: $text"
+
+event=$(grep '"method":"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1)
+[ -n "$event" ] || fail "no allowed tools/call in the gateway's audit"
+[ "$(jq -r '.event.sub' <<<"$event")" = user-bob ] || fail "the gateway's audit event names sub $(jq -r '.event.sub' <<<"$event")"
+[ "$(jq -r '.event.act.sub' <<<"$event")" = "$client" ] || fail "the gateway's audit event names actor $(jq -r '.event.act.sub' <<<"$event")"
+pass "the gateway's audit event: sub user-bob, act.sub $client, decision allow"
+
+# The CLI reports a failed call as one JSON line on stderr and a non-zero exit.
+if inspector --method tools/call --tool-name issue_refund --tool-arg customerId=c-42 amount=10 >/dev/null; then fail "tools/call issue_refund succeeded"; fi
+refused=$(grep '^{"error"' inspector.log | tail -n 1)
+[ "$(jq -r '.error.code' <<<"$refused")" = tool_not_found ] || fail "tools/call issue_refund gave $refused"
+pass "tools/call issue_refund: the Inspector finds no such tool (the filtered list and the decision agree)"
+echo "all checks passed"
