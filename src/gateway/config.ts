@@ -106,7 +106,7 @@ export const gatewayConfigSchema = z.strictObject({
   allowedOrigins: z
     .array(z.string().regex(/^https?:\/\/[^/]+$/, 'must be an origin: scheme://host[:port]'))
     .default([])
-    .describe('Origins a browser request may come from (MCP transport, DNS rebinding): a request whose `Origin` is not listed gets 403. Requests without `Origin` are not affected.'),
+    .describe('Origins a browser request may come from (MCP transport, DNS rebinding): a request whose `Origin` is not listed gets 403; a listed one gets its CORS preflight answered and may read the answers (docs/gateway.md). Requests without `Origin` are not affected.'),
   maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024).describe('Largest POST body; a larger one gets 400 before it is read further.'),
   upstreamTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).describe('Longest wait for an upstream\'s response headers; then 504 with a JSON-RPC error (upstream unreachable: 502).'),
   sessionTtlSeconds: z.number().int().min(60).default(86_400).describe('How long an `Mcp-Session-Id` stays bound to the (`sub`, `sid`, `client_id`) that opened it, since its last use.'),

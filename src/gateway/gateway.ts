@@ -160,14 +160,22 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
 
   const jwksBody = JSON.stringify(keys.publicJwks);
   let closing = false;
-  const json = (res: ServerResponse, status: number, body: string) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  const json = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
     res.end(body);
   };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!;
     const route = byPath.get(path);
     if (route) return handleMcp(route, req, res);
+    // RFC 9728 metadata and the JWKS are public documents that a browser-based MCP client reads from its own origin
+    // (the MCP TypeScript SDK's metadata router answers them the same way): readable from any origin, no credentials.
+    const publicDocument = metadata.has(path) || path === '/.well-known/jwks.json';
+    if (req.method === 'OPTIONS' && publicDocument) {
+      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': 'mcp-protocol-version', 'access-control-max-age': '600' });
+      res.end();
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 404, JSON.stringify({ error: 'not_found' }));
     if (path === '/healthz') return json(res, 200, '{"status":"ok"}');
     if (path === '/readyz') {
@@ -189,12 +197,12 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       return;
     }
     if (path === '/.well-known/jwks.json') {
-      res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' });
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300', 'access-control-allow-origin': '*' });
       res.end(jwksBody);
       return;
     }
     const doc = metadata.get(path);
-    if (doc) return json(res, 200, doc);
+    if (doc) return json(res, 200, doc, { 'access-control-allow-origin': '*' });
     return json(res, 404, JSON.stringify({ error: 'not_found' }));
   };
   const server = createServer((req, res) => {

@@ -80,6 +80,16 @@ const MCP_METHODS: ReadonlySet<string> = new Set([
 ]);
 const methodLabel = (method: string) => (MCP_METHODS.has(method) ? method : '(other)');
 
+/** What a preflight from a listed origin is told: the methods and request headers of the MCP Streamable HTTP
+ * transport (with DPoP's), cached by the browser for ten minutes. */
+const CORS_PREFLIGHT = {
+  'access-control-allow-methods': 'GET, POST, DELETE',
+  'access-control-allow-headers': 'authorization, content-type, dpop, last-event-id, mcp-protocol-version, mcp-session-id',
+  'access-control-max-age': '600',
+};
+/** Response headers a browser client must be able to read (MCP transport and authorization, RFC 9449 §8). */
+const CORS_EXPOSED = 'www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce';
+
 export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const { route, metrics } = deps;
@@ -106,16 +116,38 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
     });
   };
 
+  const origin = req.headers.origin;
+  const listedOrigin = origin !== undefined && deps.allowedOrigins.has(origin);
+  // Fetch standard, CORS preflight: a browser-based MCP client asks before it sends a token or JSON. Only a listed
+  // origin is answered (no credentials mode: the token travels in a header, never in a cookie); any other is refused
+  // as its request would be.
+  if (httpMethod === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
+    if (listedOrigin) {
+      res.writeHead(204, { ...CORS_PREFLIGHT, 'access-control-allow-origin': origin, vary: 'origin' });
+      res.end();
+      return;
+    }
+    answer(res, 403, jsonRpcError(null, -32600, 'origin not allowed'));
+    event('deny', ['origin_not_allowed'], 403);
+    return;
+  }
   if (httpMethod !== 'POST' && httpMethod !== 'GET' && httpMethod !== 'DELETE') {
     answer(res, 405, jsonRpcError(null, -32600, 'method not allowed'), { allow: 'GET, POST, DELETE' });
     return;
   }
   // MCP transport, "Security Warning": servers MUST validate the Origin header; present and not allowed → 403.
-  const origin = req.headers.origin;
-  if (deps.enforcement && origin !== undefined && !deps.allowedOrigins.has(origin)) {
+  if (deps.enforcement && origin !== undefined && !listedOrigin) {
     answer(res, 403, jsonRpcError(null, -32600, 'origin not allowed'));
     event('deny', ['origin_not_allowed'], 403);
     return;
+  }
+  // Fetch standard, CORS: a listed origin may read every answer, refusals included, and the headers a client needs
+  // (the 401 challenge with its resource_metadata, the session id, the DPoP nonce). Set before any writeHead, which
+  // merges them, so no path can answer without them.
+  if (listedOrigin) {
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('access-control-expose-headers', CORS_EXPOSED);
+    res.setHeader('vary', 'origin');
   }
 
   if (deps.enforcement) {

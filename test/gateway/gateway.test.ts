@@ -174,6 +174,63 @@ describe('MCP gateway: transport validation (GW-01) and authentication (GW-02)',
     assert.equal(allowed.status, 200);
   });
 
+  it('CORS (Fetch standard): a listed origin gets its preflight answered and may read answers and their challenge; others get 403 and no CORS headers', async () => {
+    const preflight = (origin: string) =>
+      fetch(stack.resource, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, mcp-protocol-version' } });
+    const ok = await preflight('http://allowed.example');
+    assert.equal(ok.status, 204);
+    assert.equal(ok.headers.get('access-control-allow-origin'), 'http://allowed.example');
+    assert.equal(ok.headers.get('access-control-allow-methods'), 'GET, POST, DELETE');
+    assert.equal(ok.headers.get('access-control-allow-headers'), 'authorization, content-type, dpop, last-event-id, mcp-protocol-version, mcp-session-id');
+    assert.equal(ok.headers.get('access-control-max-age'), '600');
+    assert.equal(ok.headers.get('vary'), 'origin');
+    assert.equal(ok.headers.get('access-control-allow-credentials'), null);
+    const refused = await preflight('http://evil.example');
+    assert.equal(refused.status, 403);
+    assert.deepEqual(await refused.json(), { jsonrpc: '2.0', error: { code: -32600, message: 'origin not allowed' }, id: null });
+    assert.equal(refused.headers.get('access-control-allow-origin'), null);
+    // An OPTIONS that is not a preflight is still a method the route does not serve.
+    assert.equal((await fetch(stack.resource, { method: 'OPTIONS' })).status, 405);
+
+    const exposed = 'www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce';
+    const allowed = await post(stack, token, call(1, 'lookup_customer', { customerId: 'a' }), { origin: 'http://allowed.example' });
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'http://allowed.example');
+    assert.equal(allowed.headers.get('access-control-expose-headers'), exposed);
+    const challenged = await post(stack, undefined, call(2, 'lookup_customer', { customerId: 'a' }), { origin: 'http://allowed.example' });
+    assert.equal(challenged.status, 401);
+    assert.equal(challenged.headers.get('access-control-allow-origin'), 'http://allowed.example');
+    assert.equal(challenged.headers.get('access-control-expose-headers'), exposed);
+    assert.match(challenged.headers.get('www-authenticate') ?? '', /resource_metadata="/);
+    const denied = await post(stack, token, call(3, 'export_customers'), { origin: 'http://allowed.example' });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.headers.get('access-control-allow-origin'), 'http://allowed.example');
+    const noOrigin = await post(stack, token, call(4, 'lookup_customer', { customerId: 'a' }));
+    assert.equal(noOrigin.status, 200);
+    assert.equal(noOrigin.headers.get('access-control-allow-origin'), null);
+    const evil = await post(stack, token, call(5, 'lookup_customer', { customerId: 'a' }), { origin: 'http://evil.example' });
+    assert.equal(evil.status, 403);
+    assert.equal(evil.headers.get('access-control-allow-origin'), null);
+  });
+
+  it('CORS: the RFC 9728 metadata and the JWKS are readable from any origin, preflight included', async () => {
+    const metadataUrl = `${stack.gatewayUrl}/.well-known/oauth-protected-resource/crm/mcp`;
+    const doc = await fetch(metadataUrl, { headers: { origin: 'http://anywhere.example', 'mcp-protocol-version': '2025-06-18' } });
+    assert.equal(doc.status, 200);
+    assert.equal(doc.headers.get('access-control-allow-origin'), '*');
+    assert.equal(((await doc.json()) as { resource: string }).resource, stack.resource);
+    const preflight = await fetch(metadataUrl, { method: 'OPTIONS', headers: { origin: 'http://anywhere.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'mcp-protocol-version' } });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+    assert.equal(preflight.headers.get('access-control-allow-methods'), 'GET, HEAD');
+    assert.equal(preflight.headers.get('access-control-allow-headers'), 'mcp-protocol-version');
+    const jwks = await fetch(`${stack.gatewayUrl}/.well-known/jwks.json`);
+    assert.equal(jwks.headers.get('access-control-allow-origin'), '*');
+    // Not every path is public: the metrics are not readable cross-origin, and OPTIONS elsewhere is 404.
+    assert.equal((await fetch(`${stack.gatewayUrl}/metrics`)).headers.get('access-control-allow-origin'), null);
+    assert.equal((await fetch(`${stack.gatewayUrl}/metrics`, { method: 'OPTIONS', headers: { origin: 'http://anywhere.example', 'access-control-request-method': 'GET' } })).status, 404);
+  });
+
   it('resources/read, prompts/get and unknown methods are denied by default (403); notifications and pings pass', async () => {
     for (const [method, params] of [['resources/read', { uri: 'file:///etc/passwd' }], ['prompts/get', { name: 'p' }], ['sampling/createMessage', {}], ['resources/list', {}]] as const) {
       const res = await post(stack, token, JSON.stringify({ jsonrpc: '2.0', id: 11, method, params }));
