@@ -94,6 +94,22 @@ ${offline}
 
 const words = (v: unknown) => (typeof v === 'string' ? v.split(' ').filter(Boolean) : []);
 
+/**
+ * The consent page's Content-Security-Policy. CSP Level 3 §6.4.1 form-action restricts where the form may submit, and
+ * browsers hold the redirects after the submission to it as well (Chromium 156, seen with MCP Inspector: "Sending form
+ * data to '…/consent' violates … form-action 'self'. The request has been blocked."). The answer's redirects end at the
+ * client's redirect URI (RFC 6749 §4.1.2 with the code, §4.1.2.1 with `access_denied`), so that URI's origin (or, for
+ * a native app's private-use scheme, RFC 8252 §7.1, its scheme) is allowed beside 'self'. oidc-provider checked the URI
+ * against the client's registration before the interaction began; only its parsed origin or scheme enters the header.
+ */
+export function consentPolicy(redirectUri: string): string {
+  const uri = URL.parse(redirectUri);
+  let target = '';
+  if (uri && (uri.protocol === 'https:' || uri.protocol === 'http:')) target = ` ${uri.origin}`;
+  else if (uri && /^[a-z][a-z0-9+.-]*:$/i.test(uri.protocol)) target = ` ${uri.protocol}`;
+  return `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${target}; frame-ancestors 'none'`;
+}
+
 export class Consent {
   readonly #d: ConsentDeps;
   readonly #now: () => number;
@@ -142,7 +158,7 @@ export class Consent {
     ctx.type = 'html';
     // The page is never framed (clickjacking) and loads nothing from anywhere.
     ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+    ctx.set('Content-Security-Policy', consentPolicy(String(details.params.redirect_uri ?? '')));
     ctx.body = consentPage({
       uid: details.uid,
       csrf: this.csrfToken(details.uid, request.accountId),

@@ -11,6 +11,7 @@ import { postForm } from '../helpers/http.js';
 import { startDocServer, type DocServer } from '../../tools/https_docs.js';
 import { adminToken, call, introspectDelegation } from '../admin/helpers.js';
 import { main } from '../../src/admin/cli.js';
+import { consentPolicy } from '../../src/provider/consent.js';
 
 const NATIVE_REDIRECT = 'http://127.0.0.1:61234/callback';
 const WEB_REDIRECT = 'https://app.example/callback';
@@ -88,6 +89,8 @@ describe('consent for onboarded clients', () => {
         step.form = { action: /<form method="post" action="([^"]+)"/.exec(html)![1]!, csrf: /name="csrf" value="([^"]+)"/.exec(html)![1]! };
         assert.equal(res.headers.get('cache-control'), 'no-store');
         assert.equal(res.headers.get('x-frame-options'), 'DENY');
+        // CSP form-action holds the answer's redirects too (a browser blocked them when only 'self' was allowed).
+        assert.equal(res.headers.get('content-security-policy'), `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${new URL(redirectUri).origin}; frame-ancestors 'none'`);
         if (o.decision === null) return step;
         const post = await browser.fetch(step.form.action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: o.csrf ?? step.form.csrf, decision: o.decision ?? 'allow' }) });
         if (post.status !== 303 && post.status !== 302) throw Object.assign(new Error(`consent answered ${post.status}`), { status: post.status, body: await post.text() });
@@ -127,6 +130,16 @@ describe('consent for onboarded clients', () => {
     assert.match(step.page!, /<dd class="client-id-host">dynamically registered<\/dd>/);
     assert.match(step.page!, /<dd class="redirect-host">app\.example<\/dd>/);
     assert.ok(!step.page!.includes('class="warning"'));
+  });
+
+  it("the page's form-action allows 'self' and where the answer's redirects end: the redirect URI's origin, or a native app's scheme", () => {
+    const policy = (uri: string) => /form-action ([^;]*);/.exec(consentPolicy(uri))![1];
+    assert.equal(policy('http://127.0.0.1:6274/oauth/callback'), "'self' http://127.0.0.1:6274");
+    assert.equal(policy('https://app.example/cb?x=1'), "'self' https://app.example");
+    assert.equal(policy('com.example.app:/oauth2redirect'), "'self' com.example.app:");
+    assert.equal(policy('cursor://anysphere.cursor-retrieval/oauth/callback'), "'self' cursor:");
+    assert.equal(policy(''), "'self'");
+    assert.equal(policy('not a uri; script-src *'), "'self'");
   });
 
   it('deny → access_denied with state and iss (RFC 9207) at the redirect URI', async () => {
