@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Interop check with a real MCP client: MCP Inspector's CLI (pinned below, fetched by npx from the npm registry)
+# Interop check with a real MCP client: MCP Inspector (pinned below, installed from the npm registry into a temp dir)
 # connects, unchanged, to the plain MCP server behind the gateway: it finds the authorization server from the gateway's
 # 401 and RFC 9728 metadata, registers itself by Dynamic Client Registration (RFC 7591), sends bob through the
 # development login and the consent page (authorization code + PKCE, RFC 8707 `resource`), then lists and calls tools
-# with the delegation token it gets. The browser is a curl script given to the Inspector as BROWSER: it signs in as bob
-# and answers "allow", as a person would.
+# with the delegation token it gets.
 #
-#   scripts/mcp_inspector_check.sh        (Node.js 22 on PATH, `npm ci` done, ports 3000, 4100, 4200 and 6276 free)
+#   scripts/mcp_inspector_check.sh          the Inspector's CLI; its "browser" is a curl script that signs in as bob
+#                                           and answers "allow", as a person would
+#   scripts/mcp_inspector_check.sh --web    also its web UI, in headless Chromium driven by Playwright
+#                                           (scripts/mcp_inspector_web.mjs; needs Debian's chromium, or CHROMIUM=path;
+#                                           SCREENSHOTS=dir keeps a PNG per step)
 #
-# Prints one line per check and exits 1 on the first that fails. Not part of `npm test` (it downloads the Inspector);
-# everything it starts runs in a temp dir (generated keys and secrets included) and is stopped and removed at the end.
+# Needs Node.js 22 on PATH, `npm ci` done, ports 3000, 4100, 4200, 6274-6276 free. Prints one line per check and exits
+# 1 on the first that fails. Not part of `npm test` (it downloads the Inspector); everything it starts runs in a temp
+# dir (generated keys and secrets included) and is stopped and removed at the end.
 set -euo pipefail
 
 INSPECTOR='@modelcontextprotocol/inspector@2.12.0'
+PLAYWRIGHT='playwright-core@1.65.1'
+web=false
+[ "${1:-}" = --web ] && web=true
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/dts-inspector.XXXXXX")
 pids=()
@@ -37,7 +44,8 @@ wait_for() { # url
   fail "nothing answered at $1"
 }
 
-for port in 3000 4100 4200 6276; do
+if $web && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then fail "--web needs Chromium at ${CHROMIUM:-/usr/bin/chromium} (apt-get install chromium, or CHROMIUM=path)"; fi
+for port in 3000 4100 4200 6274 6275 6276; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then fail "port $port is in use"; fi
 done
 
@@ -104,13 +112,17 @@ node --conditions=source --import "$tsx" "$root/src/gateway/main.ts" --config ga
 pids+=($!)
 wait_for http://localhost:4100/healthz
 
-echo "MCP Inspector $INSPECTOR (npx), service, gateway and plain MCP server in $work"
-npm_config_yes=true npx --yes -p "$INSPECTOR" mcp-inspector --version >/dev/null 2>&1 || fail "npx could not run $INSPECTOR"
+packages=("$INSPECTOR")
+$web && packages+=("$PLAYWRIGHT")
+echo "installing ${packages[*]} into $work/npm; service, gateway and plain MCP server running from $root"
+mkdir -p npm
+npm install --prefix npm --no-save --no-audit --no-fund --no-update-notifier "${packages[@]}" >npm.log 2>&1 || fail "npm could not install ${packages[*]} (npm.log: $(tail -n 1 npm.log))"
+bin="$work/npm/node_modules/.bin/mcp-inspector"
 
 # The Inspector's state (its registered client) lives under this HOME; its tokens only in memory, per run.
 inspector() {
-  npm_config_update_notifier=false HOME="$work/home" MCP_INSPECTOR_SECRET_STORE=memory MCP_AUTO_OPEN_ENABLED=true BROWSER="$work/browser" \
-    npx --yes -p "$INSPECTOR" mcp-inspector --cli http://localhost:4100/plain/mcp "$@" 2>>inspector.log
+  HOME="$work/home" MCP_INSPECTOR_SECRET_STORE=memory MCP_AUTO_OPEN_ENABLED=true BROWSER="$work/browser" \
+    "$bin" --cli http://localhost:4100/plain/mcp "$@" 2>>inspector.log
 }
 
 list=$(inspector --method tools/list) || fail "tools/list exited $?"
@@ -140,4 +152,21 @@ if inspector --method tools/call --tool-name issue_refund --tool-arg customerId=
 refused=$(grep '^{"error"' inspector.log | tail -n 1)
 [ "$(jq -r '.error.code' <<<"$refused")" = tool_not_found ] || fail "tools/call issue_refund gave $refused"
 pass "tools/call issue_refund: the Inspector finds no such tool (the filtered list and the decision agree)"
+
+if $web; then
+  # The web UI, as a new client (its own HOME: it registers again) in a real browser: the login and consent pages'
+  # forms and redirects run under the browser's rules (CSP form-action, cookies), which the curl "browser" never checks.
+  echo "MCP Inspector web UI in headless Chromium"
+  mkdir -p web-home
+  HOME="$work/web-home" MCP_INSPECTOR_SECRET_STORE=memory BROWSER=true "$bin" --web --transport http --server-url http://localhost:4100/plain/mcp >web.log 2>&1 &
+  pids+=($!)
+  url=''
+  for _ in $(seq 1 100); do
+    url=$(grep -o 'http://127.0.0.1:6274?MCP_INSPECTOR_API_TOKEN=[0-9a-f]*' web.log | head -n 1 || true)
+    [ -n "$url" ] && break
+    sleep 0.2
+  done
+  [ -n "$url" ] || fail "the Inspector's web UI did not start (web.log: $(tail -n 1 web.log))"
+  node "$root/scripts/mcp_inspector_web.mjs" "$url" "$work/npm" || fail "the web UI check failed"
+fi
 echo "all checks passed"
