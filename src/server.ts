@@ -3,7 +3,7 @@
 import closeWithGrace from 'close-with-grace';
 import { loadConfig, ConfigError } from './config/load.js';
 import { KeyStoreError } from './keys/index.js';
-import { createLogger } from './http/logger.js';
+import { createLogger, routeOidcProviderConsole } from './http/logger.js';
 import { createService } from './service.js';
 import { startTracing, type Tracing } from './tracing.js';
 
@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   }
   const { config, file } = loaded;
   const logger = createLogger(config.logLevel);
+  routeOidcProviderConsole(logger);
   // Tracing only when OTEL_* asks for an exporter; otherwise nothing but the no-op API is loaded.
   let tracing: Tracing | undefined;
   try {
