@@ -5,8 +5,9 @@
 # development login and the consent page (authorization code + PKCE, RFC 8707 `resource`), then lists and calls tools
 # with the delegation token it gets.
 #
-#   scripts/mcp_inspector_check.sh          the Inspector's CLI; its "browser" is a curl script that signs in as bob
-#                                           and answers "allow", as a person would
+#   scripts/mcp_inspector_check.sh          the Inspector's CLI, by registration and then by a Client ID Metadata
+#                                           Document (scripts/cimd_doc_server.ts, HTTPS); its "browser" is a curl
+#                                           script that signs in as bob and answers "allow", as a person would
 #   scripts/mcp_inspector_check.sh --web    also its web UI, in headless Chromium driven by Playwright
 #                                           (scripts/mcp_inspector_web.mjs; needs Debian's chromium, or CHROMIUM=path;
 #                                           SCREENSHOTS=dir keeps a PNG per step)
@@ -49,15 +50,27 @@ for port in 3000 4100 4200 6274 6275 6276; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then fail "port $port is in use"; fi
 done
 
-# The demo configuration, plus what an MCP client that is not in `clients` needs: Dynamic Client Registration, and a
-# rule for such clients (lookups only, through the gateway).
+tsx="$root/node_modules/tsx/dist/esm/index.mjs"
+
+# A Client ID Metadata Document for the Inspector's second run (Claude Code and VS Code name themselves this way),
+# served over HTTPS with a throw-away certificate the service is told to trust.
+node --import "$tsx" "$root/scripts/cimd_doc_server.ts" http://127.0.0.1:6276/oauth/callback 'MCP Inspector (CIMD)' >"$work/docs.json" 2>"$work/docs.log" &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$work/docs.json" ] && break; sleep 0.2; done
+[ -s "$work/docs.json" ] || fail "the document server did not start ($(tail -n 1 "$work/docs.log"))"
+cimd_id=$(jq -r .clientId "$work/docs.json")
+
+# The demo configuration, plus what an MCP client that is not in `clients` needs: Dynamic Client Registration, Client
+# ID Metadata Documents (from that server only), and a rule for such clients (lookups only, through the gateway).
 cp "$root/config/default.yaml" "$work/config.yaml"
-cat >>"$work/config.yaml" <<'EOF'
+cat >>"$work/config.yaml" <<EOF
 
 onboarding:
   registration: { enabled: true }
+  clientIdMetadataDocument: { enabled: true, allowedHosts: ["$(jq -r .host "$work/docs.json")"], caFile: "$(jq -r .caFile "$work/docs.json")" }
 onboardedClients:
   - dynamicallyRegistered: true
+    clientIdHosts: ["$(jq -r .host "$work/docs.json")"]
     toolServers:
       - resource: "http://localhost:4100/plain/mcp"
         scopes: [lookup_customer]
@@ -101,7 +114,6 @@ c -o /dev/null "$callback"
 EOF
 chmod +x "$work/browser"
 
-tsx="$root/node_modules/tsx/dist/esm/index.mjs"
 cd "$work"
 CONFIG_FILE=config.yaml node --conditions=source --import "$tsx" "$root/src/main.ts" >service.log 2>&1 &
 pids+=($!)
@@ -119,9 +131,10 @@ mkdir -p npm
 npm install --prefix npm --no-save --no-audit --no-fund --no-update-notifier "${packages[@]}" >npm.log 2>&1 || fail "npm could not install ${packages[*]} (npm.log: $(tail -n 1 npm.log))"
 bin="$work/npm/node_modules/.bin/mcp-inspector"
 
-# The Inspector's state (its registered client) lives under this HOME; its tokens only in memory, per run.
+# The Inspector's state (its registered client) lives under HOME (home/ unless INSPECTOR_HOME says); its tokens only in
+# memory, per run.
 inspector() {
-  HOME="$work/home" MCP_INSPECTOR_SECRET_STORE=memory MCP_AUTO_OPEN_ENABLED=true BROWSER="$work/browser" \
+  HOME="$work/${INSPECTOR_HOME:-home}" MCP_INSPECTOR_SECRET_STORE=memory MCP_AUTO_OPEN_ENABLED=true BROWSER="$work/browser" \
     "$bin" --cli http://localhost:4100/plain/mcp "$@" 2>>inspector.log
 }
 
@@ -152,6 +165,16 @@ if inspector --method tools/call --tool-name issue_refund --tool-arg customerId=
 refused=$(grep '^{"error"' inspector.log | tail -n 1)
 [ "$(jq -r '.error.code' <<<"$refused")" = tool_not_found ] || fail "tools/call issue_refund gave $refused"
 pass "tools/call issue_refund: the Inspector finds no such tool (the filtered list and the decision agree)"
+
+# Again as a new client that names itself by its Client ID Metadata Document instead of registering.
+registrations=$(grep -c '"route":"/reg","status":201' service.log)
+mkdir -p cimd-home
+call=$(INSPECTOR_HOME=cimd-home inspector --client-metadata-url "$cimd_id" --method tools/call --tool-name lookup_customer --tool-arg customerId=c-42) || fail "tools/call by metadata document exited $?"
+[ "$(jq -r '.content[0].text | fromjson | .customerId' <<<"$call")" = c-42 ] || fail "tools/call lookup_customer by metadata document gave $call"
+[ "$(grep -c '"route":"/reg","status":201' service.log)" = "$registrations" ] || fail "the Inspector registered instead of using its metadata document"
+event=$(grep '"method":"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1)
+[ "$(jq -r '.event.act.sub' <<<"$event")" = "$cimd_id" ] || fail "the gateway's audit event names actor $(jq -r '.event.act.sub' <<<"$event"), expected $cimd_id"
+pass "by Client ID Metadata Document, no registration: tools/call lookup_customer went through, audited with act.sub $cimd_id"
 
 if $web; then
   # The web UI, as a new client (its own HOME: it registers again) in a real browser: the login and consent pages'
