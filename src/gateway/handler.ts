@@ -96,10 +96,10 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   const httpMethod = req.method ?? 'GET';
   let token: VerifiedToken | undefined;
   let message: Message | undefined;
-  const event = (decision: 'allow' | 'deny', reasons: string[], status: number, extra: Partial<GatewayDecisionEvent> = {}): void => {
+  /** One decision: the audit event gets `extra` as it is; the metrics' tool label is `toolLabel` (default `extra.tool`). */
+  const event = (decision: 'allow' | 'deny', reasons: string[], status: number, extra: Partial<GatewayDecisionEvent> = {}, toolLabel = extra.tool): void => {
     const method = message && message.kind !== 'response' ? message.method : undefined;
-    const tool = extra.tool;
-    metrics.decisions.inc({ route: route.resource, method: method !== undefined ? methodLabel(method) : message?.kind === 'response' ? '(response)' : httpMethod, tool: tool ?? '', result: decision, reason: reasons[0] ?? '' });
+    metrics.decisions.inc({ route: route.resource, method: method !== undefined ? methodLabel(method) : message?.kind === 'response' ? '(response)' : httpMethod, tool: toolLabel ?? '', result: decision, reason: reasons[0] ?? '' });
     deps.audit({
       type: 'gateway',
       time: Date.now(),
@@ -243,9 +243,11 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
     if (hmac) argumentsHmac = hmac;
     if (!outcome.allow) {
       if (outcome.refused === 'method') answer(res, 403, jsonRpcError(message.kind === 'request' ? message.id : null, -32601, 'method not allowed'));
-      // A tool outside the token's scopes is the caller's input: not a metrics label.
-      const label = outcome.refused === 'sdk' && outcome.reason !== 'insufficient_scope' ? outcome.tool : outcome.refused === 'sdk' ? '(other)' : undefined;
-      event('deny', [outcome.reason], res.statusCode, { ...(label !== undefined ? { tool: label } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) });
+      // The audit event names the tool asked for (bounded like every audit string): what an agent tried is what an
+      // investigation needs. A tool outside the token's scopes is the caller's input, so it is not a metrics label.
+      const asked = outcome.refused === 'sdk' && outcome.tool !== '' ? outcome.tool : undefined;
+      const label = asked !== undefined && outcome.reason === 'insufficient_scope' ? '(other)' : asked;
+      event('deny', [outcome.reason], res.statusCode, { ...(asked !== undefined ? { tool: asked } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) }, label);
       return;
     }
     tool = outcome.tool;

@@ -280,8 +280,12 @@ describe('MCP gateway: transport validation (GW-01) and authentication (GW-02)',
     assert.equal(res.status, 200);
     const { items } = (await res.json()) as { items: Array<Record<string, unknown>> };
     const inbound = decodeJwt(token);
-    const deny = items.find((e) => e.tool === '(other)' && e.decision === 'deny' && e.sid === inbound.sid)!;
+    // The audit event names the tool asked for, even one outside the token's scopes; the metrics label does not.
+    const deny = items.find((e) => e.tool === 'export_customers' && e.decision === 'deny' && e.sid === inbound.sid)!;
     assert.ok(deny, 'deny event');
+    const metrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+    assert.match(metrics, /dts_gateway_decisions_total\{route="[^"]+",method="tools\/call",tool="\(other\)",result="deny",reason="insufficient_scope"\} \d+/);
+    assert.ok(!metrics.includes('tool="export_customers"'), 'an out-of-scope tool name is not a metrics label');
     assert.deepEqual(deny.reasons, ['insufficient_scope']);
     assert.equal(deny.status, 403);
     assert.deepEqual(deny.act, inbound.act);
