@@ -7,7 +7,9 @@
 #
 #   scripts/mcp_inspector_check.sh          the Inspector's CLI, by registration and then by a Client ID Metadata
 #                                           Document (scripts/cimd_doc_server.ts, HTTPS); its "browser" is a curl
-#                                           script that signs in as bob and answers "allow", as a person would
+#                                           script that signs in as bob and answers "allow", as a person would;
+#                                           then mcp-remote (the stdio bridge of desktop clients), driven over stdio
+#                                           by scripts/mcp_remote_drive.mjs
 #   scripts/mcp_inspector_check.sh --web    also its web UI, in headless Chromium driven by Playwright
 #                                           (scripts/mcp_inspector_web.mjs; needs Debian's chromium, or CHROMIUM=path;
 #                                           SCREENSHOTS=dir keeps a PNG per step)
@@ -19,6 +21,7 @@ set -euo pipefail
 
 INSPECTOR='@modelcontextprotocol/inspector@2.12.0'
 PLAYWRIGHT='playwright-core@1.65.1'
+MCP_REMOTE='mcp-remote@0.15.1'
 web=false
 [ "${1:-}" = --web ] && web=true
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -124,7 +127,7 @@ node --conditions=source --import "$tsx" "$root/src/gateway/main.ts" --config ga
 pids+=($!)
 wait_for http://localhost:4100/healthz
 
-packages=("$INSPECTOR")
+packages=("$INSPECTOR" "$MCP_REMOTE")
 $web && packages+=("$PLAYWRIGHT")
 echo "installing ${packages[*]} into $work/npm; service, gateway and plain MCP server running from $root"
 mkdir -p npm
@@ -175,6 +178,19 @@ call=$(INSPECTOR_HOME=cimd-home inspector --client-metadata-url "$cimd_id" --met
 event=$(grep '"method":"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1)
 [ "$(jq -r '.event.act.sub' <<<"$event")" = "$cimd_id" ] || fail "the gateway's audit event names actor $(jq -r '.event.act.sub' <<<"$event"), expected $cimd_id"
 pass "by Client ID Metadata Document, no registration: tools/call lookup_customer went through, audited with act.sub $cimd_id"
+
+# mcp-remote, the bridge desktop clients (Claude Desktop, ...) launch for a remote server, as yet another new client: it
+# registers, signs in through the same "browser", and serves the remote tools on stdio.
+echo "$MCP_REMOTE (stdio bridge)"
+mkdir -p remote-home
+answers=$(HOME="$work/remote-home" BROWSER="$work/browser" node "$root/scripts/mcp_remote_drive.mjs" "$work/npm/node_modules/mcp-remote/dist/proxy.js" http://localhost:4100/plain/mcp 2>>inspector.log) || fail "mcp-remote did not answer"
+[ "$(jq -c .tools <<<"$answers")" = '["lookup_customer"]' ] || fail "mcp-remote's tools/list gave $(jq -c .tools <<<"$answers")"
+[ "$(jq -r '.lookup | fromjson | .customerId' <<<"$answers")" = c-42 ] || fail "mcp-remote's tools/call lookup_customer gave $(jq -c .lookup <<<"$answers")"
+pass "mcp-remote: initialize ($(jq -r .server <<<"$answers")), tools/list [\"lookup_customer\"], tools/call lookup_customer went through"
+event=$(grep '"tools/call"' gateway.log | grep '"decision":"deny"' | tail -n 1)
+[ "$(jq -c '[.event.status, .event.reasons, .event.tool]' <<<"$event")" = '[403,["insufficient_scope"],"issue_refund"]' ] || fail "the gateway's last refusal was $(jq -c .event <<<"$event")"
+[ "$(jq -r .refund.code <<<"$answers")" != null ] || fail "mcp-remote's tools/call issue_refund was not refused: $(jq -c .refund <<<"$answers")"
+pass "mcp-remote: tools/call issue_refund refused by the gateway (403 insufficient_scope, audited); mcp-remote answered $(jq -c .refund <<<"$answers")"
 
 if $web; then
   # The web UI, as a new client (its own HOME: it registers again) in a real browser: the login and consent pages'
