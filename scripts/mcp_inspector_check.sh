@@ -65,7 +65,9 @@ cimd_id=$(jq -r .clientId "$work/docs.json")
 
 # The demo configuration, plus what an MCP client that is not in `clients` needs: Dynamic Client Registration, Client
 # ID Metadata Documents (from that server only), and a rule for such clients (lookups only, through the gateway).
-cp "$root/config/default.yaml" "$work/config.yaml"
+# The route's delegation tokens live 20 s (not 300), so that mcp-remote's second run below must refresh.
+sed '/resource: "http:\/\/localhost:4100\/plain\/mcp"/,/maxTtlSeconds/ s/maxTtlSeconds: 300/maxTtlSeconds: 20/' "$root/config/default.yaml" >"$work/config.yaml"
+grep -q 'maxTtlSeconds: 20' "$work/config.yaml" || fail "could not shorten the plain route's maxTtlSeconds in config/default.yaml"
 cat >>"$work/config.yaml" <<EOF
 
 onboarding:
@@ -183,6 +185,7 @@ pass "by Client ID Metadata Document, no registration: tools/call lookup_custome
 # registers, signs in through the same "browser", and serves the remote tools on stdio.
 echo "$MCP_REMOTE (stdio bridge)"
 mkdir -p remote-home
+inspector_logins=$(wc -l <consent.txt)
 answers=$(HOME="$work/remote-home" BROWSER="$work/browser" node "$root/scripts/mcp_remote_drive.mjs" "$work/npm/node_modules/mcp-remote/dist/proxy.js" http://localhost:4100/plain/mcp 2>>inspector.log) || fail "mcp-remote did not answer"
 [ "$(jq -c .tools <<<"$answers")" = '["lookup_customer"]' ] || fail "mcp-remote's tools/list gave $(jq -c .tools <<<"$answers")"
 [ "$(jq -r '.lookup | fromjson | .customerId' <<<"$answers")" = c-42 ] || fail "mcp-remote's tools/call lookup_customer gave $(jq -c .lookup <<<"$answers")"
@@ -191,6 +194,23 @@ event=$(grep '"tools/call"' gateway.log | grep '"decision":"deny"' | tail -n 1)
 [ "$(jq -c '[.event.status, .event.reasons, .event.tool]' <<<"$event")" = '[403,["insufficient_scope"],"issue_refund"]' ] || fail "the gateway's last refusal was $(jq -c .event <<<"$event")"
 [ "$(jq -r .refund.code <<<"$answers")" != null ] || fail "mcp-remote's tools/call issue_refund was not refused: $(jq -c .refund <<<"$answers")"
 pass "mcp-remote: tools/call issue_refund refused by the gateway (403 insufficient_scope, audited); mcp-remote answered $(jq -c .refund <<<"$answers")"
+
+# mcp-remote answers that 403 with step-up authorization (MCP "Scope Challenge Handling"): it sends the user through
+# the consent page again for the scope in the challenge, which policy never grants this client, until its own retry
+# limit. Counted here once those sign-ins are over (consent.txt has a line per consent page).
+first_jti=$(grep '"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1 | jq -r .event.jti)
+sleep 21
+logins=$(wc -l <consent.txt)
+echo "note: mcp-remote's sign-ins so far: $((logins - inspector_logins)) (the first, then its step-ups after the 403)"
+
+# mcp-remote keeps its tokens under HOME: once its delegation token has expired (20 s, slept above), a new run must
+# refresh it (rotation), not send the user through the browser again.
+answers=$(HOME="$work/remote-home" BROWSER="$work/browser" node "$root/scripts/mcp_remote_drive.mjs" "$work/npm/node_modules/mcp-remote/dist/proxy.js" http://localhost:4100/plain/mcp lookup-only 2>>inspector.log) || fail "mcp-remote did not answer after its token expired"
+[ "$(jq -r '.lookup | fromjson | .customerId' <<<"$answers")" = c-42 ] || fail "after expiry, mcp-remote's tools/call gave $(jq -c .lookup <<<"$answers")"
+[ "$(wc -l <consent.txt)" = "$logins" ] || fail "after expiry, mcp-remote sent the user through the login and consent pages again instead of refreshing"
+second_jti=$(grep '"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1 | jq -r .event.jti)
+[ "$second_jti" != "$first_jti" ] || fail "after expiry, the call was made with the same delegation token"
+pass "mcp-remote after its token expired (20 s): refreshed without the browser, called again with a new delegation token"
 
 if $web; then
   # The web UI, as a new client (its own HOME: it registers again) in a real browser: the login and consent pages'

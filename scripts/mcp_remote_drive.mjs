@@ -1,11 +1,11 @@
 // Drives mcp-remote (the stdio-to-remote bridge that desktop MCP clients such as Claude Desktop launch) as such a client
 // does: newline-delimited JSON-RPC on its stdin and stdout. scripts/mcp_inspector_check.sh runs it.
 //
-//   node scripts/mcp_remote_drive.mjs <path of mcp-remote's proxy.js> <MCP server URL>
+//   node scripts/mcp_remote_drive.mjs <path of mcp-remote's proxy.js> <MCP server URL> [lookup-only]
 //
 // mcp-remote signs in through $BROWSER on its own. Prints one JSON line: what initialize, tools/list and two tools/call
-// answered (lookup_customer, then issue_refund); exits 1 if an answer does not come within 60 s.
-const [proxy, url] = process.argv.slice(2);
+// answered (lookup_customer, then issue_refund unless `lookup-only`); exits 1 if an answer does not come within 60 s.
+const [proxy, url, mode] = process.argv.slice(2);
 const { spawn } = await import('node:child_process');
 const child = spawn(process.execPath, [proxy, url], { stdio: ['pipe', 'pipe', 'pipe'] });
 let stderr = '';
@@ -40,7 +40,7 @@ const initialize = await request('initialize', { protocolVersion: '2025-06-18', 
 child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
 const list = await request('tools/list', {});
 const lookup = await request('tools/call', { name: 'lookup_customer', arguments: { customerId: 'c-42' } });
-const refund = await request('tools/call', { name: 'issue_refund', arguments: { customerId: 'c-42', amount: 10 } });
+const refund = mode === 'lookup-only' ? undefined : await request('tools/call', { name: 'issue_refund', arguments: { customerId: 'c-42', amount: 10 } });
 clearTimeout(timer);
 child.kill();
 console.log(
@@ -48,6 +48,6 @@ console.log(
     server: initialize.result?.serverInfo?.name ?? null,
     tools: list.result?.tools?.map((t) => t.name) ?? null,
     lookup: lookup.result?.content?.[0]?.text ?? null,
-    refund: refund.error ?? refund.result ?? null,
+    refund: refund?.error ?? refund?.result ?? null,
   }),
 );
