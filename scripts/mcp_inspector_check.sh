@@ -14,9 +14,9 @@
 #                                           (scripts/mcp_inspector_web.mjs; needs Debian's chromium, or CHROMIUM=path;
 #                                           SCREENSHOTS=dir keeps a PNG per step)
 #
-# Needs Node.js 22 on PATH, `npm ci` done, ports 3000, 4100, 4200, 6274-6276 free. Prints one line per check and exits
-# 1 on the first that fails. Not part of `npm test` (it downloads the Inspector); everything it starts runs in a temp
-# dir (generated keys and secrets included) and is stopped and removed at the end.
+# Needs Node.js 22 on PATH, `npm ci` done, curl, jq and openssl, and ports 3000, 4100, 4200, 6274-6276 free. Prints
+# one line per check and exits 1 on the first that fails. Not part of `npm test` (it downloads the clients);
+# everything it starts runs in a temp dir (generated keys and secrets included) and is stopped and removed at the end.
 set -euo pipefail
 
 INSPECTOR='@modelcontextprotocol/inspector@2.12.0'
@@ -49,6 +49,7 @@ wait_for() { # url
 }
 
 if $web && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then fail "--web needs Chromium at ${CHROMIUM:-/usr/bin/chromium} (apt-get install chromium, or CHROMIUM=path)"; fi
+for tool in curl jq openssl; do command -v "$tool" >/dev/null || fail "$tool is not installed"; done
 for port in 3000 4100 4200 6274 6275 6276; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then fail "port $port is in use"; fi
 done
