@@ -91,23 +91,25 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
 
   // The current worker, the keys it holds and the signatures it owes; replaced as a whole when it fails.
   let current: { worker: Worker; sentKeys: Set<number>; inflight: Map<number, { pending: Pending; sentAt: number }> } | undefined;
-  let lastStart = -Infinity;
+  /** When the last worker exited or failed: no new one starts within `restartDelayMs` of that (a worker that dies at
+   * start is not restarted for every job). A silent worker, replaced after `timeoutMs`, is replaced at once. */
+  let lastExit = -Infinity;
 
   const fail = (jobs: Iterable<{ pending: Pending }>, why: string) => {
     for (const j of jobs) j.pending.reject(new SigningUnavailable(why));
   };
 
-  const retire = async (why: string) => {
+  const retire = async (why: string, exited = true) => {
     const old = current;
     if (!old) return;
     current = undefined;
+    if (exited) lastExit = performance.now();
     fail(old.inflight.values(), why);
     old.inflight.clear();
     await old.worker.terminate();
   };
 
   const start = () => {
-    lastStart = performance.now();
     const worker = new Worker(workerUrl);
     // Idle, a signing worker never keeps the process running; while it owes signatures it does (their callers wait).
     worker.unref();
@@ -138,7 +140,7 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
     queue = [];
     if (jobs.length === 0) return;
     if (closed) return fail(jobs, 'the signing thread is closed');
-    if (!current && performance.now() - lastStart < restartDelayMs) return fail(jobs, 'the signing thread is restarting');
+    if (!current && performance.now() - lastExit < restartDelayMs) return fail(jobs, 'the signing thread is restarting');
     const state = current ?? start();
     const keys: [number, SigningKey['key']][] = [];
     const sentAt = performance.now();
@@ -167,7 +169,7 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
     const now = performance.now();
     for (const job of state.inflight.values()) {
       // Jobs are sent in order: the first one is the oldest.
-      if (now - job.sentAt > timeoutMs) void retire('the signing thread did not answer in time');
+      if (now - job.sentAt > timeoutMs) void retire('the signing thread did not answer in time', false);
       return;
     }
   }, Math.min(1000, timeoutMs));
