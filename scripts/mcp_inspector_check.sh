@@ -12,7 +12,8 @@
 #                                           by scripts/mcp_remote_drive.mjs
 #   scripts/mcp_inspector_check.sh --web    also its web UI, in headless Chromium driven by Playwright
 #                                           (scripts/mcp_inspector_web.mjs; needs Debian's chromium, or CHROMIUM=path;
-#                                           SCREENSHOTS=dir keeps a PNG per step)
+#                                           SCREENSHOTS=dir keeps a PNG per step), once by the development login and
+#                                           once through a company OpenID provider (scripts/dev_oidc_provider.mjs)
 #
 # Needs Node.js 22 on PATH, `npm ci` done, curl, jq and openssl, and ports 3000, 4100, 4200, 6274-6276 free. Prints
 # one line per check and exits 1 on the first that fails. Not part of `npm test` (it downloads the clients);
@@ -50,7 +51,7 @@ wait_for() { # url
 
 if $web && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then fail "--web needs Chromium at ${CHROMIUM:-/usr/bin/chromium} (apt-get install chromium, or CHROMIUM=path)"; fi
 for tool in curl jq openssl; do command -v "$tool" >/dev/null || fail "$tool is not installed"; done
-for port in 3000 4100 4200 6274 6275 6276; do
+for port in 3000 3001 4100 4200 6274 6275 6276; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then fail "port $port is in use"; fi
 done
 
@@ -63,6 +64,13 @@ pids+=($!)
 for _ in $(seq 1 100); do [ -s "$work/docs.json" ] && break; sleep 0.2; done
 [ -s "$work/docs.json" ] || fail "the document server did not start ($(tail -n 1 "$work/docs.log"))"
 cimd_id=$(jq -r .clientId "$work/docs.json")
+
+# A stand-in for the company's OpenID Connect provider (scripts/dev_oidc_provider.mjs: oidc-provider's development
+# pages), for the web UI's second sign-in, through "Sign in with your company account".
+openssl rand -hex 24 | tr -d '\n' >"$work/upstream.secret"
+node "$root/scripts/dev_oidc_provider.mjs" 3001 "$(cat "$work/upstream.secret")" http://localhost:3000/login/upstream/callback >"$work/idp.out" 2>"$work/idp.log" &
+pids+=($!)
+wait_for http://127.0.0.1:3001/.well-known/openid-configuration
 
 # The demo configuration, plus what an MCP client that is not in `clients` needs: Dynamic Client Registration, Client
 # ID Metadata Documents (from that server only), and a rule for such clients (lookups only, through the gateway).
@@ -80,6 +88,11 @@ onboardedClients:
     toolServers:
       - resource: "http://localhost:4100/plain/mcp"
         scopes: [lookup_customer]
+upstreamLogin:
+  issuer: http://127.0.0.1:3001
+  clientId: dts
+  clientSecret: { file: upstream.secret }
+  scopes: [openid, profile, groups]
 EOF
 cat >"$work/gateway.yaml" <<'EOF'
 port: 4100
@@ -216,17 +229,28 @@ pass "mcp-remote after its token expired (20 s): refreshed without the browser, 
 if $web; then
   # The web UI, as a new client (its own HOME: it registers again) in a real browser: the login and consent pages'
   # forms and redirects run under the browser's rules (CSP form-action, cookies), which the curl "browser" never checks.
-  echo "MCP Inspector web UI in headless Chromium"
-  mkdir -p web-home
-  HOME="$work/web-home" MCP_INSPECTOR_SECRET_STORE=memory BROWSER=true "$bin" --web --transport http --server-url http://localhost:4100/plain/mcp >web.log 2>&1 &
-  pids+=($!)
-  url=''
-  for _ in $(seq 1 100); do
-    url=$(grep -o 'http://127.0.0.1:6274?MCP_INSPECTOR_API_TOKEN=[0-9a-f]*' web.log | head -n 1 || true)
-    [ -n "$url" ] && break
-    sleep 0.2
+  # Twice: bob by the development login, then a user of the company's provider (a new Inspector, a new browser).
+  for login in demo upstream; do
+    echo "MCP Inspector web UI in headless Chromium, $login login"
+    mkdir -p "web-home-$login"
+    HOME="$work/web-home-$login" MCP_INSPECTOR_SECRET_STORE=memory BROWSER=true "$bin" --web --transport http --server-url http://localhost:4100/plain/mcp >"web-$login.log" 2>&1 &
+    web_pid=$!
+    pids+=("$web_pid")
+    url=''
+    for _ in $(seq 1 100); do
+      url=$(grep -o 'http://127.0.0.1:6274?MCP_INSPECTOR_API_TOKEN=[0-9a-f]*' "web-$login.log" | head -n 1 || true)
+      [ -n "$url" ] && break
+      sleep 0.2
+    done
+    [ -n "$url" ] || fail "the Inspector's web UI did not start (web-$login.log: $(tail -n 1 "web-$login.log"))"
+    node "$root/scripts/mcp_inspector_web.mjs" "$url" "$work/npm" "$login" || fail "the web UI check ($login login) failed"
+    kill "$web_pid"
+    wait "$web_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/6274) 2>/dev/null || break; sleep 0.2; done
   done
-  [ -n "$url" ] || fail "the Inspector's web UI did not start (web.log: $(tail -n 1 web.log))"
-  node "$root/scripts/mcp_inspector_web.mjs" "$url" "$work/npm" || fail "the web UI check failed"
+  # The company's user is the delegation token's subject: the upstream account, namespaced by its issuer.
+  sub=$(grep '"method":"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1 | jq -r .event.sub)
+  [[ "$sub" == *'|carol' ]] || fail "the last call's subject is $sub, expected the company provider's carol"
+  pass "the call after the company login was made for $sub (the upstream account carol, namespaced by its issuer)"
 fi
 echo "all checks passed"

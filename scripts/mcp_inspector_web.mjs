@@ -2,13 +2,16 @@
 // connect to the gateway's route, sign in as bob on the service's development login, allow the consent page, come back
 // to the Inspector, open Tools, and call lookup_customer. Prints one line per check; exits 1 on the first failure.
 //
-//   node scripts/mcp_inspector_web.mjs <inspector URL with its API token> <dir holding node_modules/playwright-core>
+//   node scripts/mcp_inspector_web.mjs <inspector URL with its API token> <dir holding node_modules/playwright-core> [demo|upstream]
+//
+// `upstream`: sign in through "Sign in with your company account" as carol at the company's provider
+// (scripts/dev_oidc_provider.mjs: its development login and consent pages) instead of picking bob.
 //
 // Env: CHROMIUM (default /usr/bin/chromium), SCREENSHOTS (a dir: one PNG per step).
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-const [inspectorUrl, modulesDir] = process.argv.slice(2);
+const [inspectorUrl, modulesDir, login = 'demo'] = process.argv.slice(2);
 const { chromium } = createRequire(join(modulesDir, 'package.json'))('playwright-core');
 const shots = process.env.SCREENSHOTS;
 
@@ -40,12 +43,24 @@ try {
 
   await page.waitForURL(/\/interaction\//, { timeout: 15_000 }).catch(() => fail(`the Inspector did not send the browser to the service's login (at ${page.url()})`));
   console.log('ok: Connect sent the browser to the service (discovery from the 401, registration, authorization request)');
-  await shot('2-login');
-  await page.getByRole('button', { name: /Bob/ }).click();
+  await shot(`2-login-${login}`);
+  if (login === 'upstream') {
+    await page.getByRole('link', { name: 'Sign in with your company account' }).click();
+    await page.waitForURL(/^http:\/\/127\.0\.0\.1:3001\//, { timeout: 10_000 }).catch(() => fail(`the company login did not open (at ${page.url().split('?')[0]})`));
+    await page.fill('input[name=login]', 'carol');
+    await page.fill('input[name=password]', 'any');
+    await shot('2b-company-login');
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+    // The provider's own consent for our service (its development page), then back to our callback.
+    await page.getByRole('button', { name: 'Continue' }).click({ timeout: 10_000 });
+    console.log('ok: carol signed in at the company\'s provider and was sent back to the service');
+  } else {
+    await page.getByRole('button', { name: /Bob/ }).click();
+  }
   await page.getByRole('button', { name: 'Allow' }).waitFor({ timeout: 10_000 }).catch(() => fail('no consent page after the login'));
   const tools = await page.locator('ul ul li code').allInnerTexts();
   if (tools.join(',') !== 'lookup_customer') await fail(`the consent page asks for tools ${JSON.stringify(tools)}, expected ["lookup_customer"]`);
-  console.log('ok: bob signed in; the consent page asks for lookup_customer on the gateway route');
+  console.log(`ok: ${login === 'upstream' ? 'carol' : 'bob'} signed in; the consent page asks for lookup_customer on the gateway route`);
   await shot('3-consent');
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(/^http:\/\/127\.0\.0\.1:6274\/(\?.*)?$/, { timeout: 15_000 }).catch(() =>
