@@ -18,7 +18,14 @@ child.stdout.on('data', (chunk) => {
     const line = buffered.slice(0, end).trim();
     buffered = buffered.slice(end + 1);
     if (!line) continue;
-    const message = JSON.parse(line);
+    let message;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      // Not a JSON-RPC message (the bridge's own output): kept for the timeout report, never an answer.
+      stderr += `[stdout] ${line}\n`;
+      continue;
+    }
     waiting.get(message.id)?.(message);
     waiting.delete(message.id);
   }
