@@ -157,6 +157,14 @@ inspector() {
     "$bin" --cli http://localhost:4100/plain/mcp "$@" 2>>inspector.log
 }
 
+# The gateway's last audit event for a tools/call with this decision (allow or deny), as one JSON line.
+last_call() { grep '"method":"tools/call"' gateway.log | grep "\"decision\":\"$1\"" | tail -n 1; }
+
+# mcp-remote driven over stdio (scripts/mcp_remote_drive.mjs), its tokens kept under remote-home/ between runs.
+remote() {
+  HOME="$work/remote-home" BROWSER="$work/browser" node "$root/scripts/mcp_remote_drive.mjs" "$work/npm/node_modules/mcp-remote/dist/proxy.js" http://localhost:4100/plain/mcp "$@" 2>>inspector.log
+}
+
 list=$(inspector --method tools/list) || fail "tools/list exited $?"
 names=$(jq -c '[.tools[].name]' <<<"$list")
 [ "$names" = '["lookup_customer"]' ] || fail "tools/list gave $names, expected [\"lookup_customer\"] (the route offers three)"
@@ -173,7 +181,7 @@ text=$(jq -r '.content[0].text' <<<"$call")
 [ "$(jq -r '.customerId' <<<"$text")" = c-42 ] || fail "tools/call lookup_customer gave $call"
 pass "tools/call lookup_customer through the gateway: $text"
 
-event=$(grep '"method":"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1)
+event=$(last_call allow)
 [ -n "$event" ] || fail "no allowed tools/call in the gateway's audit"
 [ "$(jq -r '.event.sub' <<<"$event")" = user-bob ] || fail "the gateway's audit event names sub $(jq -r '.event.sub' <<<"$event")"
 [ "$(jq -r '.event.act.sub' <<<"$event")" = "$client" ] || fail "the gateway's audit event names actor $(jq -r '.event.act.sub' <<<"$event")"
@@ -191,7 +199,7 @@ mkdir -p cimd-home
 call=$(INSPECTOR_HOME=cimd-home inspector --client-metadata-url "$cimd_id" --method tools/call --tool-name lookup_customer --tool-arg customerId=c-42) || fail "tools/call by metadata document exited $?"
 [ "$(jq -r '.content[0].text | fromjson | .customerId' <<<"$call")" = c-42 ] || fail "tools/call lookup_customer by metadata document gave $call"
 [ "$(grep -c '"route":"/reg","status":201' service.log)" = "$registrations" ] || fail "the Inspector registered instead of using its metadata document"
-event=$(grep '"method":"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1)
+event=$(last_call allow)
 [ "$(jq -r '.event.act.sub' <<<"$event")" = "$cimd_id" ] || fail "the gateway's audit event names actor $(jq -r '.event.act.sub' <<<"$event"), expected $cimd_id"
 pass "by Client ID Metadata Document, no registration: tools/call lookup_customer went through, audited with act.sub $cimd_id"
 
@@ -200,11 +208,11 @@ pass "by Client ID Metadata Document, no registration: tools/call lookup_custome
 echo "$MCP_REMOTE (stdio bridge)"
 mkdir -p remote-home
 inspector_logins=$(wc -l <consent.txt)
-answers=$(HOME="$work/remote-home" BROWSER="$work/browser" node "$root/scripts/mcp_remote_drive.mjs" "$work/npm/node_modules/mcp-remote/dist/proxy.js" http://localhost:4100/plain/mcp 2>>inspector.log) || fail "mcp-remote did not answer"
+answers=$(remote) || fail "mcp-remote did not answer"
 [ "$(jq -c .tools <<<"$answers")" = '["lookup_customer"]' ] || fail "mcp-remote's tools/list gave $(jq -c .tools <<<"$answers")"
 [ "$(jq -r '.lookup | fromjson | .customerId' <<<"$answers")" = c-42 ] || fail "mcp-remote's tools/call lookup_customer gave $(jq -c .lookup <<<"$answers")"
 pass "mcp-remote: initialize ($(jq -r .server <<<"$answers")), tools/list [\"lookup_customer\"], tools/call lookup_customer went through"
-event=$(grep '"tools/call"' gateway.log | grep '"decision":"deny"' | tail -n 1)
+event=$(last_call deny)
 [ "$(jq -c '[.event.status, .event.reasons, .event.tool]' <<<"$event")" = '[403,["insufficient_scope"],"issue_refund"]' ] || fail "the gateway's last refusal was $(jq -c .event <<<"$event")"
 [ "$(jq -r .refund.code <<<"$answers")" != null ] || fail "mcp-remote's tools/call issue_refund was not refused: $(jq -c .refund <<<"$answers")"
 pass "mcp-remote: tools/call issue_refund refused by the gateway (403 insufficient_scope, audited); mcp-remote answered $(jq -c .refund <<<"$answers")"
@@ -212,17 +220,17 @@ pass "mcp-remote: tools/call issue_refund refused by the gateway (403 insufficie
 # mcp-remote answers that 403 with step-up authorization (MCP "Scope Challenge Handling"): it sends the user through
 # the consent page again for the scope in the challenge, which policy never grants this client, until its own retry
 # limit. Counted here once those sign-ins are over (consent.txt has a line per consent page).
-first_jti=$(grep '"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1 | jq -r .event.jti)
+first_jti=$(last_call allow | jq -r .event.jti)
 sleep 21
 logins=$(wc -l <consent.txt)
 echo "note: mcp-remote's sign-ins so far: $((logins - inspector_logins)) (the first, then its step-ups after the 403)"
 
 # mcp-remote keeps its tokens under HOME: once its delegation token has expired (20 s, slept above), a new run must
 # refresh it (rotation), not send the user through the browser again.
-answers=$(HOME="$work/remote-home" BROWSER="$work/browser" node "$root/scripts/mcp_remote_drive.mjs" "$work/npm/node_modules/mcp-remote/dist/proxy.js" http://localhost:4100/plain/mcp lookup-only 2>>inspector.log) || fail "mcp-remote did not answer after its token expired"
+answers=$(remote lookup-only) || fail "mcp-remote did not answer after its token expired"
 [ "$(jq -r '.lookup | fromjson | .customerId' <<<"$answers")" = c-42 ] || fail "after expiry, mcp-remote's tools/call gave $(jq -c .lookup <<<"$answers")"
 [ "$(wc -l <consent.txt)" = "$logins" ] || fail "after expiry, mcp-remote sent the user through the login and consent pages again instead of refreshing"
-second_jti=$(grep '"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1 | jq -r .event.jti)
+second_jti=$(last_call allow | jq -r .event.jti)
 [ "$second_jti" != "$first_jti" ] || fail "after expiry, the call was made with the same delegation token"
 pass "mcp-remote after its token expired (20 s): refreshed without the browser, called again with a new delegation token"
 
@@ -249,7 +257,7 @@ if $web; then
     for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/6274) 2>/dev/null || break; sleep 0.2; done
   done
   # The company's user is the delegation token's subject: the upstream account, namespaced by its issuer.
-  sub=$(grep '"method":"tools/call"' gateway.log | grep '"decision":"allow"' | tail -n 1 | jq -r .event.sub)
+  sub=$(last_call allow | jq -r .event.sub)
   [[ "$sub" == *'|carol' ]] || fail "the last call's subject is $sub, expected the company provider's carol"
   pass "the call after the company login was made for $sub (the upstream account carol, namespaced by its issuer)"
 fi

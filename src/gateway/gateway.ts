@@ -22,6 +22,9 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { cachedSessionBindings, memorySessionBindings, redisSessionBindings } from './sessions.js';
 import { createUpstreamTokens } from './upstream_token.js';
 
+/** Where the gateway publishes its assertion keys (`<publicUrl>/.well-known/jwks.json`). */
+const JWKS_PATH = '/.well-known/jwks.json';
+
 export interface Gateway {
   server: Server;
   keys: LoadedKeys;
@@ -170,8 +173,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     if (route) return handleMcp(route, req, res);
     // RFC 9728 metadata and the JWKS are public documents that a browser-based MCP client reads from its own origin
     // (the MCP TypeScript SDK's metadata router answers them the same way): readable from any origin, no credentials.
-    const publicDocument = metadata.has(path) || path === '/.well-known/jwks.json';
-    if (req.method === 'OPTIONS' && publicDocument) {
+    if (req.method === 'OPTIONS' && (metadata.has(path) || path === JWKS_PATH)) {
       res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': 'mcp-protocol-version', 'access-control-max-age': '600' });
       res.end();
       return;
@@ -196,7 +198,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       res.end(await metrics.registry.metrics());
       return;
     }
-    if (path === '/.well-known/jwks.json') {
+    if (path === JWKS_PATH) {
       res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300', 'access-control-allow-origin': '*' });
       res.end(jwksBody);
       return;

@@ -17,12 +17,12 @@ export function createLogger(level: string, pretty = Boolean(process.stdout.isTT
  * oidc-provider reports its warnings and notices with `console.warn` / `console.info`, one plain line each (e.g. once
  * per process when the registration gate has parsed a request body before it). The service's log is JSON lines, so
  * those lines go to `logger` instead (`component: "oidc-provider"`, level warn or info); every other console call is
- * left as it was. Returns a function that puts the console back.
+ * left as it was. For the process's lifetime (server.ts, once the logger exists).
  *
  * @example
- * const restore = routeOidcProviderConsole(logger);
+ * routeOidcProviderConsole(logger);
  */
-export function routeOidcProviderConsole(logger: Logger): () => void {
+export function routeOidcProviderConsole(logger: Logger): void {
   const { warn, info } = console;
   const route =
     (original: (...args: unknown[]) => void) =>
@@ -33,8 +33,4 @@ export function routeOidcProviderConsole(logger: Logger): () => void {
     };
   console.warn = route(warn);
   console.info = route(info);
-  return () => {
-    console.warn = warn;
-    console.info = info;
-  };
 }
