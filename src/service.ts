@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { resolveSecret } from './config/secrets.js';
 import { loadOrCreateKeys, type LoadedKeys } from './keys/index.js';
+import { ownAccount } from './token_types/user_access_token.js';
 import { createJwsThread, type JwsThread } from './keys/jws_thread.js';
 import { adapterClass, createStores } from './stores/index.js';
 import type { Stores } from './stores/types.js';
@@ -305,7 +306,12 @@ export async function createService(config: Config, { logger, env = process.env,
       toolServers: own.toolServers,
       policy,
       store: stores.exchange,
-      groupsOf: async (sub) => demoAccounts.get(sub)?.groups ?? (await upstreamAccounts(sub))?.groups ?? [],
+      // The same account the exchange reads for this user's own token (token_types/user_access_token.ts).
+      accountOf: async (sub) => {
+        const demo = demoAccounts.get(sub);
+        return ownAccount(demo, demo ? undefined : await upstreamAccounts(sub), sub);
+      },
+      details: { ruleFor: (agent, resource) => policy.ruleFor(agent, resource), toolServers: own.toolServers },
       signer: () => keys.signing,
       sign: jws.sign,
       events,

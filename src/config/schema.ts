@@ -103,9 +103,7 @@ export const onboardedClientPolicySchema = z.strictObject({
   toolServers: z
     .array(agentRuleSchema)
     .min(1)
-    // Deny by default (issue 10): the code flow carries no authorization_details, so a constrained tool would go unconstrained.
-    .refine((rules) => rules.every((r) => r.arguments === undefined), { message: '`arguments` is not supported here: the authorization code flow does not issue authorization_details' })
-    .describe('The tool servers, and scopes, such a client may obtain delegation tokens for (authorization code + refresh only).'),
+    .describe('The tool servers, and scopes, such a client may obtain delegation tokens for (authorization code + refresh only; a rule\'s `arguments` go into the token as its `authorization_details`).'),
 });
 
 export const trustedIssuerSchema = z.strictObject({

@@ -39,6 +39,7 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
   // A demo user, or else a user who logged in through the upstream provider (their stored account; one read, only for them).
   const demoAccount = deps.accounts.get(sub);
   const upstreamAccount = demoAccount ? undefined : await deps.upstreamAccounts?.(sub);
+  const { groups, claims } = ownAccount(demoAccount, upstreamAccount, sub);
   return {
     kind: 'user_token',
     sub,
@@ -50,8 +51,8 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
     authTime: num(session.loginTs),
     acr: str(session.acr),
     // Our own login's account id: the local user table is the right source here, and only here.
-    groups: (demoAccount ?? upstreamAccount)?.groups ?? [],
-    claims: upstreamAccount ? { ...upstreamAccount.claims, sub } : accountClaims(demoAccount, sub),
+    groups,
+    claims,
     issuedTo: clientId,
     // The root of every chain derived from it; RFC 7009 revocation of this token writes the matching marker.
     lineage: [digest],
@@ -62,7 +63,14 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
   };
 }
 
-/** What a policy reference `${subject.<name>}` may name for one of our own users: their configured `claims`, then `sub`, `username`, `name`. */
-function accountClaims(account: DemoUser | undefined, sub: string): Record<string, unknown> {
-  return account ? { ...account.claims, sub, username: account.username, name: account.name } : { sub };
+/**
+ * One of our own users as policy sees them: a demo user, or else an upstream login's stored account. `claims` is what a
+ * policy reference `${subject.<name>}` may name: a demo user's configured `claims`, then `sub`, `username`, `name`; an
+ * upstream user's claims as of their login, then `sub`. The exchange and the authorization code flow both read it.
+ */
+export function ownAccount(demo: DemoUser | undefined, upstream: { groups: string[]; claims: Record<string, string> } | undefined, sub: string): { groups: string[]; claims: Record<string, unknown> } {
+  return {
+    groups: (demo ?? upstream)?.groups ?? [],
+    claims: upstream ? { ...upstream.claims, sub } : demo ? { ...demo.claims, sub, username: demo.username, name: demo.name } : { sub },
+  };
 }

@@ -13,6 +13,7 @@ import { StoreUnavailable } from '../../stores/errors.js';
 import { HttpError } from '../../http/errors.js';
 import { ServerError, ServiceUnavailable } from '../../provider/errors.js';
 import { signDelegationToken, type Signer } from '../token_exchange/issue.js';
+import { DetailsRefused, grantAuthorizationDetails, type DetailsDeps } from '../token_exchange/details.js';
 import { SigningUnavailable, type SignCompact } from '../../keys/jws_thread.js';
 
 export interface CodeFlowDeps {
@@ -20,8 +21,11 @@ export interface CodeFlowDeps {
   toolServers: Map<string, ToolServerConfig>;
   policy: Policy;
   store: ExchangeStateStore;
-  /** The user's groups by account id (the demo users, or what the upstream IdP said at login). */
-  groupsOf: (accountId: string) => Promise<readonly string[]>;
+  /** The user's groups and the claims a policy reference may name, by account id (the demo users, or what the upstream
+   * IdP said at login): what the exchange reads for a user token of the same user. */
+  accountOf: (accountId: string) => Promise<{ groups: readonly string[]; claims: Readonly<Record<string, unknown>> }>;
+  /** RFC 9396: policy rules and tool servers for the `authorization_details` the token carries (the exchange's step). */
+  details: DetailsDeps;
   signer: () => Signer;
   /** Signs the token; default jose on this thread (the service passes its signing thread's). */
   sign?: SignCompact;
@@ -106,8 +110,9 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
       // request and to the scopes the policy allows this client (getResourceServerInfo).
       const consented = (str(token.scope) ?? '').split(' ').filter((s) => toolServer.scopes.includes(s));
       event.requestedScopes = consented;
+      const account = await deps.accountOf(sub);
       const decision = deps.policy.decide({
-        agent: clientId, toolServer, userGroups: await deps.groupsOf(sub), subjectScopes: new Set(consented),
+        agent: clientId, toolServer, userGroups: account.groups, subjectScopes: new Set(consented),
         requested: consented.length ? consented : undefined,
       });
       event.reasons = decision.reasons;
@@ -117,7 +122,9 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
         throw new Refusal(error, description, decision.reasons);
       }
 
-      const groups = await deps.groupsOf(sub);
+      // Issue 10 / SPEC §11: deny by default: a tool whose rule has argument limits is never granted without them. The
+      // client asks for no authorization_details here; the token carries the policy's, resolved for this user.
+      const details = grantAuthorizationDetails(deps.details, { requested: undefined, agent: clientId, toolServer, scopes: decision.scopes, subject: { claims: account.claims } });
       // SPEC profile: exp <= min(now + tool server TTL, session end).
       const exp = Math.min(iat + toolServer.maxTtlSeconds, sessionEnd ?? Infinity);
       const act = { sub: clientId };
@@ -126,12 +133,17 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
       const jkt = str(entities.AccessToken?.jkt);
       const { token: jwt, jti } = await signDelegationToken(deps.issuer, deps.signer(), {
         sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid, iat, exp,
-        authTime: num(session?.loginTs), acr: str(session?.acr), ancestors: [tokenDigest(grantRoot(grantId))], groups: deps.policy.carriedGroups(groups), jkt,
+        authTime: num(session?.loginTs), acr: str(session?.acr), ancestors: [tokenDigest(grantRoot(grantId))], groups: deps.policy.carriedGroups(account.groups), jkt,
+        authorizationDetails: details,
       }, deps.sign);
       Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp, ...(jkt ? { jkt } : {}) });
       // RFC 6749 §5.1 and RFC 8707 §2.2: the token, its lifetime, and `scope` (it may be narrower than asked).
-      // RFC 9449 §5: a bound token is answered with token_type DPoP.
-      ctx.body = { ...body, access_token: jwt, token_type: jkt ? 'DPoP' : 'Bearer', expires_in: exp - iat, scope: decision.scopes.join(' ') };
+      // RFC 9449 §5: a bound token is answered with token_type DPoP. RFC 9396 §7: the response carries the token's
+      // authorization details.
+      ctx.body = {
+        ...body, access_token: jwt, token_type: jkt ? 'DPoP' : 'Bearer', expires_in: exp - iat, scope: decision.scopes.join(' '),
+        ...(details ? { authorization_details: details } : {}),
+      };
     } catch (err) {
       await refuse(deps, err, event, grantId, str(body?.refresh_token));
       throw toHttpError(err, event);
@@ -165,6 +177,13 @@ async function refuse(deps: CodeFlowDeps, err: unknown, event: ExchangeDecisionE
 }
 
 function toHttpError(err: unknown, event: ExchangeDecisionEvent): HttpError {
+  if (err instanceof DetailsRefused) {
+    // Only the policy's own limits are at stake (the client asked for none): one it cannot resolve for this user (a
+    // `${subject.…}` claim the user lacks) means this user may not be delegated to this client under that rule.
+    event.error = 'invalid_grant';
+    event.reasons = [`authorization_details:${err.reason}`];
+    return new Refusal('invalid_grant', 'the user may not be delegated to this client', event.reasons);
+  }
   if (err instanceof Refusal) {
     event.error = err.error;
     if (!event.reasons.length || err.endGrant) event.reasons = err.reasons;

@@ -29,7 +29,8 @@ export interface DetailsInput {
   toolServer: ToolServerConfig;
   /** The scopes the policy step granted for `toolServer`. */
   scopes: readonly string[];
-  subject: SubjectContext;
+  /** What policy references resolve against, and the subject token's own details (none for a user's login). */
+  subject: Pick<SubjectContext, 'claims' | 'authorizationDetails'>;
 }
 
 /** The refusal kinds; each has one fixed public description, the reason goes to the audit event. */
@@ -125,7 +126,7 @@ export function grantAuthorizationDetails(deps: DetailsDeps, input: DetailsInput
   return details.length ? details : undefined;
 }
 
-function policyArguments(rule: AgentRule | undefined, tool: string, subject: SubjectContext): ArgumentConstraints | undefined {
+function policyArguments(rule: AgentRule | undefined, tool: string, subject: DetailsInput['subject']): ArgumentConstraints | undefined {
   const args = rule?.arguments?.[tool] as ArgumentConstraints | undefined;
   if (args === undefined) return undefined;
   let refs = referenceCache.get(args);
@@ -140,7 +141,7 @@ function policyArguments(rule: AgentRule | undefined, tool: string, subject: Sub
 }
 
 // The subject delegation token's own constraints for (location, tool): its entry's arguments, {} for an entry without.
-function subjectArguments(subject: SubjectContext, location: string, tool: string): ArgumentConstraints | undefined {
+function subjectArguments(subject: DetailsInput['subject'], location: string, tool: string): ArgumentConstraints | undefined {
   for (const entry of subject.authorizationDetails ?? []) {
     if (entry.locations[0] === location && entry.actions.includes(tool)) return entry.arguments ?? {};
   }

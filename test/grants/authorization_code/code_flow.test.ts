@@ -3,10 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, createLocalJWKSet } from 'jose';
 import { postForm } from '../../helpers/http.js';
-import { BILLING, CRM, REDIRECT, type TestService } from '../../helpers/service.js';
+import { BILLING, CRM, REDIRECT, startService, type TestService } from '../../helpers/service.js';
 import { adminToken, call, introspectDelegation } from '../../admin/helpers.js';
 import type { DecisionEvent, ExchangeDecisionEvent } from '../../../src/audit/events.js';
-import { authorize, codeFlow, MCP, MCP_NO_POLICY, refresh, startCodeFlowService } from './helpers.js';
+import { authorize, codeFlow, codeFlowConfig, MCP, MCP_NO_POLICY, refresh, startCodeFlowService } from './helpers.js';
 
 describe('authorization code with a tool server resource', () => {
   let svc: TestService & { keysDir: string };
@@ -168,6 +168,65 @@ describe('refresh tokens of the authorization code flow', () => {
       assert.deepEqual((await introspectDelegation(svc, first.body.access_token as string)).body, { active: false });
     });
   }
+});
+
+describe('argument limits (RFC 9396) in the authorization code flow', () => {
+  // SPEC §11 / issue 10, deny by default: a tool whose rule has argument limits is never granted without them, whichever
+  // grant issues the token. The MCP client's billing rule limits refund lookups to the user's own customer id.
+  const LOOKUP = 'billing.refund_lookup';
+  const limits = { [LOOKUP]: { customer_id: { const: '${subject.customer_id}' }, limit: { maximum: 10 } } };
+  let svc: TestService & { keysDir: string };
+  const events: DecisionEvent[] = [];
+  before(async () => {
+    svc = await startService({
+      extra: (port) => {
+        const config = codeFlowConfig(port, {
+          demoLogin: {
+            enabled: true,
+            users: [
+              { sub: 'user-bob', username: 'bob', name: 'Bob', groups: ['finance'], claims: { customer_id: 'c-42' } },
+              { sub: 'user-dave', username: 'dave', name: 'Dave', groups: ['finance'] },
+            ],
+          },
+        });
+        return { ...config, agents: config.agents!.map((a) => (a.clientId === MCP ? { ...a, toolServers: a.toolServers!.map((r) => (r.resource === BILLING ? { ...r, arguments: limits } : r)) } : a)) };
+      },
+    });
+    svc.service.events.on((e) => events.push(e));
+  });
+  after(() => svc.stop());
+
+  const expected = [{ type: 'mcp_tool', locations: [BILLING], actions: [LOOKUP], arguments: { customer_id: { const: 'c-42' }, limit: { maximum: 10 } } }];
+
+  it('the token, the response and a refresh carry the rule\'s limits, its references resolved for the user', async () => {
+    const res = await codeFlow(svc, { resource: BILLING, username: 'bob', scope: `openid offline_access ${LOOKUP}` });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    // RFC 9396 §7: the token response carries the granted authorization details.
+    assert.deepEqual(res.body.authorization_details, expected);
+    const claims = decodeJwt(res.body.access_token as string);
+    assert.equal(claims.scope, LOOKUP);
+    assert.deepEqual(claims.authorization_details, expected);
+    const again = await refresh(svc, res.body.refresh_token as string, MCP, BILLING);
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.deepEqual(again.body.authorization_details, expected);
+    assert.deepEqual(decodeJwt(again.body.access_token as string).authorization_details, expected);
+    // The tool server sees the limits at delegation introspection (RFC 9396 §9.2).
+    assert.deepEqual((await introspectDelegation(svc, again.body.access_token as string, 'billing-server')).body.authorization_details, expected);
+    // The CRM rule has no limits: its token carries none.
+    const crm = await codeFlow(svc, { resource: CRM, username: 'bob' });
+    assert.equal(crm.status, 200, JSON.stringify(crm.body));
+    assert.equal(crm.body.authorization_details, undefined);
+    assert.equal(decodeJwt(crm.body.access_token as string).authorization_details, undefined);
+  });
+
+  it('a user for whom a reference cannot be resolved gets 400 invalid_grant, audited with the reason', async () => {
+    const res = await codeFlow(svc, { resource: BILLING, username: 'dave', scope: `openid offline_access ${LOOKUP}` });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'invalid_grant', error_description: 'the user may not be delegated to this client' });
+    await svc.service.flushAudit();
+    const event = events.findLast((e): e is ExchangeDecisionEvent => e.type === 'exchange' && e.sub === 'user-dave');
+    assert.deepEqual([event?.decision, event?.error, event?.reasons], ['deny', 'invalid_grant', ['authorization_details:unresolved_reference:customer_id']]);
+  });
 });
 
 describe('discovery', () => {

@@ -251,8 +251,10 @@ describe('policy argument constraints in config', () => {
     assert.match(refusal({ [REFUND]: { customer_id: { const: 'x-${subject.customer_id}' } } }), /is not a \$\{subject\.<claim>\} reference/);
     assert.match(refusal({ [REFUND]: { customer_id: { const: '${user.customer_id}' } } }), /is not a \$\{subject\.<claim>\} reference/);
     assert.match(refusal({ [REFUND]: { amount: { maximum: '${subject.limit}' } } }), /maximum is not a number/);
-    // The authorization code flow issues no authorization_details: an onboarded client's rule may not constrain arguments.
-    const onboarded = { ...withArguments(undefined), onboardedClients: [{ dynamicallyRegistered: true, toolServers: [{ resource: BILLING, scopes: [REFUND], arguments: { [REFUND]: { amount: { maximum: 1 } } } }] }] };
-    assert.throws(() => parseConfig(onboarded), /authorization code flow does not issue authorization_details/);
+    // The authorization code flow carries a rule's limits too (test/grants/authorization_code/code_flow.test.ts), so an
+    // onboarded client's rule may constrain arguments, checked like any other rule's.
+    const onboarded = (args: unknown) => ({ ...withArguments(undefined), onboardedClients: [{ dynamicallyRegistered: true, toolServers: [{ resource: BILLING, scopes: [REFUND], arguments: { [REFUND]: args } }] }] });
+    assert.deepEqual(parseConfig(onboarded({ amount: { maximum: 1 } })).onboardedClients[0]!.toolServers[0]!.arguments, { [REFUND]: { amount: { maximum: 1 } } });
+    assert.throws(() => parseConfig(onboarded({ amount: { pattern: 'x' } })), /billing\.issue_refund\/amount: unknown keyword pattern/);
   });
 });
