@@ -36,6 +36,7 @@ export interface RouteDeps {
 const PARSE_TEXT: Record<ParseFailure, [number, string]> = {
   parse_error: [-32700, 'parse error'],
   duplicate_member: [-32700, 'duplicate member name'],
+  ambiguous_member: [-32700, 'ambiguous member name'],
   batch: [-32600, 'batches are not supported'],
   not_jsonrpc: [-32600, 'not a JSON-RPC 2.0 message'],
 };

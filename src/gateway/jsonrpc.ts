@@ -6,7 +6,7 @@ export type Message =
   | { kind: 'notification'; method: string; params: Record<string, unknown> | undefined }
   | { kind: 'response'; id: string | number | null };
 
-export type ParseFailure = 'parse_error' | 'duplicate_member' | 'batch' | 'not_jsonrpc';
+export type ParseFailure = 'parse_error' | 'duplicate_member' | 'ambiguous_member' | 'batch' | 'not_jsonrpc';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -22,8 +22,10 @@ export function parseMessage(body: Buffer): { message: Message } | { failure: Pa
   }
   // MCP 2025-06-18 removed JSON-RPC batching: one message per POST (batches slip calls past per-message checks).
   if (Array.isArray(value)) return { failure: 'batch' };
-  // RFC 8259 §4: names SHOULD be unique; JSON.parse keeps the last, a different parser upstream may keep the first.
-  if (hasDuplicateMember(text)) return { failure: 'duplicate_member' };
+  // RFC 8259 §4: names SHOULD be unique; JSON.parse keeps the last, a different parser upstream may keep the first,
+  // or match names regardless of case (below).
+  const names = memberNameClash(text);
+  if (names) return { failure: names };
   const message = classify(value);
   return message ? { message } : { failure: 'not_jsonrpc' };
 }
@@ -53,11 +55,25 @@ function classify(value: unknown): Message | undefined {
 }
 
 /**
- * Whether some object in `text` (already known to be valid JSON) repeats a member name. One pass over the text:
- * a stack of name sets, one per open object; strings are compared after JSON unescaping.
+ * A name written as it would be read by a parser that ignores case: Go's encoding/json matches a JSON name to a struct
+ * field with `bytes.EqualFold` (Unicode simple folding: `Name`, `NAME`, `ſ` for `s` and the Kelvin sign for `k` all
+ * match) and keeps the last match, so `{"name":"a","Name":"b"}` is `a` here and `b` there (GHSA-wvj2-96wp-fq3f, the
+ * MCP Go SDK). JavaScript's full case mapping folds at least every pair simple folding does (and a few more, e.g. `ß`
+ * and `SS`: refused too, which costs nothing).
  */
-export function hasDuplicateMember(text: string): boolean {
-  const stack: Array<Set<string> | null> = [];
+const folded = (name: string) => name.toLowerCase().toUpperCase();
+
+/** C0 controls and DEL: no MCP name has one, and a parser that stops at U+0000 reads `"name\u0000"` as `name`. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Why some object in `text` (already known to be valid JSON) has member names the upstream may read otherwise than
+ * the gateway, or undefined: `duplicate_member` when a name repeats exactly (after JSON unescaping),
+ * `ambiguous_member` when two names differ only in case or a name holds a control character. One pass over the text:
+ * a stack of name sets, one per open object.
+ */
+export function memberNameClash(text: string): 'duplicate_member' | 'ambiguous_member' | undefined {
+  const stack: Array<{ exact: Set<string>; folded: Set<string> } | null> = [];
   let expectName = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -78,13 +94,16 @@ export function hasDuplicateMember(text: string): boolean {
       if (expectName && top) {
         const raw = text.slice(i + 1, j);
         const name = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
-        if (top.has(name)) return true;
-        top.add(name);
+        if (top.exact.has(name)) return 'duplicate_member';
+        const key = folded(name);
+        if (top.folded.has(key) || CONTROL.test(name)) return 'ambiguous_member';
+        top.exact.add(name);
+        top.folded.add(key);
         expectName = false;
       }
       i = j;
     } else if (c === 0x7b /* { */) {
-      stack.push(new Set());
+      stack.push({ exact: new Set(), folded: new Set() });
       expectName = true;
     } else if (c === 0x5b /* [ */) {
       stack.push(null);
@@ -93,10 +112,10 @@ export function hasDuplicateMember(text: string): boolean {
       stack.pop();
       expectName = false;
     } else if (c === 0x2c /* , */) {
-      expectName = stack.at(-1) instanceof Set;
+      expectName = Boolean(stack.at(-1));
     }
   }
-  return false;
+  return undefined;
 }
 
 /** The name an `Mcp-Name` header must match for this method (2026-07-28), or undefined when the method has none. */

@@ -101,12 +101,20 @@ describe('MCP gateway: transport validation (GW-01) and authentication (GW-02)',
   after(() => stack.stop());
   const posts = () => stack.upstream.received.filter((r) => r.httpMethod === 'POST').length;
 
-  it('GW-01: a batch, a duplicate member, a non-JSON-RPC body, a header/body mismatch and an oversized body are 400; nothing reaches upstream', async () => {
+  it('GW-01: a batch, a duplicate or case-ambiguous member, a non-JSON-RPC body, a header/body mismatch and an oversized body are 400; nothing reaches upstream', async () => {
     const before = posts();
     const cases: Array<[string, Record<string, string>, number, string]> = [
       [`[${call(1, 'lookup_customer', { customerId: 'a' })}]`, {}, -32600, 'batches are not supported'],
       ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_customer","name":"export_customers","arguments":{}}}', {}, -32700, 'duplicate member name'],
       ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_customer","arguments":{"a":1,"a":2}}}', {}, -32700, 'duplicate member name'],
+      // A parser that matches names regardless of case (Go's encoding/json: bytes.EqualFold, the last match wins; the
+      // MCP Go SDK, GHSA-wvj2-96wp-fq3f) would run export_customers, or the larger refund; a NUL-terminated name is
+      // `name` to a parser that stops at U+0000.
+      ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_customer","arguments":{},"Name":"export_customers"}}', {}, -32700, 'ambiguous member name'],
+      ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_customer","arguments":{"customerId":"a","customerid":"b"}}}', {}, -32700, 'ambiguous member name'],
+      ['{"jsonrpc":"2.0","id":1,"method":"ping","Method":"tools/call","params":{"name":"export_customers"}}', {}, -32700, 'ambiguous member name'],
+      ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_customer","arguments":{"customerId":"a","cu\u017FtomerId":"b"}}}', {}, -32700, 'ambiguous member name'],
+      ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"lookup_customer","arguments":{"customerId":"a"},"name\\u0000":"export_customers"}}', {}, -32700, 'ambiguous member name'],
       ['not json', {}, -32700, 'parse error'],
       ['{"id":1,"method":"tools/call"}', {}, -32600, 'not a JSON-RPC 2.0 message'],
       ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{}}}', {}, -32602, 'tools/call needs a tool name'],
