@@ -1,5 +1,6 @@
 // A JWT from a trusted external identity provider (ID token, JWT access token or plain JWT), verified against its JWKS.
 import type { JWTPayload } from 'jose';
+import { parseAuthorizationDetails } from 'delegation-token-verify';
 import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { TrustedIssuer, ValidationContext } from './context.js';
@@ -53,6 +54,11 @@ export async function validateExternalJwt(
   // A token that states its scopes narrows the issuer-wide allowance further.
   const scopes =
     typeof payload.scope === 'string' ? new Set(payload.scope.split(' ').filter((s) => allowed.has(s))) : allowed;
+  // RFC 9396 §9.1 / SPEC §11: details the subject token carries bound what is granted from it (the narrowest of policy,
+  // request and subject), as a delegation token's do on a hop; details we cannot read refuse it (§5: never ignored,
+  // which would make the new token wider than its subject).
+  const details = payload.authorization_details === undefined ? undefined : parseAuthorizationDetails(payload.authorization_details);
+  if (details && !details.ok) throw new TokenRejected('malformed_authorization_details');
   const groupsClaim = payload[config.groupsClaim];
   const revocations = await deps.revocations.read({
     sid,
@@ -77,6 +83,7 @@ export async function validateExternalJwt(
     lineage: typeof payload.jti === 'string' ? [tokenDigest(payload.jti)] : [],
     revocations,
     claims: payload,
+    ...(details?.ok ? { authorizationDetails: details.details } : {}),
     ...boundKey(payload.cnf),
   };
 }

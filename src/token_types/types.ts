@@ -48,7 +48,8 @@ export interface SubjectContext {
   /** What a policy's `${subject.<claim>}` references resolve against: an external JWT's or a delegation token's claims,
    * a demo user's `sub`, `username`, `name` and `claims`. */
   claims?: Readonly<Record<string, unknown>>;
-  /** RFC 9396 §9.1: the `authorization_details` our own delegation token carries (multi-hop bounds); absent otherwise. */
+  /** RFC 9396 §9.1: the `authorization_details` the subject token carries (our delegation token on a hop, or an external
+   * JWT): they bound what is granted from it; absent when it carries none. */
   authorizationDetails?: readonly McpToolDetails[];
   /** RFC 9449 §6: the thumbprint of the key the subject token is bound to (`cnf.jkt`, or the opaque token's `jkt`). */
   jkt?: string;

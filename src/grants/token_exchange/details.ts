@@ -140,7 +140,7 @@ function policyArguments(rule: AgentRule | undefined, tool: string, subject: Det
   }
 }
 
-// The subject delegation token's own constraints for (location, tool): its entry's arguments, {} for an entry without.
+// The subject token's own constraints for (location, tool): its entry's arguments, {} for an entry without.
 function subjectArguments(subject: DetailsInput['subject'], location: string, tool: string): ArgumentConstraints | undefined {
   for (const entry of subject.authorizationDetails ?? []) {
     if (entry.locations[0] === location && entry.actions.includes(tool)) return entry.arguments ?? {};

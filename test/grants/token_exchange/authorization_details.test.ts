@@ -208,6 +208,29 @@ describe('authorization_details in the token exchange (RFC 9396, SPEC §11)', ()
     assert.deepEqual(crm.body.authorization_details, [mcp(BILLING, [LOOKUP], { customer_id: { const: 'c-42' }, limit: { maximum: 50 } })]);
   });
 
+  it('an external JWT subject\'s own details bound the grant (never wider than the subject); unreadable ones refuse it', async () => {
+    const external = (details: unknown) =>
+      idp.sign({ sub: 'ext-dana', aud: svc.url, sid: `s-${randomBytes(4).toString('hex')}`, scope: REFUND, groups: ['finance'], customer_id: 'c-77', authorization_details: details });
+    // The subject allows refunds up to 10 only: policy (5000) ∩ subject (10).
+    const narrow = await exchangeFor(svc, 'agent', await external([mcp(BILLING, [REFUND], { amount: { maximum: 10 } })]), BILLING, { scope: REFUND, subject_token_type: JWT_TYPE });
+    assert.equal(narrow.status, 200, JSON.stringify(narrow.body));
+    assert.deepEqual(narrow.body.authorization_details, [mcp(BILLING, [REFUND], { amount: { maximum: 10 }, currency: { enum: ['EUR', 'USD'] }, customer_id: { const: 'c-77' } })]);
+    assert.deepEqual(decodeJwt(narrow.body.access_token as string).authorization_details, narrow.body.authorization_details);
+    // A request for more than the subject allows is wider than allowed.
+    const wider = await exchangeFor(svc, 'agent', await external([mcp(BILLING, [REFUND], { amount: { maximum: 10 } })]), BILLING, {
+      scope: REFUND, subject_token_type: JWT_TYPE, authorization_details: JSON.stringify([mcp(BILLING, [REFUND], { amount: { maximum: 100 }, currency: { const: 'EUR' }, customer_id: { const: 'c-77' } })]),
+    });
+    assert.equal(wider.status, 400);
+    assert.equal(wider.body.error, 'invalid_authorization_details');
+    assert.deepEqual(events.at(-1)!.reasons, [`authorization_details:wider_than_allowed:${BILLING} ${REFUND}`]);
+    // RFC 9396 §5: details the service cannot read (an unknown keyword, another type) refuse the subject token.
+    for (const unreadable of [[mcp(BILLING, [REFUND], { amount: { multipleOf: 5 } })], [{ type: 'payment_initiation', locations: [BILLING] }], 'not-an-array']) {
+      const refused = await exchangeFor(svc, 'agent', await external(unreadable), BILLING, { scope: REFUND, subject_token_type: JWT_TYPE });
+      assert.deepEqual([refused.status, refused.body], [400, { error: 'invalid_request', error_description: 'subject_token is invalid' }], JSON.stringify(unreadable));
+      assert.deepEqual(events.at(-1)!.reasons, ['subject_token:malformed_authorization_details']);
+    }
+  });
+
   it('claim references: resolved from an external JWT; an unresolvable one refuses the exchange', async () => {
     const external = await idp.sign({ sub: 'ext-dana', aud: svc.url, sid: `s-${randomBytes(4).toString('hex')}`, scope: REFUND, groups: ['finance'], customer_id: 'c-77' });
     const res = await exchangeFor(svc, 'agent', external, BILLING, { scope: REFUND, subject_token_type: JWT_TYPE });
