@@ -13,6 +13,12 @@ export type Outcome =
 
 export interface Decider {
   decide(token: VerifiedToken, message: Message, res: ServerResponse): Outcome;
+  /**
+   * A GET (an event stream opened or resumed): MCP Streamable HTTP, "Resumability and Redelivery": with `Last-Event-ID`
+   * upstream replays earlier answers, a `tools/list` answer among them, so every tool list on it is filtered by the
+   * same decision (the SDK's filter for a body without requests).
+   */
+  stream(token: VerifiedToken, res: ServerResponse): void;
 }
 
 export function createDecider(route: GatewayRoute, options: { resourceMetadataUrl: string; argumentsKey: string; logArguments: boolean }): Decider {
@@ -31,6 +37,9 @@ export function createDecider(route: GatewayRoute, options: { resourceMetadataUr
   const prompts = route.prompts;
 
   return {
+    stream(token, res) {
+      toolAuthorization({ auth: token, body: undefined }, res as unknown as Parameters<typeof toolAuthorization>[1], () => undefined);
+    },
     decide(token, message, res) {
       if (message.kind === 'response') return { allow: true };
       const { method } = message;

@@ -252,6 +252,8 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
       return;
     }
     tool = outcome.tool;
+  } else if (deps.enforcement && httpMethod === 'GET') {
+    deps.decider.stream(token!, res);
   }
 
   // MCP "Token Passthrough": the inbound token never goes upstream; upstream learns who calls from our assertion.

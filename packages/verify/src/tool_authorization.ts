@@ -56,7 +56,22 @@ interface Plan {
   refusal?: Refusal;
   /** ids of the `tools/list` requests in the body, whose answers are filtered. */
   listIds: Set<JsonRpcId>;
+  /**
+   * The body holds no request (a GET that opens or resumes an event stream, or a POST of notifications or responses):
+   * any `tools/list` answer on this HTTP response is a replayed one, filtered whatever its id.
+   */
+  stream: boolean;
   caller?: Caller;
+}
+
+/**
+ * Wraps `res` so every tool list it carries is filtered for the caller: the answers to the body's `tools/list`
+ * requests, or on a stream (MCP Streamable HTTP, "Resumability and Redelivery": a GET with `Last-Event-ID` replays
+ * earlier answers, a `tools/list` answer among them) every answer. Without a verified caller a replayed list is emptied.
+ */
+function filterLists(res: NodeLikeResponse, plan: Plan): void {
+  if (plan.listIds.size > 0) filterToolListResponses(res, (id) => plan.listIds.has(id), listable(plan.caller!));
+  else if (plan.stream) filterToolListResponses(res, () => true, plan.caller ? listable(plan.caller) : () => false);
 }
 
 /**
@@ -85,7 +100,7 @@ export function expressToolAuthorization(options: ToolAuthorizationOptions) {
       writeRefusal(res, plan.refusal);
       return;
     }
-    if (plan.listIds.size > 0) filterToolListResponses(res, plan.listIds, listable(plan.caller!));
+    filterLists(res, plan);
     next();
   };
 }
@@ -128,7 +143,7 @@ export function koaToolAuthorization(options: ToolAuthorizationOptions) {
       ctx.body = body;
       return;
     }
-    if (plan.listIds.size > 0) filterToolListResponses(ctx.res, plan.listIds, listable(plan.caller!));
+    filterLists(ctx.res, plan);
     await next();
   };
 }
@@ -171,9 +186,12 @@ function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: un
     const messages = Array.isArray(body) ? body : [body];
     const calls: Array<{ tool: string; args: unknown }> = [];
     const listIds = new Set<JsonRpcId>();
+    let requests = 0;
     for (const message of messages) {
       const m = message as { method?: unknown; id?: unknown; params?: { name?: unknown; arguments?: unknown } } | null;
       if (typeof m !== 'object' || m === null) continue;
+      // JSON-RPC 2.0 §4: a request has a method and an id (a notification has no id; a response has no method).
+      if (typeof m.method === 'string' && m.id !== undefined) requests++;
       // Other shapes (no name, a non-string name) are the transport's to refuse: no tool runs for them.
       if (m.method === 'tools/call' && typeof m.params?.name === 'string') {
         calls.push({ tool: m.params.name, args: m.params.arguments ?? {} });
@@ -181,16 +199,20 @@ function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: un
         listIds.add(m.id);
       }
     }
-    if (calls.length === 0 && listIds.size === 0) return { listIds };
+    const stream = requests === 0;
+    if (calls.length === 0 && listIds.size === 0) {
+      const caller = stream ? callerOf(auth) : undefined;
+      return { listIds, stream, ...(caller ? { caller } : {}) };
+    }
     const caller = callerOf(auth);
     // Fail closed: a route without authentication in front of this middleware is a configuration error.
-    if (!caller) return { listIds, refusal: serverError() };
+    if (!caller) return { listIds, stream, refusal: serverError() };
     for (const { tool, args } of calls) {
       const decision = decide(caller, tool, args);
       report(caller, tool, args, decision);
-      if (!decision.allow) return { listIds, caller, refusal: refusalOf(decision, tool, metadata, caller.jkt ? 'DPoP' : 'Bearer') };
+      if (!decision.allow) return { listIds, stream, caller, refusal: refusalOf(decision, tool, metadata, caller.jkt ? 'DPoP' : 'Bearer') };
     }
-    return { listIds, caller };
+    return { listIds, stream, caller };
   };
 }
 

@@ -24,12 +24,13 @@ export interface NodeLikeResponse {
 type Mode = 'json' | 'sse' | 'pass';
 
 /**
- * Filter `result.tools` of the responses whose id is in `ids`, keeping the tools `keep` accepts. A body that is
- * neither JSON nor an event stream is passed through (it holds no tool list a client would read); an encoded body
+ * Filter `result.tools` of the responses whose id `listed` accepts (the ids of the `tools/list` requests answered, or
+ * every id on a stream that answers no request of its own), keeping the tools `keep` accepts. A body that is neither
+ * JSON nor an event stream is passed through (it holds no tool list a client would read); an encoded body
  * (`Content-Encoding` other than identity, from a compressor inside the handler) cannot be read, so it is replaced by
  * a 500: fail closed rather than list unfiltered tools.
  */
-export function filterToolListResponses(res: NodeLikeResponse, ids: ReadonlySet<JsonRpcId>, keep: (tool: string) => boolean): void {
+export function filterToolListResponses(res: NodeLikeResponse, listed: (id: JsonRpcId) => boolean, keep: (tool: string) => boolean): void {
   const original = { writeHead: res.writeHead, write: res.write, end: res.end };
   const decoder = new TextDecoder();
   let mode: Mode | undefined;
@@ -40,7 +41,7 @@ export function filterToolListResponses(res: NodeLikeResponse, ids: ReadonlySet<
     if (Array.isArray(message)) return message.map(transform);
     if (typeof message !== 'object' || message === null) return message;
     const m = message as { id?: unknown; result?: { tools?: unknown } };
-    if (!(typeof m.id === 'string' || typeof m.id === 'number') || !ids.has(m.id)) return message;
+    if (!(typeof m.id === 'string' || typeof m.id === 'number') || !listed(m.id)) return message;
     const tools = m.result?.tools;
     if (!Array.isArray(tools)) return message;
     const visible = tools.filter((tool: { name?: unknown } | null) => typeof tool?.name === 'string' && keep(tool.name));

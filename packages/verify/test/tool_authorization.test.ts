@@ -315,3 +315,57 @@ describe('verifier: authorization_details for this audience', () => {
     });
   });
 });
+
+describe('tools/list answers replayed on a stream (MCP Streamable HTTP, "Resumability and Redelivery")', () => {
+  // What a transport with an event store writes on a GET with Last-Event-ID: earlier answers, a tools/list one among
+  // them (any id: the GET carries no request of its own), then what the server sends later.
+  const replay = (res: import('node:http').ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const tools = TOOLS.map((name) => ({ name, inputSchema: { type: 'object' } }));
+    res.write(`id: ev-2\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 2, result: { tools } })}\n\n`);
+    res.end(`id: ev-3\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' })}\n\n`);
+  };
+  const stream = {} as Record<'express' | 'koa' | 'unauthenticated', string>;
+  before(async () => {
+    const toolAuthorization = expressToolAuthorization({ resourceMetadataUrl: METADATA });
+    const app = express();
+    app.get('/mcp', requireBearerAuth({ verifier: mcpTokenVerifier(verifier, { errors: mcpErrors }), resourceMetadataUrl: METADATA }), toolAuthorization, (_req, res) => replay(res));
+    stream.express = await listen(app.listen(0, '127.0.0.1'));
+    const koa = new Koa();
+    koa.use(koaBearerAuth(verifier, { resourceMetadataUrl: METADATA }));
+    koa.use(koaToolAuthorization({ resourceMetadataUrl: METADATA }));
+    koa.use(async (ctx) => {
+      ctx.respond = false;
+      replay(ctx.res);
+    });
+    stream.koa = await listen(koa.listen(0, '127.0.0.1'));
+    // Misconfigured: no authentication in front. A replayed list is emptied rather than shown unfiltered.
+    const bare = express();
+    bare.get('/mcp', toolAuthorization, (_req, res) => replay(res));
+    stream.unauthenticated = await listen(bare.listen(0, '127.0.0.1'));
+  });
+
+  const replayed = async (url: string, token?: string) => {
+    const res = await fetch(url, { headers: { accept: 'text/event-stream', 'last-event-id': 'ev-1', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+    assert.equal(res.status, 200);
+    const events = (await res.text()).split('\n\n').filter(Boolean);
+    assert.equal(events.length, 2);
+    // The event ids stay; only the list is rewritten, the notification passes as it was.
+    assert.match(events[0]!, /^id: ev-2\ndata: /);
+    assert.deepEqual(JSON.parse(events[1]!.split('\ndata: ')[1]!), { jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+    const list = JSON.parse(events[0]!.split('\ndata: ')[1]!) as { id: number; result: { tools: Array<{ name: string }> } };
+    assert.equal(list.id, 2);
+    return list.result.tools.map((t) => t.name).sort();
+  };
+
+  for (const kind of ['express', 'koa'] as const) {
+    it(`${kind}: a GET's replayed tools/list shows exactly the tools tools/call would allow`, async () => {
+      assert.deepEqual(await replayed(stream[kind], await tokenFor(`${REFUND} ${LOOKUP}`)), [REFUND, LOOKUP]);
+      assert.deepEqual(await replayed(stream[kind], await tokenFor(LOOKUP)), [LOOKUP]);
+    });
+  }
+
+  it('without a verified caller (no authentication in front) a replayed list is emptied', async () => {
+    assert.deepEqual(await replayed(stream.unauthenticated), []);
+  });
+});
