@@ -96,7 +96,8 @@ const walk: unknown[] = [];
  *
  * When `span` is given, it also reports where the value of the top-level member `span.name` (written unescaped) is,
  * if that value is an array or an object (the verifier keys its cache of checked `authorization_details` on it), and
- * steps over that value when `span.knownAt` knows it.
+ * steps over that value when `span.knownAt` knows it; should the scan fall back to the count, it then scans the whole
+ * text again without stepping over anything, so the count stays exact.
  */
 export function hasDuplicateMember(text: string, span?: MemberSpan): boolean {
   if (span) span.start = span.end = -1;
@@ -106,6 +107,7 @@ export function hasDuplicateMember(text: string, span?: MemberSpan): boolean {
   let names = 0; // member names written in the text
   let counting = false; // fallen back to the count
   let spanOpen = false; // inside the span's value, waiting for it to close
+  let skipped = false; // stepped over the value span.knownAt vouched for
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
@@ -151,6 +153,7 @@ export function hasDuplicateMember(text: string, span?: MemberSpan): boolean {
           if (known > 0) {
             span.end = value + known;
             i = span.end - 1;
+            skipped = true;
           } else {
             spanOpen = true;
           }
@@ -174,7 +177,12 @@ export function hasDuplicateMember(text: string, span?: MemberSpan): boolean {
     nameStarts = new Int32Array(256);
     nameEnds = new Int32Array(256);
   }
-  return counting && names !== parsedMemberCount(text);
+  if (!counting) return false;
+  // RFC 7515 §4 / RFC 7519 §4: names must be unique [JW-07]. The count weighs names written against members parsed,
+  // and JSON.parse also parses the value stepped over, whose names were not counted: scan again without the step (the
+  // span is already reported). Rare (escaped names, huge objects), so the step stays on the common path.
+  if (skipped) return hasDuplicateMember(text);
+  return names !== parsedMemberCount(text);
 }
 
 /** Members of every object in the JSON value of `text`, or -1 when it is not JSON. */

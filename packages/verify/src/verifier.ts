@@ -15,7 +15,7 @@ import { fromJoseError, VerifyError } from './errors.js';
 import { issuerEndpoint } from './issuer_http.js';
 import { ExpiringLru } from './lru.js';
 import { stats } from './internal_stats.js';
-import { precheck } from './precheck.js';
+import { precheck, type Prechecked } from './precheck.js';
 import { createRevocationCheck } from './revocation.js';
 import { createDpopCheck } from './dpop.js';
 import { createDpopNonces } from './dpop_nonce.js';
@@ -130,7 +130,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const nowMs = now();
     let verified = typeof token === 'string' ? cache?.get(token, nowMs) : undefined;
     if (!verified) {
-      const pre = precheck(token, algorithms, ownDetails);
+      const pre = untrustedPrecheck(token, algorithms, ownDetails);
       stats.signatureVerifications++;
       try {
         // A key already resolved for this kid and alg from the current key set is handed to jose directly; anything
@@ -222,6 +222,20 @@ class KeyMemo {
     this.byAlg.clear();
     this.generation = fetches;
     return false;
+  }
+}
+
+/**
+ * `precheck`, where anything thrown that is not a VerifyError (a RangeError from nesting the sender chose, say) also
+ * refuses the token as malformed: every refusal is a VerifyError with a stable code, and the raw message stays in
+ * `cause`, never in `detail`.
+ */
+function untrustedPrecheck(token: unknown, algorithms: ReadonlySet<string>, details: OwnToolDetailsCache): Prechecked {
+  try {
+    return precheck(token, algorithms, details);
+  } catch (err) {
+    if (err instanceof VerifyError) throw err;
+    throw new VerifyError('ERR_TOKEN_MALFORMED', { detail: 'token could not be decoded', cause: err });
   }
 }
 

@@ -1,15 +1,20 @@
 // Unit tests of the small internal pieces: duplicate-name scanner, SSE parser, LRU, revocation matching, Basic auth.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { basicAuthorization, issuerEndpoint } from '../src/issuer_http.js';
 import { decodeSegmentText, hasDuplicateMember, type MemberSpan } from '../src/json_strict.js';
 import { OwnToolDetailsCache } from '../src/authorization_details.js';
+import { deepFreeze } from '../src/freeze.js';
+import { createVerifier } from '../src/verifier.js';
 import { ExpiringLru, setBounded } from '../src/lru.js';
 import { precheck } from '../src/precheck.js';
 import { VerifyError } from '../src/errors.js';
 import { RevocationSet } from '../src/revocation_set.js';
 import { SseParser } from '../src/sse.js';
 import type { RevocationRecord, VerifiedToken } from 'delegation-token-verify';
+import { rejectsWith } from './helpers/assert_error.js';
+import { startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
+import { AUDIENCE, defaultClaims, makeKey, signRaw, type TestKey } from './helpers/tokens.js';
 
 describe('hasDuplicateMember', () => {
   const cases: Array<[string, boolean]> = [
@@ -155,7 +160,108 @@ describe('hasDuplicateMember: large objects, escaped names, the span', () => {
     // Not the known text: read as usual.
     assert.equal(hasDuplicateMember('{"authorization_details":[{"a":1,"a":1}]}', span()), true);
   });
+  it('stays exact when it falls back to the count after stepping over a known value (JW-07)', () => {
+    const known = '[{"a":1,"b":{"a":2}}]';
+    const span = (): MemberSpan => ({ name: 'authorization_details', start: -1, end: -1, knownAt: (text, start) => (text.startsWith(known, start) ? known.length : 0) });
+    // As many repeats as the known value has members: a count that skips its names but parses them sees no repeat.
+    const repeats = (name: string) => `,"${name}":0`.repeat(parsedMembers(known));
+    const texts = [
+      `{"\\u0078":1,"authorization_details":${known}}`,
+      `{"\\u0078":1,"y":0${repeats('y')},"authorization_details":${known}}`,
+      `{"authorization_details":${known},"\\u0078":1,"y":0${repeats('y')}}`,
+      `{${members(40).join(',')},"authorization_details":${known}}`,
+      `{${members(40).join(',')},"authorization_details":${known}${repeats('k0')}}`,
+    ];
+    const expected = texts.map(referenceHasDuplicate);
+    assert.deepEqual(expected, [false, true, true, false, true]);
+    texts.forEach((text, n) => {
+      const s = span();
+      assert.equal(hasDuplicateMember(text, s), expected[n], text);
+      assert.equal(text.slice(s.start, s.end), known, text);
+    });
+  });
+  it('agrees with a reference parser, and with no step, on random documents around a known value', () => {
+    const known = '[{"a":1,"b":{"a":2}}]';
+    const span = (): MemberSpan => ({ name: 'authorization_details', start: -1, end: -1, knownAt: (text, start) => (text.startsWith(known, start) ? known.length : 0) });
+    let seed = 13;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const names = ['"a"', '"\\u0061"', '"b"', '"b"', '"c"', '"c"', '"d"'];
+    let duplicates = 0;
+    for (let n = 0; n < 2000; n++) {
+      const top = Array.from({ length: Math.floor(random() * 6) }, () => `${pick(names)}:${pick(['1', '{}', '{"a":1}', '[{"b":1,"b":2}]', '[{"b":1}]'])}`);
+      if (random() < 0.3) top.push(...members(34));
+      top.splice(Math.floor(random() * (top.length + 1)), 0, `"authorization_details":${known}`);
+      const text = `{${top.join(',')}}`;
+      const expected = referenceHasDuplicate(text);
+      if (expected) duplicates++;
+      assert.equal(hasDuplicateMember(text, span()), expected, text);
+      assert.equal(hasDuplicateMember(text), expected, text);
+    }
+    assert.ok(duplicates > 400 && duplicates < 1600, `${duplicates} of 2000 had duplicates`);
+  });
 });
+
+describe('JW-07 through verify, with the authorization_details cache primed', () => {
+  let issuer: FakeIssuer;
+  let key: TestKey;
+  before(async () => {
+    issuer = await startFakeIssuer();
+    key = await makeKey('ES256', 'k-details');
+    issuer.keys.push(key.publicJwk);
+  });
+  after(() => issuer.close());
+
+  const details = JSON.stringify([{ type: 'mcp_tool', locations: [AUDIENCE], actions: ['crm.lookup_customer'] }]);
+  const header = JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: 'k-details' });
+  /** The claims as JSON text, `extra` members (text, so names may repeat or be escaped) and then the details. */
+  const payload = (claims: Record<string, unknown>, extra = '') => `${JSON.stringify(claims).slice(0, -1)}${extra},"authorization_details":${details}}`;
+  /** Run `use` with a verifier that has just checked a token carrying `details`, and one that never saw them. */
+  const withVerifiers = async (use: (primed: ReturnType<typeof createVerifier>, fresh: ReturnType<typeof createVerifier>) => Promise<void>) => {
+    const primed = createVerifier({ issuer: issuer.url, audience: AUDIENCE });
+    const fresh = createVerifier({ issuer: issuer.url, audience: AUDIENCE });
+    try {
+      const claims = defaultClaims(issuer.url);
+      assert.equal((await primed.verify(await signRaw(header, payload(claims), key))).jti, claims.jti);
+      await use(primed, fresh);
+    } finally {
+      primed.close();
+      fresh.close();
+    }
+  };
+
+  it('refuses repeated claims whose count matches the stepped-over details, after an escaped name', async () => {
+    await withVerifiers(async (primed, fresh) => {
+      const claims = defaultClaims(issuer.url);
+      const repeatedSubs = Array.from({ length: parsedMembers(details) }, (_, i) => `,"sub":"admin-${i}"`).join('');
+      const token = await signRaw(header, payload(claims, `,"x\\u0061":1${repeatedSubs}`), key);
+      for (const verifier of [primed, fresh]) {
+        const err = await rejectsWith(verifier.verify(token), 'ERR_TOKEN_MALFORMED');
+        assert.equal(err.detail, 'payload is not a UTF-8 JSON object with unique member names');
+      }
+    });
+  });
+  it('accepts a token with an escaped name and the cached details, exactly as a verifier that never saw them', async () => {
+    await withVerifiers(async (primed, fresh) => {
+      const claims = defaultClaims(issuer.url);
+      const token = await signRaw(header, payload(claims, ',"x\\u0061":1'), key);
+      const verified = await primed.verify(token);
+      assert.deepEqual(verified, await fresh.verify(token));
+      assert.equal(verified.sub, claims.sub);
+      assert.equal(verified.jti, claims.jti);
+      assert.deepEqual(verified.authorizationDetails, JSON.parse(details));
+      assert.deepEqual(verified.claims, { ...claims, xa: 1, authorization_details: JSON.parse(details) });
+    });
+  });
+});
+
+/** Members of every object in a JSON text, counted on the parsed value. */
+function parsedMembers(text: string): number {
+  const count = (value: unknown): number =>
+    Array.isArray(value) ? value.reduce((n: number, item) => n + count(item), 0)
+      : typeof value === 'object' && value !== null ? Object.values(value).reduce((n: number, item) => n + 1 + count(item), 0) : 0;
+  return count(JSON.parse(text));
+}
 
 describe('OwnToolDetailsCache', () => {
   const AUD = 'https://tools.example/mcp';
@@ -318,6 +424,41 @@ describe('precheck', () => {
         if (count !== 3) assert.equal(err.detail, `expected 3 JWS segments, got ${count}`);
       }
     }
+  });
+});
+
+describe('deepFreeze', () => {
+  it('freezes a structure 100,000 deep without growing the call stack', () => {
+    const depth = 100_000;
+    const root: Record<string, unknown> = {};
+    const made: object[] = [root];
+    let node: Record<string, unknown> | unknown[] = root;
+    for (let i = 0; i < depth; i++) {
+      const child: Record<string, unknown> | unknown[] = i % 2 === 0 ? [] : {};
+      if (Array.isArray(node)) node.push(i, child);
+      else node.next = child;
+      made.push(child);
+      node = child;
+    }
+    assert.equal(deepFreeze(root), root);
+    assert.equal(made.length, depth + 1);
+    assert.ok(made.every((value) => Object.isFrozen(value)));
+  });
+  it('walks arrays by index and objects by own enumerable names, skips what is frozen, and ends on cycles', () => {
+    const shell = Object.freeze({ inner: {} });
+    const list = Object.assign([{}], { named: {} });
+    const proto = { inherited: {} };
+    const withProto = Object.assign(Object.create(proto) as Record<string, unknown>, { own: {} });
+    const hidden = {};
+    const value: Record<string, unknown> = { shell, list, withProto, shared: [{}], again: {} };
+    Object.defineProperty(value, 'hidden', { value: hidden, enumerable: false });
+    value.self = value;
+    (value.again as Record<string, unknown>).up = value.shared;
+    deepFreeze(value);
+    for (const frozen of [value, list, list[0]!, withProto, withProto.own!, value.shared!, (value.shared as object[])[0]!, value.again!]) assert.ok(Object.isFrozen(frozen));
+    for (const open of [shell.inner, list.named, proto, proto.inherited, hidden]) assert.ok(!Object.isFrozen(open));
+    assert.equal(deepFreeze(7), 7);
+    assert.equal(deepFreeze(null), null);
   });
 });
 

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { exportSPKI } from 'jose';
 import { createVerifier, type Verifier } from 'delegation-token-verify';
 import { stats } from '../src/internal_stats.js';
+import { MAX_TOKEN_LENGTH } from '../src/precheck.js';
 import { rejectsWith } from './helpers/assert_error.js';
 import { startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
 import { AUDIENCE, defaultClaims, makeKey, mint, signRaw, type TestKey } from './helpers/tokens.js';
@@ -335,5 +336,35 @@ describe('malformed input', () => {
   });
   it('refuses a token without kid', async () => {
     await rejectsWith(verifier.verify(await token(es, { kid: undefined })), 'ERR_TOKEN_MALFORMED');
+  });
+  it('refuses a header nested 5000 deep, under the length limit, with a VerifyError and never a RangeError', async () => {
+    const depth = 5000;
+    const deep = (fields: Record<string, unknown>) => `${JSON.stringify(fields).slice(0, -1)},"x":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const noKid = await signRaw(deep({ alg: 'ES256', typ: 'at+jwt' }), claimsJson(), es);
+    const [h, , s] = (await signRaw(deep(JSON.parse(header())), claimsJson(), es)).split('.');
+    const notClaims = `${h}.${Buffer.from('{"sub":"a","sub":"b"}').toString('base64url')}.${s}`;
+    for (const t of [noKid, notClaims]) {
+      assert.ok(t.length < MAX_TOKEN_LENGTH, `${t.length}`);
+      await rejectsWith(verifier.verify(t), 'ERR_TOKEN_MALFORMED');
+    }
+    // RFC 7515 §4: a header parameter that is not understood is ignored, however deep; the signature still decides.
+    await rejectsWith(verifier.verify(`${h}.${(await token()).split('.')[1]}.${s}`), 'ERR_SIGNATURE');
+  });
+  it('refuses as malformed, with a fixed detail, anything but a VerifyError thrown while prechecking', async () => {
+    // A throwing getter inherited by every object (reached here through a header without alg) stands in for any
+    // unexpected throw; verify prechecks before its first await, so the getter is gone when the promise settles.
+    const t = await token(es, { alg: undefined });
+    const thrown = new Error('raw internal message');
+    Object.defineProperty(Object.prototype, 'alg', { configurable: true, get: () => { throw thrown; } });
+    let pending: Promise<unknown>;
+    try {
+      pending = verifier.verify(t);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).alg;
+    }
+    const err = await rejectsWith(pending, 'ERR_TOKEN_MALFORMED');
+    assert.equal(err.detail, 'token could not be decoded');
+    assert.equal(err.cause, thrown);
+    await rejectsWith(verifier.verify(t), 'ERR_ALGORITHM');
   });
 });
