@@ -21,8 +21,14 @@ export interface CimdDeps {
   onRefused?: (clientId: string, reason: string) => void;
 }
 
-/** A list entry names `host` (default port) or `host:port`, as the URL's authority writes it (lowercase). */
-const listed = (list: string[], url: URL) => list.some((h) => h.toLowerCase() === url.host.toLowerCase());
+/**
+ * A host as the lists compare it: lowercase, without the trailing dot of a fully qualified name (`example.com.` is
+ * `example.com` to DNS, so a deny-listed host cannot be reached by adding one), `:port` kept.
+ */
+const hostKey = (host: string) => host.toLowerCase().replace(/\.(?=(:\d+)?$)/, '');
+
+/** A list entry names `host` (default port) or `host:port`, as the URL's authority writes it. */
+const listed = (list: string[], url: URL) => list.some((h) => hostKey(h) === hostKey(url.host));
 
 /** Reads a body up to `limit` bytes; one byte more fails the fetch (draft-02 §4: the server may limit the size). */
 async function readLimited(chunks: AsyncIterable<Uint8Array>, limit: number): Promise<Buffer> {
@@ -76,7 +82,7 @@ export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDe
       // draft-02 §6.5 (SSRF): the server should restrict which documents it fetches; the operator's deny list wins.
       if (listed(config.deniedHosts, url)) return refuse('host_denied');
       if (config.onlyAllowedHosts && !listed(config.allowedHosts, url)) return refuse('host_not_allowed');
-      const { count } = await store.hit(`cimd:${url.host.toLowerCase()}`, 60);
+      const { count } = await store.hit(`cimd:${hostKey(url.host)}`, 60);
       if (count > config.fetchesPerMinutePerHost) return refuse('fetch_rate_limited');
       documents.add(clientId);
       return true;

@@ -20,7 +20,7 @@ describe('client_id metadata documents', () => {
     svc = await startService({
       extra: () => ({
         onboarding: {
-          clientIdMetadataDocument: { enabled: true, allowedHosts: [docs.host], deniedHosts: [denied.host], caFile: docs.caFile, maxDocumentBytes: 1024 },
+          clientIdMetadataDocument: { enabled: true, allowedHosts: [docs.host], deniedHosts: [denied.host, `localhost:${new URL(denied.origin).port}`], caFile: docs.caFile, maxDocumentBytes: 1024 },
         },
       }),
     });
@@ -92,6 +92,12 @@ describe('client_id metadata documents', () => {
     const res = await authorize(id);
     assert.equal(res.status, 400);
     assert.deepEqual(res.body, { error: 'invalid_client', error_description: 'client_id metadata document fetch not allowed', state: 's', iss: svc.url });
+    assert.equal(denied.hits('/denied.json'), 0);
+    // The same host as a fully qualified name (a trailing dot) or in capitals is the same denied host.
+    for (const alias of [`https://localhost.:${new URL(denied.origin).port}/denied.json`, `https://LOCALHOST.:${new URL(denied.origin).port}/denied.json`]) {
+      const again = await authorize(alias);
+      assert.deepEqual([again.status, again.body], [400, { error: 'invalid_client', error_description: 'client_id metadata document fetch not allowed', state: 's', iss: svc.url }], alias);
+    }
     assert.equal(denied.hits('/denied.json'), 0);
   });
 
