@@ -128,7 +128,11 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       requestId: (ctx.state as { requestId?: string }).requestId,
     };
     try {
-      const req = inSpan('exchange.parse', () => parse(ctx.oidc.params as Record<string, unknown>));
+      // RFC 8693 §2.1: the target is what the client sent. oidc-provider fills in its default `resource` when
+      // `authorization_details` comes without one (ensureRarResource, for its own grants), so `resource` is read from
+      // the request body, where an `audience` alone stays the only target.
+      const sent = (ctx.oidc as unknown as { body?: Record<string, unknown> }).body;
+      const req = inSpan('exchange.parse', () => parse({ ...(ctx.oidc.params as Record<string, unknown>), resource: sent?.resource }));
       event.subjectTokenType = req.subject_token_type;
       checkClient(deps, clientId);
       // RFC 8693 §2.2.2: an unsupported requested_token_type is an invalid_request.

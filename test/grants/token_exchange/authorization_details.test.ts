@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { exchangeFor, loginUser, postForm } from '../../helpers/http.js';
+import { exchange, exchangeFor, loginUser, postForm } from '../../helpers/http.js';
 import { startTestIdp, type TestIdp } from '../../helpers/test_idp.js';
 import { BILLING, CRM, JWT_TYPE, startService, testConfig, type TestService } from '../../helpers/service.js';
 import { parseConfig } from '../../../src/config/load.js';
@@ -105,6 +105,18 @@ describe('authorization_details in the token exchange (RFC 9396, SPEC §11)', ()
     assert.equal(intro.body.active, true);
     assert.deepEqual(intro.body.authorization_details, requested);
     assert.equal(events.at(-1)!.decision, 'allow');
+  });
+
+  it('an audience alias as the only target, with authorization_details: the same grant as by resource', async () => {
+    const requested = [mcp(BILLING, [REFUND], { amount: { maximum: 100 }, currency: { const: 'EUR' }, customer_id: { const: 'c-42' } })];
+    const res = await exchange(svc, 'agent', { subject_token: bob, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', audience: 'billing', scope: REFUND, authorization_details: JSON.stringify(requested) });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body.authorization_details, requested);
+    const claims = decodeJwt(res.body.access_token as string);
+    assert.deepEqual([claims.aud, claims.authorization_details], [BILLING, requested]);
+    // A resource and an audience together are still two targets.
+    const both = await exchangeFor(svc, 'agent', bob, BILLING, { audience: 'billing', scope: REFUND, authorization_details: JSON.stringify(requested) });
+    assert.deepEqual([both.status, both.body], [400, { error: 'invalid_target', error_description: 'exactly one resource or audience is allowed' }]);
   });
 
   it('the policy constraints are granted as-is (references resolved) when the request names none; none for a tool without any', async () => {
