@@ -243,7 +243,7 @@ export const configSchema = z.strictObject({
         .default(['ES256', 'Ed25519', 'EdDSA'])
         .describe('Accepted DPoP proof algorithms (asymmetric only; `none` and MACs can never be listed), published as `dpop_signing_alg_values_supported`.'),
       proofWindowSeconds: dpopProofWindowSeconds
-        .describe("A proof's `iat` must be within this many seconds of the server's clock, either way (RFC 9449 §11.1); a proof's `jti` is remembered twice as long, across replicas, to refuse replays."),
+        .describe("A proof's `iat` must be within this many seconds of the server's clock, either way (RFC 9449 §11.1); a proof's `jti` is remembered for twice that plus a second (as long as the proof could pass), across replicas, to refuse replays."),
       requireNonce: z
         .boolean()
         .optional()

@@ -19,6 +19,8 @@ export interface DpopProof {
 /** A proof that passed every check but the replay check: `replay` is the claim that completes it (RFC 9449 §11.1). */
 export interface InspectedDpopProof extends DpopProof {
   replay: ReplayClaim;
+  /** The last second (epoch) its `iat` is within the window: a replay claim that settles after it does not count. */
+  acceptableUntil: number;
 }
 
 export interface DpopProofOptions {
@@ -201,8 +203,11 @@ export function createDpopProofChecker(o: DpopProofOptions) {
       // RFC 9449 §8.2: the next nonce may be supplied with a successful response.
       if (payload.nonce !== fresh) setNonce(fresh);
     }
-    // RFC 9449 §11.1: a proof is used once; its jti is remembered (per key and URI) for as long as its iat is accepted.
-    return { key: createHash('sha256').update(`${jkt}\n${expectedHtu}\n${payload.jti}`).digest('base64url'), ttlSeconds: 2 * o.windowSeconds };
+    // RFC 9449 §11.1: store "the jti value of each DPoP proof for the time window in which the respective DPoP proof JWT
+    // would be accepted" (per key and URI here). A proof passes the iat check from iat - w to iat + w inclusive, on a
+    // clock read in whole seconds (service.ts floors it), so its last accepted instant can be up to 2w + 1 s after its
+    // first: an entry living that long from the first use outlives every instant the proof is accepted.
+    return { key: createHash('sha256').update(`${jkt}\n${expectedHtu}\n${payload.jti}`).digest('base64url'), ttlSeconds: Math.ceil(2 * o.windowSeconds) + 1 };
   }
 
   /**
@@ -238,7 +243,7 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     const done = signature.then(() => {
       if (nonce !== undefined) req.setNonce(nonce);
       if (refused) throw refused.error;
-      return { jkt, ...(typeof payload.ath === 'string' ? { ath: payload.ath } : {}), replay: replay! };
+      return { jkt, ...(typeof payload.ath === 'string' ? { ath: payload.ath } : {}), replay: replay!, acceptableUntil: (payload.iat as number) + o.windowSeconds };
     });
     return { replay, done };
   }
@@ -254,6 +259,9 @@ export function createDpopProofChecker(o: DpopProofOptions) {
   /** RFC 9449 §11.1: refuses a proof whose replay claim was already taken (`claimed`: the answer of a read that made it). */
   async function claim(proof: InspectedDpopProof, claimed?: boolean): Promise<DpopProof> {
     if (!(claimed ?? (await o.replay.claim(proof.replay.key, proof.replay.ttlSeconds)))) throw invalid('replayed');
+    // RFC 9449 §11.1: the jti is remembered only while the proof is acceptable, and its iat was checked before the claim
+    // settled: a claim settled later may have been taken over an expired entry, so it counts only while still in window.
+    if (o.now() > proof.acceptableUntil) throw invalid('iat_out_of_window');
     return { jkt: proof.jkt, ...(proof.ath === undefined ? {} : { ath: proof.ath }) };
   }
 

@@ -88,7 +88,7 @@ export const gatewayConfigSchema = z.strictObject({
         .default(['ES256', 'EdDSA', 'RS256', 'PS256'])
         .describe('Accepted DPoP proof algorithms (asymmetric only), sent as `algs` in every `DPoP` challenge (RFC 9449 §7.1).'),
       proofWindowSeconds: dpopProofWindowSeconds
-        .describe("A proof's `iat` must be within this many seconds of the gateway's clock, either way (RFC 9449 §11.1); its `jti` is remembered twice as long (in Redis when `redis.url` is set, shared by replicas; otherwise in this process) and a second use is refused."),
+        .describe("A proof's `iat` must be within this many seconds of the gateway's clock, either way (RFC 9449 §11.1); its `jti` is remembered for twice that plus a second (in Redis when `redis.url` is set, shared by replicas; otherwise in this process) and a second use is refused."),
       nonceSecret: secretRef
         .optional()
         .describe('Require resource-server nonces (RFC 9449 §9): a proof without a current `nonce` gets 401 `use_dpop_nonce` with a `DPoP-Nonce`. Nonces are derived from this secret (at least 32 bytes) and the minute, so replicas sharing it accept each other\'s. Unset: no nonces.'),

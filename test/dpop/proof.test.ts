@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createDpopNonces } from '../../src/dpop/nonces.js';
 import { createDpopProofChecker, jwkThumbprint } from '../../src/dpop/proof.js';
+import { MemoryDpopReplayStore } from '../../src/stores/memory/dpop_replay.js';
 
 describe('jwkThumbprint (RFC 7638)', () => {
   for (const alg of ['ES256', 'ES384', 'ES512', 'Ed25519', 'PS256', 'RS256']) {
@@ -80,5 +81,65 @@ describe('createDpopProofChecker: a header checked once is still only a header',
       assert.equal(await reason(await sign({ typ: 'jwt' })), 'wrong_typ');
       assert.equal(await reason(await sign({ crit: ['x'], x: 1 })), 'malformed');
     }
+  });
+});
+
+describe('createDpopProofChecker: RFC 9449 §11.1, a jti is remembered as long as its proof can pass the iat check (injected clock)', () => {
+  const htu = 'https://sts.example/token';
+  const T = 1_800_000_000; // the proof's iat
+  const W = 60;
+  async function firstUsedAtEarliestEdge() {
+    // Epoch ms; the checker reads it in whole seconds, as service.ts does.
+    const clock = { ms: (T - W) * 1000 };
+    const now = () => Math.floor(clock.ms / 1000);
+    const memory = new MemoryDpopReplayStore(() => clock.ms);
+    const ttls: number[] = [];
+    /** Seconds the next claim takes to settle (a slow store). */
+    let delay = 0;
+    const checker = createDpopProofChecker({
+      htu, algorithms: ['ES256'], windowSeconds: W, requireNonce: false, now,
+      nonces: createDpopNonces(randomBytes(32), now),
+      replay: {
+        claim: (key: string, ttlSeconds: number) => {
+          ttls.push(ttlSeconds);
+          clock.ms += delay * 1000;
+          return memory.claim(key, ttlSeconds);
+        },
+      },
+    });
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const proof = await new SignJWT({ htm: 'POST', htu, iat: T, jti: randomBytes(8).toString('base64url') }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey);
+    const request = { values: [proof], method: 'POST', setNonce: () => undefined };
+    const reason = () => checker.check(request).then(() => 'accepted', (err: { error_detail?: string }) => err.error_detail);
+    assert.equal(await reason(), 'accepted');
+    return { checker, request, reason, clock, ttls, slow: (seconds: number) => (delay = seconds) };
+  }
+
+  it('first used at iat - w, it is refused as replayed until its last accepted instant, the end of second iat + w', async () => {
+    const { reason, clock, ttls } = await firstUsedAtEarliestEdge();
+    clock.ms = (T + W) * 1000;
+    assert.equal(await reason(), 'replayed');
+    clock.ms = (T + W) * 1000 + 999;
+    assert.equal(await reason(), 'replayed');
+    // 2w from the first use to the last second, that second itself, and nothing longer.
+    assert.deepEqual(ttls, [2 * W + 1, 2 * W + 1, 2 * W + 1]);
+    clock.ms = (T + W + 1) * 1000;
+    assert.equal(await reason(), 'iat_out_of_window');
+  });
+
+  it('a replay whose claim settles after the first use\'s entry expired is refused: by then the proof is out of window', async () => {
+    const { checker, request, reason, clock, slow } = await firstUsedAtEarliestEdge();
+    clock.ms = (T + W) * 1000; // in window when its claims are checked; the claim settles 2 s later, past the entry's expiry
+    slow(2);
+    assert.equal(await reason(), 'iat_out_of_window');
+    assert.equal(clock.ms, (T + W + 2) * 1000);
+    // The same when the claim was made by the subject's store read (`claimed`), and settled after the window.
+    slow(0);
+    clock.ms = (T + W) * 1000;
+    const inspected = (await checker.inspect(request))!;
+    clock.ms = (T + W + 2) * 1000;
+    const refused = await checker.claim(inspected, true).then(() => 'accepted', (err: { error_detail?: string }) => err.error_detail);
+    assert.equal(refused, 'iat_out_of_window');
   });
 });

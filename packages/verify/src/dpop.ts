@@ -170,15 +170,29 @@ export function createDpopCheck(o: DpopCheckOptions) {
     if (o.nonces && (typeof nonce !== 'string' || !o.nonces.check(nonce))) {
       throw new VerifyError('ERR_DPOP_NONCE_REQUIRED', { detail: nonce === undefined ? 'no nonce' : 'stale nonce', dpopNonce: o.nonces.current() });
     }
-    // RFC 9449 §11.1: a proof is used once: its jti is remembered, per key and URI, as long as its iat is accepted.
+    // RFC 9449 §11.1: store "the jti value of each DPoP proof for the time window in which the respective DPoP proof JWT
+    // would be accepted" (per key and URI here).
     let first: boolean;
     try {
-      first = await o.replay.claim(sha256(`${thumbprint}\n${expectedHtu}\n${jti}`), 2 * o.windowSeconds);
+      first = await o.replay.claim(sha256(`${thumbprint}\n${expectedHtu}\n${jti}`), replayTtlSeconds(o.windowSeconds));
     } catch (err) {
       throw new VerifyError('ERR_DPOP_REPLAY_UNAVAILABLE', { detail: 'replay store failed', cause: err });
     }
     if (!first) throw new VerifyError('ERR_DPOP_REPLAYED', { detail: `jti ${jti}` });
+    // RFC 9449 §11.1: the jti is remembered only while the proof is acceptable, and the clock above was read before the
+    // signature check and the claim: a claim settled later may have been taken over an expired entry, so it counts
+    // only while the proof is still in window.
+    if (o.now() / 1000 - iat > o.windowSeconds) throw invalid('iat out of window');
   };
+}
+
+/**
+ * How long a proof's jti is remembered: a proof passes the iat check from iat - w to iat + w inclusive, so its first use
+ * can be 2w before its last; one more second keeps the entry alive at that last instant (an entry is gone at its expiry,
+ * and a store counting whole seconds gets an integer).
+ */
+function replayTtlSeconds(windowSeconds: number): number {
+  return Math.ceil(2 * windowSeconds) + 1;
 }
 
 /** Scheme and host lowercased, default port dropped, dot segments resolved; no query or fragment. */

@@ -88,7 +88,9 @@ export class FeedRevocation implements RevocationCheck {
     let failures = 0;
     while (!this.#closing.signal.aborted) {
       try {
-        if (needSnapshot) await this.#loadSnapshot();
+        // Fail closed "until a snapshot it fully understands" (docs/revocation-feed.md): after anything we could not
+        // apply, resuming the stream from our cursor would never bring one, so the next connection starts with a snapshot.
+        if (needSnapshot || this.#incompatible !== undefined) await this.#loadSnapshot();
         needSnapshot = false;
         const outcome = await this.#stream(() => (failures = 0));
         // A reset means our cursor fell out of the issuer's event history: only a fresh snapshot is complete.

@@ -79,4 +79,49 @@ describe('the SDK proof check', () => {
     await check(request(await signRaw(headerJson, claims({ htu: 'HTTPS://TOOLS.EXAMPLE:443/mcp?q=1' }), key)), TOKEN, jkt);
     assert.equal(await refusal(check, request(good), jkt), `ERR_DPOP_REPLAYED: jti ${JSON.parse(Buffer.from(good.split('.')[1]!, 'base64url').toString()).jti}`);
   });
+
+  describe('RFC 9449 §11.1: a jti is remembered as long as its proof can pass the iat check (injected clock)', () => {
+    const T = 1_800_000_000; // the proofs' iat
+    const W = 60;
+    async function edgeCase() {
+      const { key, jkt } = await holder();
+      const clock = { ms: (T - W) * 1000 }; // the earliest instant the proof is accepted
+      const memory = new MemoryDpopReplayStore(100, () => clock.ms);
+      const ttls: number[] = [];
+      /** Seconds the next claim takes to settle (a slow store, or a signature check that kept it waiting). */
+      let delay = 0;
+      const replay = {
+        claim(k: string, ttl: number) {
+          ttls.push(ttl);
+          clock.ms += delay * 1000;
+          return memory.claim(k, ttl);
+        },
+      };
+      const check = createDpopCheck({ algorithms: new Set(['ES256']), windowSeconds: W, replay, nonces: undefined, now: () => clock.ms });
+      const jti = randomBytes(12).toString('base64url');
+      const proof = await signRaw(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk: key.publicJwk }), claims({ iat: T, jti }), key);
+      const request: DpopRequest = { proof, method: 'POST', url: URL_ };
+      await check(request, TOKEN, jkt);
+      return { check, request, jkt, jti, clock, ttls, slow: (seconds: number) => (delay = seconds) };
+    }
+
+    it('first used at iat - w, it is refused as a replay at iat + w, its last accepted instant', async () => {
+      const { check, request, jkt, jti, clock, ttls } = await edgeCase();
+      clock.ms = (T + W) * 1000;
+      assert.equal(await refusal(check, request, jkt), `ERR_DPOP_REPLAYED: jti ${jti}`);
+      // 2w from the first use to the last, and one second more so the entry is alive at that instant.
+      assert.deepEqual(ttls, [2 * W + 1, 2 * W + 1]);
+      clock.ms = (T + W) * 1000 + 1;
+      assert.equal(await refusal(check, request, jkt), 'ERR_DPOP_PROOF_INVALID: iat out of window');
+    });
+
+    it('a replay whose claim settles after the first use\'s entry expired is refused: the proof is out of window by then', async () => {
+      const { check, request, jkt, clock, ttls, slow } = await edgeCase();
+      clock.ms = (T + W) * 1000; // in window when checked; the claim settles 2 s later, past the entry's expiry
+      slow(2);
+      assert.equal(await refusal(check, request, jkt), 'ERR_DPOP_PROOF_INVALID: iat out of window');
+      assert.equal(clock.ms, (T + W + 2) * 1000);
+      assert.equal(ttls.length, 2);
+    });
+  });
 });

@@ -232,6 +232,39 @@ describe('revocation feed', () => {
     assert.ok(issuer.paths.some((p) => p === '/revocations/events?v=2'));
   });
 
+  it('after a heartbeat of a wire format it does not know, fails closed until it has fetched a snapshot it understands', async () => {
+    issuer.heartbeatVersion = 2;
+    try {
+      const v = feedVerifier();
+      await v.ready();
+      const t = await token();
+      assert.equal((await v.verify(t)).sub, 'user-1');
+      const before = issuer.counts.snapshot;
+      // Snapshots are refused for now, so the closed state can be seen before it recovers.
+      issuer.fail.snapshot = 503;
+      issuer.heartbeat({ t: now(), v: 3 });
+      await eventually(() => v.verify(t), 'ERR_REVOCATION_UNAVAILABLE');
+      const deadline = Date.now() + 8_000;
+      while (issuer.counts.snapshot === before && Date.now() < deadline) await sleep(25);
+      assert.ok(issuer.counts.snapshot > before, 'the verifier never asked for a new snapshot');
+      // Until it has a snapshot it understands, it stays closed.
+      await sleep(300);
+      await rejectsWith(v.verify(t), 'ERR_REVOCATION_UNAVAILABLE');
+      assert.deepEqual([v.health().ready, v.health().revocation.fresh], [false, false]);
+      delete issuer.fail.snapshot;
+      const refused = issuer.counts.snapshot;
+      while (!v.health().ready && Date.now() < deadline + 8_000) await sleep(25);
+      assert.equal(v.health().ready, true);
+      await sleep(300); // three v2 heartbeats on the new stream: no further snapshot
+      assert.equal(issuer.counts.snapshot, refused + 1);
+      assert.equal(v.health().ready, true);
+      assert.equal((await v.verify(t)).sub, 'user-1');
+    } finally {
+      issuer.heartbeatVersion = undefined;
+      delete issuer.fail.snapshot;
+    }
+  });
+
   it('fails closed on a record kind it does not know, over SSE and in the snapshot', async () => {
     const v = feedVerifier();
     await v.ready();

@@ -284,7 +284,7 @@ describe('DPoP at the token endpoint (nonces off)', () => {
       assert.ok(stored.length >= 1);
       for (const k of stored) {
         const ttl = await svc.redis.ttl(k);
-        assert.ok(ttl > 0 && ttl <= 120, `ttl ${ttl}`);
+        assert.ok(ttl > 0 && ttl <= 121, `ttl ${ttl}`); // 2 × proofWindowSeconds + 1 (src/dpop/proof.ts)
       }
       // A replica of the same issuer (same public URL, same Redis): the proof used here is refused there.
       let replicaPort = 0;

@@ -27,6 +27,10 @@ export interface FakeIssuer {
   /** Force a status on an endpoint: e.g. { jwks: 500, introspection: 503, snapshot: 500, events: 503 }. */
   fail: Partial<Record<'jwks' | 'snapshot' | 'events' | 'introspection', number>>;
   heartbeats: boolean;
+  /** The `v` every heartbeat carries; undefined (the default) sends none. */
+  heartbeatVersion: unknown;
+  /** Send one heartbeat carrying exactly `data` to every open event stream, now. */
+  heartbeat(data: Record<string, unknown>): void;
   /** The wire-format version the snapshot answers (2 unless a test plays another issuer). */
   feedVersion: unknown;
   /** Answer the next event-stream connection with `event: reset`. */
@@ -130,7 +134,8 @@ export async function startFakeIssuer(options: { heartbeatMs?: number } = {}): P
   const { port } = server.address() as AddressInfo;
   const heartbeat = setInterval(() => {
     if (!issuer.heartbeats) return;
-    for (const res of streams) res.write(`event: heartbeat\ndata: {"t":${Math.floor(Date.now() / 1000)}}\n\n`);
+    const v = issuer.heartbeatVersion;
+    issuer.heartbeat({ t: Math.floor(Date.now() / 1000), ...(v === undefined ? {} : { v }) });
   }, options.heartbeatMs ?? 100);
 
   const issuer: FakeIssuer = {
@@ -142,6 +147,10 @@ export async function startFakeIssuer(options: { heartbeatMs?: number } = {}): P
     inactive: new Set(),
     fail: {},
     heartbeats: true,
+    heartbeatVersion: undefined,
+    heartbeat(data) {
+      for (const res of streams) res.write(`event: heartbeat\ndata: ${JSON.stringify(data)}\n\n`);
+    },
     feedVersion: 2,
     resetNext: false,
     revoke(record, silent = false) {
