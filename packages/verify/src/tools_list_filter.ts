@@ -23,6 +23,9 @@ export interface NodeLikeResponse {
 
 type Mode = 'json' | 'sse' | 'pass';
 
+/** Two line ends in a row (WHATWG HTML "Server-sent events": `end-of-line = ( cr lf / cr / lf )`); CR then LF is one. */
+const EVENT_END = /(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r(?!\n))/;
+
 /**
  * Filter `result.tools` of the responses whose id `listed` accepts (the ids of the `tools/list` requests answered, or
  * every id on a stream that answers no request of its own), keeping the tools `keep` accepts. A body that is neither
@@ -68,7 +71,8 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
   const drainEvents = (final: boolean): string => {
     let out = '';
     for (;;) {
-      const match = /\r\n\r\n|\n\n|\r\r/.exec(pending);
+      // An event ends at a blank line; a line ends at CRLF, LF or CR, mixed as the sender likes (`\n\r\n` too).
+      const match = EVENT_END.exec(pending);
       if (!match) break;
       out += transformEvent(pending.slice(0, match.index)) + match[0];
       pending = pending.slice(match.index + match[0].length);

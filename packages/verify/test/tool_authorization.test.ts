@@ -319,10 +319,11 @@ describe('verifier: authorization_details for this audience', () => {
 describe('tools/list answers replayed on a stream (MCP Streamable HTTP, "Resumability and Redelivery")', () => {
   // What a transport with an event store writes on a GET with Last-Event-ID: earlier answers, a tools/list one among
   // them (any id: the GET carries no request of its own), then what the server sends later.
+  // The line ends of the first event are mixed (LF, then CRLF): still one blank line, one event (WHATWG HTML, SSE).
   const replay = (res: import('node:http').ServerResponse) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const tools = TOOLS.map((name) => ({ name, inputSchema: { type: 'object' } }));
-    res.write(`id: ev-2\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 2, result: { tools } })}\n\n`);
+    res.write(`id: ev-2\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 2, result: { tools } })}\n\r\n`);
     res.end(`id: ev-3\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' })}\n\n`);
   };
   const stream = {} as Record<'express' | 'koa' | 'unauthenticated', string>;
@@ -348,7 +349,7 @@ describe('tools/list answers replayed on a stream (MCP Streamable HTTP, "Resumab
   const replayed = async (url: string, token?: string) => {
     const res = await fetch(url, { headers: { accept: 'text/event-stream', 'last-event-id': 'ev-1', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
     assert.equal(res.status, 200);
-    const events = (await res.text()).split('\n\n').filter(Boolean);
+    const events = (await res.text()).split(/\n\r?\n/).filter(Boolean);
     assert.equal(events.length, 2);
     // The event ids stay; only the list is rewritten, the notification passes as it was.
     assert.match(events[0]!, /^id: ev-2\ndata: /);
