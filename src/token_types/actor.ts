@@ -3,7 +3,8 @@ import { TokenType } from './urns.js';
 import type { ValidationContext } from './context.js';
 import type { ActorContext } from './types.js';
 import { TokenRejected } from './types.js';
-import { looksLikeJws, peek, verifyJwt } from './jwt.js';
+import { looksLikeJws, peek, SUBJECT_TYP, verifyJwt } from './jwt.js';
+import { isIdentifier } from '../sessions/identifiers.js';
 
 /** Looks up the client's own client_credentials token (opaque); returns its client and expiry. */
 export type FindClientCredentials = (token: string) => Promise<{ clientId: string } | undefined>;
@@ -33,6 +34,9 @@ export async function validateActorToken(
       audience: trusted.config.audience,
       algorithms: trusted.config.algorithms,
       clockTolerance: ctx.deps.clockTolerance,
+      // RFC 8725 §3.11: the `typ` must fit the declared actor_token_type, as for a subject token (SPEC: a mistyped
+      // actor_token is invalid_request): an at+jwt only as an access token, a plain JWT only as `…:jwt`.
+      typ: SUBJECT_TYP.get(tokenType),
       requiredClaims: ['iss', 'sub', 'aud', 'exp'],
     },
     'actor_token',
@@ -41,5 +45,12 @@ export async function validateActorToken(
   // SPEC profile: the current actor is always the authenticated client, or an identity bound to it.
   const bound = [payload.sub, payload.client_id, payload.azp].includes(ctx.clientId);
   if (!bound) throw new TokenRejected('actor_not_client', 'actor_token');
+  // SPEC §1: a revoked actor_token is invalid_request. Admin `revoke-token <jti>` names it by its `jti` (the client's
+  // own revocation is checked for every exchange already).
+  if (payload.jti !== undefined) {
+    if (!isIdentifier(payload.jti)) throw new TokenRejected('malformed_jti', 'actor_token');
+    const hits = await ctx.deps.revocations.read({ jti: payload.jti, clientIds: [] });
+    if (hits.jti) throw new TokenRejected('token_revoked', 'actor_token');
+  }
   return { sub: ctx.clientId };
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import { exchangeFor, loginUser, postForm } from '../../helpers/http.js';
 import { startTestIdp, type TestIdp } from '../../helpers/test_idp.js';
+import { adminToken, call } from '../../admin/helpers.js';
 import { AT, BILLING, CRM, EXCHANGE, JWT_TYPE, REDIRECT, startService, testConfig, type TestService } from '../../helpers/service.js';
 
 const ACTOR_INVALID = { error: 'invalid_request', error_description: 'actor_token is invalid' };
@@ -110,6 +111,29 @@ describe('actor_token and the act chain', () => {
       assert.equal(res.status, 400, actor_token_type);
       assert.deepEqual(res.body, ACTOR_INVALID);
     }
+  });
+
+  it('actor_token: a mistyped JWT (typ unfit for actor_token_type, RFC 8725 §3.11) or a revoked one (by jti): invalid_request', async () => {
+    const user = await loginUser(svc);
+    const cases: Array<[string, string]> = [
+      // An access token (at+jwt) declared as a plain JWT, a plain JWT declared as an access token, another kind of JWT.
+      [await idp.sign({ sub: 'agent', aud: svc.url }, { typ: 'at+jwt' }), JWT_TYPE],
+      [await idp.sign({ sub: 'agent', aud: svc.url }), AT],
+      [await idp.sign({ sub: 'agent', aud: svc.url }, { typ: 'dpop+jwt' }), JWT_TYPE],
+    ];
+    for (const [actor_token, actor_token_type] of cases) {
+      const res = await exchangeFor(svc, 'agent', user.accessToken, CRM, { actor_token, actor_token_type });
+      assert.deepEqual([res.status, res.body], [400, ACTOR_INVALID], actor_token_type);
+    }
+    // The same JWT with a fitting typ passes; once its jti is revoked (admin revoke-token) it is refused.
+    const jti = `actor-${Date.now()}`;
+    const actor = await idp.sign({ sub: 'agent', aud: svc.url, jti }, { typ: 'JWT' });
+    const ok = await exchangeFor(svc, 'agent', user.accessToken, CRM, { actor_token: actor, actor_token_type: JWT_TYPE });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const revoked = await call(svc, 'POST', `/admin/tokens/${jti}/revoke`, { token: await adminToken(svc), json: { reason: 'test' } });
+    assert.ok(revoked.status === 200 || revoked.status === 201, JSON.stringify(revoked.body));
+    const refused = await exchangeFor(svc, 'agent', user.accessToken, CRM, { actor_token: actor, actor_token_type: JWT_TYPE });
+    assert.deepEqual([refused.status, refused.body], [400, ACTOR_INVALID]);
   });
 
   it('actor_token: the user access token itself is not an actor token: invalid_request', async () => {
