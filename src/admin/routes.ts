@@ -20,7 +20,7 @@ import { markRoute, routeTemplate, UNMATCHED_ROUTE } from '../http/route_templat
 export const ADMIN_PREFIX = '/admin';
 
 export interface AdminDeps {
-  provider: Pick<Provider, 'ClientCredentials' | 'AccessToken'>;
+  provider: Pick<Provider, 'ClientCredentials' | 'AccessToken' | 'RefreshToken' | 'AuthorizationCode'>;
   issuer: string;
   revocation: Pick<RevocationService, 'revoke'>;
   sessions: SessionRegistry;
@@ -69,6 +69,10 @@ function pageRead<T>(read: Promise<T>, cursor: string | undefined): Promise<T> {
 }
 
 /** Three (JWS) or five (JWE) base64url segments separated by dots: what a pasted JWT looks like. */
+/** oidc-provider's models whose id is the token itself (opaque values); those not enabled are absent on the provider. */
+const OPAQUE_MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode', 'RegistrationAccessToken', 'InitialAccessToken'] as const;
+type OpaqueModel = { find(id: string): Promise<unknown> };
+
 const COMPACT_TOKEN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){2}((\.[A-Za-z0-9_-]*){2})?$/;
 
 /** What the admin API revokes by name; `token_digest` markers are written for it (see sessions/revoke.ts). */
@@ -97,9 +101,11 @@ export function adminRouter(deps: AdminDeps): Router<AdminState> {
       if (COMPACT_TOKEN.test(jti)) {
         throw new AdminError(400, 'invalid_request', 'the value is a token, not a token id; revoke it by its jti claim', ['invalid_request', 'token_value']);
       }
-      const [at, cc] = await Promise.all([deps.provider.AccessToken.find(jti), deps.provider.ClientCredentials.find(jti)]).catch(unavailable);
-      if (at || cc) {
-        throw new AdminError(400, 'invalid_request', 'the value is an access token, not a token id; revoke it at the revocation endpoint', ['invalid_request', 'opaque_token_value']);
+      // Every opaque value oidc-provider hands out is a bearer secret, a refresh token or a code as much as an access
+      // token (the refresh token of a public client is redeemable by whoever reads it): none may be published.
+      const found = await Promise.all(OPAQUE_MODELS.map((model) => (deps.provider as unknown as Record<string, OpaqueModel | undefined>)[model]?.find(jti))).catch(unavailable);
+      if (found.some(Boolean)) {
+        throw new AdminError(400, 'invalid_request', 'the value is an opaque token, not a token id; revoke it at the revocation endpoint', ['invalid_request', 'opaque_token_value']);
       }
       return undefined;
     },

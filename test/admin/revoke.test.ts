@@ -188,7 +188,7 @@ for (const backend of ['redis', 'redis cluster'] as const) describe(`admin API: 
     const user = await loginUser(svc, { username: 'frank' });
     const res = await revoke(`/admin/tokens/${user.accessToken}/revoke`);
     assert.equal(res.status, 400);
-    assert.deepEqual(res.body, { error: 'invalid_request', error_description: 'the value is an access token, not a token id; revoke it at the revocation endpoint' });
+    assert.deepEqual(res.body, { error: 'invalid_request', error_description: 'the value is an opaque token, not a token id; revoke it at the revocation endpoint' });
     const snapshot = await svc.service.stores.revocations.snapshot();
     assert.equal(snapshot.revocations.some((r) => r.value === user.accessToken), false);
     assert.equal((await introspectOpaque(svc, user.accessToken)).body.active, true);

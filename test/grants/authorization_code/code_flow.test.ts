@@ -127,6 +127,21 @@ describe('refresh tokens of the authorization code flow', () => {
     assert.equal(next.body.scope, 'crm.lookup_customer');
   });
 
+  it('revoke-token refuses a refresh token or an authorization code as a jti: never published, and the refresh still works', async () => {
+    const first = await codeFlow(svc, { resource: CRM, username: 'carol' });
+    const refreshToken = first.body.refresh_token as string;
+    const { redirect } = await authorize(svc, { resource: CRM, username: 'dave' });
+    const code = redirect.searchParams.get('code')!;
+    const admin = await adminToken(svc);
+    for (const value of [refreshToken, code]) {
+      const res = await call(svc, 'POST', `/admin/tokens/${value}/revoke`, { token: admin, json: { reason: 'test' } });
+      assert.deepEqual([res.status, res.body], [400, { error: 'invalid_request', error_description: 'the value is an opaque token, not a token id; revoke it at the revocation endpoint' }]);
+    }
+    const snapshot = await svc.service.stores.revocations.snapshot();
+    assert.equal(snapshot.revocations.some((r) => r.value === refreshToken || r.value === code), false);
+    assert.equal((await refresh(svc, refreshToken)).status, 200);
+  });
+
   it('reusing a rotated refresh token revokes the grant: the new refresh token and every delegation token derived die', async () => {
     const first = await codeFlow(svc, { resource: CRM, username: 'bob' });
     const r1 = first.body.refresh_token as string;
