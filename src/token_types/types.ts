@@ -23,6 +23,8 @@ export interface SubjectContext {
   sid: string;
   /** The user's own grant: issued scopes can never be wider. */
   scopes: Set<string>;
+  /** What the `sub` and `client` revocation cutoffs compare with: when the subject token was issued, or for our own
+   * user token when its session logged in (earlier), so nothing a session obtains later escapes a cutoff it predates. */
   iat: number;
   exp: number;
   /** When the originating session ends, if known. */

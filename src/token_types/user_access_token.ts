@@ -45,7 +45,10 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
     sub,
     sid: sessionUid,
     scopes: new Set((str(stored.scope) ?? '').split(' ').filter(Boolean)),
-    iat: num(stored.iat) ?? now,
+    // README "Revoking": a user or agent revocation covers every token "issued at or before the cutoff", and "a later
+    // login starts afresh". A token the session obtained after the cutoff without a login (single sign-on at /auth, a
+    // refresh) is still of a session that logged in before it: the cutoffs compare with the session's login.
+    iat: Math.min(num(stored.iat) ?? now, num(session.loginTs) ?? Infinity),
     exp,
     sessionEnd,
     authTime: num(session.loginTs),

@@ -100,8 +100,11 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
       if (!token || !grantId || !sub || !sid) throw new Refusal('invalid_grant', 'the grant is not bound to a session', ['not_session_bound'], true);
       Object.assign(event, { sub, sid });
       const sessionEnd = checkSession(session, token, clientId, iat);
-      // The cutoff kinds (sub, client) compare with when the grant was made: the refresh chain's first token or the code.
-      const origin = entities.RotatedRefreshToken?.iiat ?? entities.RefreshToken?.iiat ?? entities.AuthorizationCode?.iat ?? iat;
+      // The cutoff kinds (sub, client) compare with when the grant was made (the refresh chain's first token or the
+      // code) or, earlier, when its session logged in: a code got by single sign-on after a cutoff is still of a session
+      // that logged in before it (README "Revoking": "a later login starts afresh").
+      const granted = entities.RotatedRefreshToken?.iiat ?? entities.RefreshToken?.iiat ?? entities.AuthorizationCode?.iat ?? iat;
+      const origin = Math.min(granted, num(session?.loginTs) ?? Infinity);
       const revoked = revokedBecause(revocations, origin);
       // SPEC §13 / RFC 9700 §4.14: a refresh dies with a session, user or client revocation: refused, and the grant ends.
       if (revoked) throw new Refusal('invalid_grant', 'the grant has been revoked', [revoked], true);
