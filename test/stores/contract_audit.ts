@@ -67,6 +67,8 @@ export function auditContract(context: ContractContext): void {
         assert.deepEqual(second.items.map((e) => e.seq), [2, 0]);
         assert.equal(second.next, undefined);
         await assert.rejects(audit.query({}, { cursor: 'nope', limit: 2 }), TypeError);
+        // The first possible id: nothing comes before it (Redis refuses the interval `(0-0`; never an outage).
+        assert.deepEqual(await audit.query({}, { cursor: '0-0', limit: 2 }), { items: [] });
       }));
 
     it('keeps about auditMaxLength events (never fewer; at most one Redis stream node more), dropping the oldest', () =>

@@ -65,7 +65,10 @@ export class RedisAuditLog implements AuditLog {
 
   async query(filter: AuditFilter, page: { cursor?: string; limit: number }): Promise<Page<AuditEntry>> {
     const limit = pageLimit(page.limit);
-    if (page.cursor !== undefined && !parseStreamId(page.cursor)) throw new TypeError('invalid audit cursor');
+    const cursor = page.cursor === undefined ? undefined : parseStreamId(page.cursor);
+    if (page.cursor !== undefined && !cursor) throw new TypeError('invalid audit cursor');
+    // Nothing comes before the first possible id (and Redis refuses the empty interval `(0-0`): an empty page, as in memory.
+    if (cursor && cursor.ms === 0 && cursor.seq === 0) return { items: [] };
     const floorMs = filter.since === undefined ? undefined : filter.since - SINCE_SLACK_MS;
     const items: AuditEntry[] = [];
     let end = page.cursor === undefined ? '+' : `(${page.cursor}`;
