@@ -224,7 +224,7 @@ export const configSchema = z.strictObject({
   userTokens: z
     .strictObject({
       accessTokenTtlSeconds: z.number().int().min(60).max(86400).default(3600).describe("Lifetime of users' opaque access tokens."),
-      sessionTtlSeconds: z.number().int().min(300).default(8 * 3600).describe('Lifetime of a login session.'),
+      sessionTtlSeconds: z.number().int().min(300).default(8 * 3600).describe('Lifetime of a login session, from login: it does not slide with use, and its upstream link and account record live as long.'),
     })
     .prefault({})
     .describe('Tokens issued to users by the login flow.'),

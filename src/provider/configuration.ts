@@ -1,5 +1,5 @@
 // The oidc-provider configuration: clients, features, TTLs, adapter, accounts. Built from narrow slices of our config.
-import { errors, type Configuration, type ClientMetadata, type JWK } from 'oidc-provider';
+import { errors, interactionPolicy, type Configuration, type ClientMetadata, type JWK } from 'oidc-provider';
 import type { ClientConfig, Config, DemoUser, ToolServerConfig } from '../config/schema.js';
 import { TOKEN_EXCHANGE_GRANT } from '../grants/token_exchange/params.js';
 import { CIMD_DRAFT, type CimdHooks } from '../onboarding/cimd.js';
@@ -67,6 +67,30 @@ export function findAccountIn(users: DemoUser[], upstreamAccounts?: ProviderDeps
   };
 }
 
+/**
+ * oidc-provider's interaction policy, with one more login check: a session whose account can no longer be found (an
+ * upstream account record that is gone) logs in again, where oidc-provider would otherwise fail the request (500).
+ */
+export function interactionPolicyWithAccountCheck(): interactionPolicy.Prompt[] {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('account_not_found', 'End-User authentication is required', 'login_required', (ctx) =>
+      Boolean(ctx.oidc.session?.accountId) && ctx.oidc.account === undefined ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  return policy;
+}
+
+/**
+ * A login session lives `sessionTtlSeconds` from its first save, however often it is used: oidc-provider saves the
+ * session on every request with this TTL, so a fixed number would slide it past the upstream session link and account
+ * record, which are written once, at login. A new login over an existing session (same account) keeps its end; another
+ * account gets a new session (oidc-provider ends the old one first).
+ */
+export function absoluteSessionTtl(sessionTtlSeconds: number): (ctx: unknown, session: { exp?: number }) => number {
+  return (_ctx, session) => (typeof session.exp === 'number' ? Math.max(1, session.exp - Math.floor(Date.now() / 1000)) : sessionTtlSeconds);
+}
+
 export function providerConfiguration(deps: ProviderDeps): Configuration {
   const { config } = deps;
   const userScopes = [...new Set(config.toolServers.flatMap((t) => t.scopes))].join(' ');
@@ -96,7 +120,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     responseTypes: ['code'],
     pkce: { required: () => true },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithAccountCheck() },
     // RFC 8414 §2 dpop_signing_alg_values_supported: the same list the exchange grant's proof check accepts.
     enabledJWA: { dPoPSigningAlgValues: deps.dpop.algorithms as never },
     features: {
@@ -185,7 +209,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 300,
       IdToken: 3600,
       Interaction: 600,
-      Session: config.userTokens.sessionTtlSeconds,
+      Session: absoluteSessionTtl(config.userTokens.sessionTtlSeconds),
       Grant: config.userTokens.sessionTtlSeconds,
       // Rotation keeps the chain's first expiry; the session bounds it too (expiresWithSession).
       RefreshToken: (ctx) =>

@@ -36,7 +36,7 @@ export interface LogoutTarget {
   sid?: string;
   sub?: string;
   jti: string;
-  exp?: number;
+  exp: number;
 }
 
 export class LogoutTokenVerifier {
@@ -70,14 +70,15 @@ export class LogoutTokenVerifier {
     const signing = metadata.id_token_signing_alg_values_supported?.filter((a) => (asymmetricAlgorithm.options as readonly string[]).includes(a));
     let payload: JWTPayload;
     try {
-      // §2.6 points 2-3: signature with the provider's keys, as for ID tokens; iss, aud (our client_id), iat (and exp).
+      // §2.6 points 2-3: signature with the provider's keys, as for ID tokens; iss, aud (our client_id), iat and exp.
+      // §2.4: iat, exp and jti are each "REQUIRED" in a Logout Token.
       ({ payload } = await jwtVerify(token, this.#keys.get, {
         issuer: metadata.issuer,
         audience: this.#d.clientId,
         algorithms: signing?.length ? signing : ['RS256'],
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         maxTokenAge: LOGOUT_TOKEN_MAX_AGE_SECONDS,
-        requiredClaims: ['iat', 'jti'],
+        requiredClaims: ['iat', 'exp', 'jti'],
       }));
     } catch (err) {
       if (err instanceof joseErrors.JWKSTimeout || (err instanceof TypeError && /fetch failed/.test(err.message))) throw new ServiceUnavailable(`upstream jwks: ${err.message}`);
@@ -101,7 +102,7 @@ export class LogoutTokenVerifier {
       jti: payload.jti,
       ...(typeof sub === 'string' ? { sub } : {}),
       ...(typeof sid === 'string' ? { sid } : {}),
-      ...(typeof payload.exp === 'number' ? { exp: payload.exp } : {}),
+      exp: payload.exp as number, // required above: jose checked it is a number
     };
   }
 }
@@ -119,7 +120,7 @@ export function backchannelLogoutRoutes(d: BackchannelLogoutDeps): Router {
     const target = await verifier.verify(body.logout_token);
     // §2.6 point 7 (optional there, done here): a logout token id is accepted once, remembered as long as it could be.
     const now = Math.floor(Date.now() / 1000);
-    const keep = Math.max(LOGOUT_TOKEN_MAX_AGE_SECONDS, (target.exp ?? 0) - now) + CLOCK_TOLERANCE_SECONDS;
+    const keep = Math.max(LOGOUT_TOKEN_MAX_AGE_SECONDS, target.exp - now) + CLOCK_TOLERANCE_SECONDS;
     if (!(await d.store.claimLogoutToken(`${sidPrefixFor(target.issuer)}.${target.jti}`, keep))) throw invalid('jti replayed');
     // §2.7: with a sid, the sessions of that upstream session; with only a sub, every session of that user there.
     const sessions = target.sid

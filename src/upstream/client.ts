@@ -28,6 +28,16 @@ export interface UpstreamLoginResult {
   account: UpstreamAccount;
   /** The upstream session id (`sid` of the ID token), when it sent one. */
   sid?: string;
+  /** When the user authenticated at the upstream provider (`auth_time` of the ID token, epoch s), when it sent one. */
+  authTime?: number;
+}
+
+/** What the client's authorization request asks of the authentication, passed on to the upstream provider. */
+export interface UpstreamReauthentication {
+  /** The client sent `prompt=login` (or `max_age=0`, which oidc-provider turns into it). */
+  login: boolean;
+  /** The client's `max_age` (seconds), when it sent one above 0. */
+  maxAge?: number;
 }
 
 export class UpstreamClient {
@@ -69,8 +79,11 @@ export class UpstreamClient {
     return this.#discovered;
   }
 
-  /** A fresh authorization request whose `state` starts with the interaction uid (our callback path is fixed). */
-  async authorizationRequest(uid: string): Promise<{ url: URL; checks: UpstreamAuthorization }> {
+  /**
+   * A fresh authorization request whose `state` starts with the interaction uid (our callback path is fixed), asking
+   * the upstream provider for the re-authentication our client asked for.
+   */
+  async authorizationRequest(uid: string, reauthentication: UpstreamReauthentication = { login: false }): Promise<{ url: URL; checks: UpstreamAuthorization }> {
     const config = await this.configuration();
     const checks = { state: `${uid}.${oidc.randomState()}`, nonce: oidc.randomNonce(), codeVerifier: oidc.randomPKCECodeVerifier() };
     const url = oidc.buildAuthorizationUrl(config, {
@@ -81,6 +94,10 @@ export class UpstreamClient {
       // RFC 7636 §4.2: S256.
       code_challenge: await oidc.calculatePKCECodeChallenge(checks.codeVerifier),
       code_challenge_method: 'S256',
+      // OpenID Connect Core §3.1.2.1: prompt=login "SHOULD prompt the End-User for reauthentication", and past max_age
+      // the OP "MUST attempt to actively re-authenticate": only the upstream provider can, so both are passed on.
+      ...(reauthentication.login ? { prompt: 'login' } : {}),
+      ...(reauthentication.maxAge !== undefined ? { max_age: String(reauthentication.maxAge) } : {}),
     });
     return { url, checks };
   }
@@ -116,7 +133,9 @@ export class UpstreamClient {
     if (!account) throw new UpstreamLoginFailed('sub out of identifier bounds');
     // OpenID Back-Channel Logout §2.4 / Front-Channel Logout §3: `sid` is a string identifying the upstream session.
     const sid = typeof claims.sid === 'string' && claims.sid.length > 0 && claims.sid.length <= 256 ? claims.sid : undefined;
-    return { account, ...(sid ? { sid } : {}) };
+    // OpenID Connect Core §2: auth_time is a JSON number (oauth4webapi already refused any other type).
+    const authTime = typeof claims.auth_time === 'number' && Number.isSafeInteger(claims.auth_time) && claims.auth_time > 0 ? claims.auth_time : undefined;
+    return { account, ...(sid ? { sid } : {}), ...(authTime !== undefined ? { authTime } : {}) };
   }
 }
 

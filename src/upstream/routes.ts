@@ -10,7 +10,7 @@ import { ServiceUnavailable } from '../provider/errors.js';
 import { storeOutageAs503 } from './account.js';
 import type { UpstreamLoginStore } from '../stores/types.js';
 import { upstreamSessionKey } from './account.js';
-import { UPSTREAM_CALLBACK_PATH, UpstreamLoginFailed, UpstreamUnavailable, type UpstreamClient } from './client.js';
+import { UPSTREAM_CALLBACK_PATH, UpstreamLoginFailed, UpstreamUnavailable, type UpstreamClient, type UpstreamReauthentication } from './client.js';
 
 export interface UpstreamLoginDeps {
   provider: Provider;
@@ -18,7 +18,7 @@ export interface UpstreamLoginDeps {
   store: UpstreamLoginStore;
   /** Pending records live as long as an interaction (oidc-provider's Interaction TTL). */
   interactionTtlSeconds: number;
-  /** Accounts and session links live as long as a login session. */
+  /** Session links live as long as the login session; accounts that long after the interaction could still resume. */
   sessionTtlSeconds: number;
   logger: Logger;
 }
@@ -27,6 +27,16 @@ export interface UpstreamLoginDeps {
 const UID = /^[\w-]{1,64}$/;
 
 const failed = (detail: string) => new HttpError(400, 'invalid_request', 'upstream login failed', { detail });
+
+/** Clock skew allowed between us and the upstream provider on `auth_time` (openid-client's default for ID token times). */
+const AUTH_TIME_TOLERANCE_SECONDS = 30;
+
+/** What the client's authorization request asks of the authentication; oidc-provider already made max_age=0 prompt=login. */
+function reauthenticationOf(params: Record<string, unknown>): UpstreamReauthentication {
+  const prompts = typeof params.prompt === 'string' ? params.prompt.split(' ') : [];
+  const maxAge = params.max_age === undefined ? undefined : Number(params.max_age);
+  return { login: prompts.includes('login'), ...(maxAge !== undefined && Number.isSafeInteger(maxAge) && maxAge >= 0 ? { maxAge } : {}) };
+}
 
 async function upstream<T>(call: () => Promise<T>): Promise<T> {
   try {
@@ -48,7 +58,7 @@ export function upstreamLoginRoutes(d: UpstreamLoginDeps): Router {
     // interactionDetails needs the interaction's cookie: only the browser that began this authorization starts its login.
     const details = await d.provider.interactionDetails(ctx.req, ctx.res);
     if (details.uid !== ctx.params.uid || details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'no login to start');
-    const { url, checks } = await upstream(() => d.client.authorizationRequest(details.uid));
+    const { url, checks } = await upstream(() => d.client.authorizationRequest(details.uid, reauthenticationOf(details.params)));
     await d.store.putAuthorization(details.uid, checks, d.interactionTtlSeconds);
     ctx.status = 303;
     ctx.redirect(url.href);
@@ -82,11 +92,25 @@ export function upstreamLoginRoutes(d: UpstreamLoginDeps): Router {
       }
       throw failed(err.message);
     }
-    const { account, sid } = result;
-    await d.store.putAccount(account, d.sessionTtlSeconds);
+    const { account, sid, authTime } = result;
+    const now = Math.floor(Date.now() / 1000);
+    const { maxAge } = reauthenticationOf(details.params);
+    // OpenID Connect Core §3.1.2.1: "If the elapsed time is greater than this value, the OP MUST attempt to actively
+    // re-authenticate the End-User"; an upstream login older than max_age (or without the auth_time it then MUST carry)
+    // is no re-authentication, so the client gets login_required (§3.1.2.6), through oidc-provider.
+    if (maxAge !== undefined && (authTime === undefined || now - authTime > maxAge + AUTH_TIME_TOLERANCE_SECONDS)) {
+      d.logger.info({ reqId: ctx.state.requestId, accountId: account.id, authTime, maxAge }, 'upstream login older than max_age');
+      await d.provider.interactionFinished(ctx.req, ctx.res, { error: 'login_required', error_description: 'authentication is older than max_age' }, { mergeWithLastSubmission: false });
+      return;
+    }
+    // The account must outlive every session this login starts: a session is saved (with the session TTL) when the
+    // interaction resumes, at most an interaction TTL from now.
+    await d.store.putAccount(account, d.sessionTtlSeconds + d.interactionTtlSeconds);
     await d.store.putLogin(details.uid, { accountId: account.id, ...(sid ? { upstreamSid: upstreamSessionKey(account.issuer, sid) } : {}) }, d.interactionTtlSeconds);
     d.logger.info({ reqId: ctx.state.requestId, accountId: account.id, upstreamSession: Boolean(sid) }, 'upstream login');
-    await d.provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: account.id, amr: ['ext'] } }, { mergeWithLastSubmission: false });
+    // OpenID Connect Core §2: auth_time is when the End-User authenticated, which happened upstream (never later than now).
+    const ts = Math.min(authTime ?? now, now);
+    await d.provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: account.id, amr: ['ext'], ts } }, { mergeWithLastSubmission: false });
   });
   return router;
 }
@@ -94,6 +118,9 @@ export function upstreamLoginRoutes(d: UpstreamLoginDeps): Router {
 /**
  * After oidc-provider resumed an authorization (`/auth/<uid>`) whose login came from upstream: our session uid exists
  * now, so it is linked to the upstream session and account (for back-channel logout) before the response leaves.
+ * The pending login is taken only by the pass that applied it to the session: when another account is logged in in
+ * this browser, oidc-provider first answers a logout confirmation (the login not applied) and the browser comes back
+ * to the same /auth/<uid>, where the new session is created and must be linked.
  * Fail closed: without the link an upstream logout could not reach this session, so a store failure answers 503.
  */
 export function upstreamSessionLinks(store: UpstreamLoginStore, sessionTtlSeconds: number): Middleware {
@@ -101,8 +128,11 @@ export function upstreamSessionLinks(store: UpstreamLoginStore, sessionTtlSecond
     await next();
     const uid = /^\/auth\/([\w-]{1,64})$/.exec(ctx.path)?.[1];
     if (!uid) return;
-    const session = (ctx as unknown as { oidc?: { session?: { uid?: string; accountId?: string; exp?: number } } }).oidc?.session;
+    const oidc = (ctx as unknown as { oidc?: { session?: { uid?: string; accountId?: string; exp?: number }; result?: { login?: { accountId?: string } } } }).oidc;
+    const session = oidc?.session;
     if (!session?.uid || !session.accountId) return;
+    // oidc-provider sets the interaction result only once it logged its account into the session (resume.js).
+    if (oidc?.result?.login?.accountId !== session.accountId) return;
     try {
       const login = await store.takeLogin(uid);
       if (!login || login.accountId !== session.accountId) return;

@@ -26,6 +26,8 @@ export interface UpstreamIdp {
   /** Claims returned by userinfo (sub added). */
   userinfo: Record<string, unknown>;
   tokenRequests: number;
+  /** The query of every authorization request received, oldest first. */
+  authorizationRequests: URLSearchParams[];
   /** A logout token: iss, aud, iat, jti, events filled in, then `claims` on top (a member set to undefined is removed). */
   logoutToken(claims?: Record<string, unknown>, header?: Record<string, unknown>, key?: KeyObject): Promise<string>;
   stop(): Promise<void>;
@@ -57,6 +59,7 @@ export async function startUpstreamIdp({ clientId = 'dts-at-upstream' } = {}): P
     callback: undefined,
     userinfo: {},
     tokenRequests: 0,
+    authorizationRequests: [],
     async logoutToken(claims = {}, header = {}, key = privateKey) {
       const now = Math.floor(Date.now() / 1000);
       const payload: Record<string, unknown> = { iss: issuer, aud: clientId, iat: now, exp: now + 120, jti: randomBytes(12).toString('base64url'), events: { [BACKCHANNEL_EVENT]: {} }, ...claims };
@@ -98,6 +101,7 @@ export async function startUpstreamIdp({ clientId = 'dts-at-upstream' } = {}): P
     if (url.pathname === '/jwks') return json(res, 200, { keys: [publicJwk] });
     if (url.pathname === '/authorize') {
       const p = url.searchParams;
+      idp.authorizationRequests.push(new URLSearchParams(p));
       if (p.get('client_id') !== clientId || p.get('response_type') !== 'code' || p.get('code_challenge_method') !== 'S256' || !p.get('code_challenge')) {
         return json(res, 400, { error: 'invalid_request' });
       }

@@ -237,6 +237,7 @@ describe('upstream login (OpenID Connect, openid-client)', () => {
       ['from another issuer', () => idp.logoutToken({ sid: 'up-sess-ivan', iss: 'https://evil.example' })],
       ['without jti', () => idp.logoutToken({ sid: 'up-sess-ivan', jti: undefined })],
       ['without iat', () => idp.logoutToken({ sid: 'up-sess-ivan', iat: undefined })],
+      ['without exp', () => idp.logoutToken({ sid: 'up-sess-ivan', exp: undefined })],
       ['typed as an access token', () => idp.logoutToken({ sid: 'up-sess-ivan' }, { typ: 'at+jwt' })],
       ['not a JWT at all', async () => 'garbage'],
     ];
