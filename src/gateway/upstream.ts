@@ -17,7 +17,7 @@ export interface UpstreamResult {
   headersMs: number;
   sessionId?: string;
   /** Why the gateway answered in upstream's place, when not for the status alone (the decision event's reason). */
-  reason?: 'upstream_dpop_nonce_refused' | 'upstream_credentials_unavailable';
+  reason?: 'upstream_dpop_nonce_refused' | 'upstream_credentials_unavailable' | 'upstream_encoded_body';
 }
 
 /** The DPoP side of an upstream call whose credential is a DPoP-bound token (RFC 9449 §9, resource server nonces). */
@@ -123,6 +123,14 @@ export function forward(
             },
             () => fail(502, 'upstream credentials unavailable', 'upstream_credentials_unavailable'),
           );
+          return;
+        }
+        // The gateway asks for `identity`: an encoded body anyway could not be read (a tools/list answer not filtered)
+        // and would reach the client without the `Content-Encoding` that names it. Fail closed.
+        const encoding = answer.headers['content-encoding'];
+        if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+          answer.resume();
+          fail(502, 'upstream answered an encoded body', 'upstream_encoded_body');
           return;
         }
         clearTimeout(timer);
