@@ -35,23 +35,25 @@ export const CUTOFF_KINDS: ReadonlySet<RevocationKind> = new Set(['sub', 'client
 /**
  * The revoke rule, for a marker that is already stored.
  * - `sub` and `client` are cutoffs: a later `revokedAt` moves the cutoff and replaces the record (its `by` and `reason`
- *   included), which is a new revocation and so a new feed event (`published`). An earlier or equal one changes nothing.
- * - `sid`, `jti` and `token_digest` are absolute: a repeat never publishes; the first record stays, with the earliest
- *   `revokedAt` kept as the time it first took effect.
- * Either way the retention widens to the latest `expiresAt`. `write` says whether the stored marker must be rewritten.
- * The Redis store's Lua script (redis/revocation_scripts.ts) implements the same rule; keep the two in step.
+ *   included), which is a new revocation (`created`). An earlier or equal one changes nothing.
+ * - `sid`, `jti` and `token_digest` are absolute: a repeat is never `created`; the first record stays, with the
+ *   earliest `revokedAt` kept as the time it first took effect.
+ * Either way the retention widens to the latest `expiresAt`. `write` says whether the stored marker changes; every
+ * change is published as a feed event (a widened expiry too: a replica's view and a feed consumer forget a marker at
+ * the `expiresAt` they last saw, so they must see the store's).
+ * The Redis store's Lua scripts (redis/revocation_scripts.ts) implement the same rule; keep them in step.
  */
 export function mergeRevocation(
   existing: RevocationRecord,
   incoming: RevocationRecord,
-): { record: RevocationRecord; write: boolean; published: boolean } {
+): { record: RevocationRecord; write: boolean; created: boolean } {
   const expiresAt = Math.max(existing.expiresAt, incoming.expiresAt);
   if (CUTOFF_KINDS.has(incoming.kind) && incoming.revokedAt > existing.revokedAt) {
-    return { record: { ...incoming, expiresAt }, write: true, published: true };
+    return { record: { ...incoming, expiresAt }, write: true, created: true };
   }
   const revokedAt = CUTOFF_KINDS.has(incoming.kind) ? existing.revokedAt : Math.min(existing.revokedAt, incoming.revokedAt);
-  if (revokedAt === existing.revokedAt && expiresAt === existing.expiresAt) return { record: existing, write: false, published: false };
-  return { record: { ...existing, revokedAt, expiresAt }, write: true, published: false };
+  if (revokedAt === existing.revokedAt && expiresAt === existing.expiresAt) return { record: existing, write: false, created: false };
+  return { record: { ...existing, revokedAt, expiresAt }, write: true, created: false };
 }
 
 /** The client ids to check, once each, in the order given. */

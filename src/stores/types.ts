@@ -114,7 +114,8 @@ export interface ExchangeStateStore {
    * revocation event stream, atomically (the rule is mergeRevocation() in revocation.ts). `created: true` means this call
    * recorded a revocation and published it as a feed event: a marker that did not exist, or, for the cutoff kinds `sub`
    * and `client`, a later `revokedAt` (the record, with its `by` and `reason`, replaces the stored one). Anything else
-   * is a repeat: `created: false`, no event; only the retention widens to the later expiresAt.
+   * is a repeat: `created: false`; when it widens the retention to a later expiresAt, the changed record is published as
+   * an event all the same (views and feed consumers keep the marker that long).
    */
   revoke(record: RevocationRecord): Promise<{ record: RevocationRecord; created: boolean }>;
 }
@@ -367,7 +368,11 @@ export interface RevocationFeed {
   snapshot(): Promise<{ cursor: string; revocations: RevocationRecord[] }>;
   /** Events after `cursor`; `reset` when the cursor is older than what the stream retains (consumer must re-snapshot). */
   since(cursor: string): Promise<{ events: RevocationEvent[]; reset: boolean }>;
-  /** Live events from every instance sharing the store; one reader per process fans out to all listeners. */
+  /**
+   * Live events from every instance sharing the store; one reader per process fans out to all listeners. Delivers
+   * everything after the stream head it reads when first called: a command the subscriber sends on the same client
+   * afterwards (a snapshot, a `since`) runs after that read, so the two leave no gap.
+   */
   subscribe(listener: (event: RevocationEvent) => void): () => void;
   /**
    * Milliseconds since the live reader last read the shared event stream successfully (Infinity when nobody is

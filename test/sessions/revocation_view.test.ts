@@ -10,6 +10,8 @@ import { RevocationView } from '../../src/sessions/revocation_view.js';
 import { deleteKeysWithPrefix } from '../../tools/local.js';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../helpers/service.js';
+import { createRedisStores } from '../../src/stores/redis/index.js';
+import { connectTestCluster, deleteClusterKeysWithPrefix } from '../helpers/redis_cluster.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const marker = (kind: RevocationRecord['kind'], value: string, revokedAt = nowSeconds()): RevocationRecord => ({ kind, value, revokedAt, expiresAt: nowSeconds() + 600 });
@@ -108,6 +110,68 @@ describe('revocation view (real Redis)', () => {
       await assert.rejects(view.read({ sid: 'x', clientIds: [] }), StoreUnavailable);
     } finally {
       view.close();
+    }
+  });
+});
+
+/** This replica's clock, ahead of Redis' (whose clock makes the stream ids) by more than any guess of skew would allow. */
+const SKEW_MS = 4000;
+
+/**
+ * README: a revocation acknowledged by the admin API on any replica is in force for every exchange that starts
+ * afterwards, on every replica. Here for a replica whose clock runs SKEW_MS ahead of Redis': a revocation appended
+ * right after its view started must reach the view, and still be there once a later, unrelated one moved its cursor.
+ */
+async function skewedReplicaKeepsRevocation(stores: Stores): Promise<void> {
+  const realNow = Date.now;
+  Date.now = () => realNow() + SKEW_MS;
+  let behind = 0;
+  const view = new RevocationView({ feed: stores.revocations, store: stores.exchange, maxStalenessMs: 5000, onBehind: () => behind++ });
+  const seen: string[] = [];
+  const unsubscribe = stores.revocations.subscribe((e) => seen.push(e.record.value));
+  try {
+    await view.start();
+    const victim = marker('sid', randomUUID());
+    await stores.exchange.revoke(victim);
+    // Past the local clock's time at start, as Redis tells it, so the later event follows any start this replica's
+    // clock could have chosen.
+    await new Promise((r) => setTimeout(r, SKEW_MS));
+    const other = marker('sid', randomUUID());
+    await stores.exchange.revoke(other);
+    for (let i = 0; i < 150 && !seen.includes(other.value); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await view.read({ sid: victim.value, clientIds: [] }), { sid: victim, clients: [] });
+    assert.equal(behind, 0); // answered by the view itself, its cursor at the stream's head
+    assert.deepEqual(seen, [victim.value, other.value]);
+  } finally {
+    Date.now = realNow;
+    unsubscribe();
+    view.close();
+  }
+}
+
+describe('revocation view on a replica whose clock is ahead of Redis', () => {
+  it('single Redis: a revocation appended right after start stays revoked after a later unrelated one', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const stores = await createStores({ redisUrl: REDIS_URL, keyPrefix: prefix });
+    const redis = new Redis(REDIS_URL);
+    try {
+      await skewedReplicaKeepsRevocation(stores);
+    } finally {
+      await stores.close();
+      await deleteKeysWithPrefix(redis, prefix);
+      await redis.quit();
+    }
+  });
+
+  it('Redis Cluster: a revocation appended right after start stays revoked after a later unrelated one', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const redis = await connectTestCluster();
+    const stores = createRedisStores(redis, { keyPrefix: prefix });
+    try {
+      await skewedReplicaKeepsRevocation(stores);
+    } finally {
+      await deleteClusterKeysWithPrefix(redis, prefix);
+      await stores.close();
     }
   });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RevocationEvent, RevocationKind, RevocationRecord } from '../../src/stores/types.js';
+import { RevocationView } from '../../src/sessions/revocation_view.js';
+import type { RevocationEvent, RevocationKind, RevocationQuery, RevocationRecord } from '../../src/stores/types.js';
 import { withFresh, type ContractContext } from './contract.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -60,8 +61,8 @@ export function feedContract(context: ContractContext): void {
         assert.deepEqual(await revocations.since(caughtUp.events[0]?.id ?? ''), { events: [], reset: false });
 
         const all = await revocations.since('0-0');
-        assert.deepEqual(all.events.map((e) => e.record), [late, early, client, expired, next]);
-        assert.equal(all.events[3]?.id, snap.cursor);
+        assert.deepEqual(all.events.map((e) => e.record), [late, early, client, expired, widened, next]);
+        assert.equal(all.events[4]?.id, snap.cursor);
       }));
 
     it('asks for a re-snapshot when the cursor is malformed, from elsewhere, or fell out of the retained events', () =>
@@ -80,6 +81,53 @@ export function feedContract(context: ContractContext): void {
         const { events, reset } = await revocations.since(fresh);
         assert.equal(reset, false);
         assert.deepEqual(events.map((e) => e.record), [last]);
+      }));
+
+    it('a repeat with a later expiresAt publishes the widened record: a view loaded before it refuses until the new expiry', () =>
+      withFresh(context, {}, async ({ stores }) => {
+        const { exchange, revocations } = stores;
+        const t = nowSec();
+        const clock = { ms: t * 1000 };
+        let behind = 0;
+        const view = new RevocationView({ feed: revocations, store: exchange, maxStalenessMs: 5000, now: () => clock.ms, onBehind: () => behind++ });
+        const queries: Record<RevocationKind, (value: string) => RevocationQuery> = {
+          sid: (value) => ({ sid: value, clientIds: [] }),
+          jti: (value) => ({ jti: value, clientIds: [] }),
+          token_digest: (value) => ({ clientIds: [], ancestors: [value] }),
+          sub: (value) => ({ sub: value, clientIds: [] }),
+          client: (value) => ({ clientIds: [value] }),
+        };
+        const hits = (r: RevocationRecord) =>
+          r.kind === 'client' ? { clients: [r] } : r.kind === 'token_digest' ? { clients: [], ancestor: r } : { [r.kind]: r, clients: [] };
+        const seen: RevocationEvent[] = [];
+        const unsubscribe = revocations.subscribe((e) => seen.push(e));
+        await view.start();
+        try {
+          for (const kind of Object.keys(queries) as RevocationKind[]) {
+            const first = { kind, value: randomUUID(), revokedAt: t, expiresAt: t + 600 };
+            await exchange.revoke(first);
+            // A repeat, later and retained longer: not a new revocation (an absolute kind keeps its first revokedAt, a
+            // cutoff only moves on a later revokedAt, so the same one here), but the marker is kept until t + 900.
+            const repeat = { ...first, revokedAt: kind === 'sub' || kind === 'client' ? t : t + 300, expiresAt: t + 900 };
+            const widened = { ...first, expiresAt: t + 900 };
+            assert.deepEqual(await exchange.revoke(repeat), { record: widened, created: false });
+            const events = () => seen.filter((e) => e.record.value === first.value).map((e) => e.record);
+            // Given time to arrive (asserted below, after what it is for).
+            await eventually(() => assert.equal(events().length, 2), 1000).catch(() => {});
+            // README: an acknowledged revocation is in force on every replica until the store forgets it; between the
+            // first expiry and the widened one the view must still refuse, from memory (not behind the stream).
+            clock.ms = (t + 610) * 1000;
+            assert.deepEqual(await view.read(queries[kind](first.value)), hits(widened));
+            assert.equal(behind, 0);
+            assert.deepEqual(events(), [first, widened]);
+            clock.ms = (t + 900) * 1000;
+            assert.deepEqual(await view.read(queries[kind](first.value)), { clients: [] });
+            clock.ms = t * 1000;
+          }
+        } finally {
+          unsubscribe();
+          view.close();
+        }
       }));
 
     it('subscribe delivers newly created revocations live, in order, until unsubscribed', () =>

@@ -61,10 +61,12 @@ export class MemoryExchangeStateStore implements ExchangeStateStore {
       this.#state.revocationEvents.append(incoming);
       return { record: { ...incoming }, created: true };
     }
-    const { record: merged, write, published } = mergeRevocation(existing, incoming);
-    if (write) this.#store(key, merged);
-    if (published) this.#state.revocationEvents.append(merged);
-    return { record: { ...merged }, created: published };
+    const { record: merged, write, created } = mergeRevocation(existing, incoming);
+    if (write) {
+      this.#store(key, merged);
+      this.#state.revocationEvents.append(merged);
+    }
+    return { record: { ...merged }, created };
   }
 
   #store(key: string, record: RevocationRecord): void {

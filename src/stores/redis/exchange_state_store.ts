@@ -118,7 +118,7 @@ export class RedisExchangeStateStore implements ExchangeStateStore {
     return toRevocationHits(markers.map(parseRevocation));
   }
 
-  /** One script: marker, snapshot index and (only when a revocation is new or a cutoff moved) the stream event, atomically (see revocation_scripts.ts). */
+  /** One script: marker, snapshot index and (whenever the stored record changes) the stream event, atomically (see revocation_scripts.ts). */
   async revoke(record: RevocationRecord): Promise<{ record: RevocationRecord; created: boolean }> {
     const incoming = normalizeRevocation(record);
     if (this.#cluster) return this.#revokeCluster(incoming);

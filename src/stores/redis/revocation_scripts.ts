@@ -74,38 +74,35 @@ return { token[1], token[2], session[1], session[2], head, claimed }
  * ARGV[3] expiresAt, ARGV[4] stream cap, ARGV[5] index member (`kind:value`), ARGV[6] now (epoch seconds),
  * ARGV[7] '1' when the kind is a cutoff (`sub`, `client`).
  * Same rule as mergeRevocation() in ../revocation.ts: a new marker, or a later cutoff for `sub`/`client` (the incoming
- * record replaces the stored one), is stored and appended to the stream; anything else only widens the stored record
- * (earliest revokedAt for absolute kinds, latest expiresAt) and emits no event.
- * Replies {stored record JSON, 1 when published (a new event) else 0}.
+ * record replaces the stored one), is a new revocation (created); anything else can only widen the stored record
+ * (earliest revokedAt for absolute kinds, latest expiresAt). Every record that changes is stored and appended to the
+ * stream, a widened one too (views and feed consumers keep a marker until the expiresAt they last saw).
+ * Replies {stored record JSON, 1 when created (a new revocation) else 0}.
  */
 export const revokeLua = `
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[6])
 local existing = redis.call('GET', KEYS[1])
-local function publish(json, at)
+local function publish(json, at, created)
   redis.call('SET', KEYS[1], json, 'EXAT', at)
   redis.call('ZADD', KEYS[3], at, ARGV[5])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'record', json)
-  return { json, 1 }
+  return { json, created }
 end
-if not existing then return publish(ARGV[1], ARGV[3]) end
+if not existing then return publish(ARGV[1], ARGV[3], 1) end
 local record = cjson.decode(existing)
 local revokedAt, expiresAt = tonumber(ARGV[2]), tonumber(ARGV[3])
 local cutoff = ARGV[7] == '1'
 if cutoff and revokedAt > record.revokedAt then
-  if record.expiresAt <= expiresAt then return publish(ARGV[1], ARGV[3]) end
+  if record.expiresAt <= expiresAt then return publish(ARGV[1], ARGV[3], 1) end
   local incoming = cjson.decode(ARGV[1])
   incoming.expiresAt = record.expiresAt
-  return publish(cjson.encode(incoming), string.format('%d', record.expiresAt))
+  return publish(cjson.encode(incoming), string.format('%d', record.expiresAt), 1)
 end
 local changed = false
 if not cutoff and revokedAt < record.revokedAt then record.revokedAt = revokedAt; changed = true end
 if expiresAt > record.expiresAt then record.expiresAt = expiresAt; changed = true end
 if not changed then return { existing, 0 } end
-local merged = cjson.encode(record)
-local at = string.format('%d', record.expiresAt)
-redis.call('SET', KEYS[1], merged, 'EXAT', at)
-redis.call('ZADD', KEYS[3], at, ARGV[5])
-return { merged, 0 }
+return publish(cjson.encode(record), string.format('%d', record.expiresAt), 0)
 `;
 
 /**
@@ -132,7 +129,7 @@ return reply
  * The merge of revokeLua as a Lua function over a stored JSON value, shared by the two cluster scripts below so both
  * copies of a record (the marker the exchange reads, the feed's copy the snapshot reads) take the same value whatever
  * order the two writes land in: the rule only ever moves a cutoff later, an absolute revokedAt earlier, expiresAt later.
- * Returns (json to store or nil when unchanged, its expiry, 1 when it is a new revocation to publish).
+ * Returns (json to store and publish, or nil when unchanged; its expiry; 1 when it is a new revocation (created)).
  */
 const mergeFunctionLua = `
 local function merge(existing, incomingJson, revokedAt, expiresAt, cutoff)
@@ -154,9 +151,9 @@ end
 
 /**
  * Cluster, the feed's slot. KEYS[1] records hash (`kind:value` -> record JSON), KEYS[2] event stream, KEYS[3] index;
- * ARGV as revokeLua. Prunes expired records, merges, stores the copy, indexes it, and appends the event when the merge
- * says it is a new revocation. Replies {stored record JSON, 1 when published else 0}. The feed's copy decides
- * publication, so a revoke retried after its marker write failed still publishes exactly once.
+ * ARGV as revokeLua. Prunes expired records, merges, and when the copy changes stores it, indexes it and appends the
+ * event (as revokeLua: a widened record too). Replies {stored record JSON, 1 when created else 0}. The feed's copy
+ * decides publication, so a revoke retried after its marker write failed publishes each change exactly once.
  */
 export const revokeFeedLua = `${mergeFunctionLua}
 -- A copy expires as its marker does (SET EXAT: gone once the clock reaches expiresAt), so expiresAt <= now is gone.
@@ -164,13 +161,13 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
 for i = 1, #expired, 500 do redis.call('HDEL', KEYS[1], unpack(expired, i, math.min(i + 499, #expired))) end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
 local existing = redis.call('HGET', KEYS[1], ARGV[5])
-local json, at, publish = merge(existing, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[7] == '1')
+local json, at, created = merge(existing, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[7] == '1')
 if not json then return { existing, 0 } end
 at = string.format('%d', at)
 redis.call('HSET', KEYS[1], ARGV[5], json)
 redis.call('ZADD', KEYS[3], at, ARGV[5])
-if publish == 1 then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'record', json) end
-return { json, publish }
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'record', json)
+return { json, created }
 `;
 
 /** Cluster, the marker's slot. KEYS[1] marker; ARGV[1] record JSON, ARGV[2] revokedAt, ARGV[3] expiresAt, ARGV[4] '1' for a cutoff kind. Replies the stored JSON. */

@@ -2,18 +2,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
 import { isCluster } from './client.js';
+import { ZERO_STREAM_ID } from '../stream_id.js';
 
 const BLOCK_MS = 2000;
 const RETRY_MS = 500;
 /** How much later than BLOCK_MS Redis may answer before the connection is taken for dead and replaced. */
 const GRACE_MS = 1000;
-/**
- * The reader starts this far back in time, because subscribe() returns before its first read reaches Redis: an event
- * appended in between must not be lost. Listeners may so see events from just before they subscribed (ids tell them
- * apart); stream ids are Redis' clock, so this also absorbs clock skew between the service and Redis.
- */
-const LOOKBACK_MS = 2000;
-
 export type StreamEntry = [id: string, fields: string[]];
 
 export class StreamTail {
@@ -31,10 +25,15 @@ export class StreamTail {
     this.#onEntry = onEntry;
   }
 
-  /** Delivers entries from about LOOKBACK_MS before the call on; a dropped connection resumes where it stopped. */
+  /**
+   * Delivers every entry after the stream's newest id as read for this call (readHead): whatever a command sent on the
+   * same client after start() cannot see (the view's snapshot, a feed consumer's catch-up) is delivered. A dropped
+   * connection resumes where it stopped.
+   */
   start(): void {
     if (this.#running) return;
     this.#readAt = Date.now();
+    const from = readHead(this.#redis, this.#key);
     // No commandTimeout on a connection that blocks on purpose, and not ioredis' blockingTimeout either: that one
     // answers null as Redis would, so a dead connection (a partition sends no RST) would pass for a quiet stream.
     // The loop's own deadline below drops such a connection and does not count it as a read.
@@ -44,7 +43,7 @@ export class StreamTail {
       : this.#redis.duplicate({ commandTimeout: undefined, blockingTimeout: undefined });
     reader.on('error', () => {}); // the loop below sees every failure as a rejected command
     this.#reader = reader;
-    this.#running = this.#loop(reader);
+    this.#running = this.#loop(reader, from);
   }
 
   /**
@@ -64,8 +63,11 @@ export class StreamTail {
     await running;
   }
 
-  async #loop(reader: Redis): Promise<void> {
-    let lastId = `${Math.max(0, Date.now() - LOOKBACK_MS)}-0`;
+  async #loop(reader: Redis, from: Promise<string>): Promise<void> {
+    // Never a position from this process' clock: stream ids are Redis' clock, and a service clock ahead of it would
+    // skip every entry up to the time it shows. Without a head, the whole retained stream (a rare, one-off replay:
+    // listeners merge idempotently) rather than a guessed start that could lose an entry.
+    let lastId = await from.catch(() => ZERO_STREAM_ID);
     while (this.#reader === reader) {
       try {
         if (reader.status === 'wait') await reader.connect();
@@ -84,6 +86,27 @@ export class StreamTail {
       }
     }
   }
+}
+
+/**
+ * The stream's newest id (ZERO_STREAM_ID when empty), with XREVRANGE COUNT 1 written to the socket before this returns:
+ * Redis runs one connection's commands in the order written, and on a Cluster the feed's keys share the stream's slot,
+ * so whatever the caller sends afterwards on `redis` runs after this read. A pipeline, not a plain command: the
+ * single-node client auto-pipelines, and an auto-pipelined command waits for setImmediate, so a MULTI sent in the same
+ * tick (RevocationFeed.since) would overtake it.
+ */
+function readHead(redis: Redis, key: string): Promise<string> {
+  const head = redis
+    .pipeline()
+    .xrevrange(key, '+', '-', 'COUNT', 1)
+    .exec()
+    .then((results) => {
+      const [[error, entries] = [null, []]] = results ?? [];
+      if (error) throw error;
+      return (entries as StreamEntry[])[0]?.[0] ?? ZERO_STREAM_ID;
+    });
+  head.catch(() => {}); // awaited by the loop, which may not have started yet
+  return head;
 }
 
 /** Rejects when `promise` has not settled within `ms` (after calling `onTimeout`); a late rejection is swallowed. */
