@@ -108,9 +108,11 @@ export function upstreamLoginRoutes(d: UpstreamLoginDeps): Router {
     await d.store.putAccount(account, d.sessionTtlSeconds + d.interactionTtlSeconds);
     await d.store.putLogin(details.uid, { accountId: account.id, ...(sid ? { upstreamSid: upstreamSessionKey(account.issuer, sid) } : {}) }, d.interactionTtlSeconds);
     d.logger.info({ reqId: ctx.state.requestId, accountId: account.id, upstreamSession: Boolean(sid) }, 'upstream login');
-    // OpenID Connect Core §2: auth_time is when the End-User authenticated, which happened upstream (never later than now).
-    const ts = Math.min(authTime ?? now, now);
-    await d.provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: account.id, amr: ['ext'], ts } }, { mergeWithLastSubmission: false });
+    // The session's login time is this login's (oidc-provider's default `ts`: now), not the provider's `auth_time`: it is
+    // what user and agent revocations compare their cutoff with ("a later login starts afresh"), and a login here after
+    // a cutoff must count as later even when the company's provider answered from an older single sign-on session
+    // (whose auth_time the max_age check above has already judged). Tokens carry it as `auth_time`, as a broker's do.
+    await d.provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: account.id, amr: ['ext'] } }, { mergeWithLastSubmission: false });
   });
   return router;
 }

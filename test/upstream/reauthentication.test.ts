@@ -1,5 +1,6 @@
 // Forced re-authentication (OpenID Connect Core §3.1.2.1): the client's prompt=login and max_age reach the company's
-// provider, and auth_time is when the user authenticated there, not when our login finished.
+// provider, and an upstream authentication older than max_age is login_required. The session's auth_time is the time
+// of our login (what revocation cutoffs compare with), whatever the provider's single sign-on session says.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -7,7 +8,8 @@ import { Browser } from '../helpers/browser.js';
 import { exchangeFor } from '../helpers/http.js';
 import { CRM } from '../helpers/service.js';
 import { startUpstreamIdp, type UpstreamIdp } from '../helpers/upstream_idp.js';
-import { authorize, startWithUpstream, type Svc } from './flow.js';
+import { accountOf, authorize, startWithUpstream, type Svc } from './flow.js';
+import { adminToken, call } from '../admin/helpers.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -62,22 +64,18 @@ describe('upstream re-authentication', () => {
     assert.equal(sent.get('max_age'), null);
   });
 
-  it("the delegation token's auth_time is the upstream ID token's auth_time", async () => {
-    const upstreamAuthTime = now() - 3600;
-    assert.equal(await delegatedAuthTime('rosa', { auth_time: upstreamAuthTime }), upstreamAuthTime);
+  it("the delegation token's auth_time is our login's, whatever the upstream ID token's auth_time says", async () => {
+    for (const upstream of [now() - 3600, now() + 3600, undefined]) {
+      const start = now();
+      const authTime = await delegatedAuthTime('rosa', { auth_time: upstream });
+      assert.ok(typeof authTime === 'number' && authTime >= start && authTime <= now(), `${upstream}: ${authTime}`);
+    }
   });
 
-  it('with max_age, an upstream authentication within it is accepted with its auth_time', async () => {
-    const upstreamAuthTime = now() - 10;
-    assert.equal(await delegatedAuthTime('rosa', { auth_time: upstreamAuthTime }, { max_age: '60' }), upstreamAuthTime);
-  });
-
-  it('an upstream auth_time in the future counts as now; none at all, as the time of our login', async () => {
+  it('with max_age, an upstream authentication within it is accepted', async () => {
     const start = now();
-    const future = await delegatedAuthTime('sam', { auth_time: now() + 3600 });
-    assert.ok(typeof future === 'number' && future >= start && future <= now(), String(future));
-    const missing = await delegatedAuthTime('sam', { auth_time: undefined });
-    assert.ok(typeof missing === 'number' && missing >= start && missing <= now(), String(missing));
+    const authTime = await delegatedAuthTime('rosa', { auth_time: now() - 10 }, { max_age: '60' });
+    assert.ok(typeof authTime === 'number' && authTime >= start && authTime <= now(), String(authTime));
   });
 
   for (const [name, idToken] of [
@@ -101,4 +99,37 @@ describe('upstream re-authentication', () => {
       }
     });
   }
+});
+
+describe('a user revocation and the company login (README "Revoking": a later login starts afresh)', () => {
+  let idp: UpstreamIdp;
+  let svc: Svc;
+  before(async () => {
+    idp = await startUpstreamIdp();
+    svc = await startWithUpstream(idp);
+  });
+  after(async () => {
+    await svc?.stop();
+    await idp?.stop();
+  });
+
+  it('a login after revoke-subject yields exchangeable tokens, even when the provider answers from an older single sign-on', async () => {
+    idp.user = { sub: 'tess', sid: 'up-tess', groups: [] };
+    // The user signed in at the company's provider ten minutes ago; every login here is answered from that session.
+    idp.idToken = { auth_time: now() - 600 };
+    try {
+      const exchange = async (token: string) => (await exchangeFor(svc, 'agent', token, CRM, { scope: 'crm.lookup_customer' })).status;
+      const browser = new Browser(svc);
+      const first = await authorize(svc, browser);
+      assert.equal(await exchange(first.accessToken!), 200);
+      const revoked = await call(svc, 'POST', `/admin/subjects/${encodeURIComponent(accountOf(idp, 'tess'))}/revoke`, { token: await adminToken(svc), json: { reason: 'test' } });
+      assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      // A new login here (a new browser): after the cutoff, whatever the provider's auth_time.
+      const fresh = await authorize(svc, new Browser(svc));
+      assert.equal(await exchange(fresh.accessToken!), 200);
+    } finally {
+      idp.idToken = undefined;
+    }
+  });
 });
