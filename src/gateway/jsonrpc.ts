@@ -59,7 +59,8 @@ function classify(value: unknown): Message | undefined {
  * field with `bytes.EqualFold` (Unicode simple folding: `Name`, `NAME`, `ſ` for `s` and the Kelvin sign for `k` all
  * match) and keeps the last match, so `{"name":"a","Name":"b"}` is `a` here and `b` there (GHSA-wvj2-96wp-fq3f, the
  * MCP Go SDK). JavaScript's full case mapping folds at least every pair simple folding does (and a few more, e.g. `ß`
- * and `SS`: refused too, which costs nothing).
+ * and `SS`). Refused with them: case twins in a free-form map inside `arguments` (`{"X-Id":1,"x-id":2}`), which a Go
+ * upstream decoding into a map would read unambiguously; MCP's own members never have such twins.
  */
 const folded = (name: string) => name.toLowerCase().toUpperCase();
 

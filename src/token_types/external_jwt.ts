@@ -1,6 +1,6 @@
 // A JWT from a trusted external identity provider (ID token, JWT access token or plain JWT), verified against its JWKS.
 import type { JWTPayload } from 'jose';
-import { parseAuthorizationDetails } from 'delegation-token-verify';
+import { MCP_TOOL_TYPE, parseAuthorizationDetails, type McpToolDetails } from 'delegation-token-verify';
 import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { TrustedIssuer, ValidationContext } from './context.js';
@@ -54,11 +54,13 @@ export async function validateExternalJwt(
   // A token that states its scopes narrows the issuer-wide allowance further.
   const scopes =
     typeof payload.scope === 'string' ? new Set(payload.scope.split(' ').filter((s) => allowed.has(s))) : allowed;
-  // RFC 9396 §9.1 / SPEC §11: details the subject token carries bound what is granted from it (the narrowest of policy,
-  // request and subject), as a delegation token's do on a hop; details we cannot read refuse it (§5: never ignored,
-  // which would make the new token wider than its subject).
-  const details = payload.authorization_details === undefined ? undefined : parseAuthorizationDetails(payload.authorization_details);
-  if (details && !details.ok) throw new TokenRejected('malformed_authorization_details');
+  // RFC 9396 §9.1 / SPEC §11: `mcp_tool` details the subject token carries bound what is granted from it (the narrowest
+  // of policy, request and subject), as a delegation token's do on a hop. Entries of other types are the issuer's for
+  // its own APIs (§2: each type is defined by the API it is for) and say nothing of our tool servers; a claim that is
+  // not an array of typed objects, or an `mcp_tool` entry we cannot read, refuses the token (§5: never ignored, which
+  // would make the new token wider than its subject).
+  const details = externalToolDetails(payload.authorization_details);
+  if (details === null) throw new TokenRejected('malformed_authorization_details');
   const groupsClaim = payload[config.groupsClaim];
   const revocations = await deps.revocations.read({
     sid,
@@ -83,7 +85,7 @@ export async function validateExternalJwt(
     lineage: typeof payload.jti === 'string' ? [tokenDigest(payload.jti)] : [],
     revocations,
     claims: payload,
-    ...(details?.ok ? { authorizationDetails: details.details } : {}),
+    ...(details ? { authorizationDetails: details } : {}),
     ...boundKey(payload.cnf),
   };
 }
@@ -100,4 +102,15 @@ function checkIssuedTo(payload: JWTPayload, { config }: TrustedIssuer, clientId:
     const mapped = Object.hasOwn(config.clients, named) ? config.clients[named]! : [named];
     if (!mapped.includes(clientId)) throw new TokenRejected('not_issued_to_client');
   }
+}
+
+/** The `mcp_tool` entries of an external token's `authorization_details`; undefined for none, null when unreadable. */
+function externalToolDetails(claim: unknown): McpToolDetails[] | undefined | null {
+  if (claim === undefined) return undefined;
+  // RFC 9396 §2: "a JSON array of JSON objects", each with a `type`.
+  if (!Array.isArray(claim) || !claim.every((e) => typeof e === 'object' && e !== null && !Array.isArray(e) && typeof (e as { type?: unknown }).type === 'string')) return null;
+  const ours = claim.filter((e) => (e as { type: string }).type === MCP_TOOL_TYPE);
+  if (ours.length === 0) return undefined;
+  const parsed = parseAuthorizationDetails(ours);
+  return parsed.ok ? parsed.details : null;
 }

@@ -235,8 +235,19 @@ describe('authorization_details in the token exchange (RFC 9396, SPEC §11)', ()
     assert.equal(wider.status, 400);
     assert.equal(wider.body.error, 'invalid_authorization_details');
     assert.deepEqual(events.at(-1)!.reasons, [`authorization_details:wider_than_allowed:${BILLING} ${REFUND}`]);
-    // RFC 9396 §5: details the service cannot read (an unknown keyword, another type) refuse the subject token.
-    for (const unreadable of [[mcp(BILLING, [REFUND], { amount: { multipleOf: 5 } })], [{ type: 'payment_initiation', locations: [BILLING] }], 'not-an-array']) {
+    // Entries of another type are the issuer's for its own APIs: skipped (an mcp_tool entry beside them still binds).
+    const foreign = { type: 'payment_initiation', instructedAmount: { currency: 'EUR', amount: '123.50' } };
+    const mixed = await exchangeFor(svc, 'agent', await external([foreign, mcp(BILLING, [REFUND], { amount: { maximum: 10 } })]), BILLING, { scope: REFUND, subject_token_type: JWT_TYPE });
+    assert.equal(mixed.status, 200, JSON.stringify(mixed.body));
+    assert.deepEqual(mixed.body.authorization_details, narrow.body.authorization_details);
+    for (const none of [[foreign], []]) {
+      const res = await exchangeFor(svc, 'agent', await external(none), BILLING, { scope: REFUND, subject_token_type: JWT_TYPE });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(res.body.authorization_details, [mcp(BILLING, [REFUND], { amount: { maximum: 5000 }, currency: { enum: ['EUR', 'USD'] }, customer_id: { const: 'c-77' } })]);
+    }
+    // RFC 9396 §5: details the service cannot read (an mcp_tool entry with an unknown keyword, an untyped entry, not an
+    // array) refuse the subject token.
+    for (const unreadable of [[mcp(BILLING, [REFUND], { amount: { multipleOf: 5 } })], [{ locations: [BILLING] }], 'not-an-array']) {
       const refused = await exchangeFor(svc, 'agent', await external(unreadable), BILLING, { scope: REFUND, subject_token_type: JWT_TYPE });
       assert.deepEqual([refused.status, refused.body], [400, { error: 'invalid_request', error_description: 'subject_token is invalid' }], JSON.stringify(unreadable));
       assert.deepEqual(events.at(-1)!.reasons, ['subject_token:malformed_authorization_details']);
