@@ -94,6 +94,21 @@ export const agentPolicySchema = z.strictObject({
     .describe("Other clients whose users' access tokens this agent may exchange (by default only tokens issued to itself)."),
 });
 
+/** The message never quotes the value: a Redis URL may hold a password. */
+const REDIS_URL_MESSAGE = 'must be a redis:// or rediss:// URL with a host (percent-encode reserved characters in the user and password)';
+
+/** A URL ioredis can take: parsed as WHATWG URL, redis: or rediss:, a host, user and password percent-decodable. */
+export const redisUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}, REDIS_URL_MESSAGE);
+
 export const onboardedClientPolicySchema = z.strictObject({
   clientIdHosts: z
     .array(z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/i))
@@ -184,9 +199,9 @@ export const configSchema = z.strictObject({
     .describe('The management listener for metrics and probes.'),
   redis: z
     .strictObject({
-      url: z.string().optional().describe('Redis URL (env `REDIS_URL`). Unset: embedded in-memory store, single instance only.'),
+      url: redisUrl.optional().describe('Redis URL (env `REDIS_URL`). Unset: embedded in-memory store, single instance only.'),
       clusterNodes: z
-        .array(z.string().regex(/^rediss?:\/\/[^,\s]+$/, 'must be a redis:// or rediss:// URL'))
+        .array(redisUrl.refine((s) => !/[,\s]/.test(s), REDIS_URL_MESSAGE))
         .optional()
         .describe(
           'Redis Cluster seed nodes (env `REDIS_CLUSTER_NODES`, comma-separated), e.g. `redis://10.0.0.1:6379`: `rediss://` for TLS, `user:password@` for ACL auth, the same on every seed (every node is reached with them). Exclusive with `url`. Unset (and no `url`): embedded in-memory store.',

@@ -1,7 +1,7 @@
 // The gateway's configuration schema: the single source of every default and its description
 // (docs/gateway-configuration.md is generated from it). Objects are strict: a misspelt key fails the start by name.
 import { z } from 'zod';
-import { asymmetricAlgorithm, dpopProofWindowSeconds, secretRef } from '../config/schema.js';
+import { asymmetricAlgorithm, dpopProofWindowSeconds, redisUrl, secretRef } from '../config/schema.js';
 
 const uri = z.url({ protocol: /^https?$/ });
 
@@ -72,8 +72,7 @@ export const gatewayConfigSchema = z.strictObject({
     .describe('Revocation feed.'),
   redis: z
     .strictObject({
-      url: z
-        .string()
+      url: redisUrl
         .optional()
         .describe('Redis URL (env `REDIS_URL`): session bindings shared by replicas and the service\'s audit stream. Unset: in memory, one replica only (a loud warning at start).'),
       keyPrefix: z.string().default('dts:').describe('Key prefix: the service\'s `redis.keyPrefix`, so gateway decisions land in the same audit stream.'),

@@ -69,6 +69,10 @@ export function requestLog(logger: Logger, httpDuration?: Metrics['httpDuration'
  */
 function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof HttpError) return err;
+  // RFC 9110 §8.4: a body whose Content-Encoding does not decode (zlib's `Z_*` codes, from the body parser) is the
+  // client's error, never a bug: 400, logged as such.
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) return new HttpError(400, 'invalid_request', 'the request body could not be decoded', { detail: code });
   const e = err as { status?: number; statusCode?: number; expose?: boolean; error?: string; message?: string; error_description?: string; error_detail?: string } | undefined;
   const status = e?.statusCode ?? e?.status ?? 500;
   if (e === undefined || e === null || (status >= 500 && !(e.expose && e.error))) return undefined;

@@ -179,6 +179,21 @@ describe('loadConfig', () => {
     assert.equal(config.redis.url, undefined);
   });
 
+  it('a Redis URL ioredis cannot parse is a config error naming the key, never quoting the value (it may hold a password)', () => {
+    const bad = ['redis://:Pa55/w0rd@127.0.0.1:6379', 'redis://:Sup3rS3cret%zz@127.0.0.1:6379', 'http://127.0.0.1:6379', 'redis://', 'not a url'];
+    for (const url of bad) {
+      assert.throws(() => loadConfig({ CONFIG_FILE: file, REDIS_URL: url }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.equal(err.message.split('\n').filter((line) => line.startsWith('  ')).join('\n'), '  redis.url: must be a redis:// or rediss:// URL with a host (percent-encode reserved characters in the user and password)');
+        assert.ok(!err.message.includes('Pa55') && !err.message.includes('Sup3rS3cret'), err.message);
+        return true;
+      }, url);
+    }
+    assert.throws(() => loadConfig({ CONFIG_FILE: file, REDIS_URL: '', REDIS_CLUSTER_NODES: 'redis://:S3cret%zz@10.0.0.1:7000' }), (err: unknown) => err instanceof ConfigError && err.message.includes('redis.clusterNodes.0: must be a redis://') && !err.message.includes('S3cret'));
+    // A password with reserved characters percent-encoded is fine.
+    assert.equal(loadConfig({ CONFIG_FILE: file, REDIS_URL: 'rediss://app:Pa55%2Fw0rd@cache.internal:6380/0' }).config.redis.url, 'rediss://app:Pa55%2Fw0rd@cache.internal:6380/0');
+  });
+
   it('bad env values are named', () => {
     for (const [env, key] of [[{ PORT: 'abc' }, 'port'], [{ PORT: '3000.5' }, 'port'], [{ LOG_LEVEL: 'chatty' }, 'logLevel'], [{ ISSUER: 'not a url' }, 'issuer']] as const) {
       assert.throws(() => loadConfig({ CONFIG_FILE: file, ...env }), (err: unknown) => err instanceof ConfigError && err.message.includes(key), JSON.stringify(env));

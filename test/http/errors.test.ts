@@ -99,6 +99,14 @@ describe('our routes answer through HttpError', () => {
     assert.deepEqual(await res.json(), { error: 'invalid_request', error_description: 'token is missing' });
   });
 
+  it('a form body whose Content-Encoding does not decode: 400 invalid_request, never a 500 (RFC 9110 §8.4)', async () => {
+    for (const [path, encoding] of [['/token/introspection/delegation', 'gzip'], ['/interaction/abc/login', 'deflate']] as const) {
+      const res = await fetch(`${svc.url}${path}`, { method: 'POST', headers: { authorization: svc.basic('crm-server'), 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': encoding }, body: 'token=x' });
+      assert.equal(res.status, 400, path);
+      assert.deepEqual(await res.json(), { error: 'invalid_request', error_description: 'the request body could not be decoded' }, path);
+    }
+  });
+
   it('bad client credentials at the feed: 401 invalid_client with a Basic challenge', async () => {
     const res = await fetch(`${svc.url}/revocations`, { headers: { authorization: 'Basic Y3JtLXNlcnZlcjp3cm9uZw==' } });
     assert.equal(res.status, 401);
