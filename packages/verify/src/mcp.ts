@@ -63,7 +63,8 @@ export interface McpErrorClasses {
  *
  * @example
  * ```ts
- * mcpTokenVerifier(verifier, { errors: mcpErrors, requiredScopes: ['crm.lookup_customer'] })
+ * // Scopes go to requireBearerAuth, which names them in its 403 challenge (MCP scope challenge handling).
+ * requireBearerAuth({ verifier: mcpTokenVerifier(verifier, { errors: mcpErrors }), requiredScopes: ['crm.lookup_customer'], resourceMetadataUrl })
  * ```
  */
 export interface McpTokenVerifierOptions {
@@ -72,7 +73,12 @@ export interface McpTokenVerifierOptions {
    * fail-closed, but a bad token should be 401): always pass them when using `requireBearerAuth`.
    */
   errors?: McpErrorClasses;
-  /** Scopes checked by our verifier; you may instead give `requiredScopes` to `requireBearerAuth`. */
+  /**
+   * Scopes checked by our verifier. Prefer `requireBearerAuth`'s own `requiredScopes`: the SDK builds the challenge's
+   * `scope` attribute only from that option, so a token refused here gets 403 `insufficient_scope` with no `scope` in
+   * `WWW-Authenticate`, and the client is not told which scope to ask for (MCP scope challenge handling, RFC 6750
+   * §3.1). Given to both, the challenge names it.
+   */
   requiredScopes?: readonly string[];
 }
 

@@ -31,6 +31,8 @@ export interface KoaLikeContext {
   status: number;
   body: unknown;
   state: Record<string, unknown>;
+  /** The node:http request, whose `headersDistinct` shows an Authorization field sent more than once. */
+  req?: { headersDistinct?: Record<string, string[] | undefined> };
 }
 
 /**
@@ -43,6 +45,8 @@ export interface KoaLikeContext {
  */
 export interface ExpressLikeRequest {
   headers: { authorization?: string | undefined };
+  /** node:http (18.3+) keeps every value here; `headers` keeps only the first Authorization. */
+  headersDistinct?: Record<string, string[] | undefined>;
 }
 
 /**
@@ -69,6 +73,30 @@ export interface Refusal {
 
 type Outcome = { token: VerifiedToken } | { refusal: Refusal };
 
+/**
+ * The Authorization field as sent: its first value and how many lines carried it (node:http keeps only the first in
+ * `headers`). Internal.
+ */
+export interface AuthorizationField {
+  value: string | undefined;
+  count: number;
+}
+
+/** Internal. */
+export function authorizationField(first: string | undefined, distinct: Record<string, string[] | undefined> | undefined): AuthorizationField {
+  const all = distinct?.authorization;
+  return { value: first, count: all ? all.length : first === undefined ? 0 : 1 };
+}
+
+/**
+ * RFC 6750 §3.1: invalid_request when the request "repeats the same parameter, uses more than one method for including
+ * an access token, or is otherwise malformed"; "The resource server SHOULD respond with the HTTP 400". Internal.
+ */
+export function invalidRequest(scheme: 'Bearer' | 'DPoP', description: string, params: string): Refusal {
+  const header = `${scheme} error="invalid_request", error_description=${quote(description)}, ${params}`;
+  return { status: 400, headers: { 'WWW-Authenticate': header }, body: { error: 'invalid_request', error_description: description } };
+}
+
 /** Writes a refusal on a node:http / Express response: status, headers, and the JSON body when there is one. Internal. */
 export function writeRefusal(res: ExpressLikeResponse, { status, headers, body }: { status: number; headers: Record<string, string>; body?: object | undefined }): void {
   res.statusCode = status;
@@ -89,7 +117,7 @@ export function writeRefusal(res: ExpressLikeResponse, { status, headers, body }
  */
 export function koaBearerAuth(verifier: Verifier, options: BearerAuthOptions) {
   return async function bearerAuth(ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> {
-    const outcome = await authenticate(verifier, ctx.get('authorization'), options);
+    const outcome = await authenticate(verifier, authorizationField(ctx.get('authorization') || undefined, ctx.req?.headersDistinct), options);
     if ('refusal' in outcome) {
       const { status, headers, body } = outcome.refusal;
       ctx.status = status;
@@ -121,7 +149,7 @@ export function expressBearerAuth(verifier: Verifier, options: BearerAuthOptions
     res: ExpressLikeResponse,
     next: (err?: unknown) => void,
   ): Promise<void> {
-    const outcome = await authenticate(verifier, req.headers.authorization, options);
+    const outcome = await authenticate(verifier, authorizationField(req.headers.authorization, req.headersDistinct), options);
     if ('refusal' in outcome) {
       writeRefusal(res, outcome.refusal);
       return;
@@ -133,20 +161,24 @@ export function expressBearerAuth(verifier: Verifier, options: BearerAuthOptions
 
 async function authenticate(
   verifier: Verifier,
-  authorization: string | undefined,
+  authorization: AuthorizationField,
   options: BearerAuthOptions,
 ): Promise<Outcome> {
   const metadata = `resource_metadata=${quote(options.resourceMetadataUrl)}`;
+  // RFC 6750 §3.1: "repeats the same parameter" is invalid_request; two Authorization lines are two credentials.
+  if (authorization.count > 1) return { refusal: invalidRequest('Bearer', 'more than one Authorization header', metadata) };
   // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, scheme case-insensitive. The query-string and form-body
   // methods of §2.2-2.3 are never read (MCP: tokens MUST NOT be in the URI).
-  const match = /^bearer(?: +(.*))?$/i.exec(authorization?.trim() ?? '');
+  const match = /^bearer(?: +(.*))?$/i.exec(authorization.value?.trim() ?? '');
   if (!match) {
     // RFC 6750 §3.1: if the request lacks any authentication information, the server SHOULD NOT include an error code.
     return { refusal: { status: 401, headers: { 'WWW-Authenticate': `Bearer ${metadata}` }, body: undefined } };
   }
+  // RFC 6750 §3.1: a request that "is otherwise malformed" is invalid_request; the scheme without its b64token is one.
+  if (!match[1]) return { refusal: invalidRequest('Bearer', 'no access token', metadata) };
   try {
     const requiredScopes = options.requiredScopes ?? [];
-    return { token: await verifier.verify(match[1] ?? '', { requiredScopes }) };
+    return { token: await verifier.verify(match[1], { requiredScopes }) };
   } catch (err) {
     const error = err instanceof VerifyError ? err : new VerifyError('ERR_TOKEN_MALFORMED', { cause: err });
     return { refusal: refusal(error, metadata) };

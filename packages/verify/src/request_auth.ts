@@ -3,7 +3,15 @@
 // for the MCP SDK's Bearer-only `requireBearerAuth`).
 import { VerifyError } from './errors.js';
 import { toMcpAuthInfo, type McpAuthInfo } from './mcp.js';
-import { writeRefusal, type ExpressLikeResponse as ResponseLike, type KoaLikeContext, type Refusal } from './middleware.js';
+import {
+  authorizationField,
+  invalidRequest,
+  writeRefusal,
+  type AuthorizationField,
+  type ExpressLikeResponse as ResponseLike,
+  type KoaLikeContext,
+  type Refusal,
+} from './middleware.js';
 import type { VerifiedToken, Verifier } from './types.js';
 
 /**
@@ -46,7 +54,7 @@ export interface TokenAuthRequest {
 type Outcome = { token: VerifiedToken; raw: string; headers: Record<string, string> } | { refusal: Refusal };
 
 interface Credentials {
-  authorization: string | undefined;
+  authorization: AuthorizationField;
   dpop: string | readonly string[] | undefined;
   method: string;
   path: string;
@@ -123,7 +131,8 @@ export interface KoaTokenContext extends KoaLikeContext {
 export function koaTokenAuth(verifier: Verifier, options: TokenAuthOptions) {
   return async function tokenAuth(ctx: KoaTokenContext, next: () => Promise<unknown>): Promise<void> {
     const dpop = ctx.req.headersDistinct?.dpop ?? (ctx.get('dpop') || undefined);
-    const credentials = { authorization: ctx.get('authorization') || undefined, dpop, method: ctx.method, path: ctx.path, request: { method: ctx.method, url: ctx.path } };
+    const authorization = authorizationField(ctx.get('authorization') || undefined, ctx.req.headersDistinct);
+    const credentials = { authorization, dpop, method: ctx.method, path: ctx.path, request: { method: ctx.method, url: ctx.path } };
     const outcome = await authenticate(verifier, credentials, options);
     const headers = 'refusal' in outcome ? outcome.refusal.headers : outcome.headers;
     for (const [name, value] of Object.entries(headers)) ctx.set(name, value);
@@ -140,7 +149,7 @@ export function koaTokenAuth(verifier: Verifier, options: TokenAuthOptions) {
 function fromNode(req: TokenAuthRequest): Credentials {
   const path = (req.originalUrl ?? req.url ?? '/').split(/[?#]/, 1)[0]!;
   return {
-    authorization: req.headers.authorization,
+    authorization: authorizationField(req.headers.authorization, req.headersDistinct),
     dpop: req.headersDistinct?.dpop ?? req.headers.dpop,
     method: req.method ?? 'GET',
     path,
@@ -162,14 +171,18 @@ async function authenticate(verifier: Verifier, c: Credentials, options: TokenAu
   const metadata = `resource_metadata=${quote(options.resourceMetadataUrl)}`;
   // RFC 9449 §7.1: the DPoP challenge SHOULD carry algs, the proof algorithms the resource server accepts.
   const algs = `algs=${quote(verifier.dpopAlgorithms.join(' '))}`;
+  // RFC 6750 §3.1: "repeats the same parameter" is invalid_request; two Authorization lines are two credentials.
+  if (c.authorization.count > 1) return { refusal: invalidRequest('Bearer', 'more than one Authorization header', metadata) };
   // RFC 6750 §2.1 / RFC 9449 §7.1: credentials = scheme 1*SP token68; schemes are case-insensitive.
-  const match = /^(bearer|dpop)(?: +(.*))?$/i.exec(c.authorization?.trim() ?? '');
+  const match = /^(bearer|dpop)(?: +(.*))?$/i.exec(c.authorization.value?.trim() ?? '');
   if (!match) {
     // RFC 6750 §3.1 / RFC 9449 §7.1: no credentials: one challenge per scheme, no error code.
     return { refusal: { status: 401, headers: { 'WWW-Authenticate': `Bearer ${metadata}, DPoP ${algs}, ${metadata}` }, body: undefined } };
   }
   const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
   const raw = match[2] ?? '';
+  // RFC 6750 §3.1: a request that "is otherwise malformed" is invalid_request; a scheme without its token is one.
+  if (!raw) return { refusal: invalidRequest(scheme, 'no access token', scheme === 'DPoP' ? `${algs}, ${metadata}` : metadata) };
   try {
     const requiredScopes = options.requiredScopes ?? [];
     const dpop = scheme === 'DPoP'

@@ -91,6 +91,8 @@ export class FeedRevocation implements RevocationCheck {
         // Fail closed "until a snapshot it fully understands" (docs/revocation-feed.md): after anything we could not
         // apply, resuming the stream from our cursor would never bring one, so the next connection starts with a snapshot.
         if (needSnapshot || this.#incompatible !== undefined) await this.#loadSnapshot();
+        // The snapshot resolved ready(): a caller may have closed us in between, and must not be left an open stream.
+        if (this.#closing.signal.aborted) return;
         needSnapshot = false;
         const outcome = await this.#stream(() => (failures = 0));
         // A reset means our cursor fell out of the issuer's event history: only a fresh snapshot is complete.
@@ -139,6 +141,8 @@ export class FeedRevocation implements RevocationCheck {
     const streamAbort = new AbortController();
     const stop = () => streamAbort.abort();
     this.#closing.signal.addEventListener('abort', stop, { once: true });
+    // An 'abort' listener added to a signal already aborted never fires: close() must still end this stream.
+    if (this.#closing.signal.aborted) stop();
     // A connection that stays open but carries nothing is as stale as a closed one: drop it and reconnect.
     const watchdog = setTimeout(stop, this.#maxStalenessMs);
     watchdog.unref();

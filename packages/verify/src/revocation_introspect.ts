@@ -32,22 +32,31 @@ export class IntrospectionRevocation implements RevocationCheck {
   }
 
   async check(token: string, verified: VerifiedToken): Promise<void> {
-    let answer = this.#answers.get(token, this.#now());
+    const nowMs = this.#now();
+    const expMs = verified.exp * 1000;
+    let answer = this.#answers.get(token, nowMs);
     if (!answer) {
       answer = this.#introspect(token);
-      // Until it settles, share the pending call; failures are never cached.
-      this.#answers.set(token, answer, verified.exp * 1000);
+      // Until it settles, share the pending call; failures are never cached. Its deadline bounds it, not `exp`: a token
+      // inside the verifier's clockTolerance is already past `exp`, and its callers must share one call all the same.
+      this.#answers.set(token, answer, nowMs + ISSUER_TIMEOUT_MS);
       answer.then(
         (active) => {
+          // Not capped at `exp`: a token within clockTolerance past it is still checked here, and the verifier refuses
+          // one past `exp` + clockTolerance before asking, so a longer-lived answer is never wrongly used.
+          const cachedUntil = this.#now() + this.#cacheMs;
           // An inactive token never becomes active again: remember that until it expires anyway.
-          const until = active ? Math.min(this.#now() + this.#cacheMs, verified.exp * 1000) : verified.exp * 1000;
+          const until = active ? cachedUntil : Math.max(expMs, cachedUntil);
           this.#answers.set(token, Promise.resolve(active), until);
         },
         () => this.#answers.delete(token),
       );
     }
-    // RFC 7662 §2.2: "active" false means revoked, expired or otherwise invalid; the issuer gives no reason.
-    if (!(await answer)) throw new VerifyError('ERR_REVOKED', { detail: 'introspection: active=false' });
+    if (await answer) return;
+    // RFC 7662 §2.2: "active" false means revoked, expired or otherwise invalid; the issuer gives no reason. Past
+    // `exp` (accepted here only within clockTolerance), expiry alone explains it: say expired, not revoked.
+    if (this.#now() >= expMs) throw new VerifyError('ERR_EXPIRED', { detail: 'introspection: active=false after exp' });
+    throw new VerifyError('ERR_REVOKED', { detail: 'introspection: active=false' });
   }
 
   async ready(): Promise<void> {}

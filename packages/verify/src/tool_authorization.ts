@@ -216,14 +216,21 @@ function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: un
   };
 }
 
+/** RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
 /** `scheme`: the one the caller authenticated with; RFC 9449 §7.1 answers a DPoP-bound token with DPoP challenges. */
 function refusalOf(decision: Exclude<Decision, { allow: true }>, tool: string, metadata: string, scheme: 'Bearer' | 'DPoP'): Refusal {
   if (decision.reason === 'insufficient_scope') {
     // MCP authorization "Scope Challenge Handling" / RFC 6750 §3.1: 403 insufficient_scope with the scope needed.
-    const scope = quote(decision.scopes.join(' '));
+    // RFC 6750 §3: scope values "MUST NOT include characters outside the set %x21 / %x23-5B / %x5D-7E". The tool name
+    // comes from the request body: one outside that set cannot be a granted scope, so it is not named (and a CR, LF or
+    // non-ASCII character would make the header unwritable).
+    const named = decision.scopes.every((s) => SCOPE_TOKEN.test(s));
+    const scope = named ? ` scope="${decision.scopes.join(' ')}",` : '';
     return {
       status: 403,
-      headers: { 'WWW-Authenticate': `${scheme} error="insufficient_scope", scope=${scope}, ${metadata}` },
+      headers: { 'WWW-Authenticate': `${scheme} error="insufficient_scope",${scope} ${metadata}` },
       body: { error: 'insufficient_scope', error_description: 'insufficient scope' },
     };
   }

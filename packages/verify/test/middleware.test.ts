@@ -13,6 +13,7 @@ import {
   type Verifier,
 } from 'delegation-token-verify';
 import { FEED_CLIENT, startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
+import { getWithAuthorizations } from './helpers/raw_request.js';
 import { AUDIENCE, makeKey, mint, type TestKey } from './helpers/tokens.js';
 
 const METADATA = 'https://tools.example/.well-known/oauth-protected-resource/mcp';
@@ -90,7 +91,6 @@ for (const kind of ['koa', 'express'] as const) {
     it('a bad token → 401 invalid_token with description and resource_metadata (MCP-02)', async () => {
       const cases: Array<[string, string]> = [
         ['Bearer not.a.jwt', 'malformed access token'],
-        ['Bearer', 'no access token'],
         [`Bearer ${await mint({ key: es, issuer: issuer.url, claims: { aud: 'https://tools.example/other' } })}`, 'token not issued for this resource'],
         [`Bearer ${await mint({ key: es, issuer: issuer.url, header: { typ: 'JWT' } })}`, 'not an access token'],
       ];
@@ -103,6 +103,33 @@ for (const kind of ['koa', 'express'] as const) {
         );
         assert.deepEqual(await res.json(), { error: 'invalid_token', error_description: description });
       }
+    });
+
+    it('RFC 6750 §3.1: the scheme without a token → 400 invalid_request with resource_metadata', async () => {
+      for (const authorization of ['Bearer', 'bearer   ']) {
+        const res = await get(apps[kind].plain, authorization);
+        assert.equal(res.status, 400);
+        assert.equal(
+          res.headers.get('www-authenticate'),
+          `Bearer error="invalid_request", error_description="no access token", resource_metadata="${METADATA}"`,
+        );
+        assert.deepEqual(await res.json(), { error: 'invalid_request', error_description: 'no access token' });
+      }
+    });
+
+    it('RFC 6750 §3.1: two Authorization header lines → 400 invalid_request, even when the first is a good token', async () => {
+      const good = `Bearer ${await mint({ key: es, issuer: issuer.url })}`;
+      for (const lines of [[good, 'Bearer junk'], ['Basic dXNlcjpwYXNz', good], [good, good]]) {
+        const res = await getWithAuthorizations(apps[kind].plain, lines);
+        assert.equal(res.status, 400);
+        assert.equal(
+          res.headers['www-authenticate'],
+          `Bearer error="invalid_request", error_description="more than one Authorization header", resource_metadata="${METADATA}"`,
+        );
+        assert.deepEqual(JSON.parse(res.body), { error: 'invalid_request', error_description: 'more than one Authorization header' });
+      }
+      // One line is still one credential.
+      assert.equal((await getWithAuthorizations(apps[kind].plain, [good])).status, 200);
     });
 
     it('MCP-03: a missing scope → 403 insufficient_scope with scope and resource_metadata', async () => {

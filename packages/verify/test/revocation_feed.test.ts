@@ -58,6 +58,19 @@ describe('revocation feed', () => {
     assert.equal((await v.verify(await token())).sub, 'user-1');
   });
 
+  it('close() right after ready() leaves no event stream open (the shutdown signal was already aborted)', async () => {
+    const opened: Array<[string, AbortSignal | null | undefined]> = [];
+    const v = feedVerifier({ fetch: (url, init) => (opened.push([String(url), init?.signal]), fetch(url, init)) });
+    await v.ready();
+    v.close();
+    await sleep(300); // long enough for a stream request to reach the issuer
+    assert.equal(issuer.openStreams(), 0);
+    assert.deepEqual(
+      opened.map(([url, signal]) => [url, signal?.aborted]),
+      [[`${issuer.url}/revocations`, true]],
+    );
+  });
+
   it('refuses a token as soon as its revocation arrives over SSE, cached or not (RV-01)', async () => {
     const v = feedVerifier();
     await v.ready();

@@ -6,7 +6,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { createVerifier, type Verifier } from 'delegation-token-verify';
 import { rejectsWith } from './helpers/assert_error.js';
 import { FEED_CLIENT, startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
-import { AUDIENCE, makeKey, mint, type TestKey } from './helpers/tokens.js';
+import { AUDIENCE, makeKey, mint, now, type TestKey } from './helpers/tokens.js';
 
 let issuer: FakeIssuer;
 let es: TestKey;
@@ -64,6 +64,34 @@ describe('revocation by introspection', () => {
     const start = issuer.counts.introspection;
     await rejectsWith(v.verify(t), 'ERR_REVOKED');
     assert.equal(issuer.counts.introspection, start);
+  });
+
+  describe('a token past exp but within clockTolerance (30 s)', () => {
+    const expired = () => {
+      const exp = now() - 10;
+      return mint({ key: es, issuer: issuer.url, claims: { iat: exp - 300, exp } });
+    };
+
+    it('inactive: concurrent verifies share one call, the answer is remembered, and it is reported as expired', async () => {
+      const v = introspecting(5);
+      const t = await expired();
+      issuer.inactive.add(t); // RFC 7662 §2.2: the issuer answers active:false for an expired token
+      const start = issuer.counts.introspection;
+      const errors = await Promise.all([1, 2, 3, 4, 5].map(() => rejectsWith(v.verify(t), 'ERR_EXPIRED')));
+      assert.deepEqual(errors.map((e) => e.detail), Array(5).fill('introspection: active=false after exp'));
+      await rejectsWith(v.verify(t), 'ERR_EXPIRED');
+      assert.equal(issuer.counts.introspection, start + 1);
+    });
+
+    it('active: concurrent verifies share one call and the answer is reused for cacheSeconds', async () => {
+      const v = introspecting(5);
+      const t = await expired();
+      const start = issuer.counts.introspection;
+      const verified = await Promise.all([1, 2, 3, 4, 5].map(() => v.verify(t)));
+      assert.deepEqual(verified.map((x) => x.sub), Array(5).fill('user-1'));
+      await v.verify(t);
+      assert.equal(issuer.counts.introspection, start + 1);
+    });
   });
 
   it('fails closed with ERR_REVOCATION_UNAVAILABLE on 5xx, refused credentials or an unreachable issuer, without caching the failure', async () => {

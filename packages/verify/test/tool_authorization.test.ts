@@ -167,6 +167,22 @@ for (const kind of ['json', 'sse', 'koa'] as const) {
       assert.equal(unknown.headers.get('www-authenticate'), `Bearer error="insufficient_scope", scope="billing.nope", resource_metadata="${METADATA}"`);
     });
 
+    it('MCP-03: a tool name that is no RFC 6750 scope-token (quote, CR LF, non-ASCII) → the same 403 without scope', async () => {
+      const token = await tokenFor(LOOKUP);
+      for (const name of ['billing."x\\y', 'billing.x\r\nSet-Cookie: s=1', 'billing.工具']) {
+        const res = await rpc(urls[kind], token, call(name, {}));
+        assert.equal(res.status, 403, JSON.stringify(name));
+        assert.equal(res.headers.get('www-authenticate'), `Bearer error="insufficient_scope", resource_metadata="${METADATA}"`);
+        assert.equal(res.headers.get('set-cookie'), null);
+        assert.deepEqual(await res.json(), { error: 'insufficient_scope', error_description: 'insufficient scope' });
+      }
+      // Every character of a scope-token still names the scope.
+      const edge = 'billing.!#[]~';
+      const named = await rpc(urls[kind], token, call(edge, {}));
+      assert.equal(named.status, 403);
+      assert.equal(named.headers.get('www-authenticate'), `Bearer error="insufficient_scope", scope="${edge}", resource_metadata="${METADATA}"`);
+    });
+
     it('entries for another location are ignored: the lookup tool is limited by scope only', async () => {
       const token = await tokenFor(`${REFUND} ${LOOKUP}`);
       const res = await rpc(urls[kind], token, call(LOOKUP, { customerId: 'cus_1002' }));

@@ -41,6 +41,8 @@ export interface FakeIssuer {
   cursor(): string;
   /** Cut every open event stream, as a network failure would. */
   dropStreams(): void;
+  /** How many event streams are open now. */
+  openStreams(): number;
   close(): Promise<void>;
 }
 
@@ -165,6 +167,7 @@ export async function startFakeIssuer(options: { heartbeatMs?: number } = {}): P
       for (const res of streams) res.destroy();
       streams.clear();
     },
+    openStreams: () => streams.size,
     async close() {
       clearInterval(heartbeat);
       issuer.dropStreams();
