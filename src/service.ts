@@ -236,7 +236,8 @@ export async function createService(config: Config, { logger, env = process.env,
     sign: jws.sign,
     findClientCredentials: async (token) => {
       const found = await provider.ClientCredentials.find(token);
-      return found?.clientId ? { clientId: found.clientId } : undefined;
+      const jkt = (found as { jkt?: unknown } | undefined)?.jkt;
+      return found?.clientId ? { clientId: found.clientId, ...(typeof jkt === 'string' ? { jkt } : {}) } : undefined;
     },
     events,
     dpop: { proofs: dpopProofs, boundClients: new Set(config.clients.filter((c) => c.dpop_bound_access_tokens).map((c) => c.client_id)), toolServers: own.toolServers },

@@ -5,21 +5,40 @@ import type { ActorContext } from './types.js';
 import { TokenRejected } from './types.js';
 import { looksLikeJws, peek, SUBJECT_TYP, verifyJwt } from './jwt.js';
 import { isIdentifier } from '../sessions/identifiers.js';
+import { boundKey } from '../dpop/cnf.js';
 
-/** Looks up the client's own client_credentials token (opaque); returns its client and expiry. */
-export type FindClientCredentials = (token: string) => Promise<{ clientId: string } | undefined>;
+/** Looks up the client's own client_credentials token (opaque); returns its client and, for a DPoP-bound one, its key's
+ * thumbprint (the record's `jkt`, RFC 9449 §6). */
+export type FindClientCredentials = (token: string) => Promise<{ clientId: string; jkt?: string } | undefined>;
+
+/**
+ * RFC 9449 §6 / RFC 7800 §3.1: a sender-constrained actor token is its key holder's only, as a bound subject token is:
+ * the request's DPoP proof (`proofJkt`, checked already) must be of the key it names. A `cnf` we cannot check refuses it.
+ */
+function checkActorBinding(cnf: unknown, proofJkt: string | undefined): void {
+  let jkt: string | undefined;
+  try {
+    ({ jkt } = boundKey(cnf));
+  } catch {
+    throw new TokenRejected('unsupported_cnf', 'actor_token');
+  }
+  if (jkt !== undefined && jkt !== proofJkt) throw new TokenRejected(proofJkt === undefined ? 'dpop_required_by_actor' : 'dpop_key_mismatch', 'actor_token');
+}
 
 export async function validateActorToken(
   token: string,
   tokenType: string,
   ctx: ValidationContext,
   findClientCredentials: FindClientCredentials,
+  /** The thumbprint of the request's DPoP proof key, when it carried a proof. */
+  proofJkt?: string,
 ): Promise<ActorContext> {
   if (tokenType !== TokenType.accessToken && tokenType !== TokenType.jwt) throw new TokenRejected('unsupported_actor_token_type', 'actor_token');
   if (tokenType === TokenType.accessToken && !looksLikeJws(token)) {
     const found = await findClientCredentials(token);
     if (!found) throw new TokenRejected('unknown_actor_token', 'actor_token');
     if (found.clientId !== ctx.clientId) throw new TokenRejected('actor_not_client', 'actor_token');
+    checkActorBinding(found.jkt === undefined ? undefined : { jkt: found.jkt }, proofJkt);
     return { sub: ctx.clientId };
   }
   const peeked = peek(token, 'actor_token');
@@ -45,6 +64,7 @@ export async function validateActorToken(
   // SPEC profile: the current actor is always the authenticated client, or an identity bound to it.
   const bound = [payload.sub, payload.client_id, payload.azp].includes(ctx.clientId);
   if (!bound) throw new TokenRejected('actor_not_client', 'actor_token');
+  checkActorBinding(payload.cnf, proofJkt);
   // SPEC §1: a revoked actor_token is invalid_request. Admin `revoke-token <jti>` names it by its `jti` (the client's
   // own revocation is checked for every exchange already).
   if (payload.jti !== undefined) {

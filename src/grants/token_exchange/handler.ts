@@ -181,7 +181,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       Object.assign(event, { sub: subject.sub, sid: subject.sid, act, ...(subject.jti ? { subjectJti: subject.jti } : {}) });
       if (proofRefused) throw proofRefused;
       if (req.actor_token !== undefined) {
-        await inSpan('exchange.actor', () => validateActorToken(req.actor_token!, req.actor_token_type!, vctx, deps.findClientCredentials));
+        await inSpan('exchange.actor', () => validateActorToken(req.actor_token!, req.actor_token_type!, vctx, deps.findClientCredentials, proof?.jkt));
       }
       checkBinding(deps, subject, clientId);
       // RFC 8693 §4.4: may_act names who may act for the subject.

@@ -3,7 +3,8 @@
 // client_credentials, so it can present its own client token as actor_token (and shows what client_credentials issues).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeJwt } from 'jose';
+import { randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { exchangeFor, loginUser, postForm } from '../../helpers/http.js';
 import { startTestIdp, type TestIdp } from '../../helpers/test_idp.js';
 import { adminToken, call } from '../../admin/helpers.js';
@@ -136,6 +137,29 @@ describe('actor_token and the act chain', () => {
     assert.deepEqual([refused.status, refused.body], [400, ACTOR_INVALID]);
   });
 
+  it('actor_token: a DPoP-bound actor JWT (cnf.jkt) needs the request\'s proof of that key (RFC 9449 §6): else invalid_request', async () => {
+    const user = await loginUser(svc);
+    const key = await dpopKey();
+    const other = await dpopKey();
+    const actor = await idp.sign({ sub: 'agent', aud: svc.url, cnf: { jkt: key.jkt } });
+    const send = (dpop?: string) =>
+      postForm(`${svc.url}/token`, { grant_type: EXCHANGE, subject_token: user.accessToken, subject_token_type: AT, resource: CRM, actor_token: actor, actor_token_type: JWT_TYPE }, {
+        authorization: svc.basic('agent'), ...(dpop ? { dpop } : {}),
+      });
+    const unproven = await send();
+    assert.deepEqual([unproven.status, unproven.body], [400, ACTOR_INVALID]);
+    const mismatch = await send(await dpopProof(other, `${svc.url}/token`));
+    assert.deepEqual([mismatch.status, mismatch.body], [400, ACTOR_INVALID]);
+    const held = await send(await dpopProof(key, `${svc.url}/token`));
+    assert.equal(held.status, 200, JSON.stringify(held.body));
+    assert.equal(held.body.token_type, 'DPoP');
+    assert.deepEqual(decodeJwt(held.body.access_token as string).cnf, { jkt: key.jkt });
+    // An actor JWT whose cnf we cannot check (another confirmation method) is refused, never read as unbound.
+    const x5t = await idp.sign({ sub: 'agent', aud: svc.url, cnf: { 'x5t#S256': 'A'.repeat(43) } });
+    const unsupported = await postForm(`${svc.url}/token`, { grant_type: EXCHANGE, subject_token: user.accessToken, subject_token_type: AT, resource: CRM, actor_token: x5t, actor_token_type: JWT_TYPE }, { authorization: svc.basic('agent') });
+    assert.deepEqual([unsupported.status, unsupported.body], [400, ACTOR_INVALID]);
+  });
+
   it('actor_token: the user access token itself is not an actor token: invalid_request', async () => {
     const user = await loginUser(svc);
     const res = await exchangeFor(svc, 'agent', user.accessToken, CRM, { actor_token: user.accessToken, actor_token_type: AT });
@@ -189,3 +213,16 @@ describe('actor_token and the act chain', () => {
     }
   });
 });
+
+async function dpopKey(): Promise<{ privateKey: CryptoKey; jwk: JWK; jkt: string }> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const jwk = await exportJWK(publicKey);
+  return { privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) };
+}
+
+/** A fresh RFC 9449 §4.2 proof for POST `url`. */
+function dpopProof(key: { privateKey: CryptoKey; jwk: JWK }, url: string): Promise<string> {
+  return new SignJWT({ htm: 'POST', htu: url, iat: Math.floor(Date.now() / 1000), jti: randomBytes(12).toString('base64url') })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk })
+    .sign(key.privateKey);
+}
