@@ -68,11 +68,11 @@ function pageRead<T>(read: Promise<T>, cursor: string | undefined): Promise<T> {
   });
 }
 
-/** Three (JWS) or five (JWE) base64url segments separated by dots: what a pasted JWT looks like. */
 /** oidc-provider's models whose id is the token itself (opaque values); those not enabled are absent on the provider. */
 const OPAQUE_MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode', 'RegistrationAccessToken', 'InitialAccessToken'] as const;
 type OpaqueModel = { find(id: string): Promise<unknown> };
 
+/** Three (JWS) or five (JWE) base64url segments separated by dots: what a pasted JWT looks like. */
 const COMPACT_TOKEN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){2}((\.[A-Za-z0-9_-]*){2})?$/;
 
 /** What the admin API revokes by name; `token_digest` markers are written for it (see sessions/revoke.ts). */

@@ -12,16 +12,10 @@ import { boundKey } from '../dpop/cnf.js';
 export type FindClientCredentials = (token: string) => Promise<{ clientId: string; jkt?: string } | undefined>;
 
 /**
- * RFC 9449 §6 / RFC 7800 §3.1: a sender-constrained actor token is its key holder's only, as a bound subject token is:
- * the request's DPoP proof (`proofJkt`, checked already) must be of the key it names. A `cnf` we cannot check refuses it.
+ * RFC 9449 §6: a sender-constrained actor token (bound to `jkt`) is its key holder's only, as a bound subject token is:
+ * the request's DPoP proof (`proofJkt`, checked already) must be of that key.
  */
-function checkActorBinding(cnf: unknown, proofJkt: string | undefined): void {
-  let jkt: string | undefined;
-  try {
-    ({ jkt } = boundKey(cnf));
-  } catch {
-    throw new TokenRejected('unsupported_cnf', 'actor_token');
-  }
+function checkActorBinding(jkt: string | undefined, proofJkt: string | undefined): void {
   if (jkt !== undefined && jkt !== proofJkt) throw new TokenRejected(proofJkt === undefined ? 'dpop_required_by_actor' : 'dpop_key_mismatch', 'actor_token');
 }
 
@@ -38,7 +32,7 @@ export async function validateActorToken(
     const found = await findClientCredentials(token);
     if (!found) throw new TokenRejected('unknown_actor_token', 'actor_token');
     if (found.clientId !== ctx.clientId) throw new TokenRejected('actor_not_client', 'actor_token');
-    checkActorBinding(found.jkt === undefined ? undefined : { jkt: found.jkt }, proofJkt);
+    checkActorBinding(found.jkt, proofJkt);
     return { sub: ctx.clientId };
   }
   const peeked = peek(token, 'actor_token');
@@ -64,7 +58,8 @@ export async function validateActorToken(
   // SPEC profile: the current actor is always the authenticated client, or an identity bound to it.
   const bound = [payload.sub, payload.client_id, payload.azp].includes(ctx.clientId);
   if (!bound) throw new TokenRejected('actor_not_client', 'actor_token');
-  checkActorBinding(payload.cnf, proofJkt);
+  // RFC 7800 §3.1: a `cnf` we cannot check refuses the token (dropping it would make a bound token a bearer one).
+  checkActorBinding(boundKey(payload.cnf, 'actor_token').jkt, proofJkt);
   // SPEC §1: a revoked actor_token is invalid_request. Admin `revoke-token <jti>` names it by its `jti` (the client's
   // own revocation is checked for every exchange already).
   if (payload.jti !== undefined) {
