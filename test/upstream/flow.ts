@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from '../helpers/browser.js';
@@ -14,14 +15,18 @@ import { sidPrefixFor } from '../../src/token_types/context.js';
 
 export type Svc = TestService & { keysDir: string };
 
-/** The service with only the upstream login (back-channel logout on); `extra` is merged into its config. */
-export async function startWithUpstream(idp: UpstreamIdp, extra: Record<string, unknown> = {}): Promise<Svc> {
+/**
+ * The service with the upstream login (back-channel logout on), and the demo login only with `demo`; `extra` is merged
+ * into its config. `DTS_TEST_LOG=1` shows the service's log on stderr.
+ */
+export async function startWithUpstream(idp: UpstreamIdp, extra: Record<string, unknown> = {}, { demo = false } = {}): Promise<Svc> {
   const secretFile = join(tmpdir(), `dts-upstream-${randomBytes(6).toString('hex')}`);
   writeFileSync(secretFile, idp.clientSecret, { mode: 0o600 });
   return startService({
+    ...(process.env.DTS_TEST_LOG ? { logger: pino({ level: 'info' }, pino.destination(2)) } : {}),
     extra: () => ({
       upstreamLogin: { issuer: idp.issuer, clientId: idp.clientId, clientSecret: { file: secretFile }, scopes: ['openid', 'profile'], backchannelLogout: true },
-      demoLogin: { enabled: false, users: [] },
+      ...(demo ? {} : { demoLogin: { enabled: false, users: [] } }),
       ...extra,
     }),
   });

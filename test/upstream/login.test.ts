@@ -2,31 +2,13 @@
 // against a test upstream provider, its refusals, and OpenID Back-Channel Logout ending our session and its tokens.
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import { pino } from 'pino';
 import { Browser } from '../helpers/browser.js';
 import { exchangeFor, postForm } from '../helpers/http.js';
-import { BILLING, CRM, REDIRECT, startService, type TestService } from '../helpers/service.js';
+import { BILLING, CRM, REDIRECT } from '../helpers/service.js';
 import { startUpstreamIdp, type UpstreamIdp } from '../helpers/upstream_idp.js';
-import { sidPrefixFor } from '../../src/token_types/context.js';
-
-type Svc = TestService & { keysDir: string };
-
-/** Starts the service with the upstream login (and the demo login only when asked). */
-async function startWithUpstream(idp: UpstreamIdp, { demo = false } = {}): Promise<Svc> {
-  const secretFile = join(`/tmp`, `dts-upstream-${randomBytes(6).toString('hex')}`);
-  writeFileSync(secretFile, idp.clientSecret, { mode: 0o600 });
-  return startService({
-    ...(process.env.DTS_TEST_LOG ? { logger: pino({ level: 'info' }, pino.destination(2)) } : {}),
-    extra: () => ({
-      upstreamLogin: { issuer: idp.issuer, clientId: idp.clientId, clientSecret: { file: secretFile }, scopes: ['openid', 'profile'], backchannelLogout: true },
-      ...(demo ? {} : { demoLogin: { enabled: false, users: [] } }),
-    }),
-  });
-}
+import { accountOf, startWithUpstream, type Svc } from './flow.js';
 
 interface UpstreamLogin {
   /** The user's opaque access token, when the flow reached our redirect URI. */
@@ -68,7 +50,6 @@ async function loginUpstream(svc: Svc, browser = new Browser(svc), { clientId = 
   throw new Error('too many redirects');
 }
 
-const accountOf = (idp: UpstreamIdp, sub: string) => `${sidPrefixFor(idp.issuer)}|${sub}`;
 
 describe('upstream login (OpenID Connect, openid-client)', () => {
   let idp: UpstreamIdp;
@@ -276,7 +257,7 @@ describe('upstream login beside the demo login', () => {
   let svc: Svc;
   before(async () => {
     idp = await startUpstreamIdp();
-    svc = await startWithUpstream(idp, { demo: true });
+    svc = await startWithUpstream(idp, {}, { demo: true });
   });
   after(async () => {
     await svc?.stop();
