@@ -1,23 +1,16 @@
 // Another company account logging in in the same browser (prompt=login): oidc-provider ends the first session, then
 // creates the new one on a second pass of the same /auth/<uid>; that session must be linked for back-channel logout.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Browser } from '../helpers/browser.js';
 import { postForm } from '../helpers/http.js';
-import { startUpstreamIdp, type UpstreamIdp } from '../helpers/upstream_idp.js';
-import { accountOf, assertSessionAlive, assertSessionEnded, authorize, sessionsOf, startWithUpstream, type Svc } from './flow.js';
+import type { UpstreamIdp } from '../helpers/upstream_idp.js';
+import { accountOf, assertSessionAlive, assertSessionEnded, authorize, sessionsOf, withUpstream, type Svc } from './flow.js';
 
 describe('account switch in one browser (OpenID Back-Channel Logout 1.0 §2.7)', () => {
   let idp: UpstreamIdp;
   let svc: Svc;
-  before(async () => {
-    idp = await startUpstreamIdp();
-    svc = await startWithUpstream(idp);
-  });
-  after(async () => {
-    await svc?.stop();
-    await idp?.stop();
-  });
+  withUpstream((i, s) => ((idp = i), (svc = s)));
 
   const logout = async (claims: Record<string, unknown>) => postForm(`${svc.url}/backchannel-logout`, { logout_token: await idp.logoutToken(claims) });
 

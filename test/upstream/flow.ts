@@ -1,6 +1,7 @@
 // Shared by the upstream login tests: the service started with the test upstream provider, and a browser that follows
 // an authorization request to its end (redirects, the upstream provider, oidc-provider's logout confirmation form).
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { pino } from 'pino';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import type { Browser } from '../helpers/browser.js';
 import { exchangeFor, postForm } from '../helpers/http.js';
 import { CRM, REDIRECT, startService, type TestService } from '../helpers/service.js';
-import type { UpstreamIdp } from '../helpers/upstream_idp.js';
+import { startUpstreamIdp, type UpstreamIdp } from '../helpers/upstream_idp.js';
 import { upstreamKeys } from '../../src/stores/redis/upstream_login.js';
 import { sidPrefixFor } from '../../src/token_types/context.js';
 
@@ -106,4 +107,22 @@ export async function assertSessionEnded(svc: Svc, accessToken: string): Promise
 export async function assertSessionAlive(svc: Svc, accessToken: string): Promise<void> {
   const res = await exchangeFor(svc, 'agent', accessToken, CRM, { scope: 'crm.lookup_customer' });
   assert.equal(res.status, 200, JSON.stringify(res.body));
+}
+
+/**
+ * Hooks for one suite: before it, the test upstream provider and the service on it (handed to `use`); after it, both
+ * stopped. Options as startWithUpstream's.
+ */
+export function withUpstream(use: (idp: UpstreamIdp, svc: Svc) => void, extra: Record<string, unknown> = {}, options: { demo?: boolean } = {}): void {
+  let idp: UpstreamIdp | undefined;
+  let svc: Svc | undefined;
+  before(async () => {
+    idp = await startUpstreamIdp();
+    svc = await startWithUpstream(idp, extra, options);
+    use(idp, svc);
+  });
+  after(async () => {
+    await svc?.stop();
+    await idp?.stop();
+  });
 }

@@ -2,13 +2,13 @@
 // against a test upstream provider, its refusals, and OpenID Back-Channel Logout ending our session and its tokens.
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { Browser } from '../helpers/browser.js';
 import { exchangeFor, postForm } from '../helpers/http.js';
 import { BILLING, CRM, REDIRECT } from '../helpers/service.js';
-import { startUpstreamIdp, type UpstreamIdp } from '../helpers/upstream_idp.js';
-import { accountOf, startWithUpstream, type Svc } from './flow.js';
+import type { UpstreamIdp } from '../helpers/upstream_idp.js';
+import { accountOf, withUpstream, type Svc } from './flow.js';
 
 interface UpstreamLogin {
   /** The user's opaque access token, when the flow reached our redirect URI. */
@@ -54,14 +54,7 @@ async function loginUpstream(svc: Svc, browser = new Browser(svc), { clientId = 
 describe('upstream login (OpenID Connect, openid-client)', () => {
   let idp: UpstreamIdp;
   let svc: Svc;
-  before(async () => {
-    idp = await startUpstreamIdp();
-    svc = await startWithUpstream(idp);
-  });
-  after(async () => {
-    await svc?.stop();
-    await idp?.stop();
-  });
+  withUpstream((i, s) => ((idp = i), (svc = s)));
 
   it('logs a user in through the upstream provider: the exchange issues a delegation token for the namespaced account, with its upstream groups', async () => {
     idp.user = { sub: 'carol', sid: 'up-sess-carol', groups: ['finance', 'ignored-by-policy'], name: 'Carol' };
@@ -255,14 +248,7 @@ describe('upstream login (OpenID Connect, openid-client)', () => {
 describe('upstream login beside the demo login', () => {
   let idp: UpstreamIdp;
   let svc: Svc;
-  before(async () => {
-    idp = await startUpstreamIdp();
-    svc = await startWithUpstream(idp, {}, { demo: true });
-  });
-  after(async () => {
-    await svc?.stop();
-    await idp?.stop();
-  });
+  withUpstream((i, s) => ((idp = i), (svc = s)), {}, { demo: true });
 
   it('the login page offers both; either one logs in', async () => {
     const browser = new Browser(svc);

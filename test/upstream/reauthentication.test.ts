@@ -2,13 +2,13 @@
 // provider, and an upstream authentication older than max_age is login_required. The session's auth_time is the time
 // of our login (what revocation cutoffs compare with), whatever the provider's single sign-on session says.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { Browser } from '../helpers/browser.js';
 import { exchangeFor } from '../helpers/http.js';
 import { CRM } from '../helpers/service.js';
-import { startUpstreamIdp, type UpstreamIdp } from '../helpers/upstream_idp.js';
-import { accountOf, authorize, startWithUpstream, type Svc } from './flow.js';
+import type { UpstreamIdp } from '../helpers/upstream_idp.js';
+import { accountOf, authorize, withUpstream, type Svc } from './flow.js';
 import { adminToken, call } from '../admin/helpers.js';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -16,14 +16,7 @@ const now = () => Math.floor(Date.now() / 1000);
 describe('upstream re-authentication', () => {
   let idp: UpstreamIdp;
   let svc: Svc;
-  before(async () => {
-    idp = await startUpstreamIdp();
-    svc = await startWithUpstream(idp);
-  });
-  after(async () => {
-    await svc?.stop();
-    await idp?.stop();
-  });
+  withUpstream((i, s) => ((idp = i), (svc = s)));
 
   /** A login with `idToken` claims over the upstream ID token; the delegation token's auth_time. */
   async function delegatedAuthTime(sub: string, idToken: Record<string, unknown> | undefined, extra: Record<string, string> = {}) {
@@ -104,14 +97,7 @@ describe('upstream re-authentication', () => {
 describe('a user revocation and the company login (README "Revoking": a later login starts afresh)', () => {
   let idp: UpstreamIdp;
   let svc: Svc;
-  before(async () => {
-    idp = await startUpstreamIdp();
-    svc = await startWithUpstream(idp);
-  });
-  after(async () => {
-    await svc?.stop();
-    await idp?.stop();
-  });
+  withUpstream((i, s) => ((idp = i), (svc = s)));
 
   it('a login after revoke-subject yields exchangeable tokens, even when the provider answers from an older single sign-on', async () => {
     idp.user = { sub: 'tess', sid: 'up-tess', groups: [] };
