@@ -27,8 +27,12 @@ export function expiryContract(context: ContractContext): void {
         const [deviceCode, userCode] = [id(), id()];
         await adapter('DeviceCode').upsert(deviceCode, { jti: deviceCode, userCode, kind: 'DeviceCode' }, 1);
 
-        // A short member must neither shorten the grant set (g1) nor, arriving first, cap it (g2).
+        // A short member must neither shorten the grant set (g1) nor, arriving first, cap it (g2), nor give an expiry to
+        // the set of a member that never expires (g3).
         const [g1, g2, long1, short1, short2, long2] = [id(), id(), id(), id(), id(), id()];
+        const [g3, forever3, short3] = [id(), id(), id()];
+        await adapter('RefreshToken').upsert(forever3, { jti: forever3, kind: 'RefreshToken', grantId: g3 }, undefined as unknown as number);
+        await adapter('AccessToken').upsert(short3, { jti: short3, kind: 'AccessToken', grantId: g3 }, 1);
         await adapter('RefreshToken').upsert(long1, { jti: long1, kind: 'RefreshToken', grantId: g1 }, 60);
         await adapter('AccessToken').upsert(short1, { jti: short1, kind: 'AccessToken', grantId: g1 }, 1);
         await adapter('AccessToken').upsert(short2, { jti: short2, kind: 'AccessToken', grantId: g2 }, 1);
@@ -86,8 +90,11 @@ export function expiryContract(context: ContractContext): void {
 
         await adapter('RefreshToken').revokeByGrantId(g1);
         await adapter('RefreshToken').revokeByGrantId(g2);
+        assert.deepEqual(await adapter('RefreshToken').find(forever3), { jti: forever3, kind: 'RefreshToken', grantId: g3 });
+        await adapter('RefreshToken').revokeByGrantId(g3);
         assert.equal(await adapter('RefreshToken').find(long1), undefined);
         assert.equal(await adapter('RefreshToken').find(long2), undefined);
+        assert.equal(await adapter('RefreshToken').find(forever3), undefined);
 
         // Once a marker has expired, revoking again creates it anew, and that is a new event.
         const again = { ...shortMarker, revokedAt: expiresAt, expiresAt: expiresAt + 600 };

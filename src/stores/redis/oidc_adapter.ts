@@ -47,16 +47,8 @@ export class RedisOidcAdapter implements OidcAdapter {
 
     if (GRANTABLE_MODELS.has(this.#model) && payload.grantId) {
       const grantKey = this.#keys.grant(this.#prefix, payload.grantId);
-      indexes.push((m) => {
-        m.sadd(grantKey, key);
-        if (ttl === undefined) {
-          m.persist(grantKey);
-        } else {
-          // NX gives a new set the member's lifetime; GT only ever lengthens it, so the set outlives its longest member.
-          m.pexpire(grantKey, ttl, 'NX');
-          m.pexpire(grantKey, ttl, 'GT');
-        }
-      });
+      // The set outlives its longest member, a never-expiring one included (oidc_scripts.ts, indexGrantLua).
+      indexes.push((m) => (m as unknown as Pick<ScriptedRedis, 'dtsIndexGrant'>).dtsIndexGrant(grantKey, key, ttl ?? ''));
     }
     if (this.#model === UID_INDEXED_MODEL && payload.uid) {
       const uidKey = this.#keys.uid(this.#prefix, payload.uid);

@@ -1,4 +1,4 @@
-// Lua for the oidc-provider adapter: the two operations that must not be split into separate commands.
+// Lua for the oidc-provider adapter: the three operations that must not be split into separate commands.
 
 /** KEYS[1] record hash; ARGV[1] epoch seconds. HSET keeps the key's TTL; a missing record is not recreated. */
 export const consumeLua = `
@@ -15,4 +15,22 @@ for i = 1, #members, 500 do
 end
 redis.call('DEL', KEYS[1])
 return #members
+`;
+
+/**
+ * KEYS[1] grant set; ARGV[1] member (a record key); ARGV[2] the member's lifetime in ms, or '' for a record that never
+ * expires. The set must outlive its longest member: a new set takes the member's lifetime, an existing one is only ever
+ * lengthened (GT treats a set without expiry as never expiring, so a never-expiring member's set keeps none).
+ */
+export const indexGrantLua = `
+local existed = redis.call('EXISTS', KEYS[1])
+redis.call('SADD', KEYS[1], ARGV[1])
+if ARGV[2] == '' then
+  redis.call('PERSIST', KEYS[1])
+elseif existed == 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
+end
+return 1
 `;
