@@ -58,18 +58,31 @@ export class RevocationService {
     if (req.kind === 'jti') await this.#d.store.revoke(marker('token_digest', tokenDigest(req.value)));
     const { record, created } = await this.#d.store.revoke(marker(req.kind, req.value));
     const endedSessions: string[] = [];
-    if (req.kind === 'sid') {
-      if (await this.endProviderSession(req.value)) endedSessions.push(req.value);
-    } else if (req.kind === 'sub') {
-      for (const sid of await this.#d.sessions.sidsOf(req.value)) {
-        if (await this.endProviderSession(sid)) endedSessions.push(sid);
+    // The marker is written and published: the revocation holds from here. Ending the provider's sessions may still
+    // fail (the caller answers 503 and the admin retries); the trail records this attempt as the one that created the
+    // marker, with `sessions_not_ended`, so the retry's `already_revoked` is not the first the trail says of it.
+    let ended = false;
+    try {
+      if (req.kind === 'sid') {
+        if (await this.endProviderSession(req.value)) endedSessions.push(req.value);
+      } else if (req.kind === 'sub') {
+        for (const sid of await this.#d.sessions.sidsOf(req.value)) {
+          if (await this.endProviderSession(sid)) endedSessions.push(sid);
+        }
       }
+      ended = true;
+    } finally {
+      this.#audit(req, created, ended);
     }
+    return { record, created, endedSessions };
+  }
+
+  #audit(req: RevokeRequest, created: boolean, ended: boolean): void {
     this.#d.events.emit({
       type: 'revocation',
       time: Date.now(),
       decision: 'allow',
-      reasons: [created ? 'revoked' : 'already_revoked'],
+      reasons: [created ? 'revoked' : 'already_revoked', ...(ended ? [] : ['sessions_not_ended'])],
       ...(req.requestId ? { requestId: req.requestId } : {}),
       clientId: req.by,
       kind: req.kind,
@@ -79,7 +92,6 @@ export class RevocationService {
       ...(req.reason ? { reason: req.reason } : {}),
       created,
     });
-    return { record, created, endedSessions };
   }
 
   /**

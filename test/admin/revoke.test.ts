@@ -209,6 +209,43 @@ for (const backend of ['redis', 'redis cluster'] as const) describe(`admin API: 
     assert.ok(snapshot.revocations.some((r) => r.kind === 'sid' && r.value === 'x-AbCdEfGhIj.idp-session-42'));
   });
 
+  it('a revoke that cannot end the provider session after writing its marker: 503, audited as the revocation; the retry ends it', async () => {
+    const { user, crmToken, sid } = await delegated('heidi');
+    await waitForSession(svc, token, sid);
+    const keys = backend === 'redis cluster' ? clusterKeys : redisKeys;
+    const sessionId = await svc.redis.get(keys.uid(svc.prefix, sid));
+    const [json] = await svc.redis.hmget(keys.record(svc.prefix, 'Session', sessionId!), 'payload');
+    const grantIds = Object.values(JSON.parse(json!).authorizations as Record<string, { grantId: string }>).map((a) => a.grantId);
+    assert.equal(grantIds.length, 1);
+    // The session's grant record replaced by a value of another type: Redis refuses to read it (WRONGTYPE), a store
+    // failure after the marker is written.
+    const grantKey = keys.record(svc.prefix, 'Grant', grantIds[0]!);
+    await svc.redis.del(grantKey);
+    await svc.redis.set(grantKey, 'not a hash');
+
+    const res = await revoke(`/admin/sessions/${sid}/revoke`, 'first try');
+    assert.equal(res.status, 503);
+    assert.deepEqual(res.body, { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable' });
+    // The marker holds already: the delegation token is refused.
+    assert.deepEqual((await introspectDelegation(svc, crmToken)).body, { active: false });
+
+    await svc.redis.del(grantKey);
+    const retry = await revoke(`/admin/sessions/${sid}/revoke`, 'retry');
+    assert.equal(retry.status, 200, JSON.stringify(retry.body));
+    assert.deepEqual([retry.body.created, retry.body.endedSessions], [false, [sid]]);
+    assert.deepEqual((await introspectOpaque(svc, user.accessToken)).body, { active: false });
+
+    await svc.service.flushAudit();
+    const audit = await call(svc, 'GET', `/admin/audit?type=revocation&sid=${encodeURIComponent(sid)}`, { token });
+    assert.deepEqual(
+      (audit.body.items as Array<Record<string, unknown>>).map((e) => [e.reason, e.created, e.reasons]),
+      [
+        ['retry', false, ['already_revoked']],
+        ['first try', true, ['revoked', 'sessions_not_ended']],
+      ],
+    );
+  });
+
   it('a session whose record is gone from the registry (its provider session still live) is still revoked and ended', async () => {
     const { user, sid } = await delegated('grace');
     await waitForSession(svc, token, sid);
