@@ -299,7 +299,7 @@ export async function createService(config: Config, { logger, env = process.env,
     serverSpans(),
     requestLog(logger, metrics.httpDuration),
     errorRenderer(logger),
-    ...(upstreamClient ? [upstreamSessionLinks(stores.upstreamLogin, config.userTokens.sessionTtlSeconds)] : []),
+    ...(upstreamClient ? [upstreamSessionLinks(stores.upstreamLogin, config.userTokens.sessionTtlSeconds, (uid) => revocation.endProviderSession(uid))] : []),
     clientAuthenticatedResponses(config.issuer),
     postOnly(['/token', '/token/introspection', '/token/revocation']),
     delegationTokenResponses({

@@ -21,6 +21,11 @@ export class Browser {
     return res;
   }
 
+  /** The names of the cookies this browser holds now. */
+  cookieNames(): string[] {
+    return [...this.#cookies.keys()];
+  }
+
   #header() {
     return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }

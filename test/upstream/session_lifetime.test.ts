@@ -43,6 +43,25 @@ describe('upstream login session lifetime', () => {
     assert.ok(accountExpiresAt >= first.exp, `${accountExpiresAt} < ${first.exp}`);
   });
 
+  it('a login whose session cannot be linked to its upstream session: 503, no session cookie, the session ended', async () => {
+    const browser = new Browser(svc);
+    idp.user = { sub: 'quinn', sid: 'up-quinn', groups: [] };
+    // The link key held by a value of another type: Redis refuses the link write (WRONGTYPE) after the session is saved.
+    const link = upstreamKeys.bySid(svc.prefix, upstreamSessionKey(idp.issuer, 'up-quinn'));
+    await svc.redis.set(link, 'not a sorted set');
+
+    await assert.rejects(authorize(svc, browser), /flow stopped: 503 http:\/\/[^ ]+\/auth\/[\w-]+ \{"error":"temporarily_unavailable"/);
+    // Without the link a back-channel logout could not reach the session: it must not live, nor reach the browser.
+    assert.deepEqual(await sessionsOf(svc, accountOf(idp, 'quinn')), []);
+    assert.ok(!browser.cookieNames().some((name) => name.startsWith('_session')), browser.cookieNames().join());
+
+    await svc.redis.del(link);
+    const again = await authorize(svc, browser);
+    assert.ok(again.accessToken, JSON.stringify(again));
+    const [session] = await sessionsOf(svc, accountOf(idp, 'quinn'));
+    assert.deepEqual(await svc.redis.zrange(link, '0', '-1'), [session!.uid]);
+  });
+
   it('a session whose upstream account record is gone asks for login again (login page, not server_error)', async () => {
     const browser = new Browser(svc);
     idp.user = { sub: 'omar', sid: 'up-omar', groups: [] };
