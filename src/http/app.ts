@@ -93,6 +93,10 @@ export function errorRenderer(logger: Logger): Middleware {
       } else if (e.error_detail) {
         logger.info({ reqId: ctx.state.requestId, detail: e.error_detail }, e.error);
       }
+      // An error thrown after an inner handler answered (e.g. oidc-provider's redirect that logs a browser in) must not
+      // keep that answer's redirect or cookies: Koa's own error handler drops every header for this reason.
+      ctx.remove('Location');
+      ctx.remove('Set-Cookie');
       renderHttpError(ctx, e);
     }
   };

@@ -124,8 +124,8 @@ export function upstreamLoginRoutes(d: UpstreamLoginDeps): Router {
  * this browser, oidc-provider first answers a logout confirmation (the login not applied) and the browser comes back
  * to the same /auth/<uid>, where the new session is created and must be linked.
  * Fail closed: without the link an upstream logout could not reach this session, so a store failure answers 503, and
- * the session must not live on unlinked: the answer drops oidc-provider's redirect and cookies (an error thrown here
- * would keep them, and the browser would follow the redirect logged in), and the session is ended with its grants.
+ * the session must not live on unlinked: it is ended with its grants, and the error answer carries none of
+ * oidc-provider's redirect and cookies (errorRenderer drops them).
  */
 export function upstreamSessionLinks(store: UpstreamLoginStore, sessionTtlSeconds: number, endSession: (sessionUid: string) => Promise<unknown>): Middleware {
   return async (ctx, next) => {
@@ -143,8 +143,6 @@ export function upstreamSessionLinks(store: UpstreamLoginStore, sessionTtlSecond
       const expiresAt = session.exp ?? Math.floor(Date.now() / 1000) + sessionTtlSeconds;
       await store.linkSession({ accountId: login.accountId, ...(login.upstreamSid ? { upstreamSid: login.upstreamSid } : {}), sessionUid: session.uid }, expiresAt);
     } catch (err) {
-      ctx.remove('Location');
-      ctx.remove('Set-Cookie');
       const ended = await endSession(session.uid).then(
         () => 'ended',
         (endErr: unknown) => `not ended: ${endErr instanceof Error ? endErr.message : String(endErr)}`,
