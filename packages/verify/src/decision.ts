@@ -1,10 +1,13 @@
 // The per-call decision (token, tool, arguments) -> allow | deny: pure, synchronous, no I/O. The middleware, the
 // tools/list filter and the gateway all call this one function, so listing and calling can never disagree.
 import { checkArguments, type JsonValue, type McpToolDetails } from './constraints.js';
+import { closestArguments } from './witness.js';
 
 /**
  * Pass as `args` to ask whether a tool may be listed: whether some arguments would be allowed. A tool the token's
- * scope grants is listed, with or without `mcp_tool` limits (the limits bound the arguments, not the tool).
+ * scope grants is listed when it has no `mcp_tool` entry here, or when some arguments are within one of its entries
+ * (the limits bound the arguments, not the tool); a tool whose every entry holds a limit no value meets
+ * (`minimum` above `maximum`, `const` longer than `maxLength`) is not listed, since every call of it is refused.
  *
  * @example
  * ```ts
@@ -86,7 +89,8 @@ const ALLOW: Decision = Object.freeze({ allow: true });
  * 3. a tool without such entries is limited by scope only.
  *
  * `args` is the JSON-RPC `params.arguments` as received (absent arguments: pass `{}`); anything but a plain object
- * breaks every entry that names an argument.
+ * breaks every entry that names an argument. With `ANY_ARGUMENTS`, each entry is tried with the arguments closest to
+ * it, which pass it whenever any arguments do: a refusal's violations then name, per entry, an argument no value meets.
  *
  * @example
  * ```ts
@@ -106,9 +110,9 @@ export function decide(token: DecisionToken, toolName: string, args: unknown): D
   let violations: ArgumentViolation[] | undefined;
   for (const entry of token.authorizationDetails) {
     if (!entry.actions.includes(toolName)) continue;
-    if (args === ANY_ARGUMENTS) return ALLOW;
-    // RFC 9396 §2: the entries of one type are alternatives; a call within any one of them is authorized.
-    const violation = firstViolation(entry, args);
+    // RFC 9396 §2: the entries of one type are alternatives; a call within any one of them is authorized. Listing
+    // tries the arguments closest to the entry: they pass it if any arguments do (an entry no call meets lists nothing).
+    const violation = firstViolation(entry, args === ANY_ARGUMENTS ? closestArguments(entry.arguments ?? {}) : args);
     if (violation === undefined) return ALLOW;
     (entries ??= []).push(entry);
     (violations ??= []).push(violation);

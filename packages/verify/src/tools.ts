@@ -14,7 +14,8 @@ export function toolAllowed(scopes: readonly string[], toolName: string): boolea
 }
 
 /**
- * Keep only the tools the token may call, for a `tools/list` answer that does not advertise the rest.
+ * Keep only the tools the token's scopes grant, for a `tools/list` answer that does not advertise the rest. A token's
+ * `authorization_details` may still allow no call of a kept tool: `decide(token, name, ANY_ARGUMENTS)` leaves it out too.
  *
  * @example
  * ```ts

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ANY_ARGUMENTS, decide, type Constraint, type DecisionToken, type McpToolDetails } from 'delegation-token-verify';
+import { ANY_ARGUMENTS, decide, type ArgumentViolation, type Constraint, type DecisionToken, type McpToolDetails } from 'delegation-token-verify';
 
 const HERE = 'https://billing.example/mcp';
 const REFUND = 'billing.issue_refund';
@@ -158,13 +158,94 @@ describe('decide: several entries', () => {
   });
 });
 
+describe('decide: tools/list hides a tool no call can meet', () => {
+  const cases: Array<[string, Record<string, Constraint>, ArgumentViolation]> = [
+    ['minimum above maximum', { amount: { minimum: 10, maximum: 5 } }, { argument: 'amount', path: '/amount', keyword: 'maximum', limit: 5 }],
+    ['exclusive bounds that meet', { amount: { exclusiveMinimum: 5, exclusiveMaximum: 5 } }, { argument: 'amount', path: '/amount', keyword: 'exclusiveMaximum', limit: 5 }],
+    ['an empty enum', { currency: { enum: [] } }, { argument: 'currency', path: '/currency', keyword: 'enum', limit: [] }],
+    ['const longer than maxLength', { memo: { const: 'a', maxLength: 0 } }, { argument: 'memo', path: '/memo', keyword: 'maxLength', limit: 0 }],
+    ['type string with a numeric keyword', { amount: { type: 'string', minimum: 1 } }, { argument: 'amount', path: '/amount', keyword: 'type', limit: 'string' }],
+    [
+      'an integer strictly between adjacent integers, in a second argument',
+      { amount: { maximum: 5000 }, qty: { type: 'integer', exclusiveMinimum: 1, exclusiveMaximum: 2 } },
+      { argument: 'qty', path: '/qty', keyword: 'exclusiveMaximum', limit: 2 },
+    ],
+    [
+      'a nested required property whose const is outside its enum',
+      { order: { properties: { currency: { const: 'EUR', enum: ['USD'] }, note: { enum: [] } }, required: ['currency'] } },
+      { argument: 'order', path: '/order/currency', keyword: 'enum', limit: ['USD'] },
+    ],
+    [
+      'a required name a closed object forbids',
+      { order: { properties: { currency: {} }, required: ['lines'], additionalProperties: false } },
+      { argument: 'order', path: '/order/lines', keyword: 'additionalProperties', limit: false },
+    ],
+  ];
+  for (const [name, args, why] of cases) {
+    it(`${name}: not listed, refused naming an argument no value meets`, () => {
+      const only = entry(args);
+      const t = token([only, entry({ customerId: { const: 'x' } }, ['billing.refund_lookup'])]);
+      assert.deepEqual(decide(t, REFUND, ANY_ARGUMENTS), {
+        allow: false,
+        reason: 'insufficient_authorization_details',
+        authorizationDetails: [only],
+        violations: [why],
+      });
+      // The other tool is unaffected, and the hidden one is refused for its arguments on every call.
+      assert.deepEqual(decide(t, 'billing.refund_lookup', ANY_ARGUMENTS), { allow: true });
+      for (const value of [5, 7.5, 'a', '', null, { currency: 'USD', lines: [] }]) {
+        const call = decide(t, REFUND, { amount: value, qty: value, currency: value, memo: value, order: value });
+        assert.equal(call.allow, false);
+        assert.equal(!call.allow && call.reason, 'insufficient_authorization_details');
+      }
+    });
+  }
+
+  it('an entry no call meets hides nothing another entry for the tool allows', () => {
+    const never = entry({ amount: { minimum: 10, maximum: 5 } });
+    assert.deepEqual(decide(token([never, entry({ amount: { maximum: 100 } })]), REFUND, ANY_ARGUMENTS), { allow: true });
+    assert.deepEqual(decide(token([never, entry(undefined)]), REFUND, ANY_ARGUMENTS), { allow: true });
+    assert.deepEqual(decide(token([entry({ ids: { items: { enum: [] } } }), never]), REFUND, ANY_ARGUMENTS), { allow: true });
+    assert.deepEqual(decide(token([never]), REFUND, { amount: 100 }).allow, false);
+    // Several entries none of which can be met: one violation each, in order.
+    const empty = entry({ currency: { enum: [] } });
+    assert.deepEqual(decide(token([never, empty]), REFUND, ANY_ARGUMENTS), {
+      allow: false,
+      reason: 'insufficient_authorization_details',
+      authorizationDetails: [never, empty],
+      violations: [
+        { argument: 'amount', path: '/amount', keyword: 'maximum', limit: 5 },
+        { argument: 'currency', path: '/currency', keyword: 'enum', limit: [] },
+      ],
+    });
+  });
+
+  it('a limit only one double meets, or only Infinity (JSON.parse reads 1e400 so), still lists the tool', () => {
+    const between = token([entry({ x: { exclusiveMinimum: 1, exclusiveMaximum: 1 + 2 * Number.EPSILON } })]);
+    assert.deepEqual(decide(between, REFUND, ANY_ARGUMENTS), { allow: true });
+    assert.deepEqual(decide(between, REFUND, { x: 1 + Number.EPSILON }), { allow: true });
+    const above = token([entry({ x: { exclusiveMinimum: Number.MAX_VALUE } })]);
+    assert.deepEqual(decide(above, REFUND, ANY_ARGUMENTS), { allow: true });
+    assert.deepEqual(decide(above, REFUND, JSON.parse('{"x":1e400}')), { allow: true });
+    assert.equal(decide(token([entry({ x: { type: 'integer', exclusiveMinimum: Number.MAX_VALUE } })]), REFUND, ANY_ARGUMENTS).allow, false);
+  });
+});
+
 describe('decide: tools/list agrees with tools/call', () => {
   const tools = ['t.a', 't.b', 't.c', 't.d'];
+  const bound = fc.integer({ min: -5, max: 5 });
+  const atom = fc.oneof(bound, fc.constantFrom(0.5, -2.5, '', 'a', 'ab', 'abc', null));
+  // Limits some calls meet, and (often) limits none meets: bounds that cross, an enum outside them, a type they contradict.
   const constraint = fc.oneof(
-    fc.record({ maximum: fc.integer({ min: -5, max: 5 }) }),
-    fc.record({ enum: fc.array(fc.integer({ min: -5, max: 5 }), { minLength: 1, maxLength: 3 }) }),
-    fc.record({ const: fc.integer({ min: -5, max: 5 }) }),
-  );
+    fc.record({ maximum: bound }),
+    fc.record({ enum: fc.array(bound, { minLength: 1, maxLength: 3 }) }),
+    fc.record({ const: bound }),
+    fc.record({ type: fc.constantFrom('number', 'integer'), minimum: bound, maximum: bound, exclusiveMinimum: bound, exclusiveMaximum: bound }, { requiredKeys: [] }),
+    fc.record(
+      { enum: fc.array(atom, { maxLength: 3 }), const: atom, maximum: bound, maxLength: fc.integer({ min: 0, max: 2 }), type: fc.constantFrom('integer', 'string') },
+      { requiredKeys: [] },
+    ),
+  ) as fc.Arbitrary<Constraint>;
   const detail = fc.record({
     actions: fc.subarray(tools, { minLength: 1 }),
     arguments: fc.dictionary(fc.constantFrom('x', 'y'), constraint, { maxKeys: 2 }),
@@ -173,35 +254,37 @@ describe('decide: tools/list agrees with tools/call', () => {
     scopes: fc.subarray(tools),
     details: fc.array(detail, { maxLength: 3 }),
     tool: fc.constantFrom(...tools, 'not.a.tool'),
-    args: fc.dictionary(fc.constantFrom('x', 'y', 'z'), fc.integer({ min: -6, max: 6 }), { maxKeys: 3 }),
+    args: fc.dictionary(fc.constantFrom('x', 'y', 'z'), fc.oneof(fc.integer({ min: -6, max: 6 }), atom), { maxKeys: 3 }),
   });
+  // Every value a generated limit can single out: the numbers in halves (bounds are integers, so a non-empty interval
+  // holds one of them), every const and enum value, and strings up to the longest maxLength.
+  const DOMAIN = [...Array.from({ length: 25 }, (_, i) => -6 + i / 2), '', 'a', 'ab', 'abc', null];
 
-  it('a call is allowed only for a listed tool, and a listed tool is refused only for its arguments', () => {
+  it('a call is allowed only for a listed tool; an unlisted tool is refused for the reason it is not listed', () => {
     fc.assert(
       fc.property(scenario, ({ scopes, details, tool, args }) => {
         const t = token(details.map((d) => entry(d.arguments, d.actions)), scopes);
-        const listed = decide(t, tool, ANY_ARGUMENTS).allow;
+        const listing = decide(t, tool, ANY_ARGUMENTS);
         const call = decide(t, tool, args);
-        if (call.allow) return listed;
-        return listed ? call.reason === 'insufficient_authorization_details' : call.reason === 'insufficient_scope';
+        if (call.allow) return listing.allow;
+        return listing.allow ? call.reason === 'insufficient_authorization_details' : call.reason === listing.reason;
       }),
       { numRuns: 2000 },
     );
   });
 
-  it('a listed tool is callable with some arguments (a witness built from its first entry)', () => {
+  it('a tool is listed exactly when some call of it is allowed (an exhaustive search over every value that matters)', () => {
+    let hidden = 0;
     fc.assert(
       fc.property(scenario, ({ scopes, details, tool }) => {
         const t = token(details.map((d) => entry(d.arguments, d.actions)), scopes);
-        if (!decide(t, tool, ANY_ARGUMENTS).allow) return true;
-        const first = t.authorizationDetails.find((d) => d.actions.includes(tool));
-        const witness: Record<string, unknown> = {};
-        for (const [name, c] of Object.entries(first?.arguments ?? {})) {
-          witness[name] = c.const ?? c.enum?.[0] ?? c.maximum;
-        }
-        return decide(t, tool, witness).allow;
+        const listed = decide(t, tool, ANY_ARGUMENTS).allow;
+        const callable = DOMAIN.some((x) => DOMAIN.some((y) => decide(t, tool, { x, y }).allow));
+        if (!listed && scopes.includes(tool)) hidden++;
+        assert.equal(listed, callable);
       }),
-      { numRuns: 2000 },
+      { numRuns: 3000 },
     );
+    assert.ok(hidden > 60, `only ${hidden} in-scope tools hidden by their limits`);
   });
 });

@@ -201,6 +201,19 @@ for (const kind of ['json', 'sse', 'koa'] as const) {
       const exportCall = await rpc(urls[kind], token, call(EXPORT, {}));
       assert.equal(exportCall.status, 403);
     });
+
+    it('AD-04: tools/list leaves out a tool whose only entry holds a limit no call can meet (every call of it is refused)', async () => {
+      const never = [{ type: 'mcp_tool', locations: [AUDIENCE], actions: [REFUND], arguments: { amount: { minimum: 10, maximum: 5 } } }];
+      const token = await tokenFor(`${REFUND} ${LOOKUP}`, never);
+      const res = await rpc(urls[kind], token, { method: 'tools/list', params: {} });
+      assert.equal(res.status, 200);
+      assert.deepEqual((await message(res)).result!.tools!.map((t) => t.name), [LOOKUP]);
+      for (const amount of [5, 7, 10]) {
+        const refused = await rpc(urls[kind], token, call(REFUND, { amount }));
+        assert.equal(refused.status, 403);
+        assert.equal(((await refused.json()) as { error: string }).error, 'insufficient_authorization_details');
+      }
+    });
   });
 }
 
