@@ -41,7 +41,8 @@ export function requestLog(logger: Logger, httpDuration?: Metrics['httpDuration'
     try {
       await next();
     } finally {
-      const clientId = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc?.client?.clientId;
+      // The client oidc-provider authenticated, or the admin API's caller (src/admin/routes.ts).
+      const clientId = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc?.client?.clientId ?? (ctx.state.adminCaller as { clientId?: string } | undefined)?.clientId;
       // An exchange's decision rides on the request's own line (one line per request; the audit stream has the rest).
       const d = ctx.state.decision as ExchangeDecisionEvent | undefined;
       const route = routeTemplate(ctx);

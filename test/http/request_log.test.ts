@@ -109,6 +109,7 @@ describe('request log and audit stream: route templates, never raw paths', () =>
     const res = await call(svc, 'POST', `/admin/tokens/${jti}/revoke`, { token: admin, json: { reason: 'test' }, headers: { 'x-request-id': 'ok-1' } });
     assert.equal(res.status, 200, res.text);
     assert.equal(lineFor('ok-1')?.route, '/admin/tokens/:jti/revoke');
+    assert.equal(lineFor('ok-1')?.clientId, 'admin-cli');
     assert.equal(lines.some((l) => l.includes(jti)), false);
     const events = (await auditStream()).map((e) => JSON.parse(e) as Record<string, unknown>).filter((e) => e.requestId === 'ok-1');
     assert.deepEqual(events.map((e) => [e.type, e.type === 'admin' ? e.path : e.value]).sort(), [['admin', '/admin/tokens/:jti/revoke'], ['revocation', jti]]);
