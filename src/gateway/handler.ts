@@ -134,6 +134,7 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   }
   if (httpMethod !== 'POST' && httpMethod !== 'GET' && httpMethod !== 'DELETE') {
     answer(res, 405, jsonRpcError(null, -32600, 'method not allowed'), { allow: 'GET, POST, DELETE' });
+    event('deny', ['http_method_not_allowed'], 405);
     return;
   }
   // MCP transport, "Security Warning": servers MUST validate the Origin header; present and not allowed → 403.

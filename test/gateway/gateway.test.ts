@@ -199,6 +199,8 @@ describe('MCP gateway: transport validation (GW-01) and authentication (GW-02)',
     assert.equal(refused.headers.get('access-control-allow-origin'), null);
     // An OPTIONS that is not a preflight is still a method the route does not serve.
     assert.equal((await fetch(stack.resource, { method: 'OPTIONS' })).status, 405);
+    // Refused, so audited and counted like every other refusal.
+    assert.match(await (await fetch(`${stack.gatewayUrl}/metrics`)).text(), /dts_gateway_decisions_total\{route="[^"]+",method="OPTIONS",tool="",result="deny",reason="http_method_not_allowed"\} 1/);
 
     const exposed = 'www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce';
     const allowed = await post(stack, token, call(1, 'lookup_customer', { customerId: 'a' }), { origin: 'http://allowed.example' });
