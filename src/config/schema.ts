@@ -14,16 +14,29 @@ export const asymmetricAlgorithm = z.enum(['ES256', 'ES384', 'ES512', 'Ed25519',
 /** RFC 9449 §11.1: how far a DPoP proof's `iat` may be from the receiver's clock, either way (seconds). */
 export const dpopProofWindowSeconds = z.number().int().min(5).max(300).default(60);
 
+const secretSources = {
+  env: z.string().min(1).optional().describe('Environment variable holding the secret; wins over `file`.'),
+  file: z.string().min(1).optional().describe('File holding the secret (trailing newline ignored).'),
+};
+
 export const secretRef = z
   .strictObject({
-    env: z.string().min(1).optional().describe('Environment variable holding the secret; wins over `file`.'),
-    file: z.string().min(1).optional().describe('File holding the secret (trailing newline ignored).'),
+    ...secretSources,
     generate: z
       .boolean()
       .default(false)
       .describe('Development only: when neither source has a value, generate a random secret into `file` (mode 0600) and warn.'),
   })
   .refine((s) => s.env !== undefined || s.file !== undefined, { message: 'needs env or file' });
+
+/** A secret another party issued (our client secret at the upstream provider): from env or a file, never generated. */
+const issuedSecretRef = z
+  .strictObject({
+    ...secretSources,
+    generate: z.boolean().default(false).describe('Not allowed (`true` is refused): the secret is issued by the upstream provider.'),
+  })
+  .refine((s) => s.env !== undefined || s.file !== undefined, { message: 'needs env or file' })
+  .refine((s) => !s.generate, { message: 'is issued by the upstream provider: `generate` is not allowed' });
 
 const jwkPublic = z.record(z.string(), z.unknown());
 
@@ -316,9 +329,7 @@ export const configSchema = z.strictObject({
         .refine((u) => u.startsWith('https://') || /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(u), { message: 'must be https (http only on a loopback host)' })
         .describe('Issuer of the company\'s OpenID Connect provider; its metadata is discovered at `/.well-known/openid-configuration` (exact `iss` checked). https, or http on a loopback host.'),
       clientId: z.string().min(1).describe('Our `client_id` at the upstream provider (the `aud` of its ID tokens and logout tokens).'),
-      clientSecret: secretRef
-        .refine((s) => !s.generate, { message: 'is issued by the upstream provider: `generate` is not allowed' })
-        .describe('Our client secret at the upstream provider (`client_secret_basic`), from env or a file.'),
+      clientSecret: issuedSecretRef.describe('Our client secret at the upstream provider (`client_secret_basic`), from env or a file.'),
       scopes: z.array(z.string().min(1)).default(['openid', 'profile', 'email']).refine((s) => s.includes('openid'), { message: 'must include openid' }).describe('Scopes asked of the upstream provider.'),
       groupsClaim: z.string().min(1).default('groups').describe('Claim of the ID token (or, when absent there, of userinfo) carrying the user\'s groups (an array of strings), used by the delegation policy.'),
       backchannelLogout: z

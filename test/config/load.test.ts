@@ -64,6 +64,13 @@ describe('parseConfig', () => {
     refuses({ issuer: 'ftp://sts.example' }, 'issuer');
   });
 
+  it('the upstream client secret comes from env or a file, never generated', () => {
+    const upstream = { issuer: 'https://idp.example', clientId: 'dts' };
+    refuses({ upstreamLogin: { ...upstream, clientSecret: { file: 'x', generate: true } } }, 'upstreamLogin.clientSecret', 'is issued by the upstream provider: `generate` is not allowed');
+    refuses({ upstreamLogin: { ...upstream, clientSecret: {} } }, 'upstreamLogin.clientSecret', 'needs env or file');
+    assert.deepEqual(parseConfig({ upstreamLogin: { ...upstream, clientSecret: { env: 'UPSTREAM_SECRET', generate: false } } }).upstreamLogin?.clientSecret, { env: 'UPSTREAM_SECRET', generate: false });
+  });
+
   it('a misspelt or unknown key is refused and named, not silently ignored', () => {
     refuses({ exchange: { maxActDeph: 1 } }, 'exchange', 'maxActDeph');
     refuses({ toolServers: [{ resource: CRM, scopes: ['a'], maxTTLSeconds: 60 }] }, 'toolServers.0', 'maxTTLSeconds');
