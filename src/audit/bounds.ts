@@ -12,7 +12,7 @@ export const MAX_ARRAY_ENTRIES = 32;
 export const MAX_ARRAY_CHARS = 2048;
 /** Most members kept of an object (events have fixed shapes; this only guards against a future field keyed by input). */
 export const MAX_OBJECT_KEYS = 64;
-/** Deepest nesting kept (an `act` chain is parsed to depth 16 at most); anything deeper is dropped. */
+/** Deepest nesting kept (an `act` chain is parsed to depth 10 at most); anything deeper is dropped. */
 export const MAX_DEPTH = 20;
 export const TRUNCATION_MARK = '…';
 
