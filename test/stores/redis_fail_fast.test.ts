@@ -62,6 +62,12 @@ describe('redis stores fail fast', () => {
       }),
     );
     assert.ok(ms < budgetMs, `startup failure took ${Math.round(ms)} ms`);
+    // ioredis also takes the password from the query: the message drops the query.
+    await assert.rejects(createStores({ redisUrl: 'redis://127.0.0.1:6399/2?password=s3cret-in-query&db=2', keyPrefix: 'test:' }), (error: Error) => {
+      assert.match(error.message, /^cannot connect to Redis at redis:\/\/127\.0\.0\.1:6399\/2: /);
+      assert.doesNotMatch(error.message, /s3cret/);
+      return true;
+    });
   });
 
   it('reject quickly when Redis goes away after startup, and recover when it is back', async () => {

@@ -141,10 +141,13 @@ export async function closeRedis(redis: Redis): Promise<void> {
   }
 }
 
+/** The URL without its password: masked in the userinfo, and the query dropped (ioredis reads `?password=` too). */
 function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    parsed.search = '';
+    parsed.hash = '';
     return parsed.toString();
   } catch {
     return '(unparseable URL)';
