@@ -12,7 +12,10 @@ export const gatewayRouteSchema = z.strictObject({
   resource: uri.describe(
     'Public resource URI of this MCP server at the gateway (RFC 8707): the `aud` its tokens carry. The gateway serves the route at this URI\'s path and its RFC 9728 metadata at `/.well-known/oauth-protected-resource<path>`.',
   ),
-  upstream: uri.describe('URL of the upstream MCP server (Streamable HTTP endpoint); the `aud` of the `Delegation-Assertion` it receives.'),
+  // A user:password@ would be sent upstream as Basic credentials, logged at start-up and put in the assertion's `aud`.
+  upstream: uri
+    .refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), { message: 'must not carry credentials (user:password@)' })
+    .describe('URL of the upstream MCP server (Streamable HTTP endpoint), without credentials; the `aud` of the `Delegation-Assertion` it receives.'),
   upstreamAuth: z
     .enum(['assertion', 'exchange'])
     .default('assertion')

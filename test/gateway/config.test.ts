@@ -37,6 +37,13 @@ describe('gateway configuration', () => {
       () => parseGatewayConfig({ ...minimal, routes: [minimal.routes[0], { ...minimal.routes[0], upstream: 'http://127.0.0.1:4300/mcp' }] }),
       { message: 'invalid gateway configuration: routes.1.resource: path /crm/mcp is used by another route' },
     );
+    // Credentials in the upstream URL would go upstream as Basic, into the start-up log and into the assertion's aud.
+    for (const upstream of ['http://mcpuser:pw@127.0.0.1:4200/mcp', 'https://token@mcp.internal/mcp']) {
+      assert.throws(() => parseGatewayConfig({ ...minimal, routes: [{ ...minimal.routes[0], upstream }] }), {
+        message: 'invalid gateway configuration: routes.0.upstream: must not carry credentials (user:password@)',
+      });
+    }
+    assert.equal(parseGatewayConfig({ ...minimal, routes: [{ ...minimal.routes[0], upstream: 'http://127.0.0.1:4200/mcp?v=a@b' }] }).routes[0]!.upstream, 'http://127.0.0.1:4200/mcp?v=a@b');
   });
 
   it('environment overrides win over the file (PORT, ISSUER, GATEWAY_PUBLIC_URL, REDIS_URL, LOG_LEVEL)', async () => {
