@@ -9,6 +9,8 @@ import type { ExchangeDecisionEvent } from '../audit/events.js';
 import type { Metrics } from './metrics.js';
 import { markRoute, routeTemplate } from './route_template.js';
 import { HttpError, renderHttpError } from './errors.js';
+import { StoreUnavailable } from '../stores/errors.js';
+import { ServiceUnavailable } from '../provider/errors.js';
 
 /** Liveness, readiness and scrape requests: polled every few seconds, so their lines are debug, not info. */
 export const PROBE_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
@@ -70,6 +72,8 @@ export function requestLog(logger: Logger, httpDuration?: Metrics['httpDuration'
  */
 function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof HttpError) return err;
+  // Fail closed, and say so: a store outage is 503 `temporarily_unavailable` wherever it surfaces, never a 500 "bug".
+  if (err instanceof StoreUnavailable) return new ServiceUnavailable(err.message);
   // RFC 9110 §8.4: a body whose Content-Encoding does not decode (zlib's `Z_*` codes, from the body parser) is the
   // client's error, never a bug: 400, logged as such.
   const code = (err as { code?: unknown } | undefined)?.code;

@@ -2,8 +2,9 @@
 // browser clients, and registered clients limited to authorization code + refresh as public or private_key_jwt clients.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startService, EXCHANGE, type TestService } from '../helpers/service.js';
+import { freePort, randomUUID, startService, EXCHANGE, type TestService } from '../helpers/service.js';
 import { postForm } from '../helpers/http.js';
+import { startRedis } from '../helpers/private_redis.js';
 
 const register = async (svc: TestService, body: unknown, headers: Record<string, string> = {}) => {
   const res = await fetch(`${svc.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -108,5 +109,34 @@ describe('dynamic client registration: enabled', () => {
     assert.deepEqual(limited.body, { error: 'too_many_requests', error_description: 'too many client registrations' });
     assert.match(limited.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
     assert.ok(Number(limited.headers.get('retry-after')) <= 60);
+  });
+});
+
+describe('dynamic client registration: store outage', () => {
+  it('answers 503 temporarily_unavailable while Redis is down (fail closed), and registers again once it is back', async () => {
+    const port = await freePort();
+    let redis = await startRedis(port);
+    const svc = await startService({
+      extra: () => ({ redis: { url: `redis://127.0.0.1:${port}`, keyPrefix: `test:${randomUUID()}:` }, onboarding: { registration: { enabled: true } } }),
+    });
+    try {
+      assert.equal((await register(svc, NATIVE)).status, 201);
+      const exited = new Promise((r) => redis.once('exit', r));
+      redis.kill('SIGKILL');
+      await exited;
+      const down = await register(svc, NATIVE);
+      assert.equal(down.status, 503);
+      assert.deepEqual(down.body, { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable' });
+      redis = await startRedis(port);
+      let back = await register(svc, NATIVE);
+      for (let i = 0; i < 50 && back.status === 503; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        back = await register(svc, NATIVE);
+      }
+      assert.equal(back.status, 201, JSON.stringify(back.body));
+    } finally {
+      await svc.stop();
+      redis.kill('SIGKILL');
+    }
   });
 });
