@@ -29,6 +29,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { clientAuthenticatedResponses } from './provider/client_auth_responses.js';
 import { createMetrics, metricsRoutes, type Metrics } from './http/metrics.js';
 import { createManagementServer, listenManagement } from './http/management.js';
+import { routeTemplate } from './http/route_template.js';
 import { serverSpans } from './telemetry/spans.js';
 import { attachAuditWriter } from './audit/writer.js';
 import { attachSessionRecorder } from './sessions/recorder.js';
@@ -74,7 +75,8 @@ export interface Service {
 function discoveryExtensions(issuer: string, toolScopes: readonly string[]): Middleware {
   return async (ctx, next) => {
     await next();
-    if (ctx.status === 200 && ctx.method === 'GET' && (ctx.path === '/.well-known/openid-configuration' || ctx.path === '/.well-known/oauth-authorization-server')) {
+    const route = routeTemplate(ctx);
+    if (ctx.status === 200 && ctx.method === 'GET' && (route === '/.well-known/openid-configuration' || route === '/.well-known/oauth-authorization-server')) {
       ctx.body = {
         ...(ctx.body as object),
         // RFC 8414 §2 `scopes_supported`: the OpenID scopes (offline_access when refresh is on) and every tool scope.

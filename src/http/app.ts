@@ -7,7 +7,7 @@ import type { Middleware } from 'koa';
 import type { StoreHealth } from '../stores/types.js';
 import type { ExchangeDecisionEvent } from '../audit/events.js';
 import type { Metrics } from './metrics.js';
-import { markRoute, routeTemplate } from './route_template.js';
+import { markRoute, reachesProviderRoute, routeTemplate } from './route_template.js';
 import { HttpError, renderHttpError } from './errors.js';
 import { StoreUnavailable } from '../stores/errors.js';
 import { ServiceUnavailable } from '../provider/errors.js';
@@ -144,10 +144,10 @@ export function healthRoutes(deps: HealthDeps): Router {
 
 /** RFC 6749 §3.2: the token endpoint (and RFC 7662/7009 endpoints) take POST only: 405 with `Allow`, as JSON. */
 export function postOnly(paths: string[]): Middleware {
-  const set = new Set(paths);
   return async (ctx, next) => {
-    if (set.has(ctx.path) && ctx.method !== 'POST' && ctx.method !== 'OPTIONS') {
-      markRoute(ctx, ctx.path);
+    const path = ctx.method !== 'POST' && ctx.method !== 'OPTIONS' ? paths.find((p) => reachesProviderRoute(ctx.path, p)) : undefined;
+    if (path !== undefined) {
+      markRoute(ctx, path);
       renderHttpError(ctx, new HttpError(405, 'invalid_request', 'only POST is allowed', { headers: { Allow: 'POST' } }));
       return;
     }

@@ -6,6 +6,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { OnboardingConfig } from '../config/schema.js';
 import type { OnboardingStore } from '../stores/types.js';
 import { HttpError } from '../http/errors.js';
+import { reachesProviderRoute } from '../http/route_template.js';
 import { refusalOf } from './client_rules.js';
 
 /** oidc-provider's default route of the registration endpoint. */
@@ -30,7 +31,7 @@ const jsonBody = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb', encoding
 export function registrationGate({ config, store, onRefused = () => undefined }: RegistrationDeps): Middleware {
   const anyOrigin = config.corsOrigins.includes('*');
   return async function registration(ctx, next) {
-    if (ctx.path !== REGISTRATION_PATH || !config.enabled) return next();
+    if (!config.enabled || !reachesProviderRoute(ctx.path, REGISTRATION_PATH)) return next();
     const origin = ctx.get('Origin');
     // Fetch standard (CORS protocol): a browser client such as MCP Inspector may read the answer only when its origin is allowed.
     if (origin && (anyOrigin || config.corsOrigins.includes(origin))) {

@@ -130,7 +130,8 @@ export function upstreamLoginRoutes(d: UpstreamLoginDeps): Router {
 export function upstreamSessionLinks(store: UpstreamLoginStore, sessionTtlSeconds: number, endSession: (sessionUid: string) => Promise<unknown>): Middleware {
   return async (ctx, next) => {
     await next();
-    const uid = /^\/auth\/([\w-]{1,64})$/.exec(ctx.path)?.[1];
+    // As oidc-provider's router matches it: `/AUTH/<uid>` and a trailing slash reach the same resume route.
+    const uid = /^\/auth\/([\w-]{1,64})\/?$/i.exec(ctx.path)?.[1];
     if (!uid) return;
     const oidc = (ctx as unknown as { oidc?: { session?: { uid?: string; accountId?: string; exp?: number }; result?: { login?: { accountId?: string } } } }).oidc;
     const session = oidc?.session;

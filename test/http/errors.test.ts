@@ -77,12 +77,14 @@ describe('our routes answer through HttpError', () => {
   });
   after(() => svc.stop());
 
-  it('the token endpoint refuses GET: 405, Allow: POST, fixed body', async () => {
-    const res = await fetch(`${svc.url}/token`);
-    assert.equal(res.status, 405);
-    assert.equal(res.headers.get('allow'), 'POST');
-    assert.equal(res.headers.get('cache-control'), 'no-store');
-    assert.deepEqual(await res.json(), { error: 'invalid_request', error_description: 'only POST is allowed' });
+  it('the token endpoint refuses GET: 405, Allow: POST, fixed body (also spelt as oidc-provider routes it: any case, one trailing slash)', async () => {
+    for (const path of ['/token', '/TOKEN', '/token/', '/Token/Introspection/', '/token/REVOCATION']) {
+      const res = await fetch(`${svc.url}${path}`);
+      assert.equal(res.status, 405, path);
+      assert.equal(res.headers.get('allow'), 'POST');
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.deepEqual(await res.json(), { error: 'invalid_request', error_description: 'only POST is allowed' });
+    }
   });
 
   it('the revocation feed refuses a client that may not read it: 403 access_denied', async () => {

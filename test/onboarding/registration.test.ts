@@ -112,6 +112,33 @@ describe('dynamic client registration: enabled', () => {
   });
 });
 
+describe('dynamic client registration: the endpoint spelt another way', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startService({ extra: () => ({ onboarding: { registration: { enabled: true, perIpPerMinute: 4, maxClients: 10 } } }) });
+  });
+  after(() => svc?.stop());
+
+  it('/REG, /reg/ and /Reg reach oidc-provider\'s registration endpoint, so the gate applies to them too', async () => {
+    const register = (path: string, body: unknown) => fetch(`${svc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const path of ['/REG', '/reg/', '/Reg']) {
+      const res = await register(path, { ...NATIVE, grant_types: ['authorization_code', 'client_credentials'], token_endpoint_auth_method: 'client_secret_basic' });
+      assert.equal(res.status, 400, path);
+      assert.deepEqual(await res.json(), {
+        error: 'invalid_client_metadata',
+        error_description: 'registered clients may only use authorization_code and refresh_token, as none or private_key_jwt clients',
+      });
+    }
+    const created = await register('/REG/', NATIVE);
+    assert.equal(created.status, 201);
+    const client = (await created.json()) as Record<string, unknown>;
+    assert.match(String(client.client_id), /^dcr_[\w-]{22}$/);
+    assert.equal(client.token_endpoint_auth_method, 'none');
+    // Four requests from this IP in this window: the fifth, however spelt, is over perIpPerMinute.
+    assert.equal((await register('/rEg', NATIVE)).status, 429);
+  });
+});
+
 describe('dynamic client registration: store outage', () => {
   it('answers 503 temporarily_unavailable while Redis is down (fail closed), and registers again once it is back', async () => {
     const port = await freePort();

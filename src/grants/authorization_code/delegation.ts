@@ -11,6 +11,7 @@ import { revokedBecause, tokenDigest } from '../../sessions/revocation.js';
 import type { AdapterPayload, ExchangeStateStore } from '../../stores/types.js';
 import { StoreUnavailable } from '../../stores/errors.js';
 import { HttpError } from '../../http/errors.js';
+import { routeTemplate } from '../../http/route_template.js';
 import { ServerError, ServiceUnavailable } from '../../provider/errors.js';
 import { signDelegationToken, type Signer } from '../token_exchange/issue.js';
 import { DetailsRefused, grantAuthorizationDetails, type DetailsDeps } from '../token_exchange/details.js';
@@ -72,7 +73,8 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
   return async (ctx, next) => {
     await next();
-    if (ctx.method !== 'POST' || ctx.path !== '/token' || ctx.status !== 200) return;
+    // The route oidc-provider ran, not the path as spelt: `/TOKEN` and `/token/` reach its token endpoint too.
+    if (ctx.method !== 'POST' || routeTemplate(ctx) !== '/token' || ctx.status !== 200) return;
     const oidc = (ctx as unknown as Partial<KoaContextWithOIDC>).oidc;
     const grantType = str(oidc?.params?.grant_type);
     if (!oidc?.client || !grantType || !GRANTS.has(grantType)) return;

@@ -93,6 +93,21 @@ describe('authorization code with a tool server resource', () => {
     assert.deepEqual(alice.body, { error: 'invalid_grant', error_description: 'the user may not be delegated to this client' });
   });
 
+  it('the token endpoint spelt /TOKEN or /token/ (oidc-provider routes both there) gets the same delegation step', async () => {
+    for (const tokenPath of ['/TOKEN', '/token/', '/Token/']) {
+      const alice = await codeFlow(svc, { resource: BILLING, username: 'alice', scope: 'openid offline_access billing.refund_lookup', tokenPath });
+      assert.equal(alice.status, 400, tokenPath);
+      assert.deepEqual(alice.body, { error: 'invalid_grant', error_description: 'the user may not be delegated to this client' }, tokenPath);
+      const bob = await codeFlow(svc, { resource: CRM, username: 'bob', scope: 'openid offline_access crm.lookup_customer', tokenPath });
+      assert.equal(bob.status, 200, tokenPath);
+      assert.deepEqual(Object.keys(bob.body).sort(), ['access_token', 'expires_in', 'id_token', 'refresh_token', 'scope', 'token_type'], tokenPath);
+      assert.equal(decodeJwt(bob.body.access_token as string).aud, CRM, tokenPath);
+      const refreshed = await postForm(`${svc.url}${tokenPath}`, { grant_type: 'refresh_token', client_id: MCP, refresh_token: bob.body.refresh_token as string, resource: CRM });
+      assert.equal(refreshed.status, 200, tokenPath);
+      assert.equal(decodeJwt(refreshed.body.access_token as string).aud, CRM, tokenPath);
+    }
+  });
+
   it('no tool scope requested: the rule’s default set ∩ the consent, never everything', async () => {
     const res = await codeFlow(svc, { resource: CRM, scope: 'openid' });
     // Nothing consented for the tool server: no scope can be granted.

@@ -42,6 +42,8 @@ export interface CodeFlowOptions {
   resource?: string;
   tokenResource?: string | null;
   browser?: Browser;
+  /** The token endpoint's path as the client spells it (default `/token`). */
+  tokenPath?: string;
 }
 
 export type AuthResult = { redirect: URL; browser: Browser; verifier: string };
@@ -78,7 +80,7 @@ export async function codeFlow(svc: TestService, o: CodeFlowOptions = {}): Promi
   const code = redirect.searchParams.get('code');
   if (!code) throw new Error(`no code: ${redirect.href}`);
   const resource = o.tokenResource === null ? undefined : (o.tokenResource ?? o.resource);
-  const res = await postForm(`${svc.url}/token`, { grant_type: 'authorization_code', client_id: o.clientId ?? MCP, code, redirect_uri: REDIRECT, code_verifier: verifier, resource });
+  const res = await postForm(`${svc.url}${o.tokenPath ?? '/token'}`, { grant_type: 'authorization_code', client_id: o.clientId ?? MCP, code, redirect_uri: REDIRECT, code_verifier: verifier, resource });
   return { ...res, browser };
 }
 

@@ -84,10 +84,11 @@ describe('authorization_details in the token exchange (RFC 9396, SPEC §11)', ()
   const introspect = (token: string, asClient: string) => postForm(`${svc.url}/token/introspection/delegation`, { token }, { authorization: svc.basic(asClient) });
 
   it('discovery lists authorization_details_types_supported: ["mcp_tool"] (RFC 9396 §10)', async () => {
-    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+    // Also spelt as oidc-provider routes them (any case, one trailing slash): the same document.
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/.well-known/OAUTH-authorization-server/']) {
       const res = await fetch(`${svc.url}${path}`);
-      assert.equal(res.status, 200);
-      assert.deepEqual(((await res.json()) as Record<string, unknown>).authorization_details_types_supported, ['mcp_tool']);
+      assert.equal(res.status, 200, path);
+      assert.deepEqual(((await res.json()) as Record<string, unknown>).authorization_details_types_supported, ['mcp_tool'], path);
     }
   });
 
