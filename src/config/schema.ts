@@ -178,6 +178,15 @@ export const configSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(3000).describe('HTTP port (env `PORT`).'),
   issuer: uri.optional().describe('Issuer URL, the service root (env `ISSUER`; default `http://localhost:$PORT`).'),
   proxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers (behind a TLS-terminating proxy).'),
+  proxyHops: z
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .default(1)
+    .describe(
+      'With `proxy`: how many proxies you run in front of the service, each appending the address it saw to `X-Forwarded-For`. The client address (per-IP limits) is that many entries from the right; entries left of it are the client\'s own and never trusted (Koa `maxIpsCount`).',
+    ),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level (env `LOG_LEVEL`).'),
   shutdown: z
     .strictObject({

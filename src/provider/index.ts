@@ -38,11 +38,13 @@ export function beforeDestroy(Base: AdapterConstructor, hook: (model: string, id
 }
 
 export interface ProviderOptions extends ProviderDeps {
-  config: ProviderDeps['config'] & Pick<Config, 'proxy'>;
+  config: ProviderDeps['config'] & Pick<Config, 'proxy' | 'proxyHops'>;
 }
 
 export function createProvider(o: ProviderOptions): Provider {
   const provider = new Provider(o.config.issuer, providerConfiguration(o));
   provider.proxy = o.config.proxy;
+  // Koa takes the leftmost X-Forwarded-For entry unless told how many hops to trust: a client could pick its own address.
+  provider.maxIpsCount = o.config.proxyHops;
   return provider;
 }

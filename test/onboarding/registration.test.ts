@@ -139,6 +139,25 @@ describe('dynamic client registration: the endpoint spelt another way', () => {
   });
 });
 
+describe('dynamic client registration: behind a proxy', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startService({ extra: () => ({ proxy: true, onboarding: { registration: { enabled: true, perIpPerMinute: 2, maxClients: 50 } } }) });
+  });
+  after(() => svc?.stop());
+
+  it('counts per the address the proxy saw (the rightmost X-Forwarded-For entry), not one the client wrote in front of it', async () => {
+    const from = (xff: string) => register(svc, NATIVE, { 'x-forwarded-for': xff });
+    // The client writes its own first entry each time; the proxy appends the address it saw: 203.0.113.7.
+    assert.deepEqual(
+      [await from('10.9.1.1, 203.0.113.7'), await from('10.9.2.1, 203.0.113.7'), await from('10.9.3.1, 203.0.113.7')].map((r) => r.status),
+      [201, 201, 429],
+    );
+    // Another client behind the same proxy has its own budget.
+    assert.equal((await from('203.0.113.8')).status, 201);
+  });
+});
+
 describe('dynamic client registration: store outage', () => {
   it('answers 503 temporarily_unavailable while Redis is down (fail closed), and registers again once it is back', async () => {
     const port = await freePort();
