@@ -33,7 +33,10 @@ export interface DecisionEvent {
    * recovered by hashing guesses without the key.
    */
   arguments_hmac: string;
-  /** The arguments as received; only with `logArguments: true`. */
+  /**
+   * The arguments as received; only with `logArguments: true`. Nested as deep as the caller's body allows: past a few
+   * thousand levels JSON.stringify throws RangeError on them (`jsonLinesDecisionSink` writes any depth).
+   */
   arguments?: unknown;
 }
 
@@ -64,8 +67,22 @@ export interface InfoLogger {
  */
 export function jsonLinesDecisionSink(logger: InfoLogger): (event: DecisionEvent) => void {
   return (event) => {
-    logger.info(JSON.stringify(event));
+    logger.info(eventLine(event));
   };
+}
+
+// JSON.stringify recurses and throws RangeError a few thousand levels down. The raw arguments (`logArguments`) are the
+// one member a caller can nest that deep, so on that error they are written by `canonicalJson` (the same value, its
+// member names sorted) after the rest of the event, and the decision is still logged.
+function eventLine(event: DecisionEvent): string {
+  try {
+    return JSON.stringify(event);
+  } catch (err) {
+    if (!(err instanceof RangeError) || event.arguments === undefined) throw err;
+    const { arguments: args, ...rest } = event;
+    const head = JSON.stringify(rest);
+    return `${head === '{}' ? '{' : `${head.slice(0, -1)},`}"arguments":${canonicalJson(args)}}`;
+  }
 }
 
 // RFC 2104 §3: keys shorter than the hash output (32 bytes for SHA-256) are strongly discouraged.
@@ -84,14 +101,70 @@ export function argumentsDigester(key: string | Uint8Array): (args: unknown) => 
 /**
  * RFC 8785-style canonical JSON: member names sorted by UTF-16 code units, no whitespace, numbers and strings as
  * JSON.stringify writes them (which is what RFC 8785 §3.2.2 specifies). `undefined` members are dropped, as in JSON.
+ * The arguments are the caller's and JSON.parse builds any depth their body holds, so the walk keeps its own stack of
+ * open containers instead of recursing: any depth that fits in memory is written. A value inside itself (never one
+ * JSON.parse made) is a TypeError, as in JSON.stringify, rather than a walk without end.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
-  const record = value as Record<string, unknown>;
-  const members: string[] = [];
-  for (const name of Object.keys(record).sort()) {
-    if (record[name] !== undefined) members.push(`${JSON.stringify(name)}:${canonicalJson(record[name])}`);
+  let text = '';
+  const open: OpenContainer[] = [];
+  const enclosing = new Set<object>();
+  let item: unknown = value;
+  write: for (;;) {
+    if (item === null || typeof item !== 'object') {
+      text += JSON.stringify(item) ?? 'null';
+    } else {
+      if (enclosing.has(item)) throw new TypeError('canonicalJson: the value contains itself');
+      enclosing.add(item);
+      if (Array.isArray(item)) {
+        text += '[';
+        open.push({ container: item, names: undefined, length: item.length, next: 0, written: 0 });
+      } else {
+        const names = Object.keys(item).sort();
+        text += '{';
+        open.push({ container: item, names, length: names.length, next: 0, written: 0 });
+      }
+    }
+    // The next member to write, closing each container that has none left on the way out.
+    for (let top = open.at(-1); top !== undefined; top = open.at(-1)) {
+      if (top.names === undefined) {
+        const array = top.container as unknown[];
+        while (top.next < top.length) {
+          const index = top.next++;
+          if (index > 0) text += ',';
+          // A hole stays empty between its commas, as Array.prototype.map and join left it (JSON.parse makes none).
+          if (!(index in array)) continue;
+          item = array[index];
+          continue write;
+        }
+        text += ']';
+      } else {
+        const record = top.container as Record<string, unknown>;
+        while (top.next < top.length) {
+          const name = top.names[top.next++]!;
+          item = record[name];
+          if (item === undefined) continue;
+          text += `${top.written++ > 0 ? ',' : ''}${JSON.stringify(name)}:`;
+          continue write;
+        }
+        text += '}';
+      }
+      open.pop();
+      enclosing.delete(top.container);
+    }
+    return text;
   }
-  return `{${members.join(',')}}`;
+}
+
+/** An array or object `canonicalJson` is writing: its members in the order written, and how far it has got. */
+interface OpenContainer {
+  readonly container: object;
+  /** An object's member names, sorted; undefined for an array, whose members are its indexes. */
+  readonly names: string[] | undefined;
+  /** Elements or names, read once when the container is opened (as Array.prototype.map reads an array's length). */
+  readonly length: number;
+  /** The next index, or the next name's index in `names`. */
+  next: number;
+  /** An object's members written so far (its `undefined` members are dropped, so this may trail `next`). */
+  written: number;
 }

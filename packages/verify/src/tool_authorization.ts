@@ -161,21 +161,23 @@ function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: un
   const digest = options.argumentsKey === undefined ? undefined : argumentsDigester(options.argumentsKey);
   const report = (caller: Caller, tool: string, args: unknown, decision: Decision): void => {
     if (!options.onDecision || !digest) return;
-    const event: DecisionEvent = {
-      time: new Date().toISOString(),
-      sub: caller.sub,
-      sid: caller.sid,
-      actors: caller.actors,
-      client_id: caller.clientId,
-      jti: caller.jti,
-      tool,
-      decision: decision.allow ? 'allow' : 'deny',
-      reasons: decision.allow ? [] : [decision.reason],
-      ...(!decision.allow && decision.reason === 'insufficient_authorization_details' ? { violations: decision.violations } : {}),
-      arguments_hmac: digest(args),
-      ...(options.logArguments ? { arguments: args } : {}),
-    };
+    // The event is built inside the try too: the digest walks the caller's arguments, and nothing about the record
+    // (not even a value it cannot write, such as a BigInt from a custom body parser) may change or break the decision.
     try {
+      const event: DecisionEvent = {
+        time: new Date().toISOString(),
+        sub: caller.sub,
+        sid: caller.sid,
+        actors: caller.actors,
+        client_id: caller.clientId,
+        jti: caller.jti,
+        tool,
+        decision: decision.allow ? 'allow' : 'deny',
+        reasons: decision.allow ? [] : [decision.reason],
+        ...(!decision.allow && decision.reason === 'insufficient_authorization_details' ? { violations: decision.violations } : {}),
+        arguments_hmac: digest(args),
+        ...(options.logArguments ? { arguments: args } : {}),
+      };
       options.onDecision(event);
     } catch {
       // The hook is a side channel: its failure neither allows nor refuses anything.

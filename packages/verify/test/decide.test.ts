@@ -137,6 +137,32 @@ describe('decide: nested properties and arrays', () => {
   });
 });
 
+describe('decide: arguments of any depth', () => {
+  // JSON.parse builds any depth a body holds; every check goes only as deep as the limit it applies.
+  const deep = () => JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown[];
+  const limits = { amount: { maximum: 5000 }, lines: { items: { items: { const: [] } } }, mode: { enum: [[[1]], 'x'] }, tag: { const: [[1]] } };
+
+  it('arguments nested 100,000 deep are decided by the limits, like shallow ones', () => {
+    const t = token([entry(limits)]);
+    const good = { amount: 1, lines: [[[]]], mode: 'x', tag: [[1]] };
+    assert.deepEqual(decide(t, REFUND, { ...good, note: deep() }), { allow: true });
+    const refused: Array<[string, string, unknown]> = [
+      ['amount', 'type', 'number'],
+      ['lines', 'const', []],
+      ['mode', 'enum', [[[1]], 'x']],
+      ['tag', 'const', [[1]]],
+    ];
+    for (const [name, keyword, limit] of refused) {
+      const path = name === 'lines' ? '/lines/0/0' : `/${name}`;
+      const d = decide(t, REFUND, { ...good, [name]: deep() });
+      assert.ok(!d.allow && d.reason === 'insufficient_authorization_details', name);
+      assert.deepEqual(d.violations, [{ argument: name, path, keyword, limit }], name);
+    }
+    assert.deepEqual(decide(token([entry(limits)], ['billing.refund_lookup']), REFUND, { note: deep() }), { allow: false, reason: 'insufficient_scope', scopes: [REFUND] });
+    assert.deepEqual(decide(token([]), REFUND, deep()), { allow: true });
+  });
+});
+
 describe('decide: several entries', () => {
   it('entries naming the tool are alternatives; the refusal lists each one and its first violation', () => {
     const eur = entry({ currency: { const: 'EUR' }, amount: { maximum: 5000 } });

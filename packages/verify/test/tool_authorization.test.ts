@@ -128,6 +128,22 @@ async function message(res: Response): Promise<{ result?: { tools?: Array<{ name
 
 const call = (name: string, args: unknown) => ({ method: 'tools/call', params: { name, arguments: args } });
 
+/** A tools/call body whose arguments end in `note`, arrays nested DEPTH deep: written as text, since JSON.stringify cannot. */
+const DEPTH = 6000;
+const NOTE = `${'['.repeat(DEPTH)}${']'.repeat(DEPTH)}`;
+const deepCall = (name: string) => `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"${name}","arguments":{"customerId":"cus_1001","amount":3000,"note":${NOTE}}}}`;
+/** What the decision log digests for `deepCall`: the canonical arguments, names sorted. */
+const DEEP_CANONICAL = `{"amount":3000,"customerId":"cus_1001","note":${NOTE}}`;
+const hmac = (canonical: string) => createHmac('sha256', KEY).update(canonical).digest('base64url');
+
+async function rpcText(url: string, token: string, body: string) {
+  return fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body,
+  });
+}
+
 for (const kind of ['json', 'sse', 'koa'] as const) {
   describe(`tool authorization (${kind})`, () => {
     it('AD-04: a call within the limits reaches the tool', async () => {
@@ -183,6 +199,37 @@ for (const kind of ['json', 'sse', 'koa'] as const) {
       assert.equal(named.headers.get('www-authenticate'), `Bearer error="insufficient_scope", scope="${edge}", resource_metadata="${METADATA}"`);
     });
 
+    it('arguments nested 6,000 deep are decided like any others: allowed within scope and limits, logged with their digest', async () => {
+      const token = await tokenFor(`${REFUND} ${LOOKUP}`);
+      lines.length = 0;
+      const res = await rpcText(urls[kind], token, deepCall(REFUND));
+      assert.equal(res.status, 200);
+      // The tool's input schema keeps only the arguments it declares.
+      assert.deepEqual(JSON.parse((await message(res)).result!.content![0]!.text), { ran: REFUND, args: { amount: 3000, customerId: 'cus_1001' } });
+      assert.equal(lines.length, 1);
+      const logged = JSON.parse(lines[0]!) as Record<string, unknown>;
+      assert.deepEqual({ ...logged, time: undefined }, {
+        time: undefined, sub: 'user-1', sid: 'sess-1', actors: [{ sub: 'agent-a' }, { sub: 'agent-0' }], client_id: 'agent-a', jti: 'jti-1',
+        tool: REFUND, decision: 'allow', reasons: [], arguments_hmac: hmac(DEEP_CANONICAL),
+      });
+    });
+
+    it('arguments nested 6,000 deep for a tool outside the scopes → the same 403 insufficient_scope, and a deny line', async () => {
+      const token = await tokenFor(LOOKUP);
+      lines.length = 0;
+      const res = await rpcText(urls[kind], token, deepCall(REFUND));
+      assert.equal(res.status, 403);
+      assert.equal(res.headers.get('www-authenticate'), `Bearer error="insufficient_scope", scope="${REFUND}", resource_metadata="${METADATA}"`);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+      assert.deepEqual(await res.json(), { error: 'insufficient_scope', error_description: 'insufficient scope' });
+      assert.equal(lines.length, 1);
+      const logged = JSON.parse(lines[0]!) as Record<string, unknown>;
+      assert.deepEqual({ ...logged, time: undefined }, {
+        time: undefined, sub: 'user-1', sid: 'sess-1', actors: [{ sub: 'agent-a' }, { sub: 'agent-0' }], client_id: 'agent-a', jti: 'jti-1',
+        tool: REFUND, decision: 'deny', reasons: ['insufficient_scope'], arguments_hmac: hmac(DEEP_CANONICAL),
+      });
+    });
+
     it('entries for another location are ignored: the lookup tool is limited by scope only', async () => {
       const token = await tokenFor(`${REFUND} ${LOOKUP}`);
       const res = await rpc(urls[kind], token, call(LOOKUP, { customerId: 'cus_1002' }));
@@ -226,7 +273,6 @@ describe('decision hook', () => {
     await (await rpc(urls.json, token, { method: 'tools/list', params: {} })).text();
     assert.equal(lines.length, 2);
     const [allow, deny] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    const hmac = (canonical: string) => createHmac('sha256', KEY).update(canonical).digest('base64url');
     assert.match(String(allow!.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const common = { sub: 'user-1', sid: 'sess-1', actors: [{ sub: 'agent-a' }, { sub: 'agent-0' }], client_id: 'agent-a', jti: 'jti-1', tool: REFUND };
     assert.deepEqual({ ...allow, time: undefined }, {
