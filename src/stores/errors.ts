@@ -31,7 +31,7 @@ export function storeFailuresAsUnavailable<T extends object>(store: T): T {
   return wrapped as T;
 }
 
-function toUnavailable(err: unknown): never {
+export function toUnavailable(err: unknown): never {
   // A TypeError is a caller's malformed argument (e.g. normalizeRevocation) or a bug, never an outage.
   throw err instanceof StoreUnavailable || err instanceof TypeError ? err : new StoreUnavailable(err);
 }

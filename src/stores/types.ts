@@ -239,6 +239,12 @@ export interface StoreHealth {
 export interface Stores {
   kind: 'redis' | 'memory';
   adapterFor(model: string): OidcAdapter;
+  /**
+   * The uids of an account's unexpired provider sessions (oidc-provider's Session records, indexed when stored), so a
+   * subject revocation ends every session of the user, also one that never exchanged a token. A session destroyed
+   * since may still be listed: look each one up.
+   */
+  providerSessionsOf(accountId: string): Promise<string[]>;
   exchange: ExchangeStateStore;
   sessions: SessionRegistry;
   audit: AuditLog;

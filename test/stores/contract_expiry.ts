@@ -22,8 +22,9 @@ export function expiryContract(context: ContractContext): void {
         const consumedCode = id();
         await adapter('AuthorizationCode').upsert(consumedCode, { jti: consumedCode, kind: 'AuthorizationCode' }, 1);
         await adapter('AuthorizationCode').consume(consumedCode); // consuming must not make it immortal
-        const [sessionId, uid] = [id(), id()];
-        await adapter('Session').upsert(sessionId, { jti: sessionId, uid, kind: 'Session' }, 1);
+        const [sessionId, uid, account, longSessionId, longUid] = [id(), id(), `user-${id()}`, id(), id()];
+        await adapter('Session').upsert(sessionId, { jti: sessionId, uid, kind: 'Session', accountId: account }, 1);
+        await adapter('Session').upsert(longSessionId, { jti: longSessionId, uid: longUid, kind: 'Session', accountId: account }, 60);
         const [deviceCode, userCode] = [id(), id()];
         await adapter('DeviceCode').upsert(deviceCode, { jti: deviceCode, userCode, kind: 'DeviceCode' }, 1);
 
@@ -70,6 +71,7 @@ export function expiryContract(context: ContractContext): void {
         assert.equal(await adapter('AccessToken').find(shortToken), undefined);
         assert.equal(await adapter('AuthorizationCode').find(consumedCode), undefined);
         assert.equal(await adapter('Session').findByUid(uid), undefined);
+        assert.deepEqual(await stores.providerSessionsOf(account), [longUid]);
         assert.equal(await adapter('Session').find(sessionId), undefined);
         assert.equal(await adapter('DeviceCode').findByUserCode(userCode), undefined);
         assert.equal(await adapter('AccessToken').find(short1), undefined);

@@ -74,6 +74,20 @@ export function oidcAdapterContract(harness: HarnessRef): void {
       assert.equal(await adapter('Session').findByUid(id()), undefined);
     });
 
+    it("lists an account's provider sessions: every Session stored for it, an anonymous one and other accounts' not", async () => {
+      const [account, other] = [`user-${id()}`, `user-${id()}`];
+      const sessions = [[id(), id(), account], [id(), id(), account], [id(), id(), other], [id(), id(), undefined]] as const;
+      for (const [sessionId, uid, accountId] of sessions) {
+        await adapter('Session').upsert(sessionId, { jti: sessionId, uid, kind: 'Session', ...(accountId ? { accountId } : {}) }, 60);
+      }
+      // Saved again (oidc-provider saves a session on every use): listed once.
+      await adapter('Session').upsert(sessions[0][0], { jti: sessions[0][0], uid: sessions[0][1], kind: 'Session', accountId: account }, 120);
+      const stores = harness().stores;
+      assert.deepEqual((await stores.providerSessionsOf(account)).sort(), [sessions[0][1], sessions[1][1]].sort());
+      assert.deepEqual(await stores.providerSessionsOf(other), [sessions[2][1]]);
+      assert.deepEqual(await stores.providerSessionsOf(`user-${id()}`), []);
+    });
+
     it('finds a DeviceCode by user code', async () => {
       const [deviceCode, userCode] = [id(), `UC-${id()}`];
       const payload = { jti: deviceCode, kind: 'DeviceCode', userCode, clientId: 'tv', params: { scope: 'openid' } };

@@ -3,7 +3,7 @@ import { storeLimits } from '../limits.js';
 import type { OidcAdapter, StoreLimits, Stores } from '../types.js';
 import { MemoryAuditLog } from './audit_log.js';
 import { MemoryExchangeStateStore } from './exchange_state_store.js';
-import { MemoryOidcAdapter } from './oidc_adapter.js';
+import { MemoryOidcAdapter, accountSessionUids } from './oidc_adapter.js';
 import { MemoryRevocationFeed } from './revocation_feed.js';
 import { MemorySessionRegistry } from './session_registry.js';
 import { MemoryState } from './state.js';
@@ -50,6 +50,7 @@ export function createMemoryStores(options: MemoryStoresOptions = {}): Stores {
       if (!adapter) adapters.set(model, (adapter = new MemoryOidcAdapter(state, model)));
       return adapter;
     },
+    providerSessionsOf: async (accountId) => accountSessionUids(state, accountId),
     exchange: new MemoryExchangeStateStore(state, dpopReplay),
     sessions,
     audit: new MemoryAuditLog(limits, now),

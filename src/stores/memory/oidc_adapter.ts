@@ -28,7 +28,15 @@ export class MemoryOidcAdapter implements OidcAdapter {
       members.add(key);
       grants.set(payload.grantId, members, Math.max(expiresAt, grants.expiresAt(payload.grantId) ?? 0));
     }
-    if (this.#model === UID_INDEXED_MODEL && payload.uid) uids.set(payload.uid, id, expiresAt);
+    if (this.#model === UID_INDEXED_MODEL && payload.uid) {
+      uids.set(payload.uid, id, expiresAt);
+      if (typeof payload.accountId === 'string' && payload.accountId !== '') {
+        const { accountSessions, now } = this.#state;
+        const entries = new Map([...(accountSessions.get(payload.accountId) ?? [])].filter(([, at]) => at > now()));
+        entries.set(payload.uid, Math.max(expiresAt, entries.get(payload.uid) ?? 0));
+        accountSessions.set(payload.accountId, entries, Math.max(...entries.values()));
+      }
+    }
     if (payload.userCode) userCodes.set(payload.userCode, id, expiresAt);
   }
 
@@ -67,4 +75,10 @@ export class MemoryOidcAdapter implements OidcAdapter {
   #key(id: string): string {
     return recordKey(this.#model, id);
   }
+}
+
+/** The uids of an account's provider sessions that have not expired (as the Redis adapter's index). */
+export function accountSessionUids(state: MemoryState, accountId: string): string[] {
+  const now = state.now();
+  return [...(state.accountSessions.get(accountId) ?? [])].filter(([, at]) => at > now).map(([uid]) => uid);
 }

@@ -22,6 +22,8 @@ export class MemoryState {
   readonly grants: ExpiringMap<Set<string>>;
   /** Session uid → Session id. */
   readonly uids: ExpiringMap<string>;
+  /** accountId → its Session uids with their expiry (epoch ms, Infinity for never); lives as long as the longest. */
+  readonly accountSessions: ExpiringMap<Map<string, number>>;
   /** user code → DeviceCode id. */
   readonly userCodes: ExpiringMap<string>;
   /** `${kind}:${value}` → revocation marker. */
@@ -34,12 +36,13 @@ export class MemoryState {
     this.records = new ExpiringMap(now);
     this.grants = new ExpiringMap(now);
     this.uids = new ExpiringMap(now);
+    this.accountSessions = new ExpiringMap(now);
     this.userCodes = new ExpiringMap(now);
     this.markers = new ExpiringMap(now);
     this.revocationEvents = new MemoryRevocationEvents(now, revocationEventsMax);
   }
 
   sweep(): void {
-    for (const map of [this.records, this.grants, this.uids, this.userCodes, this.markers]) map.sweep();
+    for (const map of [this.records, this.grants, this.uids, this.accountSessions, this.userCodes, this.markers]) map.sweep();
   }
 }

@@ -5,9 +5,9 @@ import type { OidcAdapter, StoreLimits, Stores } from '../types.js';
 import { RedisAuditLog } from './audit_log.js';
 import { closeRedis, isCluster } from './client.js';
 import { RedisExchangeStateStore, type RevocationDurability } from './exchange_state_store.js';
-import { storeFailuresAsUnavailable } from '../errors.js';
+import { storeFailuresAsUnavailable, toUnavailable } from '../errors.js';
 import { redisHealth } from './health.js';
-import { RedisOidcAdapter } from './oidc_adapter.js';
+import { RedisOidcAdapter, accountSessionUids } from './oidc_adapter.js';
 import { RedisRevocationFeed } from './revocation_feed.js';
 import { withScripts } from './scripts.js';
 import { RedisSessionRegistry } from './session_registry.js';
@@ -53,6 +53,7 @@ export function createRedisStores(redis: Redis, options: RedisStoresOptions): St
       if (!adapter) adapters.set(model, (adapter = new RedisOidcAdapter(scripted, prefix, model, cluster)));
       return adapter;
     },
+    providerSessionsOf: (accountId) => accountSessionUids(scripted, prefix, cluster, accountId).catch(toUnavailable),
     // Every Redis failure on the exchange path is a StoreUnavailable: the exchange answers 503 for it, 500 for a bug.
     exchange: storeFailuresAsUnavailable(new RedisExchangeStateStore(scripted, prefix, options.revocationEventsMax, cluster, options.revocationDurability)),
     sessions: new RedisSessionRegistry(scripted, prefix, limits, cluster),

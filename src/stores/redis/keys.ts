@@ -9,6 +9,8 @@ import type { RevocationKind } from '../types.js';
  *   uid (the exchange's read script follows it)}, expiring with the record
  * - `${prefix}oidc:grant:${grantId}` set of record keys issued under that grant, expiring with its longest member
  * - `${prefix}oidc:uid:${uid}`       Session id for a session uid
+ * - `${prefix}oidc:account:${accountId}` zset of the account's Session uids by expiry (epoch ms; `inf`: never), so a
+ *   subject revocation finds every provider session of the user, not only those the session registry recorded
  * - `${prefix}oidc:userCode:${code}` DeviceCode id for a user code
  * - `${prefix}rev:${kind}:${value}`  JSON RevocationRecord, expiring at its `expiresAt`
  * - `${prefix}rev:index`             zset `${kind}:${value}` by expiresAt, for the feed snapshot (pruned on revoke)
@@ -27,6 +29,7 @@ export const redisKeys = {
   record: (prefix: string, model: string, id: string) => `${prefix}oidc:${model}:${id}`,
   grant: (prefix: string, grantId: string) => `${prefix}oidc:grant:${grantId}`,
   uid: (prefix: string, uid: string) => `${prefix}oidc:uid:${uid}`,
+  accountSessions: (prefix: string, accountId: string) => `${prefix}oidc:account:${accountId}`,
   userCode: (prefix: string, userCode: string) => `${prefix}oidc:userCode:${userCode}`,
   /** What the read-opaque-subject script prepends to `${kind}:${value}`. */
   revocationPrefix: (prefix: string) => `${prefix}rev:`,
@@ -75,6 +78,7 @@ export const clusterKeys: typeof redisKeys & { revocationRecords: (prefix: strin
   record: (prefix, model, id) => `${prefix}oidc:${model}:${hashTag(id)}`,
   grant: (prefix, grantId) => `${prefix}oidc:grant:${hashTag(grantId)}`,
   uid: (prefix, uid) => `${prefix}oidc:uid:${hashTag(uid)}`,
+  accountSessions: (prefix, accountId) => `${prefix}oidc:account:${hashTag(accountId)}`,
   userCode: (prefix, userCode) => `${prefix}oidc:userCode:${hashTag(userCode)}`,
   revocationPrefix: () => {
     throw new Error('no revocation key prefix on a Redis Cluster: scripts declare every key');

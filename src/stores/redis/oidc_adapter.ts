@@ -53,6 +53,12 @@ export class RedisOidcAdapter implements OidcAdapter {
     if (this.#model === UID_INDEXED_MODEL && payload.uid) {
       const uidKey = this.#keys.uid(this.#prefix, payload.uid);
       indexes.push((m) => this.#setIndex(m, uidKey, id, ttl));
+      if (typeof payload.accountId === 'string' && payload.accountId !== '') {
+        const accountKey = this.#keys.accountSessions(this.#prefix, payload.accountId);
+        const uid = payload.uid;
+        const now = Date.now();
+        indexes.push((m) => (m as unknown as Pick<ScriptedRedis, 'dtsIndexAccountSession'>).dtsIndexAccountSession(accountKey, uid, ttl === undefined ? '' : now + ttl, now));
+      }
     }
     if (payload.userCode) {
       const userCodeKey = this.#keys.userCode(this.#prefix, payload.userCode);
@@ -128,4 +134,13 @@ export class RedisOidcAdapter implements OidcAdapter {
 function throwFirstError(results: Array<[Error | null, unknown]> | null): void {
   if (results === null) throw new Error('Redis MULTI was aborted');
   for (const [error] of results) if (error) throw error;
+}
+
+/**
+ * The uids of an account's provider sessions that have not expired (oidc-provider's Session records, indexed at
+ * upsert). A session destroyed since may still be listed: callers look each one up.
+ */
+export async function accountSessionUids(redis: ScriptedRedis, prefix: string, cluster: boolean, accountId: string): Promise<string[]> {
+  const key = (cluster ? clusterKeys : redisKeys).accountSessions(prefix, accountId);
+  return redis.zrangebyscore(key, `(${Date.now()}`, '+inf');
 }

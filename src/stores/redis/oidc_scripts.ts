@@ -1,4 +1,4 @@
-// Lua for the oidc-provider adapter: the three operations that must not be split into separate commands.
+// Lua for the oidc-provider adapter: the four operations that must not be split into separate commands.
 
 /** KEYS[1] record hash; ARGV[1] epoch seconds. HSET keeps the key's TTL; a missing record is not recreated. */
 export const consumeLua = `
@@ -31,6 +31,28 @@ elseif existed == 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 else
   redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
+end
+return 1
+`;
+
+/**
+ * KEYS[1] an account's session index (zset uid -> expiry in epoch ms); ARGV[1] Session uid; ARGV[2] its expiry (epoch
+ * ms), or '' for a session that never expires; ARGV[3] now (epoch ms). Prunes expired entries, then adds or lengthens
+ * this one; the key lives as long as its longest entry (a never-expiring one: no expiry), as the grant set does.
+ */
+export const indexAccountSessionLua = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local existed = redis.call('EXISTS', KEYS[1])
+if ARGV[2] == '' then
+  redis.call('ZADD', KEYS[1], 'inf', ARGV[1])
+  redis.call('PERSIST', KEYS[1])
+  return 1
+end
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+if existed == 0 then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+else
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
 end
 return 1
 `;

@@ -7,7 +7,7 @@
 // one slot (keys.ts); the cross-slot steps run from the client.
 // Redis 7.0 or newer is required (EXPIRE NX/GT, SET EXAT, XINFO STREAM's entries-added, EXPIRETIME, ZADD GT).
 import type { Redis } from 'ioredis';
-import { consumeLua, indexGrantLua, revokeGrantLua } from './oidc_scripts.js';
+import { consumeLua, indexAccountSessionLua, indexGrantLua, revokeGrantLua } from './oidc_scripts.js';
 import { readOpaqueSubjectLua, readOpaqueTokenLua, revocationSnapshotClusterLua, revocationSnapshotLua, revokeFeedLua, revokeLua, revokeMarkerLua } from './revocation_scripts.js';
 import { indexTouchClusterLua, recordIssuedLua, recordSessionClusterLua } from './session_scripts.js';
 import { addClientLua } from './onboarding_store.js';
@@ -18,6 +18,7 @@ export interface ScriptedRedis extends Redis {
   dtsConsume(recordKey: string, consumedAt: number): Promise<number>;
   dtsRevokeGrant(grantKey: string): Promise<number>;
   dtsIndexGrant(grantKey: string, member: string, ttlMs: number | ''): Promise<number>;
+  dtsIndexAccountSession(indexKey: string, uid: string, expiresAtMs: number | '', nowMs: number): Promise<number>;
   dtsReadOpaqueSubject(tokenKey: string, ...args: string[]): Promise<Array<string | null>>;
   /** 2 keys (token, events) then 2 args (uid and Session prefixes); or 3 keys (+ a DPoP replay key) and 3 args (+ its ttl). */
   dtsReadOpaqueToken(...numKeysKeysArgs: [2, string, string, string, string] | [3, string, string, string, string, string, number]): Promise<Array<string | number | null>>;
@@ -38,6 +39,7 @@ const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
   dtsConsume: { lua: consumeLua, numberOfKeys: 1 },
   dtsRevokeGrant: { lua: revokeGrantLua, numberOfKeys: 1 },
   dtsIndexGrant: { lua: indexGrantLua, numberOfKeys: 1 },
+  dtsIndexAccountSession: { lua: indexAccountSessionLua, numberOfKeys: 1 },
   dtsReadOpaqueSubject: { lua: readOpaqueSubjectLua, numberOfKeys: 1 },
   // The key count is the call's first argument: 3 when a DPoP proof's replay key is claimed in the same script.
   dtsReadOpaqueToken: { lua: readOpaqueTokenLua },
