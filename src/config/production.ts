@@ -3,7 +3,7 @@ import type { Config } from './schema.js';
 
 export type DevelopmentDefault = Config['production']['allowDevelopmentDefaults'][number];
 
-const DEVELOPMENT_DEFAULTS: readonly DevelopmentDefault[] = ['demoLogin', 'generatedSecrets', 'httpIssuer'];
+const DEVELOPMENT_DEFAULTS: readonly DevelopmentDefault[] = ['demoLogin', 'generatedSecrets', 'generatedKeys', 'httpIssuer'];
 // Loopback issuers are reachable only from the host itself, so plain http there exposes nothing on the network.
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -49,4 +49,17 @@ export function productionRefusal(config: Config, env: NodeJS.ProcessEnv): strin
     `Fix them, or acknowledge with production.allowDevelopmentDefaults: [${refused.map((d) => d.kind).join(', ')}] ` +
     `(env ALLOW_DEVELOPMENT_DEFAULTS=${refused.map((d) => d.kind).join(',')})`
   );
+}
+
+/**
+ * Whether this start may generate signing keys when the key file is missing: always in development; in production
+ * only when acknowledged (`generatedKeys`). Replicas that each generate their own keys publish different JWKS, and a
+ * restart without the key file would invalidate every token issued before it.
+ */
+export function mayGenerateKeys(config: Config, env: NodeJS.ProcessEnv): { allowed: boolean; refusal: string } {
+  return {
+    allowed: !isProduction(env) || acknowledged(config, env).values.has('generatedKeys'),
+    refusal:
+      'NODE_ENV=production does not generate signing keys: create the file with `dts keys generate` (or mount it), or acknowledge with production.allowDevelopmentDefaults: [generatedKeys] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys)',
+  };
 }

@@ -391,10 +391,10 @@ export const configSchema = z.strictObject({
   production: z
     .strictObject({
       allowDevelopmentDefaults: z
-        .array(z.enum(['demoLogin', 'generatedSecrets', 'httpIssuer']))
+        .array(z.enum(['demoLogin', 'generatedSecrets', 'generatedKeys', 'httpIssuer']))
         .default([])
         .describe(
-          'With `NODE_ENV=production` the service refuses to start (exit 2) while `demoLogin.enabled` is true (`demoLogin`), a secret has `generate: true` (`generatedSecrets`; `cookieSecret` has it by default), or the issuer is not https and not a loopback host (`httpIssuer`). List here the ones you mean to run with (env `ALLOW_DEVELOPMENT_DEFAULTS`, comma-separated, wins).',
+          'With `NODE_ENV=production` the service refuses to start (exit 2) while `demoLogin.enabled` is true (`demoLogin`), a secret has `generate: true` (`generatedSecrets`; `cookieSecret` has it by default), the signing key file is missing (`generatedKeys`: it would be generated, and replicas that each generate their own publish different keys), or the issuer is not https and not a loopback host (`httpIssuer`). List here the ones you mean to run with (env `ALLOW_DEVELOPMENT_DEFAULTS`, comma-separated, wins).',
         ),
     })
     .prefault({})

@@ -22,6 +22,12 @@ export interface LoadKeysOptions extends KeyFileOptions {
   alg: SigningAlg;
   /** Longest token lifetime; only rotation uses it, accepted here so one options object serves both. */
   maxTokenLifetimeSeconds?: number;
+  /**
+   * Create the file when it does not exist (default true). False refuses instead, with `refusal` appended to the
+   * error: a production start must not sign with keys no other replica and no earlier token knows.
+   */
+  create?: boolean;
+  refusal?: string;
 }
 
 export interface LoadedKeys {
@@ -105,6 +111,7 @@ export async function loadOrCreateKeys(options: LoadKeysOptions): Promise<Loaded
     keys = await readKeys(file, onWarning);
   } catch (err) {
     if (!(err instanceof KeyStoreError && err.code === 'KEYS_NOT_FOUND')) throw err;
+    if (options.create === false) throw new KeyStoreError('KEYS_NOT_FOUND', `${err.message}${options.refusal ? `; ${options.refusal}` : ''}`, { file, cause: err });
     const fresh = await freshKeys(alg, now);
     try {
       await writeKeyFileAtomic(file, serializeKeyFile(fresh), { overwrite: false });

@@ -76,8 +76,19 @@ describe('NODE_ENV=production: the process refuses development defaults (exit 2,
     await refused(
       t,
       safe(),
-      'NODE_ENV=production: unknown development default demo-login in allowDevelopmentDefaults (known: demoLogin, generatedSecrets, httpIssuer)',
+      'NODE_ENV=production: unknown development default demo-login in allowDevelopmentDefaults (known: demoLogin, generatedSecrets, generatedKeys, httpIssuer)',
       { ALLOW_DEVELOPMENT_DEFAULTS: 'demo-login' },
+    );
+  });
+
+  it('a missing signing key file: not generated (replicas would each sign with their own keys)', async (t) => {
+    await refused(
+      t,
+      { ...safe(), keys: { file: 'keys/missing.json' } },
+      'key file keys/missing.json does not exist; NODE_ENV=production does not generate signing keys: create the file with ' +
+        '`dts keys generate` (or mount it), or acknowledge with production.allowDevelopmentDefaults: [generatedKeys] ' +
+        '(env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys)',
+      { COOKIE_SECRET: 'c'.repeat(32), AGENT_SECRET: 'a'.repeat(32), ISSUER: 'https://sts.example' },
     );
   });
 
@@ -92,7 +103,7 @@ describe('NODE_ENV=production: the process refuses development defaults (exit 2,
       demoLogin: { enabled: true },
       cookieSecret: { file: 'keys/secrets/cookie', generate: true },
       clients: [{ client_id: 'agent', client_secret: { file: 'keys/secrets/agent', generate: true }, grant_types: [EXCHANGE] }],
-      production: { allowDevelopmentDefaults: ['demoLogin', 'generatedSecrets'] },
+      production: { allowDevelopmentDefaults: ['demoLogin', 'generatedSecrets', 'generatedKeys'] },
     };
     const child = startService(dir, { CONFIG_FILE: writeConfig(dir, config), NODE_ENV: 'production', REDIS_URL });
     const redis = new Redis(REDIS_URL, { lazyConnect: true });
@@ -137,7 +148,7 @@ describe('productionRefusal through loadConfig', () => {
     };
     const env = compose.services.sts!.environment!;
     assert.equal(env.NODE_ENV, 'production');
-    assert.equal(env.ALLOW_DEVELOPMENT_DEFAULTS, 'demoLogin,generatedSecrets');
+    assert.equal(env.ALLOW_DEVELOPMENT_DEFAULTS, 'demoLogin,generatedSecrets,generatedKeys');
     const { config } = loadConfig({ ...env, CONFIG_FILE: new URL('../../config/default.yaml', import.meta.url).pathname });
     assert.equal(config.demoLogin.enabled, true);
     assert.equal(config.issuer, 'http://localhost:3000');
