@@ -24,7 +24,7 @@ import { createDpopNonces } from './dpop/nonces.js';
 import { createDpopProofChecker } from './dpop/proof.js';
 import { interactionRoutes } from './provider/interactions.js';
 import { errorRenderer, healthRoutes, mount, postOnly, requestLog } from './http/app.js';
-import { closeServer, createLifecycle, type DrainTimings } from './http/shutdown.js';
+import { closeServer, createLifecycle, keepAliveBeyondBalancers, type DrainTimings } from './http/shutdown.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clientAuthenticatedResponses } from './provider/client_auth_responses.js';
 import { createMetrics, metricsRoutes, type Metrics } from './http/metrics.js';
@@ -390,7 +390,7 @@ export async function createService(config: Config, { logger, env = process.env,
     },
     async listen(port, host) {
       const s = await new Promise<Server>((resolve, reject) => {
-        const s = provider.listen(port, host, () => resolve(s));
+        const s = keepAliveBeyondBalancers(provider.listen(port, host, () => resolve(s)));
         s.once('error', reject);
         server = s;
       });

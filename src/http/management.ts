@@ -5,6 +5,7 @@ import Koa from 'koa';
 import type Router from '@koa/router';
 import type { Logger } from 'pino';
 import { errorRenderer, requestLog } from './app.js';
+import { keepAliveBeyondBalancers } from './shutdown.js';
 import type { Metrics } from './metrics.js';
 
 export interface ManagementDeps {
@@ -24,7 +25,7 @@ export function createManagementServer({ logger, metrics, routers }: ManagementD
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
-  return createServer(app.callback());
+  return keepAliveBeyondBalancers(createServer(app.callback()));
 }
 
 /** Starts listening; rejects with the listen error (EADDRINUSE, EACCES) so start-up fails with one clear line. */

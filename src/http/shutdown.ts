@@ -51,3 +51,16 @@ export async function closeServer(server: Server, gracePeriodMs: number): Promis
     clearInterval(idleSweep);
   }
 }
+
+/**
+ * Keep idle keep-alive connections longer than the load balancers in front do (AWS ALB: 60 s by default; Node's own
+ * default is 5 s): a balancer that reuses a connection the server has just closed answers 502. Headers must arrive
+ * within a little more than that (Node requires headersTimeout above keepAliveTimeout to avoid a race).
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+export function keepAliveBeyondBalancers(server: Server): Server {
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+  return server;
+}

@@ -138,6 +138,8 @@ describe('management.port', () => {
     for (const base of [svc.url, management]) {
       const health = await fetch(`${base}/healthz`);
       assert.equal(health.status, 200);
+      // Idle keep-alive connections outlive a load balancer's (60 s on AWS ALB), so it never reuses one just closed.
+      assert.equal(health.headers.get('keep-alive'), 'timeout=65', base);
       assert.deepEqual(await health.json(), { status: 'ok' });
       const ready = await fetch(`${base}/readyz`);
       assert.equal(ready.status, 200);
