@@ -357,9 +357,12 @@ export const configSchema = z.strictObject({
           allowedHosts: z
             .array(z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i))
             .default([])
-            .describe('Document hosts (`host` or `host:port`, as in the URL) fetched even when they resolve to a private or loopback address (internal deployments, tests). Unlisted hosts are fetched only from public addresses (SSRF guard), or not at all with `onlyAllowedHosts`.'),
+            .describe('Document hosts (`host` for the default port 443, `host:port` for that port) fetched even when they resolve to a private or loopback address (internal deployments, tests). Unlisted hosts are fetched only from public addresses (SSRF guard), or not at all with `onlyAllowedHosts`.'),
           onlyAllowedHosts: z.boolean().default(false).describe('Refuse, without fetching, every document host not in `allowedHosts`.'),
-          deniedHosts: z.array(z.string().min(1)).default([]).describe('Document hosts (`host` or `host:port`) never fetched; wins over `allowedHosts`.'),
+          deniedHosts: z
+            .array(z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i))
+            .default([])
+            .describe('Document hosts never fetched, whatever `allowedHosts` says: `host` on every port, `host:port` on that port only.'),
           maxDocumentBytes: z.number().int().min(256).max(65536).default(5120).describe('Largest accepted document (bytes); a larger one is refused while it is read.'),
           fetchTimeoutMs: z.number().int().min(100).max(2500).default(2500).describe('Time limit of one document fetch (oidc-provider never waits longer than 2500 ms).'),
           cacheSeconds: z

@@ -21,14 +21,37 @@ export interface CimdDeps {
   onRefused?: (clientId: string, reason: string) => void;
 }
 
-/**
- * A host as the lists compare it: lowercase, without the trailing dot of a fully qualified name (`example.com.` is
- * `example.com` to DNS, so a deny-listed host cannot be reached by adding one), `:port` kept.
- */
+/** The per-host fetch rate's key: the URL's host without the trailing dot of a fully qualified name, `:port` kept. */
 const hostKey = (host: string) => host.toLowerCase().replace(/\.(?=(:\d+)?$)/, '');
 
-/** A list entry names `host` (default port) or `host:port`, as the URL's authority writes it. */
-const listed = (list: string[], url: URL) => list.some((h) => hostKey(h) === hostKey(url.host));
+/** A list entry: a hostname as the URL parser writes it (lowercase, punycode, canonical IP) and the port it names, if any. */
+interface HostEntry {
+  hostname: string;
+  port?: string;
+}
+
+/** `example.com.` is `example.com` to DNS: the lists compare hostnames without it, so a denied host cannot be reached by adding one. */
+const bareHostname = (hostname: string) => hostname.replace(/\.$/, '');
+/** The port a document URL is fetched from (`client_id` URLs are https; the URL parser drops a default port). */
+const portOf = (url: URL) => url.port || (url.protocol === 'http:' ? '80' : '443');
+
+/** Parses `host` or `host:port` once, at boot; anything else is a configuration error, not an entry that never matches. */
+function hostEntry(entry: string, list: string): HostEntry {
+  const url = URL.parse(`https://${entry}`);
+  if (!url || url.username || url.password || url.pathname !== '/' || url.search || url.hash || !/^[^/?#@\s]+$/.test(entry)) {
+    throw new TypeError(`onboarding.clientIdMetadataDocument.${list}: not a host or host:port: ${JSON.stringify(entry)}`);
+  }
+  const hostname = bareHostname(url.hostname);
+  // An explicit `:443` is dropped by the parser as the default port; it still names that port.
+  return /:\d+$/.test(entry) ? { hostname, port: url.port || '443' } : { hostname };
+}
+
+/**
+ * An allowed entry names `host` at the default port or `host:port` (the allow-list lifts the SSRF guard, so no more than
+ * it names); a denied entry without a port denies every port of the host, since `deniedHosts` wins over everything.
+ */
+const allowedBy = (entries: HostEntry[], url: URL) => entries.some((e) => e.hostname === bareHostname(url.hostname) && (e.port ?? '443') === portOf(url));
+const deniedBy = (entries: HostEntry[], url: URL) => entries.some((e) => e.hostname === bareHostname(url.hostname) && (e.port === undefined || e.port === portOf(url)));
 
 /** Reads a body up to `limit` bytes; one byte more fails the fetch (draft-02 §4: the server may limit the size). */
 async function readLimited(chunks: AsyncIterable<Uint8Array>, limit: number): Promise<Buffer> {
@@ -51,6 +74,8 @@ export interface CimdHooks {
 
 export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDeps): CimdHooks {
   const ca = config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined;
+  const allowed = config.allowedHosts.map((h) => hostEntry(h, 'allowedHosts'));
+  const denied = config.deniedHosts.map((h) => hostEntry(h, 'deniedHosts'));
   // Document URLs allowFetch has just let through: only those fetches get the document rules.
   const documents = new Set<string>();
 
@@ -80,8 +105,8 @@ export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDe
         return false;
       };
       // draft-02 §6.5 (SSRF): the server should restrict which documents it fetches; the operator's deny list wins.
-      if (listed(config.deniedHosts, url)) return refuse('host_denied');
-      if (config.onlyAllowedHosts && !listed(config.allowedHosts, url)) return refuse('host_not_allowed');
+      if (deniedBy(denied, url)) return refuse('host_denied');
+      if (config.onlyAllowedHosts && !allowedBy(allowed, url)) return refuse('host_not_allowed');
       const { count } = await store.hit(`cimd:${hostKey(url.host)}`, 60);
       if (count > config.fetchesPerMinutePerHost) return refuse('fetch_rate_limited');
       documents.add(clientId);
@@ -98,7 +123,7 @@ export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDe
       const url = new URL(href);
       const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(config.fetchTimeoutMs)]);
       let response: Response;
-      if (listed(config.allowedHosts, url)) {
+      if (allowedBy(allowed, url)) {
         response = await fetchListed(url, { signal });
       } else {
         // Unlisted: oidc-provider's dispatcher refuses special-use (private, loopback, link-local) addresses.

@@ -5,6 +5,7 @@ import { TOKEN_EXCHANGE_GRANT } from '../grants/token_exchange/params.js';
 import { CIMD_DRAFT, type CimdHooks } from '../onboarding/cimd.js';
 import { reservedClientId } from '../onboarding/registration.js';
 import type { UpstreamAccount } from '../stores/types.js';
+import { clientIdentityAssured } from './consent.js';
 
 /** Scopes of tokens for the service's own APIs (client_credentials, resource `${issuer}/admin`). */
 export const ADMIN_SCOPES = ['admin', 'revocation'];
@@ -68,15 +69,28 @@ export function findAccountIn(users: DemoUser[], upstreamAccounts?: ProviderDeps
 }
 
 /**
- * oidc-provider's interaction policy, with one more login check: a session whose account can no longer be found (an
+ * oidc-provider's interaction policy, with two more checks. Login: a session whose account can no longer be found (an
  * upstream account record that is gone) logs in again, where oidc-provider would otherwise fail the request (500).
+ * Consent: a public client the operator did not configure, redirecting where its identity cannot be assured (loopback,
+ * private-use scheme, plain http: consent.ts `clientIdentityAssured`), always reaches the consent page, even when this
+ * session's grant already covers the request; the page then ignores the remembered consent too. Configured clients
+ * are the operator's own: their consent stays automatic (interactions.ts).
  */
-export function interactionPolicyWithAccountCheck(): interactionPolicy.Prompt[] {
+export function interactionPolicyWithChecks(configuredClients: ReadonlySet<string>): interactionPolicy.Prompt[] {
+  const { Check } = interactionPolicy;
   const policy = interactionPolicy.base();
   policy.get('login')!.checks.add(
-    new interactionPolicy.Check('account_not_found', 'End-User authentication is required', 'login_required', (ctx) =>
-      Boolean(ctx.oidc.session?.accountId) && ctx.oidc.account === undefined ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+    new Check('account_not_found', 'End-User authentication is required', 'login_required', (ctx) =>
+      Boolean(ctx.oidc.session?.accountId) && ctx.oidc.account === undefined ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
+  );
+  // RFC 8252 §8.6: "the authorization server SHOULD NOT process authorization requests automatically without user consent or interaction, except when the identity of the client can be assured".
+  policy.get('consent')!.checks.add(
+    new Check('client_identity_not_assured', 'the client requires End-User consent on every authorization', 'consent_required', (ctx) => {
+      const { client, params, result } = ctx.oidc;
+      if (!client || configuredClients.has(client.clientId) || result?.consent) return Check.NO_NEED_TO_PROMPT;
+      return clientIdentityAssured(client.clientAuthMethod, String(params?.redirect_uri ?? '')) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
   );
   return policy;
 }
@@ -120,7 +134,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     responseTypes: ['code'],
     pkce: { required: () => true },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithAccountCheck() },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithChecks(new Set(config.clients.map((c) => c.client_id))) },
     // RFC 8414 §2 dpop_signing_alg_values_supported: the same list the exchange grant's proof check accepts.
     enabledJWA: { dPoPSigningAlgValues: deps.dpop.algorithms as never },
     features: {

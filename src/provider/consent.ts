@@ -50,6 +50,25 @@ export function clientIdHost(clientId: string): string {
   return 'registered by the operator';
 }
 
+const isLoopbackHost = (hostname: string) => {
+  const h = hostname.toLowerCase().replace(/\.$/, '');
+  return h === 'localhost' || h.endsWith('.localhost') || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h);
+};
+
+/**
+ * Whether a redirect delivers the code only to the client that owns `client_id`. A public client
+ * (`token_endpoint_auth_method: none`) proves nothing at the token endpoint, so only its redirect can: a claimed https URI
+ * on a real host can (RFC 8252 §8.6: "Measures such as claimed "https" scheme redirects MAY be accepted by authorization
+ * servers as identity proof"); a loopback redirect (any port, RFC 8252 §7.3), a private-use scheme (§7.1) or plain http
+ * cannot, since any program on the user's computer may listen there or claim the scheme. A confidential or
+ * private_key_jwt client proves itself when it redeems the code, so the code is of no use to anyone else.
+ */
+export function clientIdentityAssured(tokenEndpointAuthMethod: string | undefined, redirectUri: string): boolean {
+  if (tokenEndpointAuthMethod !== 'none') return true;
+  const uri = URL.parse(redirectUri);
+  return uri !== null && uri.protocol === 'https:' && !isLoopbackHost(uri.hostname);
+}
+
 /** Every registered redirect URI is on this computer: any local program could pose as the client. */
 export const onlyLoopbackRedirects = (redirectUris: readonly string[]) =>
   redirectUris.length > 0 && redirectUris.every((u) => LOOPBACK.has(URL.parse(u)?.hostname ?? ''));
@@ -143,28 +162,34 @@ export class Consent {
     return createHmac('sha256', this.#d.csrfKey).update(`consent\0${uid}\0${accountId}`).digest('base64url');
   }
 
-  /** GET /interaction/:uid at the consent prompt: remembered (and not forced) → finish at once; else the page. */
+  /**
+   * GET /interaction/:uid at the consent prompt: remembered (not forced, and the client's identity assured by its
+   * redirect) → finish at once; else the page.
+   */
   async show(ctx: Context, details: Details): Promise<void> {
     const request = this.requestOf(details);
+    const client = await this.#d.provider.Client.find(request.clientId);
+    if (!client) throw new HttpError(400, 'invalid_request', 'unknown client');
+    const redirectUri = String(details.params.redirect_uri ?? '');
     // OpenID Connect Core §3.1.2.1 prompt=consent: "The Authorization Server SHOULD prompt the End-User for consent".
     const forced = words(details.params.prompt).includes('consent');
-    if (!forced && (await this.#remembered(request))) {
+    // RFC 8252 §8.6: "the request SHOULD be processed as if no previous request had been approved" unless the client's identity can be proven.
+    const assured = clientIdentityAssured(client.clientAuthMethod, redirectUri);
+    if (!forced && assured && (await this.#remembered(request))) {
       await this.#finish(ctx, details, request, 'remembered');
       return;
     }
-    const client = await this.#d.provider.Client.find(request.clientId);
-    if (!client) throw new HttpError(400, 'invalid_request', 'unknown client');
     const redirectUris = (client.redirectUris ?? []) as string[];
     ctx.type = 'html';
     // The page is never framed (clickjacking) and loads nothing from anywhere.
     ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Content-Security-Policy', consentPolicy(String(details.params.redirect_uri ?? '')));
+    ctx.set('Content-Security-Policy', consentPolicy(redirectUri));
     ctx.body = consentPage({
       uid: details.uid,
       csrf: this.csrfToken(details.uid, request.accountId),
       clientName: String(client.clientName ?? request.clientId),
       clientId: request.clientId,
-      redirectUri: String(details.params.redirect_uri ?? ''),
+      redirectUri,
       onlyLoopback: onlyLoopbackRedirects(redirectUris),
       request,
     });

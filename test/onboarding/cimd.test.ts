@@ -7,6 +7,9 @@ import { startService, EXCHANGE, type TestService } from '../helpers/service.js'
 import { postForm } from '../helpers/http.js';
 import { startDocServer, type DocServer } from '../../tools/https_docs.js';
 import { approveAuthorization } from '../../tools/mcp_oauth_client.js';
+import { cimdHooks } from '../../src/onboarding/cimd.js';
+import { MemoryOnboardingStore } from '../../src/stores/memory/onboarding_store.js';
+import type { OnboardingConfig } from '../../src/config/schema.js';
 
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
@@ -206,5 +209,48 @@ describe('client_id metadata documents: the per-host fetch limit', () => {
     }
     assert.deepEqual(statuses, [303, 303, 400]);
     assert.deepEqual([1, 2, 3].map((n) => docs.hits(`/limit-${n}.json`)), [1, 1, 0]);
+  });
+});
+
+describe('client_id metadata documents: host list entries (cimdHooks)', () => {
+  const hooks = (o: Partial<OnboardingConfig['clientIdMetadataDocument']>) =>
+    cimdHooks({
+      config: { enabled: true, allowedHosts: [], onlyAllowedHosts: false, deniedHosts: [], maxDocumentBytes: 5120, fetchTimeoutMs: 2500, cacheSeconds: { min: 300, max: 86400 }, fetchesPerMinutePerHost: 100, ...o },
+      store: new MemoryOnboardingStore(),
+    });
+  const verdicts = async (h: ReturnType<typeof hooks>, urls: string[]) => Object.fromEntries(await Promise.all(urls.map(async (u) => [u, await h.allowFetch(undefined, u)] as const)));
+
+  it('a denied host without a port is denied on every port; with a port, on that port only (an explicit :443 included)', async () => {
+    const h = hooks({ deniedHosts: ['evil.example', 'bad.example:8443', 'worse.example:443', 'xn--bcher-kva.example'] });
+    assert.deepEqual(
+      await verdicts(h, [
+        'https://evil.example/c.json', 'https://EVIL.example./c.json', 'https://evil.example:443/c.json', 'https://evil.example:8443/c.json', 'https://evil.example.:8443/c.json',
+        'https://bad.example:8443/c.json', 'https://bad.example/c.json', 'https://bad.example:9443/c.json',
+        'https://worse.example/c.json', 'https://worse.example:8443/c.json',
+        'https://bücher.example:4443/c.json', 'https://sub.evil.example/c.json',
+      ]),
+      {
+        'https://evil.example/c.json': false, 'https://EVIL.example./c.json': false, 'https://evil.example:443/c.json': false, 'https://evil.example:8443/c.json': false, 'https://evil.example.:8443/c.json': false,
+        'https://bad.example:8443/c.json': false, 'https://bad.example/c.json': true, 'https://bad.example:9443/c.json': true,
+        'https://worse.example/c.json': false, 'https://worse.example:8443/c.json': true,
+        'https://bücher.example:4443/c.json': false, 'https://sub.evil.example/c.json': true,
+      },
+    );
+  });
+
+  it('deniedHosts wins over allowedHosts on any port; an allowed host without a port is the default port only', async () => {
+    const h = hooks({ onlyAllowedHosts: true, allowedHosts: ['docs.example', 'docs.example:8443', 'internal.example:443'], deniedHosts: ['docs.example'] });
+    assert.deepEqual(await verdicts(h, ['https://docs.example/c.json', 'https://docs.example:8443/c.json']), { 'https://docs.example/c.json': false, 'https://docs.example:8443/c.json': false });
+    const allowOnly = hooks({ onlyAllowedHosts: true, allowedHosts: ['docs.example', 'internal.example:443', '[::1]:8443'] });
+    assert.deepEqual(
+      await verdicts(allowOnly, ['https://docs.example/c.json', 'https://docs.example:8443/c.json', 'https://internal.example/c.json', 'https://[::1]:8443/c.json', 'https://[::1]/c.json']),
+      { 'https://docs.example/c.json': true, 'https://docs.example:8443/c.json': false, 'https://internal.example/c.json': true, 'https://[::1]:8443/c.json': true, 'https://[::1]/c.json': false },
+    );
+  });
+
+  it('an entry that is not a host or host:port fails at boot instead of never matching', () => {
+    for (const entry of ['evil.example/path', 'user@evil.example', 'https://evil.example', 'evil.example:99999', ' evil.example', '']) {
+      assert.throws(() => hooks({ deniedHosts: [entry] }), { name: 'TypeError', message: `onboarding.clientIdMetadataDocument.deniedHosts: not a host or host:port: ${JSON.stringify(entry)}` }, entry);
+    }
   });
 });

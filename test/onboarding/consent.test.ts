@@ -1,20 +1,22 @@
 // The consent page for onboarded clients (SPEC §13, issue 12 item 5): what it shows (exact host strings, the localhost
-// warning), remembered consent per (user, client, resource) across sessions, prompt=consent, deny → access_denied with
-// iss (RFC 9207), the CSRF binding, and the admin API listing and revoking consents and onboarded clients.
+// warning), remembered consent per (user, client, resource) across sessions, prompt=consent, the page on every
+// authorization for public clients whose redirect cannot assure their identity (RFC 8252 §8.6), deny → access_denied
+// with iss (RFC 9207), the CSRF binding, and the admin API listing and revoking consents and onboarded clients.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { decodeJwt } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { startService, CRM, BILLING, type TestService } from '../helpers/service.js';
 import { Browser } from '../helpers/browser.js';
 import { postForm } from '../helpers/http.js';
 import { startDocServer, type DocServer } from '../../tools/https_docs.js';
 import { adminToken, call, introspectDelegation } from '../admin/helpers.js';
 import { main } from '../../src/admin/cli.js';
-import { consentPolicy } from '../../src/provider/consent.js';
+import { clientIdentityAssured, consentPolicy } from '../../src/provider/consent.js';
 
 const NATIVE_REDIRECT = 'http://127.0.0.1:61234/callback';
 const WEB_REDIRECT = 'https://app.example/callback';
+const PRIVATE_USE_REDIRECT = 'com.example.app:/oauth2redirect';
 
 interface Step {
   browser: Browser;
@@ -33,6 +35,8 @@ describe('consent for onboarded clients', () => {
   let admin: string;
   let cimdId: string;
   let webCimdId: string;
+  let appCimdId: string;
+  let keyedCimdId: string;
 
   before(async () => {
     docs = await startDocServer();
@@ -51,6 +55,11 @@ describe('consent for onboarded clients', () => {
     docs.set('/native.json', { client_id: cimdId, client_name: 'Native <Tool> & "Co"', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', application_type: 'native', grant_types: ['authorization_code', 'refresh_token'] });
     webCimdId = `${docs.origin}/web.json`;
     docs.set('/web.json', { client_id: webCimdId, client_name: 'Web client', redirect_uris: [WEB_REDIRECT], token_endpoint_auth_method: 'none', application_type: 'web', grant_types: ['authorization_code', 'refresh_token'] });
+    appCimdId = `${docs.origin}/app.json`;
+    docs.set('/app.json', { client_id: appCimdId, client_name: 'Native app', redirect_uris: [PRIVATE_USE_REDIRECT], token_endpoint_auth_method: 'none', application_type: 'native', grant_types: ['authorization_code', 'refresh_token'] });
+    keyedCimdId = `${docs.origin}/keyed.json`;
+    const jwk = await exportJWK((await generateKeyPair('ES256')).publicKey);
+    docs.set('/keyed.json', { client_id: keyedCimdId, client_name: 'Keyed native', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...jwk, alg: 'ES256', use: 'sig' }] }, application_type: 'native', grant_types: ['authorization_code', 'refresh_token'] });
     admin = await adminToken(svc);
   });
   after(async () => {
@@ -90,7 +99,9 @@ describe('consent for onboarded clients', () => {
         assert.equal(res.headers.get('cache-control'), 'no-store');
         assert.equal(res.headers.get('x-frame-options'), 'DENY');
         // CSP form-action holds the answer's redirects too (a browser blocked them when only 'self' was allowed).
-        assert.equal(res.headers.get('content-security-policy'), `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${new URL(redirectUri).origin}; frame-ancestors 'none'`);
+        const uri = new URL(redirectUri);
+        const target: string = /^https?:$/.test(uri.protocol) ? uri.origin : uri.protocol;
+        assert.equal(res.headers.get('content-security-policy'), `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${target}; frame-ancestors 'none'`);
         if (o.decision === null) return step;
         const post = await browser.fetch(step.form.action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: o.csrf ?? step.form.csrf, decision: o.decision ?? 'allow' }) });
         if (post.status !== 303 && post.status !== 302) throw Object.assign(new Error(`consent answered ${post.status}`), { status: post.status, body: await post.text() });
@@ -156,31 +167,100 @@ describe('consent for onboarded clients', () => {
     });
   });
 
-  it('allow → a delegation token; remembered per (user, client, resource) in a new session: the same or fewer scopes skip the page, more or prompt=consent show it', async () => {
-    const first = await run({ clientId: cimdId, username: 'bob' });
+  it('allow → a delegation token; remembered per (user, client, resource), in the same browser and in a new session: the same or fewer scopes skip the page, more or prompt=consent show it', async () => {
+    // A public client whose https redirect assures its identity (RFC 8252 §8.6).
+    const first = await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, username: 'bob' });
     assert.ok(first.page);
-    const token = await redeem(cimdId, first);
+    const token = await redeem(webCimdId, first, WEB_REDIRECT);
     assert.equal(token.status, 200);
     const claims = decodeJwt(token.body.access_token as string);
     assert.equal(claims.sub, 'user-bob');
-    assert.deepEqual(claims.act, { sub: cimdId });
+    assert.deepEqual(claims.act, { sub: webCimdId });
     assert.equal(claims.scope, 'crm.lookup_customer');
 
+    // The same browser (the session's provider grant covers the request): no page.
+    const same = await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, browser: first.browser });
+    assert.equal(same.page, undefined);
+    assert.ok(same.redirect!.searchParams.get('code'));
     // A new browser: a new login session, no provider grant; the remembered consent skips the page.
-    const again = await run({ clientId: cimdId, username: 'bob', redirectUri: 'http://127.0.0.1:40001/callback' });
+    const again = await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, username: 'bob' });
     assert.equal(again.page, undefined);
     assert.ok(again.redirect!.searchParams.get('code'));
-    const subset = await run({ clientId: cimdId, username: 'bob', scope: 'openid crm.lookup_customer' });
+    const subset = await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, username: 'bob', scope: 'openid crm.lookup_customer' });
     assert.equal(subset.page, undefined);
     // More than consented to: the page, for what is asked.
-    const more = await run({ clientId: cimdId, username: 'bob', scope: 'openid crm.lookup_customer crm.export_customers', decision: null });
+    const more = await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, username: 'bob', scope: 'openid crm.lookup_customer crm.export_customers', decision: null });
     assert.ok(more.page);
     // prompt=consent forces the page even for what was consented.
-    const forced = await run({ clientId: cimdId, username: 'bob', prompt: 'consent', decision: null });
+    const forced = await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, username: 'bob', prompt: 'consent', decision: null });
     assert.ok(forced.page);
     // Another tool server is another consent; another user has none.
-    assert.ok((await run({ clientId: cimdId, username: 'bob', resource: BILLING, scope: 'openid billing.refund_lookup', decision: null })).page);
-    assert.ok((await run({ clientId: cimdId, username: 'alice', decision: null })).page);
+    assert.ok((await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, username: 'bob', resource: BILLING, scope: 'openid billing.refund_lookup', decision: null })).page);
+    assert.ok((await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, username: 'alice', decision: null })).page);
+  });
+
+  it('RFC 8252 §8.6: a public client whose redirect cannot assure its identity (https on a real host only) is never approved automatically', () => {
+    for (const uri of ['http://127.0.0.1:61234/callback', 'http://[::1]:8080/cb', 'http://localhost/callback', 'http://LOCALHOST.:9/cb', 'https://localhost:8443/cb', 'https://127.0.0.2/cb', 'https://app.localhost/cb', 'com.example.app:/oauth2redirect', 'cursor://anysphere.cursor-retrieval/oauth/callback', 'http://app.example/cb', '', 'not a uri']) {
+      assert.equal(clientIdentityAssured('none', uri), false, uri);
+    }
+    assert.equal(clientIdentityAssured('none', WEB_REDIRECT), true);
+    // A client that authenticates at the token endpoint proves itself when it redeems the code.
+    for (const method of ['private_key_jwt', 'client_secret_basic']) assert.equal(clientIdentityAssured(method, 'http://127.0.0.1:61234/callback'), true);
+  });
+
+  it('a public native client on loopback: after Allow, another program on another port, in the same browser or a new session, gets the page, not a code', async () => {
+    const first = await run({ clientId: cimdId, username: 'bob' });
+    assert.ok(first.page);
+    assert.equal((await redeem(cimdId, first)).status, 200);
+
+    // Same browser, same client_id, another loopback port: neither the session's grant nor the remembered consent decides.
+    const other = 'http://127.0.0.1:40001/callback';
+    const shown = await run({ clientId: cimdId, redirectUri: other, browser: first.browser, decision: null });
+    assert.ok(shown.page, 'the consent page, not a code');
+    assert.equal(shown.redirect, undefined);
+    assert.match(shown.page!, /<dd class="redirect-host">127\.0\.0\.1:40001<\/dd>/);
+    assert.match(shown.page!, /class="warning"/);
+    // The user allows: a code, for that redirect.
+    const allowed = await run({ clientId: cimdId, redirectUri: other, browser: first.browser });
+    assert.ok(allowed.page);
+    assert.ok(allowed.redirect!.searchParams.get('code'));
+    assert.equal((await redeem(cimdId, allowed, other)).status, 200);
+    // A new session asking for fewer scopes than remembered: the page again.
+    assert.ok((await run({ clientId: cimdId, redirectUri: other, username: 'bob', scope: 'openid crm.lookup_customer', decision: null })).page);
+  });
+
+  it('a public web client registered with a loopback redirect (as MCP Inspector does): the page in the same browser; prompt=none → consent_required', async () => {
+    const redirectUri = 'http://localhost:6274/oauth/callback';
+    const reg = await fetch(`${svc.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'Loopback web app', redirect_uris: [redirectUri], grant_types: ['authorization_code', 'refresh_token'] }) });
+    assert.equal(reg.status, 201);
+    const { client_id } = (await reg.json()) as { client_id: string };
+    const first = await run({ clientId: client_id, redirectUri, username: 'bob' });
+    assert.ok(first.page);
+    assert.ok(first.redirect!.searchParams.get('code'));
+    // oidc-provider's session grant covers the request, but the policy's consent check still asks for the page.
+    const again = await run({ clientId: client_id, redirectUri, browser: first.browser, decision: null });
+    assert.ok(again.page);
+    const silent = await run({ clientId: client_id, redirectUri, browser: first.browser, prompt: 'none' });
+    assert.deepEqual(Object.fromEntries(silent.redirect!.searchParams), { error: 'consent_required', error_description: 'the client requires End-User consent on every authorization', state: 'st-1', iss: svc.url });
+  });
+
+  it('a public native client on a private-use scheme: the page on every authorization', async () => {
+    const first = await run({ clientId: appCimdId, redirectUri: PRIVATE_USE_REDIRECT, username: 'bob' });
+    assert.ok(first.page);
+    assert.equal((await redeem(appCimdId, first, PRIVATE_USE_REDIRECT)).status, 200);
+    assert.ok((await run({ clientId: appCimdId, redirectUri: PRIVATE_USE_REDIRECT, browser: first.browser, decision: null })).page);
+    assert.ok((await run({ clientId: appCimdId, redirectUri: PRIVATE_USE_REDIRECT, username: 'bob', decision: null })).page);
+  });
+
+  it('a private_key_jwt native client on loopback keeps its remembered consent (it proves itself at the token endpoint)', async () => {
+    const first = await run({ clientId: keyedCimdId, username: 'bob' });
+    assert.ok(first.page);
+    const same = await run({ clientId: keyedCimdId, redirectUri: 'http://127.0.0.1:40002/callback', browser: first.browser });
+    assert.equal(same.page, undefined);
+    assert.ok(same.redirect!.searchParams.get('code'));
+    const again = await run({ clientId: keyedCimdId, username: 'bob' });
+    assert.equal(again.page, undefined);
+    assert.ok(again.redirect!.searchParams.get('code'));
   });
 
   it('admin: lists consents, revokes one (its grants and delegation tokens end, the page returns); lists and deletes onboarded clients', async () => {
@@ -219,14 +299,14 @@ describe('consent for onboarded clients', () => {
     const clients = await call(svc, 'GET', '/admin/clients', { token: admin });
     assert.equal(clients.status, 200);
     const rows = clients.body.items as Array<Record<string, unknown>>;
-    const dcr = rows.find((r) => r.kind === 'dcr')!;
+    const dcr = rows.find((r) => r.kind === 'dcr' && r.client_name === 'Registered app')!;
     assert.equal(dcr.client_name, 'Registered app');
     assert.deepEqual(dcr.redirect_uris, [WEB_REDIRECT]);
     assert.deepEqual(rows.find((r) => r.client_id === cimdId), { client_id: cimdId, kind: 'cimd', host: docs.host, consents: 1 });
 
     // The CLI over the same API: `dts admin consents` and `dts admin clients`.
     const out: string[] = [];
-    const cli = (...args: string[]) => main(['admin', ...args, '--url', svc.url, '--client-secret', svc.secrets['admin-cli']!], { out: (s) => out.push(s), err: (s) => out.push(s), env: {} });
+    const cli = (...args: string[]) => main(['admin', ...args, '--url', svc.url], { out: (s) => out.push(s), err: (s) => out.push(s), env: { DTS_CLIENT_SECRET: svc.secrets['admin-cli']! } });
     assert.equal(await cli('consents', '--client-id', cimdId, '--json'), 0);
     assert.deepEqual((JSON.parse(out.pop()!) as { items: Array<{ sub: string }> }).items.map((c) => c.sub), ['user-bob']);
     assert.equal(await cli('clients'), 0);
@@ -234,9 +314,9 @@ describe('consent for onboarded clients', () => {
     assert.match(table.split('\n')[0]!, /^CLIENT +KIND +NAME \/ HOST +EXPIRES \/ CONSENTS$/);
     assert.ok(table.includes(`${cimdId}`) && table.includes('Registered app'));
 
-    // Deleting the CIMD client: its tokens are revoked, its consents removed.
+    // Deleting the CIMD client: its tokens are revoked, its consents removed (a loopback client: the page every time).
     const again2 = await run({ clientId: cimdId, username: 'bob' });
-    assert.equal(again2.page, undefined);
+    assert.ok(again2.page);
     const live = await redeem(cimdId, again2);
     assert.equal((await introspectDelegation(svc, live.body.access_token as string)).body.active, true);
     const del = await call(svc, 'POST', `/admin/clients/${encodeURIComponent(cimdId)}/delete`, { token: admin, json: { reason: 'compromised' } });

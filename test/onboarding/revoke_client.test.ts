@@ -59,7 +59,7 @@ describe('revoke-client for onboarded clients', () => {
   async function dts(...args: string[]): Promise<{ code: number; out: string; err: string }> {
     let out = '';
     let err = '';
-    const code = await main(['admin', ...args, '--url', svc.url, '--client-secret', svc.secrets['admin-cli']!], { out: (s) => (out += s), err: (s) => (err += s), env: {} });
+    const code = await main(['admin', ...args, '--url', svc.url], { out: (s) => (out += s), err: (s) => (err += s), env: { DTS_CLIENT_SECRET: svc.secrets['admin-cli']! } });
     return { code, out, err };
   }
 
