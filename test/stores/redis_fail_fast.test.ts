@@ -56,7 +56,7 @@ describe('redis stores fail fast', () => {
   it('createStores fails at startup with a clear Error when Redis is unreachable', async () => {
     const ms = await elapsed(() =>
       assert.rejects(createStores({ redisUrl: 'redis://user:secret@127.0.0.1:6399', keyPrefix: 'test:' }), (error: Error) => {
-        assert.match(error.message, /^cannot connect to Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:6399/);
+        assert.match(error.message, /^cannot connect to Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:6399\/?: Connection is closed\. \(connect ECONNREFUSED 127\.0\.0\.1:6399\)$/);
         assert.doesNotMatch(error.message, /secret/);
         return true;
       }),

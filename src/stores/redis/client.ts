@@ -120,14 +120,24 @@ export function isCluster(redis: Redis): boolean {
 
 /** Connects, or fails with an Error that names the (password-free) URL, closing the client so nothing keeps retrying. */
 export async function connectRedis(redis: Redis, url: string): Promise<void> {
+  // ioredis rejects connect() with "Connection is closed." whatever happened; the client's last 'error' event says why
+  // (ECONNREFUSED, WRONGPASS, NOAUTH, a TLS failure). Its message never holds the password.
+  let lastError: Error | undefined;
+  const remember = (err: Error) => {
+    lastError = err;
+  };
+  redis.on('error', remember);
   try {
     await redis.connect();
   } catch (cause) {
     redis.disconnect();
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const reason = lastError && lastError.message && lastError.message !== message ? `${message} (${lastError.message})` : message;
     // A cluster's `url` is its comma-separated seeds.
     const where = url.split(',').map(redactUrl).join(',');
     throw new Error(`cannot connect to Redis${isCluster(redis) ? ' Cluster' : ''} at ${where}: ${reason}`, { cause });
+  } finally {
+    redis.off('error', remember);
   }
 }
 
