@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `dts` command (`dts admin …`, `dts keys …`, `dts --version`). In a development checkout (tsx installed) it runs
+// The `dts` command (`dts admin …`, `dts keys …`, `dts gateway …`, `dts --version`). In a development checkout (tsx installed) it runs
 // the TypeScript sources, so a change is never run stale; an installed package or the container image runs dist/.
 import { createRequire } from 'node:module';
 

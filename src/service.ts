@@ -365,10 +365,10 @@ export async function createService(config: Config, { logger, env = process.env,
           find: async (clientId) => (await clientAdapter().find(clientId)) as Record<string, unknown> | undefined,
           destroy: (clientId) => clientAdapter().destroy(clientId),
         },
-        endGrant: async (grantId, by, reason) => {
+        endGrant: async (grantId, by, reason, requestId) => {
           await revocation.endGrant(grantId);
           // Also when the grant has already expired: its delegation tokens carry the root digest.
-          await revocation.revokeDerivedFrom(grantRoot(grantId), by, reason);
+          await revocation.revokeDerivedFrom(grantRoot(grantId), by, reason, requestId);
         },
         revocation,
         configuredClients,

@@ -1,9 +1,9 @@
 // `dts admin ...`: the operator's command line over the admin API (bin/dts.js registers tsx, then calls main()).
 // Exit code 0 on success, 1 on any failure with one line on stderr: `error: <error> - <description>`.
 import { existsSync, readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { AdminApiError, AdminClient, type RevokeKind, type RevokeResult } from './client.js';
-import { keyValues, list, table, text, time, tree } from './format.js';
+import { cut, keyValues, list, table, text, time, tree } from './format.js';
 import type { DelegationNode } from './tree.js';
 import { VERSION } from '../version.js';
 
@@ -12,6 +12,7 @@ export const DEFAULTS = { url: 'http://localhost:3000', clientId: 'admin-cli', s
 interface ConnectionFlags {
   url?: string;
   clientId?: string;
+  /** Refused when given: a secret on the command line is visible to every user of the host (ps, /proc). */
   clientSecret?: string;
   clientSecretFile?: string;
   json?: boolean;
@@ -21,32 +22,61 @@ export interface CliIo {
   out: (s: string) => void;
   err: (s: string) => void;
   env: NodeJS.ProcessEnv;
+  /** All of standard input (for `--client-secret-file -`); process.stdin when absent. */
+  stdin?: () => Promise<string>;
 }
+
+async function readProcessStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text;
+}
+
+/** What `since` accepts (admin/schemas.ts), for the help. */
+export const SINCE_HELP = 'only events at or after: epoch milliseconds, a date-time YYYY-MM-DDThh:mm:ss[.sss] with Z or ±hh:mm, or a date YYYY-MM-DD (its UTC midnight)';
 
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
-/** Secret from, in order: --client-secret, --client-secret-file, DTS_CLIENT_SECRET, DTS_CLIENT_SECRET_FILE, keys/secrets/admin-cli. */
-function resolveSecret(flags: ConnectionFlags, env: NodeJS.ProcessEnv): string {
-  if (flags.clientSecret) return flags.clientSecret;
-  const file = flags.clientSecretFile ?? (env.DTS_CLIENT_SECRET ? undefined : env.DTS_CLIENT_SECRET_FILE);
-  if (file) {
+const SECRET_SOURCES = 'DTS_CLIENT_SECRET, DTS_CLIENT_SECRET_FILE or --client-secret-file <path> (- for standard input)';
+
+/**
+ * Secret from, in order: --client-secret-file, DTS_CLIENT_SECRET, DTS_CLIENT_SECRET_FILE, keys/secrets/admin-cli; `-`
+ * as the file is standard input. A failure names the setting, never its value: a secret pasted where the path goes
+ * would otherwise be printed.
+ */
+async function resolveSecret(flags: ConnectionFlags, io: CliIo): Promise<string> {
+  if (flags.clientSecret !== undefined) throw new AdminApiError('invalid_request', `--client-secret would show the secret in the process list; use ${SECRET_SOURCES}`);
+  const { env } = io;
+  const [file, setting] = flags.clientSecretFile
+    ? [flags.clientSecretFile, '--client-secret-file']
+    : env.DTS_CLIENT_SECRET
+      ? [undefined, 'DTS_CLIENT_SECRET']
+      : env.DTS_CLIENT_SECRET_FILE
+        ? [env.DTS_CLIENT_SECRET_FILE, 'DTS_CLIENT_SECRET_FILE']
+        : existsSync(DEFAULTS.secretFile)
+          ? [DEFAULTS.secretFile, `the default file ${DEFAULTS.secretFile}`]
+          : [undefined, undefined];
+  if (!setting) throw new AdminApiError('invalid_client', `no client secret: set ${SECRET_SOURCES}`);
+  let secret: string;
+  if (file === undefined) secret = env.DTS_CLIENT_SECRET!;
+  else {
     try {
-      return readFileSync(file, 'utf8').trim();
+      secret = (file === '-' ? await (io.stdin ?? readProcessStdin)() : readFileSync(file, 'utf8')).trim();
     } catch {
-      throw new AdminApiError('invalid_client', `cannot read the client secret file ${file}`);
+      throw new AdminApiError('invalid_client', `cannot read the client secret file (${file === '-' ? 'standard input' : setting})`);
     }
   }
-  if (env.DTS_CLIENT_SECRET) return env.DTS_CLIENT_SECRET;
-  if (existsSync(DEFAULTS.secretFile)) return readFileSync(DEFAULTS.secretFile, 'utf8').trim();
-  throw new AdminApiError('invalid_client', 'no client secret: set DTS_CLIENT_SECRET, --client-secret-file or --client-secret');
+  if (!secret) throw new AdminApiError('invalid_client', `the client secret is empty (${file === '-' ? 'standard input' : setting})`);
+  return secret;
 }
 
 /** Connection options: on `admin` (before the command) and, except --client-id, on each command too (after it). */
 function connectionOptions(cmd: Command, withClientId: boolean): Command {
   cmd
     .option('--url <url>', `service URL (env DTS_URL, default ${DEFAULTS.url})`)
-    .option('--client-secret <secret>', 'client secret (env DTS_CLIENT_SECRET; prefer the env or a file)')
-    .option('--client-secret-file <path>', `file holding the client secret (env DTS_CLIENT_SECRET_FILE, default ${DEFAULTS.secretFile} if present)`)
+    // Kept only to refuse it with a pointer to the safe forms (resolveSecret), rather than "unknown option".
+    .addOption(new Option('--client-secret <secret>').hideHelp())
+    .option('--client-secret-file <path>', `file holding the client secret, - for standard input (env DTS_CLIENT_SECRET or DTS_CLIENT_SECRET_FILE; default ${DEFAULTS.secretFile} if present)`)
     .option('--json', 'print the raw JSON response');
   if (withClientId) cmd.option('--client-id <id>', `admin client id (env DTS_CLIENT_ID, default ${DEFAULTS.clientId})`);
   return cmd;
@@ -72,11 +102,11 @@ const sessionsTable = (items: Row[]) =>
     [
       { header: 'SID', value: (r) => text(r.sid) },
       { header: 'SUB', value: (r) => text(r.sub) },
-      { header: 'ISSUER', value: (r) => text(r.issuer), max: 40 },
+      { header: 'ISSUER', value: (r) => text(r.issuer) },
       { header: 'LAST ACTIVE', value: (r) => time(r.lastAt) },
       { header: 'TOKENS', value: (r) => text(r.tokensIssued) },
-      { header: 'CLIENTS', value: (r) => list(r.clients), max: 40 },
-      { header: 'TOOL SERVERS', value: (r) => list(r.toolServers), max: 60 },
+      { header: 'CLIENTS', value: (r) => list(r.clients) },
+      { header: 'TOOL SERVERS', value: (r) => list(r.toolServers) },
     ],
     items,
   );
@@ -85,8 +115,8 @@ const consentsTable = (items: Row[]) =>
   table<Row>(
     [
       { header: 'SUB', value: (r) => text(r.sub) },
-      { header: 'CLIENT', value: (r) => text(r.client_id), max: 60 },
-      { header: 'RESOURCE', value: (r) => text(r.resource), max: 60 },
+      { header: 'CLIENT', value: (r) => text(r.client_id) },
+      { header: 'RESOURCE', value: (r) => text(r.resource) },
       { header: 'SCOPES', value: (r) => list(r.scopes), max: 60 },
       { header: 'UPDATED', value: (r) => time(r.updatedAt) },
     ],
@@ -96,13 +126,16 @@ const consentsTable = (items: Row[]) =>
 const clientsTable = (items: Row[]) =>
   table<Row>(
     [
-      { header: 'CLIENT', value: (r) => text(r.client_id), max: 60 },
+      { header: 'CLIENT', value: (r) => text(r.client_id) },
       { header: 'KIND', value: (r) => text(r.kind) },
       { header: 'NAME / HOST', value: (r) => text(r.client_name ?? r.host), max: 40 },
       { header: 'EXPIRES / CONSENTS', value: (r) => (r.kind === 'dcr' ? time(r.expiresAt) : text(r.consents)) },
     ],
     items,
   );
+
+/** Free text in the detail column is cut to this; the identifiers around it never are. */
+const DETAIL_TEXT_MAX = 80;
 
 /** What each event type has to say beyond the common columns. */
 function auditDetail(e: Row): string {
@@ -111,11 +144,11 @@ function auditDetail(e: Row): string {
     case 'admin':
       return `${text(e.method)} ${text(e.path)} -> ${text(e.status)} (${reasons})`;
     case 'revocation':
-      return `${text(e.kind)}=${text(e.value)}${e.reason ? ` "${String(e.reason)}"` : ''} (${reasons})`;
+      return `${text(e.kind)}=${text(e.value)}${e.resource ? ` resource=${String(e.resource)}` : ''}${e.reason ? ` "${cut(String(e.reason), DETAIL_TEXT_MAX)}"` : ''} (${reasons})`;
     case 'gateway':
       return `${text(e.toolServer)} ${text(e.method ?? e.httpMethod)}${e.tool ? ` ${String(e.tool)}` : ''} -> ${text(e.status)} (${reasons})`;
     default:
-      return `${e.error ? `${String(e.error)} ` : ''}${text(e.toolServer)} ${list(e.grantedScopes ?? e.requestedScopes)} (${reasons})`;
+      return `${e.error ? `${String(e.error)} ` : ''}${text(e.toolServer)} ${cut(list(e.grantedScopes ?? e.requestedScopes), DETAIL_TEXT_MAX)} (${reasons})`;
   }
 }
 
@@ -128,7 +161,7 @@ const auditTable = (items: Row[]) =>
       { header: 'CLIENT', value: (r) => text(r.clientId) },
       { header: 'SUB', value: (r) => text(r.sub) },
       { header: 'SID', value: (r) => text(r.sid) },
-      { header: 'DETAIL', value: auditDetail, max: 120 },
+      { header: 'DETAIL', value: auditDetail },
     ],
     items,
   );
@@ -162,8 +195,14 @@ const pageFooter = (next: string | undefined) => (next ? `\nnext page: --cursor 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('dts').description('delegation token service tools').version(VERSION, '-V, --version').enablePositionalOptions().exitOverride();
   program.configureOutput({ writeOut: io.out, writeErr: io.err });
-  // Listed for help only: src/cli.ts hands `dts keys …` to the key tool before this program parses anything.
+  // Listed for help only: src/cli.ts hands `dts keys …` to the key tool and `dts gateway …` to the gateway before this
+  // program parses anything (`dts gateway --help` comes back here, as `dts help gateway`).
   program.addCommand(new Command('keys').description('manage the signing key file: generate, rotate, list (see dts keys --help)'));
+  program.addCommand(
+    new Command('gateway')
+      .description('run the MCP enforcement gateway in front of tool servers (see docs/gateway.md)')
+      .option('-c, --config <file>', 'gateway configuration file (env GATEWAY_CONFIG)'),
+  );
 
   const admin = connectionOptions(new Command('admin'), true)
     .description('call the admin API (connection options may also follow the command, except --client-id)')
@@ -172,17 +211,17 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   program.addCommand(admin);
 
-  const client = (cmd: Command) => {
+  const client = async (cmd: Command) => {
     const g = admin.opts<ConnectionFlags>();
     const l = cmd.opts<ConnectionFlags>();
     const flags: ConnectionFlags = {
       url: l.url ?? g.url ?? io.env.DTS_URL ?? DEFAULTS.url,
       clientId: g.clientId ?? io.env.DTS_CLIENT_ID ?? DEFAULTS.clientId,
-      ...(l.clientSecret ?? g.clientSecret ? { clientSecret: l.clientSecret ?? g.clientSecret } : {}),
+      ...((l.clientSecret ?? g.clientSecret) !== undefined ? { clientSecret: l.clientSecret ?? g.clientSecret } : {}),
       ...(l.clientSecretFile ?? g.clientSecretFile ? { clientSecretFile: l.clientSecretFile ?? g.clientSecretFile } : {}),
       json: Boolean(l.json ?? g.json),
     };
-    return { api: new AdminClient({ url: flags.url!, clientId: flags.clientId!, clientSecret: resolveSecret(flags, io.env) }), json: flags.json === true };
+    return { api: new AdminClient({ url: flags.url!, clientId: flags.clientId!, clientSecret: await resolveSecret(flags, io) }), json: flags.json === true };
   };
   const print = (json: boolean, body: unknown, human: () => string) => io.out(`${json ? JSON.stringify(body, null, 2) : human()}\n`);
 
@@ -192,7 +231,7 @@ export function buildProgram(io: CliIo): Command {
       .argument(`<${arg}>`)
       .requiredOption('--reason <text>', 'why (1 to 500 characters; kept in the audit trail)')
       .action(async (value: string, opts: { reason: string }, cmd: Command) => {
-        const { api, json } = client(cmd);
+        const { api, json } = await client(cmd);
         const r = await api.revoke(kind, value, opts.reason);
         print(json, r, () => revokeLines(r));
       });
@@ -209,7 +248,7 @@ export function buildProgram(io: CliIo): Command {
       .option('--sub <sub>', 'only this subject')
       .option('--client-id <id>', 'only sessions this client took part in')
       .action(async (opts: { sub?: string; clientId?: string; limit?: string; cursor?: string }, cmd: Command) => {
-        const { api, json } = client(cmd);
+        const { api, json } = await client(cmd);
         const page = await api.sessions({ sub: opts.sub, client_id: opts.clientId, limit: opts.limit, cursor: opts.cursor });
         print(json, page, () => (page.items.length ? sessionsTable(page.items) : '(no sessions)') + pageFooter(page.next));
       }),
@@ -220,7 +259,7 @@ export function buildProgram(io: CliIo): Command {
       .description('show one session and its delegation tree')
       .argument('<sid>')
       .action(async (sid: string, _opts: unknown, cmd: Command) => {
-        const { api, json } = client(cmd);
+        const { api, json } = await client(cmd);
         const s = await api.session(sid);
         print(json, s, () => sessionLines(s));
       }),
@@ -233,9 +272,9 @@ export function buildProgram(io: CliIo): Command {
       .option('--client-id <id>', 'only this client')
       .option('--decision <decision>', 'allow or deny')
       .option('--type <type>', 'exchange, revocation, admin or gateway')
-      .option('--since <time>', 'ISO 8601 date-time, or epoch milliseconds')
+      .option('--since <time>', SINCE_HELP)
       .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
-        const { api, json } = client(cmd);
+        const { api, json } = await client(cmd);
         const page = await api.audit({
           sid: opts.sid,
           sub: opts.sub,
@@ -256,7 +295,7 @@ export function buildProgram(io: CliIo): Command {
       .option('--client-id <id>', 'only this client')
       .option('--limit <n>', 'at most n, 1 to 500 (default 50)')
       .action(async (opts: { sub?: string; clientId?: string; limit?: string }, cmd: Command) => {
-        const { api, json } = client(cmd);
+        const { api, json } = await client(cmd);
         const r = await api.consents({ sub: opts.sub, client_id: opts.clientId, limit: opts.limit });
         print(json, r, () => (r.items.length ? consentsTable(r.items) : '(no consents)'));
       }),
@@ -270,7 +309,7 @@ export function buildProgram(io: CliIo): Command {
       .requiredOption('--resource <uri>', 'the tool server (resource indicator)')
       .requiredOption('--reason <text>', 'why (1 to 500 characters; kept in the audit trail)')
       .action(async (opts: { sub: string; clientId: string; resource: string; reason: string }, cmd: Command) => {
-        const { api, json } = client(cmd);
+        const { api, json } = await client(cmd);
         const r = await api.revokeConsent({ sub: opts.sub, client_id: opts.clientId, resource: opts.resource, reason: opts.reason });
         print(json, r, () => keyValues([['sub', text(r.sub)], ['client', text(r.client_id)], ['resource', text(r.resource)], ['scopes', list(r.scopes)], ['ended grants', text(r.endedGrants)]]));
       }),
@@ -281,7 +320,7 @@ export function buildProgram(io: CliIo): Command {
       .description('list onboarded clients: registered by DCR, and CIMD clients holding a consent')
       .option('--limit <n>', 'at most n, 1 to 500 (default 50)')
       .action(async (opts: { limit?: string }, cmd: Command) => {
-        const { api, json } = client(cmd);
+        const { api, json } = await client(cmd);
         const r = await api.onboardedClients({ limit: opts.limit });
         print(json, r, () => (r.items.length ? clientsTable(r.items) : '(no onboarded clients)'));
       }),
@@ -293,7 +332,7 @@ export function buildProgram(io: CliIo): Command {
       .argument('<client_id>')
       .requiredOption('--reason <text>', 'why (1 to 500 characters; kept in the audit trail)')
       .action(async (clientId: string, opts: { reason: string }, cmd: Command) => {
-        const { api, json } = client(cmd);
+        const { api, json } = await client(cmd);
         const r = await api.deleteClient(clientId, opts.reason);
         print(json, r, () => keyValues([['client', text(r.client_id)], ['kind', text(r.kind)], ['registration deleted', r.deleted ? 'yes' : 'no'], ['revoked consents', text(r.revokedConsents)], ['revoked at', time(r.revokedAt)]]));
       }),

@@ -7,7 +7,8 @@ export interface Column<T> {
   max?: number;
 }
 
-const cut = (s: string, max?: number) => (max !== undefined && [...s].length > max ? `${[...s].slice(0, max - 1).join('')}…` : s);
+/** `s` cut to `max` code points, ending with `…` when cut: for free text (a reason, a scope list), never for an identifier. */
+export const cut = (s: string, max?: number) => (max !== undefined && [...s].length > max ? `${[...s].slice(0, max - 1).join('')}…` : s);
 /** Control characters (from stored input) would break the layout or the terminal: shown as `?`. */
 const clean = (s: string) => s.replace(/\p{Cc}/gu, '?');
 const width = (s: string) => [...s].length;

@@ -14,8 +14,8 @@ export interface AdminOnboardingDeps {
   /** The stored metadata of a client registered by DCR (undefined when there is none), and its deletion. */
   clientRecords: { find(clientId: string): Promise<Record<string, unknown> | undefined>; destroy(clientId: string): Promise<void> };
   /** Ends a provider grant and every token issued from it, delegation tokens derived from it included. */
-  endGrant(grantId: string, by: string, reason: string): Promise<void>;
-  revocation: Pick<RevocationService, 'revoke'>;
+  endGrant(grantId: string, by: string, reason: string, requestId?: string): Promise<void>;
+  revocation: Pick<RevocationService, 'revoke' | 'consentRevoked'>;
   /** Clients in the configuration: managed there, never deleted here. */
   configuredClients: ReadonlySet<string>;
 }
@@ -59,11 +59,20 @@ export function addOnboardingRoutes(
 ): void {
   const need = () => deps() ?? (() => { throw notFound('onboarding', 'onboarding_disabled'); })();
 
-  /** Removes a consent and ends every grant made under it; false when there was none. */
-  const revokeConsent = async (d: AdminOnboardingDeps, r: { sub: string; client_id: string; resource: string }, by: string, reason: string) => {
+  /** Removes a consent and ends every grant made under it, audited as one `consent` revocation; undefined when there was none. */
+  const revokeConsent = async (d: AdminOnboardingDeps, r: { sub: string; client_id: string; resource: string }, ctx: Ctx, reason: string) => {
     const removed = await d.consents.remove(r.sub, r.client_id, r.resource);
     if (!removed) return undefined;
-    for (const grantId of removed.grantIds) await d.endGrant(grantId, by, reason);
+    const by = ctx.state.adminCaller.clientId;
+    const requestId = ctx.state.requestId;
+    let ended = false;
+    try {
+      for (const grantId of removed.grantIds) await d.endGrant(grantId, by, reason, requestId);
+      ended = true;
+    } finally {
+      // Recorded also when ending a grant failed: the consent is gone, and the trail must say whose and why.
+      d.revocation.consentRevoked({ sub: removed.accountId, clientId: removed.clientId, resource: removed.resource, by, reason, ...(requestId ? { requestId } : {}) }, ended);
+    }
     return removed;
   };
 
@@ -77,7 +86,7 @@ export function addOnboardingRoutes(
   router.post('/consents/revoke', async (ctx: Ctx) => {
     const d = need();
     const body = parseOr400(revokeConsentBody, await readJsonObject(ctx), 'body member');
-    const removed = await revokeConsent(d, body, ctx.state.adminCaller.clientId, body.reason).catch(unavailable);
+    const removed = await revokeConsent(d, body, ctx, body.reason).catch(unavailable);
     if (!removed) throw notFound('consent', 'unknown_consent');
     ctx.body = { ...consentView(removed), revoked: true, endedGrants: removed.grantIds.length };
   });
@@ -115,7 +124,7 @@ export function addOnboardingRoutes(
       .revoke({ kind: 'client', value: clientId, by, reason, ...(ctx.state.requestId ? { requestId: ctx.state.requestId } : {}) })
       .catch(unavailable);
     let revokedConsents = 0;
-    for (const c of consents) if (await revokeConsent(d, { sub: c.accountId, client_id: c.clientId, resource: c.resource }, by, reason).catch(unavailable)) revokedConsents++;
+    for (const c of consents) if (await revokeConsent(d, { sub: c.accountId, client_id: c.clientId, resource: c.resource }, ctx, reason).catch(unavailable)) revokedConsents++;
     if (record) {
       await d.clientRecords.destroy(clientId).catch(unavailable);
       await d.registered.removeClient(clientId).catch(unavailable);

@@ -14,6 +14,7 @@ import { AdminError, notFound, unavailable } from './errors.js';
 import { renderHttpError } from '../http/errors.js';
 import { auditQuery, parseOr400, pathParam, revokeBody, sessionsQuery } from './schemas.js';
 import { buildDelegationTree } from './tree.js';
+import { holdsCompactToken, opaqueCandidates } from './token_values.js';
 import { addOnboardingRoutes, onboardedClientKnown, type AdminOnboardingDeps } from './onboarding.js';
 import { markRoute, routeTemplate, UNMATCHED_ROUTE } from '../http/route_template.js';
 
@@ -72,13 +73,20 @@ function pageRead<T>(read: Promise<T>, cursor: string | undefined): Promise<T> {
 const OPAQUE_MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode', 'RegistrationAccessToken', 'InitialAccessToken'] as const;
 type OpaqueModel = { find(id: string): Promise<unknown> };
 
-/** Three (JWS) or five (JWE) base64url segments separated by dots: what a pasted JWT looks like. */
-const COMPACT_TOKEN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){2}((\.[A-Za-z0-9_-]*){2})?$/;
-
 /** What the admin API revokes by name; `token_digest` markers are written for it (see sessions/revoke.ts). */
 type AdminRevocationKind = Exclude<RevocationKind, 'token_digest'>;
 
 const PARAM: Record<AdminRevocationKind, 'sid' | 'sub' | 'client_id' | 'jti'> = { sid: 'sid', sub: 'sub', client: 'client_id', jti: 'jti' };
+
+/** The fixed refusals of a value that is a token: for a jti, and for the identifiers (sid, sub, client_id). */
+const TOKEN_VALUE = {
+  jti: 'the value is a token, not a token id; revoke it by its jti claim',
+  id: 'the value is a token, not an identifier; revoke the token by its jti claim',
+} as const;
+const OPAQUE_VALUE = {
+  jti: 'the value is an opaque token, not a token id; revoke it at the revocation endpoint',
+  id: 'the value is an opaque token, not an identifier; revoke it at the revocation endpoint',
+} as const;
 
 export function adminRouter(deps: AdminDeps): Router<AdminState> {
   const router = new Router<AdminState>({ prefix: ADMIN_PREFIX });
@@ -95,25 +103,28 @@ export function adminRouter(deps: AdminDeps): Router<AdminState> {
       if (await onboardedClientKnown(clientId, deps.sessions, deps.onboarding).catch(unavailable)) return true;
       throw notFound('client', 'unknown_client');
     },
-    // Revocations are published to every tool server: refuse to publish a live bearer token's value as a "jti".
-    jti: async (jti) => {
-      // A JWS/JWE compact serialization is a token, never one of our ids: it must not be published (or stored) as one.
-      if (COMPACT_TOKEN.test(jti)) {
-        throw new AdminError(400, 'invalid_request', 'the value is a token, not a token id; revoke it by its jti claim', ['invalid_request', 'token_value']);
-      }
-      // Every opaque value oidc-provider hands out is a bearer secret, a refresh token or a code as much as an access
-      // token (the refresh token of a public client is redeemable by whoever reads it): none may be published.
-      const found = await Promise.all(OPAQUE_MODELS.map((model) => (deps.provider as unknown as Record<string, OpaqueModel | undefined>)[model]?.find(jti))).catch(unavailable);
-      if (found.some(Boolean)) {
-        throw new AdminError(400, 'invalid_request', 'the value is an opaque token, not a token id; revoke it at the revocation endpoint', ['invalid_request', 'opaque_token_value']);
-      }
-      return undefined;
-    },
+    // The registry does not index token ids: there is nothing to look up.
+    jti: async () => undefined,
+  };
+
+  /**
+   * Revocations are published to every tool server and kept in the audit trail: a value that is or holds a token (a
+   * JWS/JWE anywhere in it, or a live opaque value of this service, bare or after a scheme) is refused, whatever the
+   * kind. Every opaque value oidc-provider hands out is a bearer secret, a refresh token or a code as much as an access
+   * token (the refresh token of a public client is redeemable by whoever reads it): none may be published.
+   */
+  const refuseTokenValue = async (kind: AdminRevocationKind, value: string): Promise<void> => {
+    if (holdsCompactToken(value)) throw new AdminError(400, 'invalid_request', TOKEN_VALUE[kind === 'jti' ? 'jti' : 'id'], ['invalid_request', 'token_value']);
+    const provider = deps.provider as unknown as Record<string, OpaqueModel | undefined>;
+    const models = OPAQUE_MODELS.flatMap((name): OpaqueModel[] => (provider[name] ? [provider[name]] : []));
+    const found = await Promise.all(opaqueCandidates(value).flatMap((candidate) => models.map((model) => model.find(candidate)))).catch(unavailable);
+    if (found.some(Boolean)) throw new AdminError(400, 'invalid_request', OPAQUE_VALUE[kind === 'jti' ? 'jti' : 'id'], ['invalid_request', 'opaque_token_value']);
   };
 
   const revokeRoute = (kind: AdminRevocationKind) => async (ctx: AdminContext) => {
     const value = pathParam(PARAM[kind], ctx.params[PARAM[kind]]);
     const { reason } = parseOr400(revokeBody, await readJsonObject(ctx), 'body member');
+    await refuseTokenValue(kind, value);
     const known = await existence[kind](value);
     const result = await deps.revocation
       .revoke({ kind, value, by: ctx.state.adminCaller.clientId, reason, ...(ctx.state.requestId ? { requestId: ctx.state.requestId } : {}) })

@@ -86,7 +86,7 @@ const texts: Record<string, string> = {
   cursor: 'cursor is invalid',
   decision: 'decision must be allow or deny',
   type: 'type must be exchange, revocation, admin or gateway',
-  since: 'since must be an ISO 8601 date-time or epoch milliseconds',
+  since: 'since must be epoch milliseconds, a date-time YYYY-MM-DDThh:mm:ss with Z or ±hh:mm, or a date YYYY-MM-DD',
   reason: 'reason must be a string of 1 to 500 characters without control characters',
   resource: 'resource must be an absolute URI',
 };

@@ -4,8 +4,8 @@ import { MAX_IDENTIFIER_LENGTH } from '../sessions/identifiers.js';
 
 /** Longest string kept, in code points; longer ones are cut and end with TRUNCATION_MARK. */
 export const MAX_STRING_LENGTH = 256;
-/** Identifiers (and an admin's revocation reason, at most 500) are kept whole up to the identifier bound, so a stored
- * `sub`/`sid`/`jti` still matches a query for it. */
+/** Identifiers (and an admin's revocation reason, at most 500, and a revoked consent's resource) are kept whole up to
+ * the identifier bound, so a stored `sub`/`sid`/`jti` still matches a query for it. */
 export const MAX_IDENTIFIER_FIELD_LENGTH = MAX_IDENTIFIER_LENGTH;
 /** Most entries kept of an array, and most characters kept over all its entries. */
 export const MAX_ARRAY_ENTRIES = 32;
@@ -16,7 +16,7 @@ export const MAX_OBJECT_KEYS = 64;
 export const MAX_DEPTH = 20;
 export const TRUNCATION_MARK = '…';
 
-const IDENTIFIER_FIELDS = new Set(['sub', 'sid', 'jti', 'subjectJti', 'clientId', 'value', 'reason']);
+const IDENTIFIER_FIELDS = new Set(['sub', 'sid', 'jti', 'subjectJti', 'clientId', 'value', 'reason', 'resource']);
 
 /**
  * What was cut, by field path (`act.act.iss`; `[]` for an array's entries): for a string, the characters dropped; for an

@@ -32,19 +32,23 @@ export interface ExchangeDecisionEvent {
   durationMs: number;
 }
 
-/** An admin (or logout) revocation. */
+/** An admin (or logout) revocation, a token's descendants revoked (`token_digest`), or a consent revoked. */
 export interface RevocationDecisionEvent {
   type: 'revocation';
   time: number;
   decision: 'allow';
   reasons: string[];
   requestId?: string;
-  /** Who revoked: the admin client, or `logout`. */
+  /** Who revoked: the admin client, or `logout`, `revocation_endpoint`, `grant_end`. */
   clientId: string;
-  kind: 'sid' | 'sub' | 'client' | 'jti' | 'token_digest';
+  kind: 'sid' | 'sub' | 'client' | 'jti' | 'token_digest' | 'consent';
+  /** What was revoked: the sid, sub, client_id or jti; a token's digest; for `consent`, the client_id it was given to. */
   value: string;
   sid?: string;
+  /** For `sub`, the subject; for `consent`, the user who gave it. */
   sub?: string;
+  /** `consent` only: the tool server (RFC 8707 resource indicator) the consent was for. */
+  resource?: string;
   reason?: string;
   /** False when the target was already revoked (idempotent repeat). */
   created: boolean;

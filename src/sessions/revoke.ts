@@ -23,6 +23,19 @@ export interface RevokeRequest {
   requestId?: string;
 }
 
+/** A remembered consent removed by an admin (admin/onboarding.ts): its grants end, each publishing a `token_digest`. */
+export interface ConsentRevocation {
+  /** The user who gave the consent. */
+  sub: string;
+  /** The client it was given to. */
+  clientId: string;
+  /** The tool server it was for (RFC 8707 resource indicator). */
+  resource: string;
+  by: string;
+  reason: string;
+  requestId?: string;
+}
+
 export interface RevokeResult {
   record: RevocationRecord;
   created: boolean;
@@ -99,7 +112,7 @@ export class RevocationService {
    * every delegation token derived from it is revoked too. Called before the provider destroys the token, so a store
    * failure fails the revocation request (the client retries) instead of leaving the descendants alive.
    */
-  async revokeDerivedFrom(tokenId: string, by: string, reason = 'access token revoked (RFC 7009)'): Promise<void> {
+  async revokeDerivedFrom(tokenId: string, by: string, reason = 'access token revoked (RFC 7009)', requestId?: string): Promise<void> {
     const now = this.#now();
     const value = tokenDigest(tokenId);
     const { created } = await this.#d.store.revoke({
@@ -115,10 +128,34 @@ export class RevocationService {
       time: Date.now(),
       decision: 'allow',
       reasons: [created ? 'revoked' : 'already_revoked'],
+      ...(requestId ? { requestId } : {}),
       clientId: by,
       kind: 'token_digest',
       value,
+      reason,
       created,
+    });
+  }
+
+  /**
+   * The audit record of a consent's revocation: who (`clientId`), which consent (`sub`, the client as `value`,
+   * `resource`), why and in which request. Its grants' `token_digest` events say what was published, not whose consent
+   * it was. `grantsEnded` false: the consent is gone but ending a grant failed (the caller answered 503).
+   */
+  consentRevoked(req: ConsentRevocation, grantsEnded: boolean): void {
+    this.#d.events.emit({
+      type: 'revocation',
+      time: Date.now(),
+      decision: 'allow',
+      reasons: ['revoked', ...(grantsEnded ? [] : ['grants_not_ended'])],
+      ...(req.requestId ? { requestId: req.requestId } : {}),
+      clientId: req.by,
+      kind: 'consent',
+      value: req.clientId,
+      sub: req.sub,
+      resource: req.resource,
+      reason: req.reason,
+      created: true,
     });
   }
 

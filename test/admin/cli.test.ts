@@ -19,17 +19,19 @@ describe('dts admin (CLI)', () => {
   let svc: TestService;
   let sid: string;
 
-  /** Asynchronous on purpose: the service answers from this same process. */
-  function dts(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  /** `dts <args>`, with `input` on standard input. Asynchronous on purpose: the service answers from this same process. */
+  function run(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
     return new Promise((resolve) => {
-      execFile(
+      const child = execFile(
         process.execPath,
-        ['bin/dts.js', 'admin', ...args],
+        ['bin/dts.js', ...args],
         { cwd: ROOT, env: { PATH: process.env.PATH ?? '', DTS_URL: svc.url, DTS_CLIENT_SECRET: svc.secrets['admin-cli']!, ...env }, timeout: 30_000 },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
       );
+      child.stdin?.end(input);
     });
   }
+  const dts = (args: string[], env: Record<string, string> = {}, input?: string) => run(['admin', ...args], env, input);
 
   function assertOneLineError(run: Run, pattern: RegExp) {
     assert.notEqual(run.code, 0);
@@ -143,6 +145,62 @@ describe('dts admin (CLI)', () => {
     assert.equal(fromFile.code, 0, fromFile.stderr);
   });
 
+  it('the client secret never on the command line: --client-secret is refused; a file, - for stdin, or the environment', async () => {
+    const secret = svc.secrets['admin-cli']!;
+    for (const args of [['sessions', '--client-secret', secret], ['--client-secret', secret, 'sessions'], ['sessions', `--client-secret=${secret}`]]) {
+      const refused = await dts(args, { DTS_CLIENT_SECRET: '' });
+      assertOneLineError(refused, /^error: invalid_request - --client-secret would show the secret in the process list; use DTS_CLIENT_SECRET, DTS_CLIENT_SECRET_FILE or --client-secret-file <path> \(- for standard input\)$/);
+    }
+    const fromStdin = await dts(['sessions', '--client-secret-file', '-', '--json'], { DTS_CLIENT_SECRET: '' }, `${secret}\n`);
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    assertOneLineError(await dts(['sessions', '--client-secret-file', '-'], { DTS_CLIENT_SECRET: '' }, ''), /^error: invalid_client - the client secret is empty \(standard input\)$/);
+    // A secret pasted where the path goes is never echoed: the error names the setting.
+    const pasted = await dts(['sessions'], { DTS_CLIENT_SECRET: '', DTS_CLIENT_SECRET_FILE: 'sk_live_pasted_by_mistake' });
+    assertOneLineError(pasted, /^error: invalid_client - cannot read the client secret file \(DTS_CLIENT_SECRET_FILE\)$/);
+    assert.doesNotMatch(pasted.stderr, /sk_live/);
+    const flagged = await dts(['sessions', '--client-secret-file', 'sk_live_pasted_by_mistake']);
+    assert.doesNotMatch(flagged.stderr, /sk_live/);
+    const help = await dts(['sessions', '--help']);
+    assert.doesNotMatch(help.stdout, /--client-secret </);
+    assert.match(help.stdout, /--client-secret-file <path>/);
+  });
+
+  it('consents and clients tables never cut identifiers; a consent revocation reads in the audit table', async () => {
+    const long = 'https://agents.example.com/.well-known/oauth-client/metadata/claude-desktop-enterprise-edition.json';
+    const resource = 'http://tools.test/crm/mcp';
+    await svc.service.stores.consents.remember({ accountId: 'user-judy', clientId: long, resource, scopes: ['crm.lookup_customer'], grantId: 'grant-cli-1', at: Math.floor(Date.now() / 1000) });
+    const consents = await dts(['consents', '--sub', 'user-judy']);
+    assert.equal(consents.code, 0, consents.stderr);
+    assert.match(consents.stdout, new RegExp(`^user-judy  ${long.replaceAll('.', '\\.')}  ${resource.replaceAll('.', '\\.')}  crm\\.lookup_customer  \\S+$`, 'm'));
+    const clients = await dts(['clients']);
+    assert.equal(clients.code, 0, clients.stderr);
+    assert.ok(clients.stdout.split('\n').some((line) => line.startsWith(`${long}  cimd`)), clients.stdout);
+    assert.doesNotMatch(consents.stdout + clients.stdout, /…/);
+
+    const revoked = await dts(['revoke-consent', '--sub', 'user-judy', '--client-id', long, '--resource', resource, '--reason', 'user asked on ticket 4711']);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    await svc.service.flushAudit();
+    const audit = await dts(['audit', '--type', 'revocation', '--sub', 'user-judy']);
+    assert.equal(audit.code, 0, audit.stderr);
+    assert.match(audit.stdout, new RegExp(`revocation\\s+allow\\s+admin-cli\\s+user-judy\\s+-\\s+consent=${long.replaceAll('.', '\\.')} resource=${resource.replaceAll('.', '\\.')} "user asked on ticket 4711" \\(revoked\\)$`, 'm'));
+  });
+
+  it('help lists every command, gateway included; dts gateway --help is its usage, exit 0; --since says what it takes', async () => {
+    const top = await run(['--help']);
+    assert.equal(top.code, 0, top.stderr);
+    for (const command of ['keys', 'gateway', 'admin']) assert.match(top.stdout, new RegExp(`^  ${command}\\b`, 'm'));
+    const viaHelp = await run(['help', 'gateway']);
+    assert.equal(viaHelp.code, 0, viaHelp.stderr);
+    assert.match(viaHelp.stdout, /^Usage: dts gateway \[options\]$/m);
+    assert.match(viaHelp.stdout, /-c, --config <file>/);
+    for (const flag of ['--help', '-h']) {
+      const gateway = await run(['gateway', flag]);
+      assert.deepEqual([gateway.code, gateway.stderr, gateway.stdout], [0, '', viaHelp.stdout], flag);
+    }
+    const audit = await dts(['audit', '--help']);
+    assert.match(audit.stdout.replace(/\s+/g, ' '), /--since <time> only events at or after: epoch milliseconds, a date-time YYYY-MM-DDThh:mm:ss\[\.sss\] with Z or ±hh:mm, or a date YYYY-MM-DD \(its UTC midnight\)/);
+  });
+
   it('failures: one line on stderr, non-zero exit, no stack trace', async () => {
     assertOneLineError(await dts(['sessions'], { DTS_CLIENT_SECRET: 'wrong' }), /^error: invalid_client - /);
     assertOneLineError(await dts(['sessions', '--limit', '0']), /^error: invalid_request - limit must be an integer from 1 to 500$/);
@@ -153,7 +211,7 @@ describe('dts admin (CLI)', () => {
     assertOneLineError(await dts(['session']), /^error: missing required argument 'sid'$/);
     assertOneLineError(await dts(['frobnicate']), /^error: unknown command 'frobnicate'/);
     assertOneLineError(await dts(['sessions'], { DTS_URL: `http://127.0.0.1:${await freePort()}` }), /^error: connection_failed - could not reach http:\/\/127\.0\.0\.1:\d+$/);
-    assertOneLineError(await dts(['sessions', '--client-secret-file', '/nonexistent/secret']), /^error: invalid_client - cannot read the client secret file/);
+    assertOneLineError(await dts(['sessions', '--client-secret-file', '/nonexistent/secret']), /^error: invalid_client - cannot read the client secret file \(--client-secret-file\)$/);
     // A client without the admin scope gets a token, then the API refuses it.
     assertOneLineError(await dts(['--client-id', 'agent', 'sessions'], { DTS_CLIENT_SECRET: svc.secrets.agent! }), /^error: \w+ - /);
   });

@@ -194,6 +194,57 @@ for (const backend of ['redis', 'redis cluster'] as const) describe(`admin API: 
     assert.equal((await introspectOpaque(svc, user.accessToken)).body.active, true);
   });
 
+  it('refuses, for every kind, a value that is or holds a token: bare, padded, quoted, after an auth scheme; nothing is published or audited', async () => {
+    const user = await loginUser(svc, { username: 'judy' });
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const jws = `${b64({ alg: 'ES256', typ: 'at+jwt' })}.${b64({ sub: 'user-judy', jti: 'j-1' })}.${Buffer.alloc(64, 7).toString('base64url')}`;
+    const jwe = `${b64({ alg: 'dir', enc: 'A256GCM' })}..${'a'.repeat(16)}.${'b'.repeat(40)}.${'c'.repeat(22)}`;
+    const pasted = [jws, ` ${jws}`, `${jws} `, `"${jws}"`, `Bearer ${jws}`, `DPoP ${jws}`, `x.${jws}.`, `Bearer_${jws}`, jwe];
+    const opaque = [user.accessToken, `Bearer ${user.accessToken}`, `"${user.accessToken}"`, `Bearer ${token}`];
+    const paths = { sid: 'sessions', sub: 'subjects', client_id: 'clients', jti: 'tokens' } as const;
+    for (const [param, segment] of Object.entries(paths)) {
+      const jti = param === 'jti';
+      for (const value of pasted) {
+        const res = await revoke(`/admin/${segment}/${encodeURIComponent(value)}/revoke`, 'leaked in a log');
+        assert.equal(res.status, 400, `${param} ${JSON.stringify(value)}`);
+        assert.deepEqual(res.body, {
+          error: 'invalid_request',
+          error_description: jti ? 'the value is a token, not a token id; revoke it by its jti claim' : 'the value is a token, not an identifier; revoke the token by its jti claim',
+        }, `${param} ${JSON.stringify(value)}`);
+      }
+      for (const value of opaque) {
+        const res = await revoke(`/admin/${segment}/${encodeURIComponent(value)}/revoke`, 'leaked in a log');
+        assert.equal(res.status, 400, `${param} ${value.slice(0, 10)}`);
+        assert.deepEqual(res.body, {
+          error: 'invalid_request',
+          error_description: jti
+            ? 'the value is an opaque token, not a token id; revoke it at the revocation endpoint'
+            : 'the value is an opaque token, not an identifier; revoke it at the revocation endpoint',
+        }, `${param} ${value.slice(0, 10)}`);
+      }
+    }
+    const secrets = [jws, jwe, user.accessToken, token];
+    const snapshot = await svc.service.stores.revocations.snapshot();
+    assert.deepEqual(snapshot.revocations.filter((r) => secrets.some((t) => r.value.includes(t))), []);
+    await svc.service.flushAudit();
+    const audit = await call(svc, 'GET', '/admin/audit?type=revocation&limit=500', { token });
+    assert.deepEqual((audit.body.items as Array<Record<string, unknown>>).filter((e) => secrets.some((t) => JSON.stringify(e).includes(t))), []);
+    assert.equal((await introspectOpaque(svc, user.accessToken)).body.active, true);
+  });
+
+  it('identifiers with dots, spaces or quotes are not tokens: still revocable', async () => {
+    for (const [path, kind, value] of [
+      ['/admin/subjects/user.name.x/revoke', 'sub', 'user.name.x'],
+      ['/admin/subjects/Jane%20%22JD%22%20Doe/revoke', 'sub', 'Jane "JD" Doe'],
+      ['/admin/sessions/a.b.c.d.e/revoke', 'sid', 'a.b.c.d.e'],
+      ['/admin/tokens/eyJohn.smith.x/revoke', 'jti', 'eyJohn.smith.x'],
+    ] as const) {
+      const res = await revoke(path);
+      assert.equal(res.status, 200, `${path} ${JSON.stringify(res.body)}`);
+      assert.deepEqual([res.body.kind, res.body.value], [kind, value]);
+    }
+  });
+
   it('sessions and subjects the registry never saw are revoked anyway (known: false), including external sids', async () => {
     for (const [path, kind, value] of [
       ['/admin/sessions/never-seen-session/revoke', 'sid', 'never-seen-session'],
