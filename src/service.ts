@@ -265,7 +265,15 @@ export async function createService(config: Config, { logger, env = process.env,
     if (e.error_detail) logger.info({ reqId: ctx.state.requestId, error: e.error, detail: e.error_detail }, 'grant error');
   });
 
-  const revocation = new RevocationService({ provider, store: stores.exchange, sessions: stores.sessions, events, retentionSeconds, ...(now ? { now } : {}) });
+  const revocation = new RevocationService({
+    provider,
+    store: stores.exchange,
+    sessions: stores.sessions,
+    providerSessionsOf: (accountId) => stores.providerSessionsOf(accountId),
+    events,
+    retentionSeconds,
+    ...(now ? { now } : {}),
+  });
   revokeDerivedFrom = (tokenId, by = 'revocation_endpoint', reason) => revocation.revokeDerivedFrom(tokenId, by, reason);
   // A full logout ends the session for tool servers too: every delegation token derived from it is revoked.
   provider.on('end_session.success', (ctx) => {

@@ -83,6 +83,17 @@ for (const backend of ['redis', 'redis cluster'] as const) describe(`admin API: 
     );
   });
 
+  it('revoke a subject who logged in but never exchanged: the provider session ends too (not only the recorded ones)', async () => {
+    const user = await loginUser(svc, { username: 'ivan' });
+    assert.equal((await introspectOpaque(svc, user.accessToken)).body.active, true);
+    const res = await revoke('/admin/subjects/user-ivan/revoke', 'left the company');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal((res.body.endedSessions as string[]).length, 1);
+    assert.equal(res.body.known, true);
+    assert.deepEqual((await introspectOpaque(svc, user.accessToken)).body, { active: false });
+    assert.deepEqual((await exchangeFor(svc, 'agent', user.accessToken, CRM)).body, SUBJECT_INVALID);
+  });
+
   it('revoke a subject: every token of the user so far, and the recorded sessions end', async () => {
     const first = await delegated('carol');
     const second = await delegated('carol');
