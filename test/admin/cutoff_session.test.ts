@@ -1,5 +1,6 @@
 // README "Revoking": a user (`sub`) or agent (`client`) revocation covers every token issued at or before the cutoff,
-// "a later login starts afresh". A session that logged in before the cutoff gets nothing exchangeable after it, even
+// "a later login starts afresh". A user revocation ends the user's sessions; a session that logged in before a cutoff
+// and was not ended gets nothing exchangeable after it, even
 // without a login: not by single sign-on at /auth, not by a refresh. The cutoffs compare with the session's login.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,13 +60,27 @@ describe('user and agent cutoffs against sessions that logged in before them', (
     throw new Error('the authorization flow did not reach the redirect URI');
   }
 
-  it('revoke-subject: a token got by single sign-on after the cutoff is refused; a new login is not', async () => {
+  it('revoke-subject ends the user\'s sessions, also one the registry never saw: the same browser logs in again', async () => {
     const browser = new Browser(svc);
     const first = await codeFlow(browser, 'alice');
     assert.equal(first.logins, 1);
-    // The registry has never seen this session (no exchange yet): the cutoff must reach it all the same.
+    // The registry has never seen this session (no exchange yet): it ends all the same (the provider's account index).
     const revoked = await call(svc, 'POST', '/admin/subjects/user-alice/revoke', { token: admin, json: { reason: 'left the company' } });
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    assert.equal((revoked.body.endedSessions as string[]).length, 1);
+    await sleep(1100);
+    const again = await codeFlow(browser, 'alice');
+    assert.equal(again.logins, 1, 'the session ended: a login form');
+    assert.equal((await exchange(again.accessToken))[0], 200);
+  });
+
+  it('a sub cutoff whose session was not ended (e.g. ending it failed): a token got by single sign-on after it is refused; a new login is not', async () => {
+    const browser = new Browser(svc);
+    const first = await codeFlow(browser, 'alice');
+    assert.equal(first.logins, 1);
+    // The marker alone, as a revocation whose provider sessions could not be ended leaves it.
+    const now = Math.floor(Date.now() / 1000);
+    await svc.service.stores.exchange.revoke({ kind: 'sub', value: 'user-alice', revokedAt: now, expiresAt: now + 3600, by: 'admin-cli' });
     await sleep(1100);
     const sso = await codeFlow(browser, 'alice');
     assert.equal(sso.logins, 0, 'single sign-on: no login form');
