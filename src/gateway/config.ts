@@ -54,7 +54,12 @@ export const gatewayConfigSchema = z.strictObject({
     .describe('The gateway\'s public URL (env `GATEWAY_PUBLIC_URL`; default `http://localhost:$PORT`): the `iss` of every `Delegation-Assertion`, its keys at `<publicUrl>/.well-known/jwks.json`.'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level (env `LOG_LEVEL`).'),
   issuer: uri.describe('Issuer of the delegation tokens: the service\'s issuer URL (env `ISSUER`).'),
-  jwksUri: uri.optional().describe('The service\'s JWKS (default `<issuer>/jwks`).'),
+  serviceUrl: uri
+    .optional()
+    .describe(
+      'Where the gateway itself reaches the service (revocation feed, token endpoint, and the JWKS unless `jwksUri` is set) when that is not `issuer`: e.g. `http://sts:3000` on a compose network, where `issuer` (`http://localhost:3000`, right for clients on the host) would name the gateway\'s own container. Tokens\' `iss`, the metadata\'s `authorization_servers` and DPoP proofs\' `htu` still use `issuer`. Default: `issuer`.',
+    ),
+  jwksUri: uri.optional().describe('The service\'s JWKS (default `<serviceUrl>/jwks`).'),
   client: z
     .strictObject({
       clientId: z.string().min(1).describe('The gateway\'s client at the service: a tool server\'s `clientId` or a client with `revocation` scope (reads the revocation feed); with `upstreamAuth: exchange`, allowed the token exchange grant.'),
@@ -121,6 +126,23 @@ export const gatewayConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe('Decision events (audit stream and log).'),
+  shutdown: z
+    .strictObject({
+      deregistrationDelaySeconds: z
+        .number()
+        .min(0)
+        .max(300)
+        .default(5)
+        .describe('On SIGTERM/SIGINT, `/readyz` answers 503 `{"status":"draining"}` at once; the listener keeps serving this long so load balancers stop routing here first. A second signal exits at once (code 1).'),
+      gracePeriodSeconds: z
+        .number()
+        .min(0)
+        .max(600)
+        .default(10)
+        .describe('After the listener closes, how long in-flight requests (a tool call waiting for its upstream) may take to finish before their connections are cut; open event streams (GET) are ended when it starts. Then queued decision events are stored and Redis is closed; the whole shutdown is bounded by delay + grace + 10 s, then exit 1.'),
+    })
+    .prefault({})
+    .describe('Graceful shutdown (the service\'s `shutdown`, same keys and defaults).'),
   enforcement: z
     .boolean()
     .default(true)
@@ -129,5 +151,5 @@ export const gatewayConfigSchema = z.strictObject({
 });
 
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
-export type GatewayConfig = z.infer<typeof gatewayConfigSchema> & { publicUrl: string; jwksUri: string };
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema> & { publicUrl: string; serviceUrl: string; jwksUri: string };
 export type GatewayRoute = z.infer<typeof gatewayRouteSchema>;

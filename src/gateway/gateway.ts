@@ -1,13 +1,15 @@
 // The gateway's composition root: keys, secrets, stores, verifiers, decision, audit and the HTTP server are built
 // here and nowhere else. The process entry (main.ts) only loads the configuration and calls createGateway.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createVerifier, MemoryDpopReplayStore, protectedResourceMetadata, resourceMetadataPath, resourceMetadataUrl, type VerifyError, type Verifier } from 'delegation-token-verify';
+import { createVerifier, MemoryDpopReplayStore, protectedResourceMetadata, resourceMetadataPath, resourceMetadataUrl, type FetchLike, type VerifyError, type Verifier } from 'delegation-token-verify';
 import { createDecisionEvents } from '../audit/events.js';
 import { attachAuditWriter } from '../audit/writer.js';
 import { ConfigError } from '../config/load.js';
 import { resolveSecret } from '../config/secrets.js';
+import { closeServer, createLifecycle, keepAliveBeyondBalancers, type DrainTimings } from '../http/shutdown.js';
 import { loadOrCreateKeys, type LoadedKeys } from '../keys/index.js';
 import { createMemoryStores } from '../stores/memory/index.js';
 import { connectRedis, createRedisClient, createRedisStores } from '../stores/redis/index.js';
@@ -32,6 +34,14 @@ export interface Gateway {
   /** Resolves when every route's revocation feed has its first snapshot. */
   ready(): Promise<void>;
   listen(port: number, host?: string): Promise<number>;
+  /**
+   * Graceful shutdown: /readyz 503 `draining` at once; after the de-registration delay the listener closes, open event
+   * streams end and in-flight requests get the grace period, then their connections are cut; once every request has
+   * emitted its decision event the audit queue is flushed and Redis closed. Resolves `true` when every request
+   * finished in time.
+   */
+  shutdown(timings: DrainTimings, log?: (msg: string) => void): Promise<boolean>;
+  /** Stops at once (tests, a failed start): connections cut, queued events flushed, Redis closed. */
   close(): Promise<void>;
 }
 
@@ -54,6 +64,13 @@ const DEPENDENCY_FAILURES = new Set(['ERR_JWKS_UNAVAILABLE']);
 const AUDIT_WINDOW_MS = 5;
 /** Half the shortest `sessionTtlSeconds` (60): a session in use keeps its Redis TTL sliding. */
 const SESSION_REFRESH_SECONDS = 30;
+/**
+ * A request whose connection was cut still finishes its handler (the upstream call ends, the decision event is
+ * emitted) before the audit queue is flushed; one stuck elsewhere (a Redis command, the JWKS) is not waited for longer.
+ */
+const SETTLE_AFTER_CUT_MS = 2000;
+/** RFC 2104 §3: an HMAC key shorter than the hash output (32 bytes for SHA-256) is refused, as the verify SDK refuses it. */
+const MIN_ARGUMENTS_KEY_BYTES = 32;
 
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger } = deps;
@@ -61,6 +78,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const onGenerated = (file: string) => logger.warn({ file }, 'generated a development secret');
   const clientSecret = resolveSecret(config.client.clientSecret, 'client.clientSecret', { env, onGenerated });
   const argumentsKey = resolveSecret(config.audit.argumentsKey, 'audit.argumentsKey', { env, onGenerated });
+  if (Buffer.byteLength(argumentsKey) < MIN_ARGUMENTS_KEY_BYTES) throw new ConfigError(`audit.argumentsKey: must be at least ${MIN_ARGUMENTS_KEY_BYTES} bytes`);
   const nonceSecret = config.dpop.nonceSecret ? resolveSecret(config.dpop.nonceSecret, 'dpop.nonceSecret', { env, onGenerated }) : undefined;
   // RFC 9449 §9: nonces must be unpredictable, so must the key they are derived from.
   if (nonceSecret !== undefined && Buffer.byteLength(nonceSecret) < 32) throw new ConfigError('dpop.nonceSecret: must be at least 32 bytes');
@@ -92,14 +110,20 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const audit = attachAuditWriter(events, { log: stores.audit, logger, onDropped: (n) => metrics.auditDropped.inc(n), minIntervalMs: AUDIT_WINDOW_MS });
   const signer = createAssertionSigner(keys, config.publicUrl, config.assertionTtlSeconds);
   const upstreamTokens = config.routes.some((r) => r.upstreamAuth === 'exchange')
-    ? createUpstreamTokens({ tokenEndpoint: `${config.issuer}/token`, clientId: config.client.clientId, clientSecret, timeoutMs: config.upstreamTimeoutMs })
+    ? createUpstreamTokens({ tokenEndpoint: `${config.issuer}/token`, tokenUrl: `${config.serviceUrl}/token`, clientId: config.client.clientId, clientSecret, timeoutMs: config.upstreamTimeoutMs })
     : undefined;
 
+  const lifecycle = createLifecycle();
+  // Aborted when the grace period starts: open event streams end (handler.ts), so they cannot hold the drain.
+  const streams = new AbortController();
   let dependencyFailure: string | undefined;
   const onVerify = (error: VerifyError | undefined) => {
     if (!error) dependencyFailure = undefined;
     else if (DEPENDENCY_FAILURES.has(error.code)) dependencyFailure = error.code;
   };
+  // The SDK derives the feed's URLs from `issuer`; with `serviceUrl` they are sent there instead (same paths).
+  const viaService: FetchLike | undefined =
+    config.serviceUrl === config.issuer ? undefined : (input, init) => fetch(String(input).startsWith(`${config.issuer}/`) ? `${config.serviceUrl}${String(input).slice(config.issuer.length)}` : input, init);
   const verifiers: Verifier[] = [];
   const byPath = new Map<string, RouteDeps>();
   const metadata = new Map<string, string>();
@@ -108,7 +132,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       issuer: config.issuer,
       audience: route.resource,
       jwksUri: config.jwksUri,
-      revocation: { mode: 'feed', clientId: config.client.clientId, clientSecret, maxStalenessSeconds: config.revocation.maxStalenessSeconds },
+      revocation: { mode: 'feed', clientId: config.client.clientId, clientSecret, maxStalenessSeconds: config.revocation.maxStalenessSeconds, ...(viaService ? { fetch: viaService } : {}) },
       dpop: { algorithms: config.dpop.algorithms, proofWindowSeconds: config.dpop.proofWindowSeconds, replay: dpopReplay, ...(nonceSecret !== undefined ? { nonceSecret } : {}) },
     });
     verifiers.push(verifier);
@@ -129,6 +153,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       enforcement: config.enforcement,
       onVerify,
       audit: (event) => events.emit(event),
+      streamsEnd: streams.signal,
     });
     // RFC 9728 §3: each route's metadata at the well-known path derived from its resource URI.
     metadata.set(
@@ -144,7 +169,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const readyPromise = Promise.all(verifiers.map((v) => v.ready())).then(() => {
     feedsReady = true;
   });
-  readyPromise.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'revocation feed not ready'));
+  // The SDK rejects ready() only when the verifier is closed before its first snapshot: worth a line unless we closed it.
+  readyPromise.catch((err: unknown) => {
+    if (!lifecycle.draining) logger.error({ err: (err as Error).message }, 'revocation feed not ready');
+  });
   let jwksCheckedAt = 0;
   let jwksOk = false;
   const checkJwks = async (): Promise<boolean> => {
@@ -162,7 +190,6 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   void checkJwks();
 
   const jwksBody = JSON.stringify(keys.publicJwks);
-  let closing = false;
   const json = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
     res.end(body);
@@ -181,13 +208,14 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 404, JSON.stringify({ error: 'not_found' }));
     if (path === '/healthz') return json(res, 200, '{"status":"ok"}');
     if (path === '/readyz') {
+      // Draining: 503 at once, whatever the checks, so load balancers stop routing here during the delay.
+      if (lifecycle.draining) return json(res, 503, '{"status":"draining"}');
       const feeds = verifiers.map((v) => v.health());
       const checks = {
         feeds: feedsReady && feeds.every((h) => h.ready),
         jwks: await checkJwks(),
         verification: dependencyFailure === undefined,
         redis: redis ? await stores.health.ping().catch(() => false) : true,
-        shuttingDown: !closing,
       };
       const ok = Object.values(checks).every(Boolean);
       const feedAgeMs = Math.max(...feeds.map((h) => h.revocation.ageMs ?? Infinity));
@@ -207,14 +235,19 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     if (doc) return json(res, 200, doc, { 'access-control-allow-origin': '*' });
     return json(res, 404, JSON.stringify({ error: 'not_found' }));
   };
+  // Handlers still running: shutdown flushes the audit queue only after each has emitted its decision event.
+  const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    const handled = handle(req, res).catch((err: unknown) => {
       logger.error({ err }, 'gateway request failed');
       if (!res.headersSent) json(res, 500, jsonRpcError(null, -32603, 'internal error'));
       else res.destroy();
     });
+    inFlight.add(handled);
+    void handled.finally(() => inFlight.delete(handled));
   });
-  server.keepAliveTimeout = 65_000;
+  keepAliveBeyondBalancers(server);
+  const settle = () => Promise.race([Promise.allSettled([...inFlight]), sleep(SETTLE_AFTER_CUT_MS, undefined, { ref: false })]);
 
   return {
     server,
@@ -227,13 +260,30 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         server.listen(port, host, () => resolve((server.address() as { port: number }).port));
       });
     },
-    async close() {
-      closing = true;
+    async shutdown({ deregistrationDelayMs, gracePeriodMs }, log = () => undefined) {
+      lifecycle.startDraining();
+      log(`draining: /readyz answers 503; the listener closes in ${deregistrationDelayMs} ms`);
+      if (deregistrationDelayMs > 0) await sleep(deregistrationDelayMs);
+      streams.abort();
+      const inTime = server.listening ? await closeServer(server, gracePeriodMs) : true;
+      log(inTime ? 'listener closed; every in-flight request finished' : `grace period of ${gracePeriodMs} ms ran out; remaining connections cut`);
+      // Verifiers stay open until here: a request admitted during the delay or the grace is verified as usual.
       for (const v of verifiers) v.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+      await settle();
+      await audit.flush();
+      await stores.close();
+      return inTime;
+    },
+    async close() {
+      lifecycle.startDraining();
+      streams.abort();
+      for (const v of verifiers) v.close();
+      if (server.listening) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
-      });
+        await closed;
+      }
+      await settle();
       await audit.flush();
       await stores.close();
     },

@@ -31,6 +31,8 @@ export interface RouteDeps {
   /** Reports the verifier's outcome (readiness: a stale feed or unreachable JWKS makes the gateway unready). */
   onVerify: (error: VerifyError | undefined) => void;
   audit: (event: GatewayDecisionEvent) => void;
+  /** Aborted when shutdown's grace period starts: open event streams (GET) end then, so they cannot hold the drain. */
+  streamsEnd: AbortSignal;
 }
 
 const PARSE_TEXT: Record<ParseFailure, [number, string]> = {
@@ -284,7 +286,8 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   }
   metrics.added.observe({ route: route.resource }, (performance.now() - started) / 1000);
   const requestId = message?.kind === 'request' ? message.id : null;
-  const result = await forward(deps.upstreamUrl, httpMethod, forwardHeaders(req.headers, extra, body), body, res, deps.timeoutMs, requestId, upstreamDpop);
+  const streamEnd = httpMethod === 'GET' ? deps.streamsEnd : undefined;
+  const result = await forward(deps.upstreamUrl, httpMethod, forwardHeaders(req.headers, extra, body), body, res, deps.timeoutMs, requestId, upstreamDpop, streamEnd);
   metrics.upstream.observe({ route: route.resource, status: String(result.status) }, result.headersMs / 1000);
   if (deps.enforcement) {
     // The session upstream opened belongs to whoever opened it; a DELETE that upstream accepted ends the binding.

@@ -31,11 +31,13 @@ export function parseGatewayConfig(raw: unknown): GatewayConfig {
   }
   const parsed = result.data;
   const issuer = parsed.issuer.replace(/\/$/, '');
+  const serviceUrl = (parsed.serviceUrl ?? issuer).replace(/\/$/, '');
   const config: GatewayConfig = {
     ...parsed,
     issuer,
+    serviceUrl,
     publicUrl: (parsed.publicUrl ?? `http://localhost:${parsed.port}`).replace(/\/$/, ''),
-    jwksUri: parsed.jwksUri ?? `${issuer}/jwks`,
+    jwksUri: parsed.jwksUri ?? `${serviceUrl}/jwks`,
     routes: parsed.routes.map((r) => ({ ...r, resource: canonicalResource(r.resource) ?? r.resource })),
   };
   const problems: string[] = [];

@@ -1,12 +1,38 @@
-// `dts gateway --config <file>` (and `npm run gateway`): load the gateway configuration, build it, listen, and shut
-// down on SIGTERM/SIGINT. Start-up failures an operator can fix are one line on stderr, exit 2.
+// `dts gateway --config <file>` (and `npm run gateway`): load the gateway configuration, build it, listen, and drain
+// on SIGTERM/SIGINT as the service does (a second signal exits at once). Start-up failures an operator can fix are
+// one line on stderr, exit 2.
 import { parseArgs } from 'node:util';
+import closeWithGrace from 'close-with-grace';
+import type { Logger } from 'pino';
 import { ConfigError } from '../config/load.js';
 import { createLogger } from '../http/logger.js';
 import { KeyStoreError } from '../keys/index.js';
-import { createGateway } from './gateway.js';
+import type { GatewayConfig } from './config.js';
+import { createGateway, type Gateway } from './gateway.js';
 import { loadGatewayConfig } from './load.js';
 
+/** Time allowed after delay + grace for the last decision events to be stored and Redis closed; then exit 1. */
+const FLUSH_BUDGET_MS = 10_000;
+
+/**
+ * The one line an operator needs for a start-up failure they can fix (config, keys, secrets, port, Redis), or
+ * undefined for anything else, which is a bug and keeps its stack trace.
+ */
+function startupFailure(err: unknown, port: number | undefined): string | undefined {
+  if (err instanceof ConfigError || err instanceof KeyStoreError) return err.message;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if ((err as { syscall?: string } | undefined)?.syscall === 'listen' && code !== undefined) {
+    const why = code === 'EADDRINUSE' ? 'it is already in use' : code === 'EACCES' ? 'permission denied' : 'listen failed';
+    return `cannot listen on port ${(err as { port?: number }).port ?? port}: ${why} (${code}); stop the other process or set PORT`;
+  }
+  if (err instanceof Error && /redis/i.test(err.message)) return err.message.split('\n')[0];
+  return undefined;
+}
+
+/**
+ * Runs the gateway. Resolves with the exit code of a start-up failure (2); once listening it does not resolve: the
+ * shutdown on SIGTERM/SIGINT ends the process (0 after the drain, 1 on a second signal or when it overran).
+ */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let file: string | undefined;
   try {
@@ -16,38 +42,42 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stderr.write(`dts gateway: ${(err as Error).message}; usage: dts gateway --config <file>\n`);
     return 2;
   }
-  let gateway;
-  let logger;
+  let gateway: Gateway | undefined;
+  let config: GatewayConfig | undefined;
   try {
-    const config = loadGatewayConfig(file, env);
-    logger = createLogger(config.logLevel).child({ component: 'gateway' });
+    config = loadGatewayConfig(file, env);
+    const logger = createLogger(config.logLevel).child({ component: 'gateway' });
     gateway = await createGateway(config, { logger, env });
     const port = await gateway.listen(config.port, config.host);
     logger.info({ port, publicUrl: config.publicUrl, issuer: config.issuer, routes: config.routes.map((r) => ({ resource: r.resource, upstream: r.upstream })), kid: gateway.keys.signing.kid }, 'MCP gateway listening');
+    drainOnSignal(gateway, config.shutdown, logger);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (err instanceof ConfigError || err instanceof KeyStoreError) process.stderr.write(`${err.message}\n`);
-    else if (code === 'EADDRINUSE' || code === 'EACCES') process.stderr.write(`cannot listen: ${code}; stop the other process or set PORT\n`);
-    else if (err instanceof Error && /redis/i.test(err.message)) process.stderr.write(`${err.message.split('\n')[0]}\n`);
-    else throw err;
+    const line = startupFailure(err, config?.port);
+    if (line === undefined) throw err;
+    process.stderr.write(`${line}\n`);
     await gateway?.close().catch(() => {});
     return 2;
   }
-  const g = gateway;
-  const log = logger;
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) process.exit(1);
-      stopping = true;
-      log.info({ signal }, 'shutting down');
-      g.close().then(resolve, resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  log.info('stopped');
-  return 0;
+  return new Promise<number>(() => {});
+}
+
+function drainOnSignal(gateway: Gateway, shutdown: GatewayConfig['shutdown'], logger: Logger): void {
+  const timings = { deregistrationDelayMs: shutdown.deregistrationDelaySeconds * 1000, gracePeriodMs: shutdown.gracePeriodSeconds * 1000 };
+  closeWithGrace(
+    {
+      // The whole sequence is bounded: delay + grace + a budget for flushing and closing Redis; then exit 1.
+      delay: timings.deregistrationDelayMs + timings.gracePeriodMs + FLUSH_BUDGET_MS,
+      logger: { error: (msg: unknown) => logger.error(String(msg)) },
+      onSecondSignal: (signal) => logger.warn({ signal }, 'second signal: exiting now'),
+      onTimeout: (ms) => logger.error({ ms }, 'shutdown did not finish in time: exiting'),
+    },
+    async ({ signal, err }) => {
+      if (err) logger.error({ err }, 'uncaught error: shutting down');
+      else logger.info({ signal }, 'shutting down (send the signal again to exit at once)');
+      await gateway.shutdown(timings, (msg) => logger.info(msg));
+      logger.info('stopped');
+    },
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -60,7 +60,8 @@ export function forwardHeaders(inbound: IncomingHttpHeaders, extra: Record<strin
 
 /**
  * Sends the request and pipes the answer to `res` (which the tools/list filter may wrap). Resolves once the response
- * headers were written (or the failure answered); the body keeps streaming until upstream or the client closes.
+ * headers were written (or the failure answered); the body keeps streaming until upstream or the client closes, or
+ * `streamEnd` aborts (shutdown: an event stream must not hold the drain), which ends it cleanly.
  * With `dpop`, a nonce challenge is retried once (the body is a buffer, so it is sent again as it was); a second
  * challenge, or one without a usable `DPoP-Nonce`, is answered 502: the caller cannot satisfy upstream's nonce.
  */
@@ -73,6 +74,7 @@ export function forward(
   timeoutMs: number,
   requestId: string | number | null,
   dpop?: UpstreamDpop,
+  streamEnd?: AbortSignal,
 ): Promise<UpstreamResult> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -144,8 +146,25 @@ export function forward(
         res.writeHead(status, out);
         // Event streams flow through as they come; pipe handles backpressure both ways.
         answer.pipe(res);
-        answer.on('error', () => res.destroy());
+        let ended = false;
+        answer.on('error', () => {
+          if (!ended) res.destroy();
+        });
         res.on('close', () => answer.destroy());
+        if (streamEnd) {
+          // The client sees the stream end (the final chunk), not a reset, and reconnects where it is routed now.
+          const end = () => {
+            ended = true;
+            answer.unpipe(res);
+            res.end();
+            answer.destroy();
+          };
+          if (streamEnd.aborted) end();
+          else {
+            streamEnd.addEventListener('abort', end, { once: true });
+            res.on('close', () => streamEnd.removeEventListener('abort', end));
+          }
+        }
         const sessionId = answer.headers['mcp-session-id'];
         resolve({ status, headersMs: performance.now() - started, ...(typeof sessionId === 'string' ? { sessionId } : {}) });
       });

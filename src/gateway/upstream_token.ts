@@ -44,7 +44,18 @@ function dpopProof(key: DpopKey, htm: string, htu: string, extra: { ath?: string
     .sign(key.privateKey);
 }
 
-export function createUpstreamTokens(options: { tokenEndpoint: string; clientId: string; clientSecret: string; timeoutMs: number; now?: () => number }): UpstreamTokens {
+export interface UpstreamTokensOptions {
+  /** The service's token endpoint as it names itself (`<issuer>/token`): the `htu` of the gateway's DPoP proofs. */
+  tokenEndpoint: string;
+  /** Where the request is sent, when not `tokenEndpoint` (the gateway's `serviceUrl`). */
+  tokenUrl?: string;
+  clientId: string;
+  clientSecret: string;
+  timeoutMs: number;
+  now?: () => number;
+}
+
+export function createUpstreamTokens(options: UpstreamTokensOptions): UpstreamTokens {
   const now = options.now ?? Date.now;
   const basic = `Basic ${Buffer.from(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`).toString('base64')}`;
   const cache = new Map<string, { token: string; until: number; bound: boolean }>();
@@ -65,7 +76,7 @@ export function createUpstreamTokens(options: { tokenEndpoint: string; clientId:
     const headers: Record<string, string> = { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
     if (bound) headers.dpop = await dpopProof(await key(), 'POST', options.tokenEndpoint, nonce === undefined ? {} : { nonce });
     try {
-      const res = await fetch(options.tokenEndpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
+      const res = await fetch(options.tokenUrl ?? options.tokenEndpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
       nonce = res.headers.get('dpop-nonce') ?? nonce;
       return res;
     } catch (err) {

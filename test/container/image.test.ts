@@ -85,24 +85,45 @@ describe('docker-compose.yml', () => {
     for (const name of ['crm', 'billing', 'agent']) assert.deepEqual(compose.services[name]!.volumes, ['sts-keys:/app/keys:ro']);
   });
 
+  it('no service shares the network namespace of sts: sts and the example tool servers share one owned by a container that only sleeps', () => {
+    const loopback = compose.services.loopback!;
+    assert.deepEqual(loopback.command, ['sleep', 'infinity']);
+    assert.notEqual(loopback.image, compose.services.sts!.image, 'rebuilding sts does not recreate the namespace owner');
+    assert.deepEqual(loopback.ports, ['3000:3000']);
+    assert.deepEqual(loopback.networks, { default: { aliases: ['sts'] } });
+    for (const [name, service] of Object.entries(compose.services)) {
+      assert.notEqual(service.network_mode, 'service:sts', `${name} would lose its network when sts restarts`);
+      assert.equal(service.network_mode, ['sts', 'crm', 'billing', 'agent'].includes(name) ? 'service:loopback' : undefined, name);
+      if (service.network_mode) assert.equal(service.ports, undefined, `${name} publishes ports on loopback`);
+    }
+  });
+
   it('runs the MCP gateway from the runtime image (dts gateway, its config parses) in front of the plain MCP server, which only it can reach', async () => {
     const gateway = compose.services.gateway!;
     const plain = compose.services['plain-mcp']!;
     assert.equal(gateway.image, compose.services.sts!.image, 'the runtime image sts builds');
     assert.deepEqual(gateway.entrypoint, ['node', 'bin/dts.js', 'gateway', '--config', 'config/gateway.compose.yaml']);
-    for (const service of [gateway, plain]) {
-      assert.equal(service.init, true);
-      assert.equal(service.network_mode, 'service:sts');
-    }
+    for (const service of [gateway, plain]) assert.equal(service.init, true);
+    // plain-mcp is on an internal network the gateway alone joins, and publishes nothing.
+    assert.deepEqual(plain.networks, ['mcp-upstream']);
+    assert.deepEqual(gateway.networks, ['default', 'mcp-upstream']);
+    assert.deepEqual((compose as unknown as { networks: Record<string, unknown> }).networks['mcp-upstream'], { internal: true });
+    assert.equal(plain.ports, undefined);
+    assert.deepEqual(gateway.ports, ['4100:4100']);
     assert.match(gateway.healthcheck.test.join(' '), /127\.0\.0\.1:4100\/readyz/);
-    assert.ok((compose.services.sts!.ports as string[]).includes('4100:4100'));
     assert.deepEqual(gateway.volumes, ['gateway-keys:/app/keys', 'sts-keys:/app/sts-keys:ro']);
     assert.equal(gateway.environment.REDIS_URL, 'redis://:${REDIS_PASSWORD}@redis:6379');
-    assert.deepEqual(plain.environment, { PORT: '4200', HOST: '127.0.0.1' });
+    assert.deepEqual(plain.environment, { PORT: '4200', HOST: '0.0.0.0' });
     const { loadGatewayConfig } = await import('../../src/gateway/load.js');
     const config = loadGatewayConfig(join(ROOT, 'config/gateway.compose.yaml'), { REDIS_URL: 'redis://:pw@redis:6379' });
+    // Public URLs (what clients on the host use) are the identifiers; the service and the upstream by service name.
     assert.equal(config.issuer, 'http://localhost:3000');
-    assert.deepEqual(config.routes.map((r) => [r.resource, r.upstream]), [['http://localhost:4100/plain/mcp', 'http://localhost:4200/mcp']]);
+    assert.equal(config.serviceUrl, 'http://sts:3000');
+    assert.equal(config.jwksUri, 'http://sts:3000/jwks');
+    assert.deepEqual(config.routes.map((r) => [r.resource, r.upstream]), [['http://localhost:4100/plain/mcp', 'http://plain-mcp:4200/mcp']]);
+    // docker stop waits longer than the gateway's whole bounded shutdown (delay + grace + 10 s to store its events).
+    const drainSeconds = config.shutdown.deregistrationDelaySeconds + config.shutdown.gracePeriodSeconds + 10;
+    assert.ok(Number(/^(\d+)s$/.exec(gateway.stop_grace_period)?.[1]) > drainSeconds, `stop_grace_period ${gateway.stop_grace_period}, drain up to ${drainSeconds}s`);
     // The route is a tool server of the demo policy whose client is the gateway's.
     const demo = parse(readFileSync(join(ROOT, 'config/default.yaml'), 'utf8')) as { toolServers: Array<{ resource: string; clientId?: string }> };
     assert.equal(demo.toolServers.find((t) => t.resource === 'http://localhost:4100/plain/mcp')?.clientId, config.client.clientId);

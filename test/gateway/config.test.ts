@@ -2,7 +2,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { renderGatewayConfigDocs } from '../../src/gateway/gen_docs.js';
 import { ConfigError, loadGatewayConfig, parseGatewayConfig } from '../../src/gateway/load.js';
@@ -67,5 +70,42 @@ describe('gateway configuration', () => {
       assert.equal(err.stderr, 'gateway config file does/not/exist.yaml does not exist\n');
       return true;
     });
+  });
+  /** Runs `dts gateway` with `config` (JSON, in a temporary directory that also holds its generated keys). */
+  async function runGateway(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-start-'));
+    try {
+      const file = join(dir, 'gateway.json');
+      writeFileSync(file, JSON.stringify({ ...minimal, keys: { file: join(dir, 'gateway-jwks.json') }, ...config }));
+      const { REDIS_URL: _r, PORT: _p, HOST: _h, ISSUER: _i, LOG_LEVEL: _l, GATEWAY_PUBLIC_URL: _g, ...rest } = process.env;
+      return await new Promise((resolve) => {
+        execFile(process.execPath, ['bin/dts.js', 'gateway', '--config', file], { env: { ...rest, GATEWAY_SECRET: 'gateway-secret', ...env }, timeout: 30_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
+        );
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('dts gateway: an audit.argumentsKey shorter than 32 bytes is one line naming the key, exit 2 (not a stack trace)', async () => {
+    const r = await runGateway({ audit: { argumentsKey: { env: 'GW_ARGUMENTS_KEY' } } }, { GW_ARGUMENTS_KEY: 'x'.repeat(31) });
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'audit.argumentsKey: must be at least 32 bytes\n');
+  });
+
+  it('dts gateway: a port in use is one line naming the port, exit 2, and nothing else goes wrong on the way out', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = await runGateway({ port, host: '127.0.0.1', logLevel: 'info', audit: { argumentsKey: { env: 'GW_ARGUMENTS_KEY' } } }, { GW_ARGUMENTS_KEY: 'k'.repeat(32) });
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr, `cannot listen on port ${port}: it is already in use (EADDRINUSE); stop the other process or set PORT\n`);
+      // The feed closed on the way out is not reported as a failure.
+      assert.doesNotMatch(r.stdout, /revocation feed not ready|"level":50/);
+    } finally {
+      taken.close();
+    }
   });
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { VerifiedToken } from 'delegation-token-verify';
+import { decodeJwt } from 'jose';
 import { createUpstreamTokens, UpstreamTokenError } from '../../src/gateway/upstream_token.js';
 
 describe('gateway upstream tokens (upstreamAuth: exchange)', () => {
@@ -35,6 +36,16 @@ describe('gateway upstream tokens (upstreamAuth: exchange)', () => {
     seen.length = 0;
     await assert.rejects(tokens().credentialFor('in', inbound('thumb'), 'http://upstream.test/mcp', 'POST', upstream), (err) => err instanceof UpstreamTokenError && /unbound token/.test(err.message));
     assert.equal(typeof seen[0]?.dpop, 'string', 'the exchange carried a proof of the gateway key');
+  });
+
+  it('with serviceUrl the exchange is sent there, and its proof still names the token endpoint of the issuer (htu)', async () => {
+    answer = { access_token: 'bound', token_type: 'DPoP', expires_in: 60 };
+    seen.length = 0;
+    const viaService = createUpstreamTokens({ tokenEndpoint: 'http://localhost:3000/token', tokenUrl: endpoint, clientId: 'gateway', clientSecret: 's', timeoutMs: 1000 });
+    const credential = await viaService.credentialFor('in', inbound('thumb'), 'http://upstream.test/mcp', 'POST', upstream);
+    assert.equal(credential.authorization, 'DPoP bound');
+    assert.equal(seen.length, 1);
+    assert.equal(decodeJwt(seen[0]!.dpop!).htu, 'http://localhost:3000/token');
   });
 
   it('a bearer inbound token gets the bearer answer, and no proof is sent', async () => {
