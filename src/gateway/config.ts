@@ -143,6 +143,17 @@ export const gatewayConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe('Graceful shutdown (the service\'s `shutdown`, same keys and defaults).'),
+  production: z
+    .strictObject({
+      allowDevelopmentDefaults: z
+        .array(z.enum(['generatedSecrets', 'generatedKeys']))
+        .default([])
+        .describe(
+          'With `NODE_ENV=production` the gateway refuses to start (exit 2) while a secret has `generate: true` (`generatedSecrets`; `audit.argumentsKey` has it by default) or its assertion key file is missing (`generatedKeys`: replicas that each generate their own keys sign assertions upstream cannot all verify). List here the ones you mean to run with (env `ALLOW_DEVELOPMENT_DEFAULTS`, comma-separated, wins; values only the service knows are ignored here).',
+        ),
+    })
+    .prefault({})
+    .describe('What a production start refuses, and the acknowledgements that let it start anyway (as the service\'s `production`).'),
   enforcement: z
     .boolean()
     .default(true)

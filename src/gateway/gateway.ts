@@ -76,13 +76,33 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const { logger } = deps;
   const env = deps.env ?? process.env;
   const onGenerated = (file: string) => logger.warn({ file }, 'generated a development secret');
+  // The production gate (as the service's, config/production.ts): nothing generated unless acknowledged.
+  const production = env.NODE_ENV === 'production';
+  const acknowledged = new Set(env.ALLOW_DEVELOPMENT_DEFAULTS === undefined ? config.production.allowDevelopmentDefaults : env.ALLOW_DEVELOPMENT_DEFAULTS.split(',').map((v) => v.trim()));
+  const generating = [
+    ...(config.client.clientSecret.generate ? ['client.clientSecret'] : []),
+    ...(config.audit.argumentsKey.generate ? ['audit.argumentsKey'] : []),
+    ...(config.dpop.nonceSecret?.generate ? ['dpop.nonceSecret'] : []),
+  ];
+  if (production && generating.length && !acknowledged.has('generatedSecrets')) {
+    throw new ConfigError(
+      `NODE_ENV=production refuses development defaults: ${generating.join(', ')} ${generating.length > 1 ? 'have' : 'has'} generate: true. Fix them, or acknowledge with production.allowDevelopmentDefaults: [generatedSecrets] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedSecrets)`,
+    );
+  }
   const clientSecret = resolveSecret(config.client.clientSecret, 'client.clientSecret', { env, onGenerated });
   const argumentsKey = resolveSecret(config.audit.argumentsKey, 'audit.argumentsKey', { env, onGenerated });
   if (Buffer.byteLength(argumentsKey) < MIN_ARGUMENTS_KEY_BYTES) throw new ConfigError(`audit.argumentsKey: must be at least ${MIN_ARGUMENTS_KEY_BYTES} bytes`);
   const nonceSecret = config.dpop.nonceSecret ? resolveSecret(config.dpop.nonceSecret, 'dpop.nonceSecret', { env, onGenerated }) : undefined;
   // RFC 9449 §9: nonces must be unpredictable, so must the key they are derived from.
   if (nonceSecret !== undefined && Buffer.byteLength(nonceSecret) < 32) throw new ConfigError('dpop.nonceSecret: must be at least 32 bytes');
-  const keys = await loadOrCreateKeys({ file: config.keys.file, alg: config.keys.alg, onWarning: (m) => logger.warn(m) });
+  const keys = await loadOrCreateKeys({
+    file: config.keys.file,
+    alg: config.keys.alg,
+    onWarning: (m) => logger.warn(m),
+    create: !production || acknowledged.has('generatedKeys'),
+    refusal:
+      'NODE_ENV=production does not generate assertion keys: create the file with `dts keys generate --file <path>` (or mount it), or acknowledge with production.allowDevelopmentDefaults: [generatedKeys] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys)',
+  });
   if (keys.generated) logger.warn({ file: keys.file }, 'generated new gateway assertion keys');
 
   let redis: Redis | undefined;

@@ -113,6 +113,8 @@ describe('docker-compose.yml', () => {
     assert.match(gateway.healthcheck.test.join(' '), /127\.0\.0\.1:4100\/readyz/);
     assert.deepEqual(gateway.volumes, ['gateway-keys:/app/keys', 'sts-keys:/app/sts-keys:ro']);
     assert.equal(gateway.environment.REDIS_URL, 'redis://:${REDIS_PASSWORD}@redis:6379');
+    // The runtime image runs with NODE_ENV=production: the demo acknowledges what it generates on first start.
+    assert.equal(gateway.environment.ALLOW_DEVELOPMENT_DEFAULTS, 'generatedSecrets,generatedKeys');
     assert.deepEqual(plain.environment, { PORT: '4200', HOST: '0.0.0.0' });
     const { loadGatewayConfig } = await import('../../src/gateway/load.js');
     const config = loadGatewayConfig(join(ROOT, 'config/gateway.compose.yaml'), { REDIS_URL: 'redis://:pw@redis:6379' });

@@ -94,6 +94,30 @@ describe('gateway configuration', () => {
     assert.equal(r.stderr, 'audit.argumentsKey: must be at least 32 bytes\n');
   });
 
+  it('dts gateway with NODE_ENV=production: a generated secret or missing assertion keys are one line, exit 2, unless acknowledged', async () => {
+    // audit.argumentsKey has generate: true by default.
+    const secrets = await runGateway({}, { NODE_ENV: 'production' });
+    assert.equal(secrets.code, 2);
+    assert.equal(
+      secrets.stderr,
+      'NODE_ENV=production refuses development defaults: audit.argumentsKey has generate: true. Fix them, or acknowledge with production.allowDevelopmentDefaults: [generatedSecrets] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedSecrets)\n',
+    );
+    const keys = await runGateway({ audit: { argumentsKey: { env: 'GW_ARGUMENTS_KEY' } } }, { NODE_ENV: 'production', GW_ARGUMENTS_KEY: 'k'.repeat(32) });
+    assert.equal(keys.code, 2);
+    assert.match(keys.stderr, /^key file \S+gateway-jwks\.json does not exist; NODE_ENV=production does not generate assertion keys: create the file with `dts keys generate --file <path>` \(or mount it\), or acknowledge with production\.allowDevelopmentDefaults: \[generatedKeys\] \(env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys\)\n$/);
+    // Acknowledged (env wins over the file; values only the service knows are ignored): it gets past both, to the port.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const acknowledged = await runGateway({ port, host: '127.0.0.1' }, { NODE_ENV: 'production', ALLOW_DEVELOPMENT_DEFAULTS: 'demoLogin,generatedSecrets,generatedKeys' });
+      assert.equal(acknowledged.code, 2);
+      assert.equal(acknowledged.stderr, `cannot listen on port ${port}: it is already in use (EADDRINUSE); stop the other process or set PORT\n`);
+    } finally {
+      taken.close();
+    }
+  });
+
   it('dts gateway: a port in use is one line naming the port, exit 2, and nothing else goes wrong on the way out', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
