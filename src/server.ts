@@ -1,27 +1,11 @@
 // Process entry (loaded by main.ts once the Node.js version is known to be supported): load config, build the
 // service (service.ts is the composition root), listen, and shut down gracefully on SIGTERM/SIGINT (a second signal exits at once).
 import closeWithGrace from 'close-with-grace';
-import { loadConfig, ConfigError } from './config/load.js';
-import { KeyStoreError } from './keys/index.js';
+import { loadConfig } from './config/load.js';
+import { startupFailure } from './http/startup.js';
 import { createLogger, routeOidcProviderConsole } from './http/logger.js';
 import { createService } from './service.js';
 import { startTracing, type Tracing } from './tracing.js';
-
-/**
- * The one line an operator needs for a start-up failure they can fix (config, keys, secrets, port, Redis), or
- * undefined for anything else, which is a bug and keeps its stack trace.
- */
-function startupFailure(err: unknown, port: number | undefined): string | undefined {
-  if (err instanceof ConfigError || err instanceof KeyStoreError) return err.message;
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if ((err as { syscall?: string } | undefined)?.syscall === 'listen' && code !== undefined) {
-    const why = code === 'EADDRINUSE' ? 'it is already in use' : code === 'EACCES' ? 'permission denied' : 'listen failed';
-    // The management listener fails the same way: name the port that failed, not always the main one.
-    return `cannot listen on port ${(err as { port?: number }).port ?? port}: ${why} (${code}); stop the other process or set PORT`;
-  }
-  if (err instanceof Error && /redis/i.test(err.message)) return err.message.split('\n')[0];
-  return undefined;
-}
 
 /** Writes the line to stderr (synchronous on Linux pipes and files) and exits 2; nothing was served yet. */
 function refuseToStart(line: string): never {

@@ -4,30 +4,14 @@
 import { parseArgs } from 'node:util';
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
-import { ConfigError } from '../config/load.js';
 import { createLogger } from '../http/logger.js';
-import { KeyStoreError } from '../keys/index.js';
+import { startupFailure } from '../http/startup.js';
 import type { GatewayConfig } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { loadGatewayConfig } from './load.js';
 
 /** Time allowed after delay + grace for the last decision events to be stored and Redis closed; then exit 1. */
 const FLUSH_BUDGET_MS = 10_000;
-
-/**
- * The one line an operator needs for a start-up failure they can fix (config, keys, secrets, port, Redis), or
- * undefined for anything else, which is a bug and keeps its stack trace.
- */
-function startupFailure(err: unknown, port: number | undefined): string | undefined {
-  if (err instanceof ConfigError || err instanceof KeyStoreError) return err.message;
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if ((err as { syscall?: string } | undefined)?.syscall === 'listen' && code !== undefined) {
-    const why = code === 'EADDRINUSE' ? 'it is already in use' : code === 'EACCES' ? 'permission denied' : 'listen failed';
-    return `cannot listen on port ${(err as { port?: number }).port ?? port}: ${why} (${code}); stop the other process or set PORT`;
-  }
-  if (err instanceof Error && /redis/i.test(err.message)) return err.message.split('\n')[0];
-  return undefined;
-}
 
 /**
  * Runs the gateway. Resolves with the exit code of a start-up failure (2); once listening it does not resolve: the
