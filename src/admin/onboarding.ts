@@ -59,15 +59,22 @@ export function addOnboardingRoutes(
 ): void {
   const need = () => deps() ?? (() => { throw notFound('onboarding', 'onboarding_disabled'); })();
 
-  /** Removes a consent and ends every grant made under it, audited as one `consent` revocation; undefined when there was none. */
+  /**
+   * Ends every grant made under a consent, then removes it, audited as one `consent` revocation; undefined when there
+   * was none. In that order a failure part-way leaves the consent listed, so a retry finds it and ends what is left
+   * (ending a grant twice is harmless); grants added while this runs are in the removed record and ended too.
+   */
   const revokeConsent = async (d: AdminOnboardingDeps, r: { sub: string; client_id: string; resource: string }, ctx: Ctx, reason: string) => {
-    const removed = await d.consents.remove(r.sub, r.client_id, r.resource);
-    if (!removed) return undefined;
+    const found = await d.consents.find(r.sub, r.client_id, r.resource);
+    if (!found) return undefined;
     const by = ctx.state.adminCaller.clientId;
     const requestId = ctx.state.requestId;
     let ended = false;
+    let removed = found;
     try {
-      for (const grantId of removed.grantIds) await d.endGrant(grantId, by, reason, requestId);
+      for (const grantId of found.grantIds) await d.endGrant(grantId, by, reason, requestId);
+      removed = (await d.consents.remove(r.sub, r.client_id, r.resource)) ?? found;
+      for (const grantId of removed.grantIds.filter((g) => !found.grantIds.includes(g))) await d.endGrant(grantId, by, reason, requestId);
       ended = true;
     } finally {
       // Recorded also when ending a grant failed: the consent is gone, and the trail must say whose and why.

@@ -84,5 +84,13 @@ describe('admin API: consent revocations are audited', () => {
     }
     const events = (await revocationEvents('sub=user-frank')).filter((e) => e.kind === 'consent');
     assert.deepEqual(events.map((e) => [e.value, e.reason, e.requestId, e.reasons]), [[client, 'compromised', 'consent-revoke-2', ['revoked', 'grants_not_ended']]]);
+    // The consent is still listed, so the retry finds it and ends its grants (a consent removed first would answer 404
+    // and leave the grants alive).
+    const retry = await call(svc, 'POST', '/admin/consents/revoke', { token, json: { sub: 'user-frank', client_id: client, resource: CRM, reason: 'compromised' }, headers: { 'x-request-id': 'consent-revoke-3' } });
+    assert.equal(retry.status, 200, retry.text);
+    assert.deepEqual([retry.body.revoked, retry.body.endedGrants], [true, 1]);
+    const after = (await revocationEvents('sub=user-frank')).filter((e) => e.kind === 'consent');
+    assert.deepEqual(after.map((e) => [e.requestId, e.reasons]).sort(), [['consent-revoke-2', ['revoked', 'grants_not_ended']], ['consent-revoke-3', ['revoked']]]);
+    assert.equal((await call(svc, 'POST', '/admin/consents/revoke', { token, json: { sub: 'user-frank', client_id: client, resource: CRM, reason: 'again' } })).status, 404);
   });
 });
