@@ -5,4 +5,6 @@ export const stats = {
   signatureVerifications: 0,
   /** How many times a key was looked up in the remote JWKS (a key the verifier remembers for a kid skips this). */
   jwksKeyLookups: 0,
+  /** How many expiry entries revocation-set pruning examined (only expired ones: it never walks the whole set). */
+  revocationPruneVisits: 0,
 };

@@ -30,8 +30,12 @@ export class FeedRevocation implements RevocationCheck {
   /** When we last heard anything from the issuer; 0 until the first snapshot. */
   #lastActivityMs = 0;
   #lastError = 'no snapshot yet';
-  /** Set while the issuer publishes something this SDK cannot apply (an unknown version or record kind). */
-  #incompatible: string | undefined;
+  /**
+   * Why our view is known to be incomplete, until a snapshot loads in full: the issuer said `reset` (our cursor fell out
+   * of its event history, so revocations may be missing), or published something this SDK cannot apply (an unknown
+   * version or record kind). Nothing on the stream clears it: a heartbeat vouches for the stream, not for what we missed.
+   */
+  #incomplete: string | undefined;
 
   constructor(options: FeedOptions, issuer: string, now: () => number = Date.now) {
     this.#now = now;
@@ -56,8 +60,10 @@ export class FeedRevocation implements RevocationCheck {
   check(_token: string, verified: VerifiedToken): void {
     // Fail closed: without a recent sign of life we cannot know what was revoked in the meantime.
     if (this.#lastActivityMs === 0) throw this.#unavailable(this.#lastError);
-    // Fail closed: a record we cannot apply might be the one that revokes this token.
-    if (this.#incompatible) throw this.#unavailable(this.#incompatible);
+    // Fail closed: a record we missed or cannot apply might be the one that revokes this token.
+    if (this.#incomplete !== undefined) {
+      throw this.#unavailable(this.#incomplete === this.#lastError ? this.#incomplete : `${this.#incomplete}; ${this.#lastError}`);
+    }
     const silentMs = this.#now() - this.#lastActivityMs;
     if (silentMs > this.#maxStalenessMs) throw this.#unavailable(`feed silent for ${silentMs} ms; ${this.#lastError}`);
     const record = this.#set.match(verified);
@@ -75,7 +81,7 @@ export class FeedRevocation implements RevocationCheck {
     if (this.#lastActivityMs === 0) return { mode: 'feed', fresh: false };
     const ageMs = Math.max(0, this.#now() - this.#lastActivityMs);
     // The same three conditions `check` refuses on, so the probe and the verdict can never disagree.
-    return { mode: 'feed', fresh: !this.#incompatible && ageMs <= this.#maxStalenessMs, ageMs };
+    return { mode: 'feed', fresh: this.#incomplete === undefined && ageMs <= this.#maxStalenessMs, ageMs };
   }
 
   close(): void {
@@ -84,21 +90,18 @@ export class FeedRevocation implements RevocationCheck {
   }
 
   async #run(): Promise<void> {
-    let needSnapshot = true;
     let failures = 0;
     while (!this.#closing.signal.aborted) {
       try {
-        // Fail closed "until a snapshot it fully understands" (docs/revocation-feed.md): after anything we could not
-        // apply, resuming the stream from our cursor would never bring one, so the next connection starts with a snapshot.
-        if (needSnapshot || this.#incompatible !== undefined) await this.#loadSnapshot();
+        // The first connection, and any after a reset or something we could not apply ("until a snapshot it fully
+        // understands", docs/revocation-feed.md), starts with a snapshot: resuming from our cursor would never bring
+        // what we missed. A snapshot that fails is retried through the backoff below, so an issuer that resets every
+        // time cannot make us spin, and we stay closed meanwhile.
+        if (this.#lastActivityMs === 0 || this.#incomplete !== undefined) await this.#loadSnapshot();
         // The snapshot resolved ready(): a caller may have closed us in between, and must not be left an open stream.
         if (this.#closing.signal.aborted) return;
-        needSnapshot = false;
-        const outcome = await this.#stream(() => (failures = 0));
-        // A reset means our cursor fell out of the issuer's event history: only a fresh snapshot is complete.
-        // It still goes through the backoff below, so an issuer that resets every time cannot make us spin.
-        needSnapshot = outcome === 'reset';
-        this.#lastError = outcome === 'reset' ? 'event stream reset' : 'event stream ended';
+        await this.#stream(() => (failures = 0));
+        if (this.#incomplete === undefined) this.#lastError = 'event stream ended';
       } catch (err) {
         if (this.#closing.signal.aborted) return;
         this.#lastError = err instanceof Error ? err.message : String(err);
@@ -119,25 +122,25 @@ export class FeedRevocation implements RevocationCheck {
     });
     if (response.status !== 200) throw new Error(`snapshot answered ${response.status}`);
     const body = (await response.json()) as { v?: unknown; cursor?: unknown; revocations?: unknown };
-    if (!FEED_VERSIONS.has(body.v)) throw this.#incompatibleWith(`snapshot wire format ${JSON.stringify(body.v)} is not one this SDK knows`);
+    if (!FEED_VERSIONS.has(body.v)) throw this.#incompleteBecause(`snapshot wire format ${JSON.stringify(body.v)} is not one this SDK knows`);
     if (typeof body.cursor !== 'string' || !Array.isArray(body.revocations)) throw new Error('malformed snapshot');
     const now = this.#now() / 1000;
     let records: RevocationRecord[];
     try {
       records = body.revocations.map(parseRevocationRecord).filter((r): r is RevocationRecord => r !== undefined && r.expiresAt >= now);
     } catch (err) {
-      if (err instanceof UnknownRecordKind) throw this.#incompatibleWith(err.message);
+      if (err instanceof UnknownRecordKind) throw this.#incompleteBecause(err.message);
       throw err;
     }
     this.#set.replaceAll(records);
-    this.#incompatible = undefined;
+    this.#incomplete = undefined;
     this.#cursor = body.cursor;
     this.#lastActivityMs = this.#now();
     this.#resolveReady();
   }
 
-  /** Follow the event stream until it ends, fails, goes silent or asks for a reset. */
-  async #stream(onEvent: () => void): Promise<'ended' | 'reset'> {
+  /** Follow the event stream until it ends, fails, goes silent or asks for a reset (which marks our view incomplete). */
+  async #stream(onEvent: () => void): Promise<void> {
     const streamAbort = new AbortController();
     const stop = () => streamAbort.abort();
     this.#closing.signal.addEventListener('abort', stop, { once: true });
@@ -165,14 +168,19 @@ export class FeedRevocation implements RevocationCheck {
       const decoder = new TextDecoder();
       for await (const chunk of response.body) {
         for (const event of parser.push(decoder.decode(chunk, { stream: true }))) {
-          if (event.type === 'reset') return 'reset';
+          // Our cursor fell out of the issuer's event history: revocations may be missing from our view, so refuse at
+          // once (not only when the staleness bound runs out) until a snapshot has loaded.
+          if (event.type === 'reset') {
+            this.#incompleteBecause('event stream reset: revocations may be missing until a snapshot loads');
+            return;
+          }
           if (event.type === 'stale') {
             this.#replicaStale(event.data);
             continue;
           }
           if (event.type === 'heartbeat') {
             const v = (safeJson(event.data) as { v?: unknown } | undefined)?.v;
-            if (v !== undefined && !FEED_VERSIONS.has(v)) throw this.#incompatibleWith(`event stream wire format ${JSON.stringify(v)} is not one this SDK knows`);
+            if (v !== undefined && !FEED_VERSIONS.has(v)) throw this.#incompleteBecause(`event stream wire format ${JSON.stringify(v)} is not one this SDK knows`);
             this.#touch();
           } else if (event.type === 'revocation') {
             let record: RevocationRecord | undefined;
@@ -181,8 +189,8 @@ export class FeedRevocation implements RevocationCheck {
             } catch (err) {
               if (!(err instanceof UnknownRecordKind)) throw err;
               // Not applied, not skipped: refuse every token until a snapshot we fully understand.
-              this.#incompatibleWith(err.message);
-              return 'reset';
+              this.#incompleteBecause(err.message);
+              return;
             }
             if (record) this.#set.add(record);
             if (event.lastEventId) this.#cursor = event.lastEventId;
@@ -192,7 +200,6 @@ export class FeedRevocation implements RevocationCheck {
           onEvent();
         }
       }
-      return 'ended';
     } finally {
       clearTimeout(watchdog);
       this.#closing.signal.removeEventListener('abort', stop);
@@ -200,8 +207,8 @@ export class FeedRevocation implements RevocationCheck {
     }
   }
 
-  #incompatibleWith(detail: string): Error {
-    this.#incompatible = detail;
+  #incompleteBecause(detail: string): Error {
+    this.#incomplete = detail;
     this.#lastError = detail;
     return new Error(detail);
   }

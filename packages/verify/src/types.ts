@@ -243,7 +243,8 @@ export interface Verifier {
 /**
  * What `verifier.health()` reports. `ready` is false exactly when `verify` would refuse every token with
  * `ERR_REVOCATION_UNAVAILABLE` because of the revocation data (no first snapshot, silent longer than
- * `maxStalenessSeconds`, or a record this SDK cannot apply). The JWKS is not probed: it is fetched when a token needs it.
+ * `maxStalenessSeconds`, a `reset` not yet followed by a snapshot, or a record this SDK cannot apply). The JWKS is not
+ * probed: it is fetched when a token needs it.
  *
  * @example
  * ```ts
@@ -256,7 +257,10 @@ export interface VerifierHealth {
   ready: boolean;
   revocation: {
     mode: 'none' | 'feed' | 'introspect';
-    /** `feed`: the first snapshot arrived, and something (event or heartbeat) within `maxStalenessSeconds`. Other modes: true. */
+    /**
+     * `feed`: the first snapshot arrived, something (event or heartbeat) within `maxStalenessSeconds`, and no `reset` or
+     * record this SDK cannot apply since the last snapshot. Other modes: true.
+     */
     fresh: boolean;
     /** `feed`: milliseconds since the issuer was last heard from (absent before the first snapshot). */
     ageMs?: number;

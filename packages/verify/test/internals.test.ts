@@ -9,6 +9,7 @@ import { createVerifier } from '../src/verifier.js';
 import { ExpiringLru, setBounded } from '../src/lru.js';
 import { precheck } from '../src/precheck.js';
 import { VerifyError } from '../src/errors.js';
+import { stats } from '../src/internal_stats.js';
 import { RevocationSet } from '../src/revocation_set.js';
 import { SseParser } from '../src/sse.js';
 import type { RevocationRecord, VerifiedToken } from 'delegation-token-verify';
@@ -571,6 +572,105 @@ describe('RevocationSet matching (wire format v1)', () => {
     assert.ok(set.match(token(150)));
     set.prune(20_000);
     assert.equal(set.size, 0);
+  });
+});
+
+describe('RevocationSet pruning', () => {
+  const tokenWith = (claims: Partial<VerifiedToken>): VerifiedToken => ({
+    sub: 'u',
+    clientId: 'c',
+    scopes: [],
+    sid: 's',
+    jti: 'j',
+    exp: 400,
+    iat: 100,
+    actors: [],
+    ancestors: [],
+    authorizationDetails: [],
+    claims: {},
+    ...claims,
+  });
+  /** A record that counts every read of its expiry: whatever looks at a record to prune it reads that. */
+  const counted = (reads: { n: number }, kind: RevocationRecord['kind'], value: string, expiresAt: number): RevocationRecord => ({
+    kind,
+    value,
+    revokedAt: 1,
+    get expiresAt() {
+      reads.n++;
+      return expiresAt;
+    },
+  });
+
+  it('a burst of n events on m records, pruning on each as the feed does, looks at records O(m + n) times, not m * n', () => {
+    const held = 20_000;
+    const burst = 2_000;
+    const reads = { n: 0 };
+    const set = new RevocationSet();
+    set.replaceAll(Array.from({ length: held }, (_, i) => counted(reads, 'sid', `held-${i}`, 10_000 + i)));
+    assert.ok(reads.n <= 2 * held, `${reads.n} expiry reads to load ${held} records`);
+    reads.n = 0;
+    for (let i = 0; i < burst; i++) {
+      set.add(counted(reads, 'jti', `burst-${i}`, 50_000));
+      set.prune(5_000 + i); // nothing has expired yet
+    }
+    // A walk of every record per event would read burst * (held + burst / 2) = 42,000,000 expiries.
+    assert.ok(reads.n <= 2 * burst, `${reads.n} expiry reads for a burst of ${burst} on ${held} records`);
+    assert.equal(set.size, held + burst);
+    // Once some have expired, it looks at those only (and drops them).
+    reads.n = 0;
+    const visits = stats.revocationPruneVisits;
+    set.prune(10_099.5); // held-0 .. held-99 expired
+    assert.equal(stats.revocationPruneVisits - visits, 100);
+    assert.ok(reads.n <= 2 * 100, `${reads.n} expiry reads to prune 100 records`);
+    assert.equal(set.size, held - 100 + burst);
+    assert.equal(set.match(tokenWith({ sid: 'held-99' })), undefined);
+    assert.equal(set.match(tokenWith({ sid: 'held-100' }))?.value, 'held-100');
+  });
+
+  it('prunes each record at its latest expiresAt, and stays correct for expired records not yet pruned', () => {
+    const set = new RevocationSet();
+    set.add({ kind: 'sid', value: 's', revokedAt: 100, expiresAt: 1_000 });
+    set.add({ kind: 'sid', value: 's', revokedAt: 100, expiresAt: 2_000 }); // kept longer
+    set.add({ kind: 'sid', value: 's', revokedAt: 100, expiresAt: 1_500 }); // an older repeat arriving late
+    set.add({ kind: 'jti', value: 'j', revokedAt: 100, expiresAt: 1_000 });
+    set.add({ kind: 'sub', value: 'u', revokedAt: 100, expiresAt: 1_000 });
+    // Past expiresAt but not pruned yet: a record still matches only the tokens it revokes (here issued up to revokedAt).
+    assert.equal(set.match(tokenWith({ sid: 'other', jti: 'other', iat: 101 })), undefined);
+    assert.equal(set.match(tokenWith({ sid: 'other', jti: 'other', iat: 100 }))?.kind, 'sub');
+    set.prune(1_001);
+    assert.equal(set.size, 1);
+    assert.equal(set.match(tokenWith({ jti: 'j', sid: 'other', iat: 100 })), undefined);
+    assert.equal(set.match(tokenWith({ sid: 's' }))?.expiresAt, 2_000);
+    set.prune(2_000); // kept while expiresAt >= now
+    assert.equal(set.size, 1);
+    set.prune(2_001);
+    assert.equal(set.size, 0);
+    // A record added again after being pruned is pruned again at its new expiry, not before.
+    set.add({ kind: 'sid', value: 's', revokedAt: 3_000, expiresAt: 4_000 });
+    set.prune(3_500);
+    assert.equal(set.size, 1);
+    set.replaceAll([{ kind: 'jti', value: 'a', revokedAt: 1, expiresAt: 5_000 }, { kind: 'jti', value: 'b', revokedAt: 1, expiresAt: 6_000 }]);
+    set.prune(5_500);
+    assert.deepEqual([set.size, set.match(tokenWith({ jti: 'b' }))?.value], [1, 'b']);
+  });
+
+  it('drops at most `limit` records per prune, the earliest to expire first (a mass expiry is spread over calls)', () => {
+    const set = new RevocationSet();
+    for (const at of [5, 3, 1, 4, 2]) set.add({ kind: 'jti', value: `j${at}`, revokedAt: 0, expiresAt: 1_000 + at });
+    set.prune(2_000, 2);
+    assert.deepEqual(['j1', 'j2', 'j3', 'j4', 'j5'].filter((jti) => set.match(tokenWith({ jti })) !== undefined), ['j3', 'j4', 'j5']);
+    set.prune(2_000);
+    assert.equal(set.size, 0);
+  });
+
+  it('keeps its expiry queue bounded when one record is kept longer again and again', () => {
+    const set = new RevocationSet();
+    for (let i = 1; i <= 10_000; i++) set.add({ kind: 'sub', value: 'u', revokedAt: i, expiresAt: 1_000 + i });
+    const visits = stats.revocationPruneVisits;
+    set.prune(100_000);
+    assert.equal(set.size, 0);
+    // Every entry left behind by a later expiry comes out at the end; without a bound there would be 10,000.
+    assert.ok(stats.revocationPruneVisits - visits <= 2 + 1024, String(stats.revocationPruneVisits - visits));
   });
 });
 

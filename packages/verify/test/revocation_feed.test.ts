@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createVerifier, VerifyError, type Verifier, type VerifierOptions } from 'delegation-token-verify';
+import { stats } from '../src/internal_stats.js';
 import { rejectsWith } from './helpers/assert_error.js';
 import { FEED_CLIENT, startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
 import { AUDIENCE, makeKey, mint, now, type TestKey } from './helpers/tokens.js';
@@ -131,6 +132,72 @@ describe('revocation feed', () => {
     issuer.dropStreams();
     await eventually(() => v.verify(t), 'ERR_REVOKED');
     assert.ok(issuer.counts.snapshot > snapshots);
+  });
+
+  it('after event: reset refuses every token at once, heartbeats or not, until a snapshot has loaded', async () => {
+    const v = feedVerifier({ maxStalenessSeconds: 30 });
+    await v.ready();
+    const fine = await token();
+    const revoked = await token({ jti: 'jti-trimmed' });
+    assert.equal((await v.verify(revoked)).jti, 'jti-trimmed');
+    const resets = issuer.counts.resets;
+    const snapshots = issuer.counts.snapshot;
+    // Revoked while the verifier was away, and the event history has since moved past its cursor (a day of logouts):
+    // only a snapshot holds it, and the snapshot fails (too many records for the issuer's store to answer in time).
+    issuer.revoke({ kind: 'jti', value: 'jti-trimmed', revokedAt: now(), expiresAt: expiresAt() }, true);
+    issuer.trim();
+    issuer.fail.snapshot = 503;
+    const deadline = Date.now() + 8_000;
+    try {
+      issuer.dropStreams(); // it resumes from its cursor and hears heartbeat, reset, heartbeat
+      while (issuer.counts.resets === resets && Date.now() < deadline) await sleep(10);
+      assert.equal(issuer.counts.resets, resets + 1, 'the verifier did not resume (no reset sent)');
+      // A heartbeat has just arrived, far inside maxStalenessSeconds: still the view is known to be incomplete.
+      await eventually(() => v.verify(fine), 'ERR_REVOCATION_UNAVAILABLE', 1_000);
+      await rejectsWith(v.verify(revoked), 'ERR_REVOCATION_UNAVAILABLE');
+      assert.deepEqual([v.health().ready, v.health().revocation.fresh], [false, false]);
+      // It retries the snapshot and stays closed while that fails.
+      while (issuer.counts.snapshot < snapshots + 2 && Date.now() < deadline) await sleep(25);
+      assert.ok(issuer.counts.snapshot >= snapshots + 2, 'the verifier did not retry the snapshot');
+      await rejectsWith(v.verify(fine), 'ERR_REVOCATION_UNAVAILABLE');
+      assert.deepEqual([v.health().ready, v.health().revocation.fresh], [false, false]);
+    } finally {
+      delete issuer.fail.snapshot;
+    }
+    while (!v.health().ready && Date.now() < deadline + 8_000) await sleep(25);
+    assert.equal(v.health().ready, true);
+    await rejectsWith(v.verify(revoked), 'ERR_REVOKED');
+    assert.equal((await v.verify(fine)).sub, 'user-1');
+    // It resumed from the snapshot's cursor, which the history holds: no further reset.
+    await sleep(300);
+    assert.equal(issuer.counts.resets, resets + 1);
+    assert.equal(v.health().ready, true);
+  });
+
+  it('applies a burst of revocations without walking its whole record set on each one', async () => {
+    // An issuer of its own, so the other tests do not load these records.
+    const own = await startFakeIssuer({ heartbeatMs: 100 });
+    own.keys.push(es.publicJwk);
+    const held = 20_000;
+    const burst = 1_000;
+    for (let i = 0; i < held; i++) own.revoke({ kind: 'sid', value: `held-${i}`, revokedAt: now(), expiresAt: expiresAt() }, true);
+    const v = createVerifier({ issuer: own.url, audience: AUDIENCE, revocation: { mode: 'feed', ...FEED_CLIENT } });
+    try {
+      await v.ready();
+      const victim = await mint({ key: es, issuer: own.url, claims: { jti: 'jti-last-of-burst' } });
+      await v.verify(victim);
+      const visits = stats.revocationPruneVisits;
+      for (let i = 0; i < burst - 1; i++) own.revoke({ kind: 'sid', value: `burst-${i}`, revokedAt: now(), expiresAt: expiresAt() });
+      own.revoke({ kind: 'jti', value: 'jti-last-of-burst', revokedAt: now(), expiresAt: expiresAt() });
+      await eventually(() => v.verify(victim), 'ERR_REVOKED');
+      // Pruning on each of the `burst` events looks at expired records only (none here), not at the `held` + `burst`
+      // records each time: a full walk per event would be burst * held = 20,000,000 visits.
+      const visited = stats.revocationPruneVisits - visits;
+      assert.ok(visited <= burst, `pruning visited ${visited} records for a burst of ${burst} on ${held}`);
+    } finally {
+      v.close();
+      await own.close();
+    }
   });
 
   it('fails closed with ERR_REVOCATION_UNAVAILABLE when heartbeats stop, and recovers when they resume', async () => {

@@ -17,7 +17,7 @@ export interface Revocation {
 export interface FakeIssuer {
   url: string;
   keys: JWK[];
-  counts: { jwks: number; snapshot: number; streams: number; introspection: number };
+  counts: { jwks: number; snapshot: number; streams: number; resets: number; introspection: number };
   /** Every request path, to prove nothing else (jku, x5u, kid-as-path) was fetched. */
   paths: string[];
   /** Last-Event-ID headers received on /revocations/events, in order. */
@@ -35,6 +35,13 @@ export interface FakeIssuer {
   feedVersion: unknown;
   /** Answer the next event-stream connection with `event: reset`. */
   resetNext: boolean;
+  /**
+   * Forget the event history so far, as the service's capped stream does: from now on a resume from an older cursor
+   * gets `event: reset` between two heartbeats (the service sends its connect heartbeat before the reset, or after
+   * it), then live events and heartbeats on the same connection. The snapshot's cursor is current, so a consumer that
+   * loads it resumes without a reset.
+   */
+  trim(): void;
   /** Record and broadcast a revocation; with `silent`, only the snapshot will show it. */
   revoke(record: Revocation, silent?: boolean): void;
   /** The id of the latest event ('0-0' before any). */
@@ -67,6 +74,8 @@ export async function startFakeIssuer(options: { heartbeatMs?: number } = {}): P
   const snapshot: Revocation[] = [];
   const streams = new Set<ServerResponse>();
   let seq = 0;
+  /** Events up to this one are no longer in the history (`trim()`). */
+  let trimmedThrough = 0;
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -110,7 +119,11 @@ export async function startFakeIssuer(options: { heartbeatMs?: number } = {}): P
       }
       res.write(': connected\n\n');
       const after = Number.parseInt(String(lastEventId ?? '0'), 10) || 0;
-      for (const e of events) if (e.seq > after) writeEvent(res, e);
+      if (after < trimmedThrough) {
+        issuer.counts.resets++;
+        const heartbeat = `event: heartbeat\ndata: {"t":${Math.floor(Date.now() / 1000)},"v":2}\n\n`;
+        res.write(`${heartbeat}event: reset\ndata: {}\n\n${heartbeat}`);
+      } else for (const e of events) if (e.seq > after) writeEvent(res, e);
       streams.add(res);
       res.on('close', () => streams.delete(res));
       return;
@@ -143,7 +156,7 @@ export async function startFakeIssuer(options: { heartbeatMs?: number } = {}): P
   const issuer: FakeIssuer = {
     url: `http://127.0.0.1:${port}`,
     keys: [],
-    counts: { jwks: 0, snapshot: 0, streams: 0, introspection: 0 },
+    counts: { jwks: 0, snapshot: 0, streams: 0, resets: 0, introspection: 0 },
     paths: [],
     lastEventIds: [],
     inactive: new Set(),
@@ -161,6 +174,11 @@ export async function startFakeIssuer(options: { heartbeatMs?: number } = {}): P
       const event = { seq: ++seq, record };
       events.push(event);
       for (const res of streams) writeEvent(res, event);
+    },
+    trim() {
+      // The history holds at least one event the consumer never saw, so its cursor is older than what is kept.
+      trimmedThrough = ++seq;
+      events.length = 0;
     },
     cursor: () => (seq === 0 ? '0-0' : `${seq}-0`),
     dropStreams() {
