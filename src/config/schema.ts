@@ -296,7 +296,15 @@ export const configSchema = z.strictObject({
         .min(600)
         .default(86400)
         .describe('How long a revocation (and a session record) is kept; raised automatically to outlive the longest token it can affect.'),
-      feedHeartbeatSeconds: z.number().int().min(1).max(60).default(5).describe('Heartbeat interval of the revocation event feed (consumers detect a stale feed by it).'),
+      feedHeartbeatSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(10)
+        .default(5)
+        .describe(
+          'Heartbeat interval of the revocation event feed (consumers detect a stale feed by it). A heartbeat vouches for a read of the shared stream at most max(this, 5) s old and the next one comes this much later, so what a consumer knows can be up to this + max(this, 5) s old (20 at most): at most 10 keeps that well under the verify SDK\'s default `maxStalenessSeconds` (30). A consumer\'s own staleness bound must stay above this interval, or it refuses tokens on a quiet feed.',
+        ),
       maxFeedConnectionsPerClient: z
         .number()
         .int()

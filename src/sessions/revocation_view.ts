@@ -37,6 +37,9 @@ export interface RevocationViewOptions {
 export const REVOCATION_VIEW_MAX_STALENESS_MS = 5_000;
 
 const key = (kind: string, value: string) => `${kind}:${value}`;
+/** How often a stale view looks again whether it can re-snapshot. */
+const RESYNC_POLL_MS = 200;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export class RevocationView implements RevocationReader {
   readonly #options: RevocationViewOptions;
@@ -45,8 +48,13 @@ export class RevocationView implements RevocationReader {
   /** The newest stream id applied (snapshot cursor or live event). */
   #cursor: StreamId = { ms: 0, seq: 0 };
   #loaded = false;
-  /** Set when the reader went silent beyond maxStalenessMs: events may have been trimmed before it resumed. */
+  /**
+   * Set when the reader went silent beyond maxStalenessMs, or reported a gap (events trimmed before it read them):
+   * cleared by a snapshot requested after the last gap.
+   */
   #stale = false;
+  /** Gaps the feed reported; a snapshot clears `#stale` only if none came while it was read. */
+  #gaps = 0;
   #resync: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
   #sweptAt = 0;
@@ -58,7 +66,7 @@ export class RevocationView implements RevocationReader {
 
   /** Subscribes first, then loads the snapshot: an event is either in the snapshot or delivered live (merges are idempotent). */
   async start(): Promise<void> {
-    this.#unsubscribe ??= this.#options.feed.subscribe((event) => this.#apply(event));
+    this.#unsubscribe ??= this.#options.feed.subscribe((event) => this.#apply(event), () => this.#gap());
     await this.#load();
   }
 
@@ -115,11 +123,23 @@ export class RevocationView implements RevocationReader {
   }
 
   async #load(): Promise<void> {
+    const gaps = this.#gaps;
     const { cursor, revocations } = await this.#options.feed.snapshot();
     for (const record of revocations) this.#merge(record);
     this.#advance(cursor);
     this.#loaded = true;
-    this.#stale = false;
+    // A snapshot requested before a gap was reported may predate what the gap lost: only a later one clears it.
+    if (this.#gaps === gaps) this.#stale = false;
+  }
+
+  /**
+   * README: "no revocation may be missed". The stream lost events this view never applied, so the view is incomplete
+   * although its cursor reaches the stream's head (the fence in read() cannot see it): refuse until a snapshot loads.
+   */
+  #gap(): void {
+    this.#gaps++;
+    this.#stale = true;
+    this.#scheduleResync();
   }
 
   #scheduleResync(): void {
@@ -127,11 +147,12 @@ export class RevocationView implements RevocationReader {
     this.#resync = (async () => {
       // Wait until the reader reads again; a snapshot taken after that cannot miss what the gap lost.
       while (this.#unsubscribe && this.#options.feed.tailAgeMs() > this.#options.maxStalenessMs) {
-        await new Promise((resolve) => setTimeout(resolve, 200).unref());
+        await sleep(RESYNC_POLL_MS);
       }
       if (this.#unsubscribe) await this.#load();
     })()
-      .catch(() => {})
+      // Still stale: retried below, after a pause, so a snapshot that fails at once does not spin.
+      .catch(() => sleep(RESYNC_POLL_MS))
       .finally(() => {
         this.#resync = undefined;
         if (this.#stale && this.#unsubscribe) this.#scheduleResync();

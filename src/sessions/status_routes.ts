@@ -71,8 +71,17 @@ async function feedClient(deps: StatusDeps, ctx: Context): Promise<string> {
   return clientId;
 }
 
-function sse(stream: PassThrough, e: RevocationEvent): void {
-  stream.write(`id: ${e.id}\nevent: revocation\ndata: ${JSON.stringify(e.record)}\n\n`);
+function sse(e: RevocationEvent): string {
+  return `id: ${e.id}\nevent: revocation\ndata: ${JSON.stringify(e.record)}\n\n`;
+}
+
+/** Writes to an event stream; the first write also sets the consumer's reconnect delay (`retry`, ms). */
+function eventWriter(stream: PassThrough): (text: string) => void {
+  let first = true;
+  return (text) => {
+    stream.write(first ? `retry: 1000\n${text}` : text);
+    first = false;
+  };
 }
 
 /**
@@ -83,22 +92,30 @@ function sse(stream: PassThrough, e: RevocationEvent): void {
 const MIN_VOUCH_MS = 5_000;
 
 /**
+ * How old a stream read a heartbeat may vouch for. What a consumer knows can be this plus one heartbeat interval old
+ * just before the next heartbeat, so `revocation.feedHeartbeatSeconds` is capped to keep that under consumers' bounds.
+ */
+export function vouchWindowMs(heartbeatSeconds: number): number {
+  return Math.max(heartbeatSeconds * 1000, MIN_VOUCH_MS);
+}
+
+/**
  * Writes `heartbeat` while the stream tail is fresh; once it is not, one `stale` event (with the age of the last
  * good read in seconds, null when unknown) and silence, so consumers fail closed; heartbeats resume with good reads.
  */
-function freshnessVoucher(deps: StatusDeps, stream: PassThrough): (prefix: string, extra?: string) => void {
-  const windowMs = Math.max(deps.heartbeatSeconds * 1000, MIN_VOUCH_MS);
+function freshnessVoucher(deps: StatusDeps, write: (text: string) => void): (extra?: string) => void {
+  const windowMs = vouchWindowMs(deps.heartbeatSeconds);
   let stale = false;
-  return (prefix, extra = '') => {
+  return (extra = '') => {
     const ageMs = deps.feed.tailAgeMs();
     const t = Math.floor(Date.now() / 1000);
     if (ageMs <= windowMs) {
       stale = false;
-      stream.write(`${prefix}event: heartbeat\ndata: {"t":${t}${extra}}\n\n`);
+      write(`event: heartbeat\ndata: {"t":${t}${extra}}\n\n`);
     } else if (!stale) {
       stale = true;
       const age = Number.isFinite(ageMs) ? Math.floor(ageMs / 1000) : null;
-      stream.write(`${prefix}event: stale\ndata: {"t":${t}${extra},"age":${age}}\n\n`);
+      write(`event: stale\ndata: {"t":${t}${extra},"age":${age}}\n\n`);
     }
   };
 }
@@ -132,37 +149,47 @@ export function statusRoutes(deps: StatusDeps): Router {
     if (ctx.req.destroyed) release();
     const resumeFrom = ctx.get('last-event-id') || (typeof ctx.query.since === 'string' ? ctx.query.since : '');
     const stream = new PassThrough();
+    const write = eventWriter(stream);
     // A cursor that is no stream id cannot be resumed from: the consumer is told to re-snapshot (below).
     let last: StreamId | undefined = resumeFrom ? parseStreamId(resumeFrom) : undefined;
     // Subscribe before catching up, so nothing published meanwhile is missed; duplicates are dropped by id.
     const buffered: RevocationEvent[] = [];
     let live = false;
+    let closed = false;
+    let heartbeat: NodeJS.Timeout | undefined;
+    const reset = () => write('event: reset\ndata: {}\n\n');
+    /** A reset the consumer is owed before its first heartbeat: its cursor is gone, or the live events have a gap. */
+    let resetOwed = false;
     // A consumer that does not ask for v2 (`?v=2`) may not know v2 record kinds and would ignore them: instead of such
     // a record it gets a reset, which sends it to the snapshot, which answers v2, where an older consumer fails closed.
     const v2 = ctx.query.v === String(FEED_VERSION);
-    let ended = false;
     const send = (e: RevocationEvent) => {
-      if (ended) return;
+      if (closed) return;
       const id = parseStreamId(e.id);
       if (last && id && compareStreamIds(id, last) <= 0) return;
       if (!v2 && e.record.kind === 'token_digest') {
-        ended = true;
-        stream.write('event: reset\ndata: {}\n\n');
+        reset();
         close();
         return;
       }
-      sse(stream, e);
+      write(sse(e));
       if (id) last = id;
     };
-    const unsubscribe = deps.feed.subscribe((e) => (live ? send(e) : buffered.push(e)));
-    const vouch = freshnessVoucher(deps, stream);
-    const heartbeat = setInterval(() => vouch(''), deps.heartbeatSeconds * 1000);
+    const unsubscribe = deps.feed.subscribe(
+      (e) => (live ? send(e) : buffered.push(e)),
+      // This replica's reader found events trimmed before it read them: this consumer never gets them either, so it
+      // must re-snapshot (docs/revocation-feed.md, `reset`); the events after the gap keep coming.
+      () => {
+        if (!live) resetOwed = true;
+        else if (!closed) reset();
+      },
+    );
+    const vouch = freshnessVoucher(deps, write);
     deps.metrics.feedConsumers.inc();
-    let closed = false;
     // Shutdown: tell the consumer to reconnect now (to another replica), from its cursor; nothing is lost.
     const onShutdown = () => {
       if (closed) return;
-      stream.write('event: reconnect\ndata: {"reason":"shutdown"}\n\n');
+      write('event: reconnect\ndata: {"reason":"shutdown"}\n\n');
       close();
     };
     deps.closing?.addEventListener('abort', onShutdown, { once: true });
@@ -181,14 +208,20 @@ export function statusRoutes(deps: StatusDeps): Router {
     ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     ctx.status = 200;
     ctx.body = stream;
-    vouch(`retry: 1000\n`, `,"v":${FEED_VERSION}`);
+    // A heartbeat vouches that nothing before it was missed, and a consumer counts its freshness from it: so the
+    // catch-up (or the reset) and the live events buffered meanwhile go first, and the first heartbeat after them.
     if (resumeFrom) {
-      const { events, reset } = last ? await deps.feed.since(resumeFrom).catch(() => ({ events: [], reset: true })) : { events: [], reset: true };
-      if (reset) stream.write('event: reset\ndata: {}\n\n');
-      else events.forEach(send);
+      const caughtUp = last ? await deps.feed.since(resumeFrom).catch(() => ({ events: [], reset: true })) : { events: [], reset: true };
+      if (caughtUp.reset) resetOwed = true;
+      else caughtUp.events.forEach(send);
     }
+    if (closed) return;
+    if (resetOwed) reset();
     live = true;
     buffered.forEach(send);
+    if (closed) return;
+    vouch(`,"v":${FEED_VERSION}`);
+    heartbeat = setInterval(() => vouch(), deps.heartbeatSeconds * 1000);
   });
 
   router.post(paths.introspect, bodyParser({ enableTypes: ['form'] }), async (ctx) => {

@@ -378,8 +378,12 @@ export interface RevocationFeed {
    * Live events from every instance sharing the store; one reader per process fans out to all listeners. Delivers
    * everything after the stream head it reads when first called: a command the subscriber sends on the same client
    * afterwards (a snapshot, a `since`) runs after that read, so the two leave no gap.
+   * `onGap`: the reader found events it had not delivered trimmed from the stream (it could not read while more were
+   * appended than the stream keeps). They are never delivered: whatever was built from this subscription lacks them
+   * until it re-snapshots (a snapshot taken after this call has them). Called before the events that follow the gap,
+   * which keep coming. Never called where a listener cannot miss an event (memory: called on every append).
    */
-  subscribe(listener: (event: RevocationEvent) => void): () => void;
+  subscribe(listener: (event: RevocationEvent) => void, onGap?: () => void): () => void;
   /**
    * Milliseconds since the live reader last read the shared event stream successfully (Infinity when nobody is
    * subscribed): a replica may vouch for a consumer's freshness only as far as this. 0 where there is no shared stream.

@@ -149,19 +149,24 @@ describe('revocation status for tool servers', () => {
     const jtis = resumed.revocations().map((e) => JSON.parse(e.data!) as { kind: string; value: string }).filter((r) => r.kind === 'jti');
     assert.deepEqual(jtis.map((r) => r.value), missed.map((m) => m.claims.jti));
     assert.equal(resumed.revocations().length, 4);
+    // The first heartbeat vouches for what came before it (a consumer counts its freshness from it): after the catch-up.
+    await resumed.waitFor((e) => e.event === 'heartbeat');
+    assert.deepEqual(resumed.events.slice(0, 5).map((e) => e.event), ['revocation', 'revocation', 'revocation', 'revocation', 'heartbeat']);
     resumed.close();
 
     // Once the stream has been trimmed past a cursor, the consumer is told to re-snapshot.
     await a.redis.xtrim(`${a.prefix}rev:events`, 'MAXLEN', 1);
     const stale = openFeed(a, 'crm-server', seen.id);
     await stale.ready;
-    await stale.waitFor((e) => e.event === 'reset');
+    await stale.waitFor((e) => e.event === 'heartbeat');
+    assert.deepEqual(stale.events.slice(0, 2).map((e) => e.event), ['reset', 'heartbeat']);
     stale.close();
 
     // A cursor that is no stream id: reset, and live events still flow.
     const garbage = openFeed(a, 'crm-server', 'not-a-cursor');
     await garbage.ready;
     await garbage.waitFor((e) => e.event === 'reset');
+    assert.equal(garbage.events[0]?.event, 'reset');
     const later = await delegation();
     await a.service.revocation.revoke({ kind: 'jti', value: later.claims.jti!, by: 'test' });
     await garbage.waitFor((e) => e.event === 'revocation' && JSON.parse(e.data!).value === later.claims.jti);

@@ -22,6 +22,7 @@ export class MemoryRevocationFeed implements RevocationFeed {
     return this.#state.revocationEvents.since(cursor);
   }
 
+  /** No `onGap`: each append calls every listener before it can be trimmed, in this process, so none is ever missed. */
   subscribe(listener: (event: RevocationEvent) => void): () => void {
     return this.#state.revocationEvents.subscribe(listener);
   }

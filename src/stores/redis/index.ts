@@ -45,7 +45,7 @@ export function createRedisStores(redis: Redis, options: RedisStoresOptions): St
   if (cluster && /[{}]/.test(prefix)) throw new TypeError('redis.keyPrefix may not contain { or } on a Redis Cluster');
   const limits = storeLimits(options.limits);
   const adapters = new Map<string, OidcAdapter>();
-  const revocations = new RedisRevocationFeed(scripted, prefix, cluster);
+  const revocations = new RedisRevocationFeed(scripted, prefix, cluster, options.revocationEventsMax);
   return {
     kind: 'redis',
     adapterFor(model) {

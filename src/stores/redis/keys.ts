@@ -66,8 +66,9 @@ export function hashTag(value: string): string {
  *   its own slot (an upsert writes the record in one MULTI, then its grant set and indexes: see oidc_adapter.ts).
  * - a marker `rev:${kind}:{value}` in its own slot; `rev:sid:{uid}` shares the slot of `oidc:uid:{uid}`.
  * - the feed `rev:{feed}:events`, `rev:{feed}:index` and `rev:{feed}:records` (hash `kind:value` -> record JSON, the
- *   copy the snapshot reads) in ONE slot by design: the snapshot must read the cursor and every live marker atomically,
- *   and its writes are revocations (rare, admin-driven), not exchanges. The markers the exchange reads stay spread.
+ *   copy the snapshot reads) in ONE slot by design: a revocation writes that copy, its index entry and its stream event
+ *   in one script, which the paged snapshot relies on (revocation_feed.ts), and these writes are revocations (rare,
+ *   admin-driven), not exchanges. The markers the exchange reads stay spread.
  * - a session's keys `sess:{sid}:rec|clients|tools|jtis|hops` in the session's slot; `sess:by-sub:{sub}`,
  *   `sess:by-client:{clientId}` each in their own; `sess:recent` and `audit` are single keys (one slot each, written after
  *   the response in batches, never on the exchange's check path).

@@ -1,4 +1,4 @@
-// Lua for the exchange's one-round-trip read, the idempotent revoke, and the feed snapshot.
+// Lua for the exchange's one-round-trip read, the idempotent revoke, and the feed snapshot's pages.
 
 /**
  * KEYS[1] AccessToken hash; ARGV[1] uid-index key prefix, ARGV[2] Session key prefix, ARGV[3] revocation key prefix,
@@ -106,20 +106,58 @@ return publish(cjson.encode(record), string.format('%d', record.expiresAt), 0)
 `;
 
 /**
- * KEYS[1] event stream, KEYS[2] snapshot index; ARGV[1] revocation key prefix, ARGV[2] now (epoch seconds).
- * Replies {cursor, marker JSON...}: the stream's last id and the live markers read in the same atomic step, so an event
- * is either in the snapshot or after the cursor, never lost between the two. Expired markers read as nil.
+ * One page of the feed snapshot (revocation_feed.ts pages with it; the correctness argument is there). KEYS[1] snapshot
+ * index, KEYS[2] event stream, KEYS[3] the records hash on a Redis Cluster (all three in the feed's slot); on a single
+ * Redis no KEYS[3]: the records are the markers ARGV[1] .. member (key names built here: single Redis only). ARGV[2]
+ * now (epoch seconds), ARGV[3] page size, ARGV[4] and ARGV[5] the score and member of the previous page's last entry
+ * ('' for the first page). The first page first reads the cursor (the stream's newest id, '0-0' when none), so a store
+ * that fits in one page is snapshot in one atomic call as before. Then reads the next ARGV[3] index entries in index
+ * order (score, then member bytes) after that entry and with an expiry after now, and their records. Replies {cursor
+ * ('' after the first page), entries read, last score, last member, record JSON...}; a record that is gone (expired)
+ * reads as nil. Bounded work: three ZCOUNTs and a binary search of ZRANGE rank lookups (O(log² n)), then one page.
+ *
+ * The position is found from the (score, member) pair, not an offset, so entries removed or moved before it between
+ * two pages (expired ones pruned, a widened record's later score) shift nothing, and the pair need not still be in the
+ * index. Members are compared byte by byte, as the sorted set orders them: Lua's `<` follows the server's locale.
  */
 export const revocationSnapshotLua = `
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local reply = { '0-0' }
-if last[1] then reply[1] = last[1][1] end
-local members = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[2], '+inf')
-for i = 1, #members, 500 do
-  local keys = {}
-  for j = i, math.min(i + 499, #members) do keys[#keys + 1] = ARGV[1] .. members[j] end
-  for _, marker in ipairs(redis.call('MGET', unpack(keys))) do reply[#reply + 1] = marker end
+local function after(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
 end
+local cursor = ''
+if ARGV[4] == '' then
+  local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+  cursor = last[1] and last[1][1] or '0-0'
+end
+local start = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[2])
+if ARGV[4] ~= '' then
+  local lo = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[4])
+  local hi = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[4])
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if after(redis.call('ZRANGE', KEYS[1], mid, mid)[1], ARGV[5]) then hi = mid else lo = mid + 1 end
+  end
+  if lo > start then start = lo end
+end
+local page = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[3]) - 1, 'WITHSCORES')
+local n = #page / 2
+if n == 0 then return { cursor, 0, '', '' } end
+local members = {}
+for i = 1, n do members[i] = page[2 * i - 1] end
+local records
+if KEYS[3] then
+  records = redis.call('HMGET', KEYS[3], unpack(members))
+else
+  local keys = {}
+  for i = 1, n do keys[i] = ARGV[1] .. members[i] end
+  records = redis.call('MGET', unpack(keys))
+end
+local reply = { cursor, n, page[2 * n], members[n] }
+for i = 1, n do reply[i + 4] = records[i] end
 return reply
 `;
 
@@ -177,19 +215,4 @@ local json, at = merge(existing, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), 
 if not json then return existing end
 redis.call('SET', KEYS[1], json, 'EXAT', string.format('%d', at))
 return json
-`;
-
-/**
- * Cluster, the feed's slot. KEYS[1] event stream, KEYS[2] index, KEYS[3] records hash; ARGV[1] now (epoch seconds).
- * Replies {cursor, record JSON...}, atomically as revocationSnapshotLua, from the feed's own copy of the records.
- */
-export const revocationSnapshotClusterLua = `
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local reply = { '0-0' }
-if last[1] then reply[1] = last[1][1] end
-local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')
-for i = 1, #members, 500 do
-  for _, record in ipairs(redis.call('HMGET', KEYS[3], unpack(members, i, math.min(i + 499, #members)))) do reply[#reply + 1] = record end
-end
-return reply
 `;

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
 import { isCluster } from './client.js';
-import { ZERO_STREAM_ID } from '../stream_id.js';
+import { ZERO_STREAM_ID, cursorIsStale, parseStreamId, type StreamBounds, type StreamId } from '../stream_id.js';
 
 const BLOCK_MS = 2000;
 const RETRY_MS = 500;
@@ -10,25 +10,36 @@ const RETRY_MS = 500;
 const GRACE_MS = 1000;
 export type StreamEntry = [id: string, fields: string[]];
 
+export interface StreamTailOptions {
+  onEntry: (entry: StreamEntry) => void;
+  /**
+   * Entries after the reader's position were trimmed away before it could read them: they are never delivered. Called
+   * before the entries that follow the gap, which keep coming.
+   */
+  onGap: () => void;
+  /** The fewest entries the stream keeps once trimmed (its `MAXLEN ~` cap; Redis never trims below it). */
+  minRetained: number;
+}
+
 export class StreamTail {
   readonly #redis: Redis;
   readonly #key: string;
-  readonly #onEntry: (entry: StreamEntry) => void;
+  readonly #options: StreamTailOptions;
   #reader: Redis | undefined;
   #running: Promise<void> | undefined;
   /** Epoch ms of the last XREAD that came back (with or without entries), or of start() before the first one. */
   #readAt = 0;
 
-  constructor(redis: Redis, key: string, onEntry: (entry: StreamEntry) => void) {
+  constructor(redis: Redis, key: string, options: StreamTailOptions) {
     this.#redis = redis;
     this.#key = key;
-    this.#onEntry = onEntry;
+    this.#options = options;
   }
 
   /**
    * Delivers every entry after the stream's newest id as read for this call (readHead): whatever a command sent on the
    * same client after start() cannot see (the view's snapshot, a feed consumer's catch-up) is delivered. A dropped
-   * connection resumes where it stopped.
+   * connection resumes where it stopped, or reports the gap (onGap) when the stream was trimmed past it meanwhile.
    */
   start(): void {
     if (this.#running) return;
@@ -42,13 +53,23 @@ export class StreamTail {
         ((this.#redis as unknown as Cluster).duplicate([], { redisOptions: { commandTimeout: undefined, blockingTimeout: undefined } }) as unknown as Redis)
       : this.#redis.duplicate({ commandTimeout: undefined, blockingTimeout: undefined });
     reader.on('error', () => {}); // the loop below sees every failure as a rejected command
+    // Every connection the reader loses, while a read is pending or between reads: ioredis reconnects and may resend a
+    // pending XREAD on the new connection, so a reply alone does not show that the reader was cut off meanwhile.
+    let drops = 0;
+    const dropped = () => drops++;
+    reader.on('close', dropped);
+    if (isCluster(reader)) {
+      reader.on('+node', (node: Redis) => node.on('close', dropped));
+      reader.on('-node', dropped);
+    }
     this.#reader = reader;
-    this.#running = this.#loop(reader, from);
+    this.#running = this.#loop(reader, from, () => drops);
   }
 
   /**
-   * Milliseconds since a read of the stream last succeeded: every entry appended before then has been handed on.
-   * Grows without bound while Redis cannot be read (partition, outage), so callers can stop vouching for freshness.
+   * Milliseconds since a read of the stream last succeeded: every entry appended before then has been handed on, or
+   * its loss reported (onGap). Grows without bound while Redis cannot be read (partition, outage), so callers can stop
+   * vouching for freshness.
    */
   ageMs(): number {
     return this.#running ? Date.now() - this.#readAt : Infinity;
@@ -63,29 +84,99 @@ export class StreamTail {
     await running;
   }
 
-  async #loop(reader: Redis, from: Promise<string>): Promise<void> {
+  /**
+   * README: "no revocation may be missed". XREAD resumes from the last id delivered, but it cannot say whether entries
+   * after that id were trimmed (MAXLEN ~) before it ran: those would be skipped in silence. So a read is checked
+   * against the stream's bounds (XINFO STREAM, cursorIsStale: the rule `since` applies to a consumer's cursor) when a
+   * gap is possible, and only then, so a healthy reader costs one XREAD per wake-up as before:
+   * - the first read, any read after a failed one, and any read after the connection dropped (between reads, or under
+   *   a pending read ioredis then resent): XINFO and a non-blocking XREAD in one MULTI, so both see the same stream;
+   * - a read that returned at least `minRetained` entries. The stream is only trimmed by `MAXLEN ~ minRetained`, which
+   *   keeps at least the newest `minRetained`: an entry after our position is trimmed only when that many newer ones
+   *   exist, all after our position too, so a read that skipped trimmed entries returns at least that many. Exact
+   *   wherever the delay came from, where a time threshold is not: a reply held up in the network or behind a stalled
+   *   event loop can look like a normal read by its timing. It runs after that read, so a burst trimmed right after
+   *   it may be reported too: a needless re-snapshot, never a missed revocation.
+   */
+  async #loop(reader: Redis, from: Promise<string>, drops: () => number): Promise<void> {
     // Never a position from this process' clock: stream ids are Redis' clock, and a service clock ahead of it would
     // skip every entry up to the time it shows. Without a head, the whole retained stream (a rare, one-off replay:
     // listeners merge idempotently) rather than a guessed start that could lose an entry.
     let lastId = await from.catch(() => ZERO_STREAM_ID);
+    /** The drop count under which the last read (checked or continuous with one) ran; -1: check the next read. */
+    let continuous = -1;
     while (this.#reader === reader) {
       try {
         if (reader.status === 'wait') await reader.connect();
-        const reply = await withDeadline(reader.xread('BLOCK', BLOCK_MS, 'STREAMS', this.#key, lastId), BLOCK_MS + GRACE_MS, () =>
-          reader.disconnect(true),
-        );
-        if (this.#reader === reader) this.#readAt = Date.now();
-        for (const [, entries] of reply ?? []) {
-          for (const entry of entries) {
-            lastId = entry[0];
-            this.#onEntry(entry);
-          }
+        const sentAt = drops();
+        const checked = sentAt !== continuous;
+        const deadline = () => reader.disconnect(true);
+        const reply = checked
+          ? await withDeadline(checkedRead(reader, this.#key, lastId), BLOCK_MS + GRACE_MS, deadline)
+          : { entries: await withDeadline(blockingRead(reader, this.#key, lastId), BLOCK_MS + GRACE_MS, deadline), gap: false };
+        if (this.#reader !== reader) break;
+        // A reply that crossed a reconnect: discarded unseen, the checked read that follows reads the same entries again.
+        if (drops() !== sentAt) continue;
+        let { gap } = reply;
+        if (!checked && reply.entries.length >= this.#options.minRetained) gap = await this.#trimmedPast(reader, lastId);
+        if (this.#reader !== reader) break;
+        continuous = sentAt;
+        this.#readAt = Date.now();
+        if (gap) this.#options.onGap();
+        for (const entry of reply.entries) {
+          lastId = entry[0];
+          this.#options.onEntry(entry);
         }
       } catch {
+        continuous = -1;
         if (this.#reader === reader) await sleep(RETRY_MS, undefined, { ref: false });
       }
     }
   }
+
+  /** Whether entries after `cursor` are gone from the stream now (XINFO STREAM). */
+  async #trimmedPast(reader: Redis, cursor: string): Promise<boolean> {
+    const info = await withDeadline(reader.xinfo('STREAM', this.#key).catch(noSuchStream), GRACE_MS, () => reader.disconnect(true));
+    return cursorIsStale(parseStreamId(cursor) as StreamId, streamBounds(info));
+  }
+}
+
+/** The reader's steady state: wait up to BLOCK_MS for entries after `lastId`. */
+async function blockingRead(reader: Redis, key: string, lastId: string): Promise<StreamEntry[]> {
+  const reply = await reader.xread('BLOCK', BLOCK_MS, 'STREAMS', key, lastId);
+  return (reply ?? []).flatMap(([, entries]) => entries as StreamEntry[]);
+}
+
+/** The stream's bounds and every retained entry after `lastId`, in one MULTI: whether the read skipped a trimmed entry. */
+async function checkedRead(reader: Redis, key: string, lastId: string): Promise<{ entries: StreamEntry[]; gap: boolean }> {
+  const results = await reader.multi().xinfo('STREAM', key).xread('STREAMS', key, lastId).exec();
+  const [[infoError, info] = [null, null], [readError, reply] = [null, null]] = results ?? [];
+  if (readError) throw readError;
+  const bounds = streamBounds(infoError ? noSuchStream(infoError) : info);
+  const entries = ((reply as Array<[string, StreamEntry[]]> | null) ?? []).flatMap(([, e]) => e);
+  return { entries, gap: cursorIsStale(parseStreamId(lastId) as StreamId, bounds) };
+}
+
+/** XINFO STREAM on a key that does not exist: null (a stream never written, or lost with Redis' data). */
+function noSuchStream(error: Error): null {
+  if (/no such key/i.test(error.message)) return null;
+  throw error;
+}
+
+/**
+ * What XINFO STREAM says about retention (a RESP2 flat array, replyMapping 'legacy'); a missing stream has generated
+ * nothing, so any cursor but `0-0` is ahead of it (the stream was recreated).
+ */
+export function streamBounds(info: unknown): StreamBounds {
+  if (info === null) return { lastGenerated: { ms: 0, seq: 0 }, firstRetained: undefined, trimmed: false };
+  const fields = new Map<string, unknown>();
+  const flat = info as unknown[];
+  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]);
+  const lastGenerated = parseStreamId(String(fields.get('last-generated-id')));
+  const entriesAdded = Number(fields.get('entries-added'));
+  if (!lastGenerated || !Number.isSafeInteger(entriesAdded)) throw new Error('XINFO STREAM without entries-added: Redis 7.0 or newer is required');
+  const firstEntry = fields.get('first-entry') as StreamEntry | null | undefined;
+  return { lastGenerated, firstRetained: firstEntry ? parseStreamId(firstEntry[0]) : undefined, trimmed: entriesAdded > Number(fields.get('length')) };
 }
 
 /**
