@@ -119,7 +119,8 @@ cat >"$work/browser" <<'EOF'
 set -euo pipefail
 jar=$(mktemp); trap 'rm -f "$jar"' EXIT
 c() { curl -sS -c "$jar" -b "$jar" "$@"; }
-interaction=$(c -o /dev/null -w '%{redirect_url}' "$1")
+# The URL is the last argument (`gio open <url>` passes two).
+interaction=$(c -o /dev/null -w '%{redirect_url}' "${!#}")
 resume=$(c -o /dev/null -w '%{redirect_url}' -X POST "$interaction/login" -d username=bob)
 consent=$(c -o /dev/null -w '%{redirect_url}' "$resume")
 page=$(c "$consent")
@@ -129,9 +130,16 @@ csrf=$(grep -o 'name="csrf" value="[^"]*"' <<<"$page" | cut -d'"' -f4)
 grep -o 'tools:<ul>.*' <<<"$page" | sed 's|</ul>.*||' | grep -o '<code>[^<]*</code>' | sed 's|</*code>||g' | paste -sd, >>"${0%/*}/consent.txt"
 resume=$(c -o /dev/null -w '%{redirect_url}' -X POST "${consent%%/interaction/*}$action" -d "csrf=$csrf&decision=allow")
 callback=$(c -o /dev/null -w '%{redirect_url}' "$resume")
-c -o /dev/null "$callback"
+# A client may open the browser before its callback listener is up (mcp-remote's step-up sign-in does): retry the
+# connection until it is.
+c -o /dev/null --retry 30 --retry-delay 1 --retry-connrefused "$callback"
 EOF
 chmod +x "$work/browser"
+# mcp-remote honours $BROWSER for its first sign-in but, for a step-up sign-in, tries xdg-open and its fallbacks
+# directly (its `open` dependency): on a machine without xdg-utils it then prints the URL and waits forever. The same
+# "browser" answers under those names, first on mcp-remote's PATH.
+mkdir -p "$work/opener"
+for name in xdg-open gio x-www-browser sensible-browser; do ln -s "$work/browser" "$work/opener/$name"; done
 
 cd "$work"
 CONFIG_FILE=config.yaml node --conditions=source --import "$tsx" "$root/src/main.ts" >service.log 2>&1 &
@@ -162,7 +170,7 @@ last_call() { grep '"method":"tools/call"' gateway.log | grep "\"decision\":\"$1
 
 # mcp-remote driven over stdio (scripts/mcp_remote_drive.mjs), its tokens kept under remote-home/ between runs.
 remote() {
-  HOME="$work/remote-home" BROWSER="$work/browser" node "$root/scripts/mcp_remote_drive.mjs" "$work/npm/node_modules/mcp-remote/dist/proxy.js" http://localhost:4100/plain/mcp "$@" 2>>inspector.log
+  HOME="$work/remote-home" BROWSER="$work/browser" PATH="$work/opener:$PATH" node "$root/scripts/mcp_remote_drive.mjs" "$work/npm/node_modules/mcp-remote/dist/proxy.js" http://localhost:4100/plain/mcp "$@" 2>>inspector.log
 }
 
 list=$(inspector --method tools/list) || fail "tools/list exited $?"
