@@ -11,6 +11,10 @@ const uri = z.url({ protocol: /^https?$/ });
 /** Every asymmetric JWS algorithm we accept anywhere (RFC 8725 §3.1: never `none`, never a MAC). */
 export const asymmetricAlgorithm = z.enum(['ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512']);
 
+/** Graceful shutdown's two waits, shared by the service and the gateway (same keys, bounds and defaults). */
+export const deregistrationDelaySeconds = z.number().min(0).max(300).default(5);
+export const gracePeriodSeconds = z.number().min(0).max(600).default(10);
+
 /** RFC 9449 §11.1: how far a DPoP proof's `iat` may be from the receiver's clock, either way (seconds). */
 export const dpopProofWindowSeconds = z.number().int().min(5).max(300).default(60);
 
@@ -190,18 +194,8 @@ export const configSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level (env `LOG_LEVEL`).'),
   shutdown: z
     .strictObject({
-      deregistrationDelaySeconds: z
-        .number()
-        .min(0)
-        .max(300)
-        .default(5)
-        .describe('On SIGTERM/SIGINT, /readyz answers 503 at once; the listener keeps serving this long so load balancers stop routing here first. A second signal exits at once.'),
-      gracePeriodSeconds: z
-        .number()
-        .min(0)
-        .max(600)
-        .default(10)
-        .describe('After the listener closes, how long in-flight requests may take to finish before their connections are cut.'),
+      deregistrationDelaySeconds: deregistrationDelaySeconds.describe('On SIGTERM/SIGINT, /readyz answers 503 at once; the listener keeps serving this long so load balancers stop routing here first. A second signal exits at once.'),
+      gracePeriodSeconds: gracePeriodSeconds.describe('After the listener closes, how long in-flight requests may take to finish before their connections are cut.'),
     })
     .prefault({})
     .describe('Graceful shutdown.'),

@@ -1,7 +1,7 @@
 // The gateway's configuration schema: the single source of every default and its description
 // (docs/gateway-configuration.md is generated from it). Objects are strict: a misspelt key fails the start by name.
 import { z } from 'zod';
-import { asymmetricAlgorithm, dpopProofWindowSeconds, redisUrl, secretRef } from '../config/schema.js';
+import { asymmetricAlgorithm, deregistrationDelaySeconds, dpopProofWindowSeconds, gracePeriodSeconds, redisUrl, secretRef } from '../config/schema.js';
 
 const uri = z.url({ protocol: /^https?$/ });
 
@@ -128,18 +128,8 @@ export const gatewayConfigSchema = z.strictObject({
     .describe('Decision events (audit stream and log).'),
   shutdown: z
     .strictObject({
-      deregistrationDelaySeconds: z
-        .number()
-        .min(0)
-        .max(300)
-        .default(5)
-        .describe('On SIGTERM/SIGINT, `/readyz` answers 503 `{"status":"draining"}` at once; the listener keeps serving this long so load balancers stop routing here first. A second signal exits at once (code 1).'),
-      gracePeriodSeconds: z
-        .number()
-        .min(0)
-        .max(600)
-        .default(10)
-        .describe('After the listener closes, how long in-flight requests (a tool call waiting for its upstream) may take to finish before their connections are cut; open event streams (GET) are ended when it starts. Then queued decision events are stored and Redis is closed; the whole shutdown is bounded by delay + grace + 10 s, then exit 1.'),
+      deregistrationDelaySeconds: deregistrationDelaySeconds.describe('On SIGTERM/SIGINT, `/readyz` answers 503 `{"status":"draining"}` at once; the listener keeps serving this long so load balancers stop routing here first. A second signal exits at once (code 1).'),
+      gracePeriodSeconds: gracePeriodSeconds.describe('After the listener closes, how long in-flight requests (a tool call waiting for its upstream) may take to finish before their connections are cut; open event streams (GET) are ended when it starts. Then queued decision events are stored and Redis is closed; the whole shutdown is bounded by delay + grace + 10 s, then exit 1.'),
     })
     .prefault({})
     .describe('Graceful shutdown (the service\'s `shutdown`, same keys and defaults).'),
