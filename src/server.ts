@@ -1,8 +1,7 @@
 // Process entry (loaded by main.ts once the Node.js version is known to be supported): load config, build the
 // service (service.ts is the composition root), listen, and shut down gracefully on SIGTERM/SIGINT (a second signal exits at once).
-import closeWithGrace from 'close-with-grace';
 import { loadConfig } from './config/load.js';
-import { startupFailure } from './http/startup.js';
+import { drainOnSignal, startupFailure } from './http/startup.js';
 import { createLogger, routeOidcProviderConsole } from './http/logger.js';
 import { createService } from './service.js';
 import { startTracing, type Tracing } from './tracing.js';
@@ -37,23 +36,10 @@ async function main(): Promise<void> {
     const service = await createService(config, { logger });
     await service.listen(config.port);
     logger.info({ issuer: config.issuer, port: config.port, config: file, store: service.stores.kind, kid: service.keys.signing.kid }, 'delegation token service listening');
-    const timings = { deregistrationDelayMs: config.shutdown.deregistrationDelaySeconds * 1000, gracePeriodMs: config.shutdown.gracePeriodSeconds * 1000 };
-    closeWithGrace(
-      {
-        // The whole sequence is bounded: delay + grace + a budget for flushing and closing Redis; then exit 1.
-        delay: timings.deregistrationDelayMs + timings.gracePeriodMs + 10_000,
-        logger: { error: (msg: unknown) => logger.error(String(msg)) },
-        onSecondSignal: (signal) => logger.warn({ signal }, 'second signal: exiting now'),
-        onTimeout: (ms) => logger.error({ ms }, 'shutdown did not finish in time: exiting'),
-      },
-      async ({ signal, err }) => {
-        if (err) logger.error({ err }, 'uncaught error: shutting down');
-        else logger.info({ signal }, 'shutting down (send the signal again to exit at once)');
-        await service.shutdown(timings, (msg) => logger.info(msg));
-        await tracing?.shutdown();
-        logger.info('stopped');
-      },
-    );
+    drainOnSignal(config.shutdown, logger, async (timings, log) => {
+      await service.shutdown(timings, log);
+      await tracing?.shutdown();
+    });
   } catch (err) {
     const line = startupFailure(err, config.port);
     if (line !== undefined) refuseToStart(line);

@@ -2,16 +2,11 @@
 // on SIGTERM/SIGINT as the service does (a second signal exits at once). Start-up failures an operator can fix are
 // one line on stderr, exit 2.
 import { parseArgs } from 'node:util';
-import closeWithGrace from 'close-with-grace';
-import type { Logger } from 'pino';
 import { createLogger } from '../http/logger.js';
-import { startupFailure } from '../http/startup.js';
+import { drainOnSignal, startupFailure } from '../http/startup.js';
 import type { GatewayConfig } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { loadGatewayConfig } from './load.js';
-
-/** Time allowed after delay + grace for the last decision events to be stored and Redis closed; then exit 1. */
-const FLUSH_BUDGET_MS = 10_000;
 
 /**
  * Runs the gateway. Resolves with the exit code of a start-up failure (2); once listening it does not resolve: the
@@ -34,7 +29,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     gateway = await createGateway(config, { logger, env });
     const port = await gateway.listen(config.port, config.host);
     logger.info({ port, publicUrl: config.publicUrl, issuer: config.issuer, routes: config.routes.map((r) => ({ resource: r.resource, upstream: r.upstream })), kid: gateway.keys.signing.kid }, 'MCP gateway listening');
-    drainOnSignal(gateway, config.shutdown, logger);
+    const running = gateway;
+    drainOnSignal(config.shutdown, logger, async (timings, log) => {
+      await running.shutdown(timings, log);
+    });
   } catch (err) {
     const line = startupFailure(err, config?.port);
     if (line === undefined) throw err;
@@ -43,25 +41,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 2;
   }
   return new Promise<number>(() => {});
-}
-
-function drainOnSignal(gateway: Gateway, shutdown: GatewayConfig['shutdown'], logger: Logger): void {
-  const timings = { deregistrationDelayMs: shutdown.deregistrationDelaySeconds * 1000, gracePeriodMs: shutdown.gracePeriodSeconds * 1000 };
-  closeWithGrace(
-    {
-      // The whole sequence is bounded: delay + grace + a budget for flushing and closing Redis; then exit 1.
-      delay: timings.deregistrationDelayMs + timings.gracePeriodMs + FLUSH_BUDGET_MS,
-      logger: { error: (msg: unknown) => logger.error(String(msg)) },
-      onSecondSignal: (signal) => logger.warn({ signal }, 'second signal: exiting now'),
-      onTimeout: (ms) => logger.error({ ms }, 'shutdown did not finish in time: exiting'),
-    },
-    async ({ signal, err }) => {
-      if (err) logger.error({ err }, 'uncaught error: shutting down');
-      else logger.info({ signal }, 'shutting down (send the signal again to exit at once)');
-      await gateway.shutdown(timings, (msg) => logger.info(msg));
-      logger.info('stopped');
-    },
-  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
