@@ -44,11 +44,15 @@ export class RedisOidcAdapter implements OidcAdapter {
     if (ttl !== undefined) multi.pexpire(key, ttl);
     type Multi = ReturnType<ScriptedRedis['multi']>;
     const indexes: Array<(m: Multi) => void> = [];
+    // The index scripts, queued on the MULTI (ioredis defines them on pipelines too; its types do not say so).
+    const scripted = (m: Multi) => m as unknown as Pick<ScriptedRedis, 'dtsIndexGrant' | 'dtsIndexAccountSession'>;
+    const now = Date.now();
+    const expiresAt = ttl === undefined ? '' : now + ttl;
 
     if (GRANTABLE_MODELS.has(this.#model) && payload.grantId) {
       const grantKey = this.#keys.grant(this.#prefix, payload.grantId);
       // The set outlives its longest member, a never-expiring one included (oidc_scripts.ts, indexGrantLua).
-      indexes.push((m) => (m as unknown as Pick<ScriptedRedis, 'dtsIndexGrant'>).dtsIndexGrant(grantKey, key, ttl ?? ''));
+      indexes.push((m) => scripted(m).dtsIndexGrant(grantKey, key, expiresAt));
     }
     if (this.#model === UID_INDEXED_MODEL && payload.uid) {
       const uidKey = this.#keys.uid(this.#prefix, payload.uid);
@@ -56,8 +60,7 @@ export class RedisOidcAdapter implements OidcAdapter {
       if (typeof payload.accountId === 'string' && payload.accountId !== '') {
         const accountKey = this.#keys.accountSessions(this.#prefix, payload.accountId);
         const uid = payload.uid;
-        const now = Date.now();
-        indexes.push((m) => (m as unknown as Pick<ScriptedRedis, 'dtsIndexAccountSession'>).dtsIndexAccountSession(accountKey, uid, ttl === undefined ? '' : now + ttl, now));
+        indexes.push((m) => scripted(m).dtsIndexAccountSession(accountKey, uid, expiresAt, now));
       }
     }
     if (payload.userCode) {

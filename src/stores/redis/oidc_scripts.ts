@@ -18,41 +18,38 @@ return #members
 `;
 
 /**
- * KEYS[1] grant set; ARGV[1] member (a record key); ARGV[2] the member's lifetime in ms, or '' for a record that never
- * expires. The set must outlive its longest member: a new set takes the member's lifetime, an existing one is only ever
- * lengthened (GT treats a set without expiry as never expiring, so a never-expiring member's set keeps none).
+ * An index key must outlive its longest entry. `existed`: whether the key was there before this entry; `at`: the
+ * entry's expiry (epoch ms), or '' for one that never expires. A new key takes the entry's expiry; an existing one is
+ * only ever lengthened (GT treats a key without expiry as never expiring, so a never-expiring entry's key keeps none).
  */
-export const indexGrantLua = `
+const outliveLongestEntry = `
+local function outlive(key, existed, at)
+  if at == '' then
+    redis.call('PERSIST', key)
+  elseif existed == 0 then
+    redis.call('PEXPIREAT', key, at)
+  else
+    redis.call('PEXPIREAT', key, at, 'GT')
+  end
+end
+`;
+
+/** KEYS[1] grant set; ARGV[1] member (a record key); ARGV[2] the member's expiry (epoch ms), or '' for never. */
+export const indexGrantLua = `${outliveLongestEntry}
 local existed = redis.call('EXISTS', KEYS[1])
 redis.call('SADD', KEYS[1], ARGV[1])
-if ARGV[2] == '' then
-  redis.call('PERSIST', KEYS[1])
-elseif existed == 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-else
-  redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
-end
+outlive(KEYS[1], existed, ARGV[2])
 return 1
 `;
 
 /**
- * KEYS[1] an account's session index (zset uid -> expiry in epoch ms); ARGV[1] Session uid; ARGV[2] its expiry (epoch
- * ms), or '' for a session that never expires; ARGV[3] now (epoch ms). Prunes expired entries, then adds or lengthens
- * this one; the key lives as long as its longest entry (a never-expiring one: no expiry), as the grant set does.
+ * KEYS[1] an account's session index (zset uid -> expiry in epoch ms, `inf`: never); ARGV[1] Session uid; ARGV[2] its
+ * expiry (epoch ms), or '' for never; ARGV[3] now (epoch ms). Prunes expired entries, then adds or lengthens this one.
  */
-export const indexAccountSessionLua = `
+export const indexAccountSessionLua = `${outliveLongestEntry}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local existed = redis.call('EXISTS', KEYS[1])
-if ARGV[2] == '' then
-  redis.call('ZADD', KEYS[1], 'inf', ARGV[1])
-  redis.call('PERSIST', KEYS[1])
-  return 1
-end
-redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
-if existed == 0 then
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-else
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
-end
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2] == '' and 'inf' or ARGV[2], ARGV[1])
+outlive(KEYS[1], existed, ARGV[2])
 return 1
 `;

@@ -20,7 +20,7 @@ export type SnapshotPage = [cursor: string, read: number, lastScore: string, las
 export interface ScriptedRedis extends Redis {
   dtsConsume(recordKey: string, consumedAt: number): Promise<number>;
   dtsRevokeGrant(grantKey: string): Promise<number>;
-  dtsIndexGrant(grantKey: string, member: string, ttlMs: number | ''): Promise<number>;
+  dtsIndexGrant(grantKey: string, member: string, expiresAtMs: number | ''): Promise<number>;
   dtsIndexAccountSession(indexKey: string, uid: string, expiresAtMs: number | '', nowMs: number): Promise<number>;
   dtsReadOpaqueSubject(tokenKey: string, ...args: string[]): Promise<Array<string | null>>;
   /** 2 keys (token, events) then 2 args (uid and Session prefixes); or 3 keys (+ a DPoP replay key) and 3 args (+ its ttl). */
