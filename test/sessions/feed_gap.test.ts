@@ -4,13 +4,12 @@
 // reaches it through a TCP proxy the test cuts, B directly.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { createVerifier, VerifyError } from 'delegation-token-verify';
-import { startRedis } from '../helpers/private_redis.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
+import type { TcpProxy } from '../helpers/tcp_proxy.js';
+import { startReplicasBehindProxy, type ReplicasBehindProxy } from '../helpers/replicas.js';
 import { exchangeFor, loginUser } from '../helpers/http.js';
-import { CRM, freePort, randomUUID, startService, type TestService } from '../helpers/service.js';
+import { CRM, type TestService } from '../helpers/service.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,32 +54,17 @@ function watchFeed(svc: TestService) {
 }
 
 describe('a replica whose reader was cut off while the stream was trimmed past it', () => {
-  let redis: ChildProcess;
   let redisPort: number;
   let proxy: TcpProxy;
   let a: TestService & { keysDir: string };
   let b: TestService;
+  let replicas: ReplicasBehindProxy | undefined;
 
   before(async () => {
-    redisPort = await freePort();
-    redis = await startRedis(redisPort);
-    proxy = await startTcpProxy({ host: '127.0.0.1', port: redisPort });
-    const keyPrefix = `feed-gap:${randomUUID()}:`;
-    const revocation = { feedHeartbeatSeconds: 1 };
-    a = await startService({ extra: () => ({ redis: { url: `redis://127.0.0.1:${proxy.port}`, keyPrefix }, revocation }) });
-    // `issuer: a.url` makes B's own url A's: B is used through its service object only.
-    b = await startService({
-      share: { keysDir: a.keysDir, prefix: keyPrefix, secrets: a.secrets },
-      extra: () => ({ issuer: a.url, redis: { url: `redis://127.0.0.1:${redisPort}`, keyPrefix }, revocation }),
-    });
+    replicas = await startReplicasBehindProxy('feed-gap');
+    ({ redisPort, proxy, a, b } = replicas);
   });
-  after(async () => {
-    proxy?.restore();
-    await b?.stop();
-    await a?.stop();
-    await proxy?.close();
-    redis?.kill('SIGKILL');
-  });
+  after(() => replicas?.stop());
 
   it('never exchanges for the revoked agent, sends its feed consumers `reset`, and a feed verifier on it refuses the token', async () => {
     const login = await loginUser(a, { username: 'bob' });

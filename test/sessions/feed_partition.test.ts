@@ -2,13 +2,12 @@
 // TCP proxy the test cuts), a second replica on the same Redis that revokes meanwhile, and a feed-mode SDK verifier.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { decodeJwt } from 'jose';
 import { createVerifier, VerifyError } from 'delegation-token-verify';
-import { startRedis } from '../helpers/private_redis.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
+import type { TcpProxy } from '../helpers/tcp_proxy.js';
+import { startReplicasBehindProxy, type ReplicasBehindProxy } from '../helpers/replicas.js';
 import { exchangeFor, loginUser } from '../helpers/http.js';
-import { CRM, freePort, randomUUID, startService, type TestService } from '../helpers/service.js';
+import { CRM, type TestService } from '../helpers/service.js';
 
 const UNAVAILABLE = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable' };
 /** The service's freshness window: a heartbeat vouches for a stream read at most this long ago (MIN_VOUCH_MS). */
@@ -86,35 +85,16 @@ async function until(verify: () => Promise<unknown>, code: string | undefined, m
 }
 
 describe('a replica partitioned from Redis stops vouching for freshness', () => {
-  let redis: ChildProcess;
   let proxy: TcpProxy;
   let a: TestService & { keysDir: string };
   let b: TestService;
+  let replicas: ReplicasBehindProxy | undefined;
 
   before(async () => {
-    const redisPort = await freePort();
-    redis = await startRedis(redisPort);
-    proxy = await startTcpProxy({ host: '127.0.0.1', port: redisPort });
-    const keyPrefix = `feed-partition:${randomUUID()}:`;
-    const revocation = { feedHeartbeatSeconds: 1 };
-    // Replica A reaches Redis only through the proxy; replica B (same keys, issuer, prefix) directly.
-    a = await startService({ extra: () => ({ redis: { url: `redis://127.0.0.1:${proxy.port}`, keyPrefix }, revocation }) });
-    b = await startService({
-      share: { keysDir: a.keysDir, prefix: keyPrefix, secrets: a.secrets },
-      extra: () => ({ issuer: a.url, redis: { url: `redis://127.0.0.1:${redisPort}`, keyPrefix }, revocation }),
-    });
+    replicas = await startReplicasBehindProxy('feed-partition');
+    ({ proxy, a, b } = replicas);
   });
-  after(async () => {
-    proxy?.restore();
-    await b?.stop();
-    await a?.stop();
-    await proxy?.close();
-    if (redis && redis.exitCode === null && redis.signalCode === null) {
-      const exited = new Promise((resolve) => redis.once('exit', resolve));
-      redis.kill('SIGKILL');
-      await exited;
-    }
-  });
+  after(() => replicas?.stop());
 
   it('cut: heartbeats stop, one stale event, the snapshot answers 503, the verifier refuses; restore: it recovers and knows what was revoked meanwhile', async () => {
     const victim = (await exchangeFor(a, 'agent', (await loginUser(a, { username: 'bob' })).accessToken, CRM)).body.access_token as string;
