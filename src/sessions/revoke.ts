@@ -9,7 +9,7 @@ export interface RevocationDeps {
   store: ExchangeStateStore;
   sessions: SessionRegistry;
   /** The account's provider sessions (Stores.providerSessionsOf): also those that never exchanged a token. */
-  providerSessionsOf?: (accountId: string) => Promise<string[]>;
+  providerSessionsOf: (accountId: string) => Promise<string[]>;
   events: DecisionEvents;
   /** How long a revocation is kept: at least as long as the longest token it could affect. */
   retentionSeconds: number;
@@ -83,7 +83,7 @@ export class RevocationService {
       } else if (req.kind === 'sub') {
         // The registry knows the sessions that got delegation tokens; the provider's index every session the user
         // logged in with (one that only holds an opaque user token included). A subject revocation ends them all.
-        const [recorded, provider] = await Promise.all([this.#d.sessions.sidsOf(req.value), this.#d.providerSessionsOf?.(req.value) ?? []]);
+        const [recorded, provider] = await Promise.all([this.#d.sessions.sidsOf(req.value), this.#d.providerSessionsOf(req.value)]);
         for (const sid of new Set([...recorded, ...provider])) {
           if (await this.endProviderSession(sid)) endedSessions.push(sid);
         }

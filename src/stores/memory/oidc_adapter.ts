@@ -31,10 +31,9 @@ export class MemoryOidcAdapter implements OidcAdapter {
     if (this.#model === UID_INDEXED_MODEL && payload.uid) {
       uids.set(payload.uid, id, expiresAt);
       if (typeof payload.accountId === 'string' && payload.accountId !== '') {
-        const { accountSessions, now } = this.#state;
-        const entries = new Map([...(accountSessions.get(payload.accountId) ?? [])].filter(([, at]) => at > now()));
+        const entries = liveAccountSessions(this.#state, payload.accountId);
         entries.set(payload.uid, Math.max(expiresAt, entries.get(payload.uid) ?? 0));
-        accountSessions.set(payload.accountId, entries, Math.max(...entries.values()));
+        this.#state.accountSessions.set(payload.accountId, entries, Math.max(...entries.values()));
       }
     }
     if (payload.userCode) userCodes.set(payload.userCode, id, expiresAt);
@@ -79,6 +78,11 @@ export class MemoryOidcAdapter implements OidcAdapter {
 
 /** The uids of an account's provider sessions that have not expired (as the Redis adapter's index). */
 export function accountSessionUids(state: MemoryState, accountId: string): string[] {
+  return [...liveAccountSessions(state, accountId).keys()];
+}
+
+/** A copy of the account's index without its expired entries: uid -> expiry (epoch ms). */
+function liveAccountSessions(state: MemoryState, accountId: string): Map<string, number> {
   const now = state.now();
-  return [...(state.accountSessions.get(accountId) ?? [])].filter(([, at]) => at > now).map(([uid]) => uid);
+  return new Map([...(state.accountSessions.get(accountId) ?? [])].filter(([, at]) => at > now));
 }

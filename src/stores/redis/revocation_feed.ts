@@ -5,7 +5,7 @@ import { ZERO_STREAM_ID, cursorIsStale, parseStreamId } from '../stream_id.js';
 import type { RevocationEvent, RevocationFeed, RevocationRecord } from '../types.js';
 import { clusterKeys, redisKeys } from './keys.js';
 import type { ScriptedRedis, SnapshotPage } from './scripts.js';
-import { StreamTail, type StreamEntry } from './stream_tail.js';
+import { StreamTail, noSuchStream, pairs, streamBounds, type StreamEntry } from './stream_tail.js';
 
 type Snapshot = { cursor: string; revocations: RevocationRecord[] };
 
@@ -16,11 +16,16 @@ type Snapshot = { cursor: string; revocations: RevocationRecord[] };
  */
 export const SNAPSHOT_PAGE_SIZE = 1000;
 
+interface Subscriber {
+  event: (event: RevocationEvent) => void;
+  gap: (() => void) | undefined;
+}
+
 export class RedisRevocationFeed implements RevocationFeed {
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
   /** Each subscription's listeners (an object per subscribe call, so the same function may subscribe twice). */
-  readonly #listeners = new Set<{ event: (event: RevocationEvent) => void; gap: (() => void) | undefined }>();
+  readonly #listeners = new Set<Subscriber>();
   readonly #tail: StreamTail;
   /** The event stream: one key, so one slot on a Redis Cluster (keys.ts says why that is fine). */
   readonly #eventsKey: string;
@@ -128,21 +133,9 @@ export class RedisRevocationFeed implements RevocationFeed {
     const key = this.#eventsKey;
     const results = await this.#redis.multi().xinfo('STREAM', key).xrange(key, `(${cursor}`, '+').exec();
     const [[infoError, info] = [null, null], [rangeError, entries] = [null, null]] = results ?? [];
-    if (infoError) {
-      if (/no such key/i.test(infoError.message)) return { events: [], reset: cursor !== ZERO_STREAM_ID };
-      throw infoError;
-    }
+    // A missing stream has generated nothing: any cursor but 0-0 is ahead of it (the stream was recreated).
+    const bounds = streamBounds(infoError ? noSuchStream(infoError) : info);
     if (rangeError) throw rangeError;
-    const fields = pairs(info as unknown[]);
-    const lastGenerated = parseStreamId(String(fields.get('last-generated-id')));
-    const entriesAdded = Number(fields.get('entries-added'));
-    if (!lastGenerated || !Number.isSafeInteger(entriesAdded)) throw new Error('XINFO STREAM without entries-added: Redis 7.0 or newer is required');
-    const firstEntry = fields.get('first-entry') as StreamEntry | null | undefined;
-    const bounds = {
-      lastGenerated,
-      firstRetained: firstEntry ? parseStreamId(firstEntry[0]) : undefined,
-      trimmed: entriesAdded > Number(fields.get('length')),
-    };
     if (cursorIsStale(from, bounds)) return { events: [], reset: true };
     return { events: (entries as StreamEntry[]).map(toEvent), reset: false };
   }
@@ -173,22 +166,20 @@ export class RedisRevocationFeed implements RevocationFeed {
   }
 
   #deliver(event: RevocationEvent): void {
-    for (const { event: listener } of this.#listeners) {
-      try {
-        listener(event);
-      } catch {
-        // One failing listener must not cost the others their events.
-      }
-    }
+    this.#each((s) => s.event(event));
   }
 
   /** The tail lost events to trimming: every listener's view is incomplete until it re-snapshots (RevocationFeed). */
   #gap(): void {
-    for (const { gap } of this.#listeners) {
+    this.#each((s) => s.gap?.());
+  }
+
+  #each(call: (subscriber: Subscriber) => void): void {
+    for (const subscriber of this.#listeners) {
       try {
-        gap?.();
+        call(subscriber);
       } catch {
-        // as #deliver
+        // One failing listener must not cost the others their events.
       }
     }
   }
@@ -198,10 +189,4 @@ function toEvent([id, fields]: StreamEntry): RevocationEvent {
   const record = parseRevocation(pairs(fields).get('record') as string | undefined);
   if (!record) throw new Error(`revocation event ${id} has no record`);
   return { id, record };
-}
-
-function pairs(flat: unknown[]): Map<string, unknown> {
-  const map = new Map<string, unknown>();
-  for (let i = 0; i + 1 < flat.length; i += 2) map.set(String(flat[i]), flat[i + 1]);
-  return map;
 }

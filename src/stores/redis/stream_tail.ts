@@ -158,7 +158,7 @@ async function checkedRead(reader: Redis, key: string, lastId: string): Promise<
 }
 
 /** XINFO STREAM on a key that does not exist: null (a stream never written, or lost with Redis' data). */
-function noSuchStream(error: Error): null {
+export function noSuchStream(error: Error): null {
   if (/no such key/i.test(error.message)) return null;
   throw error;
 }
@@ -169,9 +169,7 @@ function noSuchStream(error: Error): null {
  */
 export function streamBounds(info: unknown): StreamBounds {
   if (info === null) return { lastGenerated: { ms: 0, seq: 0 }, firstRetained: undefined, trimmed: false };
-  const fields = new Map<string, unknown>();
-  const flat = info as unknown[];
-  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]);
+  const fields = pairs(info as unknown[]);
   const lastGenerated = parseStreamId(String(fields.get('last-generated-id')));
   const entriesAdded = Number(fields.get('entries-added'));
   if (!lastGenerated || !Number.isSafeInteger(entriesAdded)) throw new Error('XINFO STREAM without entries-added: Redis 7.0 or newer is required');
@@ -215,4 +213,11 @@ async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () =>
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A RESP2 flat array of field, value, field, value… as a Map. */
+export function pairs(flat: unknown[]): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (let i = 0; i + 1 < flat.length; i += 2) map.set(String(flat[i]), flat[i + 1]);
+  return map;
 }
