@@ -19,7 +19,7 @@ import { MCP_TOOL_TYPE } from 'delegation-token-verify';
 import { delegationTokenResponses, grantRoot } from './grants/authorization_code/delegation.js';
 import { registerTokenExchange } from './grants/token_exchange/register.js';
 import { hkdfSync } from 'node:crypto';
-import { isProduction, mayGenerateKeys } from './config/production.js';
+import { isProduction, keyGenerationRefusal } from './config/production.js';
 import { createDpopNonces } from './dpop/nonces.js';
 import { createDpopProofChecker } from './dpop/proof.js';
 import { interactionRoutes } from './provider/interactions.js';
@@ -111,14 +111,12 @@ export async function createService(config: Config, { logger, env = process.env,
     ? new UpstreamClient(config.upstreamLogin, resolveSecret(config.upstreamLogin.clientSecret, 'upstreamLogin.clientSecret', { env, onGenerated }), config.issuer)
     : undefined;
 
-  const generation = mayGenerateKeys(config, env);
   const keys = await loadOrCreateKeys({
     file: config.keys.file,
     alg: config.keys.alg,
     maxTokenLifetimeSeconds: Math.max(300, ...config.toolServers.map((t) => t.maxTtlSeconds)),
     onWarning: warn,
-    create: generation.allowed,
-    refusal: generation.refusal,
+    refuseCreation: keyGenerationRefusal(config, env, 'signing keys', 'dts keys generate'),
   });
   if (keys.generated) warn(`generated new ${config.keys.alg} signing keys at ${keys.file} (development default)`);
 

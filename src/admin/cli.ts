@@ -33,7 +33,7 @@ async function readProcessStdin(): Promise<string> {
 }
 
 /** What `since` accepts (admin/schemas.ts), for the help. */
-export const SINCE_HELP = 'only events at or after: epoch milliseconds, a date-time YYYY-MM-DDThh:mm:ss[.sss] with Z or ±hh:mm, or a date YYYY-MM-DD (its UTC midnight)';
+const SINCE_HELP = 'only events at or after: epoch milliseconds, a date-time YYYY-MM-DDThh:mm:ss[.sss] with Z or ±hh:mm, or a date YYYY-MM-DD (its UTC midnight)';
 
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
@@ -47,24 +47,20 @@ const SECRET_SOURCES = 'DTS_CLIENT_SECRET, DTS_CLIENT_SECRET_FILE or --client-se
 async function resolveSecret(flags: ConnectionFlags, io: CliIo): Promise<string> {
   if (flags.clientSecret !== undefined) throw new AdminApiError('invalid_request', `--client-secret would show the secret in the process list; use ${SECRET_SOURCES}`);
   const { env } = io;
+  if (!flags.clientSecretFile && env.DTS_CLIENT_SECRET) return env.DTS_CLIENT_SECRET;
   const [file, setting] = flags.clientSecretFile
     ? [flags.clientSecretFile, '--client-secret-file']
-    : env.DTS_CLIENT_SECRET
-      ? [undefined, 'DTS_CLIENT_SECRET']
-      : env.DTS_CLIENT_SECRET_FILE
-        ? [env.DTS_CLIENT_SECRET_FILE, 'DTS_CLIENT_SECRET_FILE']
-        : existsSync(DEFAULTS.secretFile)
-          ? [DEFAULTS.secretFile, `the default file ${DEFAULTS.secretFile}`]
-          : [undefined, undefined];
-  if (!setting) throw new AdminApiError('invalid_client', `no client secret: set ${SECRET_SOURCES}`);
+    : env.DTS_CLIENT_SECRET_FILE
+      ? [env.DTS_CLIENT_SECRET_FILE, 'DTS_CLIENT_SECRET_FILE']
+      : existsSync(DEFAULTS.secretFile)
+        ? [DEFAULTS.secretFile, `the default file ${DEFAULTS.secretFile}`]
+        : [undefined, undefined];
+  if (file === undefined) throw new AdminApiError('invalid_client', `no client secret: set ${SECRET_SOURCES}`);
   let secret: string;
-  if (file === undefined) secret = env.DTS_CLIENT_SECRET!;
-  else {
-    try {
-      secret = (file === '-' ? await (io.stdin ?? readProcessStdin)() : readFileSync(file, 'utf8')).trim();
-    } catch {
-      throw new AdminApiError('invalid_client', `cannot read the client secret file (${file === '-' ? 'standard input' : setting})`);
-    }
+  try {
+    secret = (file === '-' ? await (io.stdin ?? readProcessStdin)() : readFileSync(file, 'utf8')).trim();
+  } catch {
+    throw new AdminApiError('invalid_client', `cannot read the client secret file (${file === '-' ? 'standard input' : setting})`);
   }
   if (!secret) throw new AdminApiError('invalid_client', `the client secret is empty (${file === '-' ? 'standard input' : setting})`);
   return secret;

@@ -12,7 +12,7 @@ export function isProduction(env: NodeJS.ProcessEnv): boolean {
 }
 
 /** The acknowledgements in effect: env `ALLOW_DEVELOPMENT_DEFAULTS` (comma-separated) wins over the config. */
-export function acknowledged(config: Config, env: NodeJS.ProcessEnv): { values: Set<string>; unknown: string[] } {
+export function acknowledged(config: { production: { allowDevelopmentDefaults: readonly string[] } }, env: NodeJS.ProcessEnv): { values: Set<string>; unknown: string[] } {
   const raw = env.ALLOW_DEVELOPMENT_DEFAULTS;
   const values = raw === undefined ? [...config.production.allowDevelopmentDefaults] : raw.split(',').map((v) => v.trim()).filter(Boolean);
   return { values: new Set(values), unknown: values.filter((v) => !(DEVELOPMENT_DEFAULTS as readonly string[]).includes(v)) };
@@ -26,7 +26,7 @@ export function developmentDefaults(config: Config): Array<{ kind: DevelopmentDe
     ...(config.cookieSecret.generate ? ['cookieSecret'] : []),
     ...config.clients.flatMap((c, i) => (c.client_secret?.generate ? [`clients.${i}.client_secret`] : [])),
   ];
-  if (generated.length) found.push({ kind: 'generatedSecrets', where: `${generated.join(', ')} ${generated.length > 1 ? 'have' : 'has'} generate: true` });
+  if (generated.length) found.push({ kind: 'generatedSecrets', where: generatedWhere(generated) });
   const issuer = new URL(config.issuer);
   if (issuer.protocol !== 'https:' && !LOOPBACK_HOSTS.has(issuer.hostname)) found.push({ kind: 'httpIssuer', where: `issuer ${issuer.origin} is not https` });
   return found;
@@ -43,7 +43,16 @@ export function productionRefusal(config: Config, env: NodeJS.ProcessEnv): strin
     return `NODE_ENV=production: unknown development default ${ack.unknown.join(', ')} in allowDevelopmentDefaults (known: ${DEVELOPMENT_DEFAULTS.join(', ')})`;
   }
   const refused = developmentDefaults(config).filter((d) => !ack.values.has(d.kind));
-  if (!refused.length) return undefined;
+  return refused.length ? refusalLine(refused) : undefined;
+}
+
+/** `<keys> has/have generate: true`, naming the secrets that would be generated. */
+export function generatedWhere(keys: readonly string[]): string {
+  return `${keys.join(', ')} ${keys.length > 1 ? 'have' : 'has'} generate: true`;
+}
+
+/** The one line that refuses these development defaults and says how to acknowledge them. */
+export function refusalLine(refused: ReadonlyArray<{ kind: DevelopmentDefault; where: string }>): string {
   return (
     `NODE_ENV=production refuses development defaults: ${refused.map((d) => d.where).join('; ')}. ` +
     `Fix them, or acknowledge with production.allowDevelopmentDefaults: [${refused.map((d) => d.kind).join(', ')}] ` +
@@ -52,14 +61,12 @@ export function productionRefusal(config: Config, env: NodeJS.ProcessEnv): strin
 }
 
 /**
- * Whether this start may generate signing keys when the key file is missing: always in development; in production
- * only when acknowledged (`generatedKeys`). Replicas that each generate their own keys publish different JWKS, and a
- * restart without the key file would invalidate every token issued before it.
+ * Why this start may not generate `what` (signing keys, the gateway's assertion keys) when the key file is missing, or
+ * undefined when it may: always in development; in production only when acknowledged (`generatedKeys`). Replicas that
+ * each generate their own keys publish different JWKS, and a restart without the key file would invalidate every
+ * token issued before it.
  */
-export function mayGenerateKeys(config: Config, env: NodeJS.ProcessEnv): { allowed: boolean; refusal: string } {
-  return {
-    allowed: !isProduction(env) || acknowledged(config, env).values.has('generatedKeys'),
-    refusal:
-      'NODE_ENV=production does not generate signing keys: create the file with `dts keys generate` (or mount it), or acknowledge with production.allowDevelopmentDefaults: [generatedKeys] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys)',
-  };
+export function keyGenerationRefusal(config: { production: { allowDevelopmentDefaults: readonly string[] } }, env: NodeJS.ProcessEnv, what: string, command: string): string | undefined {
+  if (!isProduction(env) || acknowledged(config, env).values.has('generatedKeys')) return undefined;
+  return `NODE_ENV=production does not generate ${what}: create the file with \`${command}\` (or mount it), or acknowledge with production.allowDevelopmentDefaults: [generatedKeys] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys)`;
 }

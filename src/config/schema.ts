@@ -23,6 +23,9 @@ const secretSources = {
   file: z.string().min(1).optional().describe('File holding the secret (trailing newline ignored).'),
 };
 
+/** A host as a URL writes it, with an optional port: `name`, `name:port`, `[v6]`, `[v6]:port`. */
+const hostOrHostPort = z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i);
+
 export const secretRef = z
   .strictObject({
     ...secretSources,
@@ -357,12 +360,12 @@ export const configSchema = z.strictObject({
         .strictObject({
           enabled: z.boolean().default(false).describe('Accept https URLs as `client_id` and fetch the client\'s metadata document (draft-ietf-oauth-client-id-metadata-document-02, oidc-provider\'s experimental feature acknowledged for that draft). Such clients may only use authorization code + refresh.'),
           allowedHosts: z
-            .array(z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i))
+            .array(hostOrHostPort)
             .default([])
             .describe('Document hosts (`host` for the default port 443, `host:port` for that port) fetched even when they resolve to a private or loopback address (internal deployments, tests). Unlisted hosts are fetched only from public addresses (SSRF guard), or not at all with `onlyAllowedHosts`.'),
           onlyAllowedHosts: z.boolean().default(false).describe('Refuse, without fetching, every document host not in `allowedHosts`.'),
           deniedHosts: z
-            .array(z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i))
+            .array(hostOrHostPort)
             .default([])
             .describe('Document hosts never fetched, whatever `allowedHosts` says: `host` on every port, `host:port` on that port only.'),
           maxDocumentBytes: z.number().int().min(256).max(65536).default(5120).describe('Largest accepted document (bytes); a larger one is refused while it is read.'),

@@ -8,6 +8,7 @@ import { createVerifier, MemoryDpopReplayStore, protectedResourceMetadata, resou
 import { createDecisionEvents } from '../audit/events.js';
 import { attachAuditWriter } from '../audit/writer.js';
 import { ConfigError } from '../config/load.js';
+import { acknowledged, generatedWhere, isProduction, keyGenerationRefusal, refusalLine } from '../config/production.js';
 import { resolveSecret } from '../config/secrets.js';
 import { closeServer, createLifecycle, keepAliveBeyondBalancers, type DrainTimings } from '../http/shutdown.js';
 import { loadOrCreateKeys, type LoadedKeys } from '../keys/index.js';
@@ -69,39 +70,36 @@ const SESSION_REFRESH_SECONDS = 30;
  * emitted) before the audit queue is flushed; one stuck elsewhere (a Redis command, the JWKS) is not waited for longer.
  */
 const SETTLE_AFTER_CUT_MS = 2000;
-/** RFC 2104 §3: an HMAC key shorter than the hash output (32 bytes for SHA-256) is refused, as the verify SDK refuses it. */
-const MIN_ARGUMENTS_KEY_BYTES = 32;
+/**
+ * RFC 2104 §3: an HMAC key shorter than the hash output (32 bytes for SHA-256) is refused, as the verify SDK refuses it;
+ * the DPoP nonce secret likewise (RFC 9449 §9: nonces must be unpredictable).
+ */
+const MIN_SECRET_BYTES = 32;
 
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger } = deps;
   const env = deps.env ?? process.env;
   const onGenerated = (file: string) => logger.warn({ file }, 'generated a development secret');
   // The production gate (as the service's, config/production.ts): nothing generated unless acknowledged.
-  const production = env.NODE_ENV === 'production';
-  const acknowledged = new Set(env.ALLOW_DEVELOPMENT_DEFAULTS === undefined ? config.production.allowDevelopmentDefaults : env.ALLOW_DEVELOPMENT_DEFAULTS.split(',').map((v) => v.trim()));
   const generating = [
     ...(config.client.clientSecret.generate ? ['client.clientSecret'] : []),
     ...(config.audit.argumentsKey.generate ? ['audit.argumentsKey'] : []),
     ...(config.dpop.nonceSecret?.generate ? ['dpop.nonceSecret'] : []),
   ];
-  if (production && generating.length && !acknowledged.has('generatedSecrets')) {
-    throw new ConfigError(
-      `NODE_ENV=production refuses development defaults: ${generating.join(', ')} ${generating.length > 1 ? 'have' : 'has'} generate: true. Fix them, or acknowledge with production.allowDevelopmentDefaults: [generatedSecrets] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedSecrets)`,
-    );
+  if (isProduction(env) && generating.length && !acknowledged(config, env).values.has('generatedSecrets')) {
+    throw new ConfigError(refusalLine([{ kind: 'generatedSecrets', where: generatedWhere(generating) }]));
   }
   const clientSecret = resolveSecret(config.client.clientSecret, 'client.clientSecret', { env, onGenerated });
   const argumentsKey = resolveSecret(config.audit.argumentsKey, 'audit.argumentsKey', { env, onGenerated });
-  if (Buffer.byteLength(argumentsKey) < MIN_ARGUMENTS_KEY_BYTES) throw new ConfigError(`audit.argumentsKey: must be at least ${MIN_ARGUMENTS_KEY_BYTES} bytes`);
+  if (Buffer.byteLength(argumentsKey) < MIN_SECRET_BYTES) throw new ConfigError(`audit.argumentsKey: must be at least ${MIN_SECRET_BYTES} bytes`);
   const nonceSecret = config.dpop.nonceSecret ? resolveSecret(config.dpop.nonceSecret, 'dpop.nonceSecret', { env, onGenerated }) : undefined;
   // RFC 9449 §9: nonces must be unpredictable, so must the key they are derived from.
-  if (nonceSecret !== undefined && Buffer.byteLength(nonceSecret) < 32) throw new ConfigError('dpop.nonceSecret: must be at least 32 bytes');
+  if (nonceSecret !== undefined && Buffer.byteLength(nonceSecret) < MIN_SECRET_BYTES) throw new ConfigError(`dpop.nonceSecret: must be at least ${MIN_SECRET_BYTES} bytes`);
   const keys = await loadOrCreateKeys({
     file: config.keys.file,
     alg: config.keys.alg,
     onWarning: (m) => logger.warn(m),
-    create: !production || acknowledged.has('generatedKeys'),
-    refusal:
-      'NODE_ENV=production does not generate assertion keys: create the file with `dts keys generate --file <path>` (or mount it), or acknowledge with production.allowDevelopmentDefaults: [generatedKeys] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys)',
+    refuseCreation: keyGenerationRefusal(config, env, 'assertion keys', 'dts keys generate --file <path>'),
   });
   if (keys.generated) logger.warn({ file: keys.file }, 'generated new gateway assertion keys');
 
@@ -298,11 +296,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       lifecycle.startDraining();
       streams.abort();
       for (const v of verifiers) v.close();
-      if (server.listening) {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await closed;
-      }
+      if (server.listening) await closeServer(server, 0);
       await settle();
       await audit.flush();
       await stores.close();

@@ -57,7 +57,7 @@ export async function closeServer(server: Server, gracePeriodMs: number): Promis
  * default is 5 s): a balancer that reuses a connection the server has just closed answers 502. Headers must arrive
  * within a little more than that (Node requires headersTimeout above keepAliveTimeout to avoid a race).
  */
-export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 export function keepAliveBeyondBalancers(server: Server): Server {
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

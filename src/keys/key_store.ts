@@ -23,11 +23,10 @@ export interface LoadKeysOptions extends KeyFileOptions {
   /** Longest token lifetime; only rotation uses it, accepted here so one options object serves both. */
   maxTokenLifetimeSeconds?: number;
   /**
-   * Create the file when it does not exist (default true). False refuses instead, with `refusal` appended to the
-   * error: a production start must not sign with keys no other replica and no earlier token knows.
+   * When set, a missing file is refused with this appended to the error instead of being created: a production start
+   * must not sign with keys no other replica and no earlier token knows.
    */
-  create?: boolean;
-  refusal?: string;
+  refuseCreation?: string;
 }
 
 export interface LoadedKeys {
@@ -111,7 +110,7 @@ export async function loadOrCreateKeys(options: LoadKeysOptions): Promise<Loaded
     keys = await readKeys(file, onWarning);
   } catch (err) {
     if (!(err instanceof KeyStoreError && err.code === 'KEYS_NOT_FOUND')) throw err;
-    if (options.create === false) throw new KeyStoreError('KEYS_NOT_FOUND', `${err.message}${options.refusal ? `; ${options.refusal}` : ''}`, { file, cause: err });
+    if (options.refuseCreation !== undefined) throw new KeyStoreError('KEYS_NOT_FOUND', `${err.message}; ${options.refuseCreation}`, { file, cause: err });
     const fresh = await freshKeys(alg, now);
     try {
       await writeKeyFileAtomic(file, serializeKeyFile(fresh), { overwrite: false });

@@ -7,6 +7,7 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { HttpError } from '../http/errors.js';
 import { ServiceUnavailable } from '../provider/errors.js';
+import { routeTemplate } from '../http/route_template.js';
 import { storeOutageAs503 } from './account.js';
 import type { UpstreamLoginStore } from '../stores/types.js';
 import { upstreamSessionKey } from './account.js';
@@ -130,8 +131,9 @@ export function upstreamLoginRoutes(d: UpstreamLoginDeps): Router {
 export function upstreamSessionLinks(store: UpstreamLoginStore, sessionTtlSeconds: number, endSession: (sessionUid: string) => Promise<unknown>): Middleware {
   return async (ctx, next) => {
     await next();
-    // As oidc-provider's router matches it: `/AUTH/<uid>` and a trailing slash reach the same resume route.
-    const uid = /^\/auth\/([\w-]{1,64})\/?$/i.exec(ctx.path)?.[1];
+    // The route oidc-provider ran (its router also takes `/AUTH/<uid>` and a trailing slash), and the uid it read.
+    if (routeTemplate(ctx) !== '/auth/:uid') return;
+    const uid = String((ctx.params as { uid?: unknown } | undefined)?.uid ?? '');
     if (!uid) return;
     const oidc = (ctx as unknown as { oidc?: { session?: { uid?: string; accountId?: string; exp?: number }; result?: { login?: { accountId?: string } } } }).oidc;
     const session = oidc?.session;
