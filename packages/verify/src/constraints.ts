@@ -592,7 +592,11 @@ function objectSubsumed(a: Constraint, b: Constraint): boolean {
 
 // The type a constraint pins, explicitly or through its keywords; undefined when it admits every type.
 function effectiveType(c: Constraint): ConstraintType | undefined {
-  if (c.type !== undefined) return c.type;
+  return c.type ?? keywordType(c);
+}
+
+/** The type a constraint's keywords imply (a numeric keyword: number, …); undefined when none does. */
+export function keywordType(c: Constraint): ConstraintType | undefined {
   if (c.minimum !== undefined || c.maximum !== undefined || c.exclusiveMinimum !== undefined || c.exclusiveMaximum !== undefined) return 'number';
   if (c.maxLength !== undefined) return 'string';
   if (c.maxItems !== undefined || c.items !== undefined) return 'array';

@@ -1,7 +1,7 @@
 // Satisfiability of the `mcp_tool` constraint subset, decided exactly: for each constraint, the one value that meets
 // it if any value does, checked by the evaluator itself (`checkValue`), so "satisfiable" always comes with a value the
 // evaluator admits. `decide` lists a tool only when such arguments exist, so listing and calling agree.
-import { checkArguments, checkValue, type ArgumentConstraints, type Constraint, type JsonValue } from './constraints.js';
+import { checkArguments, checkValue, keywordType, type ArgumentConstraints, type Constraint, type JsonValue } from './constraints.js';
 
 /**
  * A value that satisfies `c` whenever some value does (the closest candidate otherwise, whose violation says why none
@@ -85,13 +85,8 @@ type Kind = NonNullable<Constraint['type']>;
 // The type a value must have: the one its keywords imply (as the evaluator reads them), else its `type`. Two implied
 // types cannot both hold; either one's value is refused by the other's keyword, which is all the candidate needs.
 function kindOf(c: Constraint): Kind | undefined {
-  if (c.minimum !== undefined || c.maximum !== undefined || c.exclusiveMinimum !== undefined || c.exclusiveMaximum !== undefined) {
-    return c.type === 'integer' ? 'integer' : 'number';
-  }
-  if (c.maxLength !== undefined) return 'string';
-  if (c.maxItems !== undefined || c.items !== undefined) return 'array';
-  if (c.properties !== undefined || c.required !== undefined || c.additionalProperties !== undefined) return 'object';
-  return c.type;
+  const implied = keywordType(c);
+  return implied === 'number' && c.type === 'integer' ? 'integer' : (implied ?? c.type);
 }
 
 function closestObject(c: Constraint): Record<string, JsonValue> {
