@@ -114,6 +114,7 @@ const consentsTable = (items: Row[]) =>
       { header: 'CLIENT', value: (r) => text(r.client_id) },
       { header: 'RESOURCE', value: (r) => text(r.resource) },
       { header: 'SCOPES', value: (r) => list(r.scopes), max: 60 },
+      { header: 'CREATED', value: (r) => time(r.createdAt) },
       { header: 'UPDATED', value: (r) => time(r.updatedAt) },
     ],
     items,
@@ -285,15 +286,13 @@ export function buildProgram(io: CliIo): Command {
       }),
   );
   admin.addCommand(
-    connectionOptions(new Command('consents'), false)
-      .description('list consents users gave to onboarded (CIMD, DCR) clients, most recent first')
+    pageOptions(connectionOptions(new Command('consents'), false).description('list consents users gave to onboarded (CIMD, DCR) clients, newest first'))
       .option('--sub <sub>', 'only this user')
       .option('--client-id <id>', 'only this client')
-      .option('--limit <n>', 'at most n, 1 to 500 (default 50)')
-      .action(async (opts: { sub?: string; clientId?: string; limit?: string }, cmd: Command) => {
+      .action(async (opts: { sub?: string; clientId?: string; limit?: string; cursor?: string }, cmd: Command) => {
         const { api, json } = await client(cmd);
-        const r = await api.consents({ sub: opts.sub, client_id: opts.clientId, limit: opts.limit });
-        print(json, r, () => (r.items.length ? consentsTable(r.items) : '(no consents)'));
+        const page = await api.consents({ sub: opts.sub, client_id: opts.clientId, limit: opts.limit, cursor: opts.cursor });
+        print(json, page, () => (page.items.length ? consentsTable(page.items) : '(no consents)') + pageFooter(page.next));
       }),
   );
 
@@ -312,13 +311,11 @@ export function buildProgram(io: CliIo): Command {
   );
 
   admin.addCommand(
-    connectionOptions(new Command('clients'), false)
-      .description('list onboarded clients: registered by DCR, and CIMD clients holding a consent')
-      .option('--limit <n>', 'at most n, 1 to 500 (default 50)')
-      .action(async (opts: { limit?: string }, cmd: Command) => {
+    pageOptions(connectionOptions(new Command('clients'), false).description('list onboarded clients: registered by DCR and CIMD clients holding a consent, taking turns'))
+      .action(async (opts: { limit?: string; cursor?: string }, cmd: Command) => {
         const { api, json } = await client(cmd);
-        const r = await api.onboardedClients({ limit: opts.limit });
-        print(json, r, () => (r.items.length ? clientsTable(r.items) : '(no onboarded clients)'));
+        const page = await api.onboardedClients({ limit: opts.limit, cursor: opts.cursor });
+        print(json, page, () => (page.items.length ? clientsTable(page.items) : '(no onboarded clients)') + pageFooter(page.next));
       }),
   );
 

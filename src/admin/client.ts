@@ -93,8 +93,8 @@ export class AdminClient {
     return expectShape(await this.#call('GET', '/admin/audit', { query }), PAGE, 'a page of audit events');
   }
 
-  async consents(query: Record<string, string | undefined>): Promise<{ items: Array<Record<string, unknown>> }> {
-    return expectShape(await this.#call('GET', '/admin/consents', { query }), { items: 'array' }, 'a list of consents');
+  async consents(query: Record<string, string | undefined>): Promise<Page<Record<string, unknown>>> {
+    return expectShape(await this.#call('GET', '/admin/consents', { query }), PAGE, 'a page of consents');
   }
 
   async revokeConsent(body: { sub: string; client_id: string; resource: string; reason: string }): Promise<Record<string, unknown>> {
@@ -102,8 +102,8 @@ export class AdminClient {
     return expectShape(await this.#call('POST', '/admin/consents/revoke', { body }), shape, 'a consent revocation');
   }
 
-  async onboardedClients(query: Record<string, string | undefined>): Promise<{ items: Array<Record<string, unknown>> }> {
-    return expectShape(await this.#call('GET', '/admin/clients', { query }), { items: 'array' }, 'a list of clients');
+  async onboardedClients(query: Record<string, string | undefined>): Promise<Page<Record<string, unknown>>> {
+    return expectShape(await this.#call('GET', '/admin/clients', { query }), PAGE, 'a page of clients');
   }
 
   async deleteClient(clientId: string, reason: string): Promise<Record<string, unknown>> {

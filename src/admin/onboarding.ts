@@ -6,7 +6,8 @@ import type { Context } from 'koa';
 import type { ConsentRecord, ConsentStore, OnboardingStore, SessionRegistry } from '../stores/types.js';
 import type { RevocationService } from '../sessions/revoke.js';
 import { AdminError, notFound, unavailable } from './errors.js';
-import { clientsQuery, consentsQuery, parseOr400, pathParam, revokeBody, revokeConsentBody } from './schemas.js';
+import { clientsQuery, consentsQuery, invalidCursor, pageRead, parseOr400, pathParam, revokeBody, revokeConsentBody } from './schemas.js';
+import { clientOrderKey, isOrderKey } from '../stores/onboarding_order.js';
 
 export interface AdminOnboardingDeps {
   consents: ConsentStore;
@@ -32,9 +33,59 @@ const consentView = (r: ConsentRecord) => ({
   updatedAt: r.updatedAt,
 });
 
-/** Every consent of a client, to its last one (list is capped; removal empties it page by page). */
-async function allConsentsOf(store: ConsentStore, clientId: string): Promise<ConsentRecord[]> {
-  return store.list({ clientId }, Number.MAX_SAFE_INTEGER);
+/** Every consent matching `filter`, in one page. */
+async function everyConsent(store: ConsentStore, filter: { clientId?: string }): Promise<ConsentRecord[]> {
+  return (await store.list(filter, { limit: Number.MAX_SAFE_INTEGER })).items;
+}
+
+/**
+ * Where a page of /admin/clients stopped in each kind: the clientOrderKey of the last DCR and of the last CIMD client
+ * listed so far ('' before the first), and whose turn is next. The two kinds come from two places (the registration
+ * index, the consents), so the cursor records a position in each and every page takes from both.
+ */
+interface ClientsPosition {
+  dcr: string;
+  cimd: string;
+  cimdNext: boolean;
+}
+
+const encodeClientsCursor = (p: ClientsPosition) => Buffer.from(JSON.stringify([p.dcr, p.cimd, p.cimdNext ? 1 : 0])).toString('base64url');
+
+function decodeClientsCursor(cursor: string | undefined): ClientsPosition {
+  if (cursor === undefined) return { dcr: '', cimd: '', cimdNext: false };
+  try {
+    const [dcr, cimd, turn, ...rest] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const valid = (k: unknown): k is string => k === '' || (typeof k === 'string' && isOrderKey(k));
+    if (valid(dcr) && valid(cimd) && (dcr || cimd) && (turn === 0 || turn === 1) && rest.length === 0) return { dcr, cimd, cimdNext: turn === 1 };
+  } catch {
+    // fall through: a malformed cursor
+  }
+  throw invalidCursor();
+}
+
+/**
+ * Up to `limit` items from `a` and `b` taking turns (`b` first when `bFirst`); when one runs out the other fills the
+ * page. `bNext`: whose turn the next page starts with, so the listing's order does not depend on the page size.
+ */
+function alternate<A, B>(a: A[], b: B[], limit: number, bFirst: boolean): { items: Array<A | B>; fromA: A[]; fromB: B[]; bNext: boolean } {
+  const fromA: A[] = [];
+  const fromB: B[] = [];
+  const items: Array<A | B> = [];
+  let bNext = bFirst;
+  while (items.length < limit && (fromA.length < a.length || fromB.length < b.length)) {
+    if (fromB.length < b.length && (bNext || fromA.length >= a.length)) {
+      const item = b[fromB.length]!;
+      fromB.push(item);
+      items.push(item);
+      bNext = false;
+    } else {
+      const item = a[fromA.length]!;
+      fromA.push(item);
+      items.push(item);
+      bNext = true;
+    }
+  }
+  return { items, fromA, fromB, bNext };
 }
 
 /**
@@ -48,7 +99,7 @@ export async function onboardedClientKnown(
   d: Pick<AdminOnboardingDeps, 'clientRecords' | 'consents'> | undefined,
 ): Promise<boolean> {
   if (d && (await d.clientRecords.find(clientId))) return true;
-  if (d && (await d.consents.list({ clientId }, 1)).length > 0) return true;
+  if (d && (await d.consents.list({ clientId }, { limit: 1 })).items.length > 0) return true;
   return (await sessions.list({ clientId }, { limit: 1 })).items.length > 0;
 }
 
@@ -86,8 +137,9 @@ export function addOnboardingRoutes(
   router.get('/consents', async (ctx: Ctx) => {
     const d = need();
     const q = parseOr400(consentsQuery, { ...ctx.query }, 'query parameter');
-    const items = await d.consents.list({ ...(q.sub ? { accountId: q.sub } : {}), ...(q.client_id ? { clientId: q.client_id } : {}) }, q.limit).catch(unavailable);
-    ctx.body = { items: items.map(consentView) };
+    const filter = { ...(q.sub ? { accountId: q.sub } : {}), ...(q.client_id ? { clientId: q.client_id } : {}) };
+    const page = await pageRead(d.consents.list(filter, { limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) }), q.cursor);
+    ctx.body = { items: page.items.map(consentView), ...(page.next ? { next: page.next } : {}) };
   });
 
   router.post('/consents/revoke', async (ctx: Ctx) => {
@@ -98,24 +150,37 @@ export function addOnboardingRoutes(
     ctx.body = { ...consentView(removed), revoked: true, endedGrants: removed.grantIds.length };
   });
 
+  /**
+   * DCR and CIMD clients take turns (DCR first), each kind in clientOrderKey order (fixed while a client is listed), so
+   * neither kind can push the other off the pages and reading page after page skips and repeats none.
+   */
   router.get('/clients', async (ctx: Ctx) => {
     const d = need();
     const q = parseOr400(clientsQuery, { ...ctx.query }, 'query parameter');
-    const registered = await d.registered.listClients(q.limit).catch(unavailable);
-    const dcr = await Promise.all(
-      registered.map(async ({ clientId, expiresAt }) => {
-        const m = (await d.clientRecords.find(clientId).catch(unavailable)) ?? {};
-        return { client_id: clientId, kind: 'dcr', client_name: m.client_name, redirect_uris: m.redirect_uris, application_type: m.application_type, expiresAt };
-      }),
-    );
+    const after = decodeClientsCursor(q.cursor);
+    // One more of each kind than a page holds: whether either has more decides `next`.
+    const [registered, consents] = await Promise.all([d.registered.listClients(q.limit + 1, after.dcr || undefined), everyConsent(d.consents, {})]).catch(unavailable);
     // CIMD clients are not stored (oidc-provider caches each document in each replica): the ones listed are those
     // holding a user's consent, which is what an operator may need to take away.
-    const cimd = new Map<string, number>();
-    for (const c of await d.consents.list({}, Number.MAX_SAFE_INTEGER).catch(unavailable)) {
-      if (c.clientId.startsWith('https://')) cimd.set(c.clientId, (cimd.get(c.clientId) ?? 0) + 1);
-    }
-    const documents = [...cimd].map(([clientId, consents]) => ({ client_id: clientId, kind: 'cimd', host: new URL(clientId).host, consents }));
-    ctx.body = { items: [...dcr, ...documents].slice(0, q.limit) };
+    const counts = new Map<string, number>();
+    for (const c of consents) if (c.clientId.startsWith('https://')) counts.set(c.clientId, (counts.get(c.clientId) ?? 0) + 1);
+    const documents = [...counts]
+      .map(([clientId, n]) => ({ clientId, consents: n, key: clientOrderKey(clientId) }))
+      .filter(({ key }) => key > after.cimd)
+      .sort((a, b) => (a.key < b.key ? -1 : 1))
+      .slice(0, q.limit + 1);
+    const { items, fromA: dcr, fromB: cimd, bNext } = alternate(registered, documents, q.limit, after.cimdNext);
+    const metadata = new Map(
+      await Promise.all(dcr.map(async ({ clientId }) => [clientId, (await d.clientRecords.find(clientId).catch(unavailable)) ?? {}] as const)),
+    );
+    const view = (item: (typeof items)[number]) => {
+      if ('key' in item) return { client_id: item.clientId, kind: 'cimd', host: new URL(item.clientId).host, consents: item.consents };
+      const m = metadata.get(item.clientId) ?? {};
+      return { client_id: item.clientId, kind: 'dcr', client_name: m.client_name, redirect_uris: m.redirect_uris, application_type: m.application_type, expiresAt: item.expiresAt };
+    };
+    const more = dcr.length < registered.length || cimd.length < documents.length;
+    const next: ClientsPosition = { dcr: dcr.length ? clientOrderKey(dcr.at(-1)!.clientId) : after.dcr, cimd: cimd.at(-1)?.key ?? after.cimd, cimdNext: bNext };
+    ctx.body = { items: items.map(view), ...(more ? { next: encodeClientsCursor(next) } : {}) };
   });
 
   router.post('/clients/:client_id/delete', async (ctx: Ctx) => {
@@ -124,7 +189,7 @@ export function addOnboardingRoutes(
     const { reason } = parseOr400(revokeBody, await readJsonObject(ctx), 'body member');
     if (d.configuredClients.has(clientId)) throw new AdminError(400, 'invalid_request', 'configured clients are changed in the configuration', ['invalid_request', 'configured_client']);
     const by = ctx.state.adminCaller.clientId;
-    const [record, consents] = await Promise.all([d.clientRecords.find(clientId), allConsentsOf(d.consents, clientId)]).catch(unavailable);
+    const [record, consents] = await Promise.all([d.clientRecords.find(clientId), everyConsent(d.consents, { clientId })]).catch(unavailable);
     if (!record && !consents.length) throw notFound('client', 'unknown_client');
     // Every token the client obtained so far dies first (delegation tokens and refresh included), then its state goes.
     const revoked = await d.revocation

@@ -12,7 +12,7 @@ import type { AuditLog, RevocationKind, SessionRegistry } from '../stores/types.
 import { authenticateAdmin, type AdminCaller } from './auth.js';
 import { AdminError, notFound, unavailable } from './errors.js';
 import { renderHttpError } from '../http/errors.js';
-import { auditQuery, parseOr400, pathParam, revokeBody, sessionsQuery } from './schemas.js';
+import { auditQuery, pageRead, parseOr400, pathParam, revokeBody, sessionsQuery } from './schemas.js';
 import { buildDelegationTree } from './tree.js';
 import { holdsCompactToken, opaqueCandidates } from './token_values.js';
 import { addOnboardingRoutes, onboardedClientKnown, type AdminOnboardingDeps } from './onboarding.js';
@@ -60,14 +60,6 @@ async function readJsonObject(ctx: Context): Promise<Record<string, unknown>> {
 
 /** `known` says whether anything here had a record of the target; it never decides whether the revocation happens. */
 type Existence = (value: string) => Promise<boolean | undefined>;
-
-/** A page read: a cursor the store cannot decode (it throws a TypeError, see stores/) is the caller's 400, anything else a 503. */
-function pageRead<T>(read: Promise<T>, cursor: string | undefined): Promise<T> {
-  return read.catch((err: unknown) => {
-    if (cursor !== undefined && err instanceof TypeError) throw new AdminError(400, 'invalid_request', 'cursor is invalid');
-    return unavailable(err);
-  });
-}
 
 /** oidc-provider's models whose id is the token itself (opaque values); those not enabled are absent on the provider. */
 const OPAQUE_MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode', 'RegistrationAccessToken', 'InitialAccessToken'] as const;

@@ -1,6 +1,6 @@
 // Wire schemas of the admin API (path, query, body). Clients only ever see the fixed texts below, never zod's messages.
 import { z } from 'zod';
-import { AdminError } from './errors.js';
+import { AdminError, unavailable } from './errors.js';
 import { isIdentifier } from '../sessions/identifiers.js';
 
 /**
@@ -61,9 +61,10 @@ export const consentsQuery = z.strictObject({
   sub: optional(id),
   client_id: optional(id),
   limit,
+  cursor,
 });
 
-export const clientsQuery = z.strictObject({ limit });
+export const clientsQuery = z.strictObject({ limit, cursor });
 
 /** A resource indicator (RFC 8707 §2: an absolute URI), bounded like the identifiers. */
 const resourceIndicator = z.string().max(2048).refine((v) => URL.canParse(v) && !/[\s\p{Cc}]/u.test(v));
@@ -104,6 +105,17 @@ export function parseOr400<T extends z.ZodType>(schema: T, input: unknown, what:
   const result = schema.safeParse(input);
   if (!result.success) throw new AdminError(400, 'invalid_request', describeIssue(result.error, what), ['invalid_request']);
   return result.data;
+}
+
+/** The refusal of a cursor that is not one of the listing's: the same for every listing. */
+export const invalidCursor = () => new AdminError(400, 'invalid_request', texts.cursor!, ['invalid_request']);
+
+/** A page read: a cursor the store cannot decode (it throws a TypeError, see stores/) is the caller's 400, anything else a 503. */
+export function pageRead<T>(read: Promise<T>, cursor: string | undefined): Promise<T> {
+  return read.catch((err: unknown) => {
+    if (cursor !== undefined && err instanceof TypeError) throw invalidCursor();
+    return unavailable(err);
+  });
 }
 
 /** Validates one path parameter (already percent-decoded by the router). */

@@ -377,7 +377,7 @@ export const configSchema = z.strictObject({
             })
             .prefault({})
             .describe('Per-process cache of fetched documents (each replica fetches at most once per window and host limit).'),
-          fetchesPerMinutePerHost: z.number().int().min(1).default(30).describe('Most document fetches per document host per minute, counted across replicas in the store; more are refused without fetching.'),
+          fetchesPerMinutePerHost: z.number().int().min(1).default(30).describe('Most document fetches per document host per minute, counted across replicas in the store; more are refused without fetching. A document URL fetched and accepted in the last 24 hours is not counted there: it has a budget of this size of its own, so made-up URLs on its host cannot lock its client out.'),
           caFile: z.string().min(1).optional().describe('PEM file of extra CA certificates trusted for fetches from `allowedHosts` (an internal PKI; the tests\' own CA).'),
         })
         .prefault({})

@@ -1,6 +1,7 @@
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document-02) on oidc-provider's experimental
 // feature: which hosts may be fetched, how (SSRF guard, size and time limits, a rate shared by replicas), and which
 // fetched clients are accepted.
+import { createHash } from 'node:crypto';
 import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
@@ -14,15 +15,23 @@ export const CIMD_DRAFT = 'draft-02';
 type CimdConfig = OnboardingConfig['clientIdMetadataDocument'];
 type Fetch = (url: string | URL, options: RequestInit & { dispatcher?: unknown }) => Promise<Response>;
 
+/** How long a document URL stays known after its latest accepted fetch (every accepted fetch starts it again). */
+export const KNOWN_DOCUMENT_SECONDS = 86_400;
+
+/** The most fetched-but-not-yet-judged document URLs remembered (a fetch oidc-provider then rejects never reaches allowClient). */
+const MAX_JUST_FETCHED = 1024;
+
 export interface CimdDeps {
   config: CimdConfig;
-  store: Pick<OnboardingStore, 'hit'>;
+  store: Pick<OnboardingStore, 'hit' | 'rememberDocument' | 'knownDocument'>;
   /** Where refusals are reported (log and audit); never sent to the client. */
   onRefused?: (clientId: string, reason: string) => void;
 }
 
 /** The per-host fetch rate's key: the URL's host without the trailing dot of a fully qualified name, `:port` kept. */
 const hostKey = (host: string) => host.toLowerCase().replace(/\.(?=(:\d+)?$)/, '');
+/** A known document's own fetch rate's key: its URL's digest (URLs are long). */
+const documentKey = (url: string) => createHash('sha256').update(url).digest('base64url');
 
 /** A list entry: a hostname as the URL parser writes it (lowercase, punycode, canonical IP) and the port it names, if any. */
 interface HostEntry {
@@ -78,6 +87,13 @@ export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDe
   const denied = config.deniedHosts.map((h) => hostEntry(h, 'deniedHosts'));
   // Document URLs allowFetch has just let through: only those fetches get the document rules.
   const documents = new Set<string>();
+  // Document URLs fetched (200) and not yet judged by allowClient: only a fetched document it accepts becomes known.
+  const justFetched = new Set<string>();
+  const markFetched = (url: string) => {
+    justFetched.delete(url);
+    justFetched.add(url);
+    if (justFetched.size > MAX_JUST_FETCHED) justFetched.delete(justFetched.values().next().value!);
+  };
 
   /** An allow-listed host: fetched directly (its address may be private or loopback), with the extra CA if any. */
   const fetchListed = (url: URL, init: RequestInit) =>
@@ -107,14 +123,21 @@ export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDe
       // draft-02 §6.5 (SSRF): the server should restrict which documents it fetches; the operator's deny list wins.
       if (deniedBy(denied, url)) return refuse('host_denied');
       if (config.onlyAllowedHosts && !allowedBy(allowed, url)) return refuse('host_not_allowed');
-      const { count } = await store.hit(`cimd:${hostKey(url.host)}`, 60);
-      if (count > config.fetchesPerMinutePerHost) return refuse('fetch_rate_limited');
+      // draft-02 §6.5 (SSRF): the server should restrict which documents it fetches. A host's budget stops a flood of
+      // made-up URLs on it; a document accepted in the last day draws on a budget of its own instead, so that flood
+      // (which also evicts documents from oidc-provider's bounded cache) cannot lock a real client out.
+      const known = await store.knownDocument(clientId);
+      const { count } = await store.hit(known ? `cimd-doc:${documentKey(clientId)}` : `cimd:${hostKey(url.host)}`, 60);
+      if (count > config.fetchesPerMinutePerHost) return refuse(known ? 'document_fetch_rate_limited' : 'fetch_rate_limited');
       documents.add(clientId);
       return true;
     },
     async allowClient(_ctx, client) {
       const reason = refusalOf(client.metadata());
+      // Called for cached clients too: only a fresh fetch that passes makes (or keeps) its URL known.
+      const fresh = justFetched.delete(client.clientId);
       if (reason) onRefused(client.clientId, reason);
+      else if (fresh) await store.rememberDocument(client.clientId, KNOWN_DOCUMENT_SECONDS);
       return reason === undefined;
     },
     async fetch(input, options) {
@@ -131,6 +154,7 @@ export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDe
         const body = fetched.body ? await readLimited(fetched.body as unknown as AsyncIterable<Uint8Array>, config.maxDocumentBytes) : Buffer.alloc(0);
         response = new Response(new Uint8Array(body), { status: fetched.status, headers: fetched.headers });
       }
+      if (response.status === 200) markFetched(href);
       return withoutScope(response, href);
     },
   };

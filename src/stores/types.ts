@@ -155,8 +155,13 @@ export const MAX_CONSENT_GRANTS = 20;
 export interface ConsentStore {
   remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number }): Promise<ConsentRecord>;
   find(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined>;
-  /** Records matching every given filter member, at most `limit`, most recently updated first. */
-  list(filter: { accountId?: string; clientId?: string }, limit: number): Promise<ConsentRecord[]>;
+  /**
+   * One page of the records matching every given filter member: newest first (`createdAt` descending, ties in a fixed
+   * order; onboarding_order.ts), after `page.cursor` when given. The order never changes while a record lives, so
+   * pages read one after another neither skip nor repeat one (a record removed meanwhile is gone, one added may be
+   * missed). A cursor that is not one of this listing's is a TypeError. Reads every record (one HSCAN on Redis).
+   */
+  list(filter: { accountId?: string; clientId?: string }, page: { cursor?: string; limit: number }): Promise<Page<ConsentRecord>>;
   remove(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined>;
 }
 
@@ -168,7 +173,8 @@ export interface RegisteredClientEntry {
 }
 
 /**
- * Client onboarding state shared by replicas (registration limits, the index of registered clients).
+ * Client onboarding state shared by replicas (rate limits, the index of registered clients, the Client ID Metadata
+ * Documents accepted lately).
  * - `hit` is atomic: the window starts at the bucket's first hit and lasts `windowSeconds`; the count includes this hit.
  * - `addClient` is atomic: expired entries are dropped, then the client is listed only while fewer than `max` are.
  * Entries expire on their own; nothing grows without bound.
@@ -178,10 +184,19 @@ export interface OnboardingStore {
   addClient(clientId: string, expiresAt: number, max: number): Promise<boolean>;
   /** Moves a listed client's expiry; a client that is not listed stays unlisted. */
   touchClient(clientId: string, expiresAt: number): Promise<void>;
-  /** Unexpired clients, soonest expiry first, at most `limit`. */
-  listClients(limit: number): Promise<RegisteredClientEntry[]>;
+  /**
+   * Unexpired clients in `clientOrderKey` order (onboarding_order.ts: fixed while a client is listed, so pages read
+   * one after another neither skip nor repeat one), only those after the position `after` (the clientOrderKey of the
+   * previous page's last client) when given, at most `limit`. A malformed `after` is a TypeError. Reads the whole
+   * index (at most `registration.maxClients` entries).
+   */
+  listClients(limit: number, after?: string): Promise<RegisteredClientEntry[]>;
   /** Whether the client was listed. */
   removeClient(clientId: string): Promise<boolean>;
+  /** Records a document URL (a CIMD `client_id`) as accepted for `ttlSeconds` from now; a repeat moves the expiry. */
+  rememberDocument(url: string, ttlSeconds: number): Promise<void>;
+  /** Whether `rememberDocument` recorded the URL and its time has not run out since. */
+  knownDocument(url: string): Promise<boolean>;
 }
 
 /** A user who logged in through the upstream OpenID provider (issue 12 item 6): what findAccount and the policy read. */

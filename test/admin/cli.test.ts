@@ -171,7 +171,7 @@ describe('dts admin (CLI)', () => {
     await svc.service.stores.consents.remember({ accountId: 'user-judy', clientId: long, resource, scopes: ['crm.lookup_customer'], grantId: 'grant-cli-1', at: Math.floor(Date.now() / 1000) });
     const consents = await dts(['consents', '--sub', 'user-judy']);
     assert.equal(consents.code, 0, consents.stderr);
-    assert.match(consents.stdout, new RegExp(`^user-judy  ${long.replaceAll('.', '\\.')}  ${resource.replaceAll('.', '\\.')}  crm\\.lookup_customer  \\S+$`, 'm'));
+    assert.match(consents.stdout, new RegExp(`^user-judy  ${long.replaceAll('.', '\\.')}  ${resource.replaceAll('.', '\\.')}  crm\\.lookup_customer  \\S+  \\S+$`, 'm'));
     const clients = await dts(['clients']);
     assert.equal(clients.code, 0, clients.stderr);
     assert.ok(clients.stdout.split('\n').some((line) => line.startsWith(`${long}  cimd`)), clients.stdout);

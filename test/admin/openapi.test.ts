@@ -70,6 +70,17 @@ describe('admin API OpenAPI document', () => {
     assert.deepEqual(doc.components.schemas!.RevokeRequest.properties.reason, { type: 'string', minLength: 1, maxLength: 500, description: doc.components.schemas!.RevokeRequest.properties.reason.description });
   });
 
+  it('every listing takes limit and cursor and answers a page with next, the same way', () => {
+    for (const path of ['/admin/sessions', '/admin/audit', '/admin/consents', '/admin/clients']) {
+      const op = doc.paths[path]!.get!;
+      const refs = (op.parameters ?? []).map((p) => p.$ref);
+      assert.ok(refs.includes('#/components/parameters/limit') && refs.includes('#/components/parameters/cursor'), path);
+      const ok = op.responses['200'] as { content: Record<string, { schema: { $ref: string } }> };
+      const page = doc.components.schemas![ok.content['application/json']!.schema.$ref.split('/').pop()!];
+      assert.deepEqual([page.required, page.properties.next], [['items'], { type: 'string', description: 'Absent on the last page.' }], path);
+    }
+  });
+
   it('is a valid OpenAPI 3.1 document for a real validator (swagger-parser: schema and $refs)', async () => {
     const file = new URL('../../docs/admin-api.openapi.yaml', import.meta.url).pathname;
     await SwaggerParser.validate(file);

@@ -212,6 +212,82 @@ describe('client_id metadata documents: the per-host fetch limit', () => {
   });
 });
 
+describe('client_id metadata documents: made-up URLs on a host never lock out a document accepted before', () => {
+  let docs: DocServer;
+  let first: TestService & { keysDir: string };
+  let fresh: TestService | undefined;
+  const extra = () => ({ onboarding: { clientIdMetadataDocument: { enabled: true, allowedHosts: [docs.host], caFile: docs.caFile, fetchesPerMinutePerHost: 2 } } });
+  before(async () => {
+    docs = await startDocServer();
+    first = await startService({ extra });
+  });
+  after(async () => {
+    await fresh?.stop();
+    await first?.stop();
+    await docs?.close();
+  });
+
+  const serve = (path: string, doc: Record<string, unknown> = {}) => {
+    const id = `${docs.origin}${path}`;
+    docs.set(path, { client_id: id, client_name: 'Popular MCP client', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', application_type: 'native', ...doc });
+    return id;
+  };
+  const authorize = async (svc: TestService, clientId: string) => {
+    const u = new URL(`${svc.url}/auth`);
+    u.search = new URLSearchParams({ client_id: clientId, response_type: 'code', redirect_uri: 'http://127.0.0.1:61237/callback', scope: 'openid', code_challenge: CHALLENGE, code_challenge_method: 'S256', state: 'k' }).toString();
+    const res = await fetch(u, { redirect: 'manual' });
+    const text = await res.text();
+    return { status: res.status, body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+  const notAllowed = { error: 'invalid_client', error_description: 'client_id metadata document fetch not allowed', state: 'k' };
+
+  it("a flood of made-up client_id URLs exhausts the host's budget, yet a fresh replica (empty cache) still fetches the known document; new and refused URLs are refused unfetched", async () => {
+    const known = serve('/popular.json');
+    const refused = serve('/asks-too-much.json', { grant_types: ['authorization_code', 'client_credentials'] });
+    assert.equal((await authorize(first, known)).status, 303);
+    // Fetched, then refused by the client rules (allowClient): it does not become known.
+    assert.deepEqual(await authorize(first, refused), { status: 400, body: { error: 'invalid_client', error_description: 'client is not allowed', state: 'k', iss: first.url } });
+    // The attacker's made-up URLs on the same host: the host's budget (2 a minute, both spent above) refuses them.
+    for (let i = 0; i < 5; i++) assert.deepEqual(await authorize(first, `${docs.origin}/made-up-${i}.json`), { status: 400, body: { ...notAllowed, iss: first.url } });
+    assert.deepEqual([docs.hits('/popular.json'), docs.hits('/asks-too-much.json'), docs.hits('/made-up-0.json')], [1, 1, 0]);
+
+    // Another replica sharing the store, its cache empty (as after the flood evicted the document): the known document
+    // is fetched on its own budget; a new URL on the host and the refused document are still on the host's, spent.
+    fresh = await startService({ extra, share: { keysDir: first.keysDir, prefix: first.prefix, secrets: first.secrets } });
+    assert.equal((await authorize(fresh, known)).status, 303);
+    assert.equal(docs.hits('/popular.json'), 2);
+    const unknown = serve('/new-client.json');
+    assert.deepEqual(await authorize(fresh, unknown), { status: 400, body: { ...notAllowed, iss: fresh.url } });
+    assert.deepEqual(await authorize(fresh, refused), { status: 400, body: { ...notAllowed, iss: fresh.url } });
+    assert.deepEqual([docs.hits('/new-client.json'), docs.hits('/asks-too-much.json')], [0, 1]);
+  });
+});
+
+describe('client_id metadata documents: the budgets (cimdHooks)', () => {
+  it('a known document URL has a budget of fetchesPerMinutePerHost of its own, and spends none of its host\'s', async () => {
+    const store = new MemoryOnboardingStore();
+    const h = cimdHooks({
+      config: { enabled: true, allowedHosts: [], onlyAllowedHosts: false, deniedHosts: [], maxDocumentBytes: 5120, fetchTimeoutMs: 2500, cacheSeconds: { min: 300, max: 86400 }, fetchesPerMinutePerHost: 3 },
+      store,
+    });
+    const known = 'https://popular.example/client.json';
+    await store.rememberDocument(known, 60);
+    const verdicts = async (url: string, n: number) => {
+      const out: boolean[] = [];
+      for (let i = 0; i < n; i++) out.push(await h.allowFetch(undefined, url));
+      return out;
+    };
+    assert.deepEqual(await verdicts(known, 4), [true, true, true, false]);
+    assert.deepEqual(await verdicts('https://popular.example/other.json', 4), [true, true, true, false]);
+    // A denied host stays denied, known or not.
+    const denying = cimdHooks({
+      config: { enabled: true, allowedHosts: [], onlyAllowedHosts: false, deniedHosts: ['popular.example'], maxDocumentBytes: 5120, fetchTimeoutMs: 2500, cacheSeconds: { min: 300, max: 86400 }, fetchesPerMinutePerHost: 3 },
+      store,
+    });
+    assert.equal(await denying.allowFetch(undefined, known), false);
+  });
+});
+
 describe('client_id metadata documents: host list entries (cimdHooks)', () => {
   const hooks = (o: Partial<OnboardingConfig['clientIdMetadataDocument']>) =>
     cimdHooks({

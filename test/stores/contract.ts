@@ -10,6 +10,7 @@ import { sessionsContract } from './contract_sessions.js';
 import { dpopReplayContract } from './contract_dpop.js';
 import { upstreamLoginContract } from './contract_upstream.js';
 import { consentContract } from './contract_consents.js';
+import { onboardingContract } from './contract_onboarding.js';
 
 export interface StoreHarness {
   stores: Stores;
@@ -59,6 +60,7 @@ export function storeContract(name: string, open: OpenHarness): void {
     dpopReplayContract(context.shared);
     upstreamLoginContract(context.shared);
     consentContract(context.shared);
+    onboardingContract(context);
   });
 }
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { MAX_CONSENT_GRANTS } from '../../src/stores/types.js';
+import { MAX_CONSENT_GRANTS, type ConsentRecord, type Page } from '../../src/stores/types.js';
 import type { StoreHarness } from './contract.js';
 
 export function consentContract(harness: () => StoreHarness): void {
@@ -43,19 +43,63 @@ export function consentContract(harness: () => StoreHarness): void {
       assert.equal(r.grantIds.length, 20);
     });
 
-    it('lists by user, by client, both, newest first, at most limit; remove returns the record once', async () => {
+    it('lists by user, by client, both, newest consent first, at most limit; remove returns the record once', async () => {
       const [u1, u2, client] = [randomUUID(), randomUUID(), `client-${randomUUID()}`];
       await consents().remember({ accountId: u1, clientId: client, resource: 'r1', scopes: ['a'], grantId: 'g1', at: 10 });
       await consents().remember({ accountId: u1, clientId: client, resource: 'r2', scopes: ['a'], grantId: 'g2', at: 30 });
       await consents().remember({ accountId: u2, clientId: client, resource: 'r1', scopes: ['a'], grantId: 'g3', at: 20 });
-      assert.deepEqual((await consents().list({ clientId: client }, 50)).map((r) => [r.accountId, r.resource]), [[u1, 'r2'], [u2, 'r1'], [u1, 'r1']]);
-      assert.deepEqual((await consents().list({ accountId: u1 }, 50)).map((r) => r.resource), ['r2', 'r1']);
-      assert.deepEqual((await consents().list({ accountId: u2, clientId: client }, 50)).map((r) => r.grantIds), [['g3']]);
-      assert.equal((await consents().list({ clientId: client }, 2)).length, 2);
+      const list = async (filter: { accountId?: string; clientId?: string }, limit: number) => (await consents().list(filter, { limit })).items;
+      assert.deepEqual((await list({ clientId: client }, 50)).map((r) => [r.accountId, r.resource]), [[u1, 'r2'], [u2, 'r1'], [u1, 'r1']]);
+      assert.deepEqual((await list({ accountId: u1 }, 50)).map((r) => r.resource), ['r2', 'r1']);
+      assert.deepEqual((await list({ accountId: u2, clientId: client }, 50)).map((r) => r.grantIds), [['g3']]);
+      assert.equal((await list({ clientId: client }, 2)).length, 2);
       const removed = await consents().remove(u1, client, 'r2');
       assert.deepEqual(removed?.grantIds, ['g2']);
       assert.equal(await consents().remove(u1, client, 'r2'), undefined);
       assert.equal(await consents().find(u1, client, 'r2'), undefined);
+    });
+
+    it('pages with cursors in a fixed order (newest consent first, ties fixed): a reader skips and repeats none, whatever changes between pages', async () => {
+      const client = `client-${randomUUID()}`;
+      const list = (page: { cursor?: string; limit: number }) => consents().list({ clientId: client }, page);
+      // Nine consents created over four seconds: ties on createdAt are ordered too.
+      for (let i = 0; i < 9; i++) await consents().remember({ accountId: `u${i}-${randomUUID()}`, clientId: client, resource: `https://t/${i}`, scopes: ['a'], grantId: `g${i}`, at: 100 + (i % 4) });
+      const all = await list({ limit: 500 });
+      assert.equal(all.items.length, 9);
+      assert.equal('next' in all, false);
+      assert.deepEqual(all.items.map((r) => r.createdAt), [103, 103, 102, 102, 101, 101, 100, 100, 100]);
+      const keyOf = (r: { accountId: string; resource: string }) => `${r.accountId} ${r.resource}`;
+
+      const pages: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page: Page<ConsentRecord> = await list({ limit: 2, ...(cursor ? { cursor } : {}) });
+        pages.push(page.items.map(keyOf));
+        cursor = page.next;
+        if (cursor) assert.equal(page.items.length, 2);
+      } while (cursor);
+      assert.deepEqual(pages.flat(), all.items.map(keyOf));
+      assert.equal(pages.length, 5);
+
+      // Between two pages: a record further on is consented to again (updatedAt moves, its place does not), one further
+      // on is removed, a new one is created (it sorts first: already passed).
+      const first = await list({ limit: 3 });
+      const [again, gone] = [all.items[4]!, all.items[6]!];
+      await consents().remember({ accountId: again.accountId, clientId: client, resource: again.resource, scopes: ['b'], grantId: 'g-again', at: 999 });
+      await consents().remove(gone.accountId, client, gone.resource);
+      await consents().remember({ accountId: `new-${randomUUID()}`, clientId: client, resource: 'https://t/new', scopes: ['a'], grantId: 'g-new', at: 500 });
+      const rest: string[] = [];
+      for (let page = await list({ limit: 2, cursor: first.next! }); ; page = await list({ limit: 2, cursor: page.next })) {
+        rest.push(...page.items.map(keyOf));
+        if (!page.next) break;
+      }
+      assert.deepEqual(rest, all.items.slice(3).filter((r) => r !== gone).map(keyOf));
+
+      // Another listing's cursor, or none at all, is refused as the caller's mistake (a TypeError).
+      const sessionCursor = Buffer.from(JSON.stringify([1700000000, 'sid'])).toString('base64url');
+      for (const bad of ['garbage', sessionCursor, Buffer.from('[100,"short"]').toString('base64url')]) {
+        await assert.rejects(consents().list({}, { cursor: bad, limit: 2 }), TypeError, bad);
+      }
     });
   });
 }

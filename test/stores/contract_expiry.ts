@@ -16,6 +16,10 @@ export function expiryContract(context: ContractContext): void {
       try {
         const adapter = (model: string) => stores.adapterFor(model);
         const startedMs = Date.now();
+        // Document URLs first: the one known for a second must be gone by the time the suite looks.
+        const [shortDocument, longDocument] = [`https://docs.example/${id()}.json`, `https://docs.example/${id()}.json`];
+        await stores.onboarding.rememberDocument(shortDocument, 1);
+        await stores.onboarding.rememberDocument(longDocument, 60);
 
         const shortToken = id();
         await adapter('AccessToken').upsert(shortToken, { jti: shortToken, kind: 'AccessToken' }, 1);
@@ -79,6 +83,8 @@ export function expiryContract(context: ContractContext): void {
         assert.deepEqual(await stores.exchange.readRevocations({ jti: shortMarker.value, clientIds: [] }), { clients: [] });
         assert.deepEqual(await stores.exchange.readRevocations({ jti: longMarker.value, clientIds: [] }), { jti: longMarker, clients: [] });
 
+        assert.equal(await stores.onboarding.knownDocument(shortDocument), false);
+        assert.equal(await stores.onboarding.knownDocument(longDocument), true);
         assert.equal(await stores.sessions.get(shortSid), undefined);
         assert.equal((await stores.sessions.get(longSid))?.sid, longSid);
         assert.deepEqual(await stores.sessions.sidsOf(sub), [longSid]);

@@ -1,5 +1,6 @@
 // Remembered consents in memory (single instance): one record per (user, client, resource).
-import { MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore } from '../types.js';
+import { MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore, type Page } from '../types.js';
+import { consentPage } from '../onboarding_order.js';
 
 const keyOf = (accountId: string, clientId: string, resource: string) => JSON.stringify([accountId, clientId, resource]);
 const copy = (r: ConsentRecord): ConsentRecord => ({ ...r, scopes: [...r.scopes], grantIds: [...r.grantIds] });
@@ -29,12 +30,13 @@ export class MemoryConsentStore implements ConsentStore {
     return r && copy(r);
   }
 
-  async list(filter: { accountId?: string; clientId?: string }, limit: number): Promise<ConsentRecord[]> {
-    return [...this.#records.values()]
-      .filter((r) => (filter.accountId === undefined || r.accountId === filter.accountId) && (filter.clientId === undefined || r.clientId === filter.clientId))
-      .sort((a, b) => b.updatedAt - a.updatedAt)
-      .slice(0, limit)
-      .map(copy);
+  async list(filter: { accountId?: string; clientId?: string }, page: { cursor?: string; limit: number }): Promise<Page<ConsentRecord>> {
+    const pageOf = consentPage(page);
+    const matching = [...this.#records.values()].filter(
+      (r) => (filter.accountId === undefined || r.accountId === filter.accountId) && (filter.clientId === undefined || r.clientId === filter.clientId),
+    );
+    const { items, next } = pageOf(matching);
+    return { items: items.map(copy), ...(next ? { next } : {}) };
   }
 
   async remove(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined> {

@@ -35,12 +35,14 @@ export function createMemoryStores(options: MemoryStoresOptions = {}): Stores {
   const adapters = new Map<string, OidcAdapter>();
   const dpopReplay = new MemoryDpopReplayStore(now);
   const upstreamLogin = new MemoryUpstreamLoginStore(now);
+  const onboarding = new MemoryOnboardingStore(now);
   // unref(): the sweep alone must not keep a process (or a test run) alive.
   const sweeper = setInterval(() => {
     state.sweep();
     sessions.sweep();
     dpopReplay.sweep();
     upstreamLogin.sweep();
+    onboarding.sweep();
   }, options.sweepIntervalMs ?? 60_000);
   sweeper.unref();
   return {
@@ -55,7 +57,7 @@ export function createMemoryStores(options: MemoryStoresOptions = {}): Stores {
     sessions,
     audit: new MemoryAuditLog(limits, now),
     revocations: new MemoryRevocationFeed(state),
-    onboarding: new MemoryOnboardingStore(now),
+    onboarding,
     consents: new MemoryConsentStore(),
     dpopReplay,
     upstreamLogin,

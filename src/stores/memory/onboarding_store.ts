@@ -1,15 +1,19 @@
-// Onboarding state in memory (single instance): fixed-window counters and the index of registered clients.
+// Onboarding state in memory (single instance): fixed-window counters, the index of registered clients, and the
+// document URLs accepted lately.
 import type { OnboardingStore, RegisteredClientEntry } from '../types.js';
+import { clientsAfter } from '../onboarding_order.js';
 import { ExpiringMap } from './expiring_map.js';
 
 export class MemoryOnboardingStore implements OnboardingStore {
   readonly #now: () => number;
   readonly #counters: ExpiringMap<number>;
+  readonly #documents: ExpiringMap<true>;
   readonly #clients = new Map<string, number>();
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
     this.#counters = new ExpiringMap(now);
+    this.#documents = new ExpiringMap(now);
   }
 
   async hit(bucket: string, windowSeconds: number): Promise<{ count: number; resetSeconds: number }> {
@@ -35,12 +39,27 @@ export class MemoryOnboardingStore implements OnboardingStore {
     if (this.#clients.has(clientId)) this.#clients.set(clientId, expiresAt);
   }
 
-  async listClients(limit: number): Promise<RegisteredClientEntry[]> {
+  async listClients(limit: number, after?: string): Promise<RegisteredClientEntry[]> {
     this.#prune();
-    return [...this.#clients].sort((a, b) => a[1] - b[1]).slice(0, limit).map(([clientId, expiresAt]) => ({ clientId, expiresAt }));
+    return clientsAfter([...this.#clients].map(([clientId, expiresAt]) => ({ clientId, expiresAt })), limit, after);
   }
 
   async removeClient(clientId: string): Promise<boolean> {
     return this.#clients.delete(clientId);
+  }
+
+  async rememberDocument(url: string, ttlSeconds: number): Promise<void> {
+    this.#documents.set(url, true, this.#now() + ttlSeconds * 1000);
+  }
+
+  async knownDocument(url: string): Promise<boolean> {
+    return this.#documents.get(url) === true;
+  }
+
+  /** Drops expired counters, documents and clients (counters of one-off buckets are never read again). */
+  sweep(): void {
+    this.#counters.sweep();
+    this.#documents.sweep();
+    this.#prune();
   }
 }

@@ -1,7 +1,8 @@
 // Remembered consents on Redis: one hash (one slot on a cluster), a field per (user, client, resource) holding the
 // record as JSON; `remember` merges in one Lua script, so concurrent consents on two replicas both count.
 import type { Redis } from 'ioredis';
-import { MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore } from '../types.js';
+import { MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore, type Page } from '../types.js';
+import { consentPage } from '../onboarding_order.js';
 
 /** KEYS[1] the consent hash; ARGV field, accountId, clientId, resource, scopes (JSON array), grantId, at, maxGrants. */
 export const rememberConsentLua = `
@@ -57,19 +58,24 @@ export class RedisConsentStore implements ConsentStore {
     return json ? decode(json) : undefined;
   }
 
-  /** Admin reads: a full HSCAN of the one hash, filtered here (consents are few per user and client). */
-  async list(filter: { accountId?: string; clientId?: string }, limit: number): Promise<ConsentRecord[]> {
-    const out: ConsentRecord[] = [];
+  /**
+   * Admin reads: a full HSCAN of the one hash, filtered and ordered here (consents are few per user and client). HSCAN's
+   * own cursor is no listing order (it may repeat fields and follows the hash's layout), so pages come from the order
+   * on the records themselves (onboarding_order.ts).
+   */
+  async list(filter: { accountId?: string; clientId?: string }, page: { cursor?: string; limit: number }): Promise<Page<ConsentRecord>> {
+    const pageOf = consentPage(page);
+    const out = new Map<string, ConsentRecord>();
     let cursor = '0';
     do {
       const [next, flat] = await this.#redis.hscan(this.#key, cursor, 'COUNT', 500);
       cursor = next;
       for (let i = 1; i < flat.length; i += 2) {
         const r = decode(flat[i]!);
-        if ((filter.accountId === undefined || r.accountId === filter.accountId) && (filter.clientId === undefined || r.clientId === filter.clientId)) out.push(r);
+        if ((filter.accountId === undefined || r.accountId === filter.accountId) && (filter.clientId === undefined || r.clientId === filter.clientId)) out.set(flat[i - 1]!, r);
       }
     } while (cursor !== '0');
-    return out.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
+    return pageOf([...out.values()]);
   }
 
   async remove(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined> {

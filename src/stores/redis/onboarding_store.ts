@@ -1,5 +1,8 @@
-// Onboarding state on Redis: fixed-window counters (MULTI) and the zset index of registered clients (Lua for the cap).
+// Onboarding state on Redis: fixed-window counters (MULTI), the zset index of registered clients (Lua for the cap) and
+// one expiring key per document URL accepted lately.
+import { createHash } from 'node:crypto';
 import type { OnboardingStore, RegisteredClientEntry } from '../types.js';
+import { clientsAfter } from '../onboarding_order.js';
 import type { ScriptedRedis } from './scripts.js';
 
 /** KEYS[1] the client index; ARGV now, clientId, expiresAt, max. Drops expired members, then adds unless full. */
@@ -42,15 +45,29 @@ export class RedisOnboardingStore implements OnboardingStore {
     await this.#redis.zadd(this.#index, 'XX', expiresAt, clientId);
   }
 
-  async listClients(limit: number): Promise<RegisteredClientEntry[]> {
+  /** The whole unexpired index, ordered here: the zset's own order (by expiry) moves when a client is touched. */
+  async listClients(limit: number, after?: string): Promise<RegisteredClientEntry[]> {
     const now = Math.floor(Date.now() / 1000);
-    const flat = await this.#redis.zrangebyscore(this.#index, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit);
-    const out: RegisteredClientEntry[] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ clientId: flat[i]!, expiresAt: Number(flat[i + 1]) });
-    return out;
+    const flat = await this.#redis.zrangebyscore(this.#index, `(${now}`, '+inf', 'WITHSCORES');
+    const entries: RegisteredClientEntry[] = [];
+    for (let i = 0; i < flat.length; i += 2) entries.push({ clientId: flat[i]!, expiresAt: Number(flat[i + 1]) });
+    return clientsAfter(entries, limit, after);
   }
 
   async removeClient(clientId: string): Promise<boolean> {
     return (await this.#redis.zrem(this.#index, clientId)) === 1;
+  }
+
+  /** One key per URL, named by its digest (URLs are long and may hold braces, a Cluster hash tag). */
+  #document(url: string) {
+    return `${this.#prefix}onb:cimd:${createHash('sha256').update(url).digest('base64url')}`;
+  }
+
+  async rememberDocument(url: string, ttlSeconds: number): Promise<void> {
+    await this.#redis.set(this.#document(url), '1', 'EX', ttlSeconds);
+  }
+
+  async knownDocument(url: string): Promise<boolean> {
+    return (await this.#redis.exists(this.#document(url))) === 1;
   }
 }

@@ -1,0 +1,67 @@
+// Contract: onboarding state (rate buckets, the index of registered clients paged in a fixed order, the document URLs
+// accepted lately).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { clientOrderKey } from '../../src/stores/onboarding_order.js';
+import { withFresh, type ContractContext } from './contract.js';
+
+export function onboardingContract(context: ContractContext): void {
+  const onboarding = () => context.shared().stores.onboarding;
+
+  describe('onboarding', () => {
+    it('hit counts per bucket within its window', async () => {
+      const [a, b] = [`t:${randomUUID()}`, `t:${randomUUID()}`];
+      const counts = [];
+      for (let i = 0; i < 3; i++) counts.push(await onboarding().hit(a, 60));
+      assert.deepEqual(counts.map((c) => c.count), [1, 2, 3]);
+      for (const c of counts) assert.ok(c.resetSeconds >= 1 && c.resetSeconds <= 60, String(c.resetSeconds));
+      assert.equal((await onboarding().hit(b, 60)).count, 1);
+    });
+
+    it('listClients pages in a fixed order from a position: a reader skips and repeats none, whatever changes between pages', () =>
+      withFresh(context, {}, async ({ stores }) => {
+        const o = stores.onboarding;
+        const now = Math.floor(Date.now() / 1000);
+        const ids = Array.from({ length: 8 }, (_, i) => `dcr_${i}_${randomUUID()}`);
+        for (const [i, id] of ids.entries()) assert.equal(await o.addClient(id, now + 600 + i, 100), true);
+        assert.equal(await o.addClient('dcr_expired', now - 1, 100), true);
+        const expected = [...ids].sort((x, y) => (clientOrderKey(x) < clientOrderKey(y) ? -1 : 1));
+        assert.deepEqual((await o.listClients(100)).map((c) => c.clientId), expected);
+        assert.deepEqual((await o.listClients(100)).find((c) => c.clientId === ids[2])?.expiresAt, now + 602);
+
+        // Between two pages: a client further on is used again (its expiry moves, its place does not), one further on
+        // is deleted, a new one registers.
+        const first = await o.listClients(3);
+        assert.deepEqual(first.map((c) => c.clientId), expected.slice(0, 3));
+        await o.touchClient(expected[5]!, now + 90_000);
+        assert.equal(await o.removeClient(expected[4]!), true);
+        const added = `dcr_new_${randomUUID()}`;
+        await o.addClient(added, now + 600, 100);
+        const rest: string[] = [];
+        let after = clientOrderKey(first.at(-1)!.clientId);
+        for (;;) {
+          const page = await o.listClients(3, after);
+          rest.push(...page.map((c) => c.clientId));
+          if (page.length < 3) break;
+          after = clientOrderKey(page.at(-1)!.clientId);
+        }
+        assert.deepEqual(rest.filter((id) => id !== added), expected.slice(3).filter((id) => id !== expected[4]));
+        assert.equal(new Set([...first.map((c) => c.clientId), ...rest]).size, first.length + rest.length);
+        await assert.rejects(o.listClients(3, 'not a position'), TypeError);
+      }));
+
+    it('rememberDocument makes a URL known (exactly that URL, however long, braces and all); knownDocument reads it', async () => {
+      const url = `https://docs.example/${randomUUID()}.json`;
+      assert.equal(await onboarding().knownDocument(url), false);
+      await onboarding().rememberDocument(url, 60);
+      assert.equal(await onboarding().knownDocument(url), true);
+      assert.equal(await onboarding().knownDocument(`${url}?x`), false);
+      await onboarding().rememberDocument(url, 120);
+      assert.equal(await onboarding().knownDocument(url), true);
+      const long = `https://docs.example/{tag}/${randomUUID()}/${'a'.repeat(3000)}`;
+      await onboarding().rememberDocument(long, 60);
+      assert.equal(await onboarding().knownDocument(long), true);
+    });
+  });
+}
