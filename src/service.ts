@@ -27,6 +27,7 @@ import { errorRenderer, healthRoutes, mount, postOnly, requestLog } from './http
 import { closeServer, createLifecycle, keepAliveBeyondBalancers, type DrainTimings } from './http/shutdown.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clientAuthenticatedResponses } from './provider/client_auth_responses.js';
+import { untrustedErrorRedirects } from './provider/error_redirect.js';
 import { createMetrics, metricsRoutes, type Metrics } from './http/metrics.js';
 import { createManagementServer, listenManagement } from './http/management.js';
 import { routeTemplate } from './http/route_template.js';
@@ -312,6 +313,8 @@ export async function createService(config: Config, { logger, env = process.env,
     errorRenderer(logger),
     ...(upstreamClient ? [upstreamSessionLinks(stores.upstreamLogin, config.userTokens.sessionTtlSeconds, (uid) => revocation.endProviderSession(uid))] : []),
     clientAuthenticatedResponses(config.issuer),
+    // RFC 9700 §4.11.2: onboarded clients' authorization errors wait on a page for the user (docs/onboarding.md).
+    untrustedErrorRedirects({ provider, trustedClients: configuredClients }),
     postOnly(['/token', '/token/introspection', '/token/revocation']),
     delegationTokenResponses({
       issuer: config.issuer,

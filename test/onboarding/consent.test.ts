@@ -27,6 +27,8 @@ interface Step {
   form?: { action: string; csrf: string };
   /** The final redirect to the client. */
   redirect?: URL;
+  /** The redirect came from the error page's link (RFC 9700 §4.11.2): the user chose to continue. */
+  held?: boolean;
 }
 
 describe('consent for onboarded clients', () => {
@@ -88,6 +90,13 @@ describe('consent for onboarded clients', () => {
       const url = new URL(next, svc.url);
       const res = await browser.fetch(url);
       const html = await res.text();
+      // An onboarded client's error waits on a page (src/provider/error_redirect.ts): continue, as the user would.
+      const held = res.status === 400 ? /<a class="continue" href="([^"]+)"/.exec(html)?.[1] : undefined;
+      if (held) {
+        step.held = true;
+        next = held.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e]!);
+        continue;
+      }
       if (res.status === 200 && url.pathname.startsWith('/interaction/')) {
         if (html.includes('/login"')) {
           const post = await browser.fetch(`${url.href}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: o.username ?? 'alice' }) });
@@ -153,8 +162,9 @@ describe('consent for onboarded clients', () => {
     assert.equal(policy('not a uri; script-src *'), "'self'");
   });
 
-  it('deny → access_denied with state and iss (RFC 9207) at the redirect URI', async () => {
+  it('deny → access_denied with state and iss (RFC 9207), through the error page (RFC 9700 §4.11.2)', async () => {
     const step = await run({ clientId: webCimdId, redirectUri: WEB_REDIRECT, decision: 'deny', username: 'bob' });
+    assert.equal(step.held, true);
     assert.deepEqual(Object.fromEntries(step.redirect!.searchParams), { error: 'access_denied', error_description: 'the user denied the request', state: 'st-1', iss: svc.url });
     assert.equal(step.redirect!.origin + step.redirect!.pathname, WEB_REDIRECT);
   });
@@ -241,6 +251,7 @@ describe('consent for onboarded clients', () => {
     const again = await run({ clientId: client_id, redirectUri, browser: first.browser, decision: null });
     assert.ok(again.page);
     const silent = await run({ clientId: client_id, redirectUri, browser: first.browser, prompt: 'none' });
+    assert.equal(silent.held, true);
     assert.deepEqual(Object.fromEntries(silent.redirect!.searchParams), { error: 'consent_required', error_description: 'the client requires End-User consent on every authorization', state: 'st-1', iss: svc.url });
   });
 
