@@ -19,9 +19,11 @@ import { createAssertionSigner } from './assertion.js';
 import type { GatewayConfig } from './config.js';
 import { createDecider } from './decide.js';
 import { redisDpopReplayStore } from './dpop_replay.js';
+import { loggableFailure } from './failure.js';
 import { handleMcp, type RouteDeps } from './handler.js';
 import { jsonRpcError } from './jsonrpc.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { requestIdOf } from './request_id.js';
 import { cachedSessionBindings, memorySessionBindings, redisSessionBindings } from './sessions.js';
 import { createUpstreamTokens } from './upstream_token.js';
 
@@ -172,6 +174,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       onVerify,
       audit: (event) => events.emit(event),
       streamsEnd: streams.signal,
+      logger,
     });
     // RFC 9728 §3: each route's metadata at the well-known path derived from its resource URI.
     metadata.set(
@@ -212,10 +215,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
     res.end(body);
   };
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!;
     const route = byPath.get(path);
-    if (route) return handleMcp(route, req, res);
+    if (route) return handleMcp(route, req, res, requestId);
     // RFC 9728 metadata and the JWKS are public documents that a browser-based MCP client reads from its own origin
     // (the MCP TypeScript SDK's metadata router answers them the same way): readable from any origin, no credentials.
     if (req.method === 'OPTIONS' && (metadata.has(path) || path === JWKS_PATH)) {
@@ -256,10 +259,17 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   // Handlers still running: shutdown flushes the audit queue only after each has emitted its decision event.
   const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
-    const handled = handle(req, res).catch((err: unknown) => {
-      logger.error({ err }, 'gateway request failed');
-      if (!res.headersSent) json(res, 500, jsonRpcError(null, -32603, 'internal error'));
-      else res.destroy();
+    // On every answer (writeHead merges it), in the decision event and in the log lines of this request.
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    const handled = handle(req, res, requestId).catch((err: unknown) => {
+      // A route's failures are answered, logged and audited by handleMcp; this is the rest (the gateway's own paths,
+      // which are no decision and so not audited, or a failure inside that handling): logged, answered without detail.
+      logger.error({ reqId: requestId, error: loggableFailure(err) }, 'gateway request failed');
+      if (res.headersSent) {
+        if (!res.writableEnded) res.destroy();
+      } else if (byPath.has((req.url ?? '/').split('?')[0]!)) json(res, 500, jsonRpcError(null, -32603, 'internal error'));
+      else json(res, 500, JSON.stringify({ error: 'server_error', error_description: 'internal error' }));
     });
     inFlight.add(handled);
     void handled.finally(() => inFlight.delete(handled));

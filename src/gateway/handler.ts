@@ -1,12 +1,14 @@
 // One MCP request through one route: Origin → authenticate → body → JSON-RPC checks → session binding → decision →
 // upstream credentials → forward (tools/list filtered) → audit. Nothing refused reaches upstream.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { expressTokenAuth, VerifyError, type VerifiedToken, type Verifier } from 'delegation-token-verify';
 import type { GatewayDecisionEvent } from '../audit/events.js';
 import type { AssertionSigner } from './assertion.js';
 import { ASSERTION_HEADER } from './assertion.js';
 import type { GatewayRoute } from './config.js';
 import type { Decider } from './decide.js';
+import { loggableFailure } from './failure.js';
 import { jsonRpcError, messageName, parseMessage, type Message, type ParseFailure } from './jsonrpc.js';
 import type { GatewayMetrics } from './metrics.js';
 import { sameOwner, type SessionBindings, type SessionOwner } from './sessions.js';
@@ -33,6 +35,8 @@ export interface RouteDeps {
   audit: (event: GatewayDecisionEvent) => void;
   /** Aborted when shutdown's grace period starts: open event streams (GET) end then, so they cannot hold the drain. */
   streamsEnd: AbortSignal;
+  /** Where a failure of the gateway itself is logged (error level, with the request id). */
+  logger: Logger;
 }
 
 const PARSE_TEXT: Record<ParseFailure, [number, string]> = {
@@ -49,24 +53,29 @@ function answer(res: ServerResponse, status: number, body: string, headers: Reco
   res.end(body);
 }
 
-/** Reads at most `limit` bytes; undefined when the body is larger (declared or actual). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+/** Reads at most `limit` bytes: the body, `too_large` when it is larger (declared or actual), `closed` when the client
+ * went away before it ended. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'closed'> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
+  if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too_large');
+  // Gone while its token was verified: node:http emits no 'error' without a listener, and no 'end' will come.
+  if (req.destroyed) return Promise.resolve('closed');
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
         req.pause();
-        resolve(undefined);
+        resolve('too_large');
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
+    // A connection closed mid-body: 'error' ("aborted", ECONNRESET), then 'close' without 'end' (after it, a no-op).
+    req.on('error', () => resolve('closed'));
+    req.on('close', () => resolve('closed'));
   });
 }
 
@@ -93,21 +102,30 @@ const CORS_PREFLIGHT = {
 /** Response headers a browser client must be able to read (MCP transport and authorization, RFC 9449 §8). */
 const CORS_EXPOSED = 'www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce';
 
-export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Serves one request on a route; `requestId` (request_id.ts) is in its decision event and its log lines. Never
+ * rejects for a failure of its own: an exception is answered 500 `internal error`, logged and audited here.
+ */
+export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   const started = performance.now();
   const { route, metrics } = deps;
   const httpMethod = req.method ?? 'GET';
   let token: VerifiedToken | undefined;
   let message: Message | undefined;
+  let tool: string | undefined;
+  let argumentsHmac: string | undefined;
+  /** The decision event is out (one per request); the request went upstream. */
+  let decided = false;
+  let forwarded = false;
   /** One decision: the audit event gets `extra` as it is; the metrics' tool label is `toolLabel` (default `extra.tool`). */
   const event = (decision: 'allow' | 'deny', reasons: string[], status: number, extra: Partial<GatewayDecisionEvent> = {}, toolLabel = extra.tool): void => {
     const method = message && message.kind !== 'response' ? message.method : undefined;
-    metrics.decisions.inc({ route: route.resource, method: method !== undefined ? methodLabel(method) : message?.kind === 'response' ? '(response)' : httpMethod, tool: toolLabel ?? '', result: decision, reason: reasons[0] ?? '' });
     deps.audit({
       type: 'gateway',
       time: Date.now(),
       decision,
       reasons,
+      requestId,
       ...(token ? { clientId: token.clientId, sub: token.sub, sid: token.sid, act: token.claims.act as GatewayDecisionEvent['act'], jti: token.jti } : {}),
       ...(token?.jkt !== undefined ? { jkt: token.jkt } : {}),
       toolServer: route.resource,
@@ -117,189 +135,213 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       ...extra,
     });
+    decided = true;
+    metrics.decisions.inc({ route: route.resource, method: method !== undefined ? methodLabel(method) : message?.kind === 'response' ? '(response)' : httpMethod, tool: toolLabel ?? '', result: decision, reason: reasons[0] ?? '' });
   };
 
-  const origin = req.headers.origin;
-  const listedOrigin = origin !== undefined && deps.allowedOrigins.has(origin);
-  // Fetch standard, CORS preflight: a browser-based MCP client asks before it sends a token or JSON. Only a listed
-  // origin is answered (no credentials mode: the token travels in a header, never in a cookie); any other is refused
-  // as its request would be.
-  if (httpMethod === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
-    if (listedOrigin) {
-      res.writeHead(204, { ...CORS_PREFLIGHT, 'access-control-allow-origin': origin, vary: 'origin' });
-      res.end();
-      return;
-    }
-    answer(res, 403, jsonRpcError(null, -32600, 'origin not allowed'));
-    event('deny', ['origin_not_allowed'], 403);
-    return;
-  }
-  if (httpMethod !== 'POST' && httpMethod !== 'GET' && httpMethod !== 'DELETE') {
-    answer(res, 405, jsonRpcError(null, -32600, 'method not allowed'), { allow: 'GET, POST, DELETE' });
-    event('deny', ['http_method_not_allowed'], 405);
-    return;
-  }
-  // MCP transport, "Security Warning": servers MUST validate the Origin header; present and not allowed → 403.
-  if (deps.enforcement && origin !== undefined && !listedOrigin) {
-    answer(res, 403, jsonRpcError(null, -32600, 'origin not allowed'));
-    event('deny', ['origin_not_allowed'], 403);
-    return;
-  }
-  // Fetch standard, CORS: a listed origin may read every answer, refusals included, and the headers a client needs
-  // (the 401 challenge with its resource_metadata, the session id, the DPoP nonce). Set before any writeHead, which
-  // merges them, so no path can answer without them.
-  if (listedOrigin) {
-    res.setHeader('access-control-allow-origin', origin);
-    res.setHeader('access-control-expose-headers', CORS_EXPOSED);
-    res.setHeader('vary', 'origin');
-  }
-
-  if (deps.enforcement) {
-    // MCP authorization "Token Handling" (OAuth 2.1 §5.2, RFC 8707 aud): verified by the SDK, refused as it refuses;
-    // `Authorization: Bearer`, or `Authorization: DPoP` with a `DPoP` proof checked on every request (RFC 9449 §7.1).
-    let failure: VerifyError | undefined;
-    let verified: VerifiedToken | undefined;
-    const observed: Verifier = {
-      ...deps.verifier,
-      verify: (t, o) =>
-        deps.verifier.verify(t, o).then(
-          (v) => (verified = v),
-          (err: unknown) => {
-            failure = err instanceof VerifyError ? err : undefined;
-            throw err;
-          },
-        ),
-    };
-    // RFC 9449 §4.3 check 9: htu is the URI the client addressed: the route's public resource URI, never the Host header.
-    await expressTokenAuth(observed, { resourceMetadataUrl: deps.resourceMetadataUrl, publicUrl: () => route.resource })(req, res, () => {});
-    deps.onVerify(failure);
-    if (!verified) {
-      const reason = !failure ? 'no_token' : failure.oauthError === 'invalid_token' || failure.oauthError === 'invalid_dpop_proof' ? failure.code : failure.oauthError;
-      event('deny', [reason], res.statusCode);
-      return;
-    }
-    token = verified;
-  }
-
-  let body: Buffer | undefined;
-  if (httpMethod === 'POST') {
-    body = await readBody(req, deps.maxBodyBytes);
-    if (!body) {
-      // Our profile (SPEC §12, GW-01): a body over the limit is a malformed request; the connection is not reused.
-      answer(res, 400, jsonRpcError(null, -32600, 'request body too large'), { connection: 'close' });
-      event('deny', ['body_too_large'], 400);
-      return;
-    }
-    const parsed = parseMessage(body);
-    if ('failure' in parsed) {
-      const [code, text] = PARSE_TEXT[parsed.failure];
-      answer(res, 400, jsonRpcError(null, code, text));
-      event('deny', [parsed.failure], 400);
-      return;
-    }
-    message = parsed.message;
-    const id = message.kind === 'response' ? null : message.kind === 'request' ? message.id : null;
-    // MCP 2026-07-28 transport: Mcp-Method / Mcp-Name, when present, MUST match the body.
-    const headerMethod = req.headers['mcp-method'];
-    const headerName = req.headers['mcp-name'];
-    const bodyMethod = message.kind === 'response' ? undefined : message.method;
-    if ((headerMethod !== undefined && headerMethod !== bodyMethod) || (headerName !== undefined && headerName !== messageName(message))) {
-      answer(res, 400, jsonRpcError(id, -32600, 'headers do not match the body'));
-      event('deny', ['header_mismatch'], 400);
-      return;
-    }
-    if (message.kind === 'request' && message.method === 'tools/call' && typeof message.params?.name !== 'string') {
-      answer(res, 400, jsonRpcError(id, -32602, 'tools/call needs a tool name'));
-      event('deny', ['invalid_params'], 400);
-      return;
-    }
-  }
-
-  // An Mcp-Session-Id is bound to the (sub, sid, client_id) that opened it; any other caller is told it is unknown.
-  const sessionId = req.headers['mcp-session-id'];
-  if (deps.enforcement && httpMethod === 'DELETE' && typeof sessionId !== 'string') {
-    answer(res, 400, jsonRpcError(null, -32600, 'Mcp-Session-Id required'));
-    event('deny', ['no_session'], 400);
-    return;
-  }
-  if (deps.enforcement && typeof sessionId === 'string') {
-    let owner: SessionOwner | undefined;
-    try {
-      owner = await deps.sessions.owner(route.resource, sessionId);
-    } catch {
-      // Fail closed: without the binding store nobody can tell whose session this is.
-      answer(res, 503, JSON.stringify({ error: 'temporarily_unavailable', error_description: 'session store unavailable' }), { 'retry-after': '5' });
-      event('deny', ['store_unavailable'], 503);
-      return;
-    }
-    if (!owner || !sameOwner(owner, ownerOf(token!))) {
-      answer(res, 404, jsonRpcError(message?.kind === 'request' ? message.id : null, -32001, 'session not found'));
-      event('deny', ['session_not_bound'], 404);
-      return;
-    }
-  }
-
-  let tool: string | undefined;
-  let argumentsHmac: string | undefined;
-  if (deps.enforcement && message) {
-    const outcome = deps.decider.decide(token!, message, res);
-    const hmac = outcome.allow ? outcome.event?.arguments_hmac : outcome.refused === 'sdk' ? outcome.event?.arguments_hmac : undefined;
-    if (hmac) argumentsHmac = hmac;
-    if (!outcome.allow) {
-      if (outcome.refused === 'method') answer(res, 403, jsonRpcError(message.kind === 'request' ? message.id : null, -32601, 'method not allowed'));
-      // The audit event names the tool asked for (bounded like every audit string): what an agent tried is what an
-      // investigation needs. A tool outside the token's scopes is the caller's input, so it is not a metrics label.
-      const asked = outcome.refused === 'sdk' && outcome.tool !== '' ? outcome.tool : undefined;
-      const label = asked !== undefined && outcome.reason === 'insufficient_scope' ? '(other)' : asked;
-      event('deny', [outcome.reason], res.statusCode, { ...(asked !== undefined ? { tool: asked } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) }, label);
-      return;
-    }
-    tool = outcome.tool;
-  } else if (deps.enforcement && httpMethod === 'GET') {
-    deps.decider.stream(token!, res);
-  }
-
-  // MCP "Token Passthrough": the inbound token never goes upstream; upstream learns who calls from our assertion.
-  const extra: Record<string, string> = {};
-  let upstreamDpop: UpstreamDpop | undefined;
-  if (deps.enforcement) {
-    try {
-      if (route.upstreamAuth === 'exchange') {
-        // The inbound token (Bearer, or DPoP-bound: then exchanged with a proof of the gateway's own key, RFC 9449 §5).
-        const inbound = /^(?:bearer|dpop) +(.*)$/i.exec(req.headers.authorization?.trim() ?? '')![1]!;
-        const credential = await deps.upstreamTokens!.credentialFor(inbound, token!, route.upstream, httpMethod, deps.upstreamUrl);
-        extra.authorization = credential.authorization;
-        if (credential.dpop !== undefined) extra.dpop = credential.dpop;
-        const { nonces } = credential;
-        if (nonces) {
-          // RFC 9449 §9: upstream's nonce challenge is the gateway's to answer (its key, its proof), never the client's.
-          upstreamDpop = { seen: nonces.seen, retry: async (nonce) => forwardHeaders(req.headers, { ...extra, dpop: await nonces.proof(nonce) }, body) };
-        }
-      } else {
-        extra[ASSERTION_HEADER] = await deps.signer.sign(token!, route.upstream, tool);
+  try {
+    const origin = req.headers.origin;
+    const listedOrigin = origin !== undefined && deps.allowedOrigins.has(origin);
+    // Fetch standard, CORS preflight: a browser-based MCP client asks before it sends a token or JSON. Only a listed
+    // origin is answered (no credentials mode: the token travels in a header, never in a cookie); any other is refused
+    // as its request would be.
+    if (httpMethod === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
+      if (listedOrigin) {
+        res.writeHead(204, { ...CORS_PREFLIGHT, 'access-control-allow-origin': origin, vary: 'origin' });
+        res.end();
+        return;
       }
-    } catch {
-      answer(res, 502, jsonRpcError(message?.kind === 'request' ? message.id : null, -32603, 'upstream credentials unavailable'));
-      event('deny', ['upstream_credentials_unavailable'], 502, tool ? { tool } : {});
+      answer(res, 403, jsonRpcError(null, -32600, 'origin not allowed'));
+      event('deny', ['origin_not_allowed'], 403);
       return;
     }
-  }
-  metrics.added.observe({ route: route.resource }, (performance.now() - started) / 1000);
-  const requestId = message?.kind === 'request' ? message.id : null;
-  const streamEnd = httpMethod === 'GET' ? deps.streamsEnd : undefined;
-  const result = await forward(deps.upstreamUrl, httpMethod, forwardHeaders(req.headers, extra, body), body, res, deps.timeoutMs, requestId, upstreamDpop, streamEnd);
-  metrics.upstream.observe({ route: route.resource, status: String(result.status) }, result.headersMs / 1000);
-  if (deps.enforcement) {
-    // The session upstream opened belongs to whoever opened it; a DELETE that upstream accepted ends the binding.
-    const reasons: string[] = result.reason ? [result.reason] : result.status === 502 ? ['upstream_unavailable'] : result.status === 504 ? ['upstream_timeout'] : [];
-    try {
-      if (result.sessionId && message?.kind === 'request' && message.method === 'initialize' && result.status < 300) await deps.sessions.bind(route.resource, result.sessionId, ownerOf(token!));
-      if (httpMethod === 'DELETE' && typeof sessionId === 'string' && result.status < 300) await deps.sessions.unbind(route.resource, sessionId);
-    } catch {
-      // The answer is on its way; a session that could not be bound is refused on its next use (fail closed).
-      reasons.push('session_bind_failed');
+    if (httpMethod !== 'POST' && httpMethod !== 'GET' && httpMethod !== 'DELETE') {
+      answer(res, 405, jsonRpcError(null, -32600, 'method not allowed'), { allow: 'GET, POST, DELETE' });
+      event('deny', ['http_method_not_allowed'], 405);
+      return;
     }
-    // The decision was to allow; what upstream made of it is in the status and reasons.
-    event('allow', reasons, result.status, { ...(tool ? { tool } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) });
+    // MCP transport, "Security Warning": servers MUST validate the Origin header; present and not allowed → 403.
+    if (deps.enforcement && origin !== undefined && !listedOrigin) {
+      answer(res, 403, jsonRpcError(null, -32600, 'origin not allowed'));
+      event('deny', ['origin_not_allowed'], 403);
+      return;
+    }
+    // Fetch standard, CORS: a listed origin may read every answer, refusals included, and the headers a client needs
+    // (the 401 challenge with its resource_metadata, the session id, the DPoP nonce). Set before any writeHead, which
+    // merges them, so no path can answer without them.
+    if (listedOrigin) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('access-control-expose-headers', CORS_EXPOSED);
+      res.setHeader('vary', 'origin');
+    }
+
+    if (deps.enforcement) {
+      // MCP authorization "Token Handling" (OAuth 2.1 §5.2, RFC 8707 aud): verified by the SDK, refused as it refuses;
+      // `Authorization: Bearer`, or `Authorization: DPoP` with a `DPoP` proof checked on every request (RFC 9449 §7.1).
+      let failure: VerifyError | undefined;
+      let verified: VerifiedToken | undefined;
+      const observed: Verifier = {
+        ...deps.verifier,
+        verify: (t, o) =>
+          deps.verifier.verify(t, o).then(
+            (v) => (verified = v),
+            (err: unknown) => {
+              failure = err instanceof VerifyError ? err : undefined;
+              throw err;
+            },
+          ),
+      };
+      // RFC 9449 §4.3 check 9: htu is the URI the client addressed: the route's public resource URI, never the Host header.
+      await expressTokenAuth(observed, { resourceMetadataUrl: deps.resourceMetadataUrl, publicUrl: () => route.resource })(req, res, () => {});
+      deps.onVerify(failure);
+      if (!verified) {
+        const reason = !failure ? 'no_token' : failure.oauthError === 'invalid_token' || failure.oauthError === 'invalid_dpop_proof' ? failure.code : failure.oauthError;
+        event('deny', [reason], res.statusCode);
+        return;
+      }
+      token = verified;
+    }
+
+    let body: Buffer | undefined;
+    if (httpMethod === 'POST') {
+      const read = await readBody(req, deps.maxBodyBytes);
+      if (read === 'closed') {
+        // Nobody to answer; nothing went upstream. 499 as for a client gone while upstream worked (upstream.ts).
+        event('deny', ['client_closed'], 499);
+        return;
+      }
+      if (read === 'too_large') {
+        // Our profile (SPEC §12, GW-01): a body over the limit is a malformed request; the connection is not reused.
+        answer(res, 400, jsonRpcError(null, -32600, 'request body too large'), { connection: 'close' });
+        event('deny', ['body_too_large'], 400);
+        return;
+      }
+      body = read;
+      const parsed = parseMessage(body);
+      if ('failure' in parsed) {
+        const [code, text] = PARSE_TEXT[parsed.failure];
+        answer(res, 400, jsonRpcError(null, code, text));
+        event('deny', [parsed.failure], 400);
+        return;
+      }
+      message = parsed.message;
+      const id = message.kind === 'response' ? null : message.kind === 'request' ? message.id : null;
+      // MCP 2026-07-28 transport: Mcp-Method / Mcp-Name, when present, MUST match the body.
+      const headerMethod = req.headers['mcp-method'];
+      const headerName = req.headers['mcp-name'];
+      const bodyMethod = message.kind === 'response' ? undefined : message.method;
+      if ((headerMethod !== undefined && headerMethod !== bodyMethod) || (headerName !== undefined && headerName !== messageName(message))) {
+        answer(res, 400, jsonRpcError(id, -32600, 'headers do not match the body'));
+        event('deny', ['header_mismatch'], 400);
+        return;
+      }
+      if (message.kind === 'request' && message.method === 'tools/call' && typeof message.params?.name !== 'string') {
+        answer(res, 400, jsonRpcError(id, -32602, 'tools/call needs a tool name'));
+        event('deny', ['invalid_params'], 400);
+        return;
+      }
+    }
+
+    // An Mcp-Session-Id is bound to the (sub, sid, client_id) that opened it; any other caller is told it is unknown.
+    const sessionId = req.headers['mcp-session-id'];
+    if (deps.enforcement && httpMethod === 'DELETE' && typeof sessionId !== 'string') {
+      answer(res, 400, jsonRpcError(null, -32600, 'Mcp-Session-Id required'));
+      event('deny', ['no_session'], 400);
+      return;
+    }
+    if (deps.enforcement && typeof sessionId === 'string') {
+      let owner: SessionOwner | undefined;
+      try {
+        owner = await deps.sessions.owner(route.resource, sessionId);
+      } catch {
+        // Fail closed: without the binding store nobody can tell whose session this is.
+        answer(res, 503, JSON.stringify({ error: 'temporarily_unavailable', error_description: 'session store unavailable' }), { 'retry-after': '5' });
+        event('deny', ['store_unavailable'], 503);
+        return;
+      }
+      if (!owner || !sameOwner(owner, ownerOf(token!))) {
+        answer(res, 404, jsonRpcError(message?.kind === 'request' ? message.id : null, -32001, 'session not found'));
+        event('deny', ['session_not_bound'], 404);
+        return;
+      }
+    }
+
+    if (deps.enforcement && message) {
+      const outcome = deps.decider.decide(token!, message, res);
+      const hmac = outcome.allow ? outcome.event?.arguments_hmac : outcome.refused === 'sdk' ? outcome.event?.arguments_hmac : undefined;
+      if (hmac) argumentsHmac = hmac;
+      if (!outcome.allow) {
+        if (outcome.refused === 'method') answer(res, 403, jsonRpcError(message.kind === 'request' ? message.id : null, -32601, 'method not allowed'));
+        // The audit event names the tool asked for (bounded like every audit string): what an agent tried is what an
+        // investigation needs. A tool outside the token's scopes is the caller's input, so it is not a metrics label.
+        const asked = outcome.refused === 'sdk' && outcome.tool !== '' ? outcome.tool : undefined;
+        const label = asked !== undefined && outcome.reason === 'insufficient_scope' ? '(other)' : asked;
+        event('deny', [outcome.reason], res.statusCode, { ...(asked !== undefined ? { tool: asked } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) }, label);
+        return;
+      }
+      tool = outcome.tool;
+    } else if (deps.enforcement && httpMethod === 'GET') {
+      deps.decider.stream(token!, res);
+    }
+
+    // MCP "Token Passthrough": the inbound token never goes upstream; upstream learns who calls from our assertion.
+    const extra: Record<string, string> = {};
+    let upstreamDpop: UpstreamDpop | undefined;
+    if (deps.enforcement) {
+      try {
+        if (route.upstreamAuth === 'exchange') {
+          // The inbound token (Bearer, or DPoP-bound: then exchanged with a proof of the gateway's own key, RFC 9449 §5).
+          const inbound = /^(?:bearer|dpop) +(.*)$/i.exec(req.headers.authorization?.trim() ?? '')![1]!;
+          const credential = await deps.upstreamTokens!.credentialFor(inbound, token!, route.upstream, httpMethod, deps.upstreamUrl);
+          extra.authorization = credential.authorization;
+          if (credential.dpop !== undefined) extra.dpop = credential.dpop;
+          const { nonces } = credential;
+          if (nonces) {
+            // RFC 9449 §9: upstream's nonce challenge is the gateway's to answer (its key, its proof), never the client's.
+            upstreamDpop = { seen: nonces.seen, retry: async (nonce) => forwardHeaders(req.headers, { ...extra, dpop: await nonces.proof(nonce) }, body) };
+          }
+        } else {
+          extra[ASSERTION_HEADER] = await deps.signer.sign(token!, route.upstream, tool);
+        }
+      } catch {
+        answer(res, 502, jsonRpcError(message?.kind === 'request' ? message.id : null, -32603, 'upstream credentials unavailable'));
+        event('deny', ['upstream_credentials_unavailable'], 502, tool ? { tool } : {});
+        return;
+      }
+    }
+    metrics.added.observe({ route: route.resource }, (performance.now() - started) / 1000);
+    forwarded = true;
+    const result = await forward(deps.upstreamUrl, httpMethod, forwardHeaders(req.headers, extra, body), body, res, {
+      timeoutMs: deps.timeoutMs,
+      requestId: message?.kind === 'request' ? message.id : null,
+      dpop: upstreamDpop,
+      streamEnd: httpMethod === 'GET' ? deps.streamsEnd : undefined,
+      // The decision event may be out already: the log line, with the request id, is what names a cut answer.
+      onStreamFailure: (err) => deps.logger.error({ reqId: requestId, error: loggableFailure(err) }, 'gateway answer cut while streaming'),
+    });
+    metrics.upstream.observe({ route: route.resource, status: String(result.status) }, result.headersMs / 1000);
+    if (deps.enforcement) {
+      // The session upstream opened belongs to whoever opened it; a DELETE that upstream accepted ends the binding.
+      const reasons: string[] = result.reason ? [result.reason] : result.status === 502 ? ['upstream_unavailable'] : result.status === 504 ? ['upstream_timeout'] : [];
+      try {
+        if (result.sessionId && message?.kind === 'request' && message.method === 'initialize' && result.status < 300) await deps.sessions.bind(route.resource, result.sessionId, ownerOf(token!));
+        if (httpMethod === 'DELETE' && typeof sessionId === 'string' && result.status < 300) await deps.sessions.unbind(route.resource, sessionId);
+      } catch {
+        // The answer is on its way; a session that could not be bound is refused on its next use (fail closed).
+        reasons.push('session_bind_failed');
+      }
+      // The decision was to allow; what upstream made of it is in the status and reasons.
+      event('allow', reasons, result.status, { ...(tool ? { tool } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) });
+    }
+  } catch (err) {
+    // A bug, or a library throwing: answered without its detail, logged with the request id, and audited like any
+    // decision: deny while nothing went upstream; once it did, the decision was allow and this is what became of it.
+    deps.logger.error({ reqId: requestId, error: loggableFailure(err) }, 'gateway request failed');
+    const status = res.headersSent ? res.statusCode : 500;
+    // Headers out: a second answer cannot be written. Upstream's, once forward() resolved, streams on (forward cuts it
+    // if the relay itself fails); any other unfinished answer is cut rather than left hanging.
+    if (!res.headersSent) answer(res, 500, jsonRpcError(message?.kind === 'request' ? message.id : null, -32603, 'internal error'));
+    else if (!forwarded && !res.writableEnded) res.destroy();
+    if (!decided) event(forwarded ? 'allow' : 'deny', ['internal_error'], status, { ...(tool ? { tool } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) });
   }
 }

@@ -17,7 +17,7 @@ export interface UpstreamResult {
   headersMs: number;
   sessionId?: string;
   /** Why the gateway answered in upstream's place, when not for the status alone (the decision event's reason). */
-  reason?: 'upstream_dpop_nonce_refused' | 'upstream_credentials_unavailable' | 'upstream_encoded_body';
+  reason?: 'upstream_dpop_nonce_refused' | 'upstream_credentials_unavailable' | 'upstream_encoded_body' | 'upstream_invalid_status';
 }
 
 /** The DPoP side of an upstream call whose credential is a DPoP-bound token (RFC 9449 §9, resource server nonces). */
@@ -58,12 +58,28 @@ export function forwardHeaders(inbound: IncomingHttpHeaders, extra: Record<strin
   return { ...out, ...extra };
 }
 
+/** How one request is forwarded, beyond what it is. */
+export interface ForwardOptions {
+  /** Deadline for upstream's response headers (a nonce retry included): 504 after it. */
+  timeoutMs: number;
+  /** The JSON-RPC id of the request, for the error the gateway answers in upstream's place. */
+  requestId: string | number | null;
+  /** With DPoP credentials: upstream's nonce challenge answered by one retry (RFC 9449 §9). */
+  dpop?: UpstreamDpop | undefined;
+  /** Aborted at shutdown: an event stream ends cleanly rather than holding the drain. */
+  streamEnd?: AbortSignal | undefined;
+  /** Something threw while the answer streamed (headers sent): the answer was cut; told so it can be logged. */
+  onStreamFailure(err: unknown): void;
+}
+
 /**
- * Sends the request and pipes the answer to `res` (which the tools/list filter may wrap). Resolves once the response
+ * Sends the request and streams the answer to `res` (which the tools/list filter may wrap). Resolves once the response
  * headers were written (or the failure answered); the body keeps streaming until upstream or the client closes, or
  * `streamEnd` aborts (shutdown: an event stream must not hold the drain), which ends it cleanly.
  * With `dpop`, a nonce challenge is retried once (the body is a buffer, so it is sent again as it was); a second
  * challenge, or one without a usable `DPoP-Nonce`, is answered 502: the caller cannot satisfy upstream's nonce.
+ * Rejects when something throws (a bug, a library) before the answer was written: the caller answers it. Once it
+ * resolved, a throw while streaming cuts the answer (`onStreamFailure`): never a second answer, never the process.
  */
 export function forward(
   target: URL,
@@ -71,29 +87,53 @@ export function forward(
   headers: Record<string, string>,
   body: Buffer | undefined,
   res: ServerResponse,
-  timeoutMs: number,
-  requestId: string | number | null,
-  dpop?: UpstreamDpop,
-  streamEnd?: AbortSignal,
+  { timeoutMs, requestId, dpop, streamEnd, onStreamFailure }: ForwardOptions,
 ): Promise<UpstreamResult> {
   const started = performance.now();
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    /** The answer's status is decided: the gateway's (502/504), upstream's headers written, or the client gone. */
     let settled = false;
     let upstream: ClientRequest | undefined;
     let retried = false;
+    let cut = false;
     const fail = (status: 502 | 504, message: string, reason?: UpstreamResult['reason']) => {
       if (settled) return;
-      settled = true;
       clearTimeout(timer);
       upstream?.destroy();
       if (!res.headersSent) {
         res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(jsonRpcError(requestId, -32603, message));
       } else res.destroy();
+      settled = true;
       resolve({ status, headersMs: performance.now() - started, ...(reason ? { reason } : {}) });
     };
+    // Event callbacks below run outside any promise: a throw there would be an uncaught exception (the process ends).
+    // Before the answer's headers were written the caller answers it; after, the answer is cut (and reported once).
+    const broke = (err: unknown) => {
+      clearTimeout(timer);
+      upstream?.destroy();
+      if (!settled) {
+        settled = true;
+        reject(err);
+        return;
+      }
+      res.destroy();
+      if (!cut) onStreamFailure(err);
+      cut = true;
+      // A no-op when it resolved already (the usual case: the throw came with a later chunk).
+      resolve({ status: res.statusCode, headersMs: performance.now() - started });
+    };
+    const guarded =
+      <A extends unknown[]>(fn: (...args: A) => void) =>
+      (...args: A): void => {
+        try {
+          fn(...args);
+        } catch (err) {
+          broke(err);
+        }
+      };
     // One deadline for the response headers, a nonce retry included.
-    const timer = setTimeout(() => fail(504, 'upstream timed out'), timeoutMs);
+    const timer = setTimeout(guarded(() => fail(504, 'upstream timed out')), timeoutMs);
     const send = (requestHeaders: Record<string, string>) => {
       const request = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, {
         method,
@@ -101,12 +141,20 @@ export function forward(
         agent: target.protocol === 'https:' ? httpsAgent : httpAgent,
       });
       upstream = request;
-      request.on('error', () => {
+      request.on('error', guarded(() => {
         if (upstream === request) fail(502, 'upstream unavailable');
-      });
-      request.on('response', (answer: IncomingMessage) => {
+      }));
+      request.on('response', guarded((answer: IncomingMessage) => {
         if (settled || upstream !== request) {
           answer.destroy();
+          return;
+        }
+        const status = answer.statusCode ?? 0;
+        // RFC 9110 §15: "Values outside the range 100..599 are invalid"; a gateway that "received an invalid response
+        // from an inbound server" answers 502 (§15.6.3). node:http parses any three digits, and writeHead throws below 100.
+        if (status < 100 || status > 599) {
+          answer.resume();
+          fail(502, 'upstream answered an invalid status', 'upstream_invalid_status');
           return;
         }
         const nonce = dpop ? nonceOf(answer) : undefined;
@@ -120,10 +168,10 @@ export function forward(
           }
           retried = true;
           dpop.retry(nonce).then(
-            (again) => {
+            guarded((again: Record<string, string>) => {
               if (!settled) send(again);
-            },
-            () => fail(502, 'upstream credentials unavailable', 'upstream_credentials_unavailable'),
+            }),
+            guarded(() => fail(502, 'upstream credentials unavailable', 'upstream_credentials_unavailable')),
           );
           return;
         }
@@ -136,29 +184,35 @@ export function forward(
           return;
         }
         clearTimeout(timer);
-        settled = true;
         const out: Record<string, string> = {};
         for (const name of FORWARDED_RESPONSE_HEADERS) {
           const value = answer.headers[name];
           if (typeof value === 'string') out[name] = value;
         }
-        const status = answer.statusCode ?? 502;
         res.writeHead(status, out);
-        // Event streams flow through as they come; pipe handles backpressure both ways.
-        answer.pipe(res);
+        settled = true;
+        // Event streams flow through as they come, with backpressure both ways; what `res` does with a chunk (the
+        // tools/list filter rewrites it) may throw, which cuts this answer only.
         let ended = false;
+        answer.on('data', guarded((chunk: Buffer) => {
+          if (!ended && !res.write(chunk)) answer.pause();
+        }));
+        res.on('drain', () => answer.resume());
+        answer.on('end', guarded(() => {
+          if (!ended) res.end();
+        }));
         answer.on('error', () => {
           if (!ended) res.destroy();
         });
         res.on('close', () => answer.destroy());
         if (streamEnd) {
           // The client sees the stream end (the final chunk), not a reset, and reconnects where it is routed now.
-          const end = () => {
+          const end = guarded(() => {
+            if (ended) return;
             ended = true;
-            answer.unpipe(res);
             res.end();
             answer.destroy();
-          };
+          });
           if (streamEnd.aborted) end();
           else {
             streamEnd.addEventListener('abort', end, { once: true });
@@ -167,7 +221,7 @@ export function forward(
         }
         const sessionId = answer.headers['mcp-session-id'];
         resolve({ status, headersMs: performance.now() - started, ...(typeof sessionId === 'string' ? { sessionId } : {}) });
-      });
+      }));
       request.end(body);
     };
     // The client went away before upstream answered: stop upstream too.
