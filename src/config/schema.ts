@@ -373,11 +373,12 @@ export const configSchema = z.strictObject({
           cacheSeconds: z
             .strictObject({
               min: z.number().int().min(0).default(300).describe('Shortest time a fetched document is reused (the document\'s `Cache-Control: max-age` is clamped to [min, max]).'),
-              max: z.number().int().min(1).default(86400).describe('Longest time a fetched document is reused.'),
+              max: z.number().int().min(1).default(86400).describe('Longest time a fetched document is reused. An accepted document stays known (see `fetchesPerMinutePerHost`) for the longer of 24 hours and this plus one hour.'),
             })
             .prefault({})
             .describe('Per-process cache of fetched documents (each replica fetches at most once per window and host limit).'),
-          fetchesPerMinutePerHost: z.number().int().min(1).default(30).describe('Most document fetches per document host per minute, counted across replicas in the store; more are refused without fetching. A document URL fetched and accepted in the last 24 hours is not counted there: it has a budget of this size of its own, so made-up URLs on its host cannot lock its client out.'),
+          fetchesPerMinutePerHost: z.number().int().min(1).default(30).describe('Most document fetches per document host per minute, counted across replicas in the store; more are refused without fetching. Each host has two such budgets: one for URLs not known, and one its known documents (fetched and accepted in the last 24 hours, or `cacheSeconds.max` plus one hour when longer) share, so made-up URLs on a host cannot lock its known clients out, and a host is fetched at most twice this a minute.'),
+          maxKnownDocuments: z.number().int().min(1).default(10000).describe('Most document URLs known at once (counted across replicas in the store). A document accepted while this many others are known is used as usual but not known: its fetches stay on its host\'s budget for URLs not known.'),
           caFile: z.string().min(1).optional().describe('PEM file of extra CA certificates trusted for fetches from `allowedHosts` (an internal PKI; the tests\' own CA).'),
         })
         .prefault({})

@@ -1,13 +1,12 @@
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document-02) on oidc-provider's experimental
 // feature: which hosts may be fetched, how (SSRF guard, size and time limits, a rate shared by replicas), and which
 // fetched clients are accepted.
-import { createHash } from 'node:crypto';
 import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { OnboardingConfig } from '../config/schema.js';
 import type { OnboardingStore } from '../stores/types.js';
-import { refusalOf } from './client_rules.js';
+import { dropMembers, refusalOf } from './client_rules.js';
 
 /** The draft oidc-provider 9 implements; its `ack` must name it (the feature is experimental). */
 export const CIMD_DRAFT = 'draft-02';
@@ -15,8 +14,15 @@ export const CIMD_DRAFT = 'draft-02';
 type CimdConfig = OnboardingConfig['clientIdMetadataDocument'];
 type Fetch = (url: string | URL, options: RequestInit & { dispatcher?: unknown }) => Promise<Response>;
 
-/** How long a document URL stays known after its latest accepted fetch (every accepted fetch starts it again). */
+/** The shortest time a document URL stays known after its latest accepted fetch (every accepted fetch starts it again). */
 export const KNOWN_DOCUMENT_SECONDS = 86_400;
+
+/**
+ * How long a document URL stays known: a day, and always an hour past the longest time oidc-provider may serve the
+ * document from its cache (`cacheSeconds.max`), since a cache hit does not refresh it: the document's next fetch then
+ * still finds it known.
+ */
+export const knownDocumentSeconds = (cacheMaxSeconds: number): number => Math.max(KNOWN_DOCUMENT_SECONDS, cacheMaxSeconds + 3600);
 
 /** The most fetched-but-not-yet-judged document URLs remembered (a fetch oidc-provider then rejects never reaches allowClient). */
 const MAX_JUST_FETCHED = 1024;
@@ -26,12 +32,13 @@ export interface CimdDeps {
   store: Pick<OnboardingStore, 'hit' | 'rememberDocument' | 'knownDocument'>;
   /** Where refusals are reported (log and audit); never sent to the client. */
   onRefused?: (clientId: string, reason: string) => void;
+  /** A document accepted while `maxKnownDocuments` others are known: it is not known, so its fetches stay on its host's
+   * budget for new URLs (for the log). */
+  onNotKnown?: (clientId: string) => void;
 }
 
 /** The per-host fetch rate's key: the URL's host without the trailing dot of a fully qualified name, `:port` kept. */
 const hostKey = (host: string) => host.toLowerCase().replace(/\.(?=(:\d+)?$)/, '');
-/** A known document's own fetch rate's key: its URL's digest (URLs are long). */
-const documentKey = (url: string) => createHash('sha256').update(url).digest('base64url');
 
 /** A list entry: a hostname as the URL parser writes it (lowercase, punycode, canonical IP) and the port it names, if any. */
 interface HostEntry {
@@ -81,7 +88,8 @@ export interface CimdHooks {
   fetch: Fetch;
 }
 
-export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDeps): CimdHooks {
+export function cimdHooks({ config, store, onRefused = () => undefined, onNotKnown = () => undefined }: CimdDeps): CimdHooks {
+  const knownSeconds = knownDocumentSeconds(config.cacheSeconds.max);
   const ca = config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined;
   const allowed = config.allowedHosts.map((h) => hostEntry(h, 'allowedHosts'));
   const denied = config.deniedHosts.map((h) => hostEntry(h, 'deniedHosts'));
@@ -123,12 +131,13 @@ export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDe
       // draft-02 §6.5 (SSRF): the server should restrict which documents it fetches; the operator's deny list wins.
       if (deniedBy(denied, url)) return refuse('host_denied');
       if (config.onlyAllowedHosts && !allowedBy(allowed, url)) return refuse('host_not_allowed');
-      // draft-02 §6.5 (SSRF): the server should restrict which documents it fetches. A host's budget stops a flood of
-      // made-up URLs on it; a document accepted in the last day draws on a budget of its own instead, so that flood
-      // (which also evicts documents from oidc-provider's bounded cache) cannot lock a real client out.
+      // draft-02 §6.5 (SSRF): the server should restrict which documents it fetches. A host has two budgets: one for
+      // URLs not known (a flood of made-up URLs spends only it) and one its known documents share, so that flood (which
+      // also evicts documents from oidc-provider's bounded cache) cannot lock a real client out, and however many
+      // documents of a host are known, the host is fetched at most twice `fetchesPerMinutePerHost` a minute.
       const known = await store.knownDocument(clientId);
-      const { count } = await store.hit(known ? `cimd-doc:${documentKey(clientId)}` : `cimd:${hostKey(url.host)}`, 60);
-      if (count > config.fetchesPerMinutePerHost) return refuse(known ? 'document_fetch_rate_limited' : 'fetch_rate_limited');
+      const { count } = await store.hit(`${known ? 'cimd-known' : 'cimd'}:${hostKey(url.host)}`, 60);
+      if (count > config.fetchesPerMinutePerHost) return refuse(known ? 'known_fetch_rate_limited' : 'fetch_rate_limited');
       documents.add(clientId);
       return true;
     },
@@ -137,7 +146,7 @@ export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDe
       // Called for cached clients too: only a fresh fetch that passes makes (or keeps) its URL known.
       const fresh = justFetched.delete(client.clientId);
       if (reason) onRefused(client.clientId, reason);
-      else if (fresh) await store.rememberDocument(client.clientId, KNOWN_DOCUMENT_SECONDS);
+      else if (fresh && !(await store.rememberDocument(client.clientId, knownSeconds, config.maxKnownDocuments))) onNotKnown(client.clientId);
       return reason === undefined;
     },
     async fetch(input, options) {
@@ -155,15 +164,16 @@ export function cimdHooks({ config, store, onRefused = () => undefined }: CimdDe
         response = new Response(new Uint8Array(body), { status: fetched.status, headers: fetched.headers });
       }
       if (response.status === 200) markFetched(href);
-      return withoutScope(response, href);
+      return withoutDroppedMembers(response, href);
     },
   };
 }
 
 /** RFC 7591 §2: the server "MAY reject or replace any of the client's requested metadata values". A document's
- * `scope` names tool scopes oidc-provider does not know as client metadata; what a client gets is decided at consent
- * and by policy, so the member is dropped rather than failing the client. Anything else is left for oidc-provider. */
-async function withoutScope(response: Response, clientId: string): Promise<Response> {
+ * `scope` names tool scopes oidc-provider does not know as client metadata, and its `post_logout_redirect_uris` would
+ * make `/session/end` an open redirector (RFC 9700 §4.11.2): both are dropped (client_rules.ts `DROPPED_MEMBERS`)
+ * rather than failing the client. Anything else is left for oidc-provider. */
+async function withoutDroppedMembers(response: Response, clientId: string): Promise<Response> {
   if (response.status !== 200) return response;
   const text = await response.text();
   let doc: unknown;
@@ -172,8 +182,7 @@ async function withoutScope(response: Response, clientId: string): Promise<Respo
   } catch {
     return new Response(text, { status: 200, headers: response.headers });
   }
-  if (doc && typeof doc === 'object' && !Array.isArray(doc) && (doc as Record<string, unknown>).client_id === clientId && 'scope' in doc) {
-    delete (doc as Record<string, unknown>).scope;
+  if (doc && typeof doc === 'object' && !Array.isArray(doc) && (doc as Record<string, unknown>).client_id === clientId && dropMembers(doc as Record<string, unknown>)) {
     const headers = new Headers(response.headers);
     headers.delete('content-length');
     return new Response(JSON.stringify(doc), { status: 200, headers });

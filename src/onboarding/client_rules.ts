@@ -23,3 +23,24 @@ export function refusalOf(m: OnboardedMetadata): string | undefined {
   if (m.application_type !== undefined && m.application_type !== 'web' && m.application_type !== 'native') return 'application_type_invalid';
   return undefined;
 }
+
+/**
+ * RFC 7591 §2: the server "MAY reject or replace any of the client's requested metadata values". Members an onboarded
+ * client never keeps, dropped rather than failing the client:
+ * - `scope` names tool scopes, which are granted at consent and by policy, not by client metadata;
+ * - `post_logout_redirect_uris`: anyone can register a client or host a document, so a logout redirect to one would make
+ *   `/session/end` an open redirector (RFC 9700 §4.11.2), with no click when the browser has no session.
+ */
+export const DROPPED_MEMBERS: readonly string[] = ['scope', 'post_logout_redirect_uris'];
+
+/** Removes DROPPED_MEMBERS from `metadata` in place; whether one was there. */
+export function dropMembers(metadata: Record<string, unknown>): boolean {
+  let dropped = false;
+  for (const member of DROPPED_MEMBERS) {
+    if (Object.hasOwn(metadata, member)) {
+      delete metadata[member];
+      dropped = true;
+    }
+  }
+  return dropped;
+}

@@ -3,10 +3,20 @@
 import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
 import type { OnboardingStore } from '../stores/types.js';
+import { dropMembers } from './client_rules.js';
 
-/** oidc-provider stores registered clients without an expiry; ours get `ttlSeconds` (static clients are never stored). */
+type ClientAdapter = new (name: string) => {
+  upsert(id: string, payload: unknown, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<unknown>;
+};
+
+/**
+ * oidc-provider stores registered clients without an expiry; ours get `ttlSeconds` (static clients are never stored).
+ * A stored client is read without the members onboarded clients never keep (client_rules.ts `DROPPED_MEMBERS`): the
+ * registration gate drops them, and this drops them from records an earlier version stored with them.
+ */
 export function expiringRegisteredClients(Base: AdapterConstructor, ttlSeconds: number): AdapterConstructor {
-  return class ExpiringClientAdapter extends (Base as unknown as new (name: string) => { upsert(id: string, payload: unknown, expiresIn?: number): Promise<void> }) {
+  return class ExpiringClientAdapter extends (Base as unknown as ClientAdapter) {
     readonly #model: string;
     constructor(name: string) {
       super(name);
@@ -14,6 +24,12 @@ export function expiringRegisteredClients(Base: AdapterConstructor, ttlSeconds: 
     }
     override upsert(id: string, payload: unknown, expiresIn?: number): Promise<void> {
       return super.upsert(id, payload, this.#model === 'Client' && expiresIn === undefined ? ttlSeconds : expiresIn);
+    }
+    override async find(id: string): Promise<unknown> {
+      const payload = await super.find(id);
+      // RFC 9700 §4.11.2 (open redirector): a stored client's post-logout redirect is never honoured.
+      if (this.#model === 'Client' && payload && typeof payload === 'object') dropMembers(payload as Record<string, unknown>);
+      return payload;
     }
   } as unknown as AdapterConstructor;
 }

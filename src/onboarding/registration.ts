@@ -7,7 +7,7 @@ import type { OnboardingConfig } from '../config/schema.js';
 import type { OnboardingStore } from '../stores/types.js';
 import { HttpError } from '../http/errors.js';
 import { reachesProviderRoute } from '../http/route_template.js';
-import { refusalOf } from './client_rules.js';
+import { dropMembers, refusalOf } from './client_rules.js';
 
 /** oidc-provider's default route of the registration endpoint. */
 export const REGISTRATION_PATH = '/reg';
@@ -68,9 +68,9 @@ export function registrationGate({ config, store, onRefused = () => undefined }:
       onRefused(reason, ctx.ip);
       throw new HttpError(400, 'invalid_client_metadata', 'registered clients may only use authorization_code and refresh_token, as none or private_key_jwt clients', { detail: reason });
     }
-    // RFC 7591 §2: the server "MAY reject or replace any of the client's requested metadata values". `scope` names tool
-    // scopes, which are granted at consent and by policy, not by registration: dropped, never an error.
-    delete body.scope;
+    // RFC 7591 §2: the server "MAY reject or replace any of the client's requested metadata values": `scope` and
+    // `post_logout_redirect_uris` are dropped (client_rules.ts), so the registration response does not name them either.
+    dropMembers(body);
     // Clients registered here are public unless they bring keys (RFC 7591 §2 default is client_secret_basic).
     body.token_endpoint_auth_method ??= 'none';
 

@@ -177,6 +177,8 @@ export interface RegisteredClientEntry {
  * Documents accepted lately).
  * - `hit` is atomic: the window starts at the bucket's first hit and lasts `windowSeconds`; the count includes this hit.
  * - `addClient` is atomic: expired entries are dropped, then the client is listed only while fewer than `max` are.
+ * - `rememberDocument` is atomic the same way: expired entries are dropped, then the URL is recorded (or its expiry
+ *   moved) only when it is recorded already or fewer than `max` are.
  * Entries expire on their own; nothing grows without bound.
  */
 export interface OnboardingStore {
@@ -193,8 +195,11 @@ export interface OnboardingStore {
   listClients(limit: number, after?: string): Promise<RegisteredClientEntry[]>;
   /** Whether the client was listed. */
   removeClient(clientId: string): Promise<boolean>;
-  /** Records a document URL (a CIMD `client_id`) as accepted for `ttlSeconds` from now; a repeat moves the expiry. */
-  rememberDocument(url: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Records a document URL (a CIMD `client_id`) as accepted for `ttlSeconds` from now; a repeat moves the expiry.
+   * False, and nothing recorded, when the URL is not recorded yet and `max` unexpired URLs are.
+   */
+  rememberDocument(url: string, ttlSeconds: number, max: number): Promise<boolean>;
   /** Whether `rememberDocument` recorded the URL and its time has not run out since. */
   knownDocument(url: string): Promise<boolean>;
 }

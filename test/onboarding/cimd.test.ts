@@ -11,6 +11,8 @@ import { cimdHooks } from '../../src/onboarding/cimd.js';
 import { MemoryOnboardingStore } from '../../src/stores/memory/onboarding_store.js';
 import type { OnboardingConfig } from '../../src/config/schema.js';
 
+type CimdConfig = OnboardingConfig['clientIdMetadataDocument'];
+
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
 describe('client_id metadata documents', () => {
@@ -263,35 +265,120 @@ describe('client_id metadata documents: made-up URLs on a host never lock out a 
   });
 });
 
-describe('client_id metadata documents: the budgets (cimdHooks)', () => {
-  it('a known document URL has a budget of fetchesPerMinutePerHost of its own, and spends none of its host\'s', async () => {
+describe('client_id metadata documents: the budgets and the known documents (cimdHooks)', () => {
+  const config = (o: Partial<CimdConfig> = {}): CimdConfig => ({
+    enabled: true, allowedHosts: [], onlyAllowedHosts: false, deniedHosts: [], maxDocumentBytes: 5120, fetchTimeoutMs: 2500, cacheSeconds: { min: 300, max: 86400 }, fetchesPerMinutePerHost: 3, maxKnownDocuments: 10_000, ...o,
+  });
+  const document = (id: string) => ({ client_id: id, client_name: 'x', redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none', application_type: 'native' });
+  /** Unlisted hosts are fetched with globalThis.fetch: every document URL serves its own document; `fetched` records each fetch. */
+  const fetched: string[] = [];
+  const realFetch = globalThis.fetch;
+  before(() => {
+    globalThis.fetch = (async (input: string | URL) => {
+      fetched.push(String(input));
+      return new Response(JSON.stringify(document(String(input))), { status: 200 });
+    }) as typeof fetch;
+  });
+  after(() => {
+    globalThis.fetch = realFetch;
+  });
+  /** One cache miss as oidc-provider runs it (allowFetch, fetch, allowClient); what became of the client. */
+  const resolve = async (h: ReturnType<typeof cimdHooks>, id: string) => {
+    if (!(await h.allowFetch(undefined, id))) return 'not_fetched';
+    const props = JSON.parse(await (await h.fetch(id, { method: 'GET' })).text()) as Record<string, unknown>;
+    return (await h.allowClient(undefined, { clientId: id, metadata: () => props })) ? 'accepted' : 'refused';
+  };
+  const verdicts = async (h: ReturnType<typeof cimdHooks>, urls: string[]) => {
+    const out: boolean[] = [];
+    for (const url of urls) out.push(await h.allowFetch(undefined, url));
+    return out;
+  };
+
+  it("a host's known documents share ONE budget of fetchesPerMinutePerHost, apart from its budget for URLs not known", async () => {
     const store = new MemoryOnboardingStore();
-    const h = cimdHooks({
-      config: { enabled: true, allowedHosts: [], onlyAllowedHosts: false, deniedHosts: [], maxDocumentBytes: 5120, fetchTimeoutMs: 2500, cacheSeconds: { min: 300, max: 86400 }, fetchesPerMinutePerHost: 3 },
-      store,
-    });
-    const known = 'https://popular.example/client.json';
-    await store.rememberDocument(known, 60);
-    const verdicts = async (url: string, n: number) => {
-      const out: boolean[] = [];
-      for (let i = 0; i < n; i++) out.push(await h.allowFetch(undefined, url));
-      return out;
-    };
-    assert.deepEqual(await verdicts(known, 4), [true, true, true, false]);
-    assert.deepEqual(await verdicts('https://popular.example/other.json', 4), [true, true, true, false]);
+    const h = cimdHooks({ config: config(), store });
+    const known = Array.from({ length: 5 }, (_, i) => `https://popular.example/client-${i}.json`);
+    for (const url of known) await store.rememberDocument(url, 60, 100);
+    assert.deepEqual(await verdicts(h, known), [true, true, true, false, false]);
+    assert.deepEqual(await verdicts(h, ['https://popular.example/new-1.json', 'https://popular.example/new-2.json', 'https://popular.example/new-3.json', 'https://popular.example/new-4.json']), [true, true, true, false]);
+    // Another host's budgets are its own.
+    assert.deepEqual(await verdicts(h, ['https://other.example/client.json']), [true]);
     // A denied host stays denied, known or not.
-    const denying = cimdHooks({
-      config: { enabled: true, allowedHosts: [], onlyAllowedHosts: false, deniedHosts: ['popular.example'], maxDocumentBytes: 5120, fetchTimeoutMs: 2500, cacheSeconds: { min: 300, max: 86400 }, fetchesPerMinutePerHost: 3 },
-      store,
-    });
-    assert.equal(await denying.allowFetch(undefined, known), false);
+    assert.equal(await cimdHooks({ config: config({ deniedHosts: ['popular.example'] }), store }).allowFetch(undefined, known[0]!), false);
+  });
+
+  it('however many of its documents are accepted, a host is fetched at most twice fetchesPerMinutePerHost in a minute', async () => {
+    let now = 1_700_000_000_000;
+    const store = new MemoryOnboardingStore(() => now);
+    const h = cimdHooks({ config: config(), store });
+    // Twenty minutes of the host's whole budget spent on new documents, which are accepted and so become known.
+    const accepted: string[] = [];
+    for (let minute = 0; minute < 20; minute++) {
+      for (let i = 0; i < 5; i++) {
+        const id = `https://attacker.example/doc-${minute}-${i}.json`;
+        if ((await resolve(h, id)) === 'accepted') accepted.push(id);
+      }
+      now += 61_000;
+    }
+    assert.equal(accepted.length, 60);
+    // One minute: every known document five times (as after each was evicted from oidc-provider's cache), then new URLs.
+    fetched.length = 0;
+    for (const id of accepted) for (let k = 0; k < 5; k++) await resolve(h, id);
+    for (let i = 0; i < 10; i++) await resolve(h, `https://attacker.example/new-${i}.json`);
+    assert.equal(fetched.filter((u) => new URL(u).host === 'attacker.example').length, 6);
+  });
+
+  it('at most maxKnownDocuments are known: one accepted beyond them is used but not known (reported), and stays on the host budget', async () => {
+    const store = new MemoryOnboardingStore();
+    const notKnown: string[] = [];
+    const h = cimdHooks({ config: config({ maxKnownDocuments: 2 }), store, onNotKnown: (id) => notKnown.push(id) });
+    const [a, b, c] = ['https://a.example/c.json', 'https://b.example/c.json', 'https://c.example/c.json'];
+    for (const id of [a, b, c]) assert.equal(await resolve(h, id), 'accepted');
+    assert.deepEqual([await store.knownDocument(a), await store.knownDocument(b), await store.knownDocument(c)], [true, true, false]);
+    assert.deepEqual(notKnown, [c]);
+    // A known document accepted again while the set is full stays known (its time starts again).
+    assert.equal(await resolve(h, a), 'accepted');
+    assert.deepEqual(notKnown, [c]);
+    // c is on its host's budget for URLs not known, one of 3 spent by its first fetch (a known URL would have 3 more).
+    assert.deepEqual(await verdicts(h, [c, c, c]), [true, true, false]);
+  });
+
+  it("stays known an hour past the longest cache lifetime: a document cached for cacheSeconds.max is fetched again while known", async () => {
+    let now = 1_700_000_000_000;
+    const store = new MemoryOnboardingStore(() => now);
+    const h = cimdHooks({ config: config({ cacheSeconds: { min: 300, max: 86_400 } }), store });
+    const id = 'https://popular.example/client.json';
+    assert.equal(await resolve(h, id), 'accepted');
+    // oidc-provider serves it from its cache (max-age 86400) for a day: allowClient only, nothing fetched.
+    for (let hour = 0; hour < 24; hour++) {
+      now += 3_600_000;
+      assert.equal(await h.allowClient(undefined, { clientId: id, metadata: () => document(id) }), true);
+    }
+    now += 1000;
+    // The cache entry ran out; a flood of made-up URLs spends the host's budget first: the refetch is still allowed.
+    assert.deepEqual(await verdicts(h, [1, 2, 3, 4].map((i) => `https://popular.example/made-up-${i}.json`)), [true, true, true, false]);
+    assert.equal(await store.knownDocument(id), true);
+    assert.equal(await resolve(h, id), 'accepted');
+    // Accepted again: known a further 25 hours (cacheSeconds.max and an hour), and no longer.
+    now += 90_000_000 - 1000;
+    assert.equal(await store.knownDocument(id), true);
+    now += 2000;
+    assert.equal(await store.knownDocument(id), false);
+    // With a short cache the document is known a day.
+    const short = new MemoryOnboardingStore(() => now);
+    const shortCache = cimdHooks({ config: config({ cacheSeconds: { min: 300, max: 3600 } }), store: short });
+    assert.equal(await resolve(shortCache, id), 'accepted');
+    now += 86_399_000;
+    assert.equal(await short.knownDocument(id), true);
+    now += 2000;
+    assert.equal(await short.knownDocument(id), false);
   });
 });
 
 describe('client_id metadata documents: host list entries (cimdHooks)', () => {
-  const hooks = (o: Partial<OnboardingConfig['clientIdMetadataDocument']>) =>
+  const hooks = (o: Partial<CimdConfig>) =>
     cimdHooks({
-      config: { enabled: true, allowedHosts: [], onlyAllowedHosts: false, deniedHosts: [], maxDocumentBytes: 5120, fetchTimeoutMs: 2500, cacheSeconds: { min: 300, max: 86400 }, fetchesPerMinutePerHost: 100, ...o },
+      config: { enabled: true, allowedHosts: [], onlyAllowedHosts: false, deniedHosts: [], maxDocumentBytes: 5120, fetchTimeoutMs: 2500, cacheSeconds: { min: 300, max: 86400 }, fetchesPerMinutePerHost: 100, maxKnownDocuments: 10_000, ...o },
       store: new MemoryOnboardingStore(),
     });
   const verdicts = async (h: ReturnType<typeof hooks>, urls: string[]) => Object.fromEntries(await Promise.all(urls.map(async (u) => [u, await h.allowFetch(undefined, u)] as const)));

@@ -16,10 +16,14 @@ export function expiryContract(context: ContractContext): void {
       try {
         const adapter = (model: string) => stores.adapterFor(model);
         const startedMs = Date.now();
-        // Document URLs first: the one known for a second must be gone by the time the suite looks.
+        // Document URLs first: the one known for a second must be gone by the time the suite looks, and its place in the
+        // capped set free (`aged` is a fresh store: its set holds only what is recorded here).
         const [shortDocument, longDocument] = [`https://docs.example/${id()}.json`, `https://docs.example/${id()}.json`];
-        await stores.onboarding.rememberDocument(shortDocument, 1);
-        await stores.onboarding.rememberDocument(longDocument, 60);
+        assert.equal(await stores.onboarding.rememberDocument(shortDocument, 1, 10_000), true);
+        assert.equal(await stores.onboarding.rememberDocument(longDocument, 60, 10_000), true);
+        const [fullShort, fullLate] = [`https://docs.example/${id()}.json`, `https://docs.example/${id()}.json`];
+        assert.equal(await aged.stores.onboarding.rememberDocument(fullShort, 1, 1), true);
+        assert.equal(await aged.stores.onboarding.rememberDocument(fullLate, 60, 1), false);
 
         const shortToken = id();
         await adapter('AccessToken').upsert(shortToken, { jti: shortToken, kind: 'AccessToken' }, 1);
@@ -85,6 +89,9 @@ export function expiryContract(context: ContractContext): void {
 
         assert.equal(await stores.onboarding.knownDocument(shortDocument), false);
         assert.equal(await stores.onboarding.knownDocument(longDocument), true);
+        assert.equal(await aged.stores.onboarding.knownDocument(fullShort), false);
+        assert.equal(await aged.stores.onboarding.rememberDocument(fullLate, 60, 1), true);
+        assert.equal(await aged.stores.onboarding.knownDocument(fullLate), true);
         assert.equal(await stores.sessions.get(shortSid), undefined);
         assert.equal((await stores.sessions.get(longSid))?.sid, longSid);
         assert.deepEqual(await stores.sessions.sidsOf(sub), [longSid]);

@@ -54,14 +54,30 @@ export function onboardingContract(context: ContractContext): void {
     it('rememberDocument makes a URL known (exactly that URL, however long, braces and all); knownDocument reads it', async () => {
       const url = `https://docs.example/${randomUUID()}.json`;
       assert.equal(await onboarding().knownDocument(url), false);
-      await onboarding().rememberDocument(url, 60);
+      assert.equal(await onboarding().rememberDocument(url, 60, 10_000), true);
       assert.equal(await onboarding().knownDocument(url), true);
       assert.equal(await onboarding().knownDocument(`${url}?x`), false);
-      await onboarding().rememberDocument(url, 120);
+      assert.equal(await onboarding().rememberDocument(url, 120, 10_000), true);
       assert.equal(await onboarding().knownDocument(url), true);
       const long = `https://docs.example/{tag}/${randomUUID()}/${'a'.repeat(3000)}`;
-      await onboarding().rememberDocument(long, 60);
+      assert.equal(await onboarding().rememberDocument(long, 60, 10_000), true);
       assert.equal(await onboarding().knownDocument(long), true);
     });
+
+    it('rememberDocument records at most `max` URLs: one more is refused and stays unknown; a recorded one is still renewed', () =>
+      withFresh(context, {}, async ({ stores }) => {
+        const o = stores.onboarding;
+        const urls = Array.from({ length: 4 }, () => `https://docs.example/${randomUUID()}.json`);
+        assert.deepEqual([await o.rememberDocument(urls[0]!, 60, 3), await o.rememberDocument(urls[1]!, 60, 3), await o.rememberDocument(urls[2]!, 60, 3)], [true, true, true]);
+        assert.equal(await o.rememberDocument(urls[3]!, 60, 3), false);
+        assert.equal(await o.knownDocument(urls[3]!), false);
+        assert.equal(await o.rememberDocument(urls[1]!, 120, 3), true);
+        assert.deepEqual(await Promise.all(urls.map((u) => o.knownDocument(u))), [true, true, true, false]);
+        // Concurrent writers never exceed the cap together.
+        const racing = Array.from({ length: 20 }, () => `https://docs.example/${randomUUID()}.json`);
+        const results = await Promise.all(racing.map((u) => o.rememberDocument(u, 60, 10)));
+        assert.equal(results.filter(Boolean).length, 7);
+        assert.equal((await Promise.all(racing.map((u) => o.knownDocument(u)))).filter(Boolean).length, 7);
+      }));
   });
 }

@@ -1,5 +1,5 @@
 // Onboarding state in memory (single instance): fixed-window counters, the index of registered clients, and the
-// document URLs accepted lately.
+// capped set of document URLs accepted lately.
 import type { OnboardingStore, RegisteredClientEntry } from '../types.js';
 import { clientsAfter } from '../onboarding_order.js';
 import { ExpiringMap } from './expiring_map.js';
@@ -48,8 +48,13 @@ export class MemoryOnboardingStore implements OnboardingStore {
     return this.#clients.delete(clientId);
   }
 
-  async rememberDocument(url: string, ttlSeconds: number): Promise<void> {
+  async rememberDocument(url: string, ttlSeconds: number, max: number): Promise<boolean> {
+    if (this.#documents.get(url) === undefined) {
+      if (this.#documents.size >= max) this.#documents.sweep();
+      if (this.#documents.size >= max) return false;
+    }
     this.#documents.set(url, true, this.#now() + ttlSeconds * 1000);
+    return true;
   }
 
   async knownDocument(url: string): Promise<boolean> {

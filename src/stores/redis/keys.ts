@@ -23,8 +23,8 @@ import type { RevocationKind } from '../types.js';
  * - `${prefix}audit`                 stream of audit events (field `event`), trimmed by length and age on append
  * - `${prefix}onb:rate:${bucket}`   onboarding rate counter (string), expiring with its window
  * - `${prefix}onb:clients`          zset of DCR-registered client ids by expiry (epoch seconds)
- * - `${prefix}onb:cimd:${digest}`   a Client ID Metadata Document URL accepted lately (digest: base64url SHA-256 of
- *   the URL), expiring a day after its latest accepted fetch (onboarding/cimd.ts)
+ * - `${prefix}onb:documents`        zset of Client ID Metadata Document URLs accepted lately (member: base64url SHA-256
+ *   of the URL) by expiry (epoch ms), capped (onboarding/cimd.ts); the key expires with its latest member
  * - `${prefix}dpop:${key}`           a DPoP proof seen (RFC 9449 §11.1), expiring with the proof's acceptance window
  */
 export const redisKeys = {

@@ -1,5 +1,6 @@
-// Onboarding state on Redis: fixed-window counters (MULTI), the zset index of registered clients (Lua for the cap) and
-// one expiring key per document URL accepted lately.
+// Onboarding state on Redis: fixed-window counters (MULTI), the zset index of registered clients and the zset of
+// document URLs accepted lately (Lua for each cap). Each index is one key, so every command and script names one slot
+// (Redis Cluster).
 import { createHash } from 'node:crypto';
 import type { OnboardingStore, RegisteredClientEntry } from '../types.js';
 import { clientsAfter } from '../onboarding_order.js';
@@ -10,6 +11,18 @@ export const addClientLua = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZSCORE', KEYS[1], ARGV[2]) == false and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS[1] the known-document index; ARGV nowMs, member, expiresAtMs, max. Drops expired members, then adds (or moves)
+ * unless full; the key itself expires with its latest member, so an index nobody writes to goes away.
+ */
+export const rememberDocumentLua = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) == false and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+if redis.call('PEXPIRETIME', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
 return 1
 `;
 
@@ -58,16 +71,22 @@ export class RedisOnboardingStore implements OnboardingStore {
     return (await this.#redis.zrem(this.#index, clientId)) === 1;
   }
 
-  /** One key per URL, named by its digest (URLs are long and may hold braces, a Cluster hash tag). */
-  #document(url: string) {
-    return `${this.#prefix}onb:cimd:${createHash('sha256').update(url).digest('base64url')}`;
+  get #documents() {
+    return `${this.#prefix}onb:documents`;
   }
 
-  async rememberDocument(url: string, ttlSeconds: number): Promise<void> {
-    await this.#redis.set(this.#document(url), '1', 'EX', ttlSeconds);
+  /** A URL's member in the index: its digest (URLs are long). */
+  #member(url: string) {
+    return createHash('sha256').update(url).digest('base64url');
+  }
+
+  async rememberDocument(url: string, ttlSeconds: number, max: number): Promise<boolean> {
+    const now = Date.now();
+    return (await this.#redis.dtsRememberDocument(this.#documents, now, this.#member(url), now + ttlSeconds * 1000, max)) === 1;
   }
 
   async knownDocument(url: string): Promise<boolean> {
-    return (await this.#redis.exists(this.#document(url))) === 1;
+    const expiresAt = await this.#redis.zscore(this.#documents, this.#member(url));
+    return expiresAt !== null && Number(expiresAt) > Date.now();
   }
 }

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { consumeLua, indexAccountSessionLua, indexGrantLua, revokeGrantLua } from './oidc_scripts.js';
 import { readOpaqueSubjectLua, readOpaqueTokenLua, revocationSnapshotLua, revokeFeedLua, revokeLua, revokeMarkerLua } from './revocation_scripts.js';
 import { indexTouchClusterLua, recordIssuedLua, recordSessionClusterLua } from './session_scripts.js';
-import { addClientLua } from './onboarding_store.js';
+import { addClientLua, rememberDocumentLua } from './onboarding_store.js';
 import { auditAppendLua } from './audit_log.js';
 
 /** A page of the revocation feed snapshot as dtsRevocationSnapshotPage replies it. */
@@ -36,6 +36,7 @@ export interface ScriptedRedis extends Redis {
   dtsRecordSession(...keysThenArgs: Array<string | number>): Promise<string[]>;
   dtsIndexTouch(indexKey: string, ...args: Array<string | number>): Promise<string[]>;
   dtsAddRegisteredClient(indexKey: string, now: number, clientId: string, expiresAt: number, max: number): Promise<number>;
+  dtsRememberDocument(indexKey: string, nowMs: number, member: string, expiresAtMs: number, max: number): Promise<number>;
   dtsAuditAppend(streamKey: string, maxLength: number, minId: string, ...eventsJson: string[]): Promise<number>;
 }
 
@@ -58,6 +59,7 @@ const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
   dtsRecordSession: { lua: recordSessionClusterLua, numberOfKeys: 5 },
   dtsIndexTouch: { lua: indexTouchClusterLua, numberOfKeys: 1 },
   dtsAddRegisteredClient: { lua: addClientLua, numberOfKeys: 1 },
+  dtsRememberDocument: { lua: rememberDocumentLua, numberOfKeys: 1 },
   dtsAuditAppend: { lua: auditAppendLua, numberOfKeys: 1 },
 };
 
