@@ -6,11 +6,12 @@ import { expressTokenAuth, VerifyError, type VerifiedToken, type Verifier } from
 import type { GatewayDecisionEvent } from '../audit/events.js';
 import type { AssertionSigner } from './assertion.js';
 import { ASSERTION_HEADER } from './assertion.js';
+import { readBody } from './body.js';
 import type { GatewayRoute } from './config.js';
 import type { Decider } from './decide.js';
 import { loggableFailure } from './failure.js';
 import { jsonRpcError, messageName, parseMessage, type Message, type ParseFailure } from './jsonrpc.js';
-import type { GatewayMetrics } from './metrics.js';
+import { methodLabel, type GatewayMetrics } from './metrics.js';
 import { sameOwner, type SessionBindings, type SessionOwner } from './sessions.js';
 import { forward, forwardHeaders, type UpstreamDpop } from './upstream.js';
 import type { UpstreamTokens } from './upstream_token.js';
@@ -53,44 +54,9 @@ function answer(res: ServerResponse, status: number, body: string, headers: Reco
   res.end(body);
 }
 
-/** Reads at most `limit` bytes: the body, `too_large` when it is larger (declared or actual), `closed` when the client
- * went away before it ended. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'closed'> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too_large');
-  // Gone while its token was verified: node:http emits no 'error' without a listener, and no 'end' will come.
-  if (req.destroyed) return Promise.resolve('closed');
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.pause();
-        resolve('too_large');
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    // A connection closed mid-body: 'error' ("aborted", ECONNRESET), then 'close' without 'end' (after it, a no-op).
-    req.on('error', () => resolve('closed'));
-    req.on('close', () => resolve('closed'));
-  });
-}
-
 function ownerOf(token: VerifiedToken): SessionOwner {
   return { sub: token.sub, sid: token.sid, clientId: token.clientId };
 }
-
-/** JSON-RPC methods of the MCP revisions we proxy: metric labels only ever take these, so a caller cannot mint series. */
-const MCP_METHODS: ReadonlySet<string> = new Set([
-  'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
-  'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
-  'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed',
-  'sampling/createMessage', 'elicitation/create', 'roots/list',
-]);
-const methodLabel = (method: string) => (MCP_METHODS.has(method) ? method : '(other)');
 
 /** What a preflight from a listed origin is told: the methods and request headers of the MCP Streamable HTTP
  * transport (with DPoP's), cached by the browser for ten minutes. */
@@ -99,8 +65,9 @@ const CORS_PREFLIGHT = {
   'access-control-allow-headers': 'authorization, content-type, dpop, last-event-id, mcp-protocol-version, mcp-session-id',
   'access-control-max-age': '600',
 };
-/** Response headers a browser client must be able to read (MCP transport and authorization, RFC 9449 §8). */
-const CORS_EXPOSED = 'www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce';
+/** Response headers a browser client must be able to read (MCP transport and authorization, RFC 9449 §8), and the
+ * request id to quote when it reports a problem. */
+const CORS_EXPOSED = 'www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce, x-request-id';
 
 /**
  * Serves one request on a route; `requestId` (request_id.ts) is in its decision event and its log lines. Never
@@ -117,6 +84,8 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   /** The decision event is out (one per request); the request went upstream. */
   let decided = false;
   let forwarded = false;
+  /** What an event about an allowed message names: the tool and its arguments' HMAC. */
+  const allowedCall = (): Partial<GatewayDecisionEvent> => ({ ...(tool ? { tool } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) });
   /** One decision: the audit event gets `extra` as it is; the metrics' tool label is `toolLabel` (default `extra.tool`). */
   const event = (decision: 'allow' | 'deny', reasons: string[], status: number, extra: Partial<GatewayDecisionEvent> = {}, toolLabel = extra.tool): void => {
     const method = message && message.kind !== 'response' ? message.method : undefined;
@@ -285,7 +254,8 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
     }
 
     // MCP "Token Passthrough": the inbound token never goes upstream; upstream learns who calls from our assertion.
-    const extra: Record<string, string> = {};
+    // The request id goes with it (checked or fresh: request_id.ts), so one id names the request at every hop.
+    const extra: Record<string, string> = { 'x-request-id': requestId };
     let upstreamDpop: UpstreamDpop | undefined;
     if (deps.enforcement) {
       try {
@@ -309,6 +279,12 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
         return;
       }
     }
+    // The client left while a step above was awaited (verification, the session lookup, signing, an exchange): its
+    // response has closed, so nobody reads upstream's answer and nothing would stop upstream's stream. Not sent.
+    if (res.destroyed) {
+      event('deny', ['client_closed'], 499, allowedCall());
+      return;
+    }
     metrics.added.observe({ route: route.resource }, (performance.now() - started) / 1000);
     forwarded = true;
     const result = await forward(deps.upstreamUrl, httpMethod, forwardHeaders(req.headers, extra, body), body, res, {
@@ -330,8 +306,9 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
         // The answer is on its way; a session that could not be bound is refused on its next use (fail closed).
         reasons.push('session_bind_failed');
       }
-      // The decision was to allow; what upstream made of it is in the status and reasons.
-      event('allow', reasons, result.status, { ...(tool ? { tool } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) });
+      // The decision was to allow; what upstream made of it is in the status and reasons (`client_closed` from forward():
+      // the client was gone before anything was sent, so nothing went upstream).
+      event(result.reason === 'client_closed' ? 'deny' : 'allow', reasons, result.status, allowedCall());
     }
   } catch (err) {
     // A bug, or a library throwing: answered without its detail, logged with the request id, and audited like any
@@ -342,6 +319,6 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
     // if the relay itself fails); any other unfinished answer is cut rather than left hanging.
     if (!res.headersSent) answer(res, 500, jsonRpcError(message?.kind === 'request' ? message.id : null, -32603, 'internal error'));
     else if (!forwarded && !res.writableEnded) res.destroy();
-    if (!decided) event(forwarded ? 'allow' : 'deny', ['internal_error'], status, { ...(tool ? { tool } : {}), ...(argumentsHmac ? { argumentsHmac } : {}) });
+    if (!decided) event(forwarded ? 'allow' : 'deny', ['internal_error'], status, allowedCall());
   }
 }

@@ -9,6 +9,16 @@ export interface GatewayMetrics {
   auditDropped: Counter;
 }
 
+/** JSON-RPC methods of the MCP revisions we proxy: metric labels only ever take these, so a caller cannot mint series. */
+const MCP_METHODS: ReadonlySet<string> = new Set([
+  'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
+  'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
+  'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed',
+  'sampling/createMessage', 'elicitation/create', 'roots/list',
+]);
+/** The `method` label of a JSON-RPC method: itself when MCP defines it, else `(other)`. */
+export const methodLabel = (method: string) => (MCP_METHODS.has(method) ? method : '(other)');
+
 const FINE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.1];
 
 export function createGatewayMetrics(): GatewayMetrics {

@@ -4,6 +4,7 @@
 // gateway itself: one retry with a fresh proof naming the nonce; the client never sees the upstream's challenge.
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { jsonRpcError } from './jsonrpc.js';
 
 /** Request headers an MCP server needs; nothing else passes (never Authorization, Cookie, or hop-by-hop headers). */
@@ -17,7 +18,7 @@ export interface UpstreamResult {
   headersMs: number;
   sessionId?: string;
   /** Why the gateway answered in upstream's place, when not for the status alone (the decision event's reason). */
-  reason?: 'upstream_dpop_nonce_refused' | 'upstream_credentials_unavailable' | 'upstream_encoded_body' | 'upstream_invalid_status';
+  reason?: 'upstream_dpop_nonce_refused' | 'upstream_credentials_unavailable' | 'upstream_encoded_body' | 'upstream_invalid_status' | 'client_closed';
 }
 
 /** The DPoP side of an upstream call whose credential is a DPoP-bound token (RFC 9449 §9, resource server nonces). */
@@ -80,6 +81,8 @@ export interface ForwardOptions {
  * challenge, or one without a usable `DPoP-Nonce`, is answered 502: the caller cannot satisfy upstream's nonce.
  * Rejects when something throws (a bug, a library) before the answer was written: the caller answers it. Once it
  * resolved, a throw while streaming cuts the answer (`onStreamFailure`): never a second answer, never the process.
+ * A `res` whose client is gone already resolves 499 `client_closed` at once and nothing is sent: its 'close' has been
+ * emitted, so no listener here would ever see it and upstream's answer would be held open against a dead response.
  */
 export function forward(
   target: URL,
@@ -90,6 +93,7 @@ export function forward(
   { timeoutMs, requestId, dpop, streamEnd, onStreamFailure }: ForwardOptions,
 ): Promise<UpstreamResult> {
   const started = performance.now();
+  if (res.destroyed) return Promise.resolve({ status: 499, headersMs: 0, reason: 'client_closed' });
   return new Promise((resolve, reject) => {
     /** The answer's status is decided: the gateway's (502/504), upstream's headers written, or the client gone. */
     let settled = false;
@@ -118,8 +122,14 @@ export function forward(
         return;
       }
       res.destroy();
-      if (!cut) onStreamFailure(err);
-      cut = true;
+      if (!cut) {
+        cut = true;
+        try {
+          onStreamFailure(err);
+        } catch {
+          // Reporting the cut must not end the process either; the answer is cut all the same.
+        }
+      }
       // A no-op when it resolved already (the usual case: the throw came with a later chunk).
       resolve({ status: res.statusCode, headersMs: performance.now() - started });
     };
@@ -144,15 +154,25 @@ export function forward(
       request.on('error', guarded(() => {
         if (upstream === request) fail(502, 'upstream unavailable');
       }));
+      // RFC 9110 §7.8: "A server MUST NOT switch to a protocol that was not indicated by the client in the corresponding
+      // request's Upgrade header field"; the gateway sends none, so no final answer follows this 101 (node:http hands
+      // over the connection and, without this listener, reports nothing: the client would wait for the 504).
+      request.on('upgrade', guarded((_answer: IncomingMessage, socket: Socket) => {
+        socket.destroy();
+        if (upstream === request) fail(502, 'upstream answered an invalid status', 'upstream_invalid_status');
+      }));
       request.on('response', guarded((answer: IncomingMessage) => {
         if (settled || upstream !== request) {
           answer.destroy();
           return;
         }
         const status = answer.statusCode ?? 0;
-        // RFC 9110 §15: "Values outside the range 100..599 are invalid"; a gateway that "received an invalid response
-        // from an inbound server" answers 502 (§15.6.3). node:http parses any three digits, and writeHead throws below 100.
-        if (status < 100 || status > 599) {
+        // RFC 9110 §15.2: "The 1xx (Informational) class of status code indicates an interim response ... prior to
+        // completing the requested action and sending a final response"; §15: "Values outside the range 100..599 are
+        // invalid". Either is no final answer: a gateway that "received an invalid response from an inbound server"
+        // answers 502 (§15.6.3). node:http hands over a 101 without `Upgrade` (other 1xx are 'information' events) and
+        // parses any three digits; a 1xx forwarded as final leaves the client waiting for the real one.
+        if (status < 200 || status > 599) {
           answer.resume();
           fail(502, 'upstream answered an invalid status', 'upstream_invalid_status');
           return;
@@ -195,7 +215,10 @@ export function forward(
         // tools/list filter rewrites it) may throw, which cuts this answer only.
         let ended = false;
         answer.on('data', guarded((chunk: Buffer) => {
-          if (!ended && !res.write(chunk)) answer.pause();
+          // A response whose client is gone never drains: paused, upstream's stream and socket would wait on a 'drain'
+          // that never comes. Ended here rather than left to the 'close' listener below.
+          if (res.destroyed) answer.destroy();
+          else if (!ended && !res.write(chunk)) answer.pause();
         }));
         res.on('drain', () => answer.resume());
         answer.on('end', guarded(() => {

@@ -18,6 +18,43 @@ describe('loggableFailure', () => {
     assert.ok(!JSON.stringify(logged).includes('c2lnbmF0dXJl') && !JSON.stringify(logged).includes('opaque-abc123'));
   });
 
+  it('removes Basic credentials and secret-bearing form and query parameters (client_secret, tokens, assertions)', () => {
+    const text = [
+      'authorization: Basic Z2F0ZXdheTpzM2NyM3Q=',
+      'body client_id=gateway&client_secret=s3cr3t-value&grant_type=refresh_token&refresh_token=tGzv3JOkF0XG5Qx2TlKWIA',
+      'access_token=2YotnFZFEjr1zCsicMWpAA subject_token=opaque-subject actor_token=opaque-actor',
+      'assertion=opaque-assertion;client_assertion=opaque-client-assertion',
+    ].join('\n');
+    assert.equal(
+      loggableFailure(new Error(text)).message,
+      [
+        'authorization: Basic [redacted]',
+        'body client_id=gateway&client_secret=[redacted]&grant_type=refresh_token&refresh_token=[redacted]',
+        'access_token=[redacted] subject_token=[redacted] actor_token=[redacted]',
+        'assertion=[redacted];client_assertion=[redacted]',
+      ].join('\n'),
+    );
+    assert.equal(loggableFailure(`POST /token client_secret=${'s'.repeat(8)}`).message, 'POST /token client_secret=[redacted]');
+  });
+
+  it('never throws: a message or stack that is not a string is printed (and scrubbed), a name that is not one too; a throwing getter gives a placeholder', () => {
+    const numbered = Object.assign(new Error('x'), { message: 42 });
+    assert.equal(loggableFailure(numbered).message, '42');
+    const objectMessage = Object.assign(new TypeError('x'), { message: { toString: () => `Bearer ${JWT}` } });
+    assert.deepEqual({ ...loggableFailure(objectMessage), stack: undefined }, { type: 'TypeError', message: 'Bearer [redacted]', stack: undefined });
+    // Error.prepareStackTrace may make `stack` anything.
+    const arrayStack = new Error('x');
+    Object.defineProperty(arrayStack, 'stack', { value: [`at ${JWT}`, 2] });
+    assert.deepEqual(loggableFailure(arrayStack), { type: 'Error', message: 'x', stack: 'at [redacted],2' });
+    const namedOddly = Object.assign(new Error('x'), { name: 7 });
+    assert.equal(loggableFailure(namedOddly).type, '7');
+    const throwing = new Error('x');
+    Object.defineProperty(throwing, 'message', { get() { throw new Error('no'); } });
+    assert.deepEqual(loggableFailure(throwing), { type: 'unknown', message: '(unprintable)' });
+    const unprintable = Object.assign(new Error('x'), { message: Object.create(null) as object });
+    assert.equal(loggableFailure(unprintable).message, '(unprintable)');
+  });
+
   it('describes a thrown non-Error, even one that cannot be printed', () => {
     assert.deepEqual(loggableFailure(`token ${JWT}`), { type: 'string', message: 'token [redacted]' });
     assert.deepEqual(loggableFailure(Object.create(null)), { type: 'object', message: '(unprintable)' });

@@ -202,7 +202,7 @@ describe('MCP gateway: transport validation (GW-01) and authentication (GW-02)',
     // Refused, so audited and counted like every other refusal.
     assert.match(await (await fetch(`${stack.gatewayUrl}/metrics`)).text(), /dts_gateway_decisions_total\{route="[^"]+",method="OPTIONS",tool="",result="deny",reason="http_method_not_allowed"\} 1/);
 
-    const exposed = 'www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce';
+    const exposed = 'www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce, x-request-id';
     const allowed = await post(stack, token, call(1, 'lookup_customer', { customerId: 'a' }), { origin: 'http://allowed.example' });
     assert.equal(allowed.status, 200);
     assert.equal(allowed.headers.get('access-control-allow-origin'), 'http://allowed.example');

@@ -29,20 +29,31 @@ function capturingLogger() {
   return { logger, lines };
 }
 
+/** What `echo` with `{ upstream: <key> }` makes the odd upstream write on its socket: a 101 as if it were final. */
+const RAW_ANSWERS: Record<string, string> = {
+  '101': 'HTTP/1.1 101 Switching Protocols\r\n\r\n',
+  '101-upgrade': 'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n',
+};
+
 /**
  * An MCP upstream that misbehaves on cue: `lookup_customer` answers status 000 and `issue_refund` 600 (RFC 9110 §15:
- * invalid), `tools/list` a JSON body nested `DEPTH` deep; anything else a plain result.
+ * invalid), `echo` with `{ upstream: <key> }` one of `RAW_ANSWERS`, `tools/list` a JSON body nested `DEPTH` deep;
+ * anything else a plain result. `requestIds` holds the `X-Request-Id` of each request it received.
  */
-async function startOddUpstream(): Promise<{ url: string; received: unknown[]; stop(): Promise<void> }> {
+async function startOddUpstream(): Promise<{ url: string; received: unknown[]; requestIds: unknown[]; stop(): Promise<void> }> {
   const received: unknown[] = [];
+  const requestIds: unknown[] = [];
   const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const message = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { id?: number; method?: string; params?: { name?: string } };
+    const message = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { id?: number; method?: string; params?: { name?: string; arguments?: { upstream?: string } } };
     received.push(message);
+    requestIds.push(req.headers['x-request-id']);
     const raw = (status: string) => req.socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}`);
     if (message.params?.name === 'lookup_customer') return raw('000 Nothing');
     if (message.params?.name === 'issue_refund') return raw('600 Beyond');
+    const rawAnswer = message.params?.arguments?.upstream;
+    if (rawAnswer !== undefined && Object.hasOwn(RAW_ANSWERS, rawAnswer)) return void req.socket.write(RAW_ANSWERS[rawAnswer]!);
     res.writeHead(200, { 'content-type': 'application/json' });
     if (message.method === 'tools/list') return res.end('['.repeat(DEPTH) + ']'.repeat(DEPTH));
     res.end(JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'ok' }] } }));
@@ -51,6 +62,7 @@ async function startOddUpstream(): Promise<{ url: string; received: unknown[]; s
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`,
     received,
+    requestIds,
     stop: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
@@ -126,6 +138,38 @@ describe('gateway: failures of its own, and the request id', () => {
     assert.equal((await post(stack, token, call(13, 'echo'))).status, 200);
   });
 
+  it('a 1xx as upstream\'s final answer (101 without Upgrade, or with one the gateway never asked for) is 502 upstream_invalid_status at once (RFC 9110 §15.2, §7.8); the next call is answered', async () => {
+    for (const [id, upstreamAnswer] of [[14, '101'], [15, '101-upgrade']] as const) {
+      // Before the fix: a 101 without Upgrade was forwarded as final (a fetch client waits for a response that never
+      // comes), and one with Upgrade was a 504 once the deadline passed.
+      const res = await fetch(stack.resource, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+        body: call(id, 'echo', { upstream: upstreamAnswer }),
+        signal: AbortSignal.timeout(5000),
+      });
+      assert.equal(res.status, 502, upstreamAnswer);
+      assert.deepEqual(await res.json(), { jsonrpc: '2.0', error: { code: -32603, message: 'upstream answered an invalid status' }, id });
+      const event = await decisionFor(res.headers.get('x-request-id')!);
+      assert.equal(event.decision, 'allow');
+      assert.deepEqual(event.reasons, ['upstream_invalid_status']);
+      assert.equal(event.status, 502);
+      assert.equal((await post(stack, token, call(16, 'echo'))).status, 200, `the call after ${upstreamAnswer}`);
+    }
+  });
+
+  it('the request id goes upstream as X-Request-Id: the caller\'s when it is kept, else the one the answer carries', async () => {
+    const before = upstream.requestIds.length;
+    const kept = await post(stack, token, call(17, 'echo'), { 'x-request-id': 'lb-7f3a:17' });
+    const fresh = await post(stack, token, call(18, 'echo'));
+    const replaced = await post(stack, token, call(19, 'echo'), { 'x-request-id': 'two words' });
+    for (const res of [kept, fresh, replaced]) assert.equal(res.status, 200);
+    assert.equal(kept.headers.get('x-request-id'), 'lb-7f3a:17');
+    assert.match(fresh.headers.get('x-request-id') ?? '', UUID);
+    assert.match(replaced.headers.get('x-request-id') ?? '', UUID);
+    assert.deepEqual(upstream.requestIds.slice(before), ['lb-7f3a:17', fresh.headers.get('x-request-id'), replaced.headers.get('x-request-id')]);
+  });
+
   it('a throw while an answer streams (the SDK\'s tools/list filter on a body nested too deep) cuts that answer, logs it with the request id, and the process serves on', async () => {
     const requestId = 'deep-tools-list-1';
     const outcome = await fetch(stack.resource, {
@@ -168,6 +212,8 @@ describe('gateway: failures of its own, and the request id', () => {
   });
 
   describe('a dependency that throws (the decision, the metrics), through handleMcp as the gateway calls it', () => {
+    /** An Error whose `message` is an object: logging it must not throw in turn. */
+    const oddError = () => Object.assign(new Error('x'), { message: { detail: `Bearer ${secret}` } });
     const audited: GatewayDecisionEvent[] = [];
     const own = capturingLogger();
     let server: Server;
@@ -190,6 +236,11 @@ describe('gateway: failures of its own, and the request id', () => {
           ...decider,
           decide(t, message, res) {
             if (message.kind === 'request' && message.params?.name === 'slow') throw new TypeError(`decision blew up on Authorization: Bearer ${secret}`);
+            // An Error whose message is no string (a library assigning an object to it), thrown before the answer or,
+            // from the answer's writer (as the tools/list filter wraps it), while it streams.
+            const odd = message.kind === 'request' ? (message.params?.arguments as { odd?: string } | undefined)?.odd : undefined;
+            if (odd === 'before') throw oddError();
+            if (odd === 'streaming') res.write = () => { throw oddError(); };
             return decider.decide(t, message, res);
           },
         },
@@ -276,6 +327,39 @@ describe('gateway: failures of its own, and the request id', () => {
       assert.equal(line.level, 50);
       assert.match((line.error as { message: string }).message, /^histogram broke \[redacted\]$/);
       assert.ok(!JSON.stringify(own.lines).includes(secret));
+    });
+
+    it('an Error whose message is not a string, before the answer: 500, audited deny internal_error and logged like any other (before the fix handleMcp rejected, unaudited)', async () => {
+      const res = await send(call(33, 'echo', { odd: 'before' }));
+      assert.equal(res.status, 500);
+      assert.deepEqual(await res.json(), { jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: 33 });
+      const requestId = res.headers.get('x-request-id')!;
+      const event = await eventually(() => audited.find((e) => e.requestId === requestId), 'the deny event');
+      assert.equal(event.decision, 'deny');
+      assert.deepEqual(event.reasons, ['internal_error']);
+      const line = own.lines.find((l) => l.reqId === requestId)!;
+      assert.equal(line.msg, 'gateway request failed');
+      assert.deepEqual({ type: (line.error as { type: string }).type, message: (line.error as { message: string }).message }, { type: 'Error', message: '[object Object]' });
+    });
+
+    it('an Error whose message is not a string, while the answer streams: the answer is cut and logged, the process serves on (before the fix: an uncaught exception)', async () => {
+      const requestId = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+        body: call(34, 'echo', { odd: 'streaming' }),
+      }).then(
+        async (res) => {
+          await res.text().catch(() => {});
+          return res.headers.get('x-request-id')!;
+        },
+        () => undefined,
+      );
+      const line = await eventually(() => own.lines.find((l) => l.msg === 'gateway answer cut while streaming' && (requestId === undefined || l.reqId === requestId)), 'the cut answer\'s log line');
+      assert.equal(line.level, 50);
+      assert.equal((line.error as { message: string }).message, '[object Object]');
+      await eventually(() => audited.find((e) => e.requestId === line.reqId), 'the request\'s event');
+      assert.equal(audited.filter((e) => e.requestId === line.reqId).length, 1, 'one event per request');
+      assert.equal((await send(call(35, 'echo'))).status, 200);
     });
   });
 });
