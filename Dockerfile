@@ -25,8 +25,9 @@ USER node
 CMD ["node", "--conditions=source", "--import", "tsx", "examples/agent.ts"]
 
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production \
-    PORT=3000
+# No PORT here: an image-wide PORT would beat every `port:` in a config file, the gateway's (4100) included. The
+# service's port is its config's (`port`, default 3000) unless the container's own env sets PORT.
+ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules node_modules
@@ -39,7 +40,11 @@ COPY config config
 RUN mkdir -m 0700 keys && chown node:node keys
 USER node
 EXPOSE 3000 9000
+# Liveness, not readiness: /healthz answers while the process serves. /readyz also fails while Redis is down, and a
+# restart (Swarm, autoheal) cannot fix Redis: every replica would be restarted at once, and a restarted one exits 2 until
+# Redis is back. The check finds the server process in the container (the service, or `dts gateway`) and probes the
+# port its own config file and environment resolve to (src/healthcheck.ts); compose gates start order on /readyz.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "dist/src/healthcheck.js", "/healthz"]
 # exec form: node is PID 1 and receives SIGTERM itself (compose adds `init: true` for zombie reaping as well).
 ENTRYPOINT ["node", "dist/src/main.js"]

@@ -5,7 +5,8 @@
 #   scripts/redis_cluster.sh start   prints REDIS_CLUSTER_NODES=redis://127.0.0.1:p1,... and the dir on stdout
 #   scripts/redis_cluster.sh stop DIR
 #
-# `start` returns once `cluster_state:ok` on every node. `stop` shuts every node down (nosave) and removes DIR.
+# `start` returns once `cluster_state:ok` on every node; when it fails it leaves nothing behind (no node, no dir).
+# `stop` shuts every node down (nosave) and removes DIR.
 set -euo pipefail
 
 free_port() {
@@ -13,8 +14,14 @@ free_port() {
 }
 
 start() {
-  local dir ports=() nodes=()
+  local ports=() nodes=()
+  command -v redis-server >/dev/null 2>&1 || { echo "redis cluster: redis-server is not installed (apt-get install redis-server)" >&2; exit 1; }
+  command -v redis-cli >/dev/null 2>&1 || { echo "redis cluster: redis-cli is not installed (apt-get install redis-tools)" >&2; exit 1; }
   dir=$(mktemp -d "${TMPDIR:-/tmp}/dts-redis-cluster.XXXXXX")
+  echo "$dir" >"$dir/.dts-redis-cluster"
+  # Whatever fails from here on (a node that does not start, the create, cluster_state), nothing is left behind: the
+  # nodes started so far are stopped and the dir removed. Cleared once the cluster is handed over.
+  trap 'stop "$dir" >/dev/null 2>&1 || true' EXIT
   for _ in 1 2 3; do ports+=("$(free_port)"); done
   for port in "${ports[@]}"; do
     mkdir -p "$dir/$port"
@@ -24,13 +31,11 @@ start() {
       --save "" --appendonly no --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log" >/dev/null
     nodes+=("127.0.0.1:$port")
   done
-  echo "$dir" >"$dir/.dts-redis-cluster"
   for port in "${ports[@]}"; do
     for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   done
   redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 || {
     cat "$dir/create.log" >&2
-    stop "$dir"
     exit 1
   }
   for port in "${ports[@]}"; do
@@ -39,8 +44,9 @@ start() {
       if redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; then ok=1; break; fi
       sleep 0.1
     done
-    [ -n "$ok" ] || { echo "redis cluster: node $port never reached cluster_state:ok" >&2; stop "$dir"; exit 1; }
+    [ -n "$ok" ] || { echo "redis cluster: node $port never reached cluster_state:ok" >&2; exit 1; }
   done
+  trap - EXIT
   local seeds
   seeds=$(printf 'redis://%s,' "${nodes[@]}")
   echo "REDIS_CLUSTER_NODES=${seeds%,}"
@@ -51,13 +57,14 @@ stop() {
   local dir=${1:?usage: redis_cluster.sh stop DIR}
   # Only a directory this script made (marker file inside), so a wrong argument never removes anything else.
   [ -f "$dir/.dts-redis-cluster" ] || { echo "redis cluster: $dir is not a cluster dir" >&2; exit 1; }
-  for pidfile in "$dir"/*/redis.pid; do
-    [ -f "$pidfile" ] || continue
-    local port
-    port=$(basename "$(dirname "$pidfile")")
+  local node port pid
+  for node in "$dir"/*/; do
+    port=$(basename "$node")
+    # A node that failed start may have no pid file yet; its port still names it.
+    pid=$(cat "$node/redis.pid" 2>/dev/null || true)
     # A test may have left a node SIGSTOPped: wake it so it can shut down.
-    kill -CONT "$(cat "$pidfile")" 2>/dev/null || true
-    timeout 5 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+    [ -z "$pid" ] || kill -CONT "$pid" 2>/dev/null || true
+    timeout 5 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || { [ -z "$pid" ] || kill -9 "$pid" 2>/dev/null; } || true
   done
   rm -rf "$dir"
 }

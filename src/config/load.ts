@@ -1,8 +1,9 @@
 // Loads the configuration: defaults < config file (CONFIG_FILE, YAML or JSON) < environment. Fails fast with the key and the problem.
 import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { productionRefusal } from './production.js';
+import { isProduction, productionRefusal } from './production.js';
 import { configSchema, type Config } from './schema.js';
 import { canonicalResource } from '../policy/resource.js';
 
@@ -12,14 +13,16 @@ export class ConfigError extends Error {
 
 export const DEFAULT_CONFIG_FILE = 'config/default.yaml';
 
-function readConfigFile(file: string, explicit: boolean): unknown {
-  if (!existsSync(file)) {
+/** Reads `file` (relative to `cwd`, default the process's own, as named in messages). */
+function readConfigFile(file: string, explicit: boolean, cwd?: string): unknown {
+  const path = cwd === undefined ? file : resolve(cwd, file);
+  if (!existsSync(path)) {
     if (explicit) throw new ConfigError(`config file ${file} does not exist`);
     return {};
   }
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`config file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
@@ -77,8 +80,24 @@ function formatIssues(error: z.ZodError): string {
     .join('\n');
 }
 
+/**
+ * Refuses an empty Redis variable (`REDIS_URL`, `REDIS_CLUSTER_NODES`) under NODE_ENV=production. Read as unset it
+ * would quietly replace the config file's Redis with the in-memory store; in a deployment it is a template whose
+ * value went missing (`REDIS_URL=${REDIS_URL}` with nothing set), never a choice. Outside production an empty value
+ * still means unset: the way to run one command on the memory store while a REDIS_URL is exported in the shell.
+ */
+export function emptyRedisEnvRefusal(env: NodeJS.ProcessEnv, names: readonly string[]): string | undefined {
+  if (!isProduction(env)) return undefined;
+  const empty = names.filter((name) => env[name] !== undefined && env[name]!.split(',').every((part) => part.trim() === ''));
+  if (empty.length === 0) return undefined;
+  const [are, they, them] = empty.length > 1 ? ['are', 'they', 'them'] : ['is', 'it', 'it'];
+  return `${empty.join(' and ')} ${are} set but empty: NODE_ENV=production refuses ${them} (as unset, ${they} would replace the config file's Redis with the in-memory store); unset ${them} or give a value`;
+}
+
 /** Applies the environment overrides named in the schema descriptions. */
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const emptyRedis = emptyRedisEnvRefusal(env, ['REDIS_URL', 'REDIS_CLUSTER_NODES']);
+  if (emptyRedis) throw new ConfigError(emptyRedis);
   const out: Record<string, unknown> = { ...raw };
   if (env.PORT !== undefined && env.PORT !== '') {
     const port = Number(env.PORT);
@@ -165,12 +184,13 @@ export function parseConfig(raw: unknown): Config {
 }
 
 /**
- * Loads the configuration from CONFIG_FILE (default config/default.yaml) and the environment. Under
- * NODE_ENV=production, refuses unacknowledged development defaults (see production.ts).
+ * Loads the configuration from CONFIG_FILE (default config/default.yaml; relative to `cwd`, default this process's
+ * directory) and the environment. Under NODE_ENV=production, refuses unacknowledged development defaults (see
+ * production.ts).
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): { config: Config; file: string } {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd?: string): { config: Config; file: string } {
   const file = env.CONFIG_FILE || DEFAULT_CONFIG_FILE;
-  const raw = readConfigFile(file, Boolean(env.CONFIG_FILE));
+  const raw = readConfigFile(file, Boolean(env.CONFIG_FILE), cwd);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold an object`);
   const config = parseConfig(applyEnv(raw as Record<string, unknown>, env));
   const refusal = productionRefusal(config, env);

@@ -3,7 +3,7 @@ import type { Config } from './schema.js';
 
 export type DevelopmentDefault = Config['production']['allowDevelopmentDefaults'][number];
 
-const DEVELOPMENT_DEFAULTS: readonly DevelopmentDefault[] = ['demoLogin', 'generatedSecrets', 'generatedKeys', 'httpIssuer'];
+const DEVELOPMENT_DEFAULTS: readonly DevelopmentDefault[] = ['demoLogin', 'generatedSecrets', 'generatedKeys', 'httpIssuer', 'memoryStore'];
 // Loopback issuers are reachable only from the host itself, so plain http there exposes nothing on the network.
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -29,6 +29,10 @@ export function developmentDefaults(config: Config): Array<{ kind: DevelopmentDe
   if (generated.length) found.push({ kind: 'generatedSecrets', where: generatedWhere(generated) });
   const issuer = new URL(config.issuer);
   if (issuer.protocol !== 'https:' && !LOOPBACK_HOSTS.has(issuer.hostname)) found.push({ kind: 'httpIssuer', where: `issuer ${issuer.origin} is not https` });
+  // The in-memory store is one process's: replicas would not share revocations, and a restart forgets them.
+  if (!config.redis.url && !config.redis.clusterNodes?.length) {
+    found.push({ kind: 'memoryStore', where: 'redis.url and redis.clusterNodes are unset (env REDIS_URL, REDIS_CLUSTER_NODES), so the store is in-memory' });
+  }
   return found;
 }
 

@@ -218,12 +218,14 @@ export const configSchema = z.strictObject({
     .describe('The management listener for metrics and probes.'),
   redis: z
     .strictObject({
-      url: redisUrl.optional().describe('Redis URL (env `REDIS_URL`). Unset: embedded in-memory store, single instance only.'),
+      url: redisUrl
+        .optional()
+        .describe('Redis URL (env `REDIS_URL`; an empty `REDIS_URL` unsets it, except with `NODE_ENV=production`, where it is refused). Unset: embedded in-memory store, single instance only (refused in production unless acknowledged: `production.allowDevelopmentDefaults`).'),
       clusterNodes: z
         .array(redisUrl.refine((s) => !/[,\s]/.test(s), REDIS_URL_MESSAGE))
         .optional()
         .describe(
-          'Redis Cluster seed nodes (env `REDIS_CLUSTER_NODES`, comma-separated), e.g. `redis://10.0.0.1:6379`: `rediss://` for TLS, `user:password@` for ACL auth, the same on every seed (every node is reached with them). Exclusive with `url`. Unset (and no `url`): embedded in-memory store.',
+          'Redis Cluster seed nodes (env `REDIS_CLUSTER_NODES`, comma-separated; empty: as for `REDIS_URL`), e.g. `redis://10.0.0.1:6379`: `rediss://` for TLS, `user:password@` for ACL auth, the same on every seed (every node is reached with them). Exclusive with `url`. Unset (and no `url`): embedded in-memory store.',
         ),
       keyPrefix: z.string().default('dts:').describe('Prefix of every Redis key this service writes (no `{` or `}` on a Redis Cluster).'),
       revocationReplicas: z
@@ -400,10 +402,10 @@ export const configSchema = z.strictObject({
   production: z
     .strictObject({
       allowDevelopmentDefaults: z
-        .array(z.enum(['demoLogin', 'generatedSecrets', 'generatedKeys', 'httpIssuer']))
+        .array(z.enum(['demoLogin', 'generatedSecrets', 'generatedKeys', 'httpIssuer', 'memoryStore']))
         .default([])
         .describe(
-          'With `NODE_ENV=production` the service refuses to start (exit 2) while `demoLogin.enabled` is true (`demoLogin`), a secret has `generate: true` (`generatedSecrets`; `cookieSecret` has it by default), the signing key file is missing (`generatedKeys`: it would be generated, and replicas that each generate their own publish different keys), or the issuer is not https and not a loopback host (`httpIssuer`). List here the ones you mean to run with (env `ALLOW_DEVELOPMENT_DEFAULTS`, comma-separated, wins).',
+          'With `NODE_ENV=production` the service refuses to start (exit 2) while `demoLogin.enabled` is true (`demoLogin`), a secret has `generate: true` (`generatedSecrets`; `cookieSecret` has it by default), the signing key file is missing (`generatedKeys`: it would be generated, and replicas that each generate their own publish different keys), the issuer is not https and not a loopback host (`httpIssuer`), or no Redis is configured (`memoryStore`: the in-memory store is one process\'s, so replicas do not share revocations and a restart forgets them). List here the ones you mean to run with (env `ALLOW_DEVELOPMENT_DEFAULTS`, comma-separated, wins).',
         ),
     })
     .prefault({})

@@ -53,6 +53,20 @@ export const gatewayConfigSchema = z.strictObject({
     .optional()
     .describe('The gateway\'s public URL (env `GATEWAY_PUBLIC_URL`; default `http://localhost:$PORT`): the `iss` of every `Delegation-Assertion`, its keys at `<publicUrl>/.well-known/jwks.json`.'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level (env `LOG_LEVEL`).'),
+  management: z
+    .strictObject({
+      port: z
+        .number()
+        .int()
+        .min(1)
+        .max(65535)
+        .optional()
+        .describe(
+          'Management port, on `host` (the service\'s `management.port`). When set, `/metrics` is served only there (the public port answers 404 for it) and `/healthz` and `/readyz` are served there as well as on the public port. Unset: `/metrics` on the public port, open to whoever reaches it (per-tool counts and deny reasons): keep it internal by network policy.',
+        ),
+    })
+    .prefault({})
+    .describe('The management listener for metrics and probes.'),
   issuer: uri.describe('Issuer of the delegation tokens: the service\'s issuer URL (env `ISSUER`).'),
   serviceUrl: uri
     .optional()
@@ -82,7 +96,7 @@ export const gatewayConfigSchema = z.strictObject({
     .strictObject({
       url: redisUrl
         .optional()
-        .describe('Redis URL (env `REDIS_URL`): session bindings shared by replicas and the service\'s audit stream. Unset: in memory, one replica only (a loud warning at start).'),
+        .describe('Redis URL (env `REDIS_URL`; an empty `REDIS_URL` unsets it, except with `NODE_ENV=production`, where it is refused): session bindings shared by replicas and the service\'s audit stream. Unset: in memory, one replica only (a loud warning at start; refused with `NODE_ENV=production` unless acknowledged, `memoryStore`).'),
       keyPrefix: z.string().default('dts:').describe('Key prefix: the service\'s `redis.keyPrefix`, so gateway decisions land in the same audit stream.'),
     })
     .prefault({})
@@ -136,10 +150,10 @@ export const gatewayConfigSchema = z.strictObject({
   production: z
     .strictObject({
       allowDevelopmentDefaults: z
-        .array(z.enum(['generatedSecrets', 'generatedKeys']))
+        .array(z.enum(['generatedSecrets', 'generatedKeys', 'memoryStore']))
         .default([])
         .describe(
-          'With `NODE_ENV=production` the gateway refuses to start (exit 2) while a secret has `generate: true` (`generatedSecrets`; `audit.argumentsKey` has it by default) or its assertion key file is missing (`generatedKeys`: replicas that each generate their own keys sign assertions upstream cannot all verify). List here the ones you mean to run with (env `ALLOW_DEVELOPMENT_DEFAULTS`, comma-separated, wins; values only the service knows are ignored here).',
+          'With `NODE_ENV=production` the gateway refuses to start (exit 2) while a secret has `generate: true` (`generatedSecrets`; `audit.argumentsKey` has it by default), its assertion key file is missing (`generatedKeys`: replicas that each generate their own keys sign assertions upstream cannot all verify), or `redis.url` is unset (`memoryStore`: session bindings, the DPoP proof replay cache and the audit trail would live in this process only). List here the ones you mean to run with (env `ALLOW_DEVELOPMENT_DEFAULTS`, comma-separated, wins; values only the service knows are ignored here).',
         ),
     })
     .prefault({})

@@ -78,6 +78,17 @@ const SETTLE_AFTER_CUT_MS = 2000;
  */
 const MIN_SECRET_BYTES = 32;
 
+/** Resolves with the port once listening; rejects with the listen error (EADDRINUSE names its port: one start-up line). */
+function listenOn(server: Server, port: number, host?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+}
+
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger } = deps;
   const env = deps.env ?? process.env;
@@ -88,8 +99,14 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     ...(config.audit.argumentsKey.generate ? ['audit.argumentsKey'] : []),
     ...(config.dpop.nonceSecret?.generate ? ['dpop.nonceSecret'] : []),
   ];
-  if (isProduction(env) && generating.length && !acknowledged(config, env).values.has('generatedSecrets')) {
-    throw new ConfigError(refusalLine([{ kind: 'generatedSecrets', where: generatedWhere(generating) }]));
+  if (isProduction(env)) {
+    const ack = acknowledged(config, env).values;
+    const refused = [
+      ...(generating.length && !ack.has('generatedSecrets') ? [{ kind: 'generatedSecrets' as const, where: generatedWhere(generating) }] : []),
+      // In memory, replicas would not share session bindings or DPoP replays, and decisions would never reach the audit stream.
+      ...(!config.redis.url && !ack.has('memoryStore') ? [{ kind: 'memoryStore' as const, where: 'redis.url is unset (env REDIS_URL), so session bindings, DPoP replays and the audit trail are in-memory' }] : []),
+    ];
+    if (refused.length) throw new ConfigError(refusalLine(refused));
   }
   const clientSecret = resolveSecret(config.client.clientSecret, 'client.clientSecret', { env, onGenerated });
   const argumentsKey = resolveSecret(config.audit.argumentsKey, 'audit.argumentsKey', { env, onGenerated });
@@ -215,6 +232,42 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
     res.end(body);
   };
+  /**
+   * /healthz, /readyz and, `withMetrics`, /metrics: resolves true once answered, false for any other path. The public
+   * port serves /metrics only without `management.port`; the management port serves all three.
+   */
+  const probe = async (path: string, res: ServerResponse, withMetrics: boolean): Promise<boolean> => {
+    if (path === '/healthz') {
+      json(res, 200, '{"status":"ok"}');
+      return true;
+    }
+    if (path === '/readyz') {
+      // Draining: 503 at once, whatever the checks, so load balancers stop routing here during the delay.
+      if (lifecycle.draining) {
+        json(res, 503, '{"status":"draining"}');
+        return true;
+      }
+      const feeds = verifiers.map((v) => v.health());
+      const checks = {
+        feeds: feedsReady && feeds.every((h) => h.ready),
+        jwks: await checkJwks(),
+        verification: dependencyFailure === undefined,
+        // Only a Redis there is: without one (a single replica, acknowledged in production) nothing is claimed about it.
+        ...(redis ? { redis: await stores.health.ping().catch(() => false) } : {}),
+      };
+      const ok = Object.values(checks).every(Boolean);
+      const feedAgeMs = Math.max(...feeds.map((h) => h.revocation.ageMs ?? Infinity));
+      json(res, ok ? 200 : 503, JSON.stringify({ status: ok ? 'ready' : 'not ready', checks, ...(Number.isFinite(feedAgeMs) ? { feedAgeMs } : {}) }));
+      return true;
+    }
+    // Per-tool counts and deny reasons: never cached by anything between the scraper and here.
+    if (path === '/metrics' && withMetrics) {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+      res.end(await metrics.registry.metrics());
+      return true;
+    }
+    return false;
+  };
   const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!;
     const route = byPath.get(path);
@@ -227,26 +280,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 404, JSON.stringify({ error: 'not_found' }));
-    if (path === '/healthz') return json(res, 200, '{"status":"ok"}');
-    if (path === '/readyz') {
-      // Draining: 503 at once, whatever the checks, so load balancers stop routing here during the delay.
-      if (lifecycle.draining) return json(res, 503, '{"status":"draining"}');
-      const feeds = verifiers.map((v) => v.health());
-      const checks = {
-        feeds: feedsReady && feeds.every((h) => h.ready),
-        jwks: await checkJwks(),
-        verification: dependencyFailure === undefined,
-        redis: redis ? await stores.health.ping().catch(() => false) : true,
-      };
-      const ok = Object.values(checks).every(Boolean);
-      const feedAgeMs = Math.max(...feeds.map((h) => h.revocation.ageMs ?? Infinity));
-      return json(res, ok ? 200 : 503, JSON.stringify({ status: ok ? 'ready' : 'not ready', checks, ...(Number.isFinite(feedAgeMs) ? { feedAgeMs } : {}) }));
-    }
-    if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
-      res.end(await metrics.registry.metrics());
-      return;
-    }
+    if (await probe(path, res, management === undefined)) return;
     if (path === JWKS_PATH) {
       res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300', 'access-control-allow-origin': '*' });
       res.end(jwksBody);
@@ -275,6 +309,25 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     void handled.finally(() => inFlight.delete(handled));
   });
   keepAliveBeyondBalancers(server);
+  // With management.port: /metrics only there, probes on both (as the service's management listener).
+  const management = config.management.port === undefined
+    ? undefined
+    : keepAliveBeyondBalancers(
+        createServer((req, res) => {
+          const path = (req.url ?? '/').split('?')[0]!;
+          const answered = req.method === 'GET' || req.method === 'HEAD' ? probe(path, res, true) : Promise.resolve(false);
+          answered.then(
+            (done) => {
+              if (!done) json(res, 404, JSON.stringify({ error: 'not_found' }));
+            },
+            (err: unknown) => {
+              logger.error({ error: loggableFailure(err) }, 'gateway management request failed');
+              if (!res.headersSent) json(res, 500, JSON.stringify({ error: 'server_error', error_description: 'internal error' }));
+              else res.destroy();
+            },
+          );
+        }),
+      );
   const settle = () => Promise.race([Promise.allSettled([...inFlight]), sleep(SETTLE_AFTER_CUT_MS, undefined, { ref: false })]);
 
   return {
@@ -282,11 +335,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     keys,
     metrics,
     ready: () => readyPromise,
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => resolve((server.address() as { port: number }).port));
-      });
+    async listen(port, host) {
+      const listening = await listenOn(server, port, host);
+      if (management) await listenOn(management, config.management.port!, host);
+      return listening;
     },
     async shutdown({ deregistrationDelayMs, gracePeriodMs }, log = () => undefined) {
       lifecycle.startDraining();
@@ -295,6 +347,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       streams.abort();
       const inTime = server.listening ? await closeServer(server, gracePeriodMs) : true;
       log(inTime ? 'listener closed; every in-flight request finished' : `grace period of ${gracePeriodMs} ms ran out; remaining connections cut`);
+      if (management?.listening) await closeServer(management, 0);
       // Verifiers stay open until here: a request admitted during the delay or the grace is verified as usual.
       for (const v of verifiers) v.close();
       await settle();
@@ -307,6 +360,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       streams.abort();
       for (const v of verifiers) v.close();
       if (server.listening) await closeServer(server, 0);
+      if (management?.listening) await closeServer(management, 0);
       await settle();
       await audit.flush();
       await stores.close();

@@ -1,7 +1,8 @@
 // Loads the gateway configuration: defaults < config file (YAML or JSON) < environment. Fails fast in one line.
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../config/load.js';
+import { ConfigError, emptyRedisEnvRefusal } from '../config/load.js';
+import { isProduction } from '../config/production.js';
 import { canonicalResource } from '../policy/resource.js';
 import { gatewayConfigSchema, type GatewayConfig } from './config.js';
 
@@ -9,6 +10,9 @@ export { ConfigError };
 
 /** Env overrides: the names the schema's descriptions give. */
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  // As the service's loader: an empty REDIS_URL is refused in production, unset elsewhere.
+  const emptyRedis = emptyRedisEnvRefusal(env, ['REDIS_URL']);
+  if (emptyRedis) throw new ConfigError(emptyRedis);
   const out: Record<string, unknown> = { ...raw };
   if (env.PORT) out.port = Number.isInteger(Number(env.PORT)) ? Number(env.PORT) : env.PORT;
   if (env.HOST) out.host = env.HOST;
@@ -22,8 +26,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
   return out;
 }
 
-/** Parses raw input; every problem is named by key, all on one line. */
-export function parseGatewayConfig(raw: unknown): GatewayConfig {
+/** Parses raw input; every problem is named by key, all on one line. `env` decides only what production refuses. */
+export function parseGatewayConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const result = gatewayConfigSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
@@ -48,7 +52,8 @@ export function parseGatewayConfig(raw: unknown): GatewayConfig {
     paths.add(path);
     if (path.startsWith('/.well-known/') || ['/healthz', '/readyz', '/metrics'].includes(path)) problems.push(`routes.${i}.resource: path ${path} is reserved`);
   });
-  if (!config.enforcement && process.env.NODE_ENV === 'production') problems.push('enforcement: false is refused with NODE_ENV=production');
+  if (config.management.port !== undefined && config.management.port === config.port) problems.push('management.port: must differ from `port`');
+  if (!config.enforcement && isProduction(env)) problems.push('enforcement: false is refused with NODE_ENV=production');
   if (problems.length) throw new ConfigError(`invalid gateway configuration: ${problems.join('; ')}`);
   return config;
 }
@@ -72,5 +77,5 @@ export function loadGatewayConfig(file: string | undefined, env: NodeJS.ProcessE
     }
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`gateway config file ${file} must hold an object`);
-  return parseGatewayConfig(applyEnv(raw as Record<string, unknown>, env));
+  return parseGatewayConfig(applyEnv(raw as Record<string, unknown>, env), env);
 }

@@ -28,7 +28,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const logger = createLogger(config.logLevel).child({ component: 'gateway' });
     gateway = await createGateway(config, { logger, env });
     const port = await gateway.listen(config.port, config.host);
-    logger.info({ port, publicUrl: config.publicUrl, issuer: config.issuer, routes: config.routes.map((r) => ({ resource: r.resource, upstream: r.upstream })), kid: gateway.keys.signing.kid }, 'MCP gateway listening');
+    logger.info({ port, ...(config.management.port !== undefined ? { managementPort: config.management.port } : {}), publicUrl: config.publicUrl, issuer: config.issuer, routes: config.routes.map((r) => ({ resource: r.resource, upstream: r.upstream })), kid: gateway.keys.signing.kid }, 'MCP gateway listening');
     const running = gateway;
     drainOnSignal(config.shutdown, logger, async (timings, log) => {
       await running.shutdown(timings, log);

@@ -174,16 +174,25 @@ describe('loadConfig', () => {
       },
     );
     refuses({ redis: { clusterNodes: ['http://a:1'] } }, 'redis.clusterNodes.0: must be a redis:// or rediss:// URL');
-    // An empty REDIS_CLUSTER_NODES, like an empty REDIS_URL, leaves the store to the rest of the configuration.
+    // Outside production an empty REDIS_CLUSTER_NODES, like an empty REDIS_URL, means unset.
     assert.equal(loadConfig({ CONFIG_FILE: file, REDIS_CLUSTER_NODES: '' }).config.redis.url, 'redis://file:6379');
   });
 
-  it('env PORT also moves the default issuer; an empty REDIS_URL selects the memory store', () => {
+  it('env PORT also moves the default issuer; outside production an empty REDIS_URL selects the memory store', () => {
     const json = join(dir, 'plain.json');
     writeFileSync(json, JSON.stringify({ redis: { url: 'redis://file:6379' } }));
     const { config } = loadConfig({ CONFIG_FILE: json, PORT: '5001', REDIS_URL: '' });
     assert.equal(config.issuer, 'http://localhost:5001');
     assert.equal(config.redis.url, undefined);
+  });
+
+  it("with NODE_ENV=production an empty REDIS_URL or REDIS_CLUSTER_NODES is a config error, not unset (the file's Redis stays out of reach otherwise)", () => {
+    const json = join(dir, 'prod.json');
+    writeFileSync(json, JSON.stringify({ issuer: 'https://sts.example', cookieSecret: { env: 'C' }, redis: { url: 'redis://file:6379' } }));
+    const refusal = (name: string) => `${name} is set but empty: NODE_ENV=production refuses it (as unset, it would replace the config file's Redis with the in-memory store); unset it or give a value`;
+    assert.throws(() => loadConfig({ CONFIG_FILE: json, NODE_ENV: 'production', REDIS_URL: '' }), (err: unknown) => err instanceof ConfigError && err.message === refusal('REDIS_URL'));
+    assert.throws(() => loadConfig({ CONFIG_FILE: json, NODE_ENV: 'production', REDIS_CLUSTER_NODES: ' ,' }), (err: unknown) => err instanceof ConfigError && err.message === refusal('REDIS_CLUSTER_NODES'));
+    assert.equal(loadConfig({ CONFIG_FILE: json, NODE_ENV: 'production' }).config.redis.url, 'redis://file:6379');
   });
 
   it('a Redis URL ioredis cannot parse is a config error naming the key, never quoting the value (it may hold a password)', () => {

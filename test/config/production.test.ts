@@ -14,16 +14,17 @@ import { runUntilExit, startService, stopService, waitReady, workDir, writeConfi
 
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
-/** A config with no development default: https issuer, every secret from env. */
+/** A config with no development default: https issuer, every secret from env, Redis. */
 const safe = (): Record<string, unknown> => ({
   issuer: 'https://sts.example',
+  redis: { url: REDIS_URL },
   cookieSecret: { env: 'COOKIE_SECRET' },
   clients: [{ client_id: 'agent', client_secret: { env: 'AGENT_SECRET' }, grant_types: [EXCHANGE] }],
 });
 
 async function refused(t: Parameters<typeof workDir>[0], config: Record<string, unknown>, line: string, env: NodeJS.ProcessEnv = {}) {
   const dir = workDir(t);
-  const run = await runUntilExit(dir, { CONFIG_FILE: writeConfig(dir, config), NODE_ENV: 'production', REDIS_URL: '', ...env });
+  const run = await runUntilExit(dir, { CONFIG_FILE: writeConfig(dir, config), NODE_ENV: 'production', ...env });
   assert.equal(run.code, 2, run.stderr);
   assert.equal(run.stderr, `${line}\n`);
 }
@@ -76,8 +77,33 @@ describe('NODE_ENV=production: the process refuses development defaults (exit 2,
     await refused(
       t,
       safe(),
-      'NODE_ENV=production: unknown development default demo-login in allowDevelopmentDefaults (known: demoLogin, generatedSecrets, generatedKeys, httpIssuer)',
+      'NODE_ENV=production: unknown development default demo-login in allowDevelopmentDefaults (known: demoLogin, generatedSecrets, generatedKeys, httpIssuer, memoryStore)',
       { ALLOW_DEVELOPMENT_DEFAULTS: 'demo-login' },
+    );
+  });
+
+  it('no Redis: the in-memory store (replicas would not share revocations; a restart forgets them)', async (t) => {
+    const { redis: _, ...config } = safe();
+    await refused(
+      t,
+      config,
+      'NODE_ENV=production refuses development defaults: redis.url and redis.clusterNodes are unset (env REDIS_URL, REDIS_CLUSTER_NODES), so the store is in-memory. ' +
+        'Fix them, or acknowledge with production.allowDevelopmentDefaults: [memoryStore] (env ALLOW_DEVELOPMENT_DEFAULTS=memoryStore)',
+      { REDIS_URL: undefined, REDIS_CLUSTER_NODES: undefined },
+    );
+  });
+
+  it("an empty REDIS_URL or REDIS_CLUSTER_NODES is refused, not read as unset (it would replace the file's Redis with the memory store)", async (t) => {
+    const line = (name: string) =>
+      `${name} is set but empty: NODE_ENV=production refuses it (as unset, it would replace the config file's Redis with the in-memory store); unset it or give a value`;
+    await refused(t, safe(), line('REDIS_URL'), { REDIS_URL: '' });
+    await refused(t, safe(), line('REDIS_CLUSTER_NODES'), { REDIS_URL: undefined, REDIS_CLUSTER_NODES: ' , ' });
+    // Acknowledging the memory store does not make an empty variable a choice.
+    await refused(
+      t,
+      safe(),
+      "REDIS_URL and REDIS_CLUSTER_NODES are set but empty: NODE_ENV=production refuses them (as unset, they would replace the config file's Redis with the in-memory store); unset them or give a value",
+      { REDIS_URL: '', REDIS_CLUSTER_NODES: '', ALLOW_DEVELOPMENT_DEFAULTS: 'memoryStore' },
     );
   });
 
@@ -132,6 +158,19 @@ describe('productionRefusal through loadConfig', () => {
     }
     // Not loopback by name: refused.
     assert.throws(() => load({ ...safe(), issuer: 'http://localhost.example' }, { NODE_ENV: 'production' })(t), ConfigError);
+  });
+
+  it('memoryStore: refused without Redis unless acknowledged; a Redis URL or cluster seeds from the file or the env are Redis', (t) => {
+    const { redis: _, ...memory } = safe();
+    const none = { REDIS_URL: undefined, REDIS_CLUSTER_NODES: undefined };
+    assert.throws(() => load(memory, { NODE_ENV: 'production', ...none })(t), /redis\.url and redis\.clusterNodes are unset/);
+    assert.equal(load(memory, { NODE_ENV: 'production', ALLOW_DEVELOPMENT_DEFAULTS: 'memoryStore', ...none })(t).config.redis.url, undefined);
+    assert.equal(load({ ...memory, production: { allowDevelopmentDefaults: ['memoryStore'] } }, { NODE_ENV: 'production', ...none })(t).config.redis.url, undefined);
+    assert.equal(load(memory, { NODE_ENV: 'production', ...none, REDIS_URL: 'redis://10.0.0.1:6379' })(t).config.redis.url, 'redis://10.0.0.1:6379');
+    assert.deepEqual(load(memory, { NODE_ENV: 'production', ...none, REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000' })(t).config.redis.clusterNodes, ['redis://10.0.0.1:7000']);
+    // Outside production the memory store is the quick start's (a loud warning at start, nothing refused), and an
+    // empty REDIS_URL still means unset: how one command runs on it with a REDIS_URL exported in the shell.
+    assert.equal(load(safe(), { REDIS_URL: '' })(t).config.redis.url, undefined);
   });
 
   it('outside production nothing is refused; the env acknowledgement wins over the file', (t) => {

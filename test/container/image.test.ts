@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { healthcheckCommand, imageEnv } from './dockerfile.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
@@ -15,6 +16,23 @@ const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.me
   services: Record<string, Record<string, any>>;
   volumes: Record<string, unknown>;
 };
+
+/** A compose `environment:` with `${VAR}` substituted as compose would (from `vars`). */
+function composeEnv(environment: Record<string, string> | undefined, vars: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{([A-Z_]+)[^}]*\}/g, (_, name: string) => vars[name] ?? '')]));
+}
+
+/** The port of the `http://127.0.0.1:<port>/<path>` a compose healthcheck fetches, and the path. */
+function healthcheckTarget(test: string[]): { port: number; path: string } {
+  const m = /http:\/\/127\.0\.0\.1:(\d+)(\/[a-z]+)/.exec(test.join(' '));
+  assert.ok(m, `a healthcheck on 127.0.0.1: ${test.join(' ')}`);
+  return { port: Number(m[1]), path: m[2]! };
+}
+
+/** The container ports of a compose `ports:` list (`host:container`). */
+function containerPorts(ports: string[] | undefined): number[] {
+  return (ports ?? []).map((p) => Number(String(p).split(':').at(-1)));
+}
 
 function installed(cmd: string, args: string[]): boolean {
   try {
@@ -41,12 +59,18 @@ describe('Dockerfile', () => {
     assert.doesNotMatch(runtime, /keys\/jwks|secrets\//, 'no keys or secrets baked in');
   });
 
-  it('runs as the non-root node user, node as PID 1 (exec form), with a HEALTHCHECK on /readyz', () => {
+  it('runs as the non-root node user, node as PID 1 (exec form), with NODE_ENV=production and no PORT in its ENV', () => {
     const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
     assert.match(runtime, /^USER node$/m);
     assert.match(runtime, /^ENTRYPOINT \["node", "dist\/src\/main\.js"\]$/m);
-    assert.match(runtime, /^HEALTHCHECK .*\n? *CMD \["node", "-e", ".*\/readyz/m);
-    assert.match(runtime, /ENV NODE_ENV=production/);
+    // Every container of the image inherits this: a PORT here would beat the `port:` of each config file.
+    assert.deepEqual(imageEnv(dockerfile), { NODE_ENV: 'production' });
+  });
+
+  it('its HEALTHCHECK is liveness (/healthz: a Redis outage restarts nothing) on the port the server process resolves, service or gateway', () => {
+    assert.deepEqual(healthcheckCommand(dockerfile), ['node', 'dist/src/healthcheck.js', '/healthz']);
+    // The script is compiled into dist/ with the rest of src/ (tsconfig.build.json).
+    assert.ok(readFileSync(join(ROOT, 'src/healthcheck.ts'), 'utf8').length > 0);
   });
 
   it('passes hadolint when it is installed', { skip: installed('hadolint', ['--version']) ? false : 'hadolint is not installed on this machine' }, async () => {
@@ -110,14 +134,18 @@ describe('docker-compose.yml', () => {
     assert.deepEqual((compose as unknown as { networks: Record<string, unknown> }).networks['mcp-upstream'], { internal: true });
     assert.equal(plain.ports, undefined);
     assert.deepEqual(gateway.ports, ['4100:4100']);
-    assert.match(gateway.healthcheck.test.join(' '), /127\.0\.0\.1:4100\/readyz/);
+    // Liveness: nothing waits for the gateway (docs/operations.md, "Health checks").
+    assert.deepEqual(healthcheckTarget(gateway.healthcheck.test), { port: 4100, path: '/healthz' });
     assert.deepEqual(gateway.volumes, ['gateway-keys:/app/keys', 'sts-keys:/app/sts-keys:ro']);
     assert.equal(gateway.environment.REDIS_URL, 'redis://:${REDIS_PASSWORD}@redis:6379');
     // The runtime image runs with NODE_ENV=production: the demo acknowledges what it generates on first start.
     assert.equal(gateway.environment.ALLOW_DEVELOPMENT_DEFAULTS, 'generatedSecrets,generatedKeys');
     assert.deepEqual(plain.environment, { PORT: '4200', HOST: '0.0.0.0' });
     const { loadGatewayConfig } = await import('../../src/gateway/load.js');
-    const config = loadGatewayConfig(join(ROOT, 'config/gateway.compose.yaml'), { REDIS_URL: 'redis://:pw@redis:6379' });
+    // The container's environment: the image's ENV, then the service's `environment:`.
+    const config = loadGatewayConfig(join(ROOT, 'config/gateway.compose.yaml'), { ...imageEnv(dockerfile), ...composeEnv(gateway.environment, { REDIS_PASSWORD: 'pw' }) });
+    assert.equal(config.port, 4100);
+    assert.equal(config.management.port, 9000);
     // Public URLs (what clients on the host use) are the identifiers; the service and the upstream by service name.
     assert.equal(config.issuer, 'http://localhost:3000');
     assert.equal(config.serviceUrl, 'http://sts:3000');
@@ -129,6 +157,37 @@ describe('docker-compose.yml', () => {
     // The route is a tool server of the demo policy whose client is the gateway's.
     const demo = parse(readFileSync(join(ROOT, 'config/default.yaml'), 'utf8')) as { toolServers: Array<{ resource: string; clientId?: string }> };
     assert.equal(demo.toolServers.find((t) => t.resource === 'http://localhost:4100/plain/mcp')?.clientId, config.client.clientId);
+  });
+
+  it('publishes and healthchecks, for sts and the gateway, the ports their config and environment (image ENV + compose) resolve to', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { loadGatewayConfig } = await import('../../src/gateway/load.js');
+    const { probeTarget } = await import('../../src/healthcheck.js');
+    const vars = { REDIS_PASSWORD: 'pw' };
+    const image = imageEnv(dockerfile);
+
+    // sts: the image's entrypoint (CONFIG_FILE unset: config/default.yaml), published by `loopback`, whose namespace it uses.
+    const sts = compose.services.sts!;
+    const stsEnv = { ...image, ...composeEnv(sts.environment, vars) };
+    assert.equal(sts.entrypoint, undefined, 'sts runs the image entrypoint (the service)');
+    const service = loadConfig(stsEnv, ROOT).config;
+    assert.ok(containerPorts(compose.services.loopback!.ports).includes(service.port), `loopback publishes ${service.port}`);
+    // Readiness on purpose: crm, plain-mcp and the gateway start once sts is ready.
+    assert.deepEqual(healthcheckTarget(sts.healthcheck.test), { port: service.port, path: '/readyz' });
+    for (const name of ['crm', 'plain-mcp', 'gateway']) assert.deepEqual(compose.services[name]!.depends_on.sts, { condition: 'service_healthy' }, name);
+    // The image's own HEALTHCHECK, in that container: the same port.
+    assert.equal(probeTarget({ role: 'service', args: [], env: stsEnv, cwd: ROOT }).url, `http://127.0.0.1:${service.port}/healthz`);
+
+    // The gateway: the runtime image with `dts gateway --config …` as its entrypoint.
+    const gateway = compose.services.gateway!;
+    const gatewayEnv = { ...image, ...composeEnv(gateway.environment, vars) };
+    const [, , , ...args] = gateway.entrypoint as string[];
+    const config = loadGatewayConfig(join(ROOT, args[args.indexOf('--config') + 1]!), gatewayEnv);
+    assert.deepEqual(containerPorts(gateway.ports), [config.port]);
+    assert.equal(healthcheckTarget(gateway.healthcheck.test).port, config.port);
+    assert.equal(probeTarget({ role: 'gateway', args, env: gatewayEnv, cwd: ROOT }).url, `http://127.0.0.1:${config.port}/healthz`);
+    // /metrics stays on the management port, which is published nowhere.
+    assert.ok(config.management.port !== undefined && !containerPorts(gateway.ports).includes(config.management.port));
   });
 
   const cli = installed('docker', ['compose', 'version']) ? ['docker', 'compose'] : installed('docker-compose', ['version']) ? ['docker-compose'] : undefined;

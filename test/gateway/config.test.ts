@@ -63,6 +63,28 @@ describe('gateway configuration', () => {
     assert.equal(config.logLevel, 'debug');
   });
 
+  it('management.port: unset by default; must differ from port (env PORT included); outside production an empty REDIS_URL unsets the file\'s', () => {
+    assert.equal(parseGatewayConfig(minimal).management.port, undefined);
+    assert.equal(parseGatewayConfig({ ...minimal, management: { port: 9000 } }).management.port, 9000);
+    assert.throws(() => parseGatewayConfig({ ...minimal, port: 9000, management: { port: 9000 } }), { message: 'invalid gateway configuration: management.port: must differ from `port`' });
+    assert.throws(() => parseGatewayConfig({ ...minimal, management: { port: 0 } }), /management\.port/);
+    const dir = mkdtempSync(join(tmpdir(), 'gw-conf-'));
+    try {
+      const file = join(dir, 'gateway.json');
+      writeFileSync(file, JSON.stringify({ ...minimal, management: { port: 9000 }, redis: { url: 'redis://file:6379' } }));
+      assert.throws(() => loadGatewayConfig(file, { PORT: '9000' }), /management\.port: must differ from `port`/);
+      assert.equal(loadGatewayConfig(file, { REDIS_URL: '' }).redis.url, undefined);
+      assert.throws(() => loadGatewayConfig(file, { REDIS_URL: '', NODE_ENV: 'production' }), (err: unknown) => err instanceof ConfigError && err.message.startsWith('REDIS_URL is set but empty: NODE_ENV=production refuses it'));
+      assert.equal(loadGatewayConfig(file, { NODE_ENV: 'production' }).redis.url, 'redis://file:6379');
+      // enforcement: false is judged by the environment given, not this process's.
+      writeFileSync(file, JSON.stringify({ ...minimal, enforcement: false }));
+      assert.throws(() => loadGatewayConfig(file, { NODE_ENV: 'production' }), /enforcement: false is refused with NODE_ENV=production/);
+      assert.equal(loadGatewayConfig(file, {}).enforcement, false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('dts gateway: a missing config file is one line on stderr, exit 2', async () => {
     const run = promisify(execFile);
     await assert.rejects(run(process.execPath, ['bin/dts.js', 'gateway', '--config', 'does/not/exist.yaml']), (err: { code: number; stderr: string }) => {
@@ -94,23 +116,38 @@ describe('gateway configuration', () => {
     assert.equal(r.stderr, 'audit.argumentsKey: must be at least 32 bytes\n');
   });
 
-  it('dts gateway with NODE_ENV=production: a generated secret or missing assertion keys are one line, exit 2, unless acknowledged', async () => {
+  it('dts gateway with NODE_ENV=production: a generated secret, no Redis or missing assertion keys are one line, exit 2, unless acknowledged', async () => {
     // audit.argumentsKey has generate: true by default.
-    const secrets = await runGateway({}, { NODE_ENV: 'production' });
+    const secrets = await runGateway({}, { NODE_ENV: 'production', ALLOW_DEVELOPMENT_DEFAULTS: 'memoryStore' });
     assert.equal(secrets.code, 2);
     assert.equal(
       secrets.stderr,
       'NODE_ENV=production refuses development defaults: audit.argumentsKey has generate: true. Fix them, or acknowledge with production.allowDevelopmentDefaults: [generatedSecrets] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedSecrets)\n',
     );
-    const keys = await runGateway({ audit: { argumentsKey: { env: 'GW_ARGUMENTS_KEY' } } }, { NODE_ENV: 'production', GW_ARGUMENTS_KEY: 'k'.repeat(32) });
+    const keys = await runGateway({ audit: { argumentsKey: { env: 'GW_ARGUMENTS_KEY' } } }, { NODE_ENV: 'production', GW_ARGUMENTS_KEY: 'k'.repeat(32), ALLOW_DEVELOPMENT_DEFAULTS: 'memoryStore' });
     assert.equal(keys.code, 2);
     assert.match(keys.stderr, /^key file \S+gateway-jwks\.json does not exist; NODE_ENV=production does not generate assertion keys: create the file with `dts keys generate --file <path>` \(or mount it\), or acknowledge with production\.allowDevelopmentDefaults: \[generatedKeys\] \(env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys\)\n$/);
-    // Acknowledged (env wins over the file; values only the service knows are ignored): it gets past both, to the port.
+    // No Redis: session bindings, DPoP replays and the audit trail would be this process's only.
+    const memory = await runGateway({ audit: { argumentsKey: { env: 'GW_ARGUMENTS_KEY' } } }, { NODE_ENV: 'production', GW_ARGUMENTS_KEY: 'k'.repeat(32), ALLOW_DEVELOPMENT_DEFAULTS: 'generatedKeys' });
+    assert.equal(memory.code, 2);
+    assert.equal(
+      memory.stderr,
+      'NODE_ENV=production refuses development defaults: redis.url is unset (env REDIS_URL), so session bindings, DPoP replays and the audit trail are in-memory. Fix them, or acknowledge with production.allowDevelopmentDefaults: [memoryStore] (env ALLOW_DEVELOPMENT_DEFAULTS=memoryStore)\n',
+    );
+    // Both refusals of the configuration at once, in one line.
+    const both = await runGateway({}, { NODE_ENV: 'production' });
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /^NODE_ENV=production refuses development defaults: audit\.argumentsKey has generate: true; redis\.url is unset .* \[generatedSecrets, memoryStore\] \(env ALLOW_DEVELOPMENT_DEFAULTS=generatedSecrets,memoryStore\)\n$/);
+    // An empty REDIS_URL is refused (not read as unset), acknowledged memory store or not.
+    const empty = await runGateway({}, { NODE_ENV: 'production', REDIS_URL: '', ALLOW_DEVELOPMENT_DEFAULTS: 'generatedSecrets,generatedKeys,memoryStore' });
+    assert.equal(empty.code, 2);
+    assert.equal(empty.stderr, "REDIS_URL is set but empty: NODE_ENV=production refuses it (as unset, it would replace the config file's Redis with the in-memory store); unset it or give a value\n");
+    // Acknowledged (env wins over the file; values only the service knows are ignored): it gets past all three, to the port.
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as { port: number }).port;
     try {
-      const acknowledged = await runGateway({ port, host: '127.0.0.1' }, { NODE_ENV: 'production', ALLOW_DEVELOPMENT_DEFAULTS: 'demoLogin,generatedSecrets,generatedKeys' });
+      const acknowledged = await runGateway({ port, host: '127.0.0.1' }, { NODE_ENV: 'production', ALLOW_DEVELOPMENT_DEFAULTS: 'demoLogin,generatedSecrets,generatedKeys,memoryStore' });
       assert.equal(acknowledged.code, 2);
       assert.equal(acknowledged.stderr, `cannot listen on port ${port}: it is already in use (EADDRINUSE); stop the other process or set PORT\n`);
     } finally {
