@@ -301,6 +301,7 @@ export async function createService(config: Config, { logger, env = process.env,
     onDecision: (d) => logger.info(d, 'consent'),
   });
   const clientAdapter = () => (provider.Client as unknown as { adapter: { find(id: string): Promise<unknown>; destroy(id: string): Promise<void> } }).adapter;
+    grantTokensWithinSeconds: config.userTokens.sessionTtlSeconds + Math.max(config.userTokens.accessTokenTtlSeconds, ...config.toolServers.map((t) => t.maxTtlSeconds)),
 
   const privileged = config.clients.filter((c) => (c.scope ?? '').split(' ').some((s) => ADMIN_SCOPES.includes(s))).map((c) => c.client_id);
   const lifecycle = createLifecycle();

@@ -113,25 +113,36 @@ export function addOnboardingRoutes(
   /**
    * Ends every grant made under a consent, then removes it, audited as one `consent` revocation; undefined when there
    * was none. In that order a failure part-way leaves the consent listed, so a retry finds it and ends what is left
-   * (ending a grant twice is harmless); grants added while this runs are in the removed record and ended too.
+   * (ending a grant twice is harmless); grants added while this runs are in the removed record and ended too. A record
+   * that could not keep every grant id that may be alive (`grantsOverflowed`) cannot name them all, so the user is
+   * revoked as well (every token and session of theirs; fail closed), unless `clientRevoked`: the client's own cutoff,
+   * just written, already reaches every token it obtained.
    */
-  const revokeConsent = async (d: AdminOnboardingDeps, r: { sub: string; client_id: string; resource: string }, ctx: Ctx, reason: string) => {
+  const revokeConsent = async (d: AdminOnboardingDeps, r: { sub: string; client_id: string; resource: string }, ctx: Ctx, reason: string, { clientRevoked = false } = {}) => {
     const found = await d.consents.find(r.sub, r.client_id, r.resource);
     if (!found) return undefined;
     const by = ctx.state.adminCaller.clientId;
     const requestId = ctx.state.requestId;
     let ended = false;
     let removed = found;
+    let subjectRevoked = false;
+    const revokeSubject = async (record: ConsentRecord) => {
+      if (!record.grantsOverflowed || clientRevoked || subjectRevoked) return;
+      await d.revocation.revoke({ kind: 'sub', value: record.accountId, by, reason, ...(requestId ? { requestId } : {}) });
+      subjectRevoked = true;
+    };
     try {
       for (const grantId of found.grantIds) await d.endGrant(grantId, by, reason, requestId);
+      await revokeSubject(found);
       removed = (await d.consents.remove(r.sub, r.client_id, r.resource)) ?? found;
       for (const grantId of removed.grantIds.filter((g) => !found.grantIds.includes(g))) await d.endGrant(grantId, by, reason, requestId);
+      await revokeSubject(removed);
       ended = true;
     } finally {
       // Recorded also when ending a grant failed: the consent is gone, and the trail must say whose and why.
       d.revocation.consentRevoked({ sub: removed.accountId, clientId: removed.clientId, resource: removed.resource, by, reason, ...(requestId ? { requestId } : {}) }, ended);
     }
-    return removed;
+    return { removed, subjectRevoked };
   };
 
   router.get('/consents', async (ctx: Ctx) => {
@@ -145,9 +156,9 @@ export function addOnboardingRoutes(
   router.post('/consents/revoke', async (ctx: Ctx) => {
     const d = need();
     const body = parseOr400(revokeConsentBody, await readJsonObject(ctx), 'body member');
-    const removed = await revokeConsent(d, body, ctx, body.reason).catch(unavailable);
-    if (!removed) throw notFound('consent', 'unknown_consent');
-    ctx.body = { ...consentView(removed), revoked: true, endedGrants: removed.grantIds.length };
+    const done = await revokeConsent(d, body, ctx, body.reason).catch(unavailable);
+    if (!done) throw notFound('consent', 'unknown_consent');
+    ctx.body = { ...consentView(done.removed), revoked: true, endedGrants: done.removed.grantIds.length, subjectRevoked: done.subjectRevoked };
   });
 
   /**
@@ -196,7 +207,9 @@ export function addOnboardingRoutes(
       .revoke({ kind: 'client', value: clientId, by, reason, ...(ctx.state.requestId ? { requestId: ctx.state.requestId } : {}) })
       .catch(unavailable);
     let revokedConsents = 0;
-    for (const c of consents) if (await revokeConsent(d, { sub: c.accountId, client_id: c.clientId, resource: c.resource }, ctx, reason).catch(unavailable)) revokedConsents++;
+    for (const c of consents) {
+      if (await revokeConsent(d, { sub: c.accountId, client_id: c.clientId, resource: c.resource }, ctx, reason, { clientRevoked: true }).catch(unavailable)) revokedConsents++;
+    }
     if (record) {
       await d.clientRecords.destroy(clientId).catch(unavailable);
       await d.registered.removeClient(clientId).catch(unavailable);

@@ -424,7 +424,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Refresh tokens of the authorization code flow (delegation tokens for MCP clients).'),
-  trustedIssuers: z.array(trustedIssuerSchema).default([]).describe('External identity providers whose JWTs are accepted as subject tokens.'),
+  trustedIssuers: z.array(trustedIssuerSchema).default([]).describe('External identity providers whose JWTs are accepted as subject tokens. A token\'s user is the account `x-<issuer hash>|<sub>` (the account an upstream login through the same issuer has), never a local user or another issuer\'s.'),
 }).refine((c) => c.management.port === undefined || c.management.port !== c.port, {
   message: 'must differ from `port`',
   path: ['management', 'port'],

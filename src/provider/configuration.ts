@@ -1,5 +1,5 @@
 // The oidc-provider configuration: clients, features, TTLs, adapter, accounts. Built from narrow slices of our config.
-import { errors, interactionPolicy, type Configuration, type ClientMetadata, type JWK } from 'oidc-provider';
+import { errors, interactionPolicy, type Client, type Configuration, type ClientMetadata, type JWK, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { ClientConfig, Config, DemoUser, ToolServerConfig } from '../config/schema.js';
 import { TOKEN_EXCHANGE_GRANT } from '../grants/token_exchange/params.js';
 import { CIMD_DRAFT, type CimdHooks } from '../onboarding/cimd.js';
@@ -105,6 +105,43 @@ export function absoluteSessionTtl(sessionTtlSeconds: number): (ctx: unknown, se
   return (_ctx, session) => (typeof session.exp === 'number' ? Math.max(1, session.exp - Math.floor(Date.now() / 1000)) : sessionTtlSeconds);
 }
 
+/** The refresh token a refresh request presents, as oidc-provider's RefreshToken model shows it. */
+interface PresentedRefreshToken {
+  resource?: string | string[];
+  readonly resourceIndicators: Set<string>;
+}
+
+export interface ResourcePolicy {
+  defaultResource: (ctx: KoaContextWithOIDC, client: Client, oneOf?: readonly string[]) => string | readonly string[] | undefined;
+  getResourceServerInfo: (ctx: KoaContextWithOIDC, resourceIndicator: string, client: Client) => ResourceServer;
+}
+
+/**
+ * `rotateRefreshToken`: every use rotates (SPEC §13, OAuth 2.1 §4.3.1), once the request's target is known to be good.
+ * oidc-provider resolves and checks a refresh request's `resource` only after it consumed the presented token and saved
+ * its successor (lib/actions/grants/refresh_token.js), so a request refused there burns the chain: the successor never
+ * reaches the client, whose next use of the presented token looks like a reuse and ends the grant. This resolves the
+ * target as oidc-provider will (lib/helpers/resolve_resource.js, granted resource used when none is asked) and asks the
+ * same resource policy first, so the refusal comes before anything is consumed.
+ */
+export function rotateAfterTargetCheck(policy: ResourcePolicy): (ctx: KoaContextWithOIDC) => Promise<boolean> {
+  return async (ctx) => {
+    const token = ctx.oidc.entities.RefreshToken as PresentedRefreshToken | undefined;
+    const client = ctx.oidc.client;
+    if (!token || !client) return true;
+    const requested = ctx.oidc.params?.resource as string | string[] | undefined;
+    let resource: string | readonly string[] | undefined = requested || (Array.isArray(token.resource) && token.resource.length === 0 ? undefined : token.resource);
+    if (Array.isArray(resource)) resource = policy.defaultResource(ctx, client, resource);
+    if (Array.isArray(resource)) throw new errors.InvalidTarget('only a single resource indicator value must be requested/resolved during Access Token Request');
+    if (typeof resource !== 'string' || resource === '') return true;
+    // RFC 8707 §2: invalid_target, "The requested resource is invalid, missing, unknown, or malformed."
+    if (!token.resourceIndicators.has(resource)) throw new errors.InvalidTarget();
+    // Throws invalid_target too for a target the policy no longer allows this client.
+    policy.getResourceServerInfo(ctx, resource, client);
+    return true;
+  };
+}
+
 export function providerConfiguration(deps: ProviderDeps): Configuration {
   const { config } = deps;
   const userScopes = [...new Set(config.toolServers.flatMap((t) => t.scopes))].join(' ');
@@ -115,6 +152,46 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
   // The scopes each client may request for itself (client_credentials); none unless configured.
   const clientScopes = new Map(config.clients.map((c) => [c.client_id, new Set((c.scope ?? '').split(' ').filter(Boolean))]));
   const allowedFor = (clientId: string, scopes: string[]) => scopes.filter((s) => clientScopes.get(clientId)?.has(s)).join(' ');
+
+  // RFC 8707: which resource a token is for, and what it may hold there; oidc-provider and the refresh check ask it.
+  const resources: ResourcePolicy = {
+    // Users' tokens are issued for this service itself: the only place they are meant to be presented is the exchange.
+    defaultResource: (ctx) => (ctx.oidc.params?.grant_type === 'client_credentials' ? adminResource : selfResource),
+    getResourceServerInfo: (ctx, resourceIndicator, client) => {
+      if (resourceIndicator === selfResource) {
+        return {
+          scope: userScopes,
+          audience: selfResource,
+          accessTokenFormat: 'opaque',
+          accessTokenTTL: config.userTokens.accessTokenTtlSeconds,
+        };
+      }
+      const tool = toolServers.get(resourceIndicator);
+      if (tool && ctx.oidc.params?.grant_type !== 'client_credentials') {
+        // RFC 8707 at /auth and /token (SPEC §13): a user's delegation to the client, as far as the policy could allow
+        // it. The opaque token is swapped for a delegation token after the policy decided (grants/authorization_code).
+        const scope = deps.delegationScopes(client.clientId, tool).join(' ');
+        if (!scope) throw new errors.InvalidTarget('the client may not obtain tokens for this tool server');
+        return { scope, audience: tool.resource, accessTokenFormat: 'opaque', accessTokenTTL: tool.maxTtlSeconds };
+      }
+      // client_credentials tokens for a tool server: only the scopes the client registered, as a JWT; none, no token.
+      const toolScope = tool ? allowedFor(client.clientId, tool.scopes) : '';
+      if (tool && toolScope) {
+        return {
+          scope: toolScope,
+          audience: tool.resource,
+          accessTokenFormat: 'jwt',
+          accessTokenTTL: tool.maxTtlSeconds,
+          jwt: { sign: { alg: signingAlg as 'ES256' } },
+        };
+      }
+      if (resourceIndicator === adminResource) {
+        // Only the admin scopes the client registered: a client_credentials client is not an admin by default.
+        return { scope: allowedFor(client.clientId, ADMIN_SCOPES), audience: adminResource, accessTokenFormat: 'opaque', accessTokenTTL: 300 };
+      }
+      throw new errors.InvalidTarget();
+    },
+  };
 
   return {
     adapter: deps.adapter,
@@ -127,7 +204,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     claims: { openid: ['sub'], profile: ['name'], groups: ['groups'] },
     scopes: ['openid', 'profile', 'groups', ...(config.refreshTokens.enabled ? ['offline_access'] : [])],
     // SPEC §13 / OAuth 2.1 §4.3.1: refresh tokens rotate on every use; a reused one revokes the grant (oidc-provider).
-    rotateRefreshToken: () => true,
+    rotateRefreshToken: rotateAfterTargetCheck(resources),
     issueRefreshToken: (_ctx, client, source) => config.refreshTokens.enabled && client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
     // Every token dies with the login session, offline_access included: a refresh never outlives the session.
     expiresWithSession: () => true,
@@ -161,43 +238,9 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        // Users' tokens are issued for this service itself: the only place they are meant to be presented is the exchange.
-        defaultResource: (ctx) => (ctx.oidc.params?.grant_type === 'client_credentials' ? adminResource : selfResource),
+        defaultResource: resources.defaultResource,
         useGrantedResource: () => true,
-        getResourceServerInfo: (ctx, resourceIndicator, client) => {
-          if (resourceIndicator === selfResource) {
-            return {
-              scope: userScopes,
-              audience: selfResource,
-              accessTokenFormat: 'opaque',
-              accessTokenTTL: config.userTokens.accessTokenTtlSeconds,
-            };
-          }
-          const tool = toolServers.get(resourceIndicator);
-          if (tool && ctx.oidc.params?.grant_type !== 'client_credentials') {
-            // RFC 8707 at /auth and /token (SPEC §13): a user's delegation to the client, as far as the policy could allow
-            // it. The opaque token is swapped for a delegation token after the policy decided (grants/authorization_code).
-            const scope = deps.delegationScopes(client.clientId, tool).join(' ');
-            if (!scope) throw new errors.InvalidTarget('the client may not obtain tokens for this tool server');
-            return { scope, audience: tool.resource, accessTokenFormat: 'opaque', accessTokenTTL: tool.maxTtlSeconds };
-          }
-          // client_credentials tokens for a tool server: only the scopes the client registered, as a JWT; none, no token.
-          const toolScope = tool ? allowedFor(client.clientId, tool.scopes) : '';
-          if (tool && toolScope) {
-            return {
-              scope: toolScope,
-              audience: tool.resource,
-              accessTokenFormat: 'jwt',
-              accessTokenTTL: tool.maxTtlSeconds,
-              jwt: { sign: { alg: signingAlg as 'ES256' } },
-            };
-          }
-          if (resourceIndicator === adminResource) {
-            // Only the admin scopes the client registered: a client_credentials client is not an admin by default.
-            return { scope: allowedFor(client.clientId, ADMIN_SCOPES), audience: adminResource, accessTokenFormat: 'opaque', accessTokenTTL: 300 };
-          }
-          throw new errors.InvalidTarget();
-        },
+        getResourceServerInfo: resources.getResourceServerInfo,
       },
       rpInitiatedLogout: { enabled: true },
       // draft-ietf-oauth-client-id-metadata-document-02 (MCP 2025-11-25 "SHOULD"); experimental in oidc-provider 9, pinned

@@ -23,6 +23,9 @@ export interface ConsentDeps {
   defaultResource: string;
   /** Keys the form's CSRF token (HMAC, domain-separated): the cookie secret every replica shares. */
   csrfKey: string;
+  /** Seconds after a consent's write within which every token of its grant has expired: the login session's absolute
+   * lifetime (refresh chains and delegation tokens die with the session) plus the longest token lifetime, as a margin. */
+  grantTokensWithinSeconds: number;
   /** Consents given, remembered or denied (for the log; never sent to the client). */
   onDecision?: (d: { decision: 'allow' | 'remembered' | 'deny'; accountId: string; clientId: string; resources: string[] }) => void;
   now?: () => number;
@@ -238,7 +241,9 @@ export class Consent {
     const at = this.#now();
     // Remembered before the client gets its code: revoking the consent can always find this grant.
     for (const { resource, scopes } of request.resources) {
-      await store.remember({ accountId: request.accountId, clientId: request.clientId, resource, scopes: [...scopes, ...request.oidcScopes], grantId, at });
+      // Kept while a token of this grant may live, so revoking the consent ends it (older ids are dropped on write).
+      const keepUntil = at + this.#d.grantTokensWithinSeconds;
+      await store.remember({ accountId: request.accountId, clientId: request.clientId, resource, scopes: [...scopes, ...request.oidcScopes], grantId, at, keepUntil });
     }
     this.#d.onDecision?.({ decision, accountId: request.accountId, clientId: request.clientId, resources: request.resources.map((r) => r.resource) });
     await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });

@@ -1,24 +1,111 @@
 // Builds the oidc-provider instance from the slices it is given (configuration, adapter); the adapter wrappers that
 // keep oidc-provider's own flows fail closed. What is built with what is decided in service.ts, the composition root.
-import Provider, { type AdapterConstructor } from 'oidc-provider';
+import Provider, { errors, type AdapterConstructor } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import { providerConfiguration, type ProviderDeps } from './configuration.js';
 import { ServiceUnavailable } from './errors.js';
 
-/** Store failures inside oidc-provider's own flows answer 503 temporarily_unavailable, never 500 (fail closed). */
-export function failClosed(Base: AdapterConstructor): AdapterConstructor {
-  const methods = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId'] as const;
-  return class FailClosedAdapter extends (Base as unknown as new (name: string) => Record<string, (...a: unknown[]) => Promise<unknown>>) {
+const METHODS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId'] as const;
+
+/** The models oidc-provider's own reuse path ends with a grant (its lib/helpers/revoke.js). */
+const GRANT_TOKENS: ReadonlySet<string> = new Set(['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+
+/** A store's refusal of a second consume (stores/errors.ts AlreadyConsumed), matched on its stable code: this module
+ * imports nothing of stores/. */
+const refusedConsume = (err: unknown): err is Error & { grantId?: string } => err instanceof Error && (err as { code?: unknown }).code === 'ERR_ALREADY_CONSUMED';
+
+interface Adapter {
+  upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<unknown>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+type AdapterClass = new (name: string) => Adapter;
+
+export interface FailClosedOptions {
+  /** The request a store call is made for: oidc-provider's (its AsyncLocalStorage, `Provider.ctx`) unless a test's. */
+  currentRequest?: () => object | undefined;
+}
+
+/**
+ * Store failures inside oidc-provider's own flows answer 503 temporarily_unavailable, never 500 (fail closed); a second
+ * use of a one-time grant answers as oidc-provider answers a reuse (oneTimeGrants), never 503.
+ */
+export function failClosed(Base: AdapterConstructor, options: FailClosedOptions = {}): AdapterConstructor {
+  const currentRequest = options.currentRequest ?? (() => (Provider as unknown as { readonly ctx?: object }).ctx);
+  const Inner = oneTimeGrants(Base as unknown as AdapterClass, currentRequest);
+  return class FailClosedAdapter extends (Inner as unknown as new (name: string) => Record<string, (...a: unknown[]) => Promise<unknown>>) {
     constructor(name: string) {
       super(name);
-      for (const m of methods) {
+      for (const m of METHODS) {
         const inner = this[m]!.bind(this);
         this[m] = (...args: unknown[]) => inner(...args).catch((err: unknown) => {
+          // oidc-provider's own errors are answers (oneTimeGrants' refusals); anything else is the store failing.
+          if (err instanceof errors.OIDCProviderError) throw err;
           throw new ServiceUnavailable(`store: ${err instanceof Error ? err.message : String(err)}`);
         });
       }
     }
   } as unknown as AdapterConstructor;
+}
+
+/**
+ * RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization server MUST deny the request and SHOULD revoke (when possible) all tokens previously issued based on that authorization code."
+ * RFC 9700 §4.14.2: the same for a rotated refresh token ("the authorization server cannot determine which party submitted the invalid refresh token").
+ *
+ * oidc-provider reads a code or refresh token, works, then consumes it; it refuses a reuse only when its read already
+ * saw `consumed`. Two requests racing past that read both reach consume, where the store's compare-and-set lets one
+ * through. The other is refused as a reuse is (400, `invalid_grant`) and ends the grant as a reuse does: the Grant
+ * destroyed (destroy hooks run: its delegation tokens' root digest is published), then every token issued under it.
+ * The winner may still be saving its tokens meanwhile: after each one it re-reads the grant and, the grant gone, revokes
+ * the grant's tokens again and is refused. Either its re-read came before the grant's end, and so did the save, so the
+ * revocation that follows the end deletes that token; or it came after, and the winner deletes it: no token of an ended
+ * grant survives, in whichever order the two requests run.
+ */
+function oneTimeGrants(Base: AdapterClass, currentRequest: () => object | undefined): AdapterClass {
+  /** Requests that consumed a grant's code or refresh token: what they save next is checked against the grant. */
+  const consumers = new WeakSet<object>();
+  const revokeTokens = async (grantId: string) => {
+    await Promise.all([...GRANT_TOKENS].map((model) => new Base(model).revokeByGrantId(grantId)));
+  };
+  return class OneTimeGrantAdapter extends Base {
+    readonly #model: string;
+    constructor(name: string) {
+      super(name);
+      this.#model = name;
+    }
+
+    override async consume(id: string): Promise<void> {
+      try {
+        await super.consume(id);
+      } catch (err) {
+        if (!refusedConsume(err)) throw err;
+        if (err.grantId) await new OneTimeGrantAdapter('Grant').destroy(err.grantId);
+        // oidc-provider's own refusals of a reuse (lib/helpers/grant_source.js, lib/actions/authorization/respond.js).
+        if (this.#model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
+        throw new errors.InvalidGrant(`${this.#model} already consumed`);
+      }
+      const request = currentRequest();
+      if (request && GRANT_TOKENS.has(this.#model)) consumers.add(request);
+    }
+
+    /** A grant ended takes its tokens with it, after the grant itself (the order the winner's re-read relies on). */
+    override async destroy(id: string): Promise<void> {
+      await super.destroy(id);
+      if (this.#model === 'Grant') await revokeTokens(id);
+    }
+
+    override async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
+      await super.upsert(id, payload, expiresIn);
+      const request = currentRequest();
+      const grantId = payload.grantId;
+      if (!request || !consumers.has(request) || !GRANT_TOKENS.has(this.#model) || typeof grantId !== 'string') return;
+      if (await new Base('Grant').find(grantId)) return;
+      await revokeTokens(grantId);
+      throw new errors.InvalidGrant('grant ended while issuing');
+    }
+  };
 }
 
 /** Runs `hook` before the store destroys a record (oidc-provider destroys an AccessToken only at RFC 7009 revocation);

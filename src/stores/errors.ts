@@ -1,4 +1,4 @@
-// The one error a store throws when its backend cannot answer, so callers tell an outage (503) from a bug (500).
+// The errors a store throws: its backend cannot answer (an outage, 503, not a bug, 500), or a consume was refused.
 
 /** The backing store (Redis) failed or could not be reached: the caller fails closed with 503, never "not revoked". */
 export class StoreUnavailable extends Error {
@@ -32,6 +32,27 @@ export function storeFailuresAsUnavailable<T extends object>(store: T): T {
 }
 
 export function toUnavailable(err: unknown): never {
-  // A TypeError is a caller's malformed argument (e.g. normalizeRevocation) or a bug, never an outage.
-  throw err instanceof StoreUnavailable || err instanceof TypeError ? err : new StoreUnavailable(err);
+  // A TypeError is a caller's malformed argument (e.g. normalizeRevocation) or a bug, a refused consume an answer: never an outage.
+  throw err instanceof StoreUnavailable || err instanceof TypeError || err instanceof AlreadyConsumed ? err : new StoreUnavailable(err);
+}
+
+/** AlreadyConsumed's stable `code`. */
+export const ALREADY_CONSUMED = 'ERR_ALREADY_CONSUMED';
+
+/**
+ * `consume` refused: the record was already consumed, or is gone (revoked or expired since it was read). A second use
+ * of a one-time grant (RFC 6749 §4.1.2, RFC 9700 §4.14.2), never an outage: the caller refuses the use and ends
+ * `grantId`'s grant when known. Matched on `code` across layers (provider/ does not import stores/).
+ */
+export class AlreadyConsumed extends Error {
+  override name = 'AlreadyConsumed';
+  readonly code = ALREADY_CONSUMED;
+  constructor(
+    readonly model: string,
+    /** The grant the record was issued under, when the record could still be read. */
+    readonly grantId: string | undefined,
+  ) {
+    // Never the record id in the message: an opaque token's id is the token itself.
+    super(`${model} already consumed`);
+  }
 }

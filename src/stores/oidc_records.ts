@@ -39,3 +39,13 @@ export function toPayload(json: string | null | undefined, consumed: string | nu
   if (consumed !== null && consumed !== undefined) payload.consumed = Number(consumed);
   return payload;
 }
+
+/** The grant a stored record was issued under, if any (what a refused consume ends). */
+export function grantIdOf(payload: AdapterPayload | undefined): string | undefined {
+  return typeof payload?.grantId === 'string' && payload.grantId !== '' ? payload.grantId : undefined;
+}
+
+/** A `consumed` stamp the payload itself carries (oidc-provider saving a consumed model): kept where consume looks. */
+export function consumedIn(payload: AdapterPayload): number | undefined {
+  return typeof payload.consumed === 'number' ? payload.consumed : undefined;
+}

@@ -16,7 +16,9 @@ export type AdapterPayload = Record<string, unknown> & {
 /**
  * The oidc-provider Adapter contract (see oidc-provider's example adapter), for one model name.
  * - `upsert` replaces the whole record and (re)sets its expiry to `expiresIn` seconds.
- * - `consume` is atomic: it stamps `consumed` (epoch seconds) on an existing record.
+ * - `consume` is a compare-and-set: it stamps `consumed` (epoch seconds) on an existing, unconsumed record; otherwise
+ *   (already consumed, or gone) it rejects with `AlreadyConsumed` (stores/errors.ts), so one code or refresh token is
+ *   honoured once even when requests race (RFC 6749 §4.1.2).
  * - `revokeByGrantId` destroys every record that carried that `grantId`.
  * Records expire on their own; nothing grows without bound.
  */
@@ -137,23 +139,42 @@ export interface ConsentRecord {
   resource: string;
   /** Every scope consented to so far for this resource (tool scopes and OpenID scopes such as offline_access), sorted. */
   scopes: string[];
-  /** The provider grants made under this consent, oldest first (at most MAX_CONSENT_GRANTS): revoking ends them. */
+  /** The provider grants made under this consent that may still be alive, oldest first: revoking ends them. */
   grantIds: string[];
+  /**
+   * True once a grant id that may still be alive was dropped (more than MAX_CONSENT_GRANTS at once, or a record written
+   * before grant ids were kept until they expire): `grantIds` cannot name every grant, so revoking the consent must reach
+   * the others another way (admin/onboarding.ts revokes the user). Stays true until the consent is removed.
+   */
+  grantsOverflowed: boolean;
   /** Epoch seconds. */
   createdAt: number;
   updatedAt: number;
 }
 
-export const MAX_CONSENT_GRANTS = 20;
+/**
+ * The most grant ids one consent keeps: grants live at most a login session (`userTokens.sessionTtlSeconds`), one per
+ * session, so this many at once is far beyond any person; reaching it sets `grantsOverflowed` (the oldest is dropped).
+ */
+export const MAX_CONSENT_GRANTS = 1000;
+
+/** What the store kept per consent before grant ids expired (the newest 20): such a full record may have dropped some. */
+export const LEGACY_CONSENT_GRANTS = 20;
 
 /**
  * Consents remembered per (user, client, resource), shared by replicas; kept until revoked (no TTL).
- * - `remember` is atomic: the scopes are added to the record's (a union), the grant id appended (the oldest dropped
- *   beyond MAX_CONSENT_GRANTS), the record created when absent.
+ * - `remember` is atomic: the scopes are added to the record's (a union), the grant id appended (moved to the end when
+ *   present), kept until `keepUntil` (its latest), the record created when absent. The same write drops the grant ids
+ *   whose `keepUntil` is before `at`; one without `keepUntil` is kept until the consent is removed. Beyond
+ *   MAX_CONSENT_GRANTS the oldest is dropped and the record marked `grantsOverflowed`.
  * - `remove` returns the record it removed, so its grants can be ended.
  */
 export interface ConsentStore {
-  remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number }): Promise<ConsentRecord>;
+  /**
+   * `at`: epoch seconds, the write's now. `keepUntil`: epoch seconds after which neither the grant nor any token issued
+   * from it can be alive (its expiry plus the longest lifetime of a token issued from it); absent, kept until removed.
+   */
+  remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number; keepUntil?: number }): Promise<ConsentRecord>;
   find(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined>;
   /**
    * One page of the records matching every given filter member: newest first (`createdAt` descending, ties in a fixed

@@ -43,6 +43,14 @@ export function sidPrefixFor(issuer: string): string {
   return `x-${createHash('sha256').update(issuer).digest('base64url').slice(0, 10)}`;
 }
 
+/**
+ * Who an external issuer's user is here: `x-<issuer hash>|<sub>`, for a trusted issuer's JWT and an upstream login
+ * alike, so the same person is one account by either route, and never a demo user or another issuer's user.
+ *
+ * @example accountIdFor('https://idp.example', 'alice') // 'x-<10 characters>|alice'
+ */
+export const accountIdFor = (issuer: string, sub: string) => `${sidPrefixFor(issuer)}|${sub}`;
+
 export function trustedIssuersFrom(configs: TrustedIssuerConfig[]): Map<string, TrustedIssuer> {
   return new Map(
     configs.map((config) => [

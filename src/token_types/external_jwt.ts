@@ -3,7 +3,7 @@ import type { JWTPayload } from 'jose';
 import { MCP_TOOL_TYPE, parseAuthorizationDetails, type McpToolDetails } from 'delegation-token-verify';
 import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
-import type { TrustedIssuer, ValidationContext } from './context.js';
+import { accountIdFor, type TrustedIssuer, type ValidationContext } from './context.js';
 import { tokenDigest } from '../sessions/revocation.js';
 import { boundKey } from '../dpop/cnf.js';
 import { SUBJECT_TYP, verifyJwt, type Peeked } from './jwt.js';
@@ -34,10 +34,14 @@ export async function validateExternalJwt(
     'subject_token',
     peeked,
   );
+  // RFC 7519 §4.1.2: `sub` is "locally unique in the context of the issuer"; here it is namespaced by its issuer as an
+  // upstream login's account is (upstream/account.ts), so no trusted issuer can speak for a local or another issuer's user.
+  const sub = accountIdFor(config.issuer, payload.sub!);
   const sessionId = payload[config.sessionClaim];
   if (typeof sessionId !== 'string' || sessionId === '') throw new TokenRejected('no_session_claim');
   const sid = `${trusted.sidPrefix}.${sessionId}`;
   // Every identifier accepted here must be one the admin API can revoke (sessions/identifiers.ts).
+  if (!isIdentifier(sub)) throw new TokenRejected('malformed_sub');
   if (!isIdentifier(sid)) throw new TokenRejected('malformed_session_claim');
   // RFC 7519 §4.1.7: `jti` is a case-sensitive string; a present one must be revocable.
   if (payload.jti !== undefined && !isIdentifier(payload.jti)) throw new TokenRejected('malformed_jti');
@@ -64,14 +68,14 @@ export async function validateExternalJwt(
   const groupsClaim = payload[config.groupsClaim];
   const revocations = await deps.revocations.read({
     sid,
-    sub: payload.sub!,
+    sub,
     ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
     // Issue 8 item 2: the requesting client and every client in the subject's chain, against the token's `iat`.
     clientIds: [clientId, ...actClientIds(act)],
   });
   return {
     kind: 'external',
-    sub: payload.sub!,
+    sub,
     sid,
     scopes,
     iat: payload.iat!,
@@ -84,7 +88,8 @@ export async function validateExternalJwt(
     // Revoking this token by its jti (admin revoke-token) also revokes what was derived from it.
     lineage: typeof payload.jti === 'string' ? [tokenDigest(payload.jti)] : [],
     revocations,
-    claims: payload,
+    // A policy's `${subject.sub}` is the account, as the token's `sub` and a hop's; the token's other claims as they are.
+    claims: { ...payload, sub },
     ...(details ? { authorizationDetails: details } : {}),
     ...boundKey(payload.cnf),
   };

@@ -1,6 +1,6 @@
 // Who an upstream login is here: the account id namespaced by the upstream issuer, and the groups the policy reads.
 import type { UpstreamAccount } from '../stores/types.js';
-import { sidPrefixFor } from '../token_types/context.js';
+import { accountIdFor, sidPrefixFor } from '../token_types/context.js';
 import { isIdentifier } from '../sessions/identifiers.js';
 import { StoreUnavailable } from '../stores/errors.js';
 import { ServiceUnavailable } from '../provider/errors.js';
@@ -14,8 +14,8 @@ export async function storeOutageAs503(next: () => Promise<unknown>): Promise<vo
   }
 }
 
-/** `x-<issuer hash>|<sub>`: an upstream `sub` can never collide with a demo user or another issuer's user. */
-export const accountIdFor = (issuer: string, sub: string) => `${sidPrefixFor(issuer)}|${sub}`;
+// `x-<issuer hash>|<sub>`: the one namespacing a trusted issuer's JWT gets too (token_types/external_jwt.ts).
+export { accountIdFor };
 
 /** The namespaced upstream session id our session links are indexed by. */
 export const upstreamSessionKey = (issuer: string, sid: string) => `${sidPrefixFor(issuer)}.${sid}`;

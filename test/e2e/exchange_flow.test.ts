@@ -117,13 +117,14 @@ for (const backend of ['redis', 'redis cluster'] as const) describe(`delegation 
     assert.deepEqual(stolen.body, { error: 'invalid_request', error_description: 'subject_token is invalid' });
   });
 
-  it('an external IdP JWT is exchanged the same way, with a namespaced sid', async () => {
+  it('an external IdP JWT is exchanged the same way, with a namespaced sub and sid', async () => {
     const idToken = await idp.sign({ sub: 'ext-carol', aud: svc.url, sid: 'idp-session-1', groups: ['support'] });
     const res = await exchangeFor(svc, 'agent', idToken, CRM, { subject_token_type: 'urn:ietf:params:oauth:token-type:id_token' });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const claims = decodeJwt(res.body.access_token as string);
-    assert.equal(claims.sub, 'ext-carol');
+    assert.match(claims.sub as string, /^x-[\w-]{10}\|ext-carol$/);
     assert.match(claims.sid as string, /^x-[\w-]{10}\.idp-session-1$/);
+    assert.equal((claims.sub as string).split('|')[0], (claims.sid as string).split('.')[0]);
     assert.equal(claims.scope, 'crm.lookup_customer');
     assert.deepEqual(claims.act, { sub: 'agent' });
   });

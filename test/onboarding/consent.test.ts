@@ -289,6 +289,12 @@ describe('consent for onboarded clients', () => {
     const items = list.body.items as Array<Record<string, unknown>>;
     assert.equal(items.length, 1);
     assert.deepEqual({ ...items[0], createdAt: 0, updatedAt: 0 }, { sub: 'user-alice', client_id: webCimdId, resource: CRM, scopes: ['crm.lookup_customer', 'offline_access', 'openid'], grants: 1, createdAt: 0, updatedAt: 0 });
+    // The grant is kept while its tokens may live: the login session's lifetime (8 h by default) plus the longest token
+    // lifetime (the 1 h user access token here), from the consent's write; older ids are dropped on the next write.
+    const raw = await svc.redis.hget(`${svc.prefix}onb:consents`, JSON.stringify(['user-alice', webCimdId, CRM]));
+    const stored = JSON.parse(raw!) as { grants: [string, number][] };
+    assert.equal(stored.grants.length, 1);
+    assert.equal(stored.grants[0]![1] - (items[0]!.updatedAt as number), 8 * 3600 + 3600);
 
     const revoke = await call(svc, 'POST', '/admin/consents/revoke', { token: admin, json: { sub: 'user-alice', client_id: webCimdId, resource: CRM, reason: 'user asked' } });
     assert.equal(revoke.status, 200);

@@ -1,5 +1,6 @@
-// Contract: remembered consents (issue 12 item 5): one record per (user, client, resource), scopes merged, grant ids
-// capped, atomic under concurrent consents, listed with filters, removed once.
+// Contract: remembered consents (issue 12 item 5): one record per (user, client, resource), scopes merged, every grant id
+// kept while it may be alive (pruned once past its keepUntil, capped with an overflow mark), atomic under concurrent
+// consents, listed with filters, removed once.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -13,7 +14,7 @@ export function consentContract(harness: () => StoreHarness): void {
     it('remember creates, then merges scopes (sorted union) and appends grant ids; find reads it back', async () => {
       const user = randomUUID();
       const first = await consents().remember({ accountId: user, clientId: 'https://c.example/a.json', resource: 'https://t/crm', scopes: ['b', 'a'], grantId: 'g1', at: 100 });
-      assert.deepEqual(first, { accountId: user, clientId: 'https://c.example/a.json', resource: 'https://t/crm', scopes: ['a', 'b'], grantIds: ['g1'], createdAt: 100, updatedAt: 100 });
+      assert.deepEqual(first, { accountId: user, clientId: 'https://c.example/a.json', resource: 'https://t/crm', scopes: ['a', 'b'], grantIds: ['g1'], grantsOverflowed: false, createdAt: 100, updatedAt: 100 });
       const second = await consents().remember({ accountId: user, clientId: 'https://c.example/a.json', resource: 'https://t/crm', scopes: ['c', 'a'], grantId: 'g2', at: 200 });
       assert.deepEqual(second, { ...first, scopes: ['a', 'b', 'c'], grantIds: ['g1', 'g2'], updatedAt: 200 });
       assert.deepEqual(await consents().find(user, 'https://c.example/a.json', 'https://t/crm'), second);
@@ -24,15 +25,50 @@ export function consentContract(harness: () => StoreHarness): void {
       assert.deepEqual((await consents().find(user, 'x', 'r'))?.scopes, []);
     });
 
-    it(`keeps the latest ${MAX_CONSENT_GRANTS} grant ids, a repeated one moved to the end`, async () => {
+    it('keeps every grant id that may still be alive: 25 sessions\' grants, with or without keepUntil, all kept', async () => {
       const user = randomUUID();
-      for (let i = 0; i < MAX_CONSENT_GRANTS + 3; i++) await consents().remember({ accountId: user, clientId: 'c', resource: 'r', scopes: ['s'], grantId: `g${i}`, at: i });
-      await consents().remember({ accountId: user, clientId: 'c', resource: 'r', scopes: ['s'], grantId: 'g5', at: 99 });
+      for (let i = 0; i < 25; i++) {
+        await consents().remember({ accountId: user, clientId: 'c', resource: 'r', scopes: ['s'], grantId: `g${i}`, at: 1000 + i, ...(i % 2 ? { keepUntil: 5000 } : {}) });
+      }
       const r = (await consents().find(user, 'c', 'r'))!;
-      assert.equal(r.grantIds.length, MAX_CONSENT_GRANTS);
-      assert.equal(r.grantIds.at(-1), 'g5');
-      assert.equal(r.grantIds.filter((g) => g === 'g5').length, 1);
-      assert.ok(!r.grantIds.includes('g0'));
+      assert.deepEqual(r.grantIds, Array.from({ length: 25 }, (_, i) => `g${i}`));
+      assert.equal(r.grantsOverflowed, false);
+    });
+
+    it('a write drops the grant ids past their keepUntil; one without keepUntil stays; a repeated one moves to the end with the later keepUntil', async () => {
+      const user = randomUUID();
+      const remember = (grantId: string, at: number, keepUntil?: number) =>
+        consents().remember({ accountId: user, clientId: 'c', resource: 'r', scopes: ['s'], grantId, at, ...(keepUntil === undefined ? {} : { keepUntil }) });
+      await remember('forever', 10);
+      await remember('short', 10, 100);
+      await remember('long', 10, 1000);
+      await remember('moved', 10, 120);
+      await remember('moved', 20, 50);
+      assert.deepEqual((await consents().find(user, 'c', 'r'))!.grantIds, ['forever', 'short', 'long', 'moved']);
+      // At 100 `short` may still be alive (its keepUntil is inclusive); at 101 it cannot, nor `moved` (kept until 120,
+      // the later of 120 and 50) at 121.
+      assert.deepEqual((await remember('a', 100, 2000)).grantIds, ['forever', 'short', 'long', 'moved', 'a']);
+      assert.deepEqual((await remember('b', 101, 2000)).grantIds, ['forever', 'long', 'moved', 'a', 'b']);
+      const r = await remember('c', 121, 2000);
+      assert.deepEqual(r.grantIds, ['forever', 'long', 'a', 'b', 'c']);
+      assert.equal(r.grantsOverflowed, false);
+      assert.deepEqual(await consents().find(user, 'c', 'r'), r);
+    });
+
+    it(`beyond ${MAX_CONSENT_GRANTS} live grant ids the oldest is dropped and the record marked grantsOverflowed until it is removed`, async () => {
+      const user = randomUUID();
+      const remember = (grantId: string, at: number, keepUntil?: number) =>
+        consents().remember({ accountId: user, clientId: 'c', resource: 'r', scopes: ['s'], grantId, at, ...(keepUntil === undefined ? {} : { keepUntil }) });
+      for (let i = 0; i < MAX_CONSENT_GRANTS; i++) await remember(`g${i}`, 1, 100);
+      const full = (await consents().find(user, 'c', 'r'))!;
+      assert.deepEqual([full.grantIds.length, full.grantsOverflowed], [MAX_CONSENT_GRANTS, false]);
+      const over = await remember('last', 2, 100);
+      assert.deepEqual([over.grantIds.length, over.grantIds[0], over.grantIds.at(-1), over.grantsOverflowed], [MAX_CONSENT_GRANTS, 'g1', 'last', true]);
+      // Every grant expired since: the ids go, the mark stays (the dropped one is still unnamed).
+      const later = await remember('new', 200, 300);
+      assert.deepEqual([later.grantIds, later.grantsOverflowed], [['new'], true]);
+      assert.equal((await consents().remove(user, 'c', 'r'))?.grantsOverflowed, true);
+      assert.equal((await remember('fresh', 300, 400)).grantsOverflowed, false);
     });
 
     it('is atomic: 20 concurrent consents with distinct scopes all land in one record', async () => {
@@ -54,7 +90,7 @@ export function consentContract(harness: () => StoreHarness): void {
       assert.deepEqual((await list({ accountId: u2, clientId: client }, 50)).map((r) => r.grantIds), [['g3']]);
       assert.equal((await list({ clientId: client }, 2)).length, 2);
       const removed = await consents().remove(u1, client, 'r2');
-      assert.deepEqual(removed?.grantIds, ['g2']);
+      assert.deepEqual([removed?.grantIds, removed?.grantsOverflowed], [['g2'], false]);
       assert.equal(await consents().remove(u1, client, 'r2'), undefined);
       assert.equal(await consents().find(u1, client, 'r2'), undefined);
     });

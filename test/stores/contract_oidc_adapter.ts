@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { AlreadyConsumed } from '../../src/stores/errors.js';
 import type { AdapterPayload } from '../../src/stores/types.js';
 import type { StoreHarness } from './contract.js';
 
@@ -110,19 +111,50 @@ export function oidcAdapterContract(harness: HarnessRef): void {
       assert.deepEqual(found, { ...payload, consumed });
     });
 
-    it('consume is atomic under concurrency and does not create missing records', async () => {
-      const jti = id();
-      const payload = { jti, kind: 'RefreshToken', accountId: 'alice', rotations: 0 };
+    // RFC 6749 §4.1.2: a code "MUST NOT be used more than once"; RFC 9700 §4.14.2: nor a rotated refresh token.
+    it('consume is a compare-and-set: of concurrent consumes exactly one succeeds, the others are refused naming the grant', async () => {
+      const [jti, grantId] = [id(), id()];
+      const payload = { jti, kind: 'RefreshToken', accountId: 'alice', rotations: 0, grantId };
       const tokens = adapter('RefreshToken');
       await tokens.upsert(jti, payload, 60);
-      await Promise.all(Array.from({ length: 20 }, () => tokens.consume(jti)));
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => tokens.consume(jti)));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      for (const r of results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) {
+        assert.ok(r.reason instanceof AlreadyConsumed, String(r.reason));
+        assert.equal(r.reason.code, 'ERR_ALREADY_CONSUMED');
+        assert.equal(r.reason.model, 'RefreshToken');
+        assert.equal(r.reason.grantId, grantId);
+        assert.doesNotMatch(r.reason.message, new RegExp(jti), 'the record id (a token value) is never in the message');
+      }
       const found = await tokens.find(jti);
-      assert.deepEqual(found, { ...payload, consumed: found?.consumed });
       assert.equal(typeof found?.consumed, 'number');
+      assert.deepEqual(found, { ...payload, consumed: found?.consumed });
+    });
 
+    it('consume twice in sequence: the second is refused and leaves the first stamp', async () => {
+      const jti = id();
+      const codes = adapter('AuthorizationCode');
+      await codes.upsert(jti, { jti, kind: 'AuthorizationCode' }, 60);
+      await codes.consume(jti);
+      const first = (await codes.find(jti))?.consumed;
+      await assert.rejects(codes.consume(jti), (err: AlreadyConsumed) => err instanceof AlreadyConsumed && err.grantId === undefined);
+      assert.equal((await codes.find(jti))?.consumed, first);
+    });
+
+    it('consume of a missing record is refused and creates nothing', async () => {
       const missing = id();
-      await tokens.consume(missing);
-      assert.equal(await tokens.find(missing), undefined);
+      await assert.rejects(adapter('RefreshToken').consume(missing), (err: AlreadyConsumed) => err instanceof AlreadyConsumed && err.grantId === undefined);
+      assert.equal(await adapter('RefreshToken').find(missing), undefined);
+    });
+
+    it('a record saved with `consumed` in its payload is already consumed; a re-upsert without it may be consumed again', async () => {
+      const [jti, grantId] = [id(), id()];
+      const codes = adapter('AuthorizationCode');
+      await codes.upsert(jti, { jti, kind: 'AuthorizationCode', grantId, consumed: 1_700_000_000 }, 60);
+      await assert.rejects(codes.consume(jti), (err: AlreadyConsumed) => err instanceof AlreadyConsumed && err.grantId === grantId);
+      assert.deepEqual(await codes.find(jti), { jti, kind: 'AuthorizationCode', grantId, consumed: 1_700_000_000 });
+      await codes.upsert(jti, { jti, kind: 'AuthorizationCode', grantId }, 60);
+      await codes.consume(jti);
     });
 
     it('destroy removes the record and what its indexes point at', async () => {

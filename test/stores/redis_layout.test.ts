@@ -45,7 +45,7 @@ describe('redis key layout', () => {
 
   it('consume of a missing record leaves no key behind', async () => {
     const missing = randomUUID();
-    await h.stores.adapterFor('AuthorizationCode').consume(missing);
+    await assert.rejects(h.stores.adapterFor('AuthorizationCode').consume(missing), { code: 'ERR_ALREADY_CONSUMED' });
     assert.equal(await h.redis.exists(`${h.prefix}oidc:AuthorizationCode:${missing}`), 0);
   });
 

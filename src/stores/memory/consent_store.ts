@@ -1,33 +1,50 @@
-// Remembered consents in memory (single instance): one record per (user, client, resource).
+// Remembered consents in memory (single instance): one record per (user, client, resource), with the grant ids made
+// under it that may still be alive.
 import { MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore, type Page } from '../types.js';
 import { consentPage } from '../onboarding_order.js';
 
+/** A grant made under a consent; `keepUntil` undefined: kept until the consent is removed. */
+interface KeptGrant {
+  id: string;
+  keepUntil: number | undefined;
+}
+
+type Stored = Omit<ConsentRecord, 'grantIds'> & { grants: KeptGrant[] };
+
 const keyOf = (accountId: string, clientId: string, resource: string) => JSON.stringify([accountId, clientId, resource]);
-const copy = (r: ConsentRecord): ConsentRecord => ({ ...r, scopes: [...r.scopes], grantIds: [...r.grantIds] });
+const view = ({ grants, ...r }: Stored): ConsentRecord => ({ ...r, scopes: [...r.scopes], grantIds: grants.map((g) => g.id) });
+
+/** The later of two keep-until times, where undefined (kept until removed) is the latest. */
+const later = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : Math.max(a, b));
 
 export class MemoryConsentStore implements ConsentStore {
-  readonly #records = new Map<string, ConsentRecord>();
+  readonly #records = new Map<string, Stored>();
 
-  async remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number }): Promise<ConsentRecord> {
+  async remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number; keepUntil?: number }): Promise<ConsentRecord> {
     const key = keyOf(c.accountId, c.clientId, c.resource);
     const current = this.#records.get(key);
-    const grantIds = [...(current?.grantIds ?? []).filter((g) => g !== c.grantId), c.grantId].slice(-MAX_CONSENT_GRANTS);
-    const record: ConsentRecord = {
+    const previous = current?.grants.find((g) => g.id === c.grantId);
+    // Grants that can no longer be alive are dropped; the one remembered now moves to the end.
+    const grants = (current?.grants ?? []).filter((g) => g.id !== c.grantId && (g.keepUntil === undefined || g.keepUntil >= c.at));
+    grants.push({ id: c.grantId, keepUntil: previous ? later(previous.keepUntil, c.keepUntil) : c.keepUntil });
+    const dropped = Math.max(0, grants.length - MAX_CONSENT_GRANTS);
+    const record: Stored = {
       accountId: c.accountId,
       clientId: c.clientId,
       resource: c.resource,
       scopes: [...new Set([...(current?.scopes ?? []), ...c.scopes])].sort(),
-      grantIds,
+      grants: grants.slice(dropped),
+      grantsOverflowed: (current?.grantsOverflowed ?? false) || dropped > 0,
       createdAt: current?.createdAt ?? c.at,
       updatedAt: c.at,
     };
     this.#records.set(key, record);
-    return copy(record);
+    return view(record);
   }
 
   async find(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined> {
     const r = this.#records.get(keyOf(accountId, clientId, resource));
-    return r && copy(r);
+    return r && view(r);
   }
 
   async list(filter: { accountId?: string; clientId?: string }, page: { cursor?: string; limit: number }): Promise<Page<ConsentRecord>> {
@@ -35,14 +52,13 @@ export class MemoryConsentStore implements ConsentStore {
     const matching = [...this.#records.values()].filter(
       (r) => (filter.accountId === undefined || r.accountId === filter.accountId) && (filter.clientId === undefined || r.clientId === filter.clientId),
     );
-    const { items, next } = pageOf(matching);
-    return { items: items.map(copy), ...(next ? { next } : {}) };
+    return pageOf(matching.map(view));
   }
 
   async remove(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined> {
     const key = keyOf(accountId, clientId, resource);
     const r = this.#records.get(key);
     this.#records.delete(key);
-    return r;
+    return r && view(r);
   }
 }

@@ -1,5 +1,6 @@
 // oidc-provider's Adapter in memory, one instance per model, with the Redis adapter's indexing and expiry rules.
-import { GRANTABLE_MODELS, UID_INDEXED_MODEL, epochSeconds, lifetimeMs, toPayload } from '../oidc_records.js';
+import { AlreadyConsumed } from '../errors.js';
+import { GRANTABLE_MODELS, UID_INDEXED_MODEL, consumedIn, epochSeconds, grantIdOf, lifetimeMs, toPayload } from '../oidc_records.js';
 import type { AdapterPayload, OidcAdapter } from '../types.js';
 import { recordKey, type MemoryState } from './state.js';
 
@@ -21,7 +22,8 @@ export class MemoryOidcAdapter implements OidcAdapter {
       return;
     }
     const expiresAt = ttl === undefined ? Number.POSITIVE_INFINITY : this.#state.now() + ttl;
-    records.set(key, { json: JSON.stringify(payload) }, expiresAt);
+    const consumed = consumedIn(payload);
+    records.set(key, { json: JSON.stringify(payload), ...(consumed === undefined ? {} : { consumed }) }, expiresAt);
 
     if (GRANTABLE_MODELS.has(this.#model) && payload.grantId) {
       const members = grants.get(payload.grantId) ?? new Set<string>();
@@ -54,10 +56,15 @@ export class MemoryOidcAdapter implements OidcAdapter {
     return id === undefined ? undefined : this.find(id);
   }
 
-  /** Stamps the stored record in place, so its expiry is unchanged; a missing record stays missing. */
+  /**
+   * A compare-and-set, as in Redis: stamps the stored record in place (its expiry unchanged) when not yet consumed;
+   * otherwise, or when the record is gone (not recreated), rejects with AlreadyConsumed.
+   */
   async consume(id: string): Promise<void> {
     const record = this.#state.records.get(this.#key(id));
-    if (record) record.consumed = epochSeconds(this.#state.now());
+    if (!record) throw new AlreadyConsumed(this.#model, undefined);
+    if (record.consumed !== undefined) throw new AlreadyConsumed(this.#model, grantIdOf(toPayload(record.json, record.consumed)));
+    record.consumed = epochSeconds(this.#state.now());
   }
 
   /** Index entries left behind expire with the record, as in Redis. */

@@ -1,10 +1,16 @@
 // Remembered consents on Redis: one hash (one slot on a cluster), a field per (user, client, resource) holding the
-// record as JSON; `remember` merges in one Lua script, so concurrent consents on two replicas both count.
+// record as JSON, its grants with them; `remember` merges in one Lua script, so concurrent consents on two replicas both
+// count, and drops the grants that can no longer be alive in the same step.
 import type { Redis } from 'ioredis';
-import { MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore, type Page } from '../types.js';
+import { LEGACY_CONSENT_GRANTS, MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore, type Page } from '../types.js';
 import { consentPage } from '../onboarding_order.js';
 
-/** KEYS[1] the consent hash; ARGV field, accountId, clientId, resource, scopes (JSON array), grantId, at, maxGrants. */
+/**
+ * KEYS[1] the consent hash; ARGV field, accountId, clientId, resource, scopes (JSON array), grantId, at, maxGrants,
+ * keepUntil (-1: until the consent is removed), legacyGrants. The record's `grants` are `[grantId, keepUntil]` pairs,
+ * oldest first; a record from before them has `grantIds` (the newest 20), read as kept until removed, and a full one as
+ * overflowed (it may have dropped a live grant).
+ */
 export const rememberConsentLua = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local rec
@@ -14,28 +20,51 @@ local function add(s) if not seen[s] then seen[s] = true; table.insert(scopes, s
 if type(rec.scopes) == 'table' then for _, s in ipairs(rec.scopes) do add(s) end end
 for _, s in ipairs(cjson.decode(ARGV[5])) do add(s) end
 table.sort(scopes)
+local at, max, keep = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local function later(a, b) if a < 0 or b < 0 then return -1 end return math.max(a, b) end
+local overflowed = rec.grantsOverflowed == true
 local grants = {}
-if type(rec.grantIds) == 'table' then for _, g in ipairs(rec.grantIds) do if g ~= ARGV[6] then table.insert(grants, g) end end end
-table.insert(grants, ARGV[6])
-while #grants > tonumber(ARGV[8]) do table.remove(grants, 1) end
+if type(rec.grants) == 'table' then
+  for _, g in ipairs(rec.grants) do
+    local until_ = tonumber(g[2]) or -1
+    if g[1] == ARGV[6] then keep = later(until_, keep)
+    elseif until_ < 0 or until_ >= at then table.insert(grants, { g[1], until_ }) end
+  end
+elseif type(rec.grantIds) == 'table' then
+  if #rec.grantIds >= tonumber(ARGV[10]) then overflowed = true end
+  for _, id in ipairs(rec.grantIds) do
+    if id == ARGV[6] then keep = -1 else table.insert(grants, { id, -1 }) end
+  end
+end
+table.insert(grants, { ARGV[6], keep })
+while #grants > max do table.remove(grants, 1); overflowed = true end
 rec.scopes = scopes
-rec.grantIds = grants
-rec.updatedAt = tonumber(ARGV[7])
+rec.grants = grants
+rec.grantIds = nil
+rec.grantsOverflowed = overflowed
+rec.updatedAt = at
 local out = cjson.encode(rec)
 redis.call('HSET', KEYS[1], ARGV[1], out)
 return out
 `;
 
 interface ConsentRedis extends Redis {
-  dtsRememberConsent(key: string, field: string, accountId: string, clientId: string, resource: string, scopes: string, grantId: string, at: number, max: number): Promise<string>;
+  dtsRememberConsent(key: string, field: string, accountId: string, clientId: string, resource: string, scopes: string, grantId: string, at: number, max: number, keepUntil: number, legacy: number): Promise<string>;
 }
 
 const fieldOf = (accountId: string, clientId: string, resource: string) => JSON.stringify([accountId, clientId, resource]);
 
 /** cjson writes an empty array as `{}`: every list member is read back as an array. */
 function decode(json: string): ConsentRecord {
-  const r = JSON.parse(json) as ConsentRecord;
-  return { ...r, scopes: Array.isArray(r.scopes) ? r.scopes : [], grantIds: Array.isArray(r.grantIds) ? r.grantIds : [] };
+  const { grants, grantIds, grantsOverflowed, ...r } = JSON.parse(json) as Omit<ConsentRecord, 'grantIds' | 'grantsOverflowed'> & { grants?: unknown; grantIds?: unknown; grantsOverflowed?: unknown };
+  const scopes = Array.isArray(r.scopes) ? r.scopes : [];
+  if (grants !== undefined) {
+    const ids = Array.isArray(grants) ? grants.map((g) => (g as [string, number])[0]) : [];
+    return { ...r, scopes, grantIds: ids, grantsOverflowed: grantsOverflowed === true };
+  }
+  // Written before grant ids were kept until they expire: the newest LEGACY_CONSENT_GRANTS only.
+  const legacy = Array.isArray(grantIds) ? (grantIds as string[]) : [];
+  return { ...r, scopes, grantIds: legacy, grantsOverflowed: legacy.length >= LEGACY_CONSENT_GRANTS };
 }
 
 export class RedisConsentStore implements ConsentStore {
@@ -48,8 +77,9 @@ export class RedisConsentStore implements ConsentStore {
     this.#key = `${prefix}onb:consents`;
   }
 
-  async remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number }): Promise<ConsentRecord> {
-    const out = await this.#redis.dtsRememberConsent(this.#key, fieldOf(c.accountId, c.clientId, c.resource), c.accountId, c.clientId, c.resource, JSON.stringify(c.scopes), c.grantId, c.at, MAX_CONSENT_GRANTS);
+  async remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number; keepUntil?: number }): Promise<ConsentRecord> {
+    const keepUntil = c.keepUntil === undefined ? -1 : Math.max(0, c.keepUntil);
+    const out = await this.#redis.dtsRememberConsent(this.#key, fieldOf(c.accountId, c.clientId, c.resource), c.accountId, c.clientId, c.resource, JSON.stringify(c.scopes), c.grantId, c.at, MAX_CONSENT_GRANTS, keepUntil, LEGACY_CONSENT_GRANTS);
     return decode(out);
   }
 

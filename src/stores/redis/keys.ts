@@ -23,6 +23,9 @@ import type { RevocationKind } from '../types.js';
  * - `${prefix}audit`                 stream of audit events (field `event`), trimmed by length and age on append
  * - `${prefix}onb:rate:${bucket}`   onboarding rate counter (string), expiring with its window
  * - `${prefix}onb:clients`          zset of DCR-registered client ids by expiry (epoch seconds)
+ * - `${prefix}onb:consents`         hash `[accountId, clientId, resource]` (JSON) -> consent record JSON with its
+ *   `grants` (`[grantId, keepUntil]` pairs, -1: until removed), persistent; one key, so one slot on a Redis Cluster too
+ *   (consent_store.ts: a consent and its grant ids are one field, written by one script)
  * - `${prefix}onb:documents`        zset of Client ID Metadata Document URLs accepted lately (member: base64url SHA-256
  *   of the URL) by expiry (epoch ms), capped (onboarding/cimd.ts); the key expires with its latest member
  * - `${prefix}dpop:${key}`           a DPoP proof seen (RFC 9449 §11.1), expiring with the proof's acceptance window

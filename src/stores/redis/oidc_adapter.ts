@@ -1,6 +1,7 @@
 // oidc-provider's Adapter on Redis, one instance per model, after oidc-provider's example Redis adapter.
 // Records are hashes so that `consume` can stamp a field without rewriting (or re-expiring) the payload.
-import { GRANTABLE_MODELS, UID_INDEXED_MODEL, epochSeconds, lifetimeMs, toPayload } from '../oidc_records.js';
+import { AlreadyConsumed } from '../errors.js';
+import { GRANTABLE_MODELS, UID_INDEXED_MODEL, consumedIn, epochSeconds, grantIdOf, lifetimeMs, toPayload } from '../oidc_records.js';
 import type { AdapterPayload, OidcAdapter } from '../types.js';
 import { clusterKeys, redisKeys, type RedisKeyLayout } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
@@ -40,6 +41,9 @@ export class RedisOidcAdapter implements OidcAdapter {
     // without decoding the record's JSON inside Redis (revocation_scripts.ts, readOpaqueTokenLua).
     const sessionUid = this.#model === 'AccessToken' && typeof payload.sessionUid === 'string' && payload.sessionUid !== '' ? payload.sessionUid : undefined;
     const fields = sessionUid === undefined ? ['payload', JSON.stringify(payload)] : ['payload', JSON.stringify(payload), 'sessionUid', sessionUid];
+    // A payload saved consumed stays consumed for consume's compare-and-set, which reads the field, not the JSON.
+    const consumed = consumedIn(payload);
+    if (consumed !== undefined) fields.push('consumed', String(consumed));
     const multi = this.#redis.multi().del(key).hset(key, ...fields);
     if (ttl !== undefined) multi.pexpire(key, ttl);
     type Multi = ReturnType<ScriptedRedis['multi']>;
@@ -98,8 +102,14 @@ export class RedisOidcAdapter implements OidcAdapter {
     return id === null ? undefined : this.find(id);
   }
 
+  /**
+   * A compare-and-set (oidc_scripts.ts, consumeLua): the first consume wins; any other rejects with AlreadyConsumed,
+   * naming the record's grant when it can still be read (a record gone since has had its grant ended or expired).
+   */
   async consume(id: string): Promise<void> {
-    await this.#redis.dtsConsume(this.#key(id), epochSeconds());
+    const stamped = await this.#redis.dtsConsume(this.#key(id), epochSeconds());
+    if (stamped === 1) return;
+    throw new AlreadyConsumed(this.#model, stamped === -1 ? grantIdOf(await this.find(id)) : undefined);
   }
 
   /** Index keys left behind expire with the record; a lookup through them finds nothing once the record is gone. */

@@ -1,9 +1,12 @@
 // Lua for the oidc-provider adapter: the four operations that must not be split into separate commands.
 
-/** KEYS[1] record hash; ARGV[1] epoch seconds. HSET keeps the key's TTL; a missing record is not recreated. */
+/**
+ * KEYS[1] record hash; ARGV[1] epoch seconds. A compare-and-set: 1 stamped now; -1 already consumed (left as it was);
+ * 0 no such record (not recreated). HSETNX keeps the key's TTL. RFC 6749 §4.1.2: a code "MUST NOT be used more than once".
+ */
 export const consumeLua = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'consumed', ARGV[1])
+if redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1]) == 0 then return -1 end
 return 1
 `;
 

@@ -11,6 +11,7 @@ import { exchangeFor, loginUser, postForm } from '../../helpers/http.js';
 import { startTestIdp, type TestIdp } from '../../helpers/test_idp.js';
 import { AT, BILLING, CRM, EXCHANGE, JWT_TYPE, REDIS_URL, startService, testConfig, type TestService } from '../../helpers/service.js';
 import type { ExchangeDecisionEvent } from '../../../src/audit/events.js';
+import { sidPrefixFor } from '../../../src/token_types/context.js';
 
 const NOT_DELEGABLE = { error: 'invalid_request', error_description: 'the subject may not be delegated to this client' };
 const CRM_SCOPE = 'crm.lookup_customer billing.refund_lookup';
@@ -69,7 +70,8 @@ describe('groups on a hop come from the original subject', () => {
     assert.equal(external.hop.status, 400);
     assert.deepEqual(external.hop.body, NOT_DELEGABLE);
     const refused = events.at(-1)!;
-    assert.deepEqual([refused.clientId, refused.sub, refused.decision, refused.error, refused.reasons], ['crm-server', 'user-bob', 'deny', 'invalid_request', ['user_not_in_allowed_groups']]);
+    // The external user is its own account (`x-<issuer hash>|user-bob`), never local bob.
+    assert.deepEqual([refused.clientId, refused.sub, refused.decision, refused.error, refused.reasons], ['crm-server', `${sidPrefixFor(idp.issuer)}|user-bob`, 'deny', 'invalid_request', ['user_not_in_allowed_groups']]);
 
     const bob = await loginUser(svc, { username: 'bob' });
     const local = await viaCrm(svc, bob.accessToken);

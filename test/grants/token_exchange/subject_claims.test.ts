@@ -175,12 +175,15 @@ describe('subject token claims', () => {
       const revoke = (kind: 'sessions' | 'subjects', id: string) =>
         call(svc, 'POST', `/admin/${kind}/${encodeURIComponent(id)}/revoke`, { token: admin, json: { reason: 'test: identifier at the limit' } });
 
-      // 512 code points: two UTF-16 units each, so the limit is counted as the admin API (and JSON Schema) counts it.
-      const longSub = '𝒞'.repeat(512);
-      const subToken = await idp.sign(userClaims({ sub: longSub }));
+      // 512 code points: two UTF-16 units each, so the limit is counted as the admin API (and JSON Schema) counts it. The
+      // account is `x-<issuer hash>|<sub>`, so the issuer's `sub` gets 512 minus that 13-character namespace.
+      const account = `${sidPrefixFor(idp.issuer)}|${'𝒞'.repeat(512 - 13)}`;
+      assert.equal([...account].length, 512);
+      const subToken = await idp.sign(userClaims({ sub: '𝒞'.repeat(512 - 13) }));
       const issued = await accepted(subToken);
-      assert.equal(decodeJwt(issued.access_token as string).sub, longSub);
-      const bySub = await revoke('subjects', longSub);
+      assert.equal(decodeJwt(issued.access_token as string).sub, account);
+      await refused(await idp.sign(userClaims({ sub: '𝒞'.repeat(512 - 12) })), 'malformed_sub', JWT_TYPE, 'agent', 'namespaced sub over the limit');
+      const bySub = await revoke('subjects', account);
       assert.equal(bySub.status, 200, bySub.text);
       assert.equal(bySub.body.created, true);
       await refused(subToken, 'subject_revoked', JWT_TYPE, 'agent', 'revoked sub');

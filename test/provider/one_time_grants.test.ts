@@ -1,0 +1,173 @@
+// The adapter oidc-provider is given (provider/index.ts failClosed): a refused consume is a reuse (400, the grant ended),
+// a store outage is 503, and a token saved under a grant ended meanwhile does not survive. Memory stores; the HTTP
+// races are in test/grants/authorization_code/concurrent_use.test.ts.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { beforeEach, describe, it } from 'node:test';
+import { errors, type AdapterConstructor } from 'oidc-provider';
+import { beforeDestroy, failClosed } from '../../src/provider/index.js';
+import { adapterClass } from '../../src/stores/adapter_class.js';
+import { createMemoryStores } from '../../src/stores/memory/index.js';
+import type { AdapterPayload, Stores } from '../../src/stores/types.js';
+
+interface Adapter {
+  upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<AdapterPayload | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+describe('failClosed: one-time grants', () => {
+  let stores: Stores;
+  /** Store calls in order, as `method model id`. */
+  let calls: string[];
+  /** The request the adapter believes it serves (oidc-provider's `Provider.ctx` in the service). */
+  let request: object | undefined;
+  let Adapter: new (model: string) => Adapter;
+  const id = () => randomUUID();
+
+  /** The memory stores, each call logged, a destroy hook (as service.ts's) logged too, and `overrides` per model. */
+  function build(overrides: Record<string, Partial<Record<keyof Adapter, (...a: string[]) => Promise<never>>>> = {}) {
+    const Logged = class {
+      readonly #inner: Adapter;
+      readonly #model: string;
+      constructor(model: string) {
+        this.#model = model;
+        this.#inner = new (adapterClass(stores) as unknown as new (m: string) => Adapter)(model);
+      }
+      #call<T>(method: keyof Adapter, arg: string, run: () => Promise<T>): Promise<T> {
+        calls.push(`${method} ${this.#model} ${arg}`);
+        const override = overrides[this.#model]?.[method];
+        return override ? override(arg) : run();
+      }
+      upsert(i: string, p: AdapterPayload, e?: number) { return this.#call('upsert', i, () => this.#inner.upsert(i, p, e)); }
+      find(i: string) { return this.#call('find', i, () => this.#inner.find(i)); }
+      findByUid(uid: string) { return this.#inner.find(uid); }
+      findByUserCode(code: string) { return this.#inner.find(code); }
+      consume(i: string) { return this.#call('consume', i, () => this.#inner.consume(i)); }
+      destroy(i: string) { return this.#call('destroy', i, () => this.#inner.destroy(i)); }
+      revokeByGrantId(g: string) { return this.#call('revokeByGrantId', g, () => this.#inner.revokeByGrantId(g)); }
+    };
+    const hooked = beforeDestroy(Logged as unknown as AdapterConstructor, async (model, i) => {
+      calls.push(`hook ${model} ${i}`);
+    });
+    Adapter = failClosed(hooked, { currentRequest: () => request }) as unknown as new (model: string) => Adapter;
+  }
+
+  /** A grant with a code, an access token and a refresh token; and another grant's token. */
+  async function grantWithTokens() {
+    const [grantId, code, at, rt, other] = [id(), id(), id(), id(), id()];
+    await stores.adapterFor('Grant').upsert(grantId, { jti: grantId, kind: 'Grant' }, 60);
+    await stores.adapterFor('AuthorizationCode').upsert(code, { jti: code, kind: 'AuthorizationCode', grantId }, 60);
+    await stores.adapterFor('AccessToken').upsert(at, { jti: at, kind: 'AccessToken', grantId }, 60);
+    await stores.adapterFor('RefreshToken').upsert(rt, { jti: rt, kind: 'RefreshToken', grantId }, 60);
+    await stores.adapterFor('AccessToken').upsert(other, { jti: other, kind: 'AccessToken', grantId: id() }, 60);
+    return { grantId, code, at, rt, other };
+  }
+
+  beforeEach(() => {
+    stores = createMemoryStores();
+    calls = [];
+    request = undefined;
+    build();
+  });
+
+  const invalidGrant = (err: unknown) => {
+    assert.ok(err instanceof errors.InvalidGrant, String(err));
+    assert.equal(err.status, 400);
+    assert.equal(err.error_description, 'grant request is invalid');
+    return true;
+  };
+
+  it('a second consume of a code is invalid_grant, and ends its grant: the Grant (its destroy hook runs), then its tokens', async () => {
+    const { grantId, code, at, rt, other } = await grantWithTokens();
+    await new Adapter('AuthorizationCode').consume(code);
+    calls = [];
+    await assert.rejects(new Adapter('AuthorizationCode').consume(code), invalidGrant);
+    assert.equal(await stores.adapterFor('Grant').find(grantId), undefined);
+    for (const [model, jti] of [['AuthorizationCode', code], ['AccessToken', at], ['RefreshToken', rt]] as const) {
+      assert.equal(await stores.adapterFor(model).find(jti), undefined, model);
+    }
+    assert.ok(await stores.adapterFor('AccessToken').find(other), "another grant's token survives");
+    // The Grant ends first (its hook publishes the delegation tokens' root digest), then every token of it.
+    assert.deepEqual(calls.slice(0, 3), [`consume AuthorizationCode ${code}`, `hook Grant ${grantId}`, `destroy Grant ${grantId}`]);
+    assert.ok(calls.slice(3).every((c) => c.startsWith('revokeByGrantId ') && c.endsWith(grantId)), calls.join('\n'));
+    for (const model of ['AccessToken', 'RefreshToken', 'AuthorizationCode']) assert.ok(calls.includes(`revokeByGrantId ${model} ${grantId}`), model);
+  });
+
+  it('a second consume of a refresh token is invalid_grant and ends its grant', async () => {
+    const { grantId, rt, at } = await grantWithTokens();
+    await new Adapter('RefreshToken').consume(rt);
+    await assert.rejects(new Adapter('RefreshToken').consume(rt), invalidGrant);
+    assert.equal(await stores.adapterFor('Grant').find(grantId), undefined);
+    assert.equal(await stores.adapterFor('AccessToken').find(at), undefined);
+  });
+
+  it('a consume of a record already gone is invalid_grant; there is no grant left to end', async () => {
+    await assert.rejects(new Adapter('AuthorizationCode').consume(id()), invalidGrant);
+    assert.ok(!calls.some((c) => c.startsWith('destroy') || c.startsWith('revokeByGrantId')), calls.join('\n'));
+  });
+
+  it('a second consume of a pushed authorization request is invalid_request_uri, as oidc-provider answers a reuse', async () => {
+    const par = id();
+    await stores.adapterFor('PushedAuthorizationRequest').upsert(par, { jti: par, kind: 'PushedAuthorizationRequest' }, 60);
+    await new Adapter('PushedAuthorizationRequest').consume(par);
+    await assert.rejects(new Adapter('PushedAuthorizationRequest').consume(par), (err: unknown) => {
+      assert.ok(err instanceof errors.InvalidRequestUri, String(err));
+      assert.equal(err.error_description, 'request_uri is invalid, expired, or was already used');
+      return true;
+    });
+  });
+
+  it('a store outage in consume stays 503 temporarily_unavailable (fail closed), never invalid_grant', async () => {
+    build({ AuthorizationCode: { consume: async () => Promise.reject(new Error('connect ECONNREFUSED')) } });
+    const { code } = await grantWithTokens();
+    await assert.rejects(new Adapter('AuthorizationCode').consume(code), { status: 503, error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable' });
+  });
+
+  it('a store outage while ending the grant of a refused consume is 503: the grant is not left alive behind a 400', async () => {
+    build({ Grant: { destroy: async () => Promise.reject(new Error('connect ECONNREFUSED')) } });
+    const { code } = await grantWithTokens();
+    await new Adapter('AuthorizationCode').consume(code);
+    await assert.rejects(new Adapter('AuthorizationCode').consume(code), { status: 503, error: 'temporarily_unavailable' });
+  });
+
+  it('destroying a Grant revokes its tokens after it', async () => {
+    const { grantId, at, rt } = await grantWithTokens();
+    await new Adapter('Grant').destroy(grantId);
+    assert.equal(calls[1], `destroy Grant ${grantId}`);
+    assert.equal(await stores.adapterFor('AccessToken').find(at), undefined);
+    assert.equal(await stores.adapterFor('RefreshToken').find(rt), undefined);
+  });
+
+  it("the winner of a race saving a token after the loser ended the grant: the token is deleted and the winner refused", async () => {
+    const { grantId, code } = await grantWithTokens();
+    request = {};
+    await new Adapter('AuthorizationCode').consume(code);
+    // The loser, another request: its consume is refused and ends the grant.
+    const winner = request;
+    request = {};
+    await assert.rejects(new Adapter('AuthorizationCode').consume(code), invalidGrant);
+    request = winner;
+    const late = id();
+    await assert.rejects(new Adapter('AccessToken').upsert(late, { jti: late, kind: 'AccessToken', grantId }, 60), invalidGrant);
+    assert.equal(await stores.adapterFor('AccessToken').find(late), undefined);
+  });
+
+  it('the winner saving its tokens while the grant lives keeps them; requests that consumed nothing are not checked', async () => {
+    const { grantId, code } = await grantWithTokens();
+    request = {};
+    await new Adapter('AuthorizationCode').consume(code);
+    const token = id();
+    await new Adapter('AccessToken').upsert(token, { jti: token, kind: 'AccessToken', grantId }, 60);
+    assert.ok(await stores.adapterFor('AccessToken').find(token));
+    assert.ok(calls.includes(`find Grant ${grantId}`));
+
+    request = {};
+    calls = [];
+    const unchecked = id();
+    await new Adapter('AccessToken').upsert(unchecked, { jti: unchecked, kind: 'AccessToken', grantId: id() }, 60);
+    assert.deepEqual(calls, [`upsert AccessToken ${unchecked}`]);
+  });
+});
