@@ -22,6 +22,8 @@ import { hkdfSync } from 'node:crypto';
 import { isProduction, keyGenerationRefusal } from './config/production.js';
 import { createDpopNonces } from './dpop/nonces.js';
 import { createDpopProofChecker } from './dpop/proof.js';
+import { tokenEndpointDpop } from './dpop/token_endpoint.js';
+import { TOKEN_EXCHANGE_GRANT } from './grants/token_exchange/params.js';
 import { interactionRoutes } from './provider/interactions.js';
 import { errorRenderer, healthRoutes, mount, postOnly, requestLog } from './http/app.js';
 import { closeServer, createLifecycle, keepAliveBeyondBalancers, type DrainTimings } from './http/shutdown.js';
@@ -180,22 +182,23 @@ export async function createService(config: Config, { logger, env = process.env,
     }
   };
   const policy = new Policy(config.agents, config.toolServers, config.onboardedClients, config.clients.map((c) => c.client_id));
-  // RFC 9449 §8: nonces must verify on every replica, so their keys derive from the secret the replicas already share.
-  const dpopKey = (info: string) => Buffer.from(hkdfSync('sha256', cookieKeys[0]!, '', info, 32));
+  // RFC 9449 §8: nonces must verify on every replica, so their key derives from the secret the replicas already share;
+  // and one key for our checks and oidc-provider's (the same nonces, dpop/nonces.ts): one nonce serves every grant.
+  const dpopNonceSecret = Buffer.from(hkdfSync('sha256', cookieKeys[0]!, '', 'dts dpop nonce', 32));
   const dpopNonceRequired = config.dpop.requireNonce ?? isProduction(env);
   const dpopProofs = createDpopProofChecker({
     htu: `${config.issuer}/token`,
     algorithms: config.dpop.algorithms,
     windowSeconds: config.dpop.proofWindowSeconds,
     requireNonce: dpopNonceRequired,
-    nonces: createDpopNonces(dpopKey('dts dpop nonce'), () => Math.floor(Date.now() / 1000)),
+    nonces: createDpopNonces(dpopNonceSecret, () => Math.floor(Date.now() / 1000)),
     replay: stores.dpopReplay,
     now: () => Math.floor(Date.now() / 1000),
     verify: jws.verify,
   });
   const provider = createProvider({
     config,
-    dpop: { algorithms: config.dpop.algorithms, requireNonce: dpopNonceRequired, nonceSecret: dpopKey('oidc-provider dpop nonceSecret') },
+    dpop: { algorithms: config.dpop.algorithms, requireNonce: dpopNonceRequired, nonceSecret: dpopNonceSecret },
     delegationScopes: (clientId, tool) => policy.scopesFor(clientId, tool),
     clientSecrets,
     privateJwks: keys.privateJwks as never,
@@ -298,10 +301,10 @@ export async function createService(config: Config, { logger, env = process.env,
     },
     defaultResource: config.issuer,
     csrfKey: cookieKeys[0]!,
+    grantTokensWithinSeconds: config.userTokens.sessionTtlSeconds + Math.max(config.userTokens.accessTokenTtlSeconds, ...config.toolServers.map((t) => t.maxTtlSeconds)),
     onDecision: (d) => logger.info(d, 'consent'),
   });
   const clientAdapter = () => (provider.Client as unknown as { adapter: { find(id: string): Promise<unknown>; destroy(id: string): Promise<void> } }).adapter;
-    grantTokensWithinSeconds: config.userTokens.sessionTtlSeconds + Math.max(config.userTokens.accessTokenTtlSeconds, ...config.toolServers.map((t) => t.maxTtlSeconds)),
 
   const privileged = config.clients.filter((c) => (c.scope ?? '').split(' ').some((s) => ADMIN_SCOPES.includes(s))).map((c) => c.client_id);
   const lifecycle = createLifecycle();
@@ -318,6 +321,12 @@ export async function createService(config: Config, { logger, env = process.env,
     // RFC 9700 §4.11.2: onboarded clients' authorization errors wait on a page for the user (docs/onboarding.md).
     untrustedErrorRedirects({ provider, trustedClients: configuredClients }),
     postOnly(['/token', '/token/introspection', '/token/revocation']),
+    // RFC 9449 §4.3 at oidc-provider's own grants: the exchange's proof checks and replay keys (dpop/token_endpoint.ts).
+    tokenEndpointDpop({
+      proofs: dpopProofs,
+      checkedByGrant: new Set([TOKEN_EXCHANGE_GRANT]),
+      requireDpop: new Set(config.toolServers.filter((t) => t.requireDpop).map((t) => t.resource)),
+    }),
     delegationTokenResponses({
       issuer: config.issuer,
       toolServers: own.toolServers,

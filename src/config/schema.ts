@@ -86,7 +86,7 @@ export const toolServerSchema = z.strictObject({
   requireDpop: z
     .boolean()
     .optional()
-    .describe('Issue only DPoP-bound tokens (RFC 9449) for this tool server: an exchange for it without a DPoP proof is refused (`invalid_request`).'),
+    .describe('Issue only DPoP-bound tokens (RFC 9449) for this tool server, at every grant: an exchange, a login or refresh naming it as `resource`, or `client_credentials` without a DPoP proof is refused (`invalid_request`).'),
 });
 
 export const agentRuleSchema = z.strictObject({

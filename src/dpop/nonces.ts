@@ -1,10 +1,12 @@
 // Server-provided DPoP nonces (RFC 9449 §8): stateless, so every replica holding the same secret issues and accepts
-// the same values without a store round trip.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// the same values without a store round trip; and the very values oidc-provider issues and accepts for the same
+// `features.dPoP.nonceSecret`, so one nonce serves every grant at the token endpoint (our checks and its own).
+import { hkdfSync, timingSafeEqual } from 'node:crypto';
 
-/** How long one nonce is handed out; one is accepted for STEP_SECONDS × (1 + ACCEPTED_PAST) plus one step ahead. */
+/** How long one nonce step lasts; the nonce handed out is the next step's, and steps now-2 … now+2 are accepted. */
 const STEP_SECONDS = 60;
 const ACCEPTED_PAST = 2;
+const ACCEPTED_AHEAD = 2;
 
 export interface DpopNonces {
   /** The nonce to hand out now. */
@@ -14,7 +16,11 @@ export interface DpopNonces {
 }
 
 /**
- * RFC 9449 §8: nonces "MUST be unpredictable": an HMAC of the time step under a secret shared by the replicas.
+ * RFC 9449 §8: nonces "MUST be unpredictable": HKDF-SHA256 of the secret, salted with the time step, as oidc-provider
+ * derives its own (lib/helpers/challenge.js: salt the step as 8 bytes big-endian, info `DPoP`, 32 bytes, base64url;
+ * the next step's value handed out; test/dpop/nonces.test.ts holds the two to the same values). Its checks run after
+ * ours in its grants, so a nonce one side accepted and the other refused would answer a valid retry `use_dpop_nonce`
+ * forever. A nonce handed out is accepted for three to four minutes.
  *
  * @example
  * const nonces = createDpopNonces(secret, () => Math.floor(Date.now() / 1000));
@@ -25,7 +31,9 @@ export function createDpopNonces(secret: Uint8Array, now: () => number): DpopNon
   const at = (step: number): Buffer => {
     let value = cache.get(step);
     if (!value) {
-      value = Buffer.from(createHmac('sha256', secret).update(`dpop-nonce:${step}`).digest().toString('base64url'));
+      const salt = Buffer.alloc(8);
+      salt.writeBigInt64BE(BigInt(step));
+      value = Buffer.from(Buffer.from(hkdfSync('sha256', secret, salt, 'DPoP', 32)).toString('base64url'));
       if (cache.size > 8) cache.clear();
       cache.set(step, value);
     }
@@ -33,12 +41,12 @@ export function createDpopNonces(secret: Uint8Array, now: () => number): DpopNon
   };
   const step = () => Math.floor(now() / STEP_SECONDS);
   return {
-    current: () => at(step()).toString(),
+    current: () => at(step() + 1).toString(),
     check(nonce) {
       const given = Buffer.from(nonce);
       const s = step();
       let ok = false;
-      for (let i = s - ACCEPTED_PAST; i <= s + 1; i++) {
+      for (let i = s - ACCEPTED_PAST; i <= s + ACCEPTED_AHEAD; i++) {
         const expected = at(i);
         // Constant time per candidate, and every candidate compared: no early exit that times which step matched.
         if (expected.length === given.length && timingSafeEqual(expected, given)) ok = true;

@@ -1,6 +1,7 @@
-// Checks a DPoP proof at the token endpoint (RFC 9449 §4.3) for the token exchange grant, which oidc-provider's own
-// DPoP checks do not reach (they run in its built-in grants only, and compare `htu` with the address the request
-// arrived on rather than the configured public issuer).
+// Checks a DPoP proof at the token endpoint (RFC 9449 §4.3), for every grant: the token exchange's step
+// (grants/token_exchange/dpop.ts) and the step in front of oidc-provider's own grants (token_endpoint.ts), whose own
+// checks are weaker (`htu` against the address the request arrived on rather than the configured public issuer, replay
+// per client, a fixed window) and run after these.
 import { createHash } from 'node:crypto';
 import { decodeJsonSegment } from 'delegation-token-verify';
 import { importJWK, type CryptoKey, type JWK } from 'jose';
@@ -91,6 +92,35 @@ export function jwkThumbprint(jwk: Record<string, unknown>): { jkt: string; cano
   return { jkt: createHash('sha256').update(JSON.stringify(canonical)).digest('base64url'), canonical };
 }
 
+/** RFC 3986 §2.3: the unreserved characters, which a percent-encoding must not hide (§6.2.2.2). */
+const UNRESERVED = /^[A-Za-z0-9._~-]$/;
+
+/**
+ * An http(s) URL in the form RFC 9449 §4.3 compares `htu` in, without query or fragment; undefined for anything else.
+ * RFC 9449 §4.3: servers "SHOULD employ syntax-based normalization (Section 6.2.2 of [RFC3986]) and scheme-based
+ * normalization (Section 6.2.3 of [RFC3986]) before comparing the htu claim". WHATWG parsing lowercases scheme and
+ * host, drops the default port and resolves dot segments (`%2e` ones too); the path's percent-encodings are then
+ * normalised: RFC 3986 §6.2.2.2, octets of unreserved characters "should be decoded to their corresponding unreserved
+ * characters" (`/%6dcp` is `/mcp`); §6.2.2.1, every other triplet's hex digits "should be normalized to use uppercase
+ * letters" (`%2f` is `%2F`, still not a `/`). The verify SDK's `normalizeHtu` (packages/verify/src/dpop.ts) is the same.
+ *
+ * @example
+ * normalizeHtu('HTTPS://Sts.Example:443/%74oken?x=1'); // 'https://sts.example/token'
+ */
+export function normalizeHtu(value: string): string | undefined {
+  const url = URL.parse(value);
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) return undefined;
+  url.search = '';
+  url.hash = '';
+  if (url.pathname.includes('%')) {
+    url.pathname = url.pathname.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
+      const char = String.fromCharCode(Number.parseInt(hex, 16));
+      return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
+    });
+  }
+  return url.href;
+}
+
 /** jose's refusal of the proof's JWS, as our audit reason (one switch over its codes). */
 function joseReason(err: unknown): string {
   const e = err as { code?: string };
@@ -113,10 +143,8 @@ function joseReason(err: unknown): string {
  */
 export function createDpopProofChecker(o: DpopProofOptions) {
   // The token endpoint's public URL, normalised as a proof's htu is (no query or fragment).
-  const endpoint = new URL(o.htu);
-  endpoint.search = '';
-  endpoint.hash = '';
-  const expectedHtu = endpoint.href;
+  const expectedHtu = normalizeHtu(o.htu);
+  if (expectedHtu === undefined) throw new TypeError(`the DPoP htu ${o.htu} is not an absolute http(s) URL`);
   const algorithms = new Set(o.algorithms);
   // Imported keys by alg and thumbprint: a holder signs every proof with the same key, so a repeated key costs one
   // SHA-256 instead of a key import. The thumbprint fixes the key (RFC 7638 §1), so a cached entry never goes stale;
@@ -183,14 +211,7 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     // RFC 9449 §4.3 check 9: "the htu claim matches the HTTP URI value for the HTTP request in which the JWT was
     // received, ignoring any query and fragment parts" (normalised, §4.3 "SHOULD"); the URI is the public one.
     // A proof written with exactly the normalised URL (what clients send) needs no parse: normalising is idempotent.
-    if (payload.htu !== expectedHtu) {
-      const htu = typeof payload.htu === 'string' ? URL.parse(payload.htu) : null;
-      if (htu) {
-        htu.search = '';
-        htu.hash = '';
-      }
-      if (htu?.href !== expectedHtu) throw invalid('htu_mismatch');
-    }
+    if (payload.htu !== expectedHtu && (typeof payload.htu !== 'string' || normalizeHtu(payload.htu) !== expectedHtu)) throw invalid('htu_mismatch');
     // RFC 9449 §4.3 check 11 and §11.1: "the creation time of the JWT ... is within an acceptable window".
     if (Math.abs(now - payload.iat) > o.windowSeconds) throw invalid('iat_out_of_window');
     // RFC 9449 §8: a missing or no longer valid server nonce is answered use_dpop_nonce with a fresh DPoP-Nonce.

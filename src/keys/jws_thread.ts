@@ -51,6 +51,19 @@ export interface JwsThreadOptions {
   restartDelayMs?: number;
   /** The worker's entry (tests: a broken one). Default: jws_thread_worker next to this module. */
   workerUrl?: URL;
+  /** Keys the worker holds at most (beyond those with a job still owed): past it the least recently used are
+   * forgotten, and a forgotten key used again is sent again. Every distinct DPoP proof key passes through the worker,
+   * so without a bound it would keep them all (~5 KB each). Default 2048: the proof checker's key cache (1000) and the
+   * signing keys, with room to spare. */
+  maxKeys?: number;
+}
+
+/** What the signing thread holds, for metrics and tests. */
+export interface JwsThreadStats {
+  /** Keys the current worker holds, as it reported with its last answer (0 before its first answer or without one). */
+  workerKeys: number;
+  /** Keys this side counts as held by the current worker (after the forgets it has sent). */
+  sentKeys: number;
 }
 
 interface Pending {
@@ -60,18 +73,26 @@ interface Pending {
   verify: boolean;
 }
 
+/** A key the worker holds: how many jobs sent with it have not been answered (a key is never forgotten while one is). */
+interface HeldKey {
+  owed: number;
+}
+
 const OWN_WORKER = new URL(`./jws_thread_worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 export interface JwsThread {
   sign: SignCompact;
   verify: VerifyCompact;
+  /** How many keys the worker holds (bounded by `maxKeys`). */
+  stats(): JwsThreadStats;
   /** Stops the worker; signatures still pending fail with SigningUnavailable. */
   close(): Promise<void>;
 }
 
 /**
  * One worker thread that signs with jose. Keys are cloned to it once each (a CryptoKey stays non-extractable), by
- * identity, so a rotated key reaches it with the first token it signs.
+ * identity, so a rotated key reaches it with the first token it signs. It holds the `maxKeys` most recently used; a
+ * key forgotten since is cloned to it again with its next job.
  *
  * @example
  * const jws = createJwsThread();
@@ -82,6 +103,8 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
   const timeoutMs = options.timeoutMs ?? 5000;
   const restartDelayMs = options.restartDelayMs ?? 1000;
   const workerUrl = options.workerUrl ?? OWN_WORKER;
+  const maxKeys = options.maxKeys ?? 2048;
+  if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new TypeError('maxKeys must be a positive integer');
   const keyIds = new WeakMap<object, number>();
   let nextKeyId = 1;
   let nextJobId = 1;
@@ -89,8 +112,16 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
   let flushScheduled = false;
   let closed = false;
 
-  // The current worker, the keys it holds and the signatures it owes; replaced as a whole when it fails.
-  let current: { worker: Worker; sentKeys: Set<number>; inflight: Map<number, { pending: Pending; sentAt: number }> } | undefined;
+  // The current worker, the keys it holds (least recently used first) and the signatures it owes; replaced as a whole
+  // when it fails.
+  interface WorkerState {
+    worker: Worker;
+    held: Map<number, HeldKey>;
+    /** The size of the worker's key map, as it reported with its last answer. */
+    workerKeys: number;
+    inflight: Map<number, { pending: Pending; sentAt: number; key: number }>;
+  }
+  let current: WorkerState | undefined;
   /** When the last worker exited or failed: no new one starts within `restartDelayMs` of that (a worker that dies at
    * start is not restarted for every job). A silent worker, replaced after `timeoutMs`, is replaced at once. */
   let lastExit = -Infinity;
@@ -113,12 +144,15 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
     const worker = new Worker(workerUrl);
     // Idle, a signing worker never keeps the process running; while it owes signatures it does (their callers wait).
     worker.unref();
-    const state = { worker, sentKeys: new Set<number>(), inflight: new Map<number, { pending: Pending; sentAt: number }>() };
-    worker.on('message', ({ results }: JobResults) => {
+    const state: WorkerState = { worker, held: new Map(), workerKeys: 0, inflight: new Map() };
+    worker.on('message', ({ results, keys }: JobResults) => {
+      state.workerKeys = keys;
       for (const [id, ok, value] of results) {
         const job = state.inflight.get(id);
         if (!job) continue;
         state.inflight.delete(id);
+        const held = state.held.get(job.key);
+        if (held) held.owed--;
         if (state.inflight.size === 0) worker.unref();
         if (ok) job.pending.resolve(value);
         else job.pending.reject(job.pending.verify ? new JwsRejected(value) : new SigningUnavailable('the signing thread could not sign'));
@@ -145,15 +179,29 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
     const keys: [number, SigningKey['key']][] = [];
     const sentAt = performance.now();
     if (state.inflight.size === 0) state.worker.ref();
-    const batch: JobBatch = { keys, jobs: [] };
+    const batch: JobBatch = { forget: [], keys, jobs: [] };
     for (const { job, pending, keyObject } of jobs) {
-      if (!state.sentKeys.has(job.key)) {
-        state.sentKeys.add(job.key);
+      const held = state.held.get(job.key);
+      if (held) {
+        // Most recently used last: Map keeps insertion order.
+        state.held.delete(job.key);
+        state.held.set(job.key, held);
+        held.owed++;
+      } else {
+        state.held.set(job.key, { owed: 1 });
         keys.push([job.key, keyObject]);
       }
       job.id = nextJobId++;
       batch.jobs.push(job);
-      state.inflight.set(job.id, { pending, sentAt });
+      state.inflight.set(job.id, { pending, sentAt, key: job.key });
+    }
+    // Past maxKeys the least recently used go, but never one a job still needs: those of this batch are owed, and the
+    // worker runs its jobs in order, so one it has not answered yet may still be queued there.
+    for (const [id, held] of state.held) {
+      if (state.held.size <= maxKeys) break;
+      if (held.owed > 0) continue;
+      state.held.delete(id);
+      batch.forget.push(id);
     }
     try {
       state.worker.postMessage(batch);
@@ -194,6 +242,7 @@ export function createJwsThread(options: JwsThreadOptions = {}): JwsThread {
     verify: async (keyObject, jws, algorithms) => {
       await enqueue(keyObject, (key) => ({ id: 0, key, verify: { jws, algorithms } }), true);
     },
+    stats: () => ({ workerKeys: current?.workerKeys ?? 0, sentKeys: current?.held.size ?? 0 }),
     async close() {
       closed = true;
       clearInterval(watchdog);

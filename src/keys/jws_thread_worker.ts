@@ -9,7 +9,9 @@ export type Job =
   | { id: number; key: number; verify: { jws: string; algorithms: string[] } };
 
 export interface JobBatch {
-  /** Keys this worker has not been sent yet, by the number the jobs use. */
+  /** Keys to drop (least recently used, with no job owed), before `keys` are added: the map stays bounded. */
+  forget: number[];
+  /** Keys this worker does not hold (not sent yet, or forgotten since), by the number the jobs use. */
   keys: [number, CryptoKey | KeyObject][];
   jobs: Job[];
 }
@@ -20,6 +22,8 @@ export interface JobBatch {
  */
 export interface JobResults {
   results: [id: number, ok: boolean, value: string][];
+  /** How many keys this worker holds now (JwsThread.stats). */
+  keys: number;
 }
 
 const keys = new Map<number, CryptoKey | KeyObject>();
@@ -31,7 +35,7 @@ if (parentPort) {
   const send = () => {
     const results = done;
     done = [];
-    port.postMessage({ results } satisfies JobResults);
+    port.postMessage({ results, keys: keys.size } satisfies JobResults);
   };
   const finish = (id: number, ok: boolean, value: string) => {
     if (done.length === 0) setImmediate(send);
@@ -69,6 +73,7 @@ if (parentPort) {
     run(job);
   };
   port.on('message', (batch: JobBatch) => {
+    for (const id of batch.forget) keys.delete(id);
     for (const [id, key] of batch.keys) keys.set(id, key);
     for (const job of batch.jobs) queue.push(job);
     if (!draining) {

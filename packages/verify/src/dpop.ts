@@ -195,11 +195,27 @@ function replayTtlSeconds(windowSeconds: number): number {
   return Math.ceil(2 * windowSeconds) + 1;
 }
 
-/** Scheme and host lowercased, default port dropped, dot segments resolved; no query or fragment. */
+/** RFC 3986 §2.3: the unreserved characters, which a percent-encoding must not hide (§6.2.2.2). */
+const UNRESERVED = /^[A-Za-z0-9._~-]$/;
+
+/**
+ * Scheme and host lowercased, default port dropped, dot segments resolved, the path's percent-encodings normalised; no
+ * query or fragment. RFC 9449 §4.3: servers "SHOULD employ syntax-based normalization (Section 6.2.2 of [RFC3986]) and
+ * scheme-based normalization (Section 6.2.3 of [RFC3986]) before comparing the htu claim". WHATWG parsing does all but
+ * the percent-encodings: RFC 3986 §6.2.2.2, octets of unreserved characters "should be decoded to their corresponding
+ * unreserved characters" (`/%6dcp` is `/mcp`); §6.2.2.1, every other triplet's hex digits "should be normalized to use
+ * uppercase letters" (`%2f` is `%2F`, still not a `/`).
+ */
 export function normalizeHtu(value: string): string | undefined {
   const url = URL.parse(value);
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) return undefined;
   url.search = '';
   url.hash = '';
+  if (url.pathname.includes('%')) {
+    url.pathname = url.pathname.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
+      const char = String.fromCharCode(Number.parseInt(hex, 16));
+      return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
+    });
+  }
   return url.href;
 }

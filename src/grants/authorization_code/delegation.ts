@@ -1,9 +1,10 @@
 // Authorization code and refresh token grants for a tool server (MCP clients): the opaque access token oidc-provider
 // minted for the tool server's `resource` is swapped for the same delegation token the exchange issues (issue.ts),
 // decided by the same policy, recorded and audited through the same decision event. The opaque token never leaves.
-// Reads as: grant → session → revocation → policy → issue → event.
+// Reads as: grant → session → revocation → DPoP → policy → issue → bind the refresh token → event. A response for this
+// service itself (the user token) only gets its refresh token bound.
 import type { Middleware } from 'koa';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ToolServerConfig } from '../../config/schema.js';
 import type { DecisionEvents, ExchangeDecisionEvent } from '../../audit/events.js';
 import type { Policy } from '../../policy/decide.js';
@@ -38,6 +39,9 @@ export interface CodeFlowDeps {
   now?: () => number;
 }
 
+/** The exchange's description for the same refusal (token_exchange/dpop.ts). */
+const DPOP_REQUIRED = 'a DPoP proof is required';
+
 type Grant = 'authorization_code' | 'refresh_token';
 const GRANTS: ReadonlySet<string> = new Set<Grant>(['authorization_code', 'refresh_token']);
 
@@ -64,7 +68,7 @@ const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
 interface Entities {
   AccessToken?: { aud?: unknown; scope?: string; grantId?: string; accountId?: string; sessionUid?: string; jkt?: unknown };
   AuthorizationCode?: { iat?: number };
-  RefreshToken?: { iat?: number; iiat?: number };
+  RefreshToken?: { iat?: number; iiat?: number; jkt?: unknown };
   RotatedRefreshToken?: { iat?: number; iiat?: number };
 }
 
@@ -82,7 +86,17 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
     const toolServer = deps.toolServers.get(str(entities.AccessToken?.aud) ?? '');
     const body = ctx.body as Record<string, unknown> | undefined;
     const opaque = str(body?.access_token);
-    if (!toolServer || !opaque) return; // a user token for this service itself (the exchange's subject): unchanged
+    const refreshToken = str(body?.refresh_token);
+    if (!toolServer || !opaque) {
+      // A user token for this service itself (the exchange's subject): unchanged; its refresh token keeps its binding.
+      try {
+        await bindRefreshToken(oidc, entities, refreshToken);
+      } catch (err) {
+        if (refreshToken) await deps.destroyRefreshToken(refreshToken).catch(() => undefined);
+        throw toHttpError(err, { reasons: [] });
+      }
+      return;
+    }
 
     const started = performance.now();
     const clientId = oidc.client.clientId;
@@ -111,6 +125,13 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
       // SPEC §13 / RFC 9700 §4.14: a refresh dies with a session, user or client revocation: refused, and the grant ends.
       if (revoked) throw new Refusal('invalid_grant', 'the grant has been revoked', [revoked], true);
 
+      // RFC 9449 §5: oidc-provider checked this request's proof and bound the opaque token to its key; the delegation
+      // token that replaces it keeps that binding (a bound login never yields a bearer token).
+      const jkt = str(entities.AccessToken?.jkt);
+      // RFC 9728 §2 dpop_bound_access_tokens_required: "the protected resource always requires the use of DPoP-bound
+      // access tokens" (toolServers[].requireDpop): at every grant that issues for it, as at the exchange.
+      if (toolServer.requireDpop && !jkt) throw new Refusal('invalid_request', DPOP_REQUIRED, ['dpop_required_by_tool_server']);
+
       // The user's consent for this tool server is their entitlement here; oidc-provider already narrowed it to the
       // request and to the scopes the policy allows this client (getResourceServerInfo).
       const consented = (str(token.scope) ?? '').split(' ').filter((s) => toolServer.scopes.includes(s));
@@ -133,14 +154,12 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
       // SPEC profile: exp <= min(now + tool server TTL, session end).
       const exp = Math.min(iat + toolServer.maxTtlSeconds, sessionEnd ?? Infinity);
       const act = { sub: clientId };
-      // RFC 9449 §5: oidc-provider checked this request's proof and bound the opaque token to its key; the delegation
-      // token that replaces it keeps that binding (a bound login never yields a bearer token).
-      const jkt = str(entities.AccessToken?.jkt);
       const { token: jwt, jti } = await signDelegationToken(deps.issuer, deps.signer(), {
         sub, aud: toolServer.resource, clientId, scopes: decision.scopes, act, sid, iat, exp,
         authTime: num(session?.loginTs), acr: str(session?.acr), ancestors: [tokenDigest(grantRoot(grantId))], groups: deps.policy.carriedGroups(account.groups), jkt,
         authorizationDetails: details,
       }, deps.sign);
+      await bindRefreshToken(oidc, entities, refreshToken);
       Object.assign(event, { decision: 'allow', grantedScopes: decision.scopes, jti, exp, ...(jkt ? { jkt } : {}) });
       // RFC 6749 §5.1 and RFC 8707 §2.2: the token, its lifetime, and `scope` (it may be narrower than asked).
       // RFC 9449 §5: a bound token is answered with token_type DPoP. RFC 9396 §7: the response carries the token's
@@ -150,7 +169,7 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
         ...(details ? { authorization_details: details } : {}),
       };
     } catch (err) {
-      await refuse(deps, err, event, grantId, str(body?.refresh_token));
+      await refuse(deps, err, event, grantId, refreshToken);
       throw toHttpError(err, event);
     } finally {
       event.durationMs = performance.now() - started;
@@ -170,6 +189,26 @@ function checkSession(session: AdapterPayload | undefined, token: AdapterPayload
   return end;
 }
 
+/**
+ * Binds the response's refresh token to the key its access token was bound to, when oidc-provider did not: it binds
+ * public clients' only (RFC 9449 §5: such a client "MUST present a DPoP proof for the same key that was used to obtain
+ * the refresh token"), so a confidential client's refresh without a proof got unbound tokens. The same rule for every
+ * client, once a proof bound a token of the grant: oidc-provider then refuses a refresh without a proof of that key
+ * (`invalid_grant`) before it consumes the refresh token, and carries the binding to each rotated one. Stricter than
+ * RFC 9449 §5 asks of confidential clients (their refresh tokens "are not bound to the DPoP proof public key"): such a
+ * client changes its DPoP key by logging in again.
+ */
+async function bindRefreshToken(oidc: KoaContextWithOIDC['oidc'], entities: Entities, refreshToken: string | undefined): Promise<void> {
+  const jkt = str(entities.AccessToken?.jkt);
+  if (!jkt || !refreshToken || entities.RefreshToken?.jkt !== undefined) return;
+  // The record as stored (its `iat` and `exp`, which the instance oidc-provider saved does not keep), rewritten whole.
+  const stored = await oidc.provider.RefreshToken.find(refreshToken);
+  // Gone since oidc-provider saved it: the grant or its session ended meanwhile.
+  if (!stored) throw new Refusal('invalid_grant', 'the grant has been revoked', ['grant_ended'], true);
+  stored.jkt = jkt;
+  await stored.save();
+}
+
 /** Nothing of a refused response survives: its refresh token is destroyed, and the grant too when it was revoked. */
 async function refuse(deps: CodeFlowDeps, err: unknown, event: ExchangeDecisionEvent, grantId: string | undefined, refreshToken: string | undefined) {
   try {
@@ -181,7 +220,7 @@ async function refuse(deps: CodeFlowDeps, err: unknown, event: ExchangeDecisionE
   }
 }
 
-function toHttpError(err: unknown, event: ExchangeDecisionEvent): HttpError {
+export function toHttpError(err: unknown, event: Pick<ExchangeDecisionEvent, 'error' | 'reasons'>): HttpError {
   if (err instanceof DetailsRefused) {
     // Only the policy's own limits are at stake (the client asked for none): one it cannot resolve for this user (a
     // `${subject.…}` claim the user lacks) means this user may not be delegated to this client under that rule.
@@ -193,6 +232,13 @@ function toHttpError(err: unknown, event: ExchangeDecisionEvent): HttpError {
     event.error = err.error;
     if (!event.reasons.length || err.endGrant) event.reasons = err.reasons;
     return err;
+  }
+  // oidc-provider's own refusal, met while this step works on its records (the grant ended by a concurrent reuse while
+  // the refresh token is re-saved): already an RFC 6749 §5.2 error with a fixed description, answered as it is.
+  if (err instanceof errors.OIDCProviderError && err.expose && err.statusCode === 400) {
+    event.error = err.error;
+    event.reasons = [err.error_detail ?? err.error];
+    return new Refusal(err.error, err.error_description ?? err.error, event.reasons);
   }
   const message = err instanceof Error ? err.message : String(err);
   // RFC 6749 §5.2: a store outage is temporarily_unavailable (fail closed), anything else a bug (500).

@@ -38,8 +38,8 @@ export interface CodeFlowOptions {
   clientId?: string;
   username?: string;
   scope?: string;
-  /** Sent at /auth; `tokenResource` (default: the same) at /token. */
-  resource?: string;
+  /** Sent at /auth (several: each as its own `resource`, RFC 8707 §2); `tokenResource` (default: the same) at /token. */
+  resource?: string | string[];
   tokenResource?: string | null;
   browser?: Browser;
   /** The token endpoint's path as the client spells it (default `/token`). */
@@ -56,8 +56,8 @@ export async function authorize(svc: TestService, o: CodeFlowOptions = {}): Prom
   auth.search = new URLSearchParams({
     client_id: o.clientId ?? MCP, response_type: 'code', redirect_uri: REDIRECT, scope: o.scope ?? 'openid offline_access crm.lookup_customer',
     state: 'st', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256', prompt: 'consent',
-    ...(o.resource ? { resource: o.resource } : {}),
   }).toString();
+  for (const resource of [o.resource ?? []].flat()) auth.searchParams.append('resource', resource);
   let next: string | null = auth.href;
   for (let hops = 0; hops < 12 && next; hops++) {
     if (next.startsWith(REDIRECT)) return { redirect: new URL(next), browser, verifier };
@@ -79,7 +79,7 @@ export async function codeFlow(svc: TestService, o: CodeFlowOptions = {}): Promi
   const { redirect, browser, verifier } = await authorize(svc, o);
   const code = redirect.searchParams.get('code');
   if (!code) throw new Error(`no code: ${redirect.href}`);
-  const resource = o.tokenResource === null ? undefined : (o.tokenResource ?? o.resource);
+  const resource = o.tokenResource === null ? undefined : (o.tokenResource ?? [o.resource ?? []].flat()[0]);
   const res = await postForm(`${svc.url}${o.tokenPath ?? '/token'}`, { grant_type: 'authorization_code', client_id: o.clientId ?? MCP, code, redirect_uri: REDIRECT, code_verifier: verifier, resource });
   return { ...res, browser };
 }
