@@ -135,6 +135,9 @@ export async function createService(config: Config, { logger, env = process.env,
       metrics.redisErrors.inc();
       logger.error({ err: err.message }, 'redis error');
     },
+    // Counted, not logged: each failed command already shows in its request's 503 and log line (a brownout would
+    // otherwise log every command twice).
+    onRedisCommandError: () => metrics.redisErrors.inc(),
     limits: { auditMaxLength: config.audit.maxLength, auditMaxAgeSeconds: config.audit.maxAgeSeconds, maxHopsPerSession: config.audit.maxHopsPerSession },
   });
   if (stores.kind === 'memory') {

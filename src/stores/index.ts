@@ -21,6 +21,9 @@ export interface StoresOptions {
   /** Receives Redis connection errors after startup; without it they are dropped, since failing calls and
    * `health.ping()` already report an unavailable Redis (reconnects happen in the background). */
   onRedisError?: (error: Error) => void;
+  /** Receives every Redis command that failed (error reply, timeout, dropped connection): each is an answer refused
+   * with 503 somewhere, or a write retried or dropped. */
+  onRedisCommandError?: (error: Error) => void;
 }
 
 /**
@@ -36,7 +39,8 @@ export async function createStores(options: StoresOptions): Promise<Stores> {
   if (options.redisUrl && clusterNodes.length > 0) throw new TypeError('set a Redis URL or Redis Cluster nodes, not both');
   if (!options.redisUrl && clusterNodes.length === 0) return createMemoryStores({ limits });
   const onError = options.onRedisError ?? (() => {});
-  const redis = options.redisUrl ? createRedisClient(options.redisUrl, { onError }) : createRedisClusterClient(clusterNodes, { onError });
+  const clientOptions = { onError, ...(options.onRedisCommandError ? { onCommandError: options.onRedisCommandError } : {}) };
+  const redis = options.redisUrl ? createRedisClient(options.redisUrl, clientOptions) : createRedisClusterClient(clusterNodes, clientOptions);
   await connectRedis(redis, options.redisUrl ?? clusterNodes.join(','));
   return createRedisStores(redis, {
     keyPrefix: options.keyPrefix,

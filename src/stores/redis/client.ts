@@ -7,6 +7,26 @@ export interface RedisClientOptions {
   timeoutMs?: number;
   /** Receives connection errors; ioredis prints them to stderr when nobody listens. */
   onError?: (error: Error) => void;
+  /** Receives every command that failed (an error reply, a timeout, a dropped connection); not a missing script, which
+   * ioredis loads and retries itself. Connection errors without a command go to `onError` only. */
+  onCommandError?: (error: Error) => void;
+}
+
+/** Tells `onCommandError` of every command `client` sends that fails: each command, pipelined or not, goes through
+ * its `sendCommand` (a Cluster's too, which hands it to a node's), whose promise settles with the reply. */
+function observeCommandErrors(client: Redis | Cluster, onCommandError: (error: Error) => void): void {
+  const send = client.sendCommand.bind(client) as (...args: unknown[]) => unknown;
+  const observe = (err: unknown) => {
+    // NOSCRIPT: ioredis loads the script and sends it again (Script.js); that is no failure of the command.
+    if (err instanceof Error && !err.message.startsWith('NOSCRIPT')) onCommandError(err);
+  };
+  (client as unknown as { sendCommand: (...args: unknown[]) => unknown }).sendCommand = (...args: unknown[]) => {
+    const result = send(...args);
+    const command = args[0] as { name?: string; promise?: Promise<unknown> };
+    // CLIENT: ioredis' own SETINFO at connect, which servers before 7.2 refuse and ioredis ignores; the stores send none.
+    if (command.name !== 'client') command.promise?.catch(observe);
+    return result;
+  };
 }
 
 /**
@@ -32,6 +52,7 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     replyMapping: 'legacy',
   });
   if (options.onError) redis.on('error', options.onError);
+  if (options.onCommandError) observeCommandErrors(redis, options.onCommandError);
   return redis;
 }
 
@@ -84,6 +105,7 @@ export function createRedisClusterClient(seeds: readonly string[], options: Redi
     },
   );
   if (options.onError) cluster.on('error', options.onError);
+  if (options.onCommandError) observeCommandErrors(cluster, options.onCommandError);
   return cluster as unknown as Redis;
 }
 
