@@ -200,8 +200,10 @@ function idpSubject(world: World, r: IdpRecipe, type: string, client: string): S
 
   const sub = r.sub.t === 'ok' ? IDP_SUBS[r.sub.i] : r.sub.t === 'local_bob' ? 'user-bob' : weirdValue(r.sub);
   if (sub !== undefined) claims.sub = sub;
-  // RFC 7519 §4.1.2 and issue 8 items 5 and 8: a non-empty string the admin API can revoke.
-  if (!validId(sub)) why.push('bad_sub');
+  // The user is the account `x-<issuer hash>|<sub>` (token_types/context.ts accountIdFor), never the issuer's raw sub.
+  const account = typeof sub === 'string' ? `${world.idpSidPrefix}|${sub}` : undefined;
+  // RFC 7519 §4.1.2 and issue 8 items 5 and 8: a non-empty string the admin API can revoke (the account, within 512).
+  if (!validId(sub, world.idpSidPrefix.length + 1)) why.push('bad_sub');
   const sessionValue = r.sid.t === 'ok' ? IDP_SIDS[r.sid.i] : weirdValue(r.sid);
   if (sessionValue !== undefined) claims.sid = sessionValue;
   const sid = typeof sessionValue === 'string' ? `${world.idpSidPrefix}.${sessionValue}` : undefined;
@@ -250,8 +252,8 @@ function idpSubject(world: World, r: IdpRecipe, type: string, client: string): S
   const groups = { absent: undefined, finance: ['finance'], support: ['support'], string: 'finance', numbers: [1, 2] }[r.groups];
   if (groups !== undefined) claims.groups = groups;
 
-  if (typeof sub === 'string') {
-    const cut = world.revokedSubs.get(sub);
+  if (account !== undefined) {
+    const cut = world.revokedSubs.get(account);
     if (cut && typeof iat === 'number' && iat < cut.at - 1) why.push('subject_revoked');
   }
   if (typeof iat === 'number') clientRevokedFor(world, [client], iat, why);
@@ -266,7 +268,7 @@ function idpSubject(world: World, r: IdpRecipe, type: string, client: string): S
   }
   const token = idp.sign(JSON.stringify(header), payloadJson, signer);
   return {
-    token, why, ...(typeof sub === 'string' ? { sub } : {}), ...(sid ? { sid } : {}), ...(typeof exp === 'number' ? { exp } : {}),
+    token, why, ...(account !== undefined ? { sub: account } : {}), ...(sid ? { sid } : {}), ...(typeof exp === 'number' ? { exp } : {}),
     scopes, groups: Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
     ...(actValue !== undefined && !why.includes('malformed_act') ? { priorAct: actValue } : {}),
     known: true,

@@ -67,14 +67,16 @@ function schedule(world: World, total: number): Scheduled[] {
   const u0 = world.users[0]!;
   const d0 = world.delegations[0]!;
   const idpSid = `${world.idpSidPrefix}.${IDP_SIDS[1]}`;
+  // The external user's account (token_types/context.ts accountIdFor): what the delegation token's `sub` is.
+  const idpUser = `${world.idpSidPrefix}|${IDP_SUBS[2]}`;
   return [
     { at: at(0.15), action: `revoke session ${u0.sid} (alice via agent)`, run: revoke('sessions', u0.sid, () => world.revokedSids.add(u0.sid)) },
     { at: at(0.25), action: `revoke external session ${idpSid}`, run: revoke('sessions', idpSid, () => world.revokedSids.add(idpSid)) },
     { at: at(0.35), action: `revoke delegation token jti of pool[0]`, run: async (w) => { const jti = d0.jti; return revoke('tokens', jti, () => w.revokedJtis.add(jti))(); } },
-    { at: at(0.45), action: `revoke subject ${IDP_SUBS[2]}`, run: revoke('subjects', IDP_SUBS[2]!, () => world.revokedSubs.set(IDP_SUBS[2]!, cut())) },
+    { at: at(0.45), action: `revoke subject ${idpUser}`, run: revoke('subjects', idpUser, () => world.revokedSubs.set(idpUser, cut())) },
     { at: at(0.55), action: 'revoke client agent2', run: revoke('clients', 'agent2', () => world.revokedClients.set('agent2', cut())) },
     // Issue 8 item 1: a second revocation of the same subject moves the cutoff.
-    { at: at(0.7), action: `revoke subject ${IDP_SUBS[2]} again`, run: revoke('subjects', IDP_SUBS[2]!, () => world.revokedSubs.set(IDP_SUBS[2]!, cut())) },
+    { at: at(0.7), action: `revoke subject ${idpUser} again`, run: revoke('subjects', idpUser, () => world.revokedSubs.set(idpUser, cut())) },
   ];
 }
 
