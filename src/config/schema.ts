@@ -13,6 +13,8 @@ export const asymmetricAlgorithm = z.enum(['ES256', 'ES384', 'ES512', 'Ed25519',
 
 /** Graceful shutdown's two waits, shared by the service and the gateway (same keys, bounds and defaults). */
 export const deregistrationDelaySeconds = z.number().min(0).max(300).default(5);
+/** A management listener's port (service and gateway): `/metrics` only there, probes there too. */
+export const managementPort = z.number().int().min(1).max(65535).optional();
 export const gracePeriodSeconds = z.number().min(0).max(600).default(10);
 
 /** RFC 9449 §11.1: how far a DPoP proof's `iat` may be from the receiver's clock, either way (seconds). */
@@ -204,15 +206,9 @@ export const configSchema = z.strictObject({
     .describe('Graceful shutdown.'),
   management: z
     .strictObject({
-      port: z
-        .number()
-        .int()
-        .min(1)
-        .max(65535)
-        .optional()
-        .describe(
-          'Management port (Keycloak uses 9000). When set, `/metrics` is served only there (the main port answers 404 for it) and `/healthz` and `/readyz` are served there as well as on the main port. Unset: `/metrics` on the main port.',
-        ),
+      port: managementPort.describe(
+        'Management port (Keycloak uses 9000). When set, `/metrics` is served only there (the main port answers 404 for it) and `/healthz` and `/readyz` are served there as well as on the main port. Unset: `/metrics` on the main port.',
+      ),
     })
     .prefault({})
     .describe('The management listener for metrics and probes.'),

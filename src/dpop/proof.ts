@@ -3,7 +3,7 @@
 // checks are weaker (`htu` against the address the request arrived on rather than the configured public issuer, replay
 // per client, a fixed window) and run after these.
 import { createHash } from 'node:crypto';
-import { decodeJsonSegment } from 'delegation-token-verify';
+import { decodeJsonSegment, normalizeHtu } from 'delegation-token-verify';
 import { importJWK, type CryptoKey, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { errors } from 'oidc-provider';
@@ -92,34 +92,9 @@ export function jwkThumbprint(jwk: Record<string, unknown>): { jkt: string; cano
   return { jkt: createHash('sha256').update(JSON.stringify(canonical)).digest('base64url'), canonical };
 }
 
-/** RFC 3986 §2.3: the unreserved characters, which a percent-encoding must not hide (§6.2.2.2). */
-const UNRESERVED = /^[A-Za-z0-9._~-]$/;
-
-/**
- * An http(s) URL in the form RFC 9449 §4.3 compares `htu` in, without query or fragment; undefined for anything else.
- * RFC 9449 §4.3: servers "SHOULD employ syntax-based normalization (Section 6.2.2 of [RFC3986]) and scheme-based
- * normalization (Section 6.2.3 of [RFC3986]) before comparing the htu claim". WHATWG parsing lowercases scheme and
- * host, drops the default port and resolves dot segments (`%2e` ones too); the path's percent-encodings are then
- * normalised: RFC 3986 §6.2.2.2, octets of unreserved characters "should be decoded to their corresponding unreserved
- * characters" (`/%6dcp` is `/mcp`); §6.2.2.1, every other triplet's hex digits "should be normalized to use uppercase
- * letters" (`%2f` is `%2F`, still not a `/`). The verify SDK's `normalizeHtu` (packages/verify/src/dpop.ts) is the same.
- *
- * @example
- * normalizeHtu('HTTPS://Sts.Example:443/%74oken?x=1'); // 'https://sts.example/token'
- */
-export function normalizeHtu(value: string): string | undefined {
-  const url = URL.parse(value);
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) return undefined;
-  url.search = '';
-  url.hash = '';
-  if (url.pathname.includes('%')) {
-    url.pathname = url.pathname.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
-      const char = String.fromCharCode(Number.parseInt(hex, 16));
-      return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
-    });
-  }
-  return url.href;
-}
+// RFC 9449 §4.3: `htu` is compared after RFC 3986 §6.2.2/§6.2.3 normalisation: the verify SDK's normalizeHtu, one
+// implementation for the issuer and every tool server (re-exported for the tests of this module).
+export { normalizeHtu };
 
 /** jose's refusal of the proof's JWS, as our audit reason (one switch over its codes). */
 function joseReason(err: unknown): string {

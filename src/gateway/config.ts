@@ -1,7 +1,7 @@
 // The gateway's configuration schema: the single source of every default and its description
 // (docs/gateway-configuration.md is generated from it). Objects are strict: a misspelt key fails the start by name.
 import { z } from 'zod';
-import { asymmetricAlgorithm, deregistrationDelaySeconds, dpopProofWindowSeconds, gracePeriodSeconds, redisUrl, secretRef } from '../config/schema.js';
+import { asymmetricAlgorithm, deregistrationDelaySeconds, dpopProofWindowSeconds, gracePeriodSeconds, managementPort, redisUrl, secretRef } from '../config/schema.js';
 
 const uri = z.url({ protocol: /^https?$/ });
 
@@ -55,15 +55,9 @@ export const gatewayConfigSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level (env `LOG_LEVEL`).'),
   management: z
     .strictObject({
-      port: z
-        .number()
-        .int()
-        .min(1)
-        .max(65535)
-        .optional()
-        .describe(
-          'Management port, on `host` (the service\'s `management.port`). When set, `/metrics` is served only there (the public port answers 404 for it) and `/healthz` and `/readyz` are served there as well as on the public port. Unset: `/metrics` on the public port, open to whoever reaches it (per-tool counts and deny reasons): keep it internal by network policy.',
-        ),
+      port: managementPort.describe(
+        'Management port, on `host` (the service\'s `management.port`). When set, `/metrics` is served only there (the public port answers 404 for it) and `/healthz` and `/readyz` are served there as well as on the public port. Unset: `/metrics` on the public port, open to whoever reaches it (per-tool counts and deny reasons): keep it internal by network policy.',
+      ),
     })
     .prefault({})
     .describe('The management listener for metrics and probes.'),

@@ -204,7 +204,10 @@ const UNRESERVED = /^[A-Za-z0-9._~-]$/;
  * scheme-based normalization (Section 6.2.3 of [RFC3986]) before comparing the htu claim". WHATWG parsing does all but
  * the percent-encodings: RFC 3986 §6.2.2.2, octets of unreserved characters "should be decoded to their corresponding
  * unreserved characters" (`/%6dcp` is `/mcp`); §6.2.2.1, every other triplet's hex digits "should be normalized to use
- * uppercase letters" (`%2f` is `%2F`, still not a `/`).
+ * uppercase letters" (`%2f` is `%2F`, still not a `/`). The issuer compares its token endpoint's `htu` with this too.
+ *
+ * @example
+ * normalizeHtu('HTTPS://Sts.Example:443/%74oken?x=1'); // 'https://sts.example/token'
  */
 export function normalizeHtu(value: string): string | undefined {
   const url = URL.parse(value);
