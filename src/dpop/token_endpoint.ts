@@ -71,8 +71,10 @@ function refusal(ctx: Context, err: unknown): unknown {
  * Mounted in front of oidc-provider's routes. oidc-provider's own DPoP checks then still run in its grants (its binding
  * of the token comes from them); they are weaker than these (replay per client only, `htu` against the Host the
  * request came with, a fixed ±300 s `iat` window, no `iat` check at all beside a nonce, duplicate JSON members
- * accepted), and its nonces are the ones ours are (nonces.ts), so a proof passing here fails there only for its `htu`
- * when the request did not come to the configured issuer's address.
+ * accepted), and its nonces are the ones ours are (nonces.ts), so a proof passing here fails there only for its `htu`:
+ * when the request did not come to the configured issuer's address, or when the `htu` percent-encodes characters that
+ * need none (`/%74oken`: this step decodes them, RFC 3986 §6.2.2.2; oidc-provider compares the parsed URL as it is, so
+ * it refuses, with the proof already spent here; README says to write the plain URL).
  *
  * @example
  * mount(provider, tokenEndpointDpop({ proofs, checkedByGrant: new Set([TOKEN_EXCHANGE_GRANT]), requireDpop: new Set([ledger]) }));
