@@ -96,6 +96,10 @@ export function jwkThumbprint(jwk: Record<string, unknown>): { jkt: string; cano
 // implementation for the issuer and every tool server (re-exported for the tests of this module).
 export { normalizeHtu };
 
+/** The fixed description of every grant's refusal of a request that needs a DPoP proof and has none (RFC 9449 §5, the
+ * profile's `requireDpop`): one text, whichever grant answers. */
+export const DPOP_PROOF_REQUIRED = 'a DPoP proof is required';
+
 /** jose's refusal of the proof's JWS, as our audit reason (one switch over its codes). */
 function joseReason(err: unknown): string {
   const e = err as { code?: string };

@@ -4,7 +4,7 @@
 import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
 import type { Context, Middleware } from 'koa';
 import { errors } from 'oidc-provider';
-import type { DpopProofChecker } from './proof.js';
+import { DPOP_PROOF_REQUIRED, type DpopProofChecker } from './proof.js';
 import { markRoute, reachesProviderRoute } from '../http/route_template.js';
 import { ServiceUnavailable } from '../provider/errors.js';
 import { StoreUnavailable } from '../stores/errors.js';
@@ -22,8 +22,6 @@ export interface TokenEndpointDpopDeps {
 
 /** oidc-provider's cap on a token request body (lib/shared/selective_body.js), applied the same way here. */
 const BODY_LIMIT = 56 * 1024;
-/** The exchange's description for a missing proof (grants/token_exchange/dpop.ts), so both grants read alike. */
-const REQUIRED = 'a DPoP proof is required';
 
 /**
  * The token request's form, read here because the grant type decides whether this step applies, and handed to
@@ -105,7 +103,7 @@ export function tokenEndpointDpop(deps: TokenEndpointDpopDeps): Middleware {
       }
     } else if (grantType === 'client_credentials' && [params?.resource ?? []].flat().some((r) => deps.requireDpop.has(r))) {
       // SPEC profile (toolServers[].requireDpop): only DPoP-bound tokens for that tool server, from every grant.
-      throw refusal(ctx, new errors.InvalidRequest(REQUIRED, undefined, 'dpop_required_by_tool_server'));
+      throw refusal(ctx, new errors.InvalidRequest(DPOP_PROOF_REQUIRED, undefined, 'dpop_required_by_tool_server'));
     }
     await next();
   };

@@ -17,6 +17,7 @@ import { ServerError, ServiceUnavailable } from '../../provider/errors.js';
 import { signDelegationToken, type Signer } from '../token_exchange/issue.js';
 import { DetailsRefused, grantAuthorizationDetails, type DetailsDeps } from '../token_exchange/details.js';
 import { SigningUnavailable, type SignCompact } from '../../keys/jws_thread.js';
+import { DPOP_PROOF_REQUIRED } from '../../dpop/proof.js';
 
 export interface CodeFlowDeps {
   issuer: string;
@@ -39,8 +40,6 @@ export interface CodeFlowDeps {
   now?: () => number;
 }
 
-/** The exchange's description for the same refusal (token_exchange/dpop.ts). */
-const DPOP_REQUIRED = 'a DPoP proof is required';
 
 type Grant = 'authorization_code' | 'refresh_token';
 const GRANTS: ReadonlySet<string> = new Set<Grant>(['authorization_code', 'refresh_token']);
@@ -130,7 +129,7 @@ export function delegationTokenResponses(deps: CodeFlowDeps): Middleware {
       const jkt = str(entities.AccessToken?.jkt);
       // RFC 9728 §2 dpop_bound_access_tokens_required: "the protected resource always requires the use of DPoP-bound
       // access tokens" (toolServers[].requireDpop): at every grant that issues for it, as at the exchange.
-      if (toolServer.requireDpop && !jkt) throw new Refusal('invalid_request', DPOP_REQUIRED, ['dpop_required_by_tool_server']);
+      if (toolServer.requireDpop && !jkt) throw new Refusal('invalid_request', DPOP_PROOF_REQUIRED, ['dpop_required_by_tool_server']);
 
       // The user's consent for this tool server is their entitlement here; oidc-provider already narrowed it to the
       // request and to the scopes the policy allows this client (getResourceServerInfo).

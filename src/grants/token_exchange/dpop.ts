@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ToolServerConfig } from '../../config/schema.js';
-import type { DpopProofChecker, InspectedDpopProof } from '../../dpop/proof.js';
+import { DPOP_PROOF_REQUIRED, type DpopProofChecker, type InspectedDpopProof } from '../../dpop/proof.js';
 import type { SubjectContext } from '../../token_types/types.js';
 
 export interface DpopStepDeps {
@@ -23,7 +23,6 @@ export interface DpopStepInput {
   proof: InspectedDpopProof | undefined;
 }
 
-const REQUIRED = 'a DPoP proof is required';
 const MISMATCH = 'the DPoP proof does not match the subject_token';
 const refuse = (description: string, reason: string) => new errors.InvalidRequest(description, undefined, reason);
 
@@ -64,7 +63,7 @@ export async function dpopBinding(deps: DpopStepDeps, input: DpopStepInput): Pro
   const proof = input.proof && (await deps.proofs.claim(input.proof, subject.dpopReplayClaimed));
   if (subject.jkt !== undefined) {
     // RFC 9449 §5/§6: a binding is never dropped: a bound subject token yields only tokens bound to the requester's key.
-    if (!proof) throw refuse(REQUIRED, 'dpop_required_by_subject');
+    if (!proof) throw refuse(DPOP_PROOF_REQUIRED, 'dpop_required_by_subject');
     // RFC 9449 §4.2: `ath` is "the base64url-encoded SHA-256 hash of the ASCII encoding of the associated access token's value".
     if (proof.ath !== undefined && proof.ath !== createHash('sha256').update(input.subjectToken).digest('base64url')) {
       throw refuse(MISMATCH, 'dpop_ath_mismatch');
@@ -73,8 +72,8 @@ export async function dpopBinding(deps: DpopStepDeps, input: DpopStepInput): Pro
     const audienceClient = subject.kind === 'delegation' && subject.audience !== undefined && deps.toolServers.get(subject.audience)?.clientId === clientId;
     if (!holder && !audienceClient) throw refuse(MISMATCH, 'dpop_key_mismatch');
   }
-  if (!proof && toolServer.requireDpop) throw refuse(REQUIRED, 'dpop_required_by_tool_server');
+  if (!proof && toolServer.requireDpop) throw refuse(DPOP_PROOF_REQUIRED, 'dpop_required_by_tool_server');
   // RFC 9449 §5.2: dpop_bound_access_tokens "requires that all access tokens issued to the client are DPoP-bound".
-  if (!proof && deps.boundClients.has(clientId)) throw refuse(REQUIRED, 'dpop_required_by_client');
+  if (!proof && deps.boundClients.has(clientId)) throw refuse(DPOP_PROOF_REQUIRED, 'dpop_required_by_client');
   return proof?.jkt;
 }
