@@ -4,12 +4,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { expressTokenAuth, VerifyError, type VerifiedToken, type Verifier } from 'delegation-token-verify';
 import type { GatewayDecisionEvent } from '../audit/events.js';
+import { loggableFailure } from '../http/scrub.js';
 import type { AssertionSigner } from './assertion.js';
 import { ASSERTION_HEADER } from './assertion.js';
 import { readBody } from './body.js';
 import type { GatewayRoute } from './config.js';
 import type { Decider } from './decide.js';
-import { loggableFailure } from './failure.js';
 import { jsonRpcError, messageName, parseMessage, type Message, type ParseFailure } from './jsonrpc.js';
 import { methodLabel, type GatewayMetrics } from './metrics.js';
 import { sameOwner, type SessionBindings, type SessionOwner } from './sessions.js';
@@ -70,7 +70,7 @@ const CORS_PREFLIGHT = {
 const CORS_EXPOSED = 'www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce, x-request-id';
 
 /**
- * Serves one request on a route; `requestId` (request_id.ts) is in its decision event and its log lines. Never
+ * Serves one request on a route; `requestId` (http/request_id.ts) is in its decision event and its log lines. Never
  * rejects for a failure of its own: an exception is answered 500 `internal error`, logged and audited here.
  */
 export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
@@ -254,7 +254,7 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
     }
 
     // MCP "Token Passthrough": the inbound token never goes upstream; upstream learns who calls from our assertion.
-    // The request id goes with it (checked or fresh: request_id.ts), so one id names the request at every hop.
+    // The request id goes with it (checked or fresh: http/request_id.ts), so one id names the request at every hop.
     const extra: Record<string, string> = { 'x-request-id': requestId };
     let upstreamDpop: UpstreamDpop | undefined;
     if (deps.enforcement) {

@@ -1,5 +1,4 @@
 // Koa assembly: request id and log line, error rendering, health, and our routes in front of oidc-provider's.
-import { randomUUID } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import Router from '@koa/router';
@@ -10,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import { markRoute, reachesProviderRoute, routeTemplate } from './route_template.js';
 import { HttpError, renderHttpError } from './errors.js';
 import { StoreUnavailable } from '../stores/errors.js';
+import { requestIdOf } from './request_id.js';
 import { ServiceUnavailable } from '../provider/errors.js';
 
 /** Liveness, readiness and scrape requests: polled every few seconds, so their lines are debug, not info. */
@@ -37,7 +37,7 @@ export function requestLog(logger: Logger, httpDuration?: Metrics['httpDuration'
   };
   return async (ctx, next) => {
     const started = performance.now();
-    const requestId = ctx.get('x-request-id').slice(0, 64) || randomUUID();
+    const requestId = requestIdOf(ctx.req);
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     try {

@@ -12,7 +12,7 @@ import { createAssertionSigner } from '../../src/gateway/assertion.js';
 import { createDecider } from '../../src/gateway/decide.js';
 import { handleMcp, type RouteDeps } from '../../src/gateway/handler.js';
 import { createGatewayMetrics } from '../../src/gateway/metrics.js';
-import { requestIdOf } from '../../src/gateway/request_id.js';
+import { requestIdOf } from '../../src/http/request_id.js';
 import { memorySessionBindings } from '../../src/gateway/sessions.js';
 import { forward } from '../../src/gateway/upstream.js';
 import { call, startStack, type Stack } from './fixture.js';

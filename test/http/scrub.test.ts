@@ -1,7 +1,7 @@
-// What the gateway logs of an unexpected exception: type, code, message and stack, with no token left in them.
+// What the service and the gateway log of an unexpected exception: type, code, message, stack and cause, with no token left in them.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loggableFailure } from '../../src/gateway/failure.js';
+import { loggableFailure } from '../../src/http/scrub.js';
 
 const JWT = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLWJvYiJ9.c2lnbmF0dXJl';
 
@@ -35,6 +35,30 @@ describe('loggableFailure', () => {
       ].join('\n'),
     );
     assert.equal(loggableFailure(`POST /token client_secret=${'s'.repeat(8)}`).message, 'POST /token client_secret=[redacted]');
+  });
+
+  it('removes authorization codes, PKCE verifiers and Cookie / Set-Cookie header lines (RFC 6749 §4.1.3, RFC 7636 §4.5, RFC 6265 §4)', () => {
+    const text = ['redirect http://127.0.0.1:9/callback?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz', 'body grant_type=authorization_code&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk', 'cookie: _session=abc; _session.sig=def', 'Set-Cookie: _interaction=ghi; path=/'].join('\n');
+    assert.equal(
+      loggableFailure(new Error(text)).message,
+      ['redirect http://127.0.0.1:9/callback?code=[redacted]&state=xyz', 'body grant_type=authorization_code&code_verifier=[redacted]', 'cookie: [redacted]', 'Set-Cookie: [redacted]'].join('\n'),
+    );
+    // A parameter merely ending in `code` is not one.
+    assert.equal(loggableFailure(new Error('error_code=E42')).message, 'error_code=E42');
+  });
+
+  it("follows the error's cause, scrubbed the same way, a few levels deep", () => {
+    const root = new Error(`connect failed, Bearer ${JWT}`);
+    const err = new Error('fetch failed', { cause: new Error('one', { cause: new Error('two', { cause: new Error('three', { cause: root }) }) }) });
+    const logged = loggableFailure(err);
+    assert.equal(logged.cause?.message, 'one');
+    assert.equal(logged.cause?.cause?.cause?.message, 'three');
+    assert.equal(logged.cause?.cause?.cause?.cause, undefined, 'at most three causes');
+    assert.deepEqual(loggableFailure(new Error('x', { cause: `client_secret=${JWT}` })).cause, { type: 'string', message: 'client_secret=[redacted]' });
+    const throwing = new Error('x');
+    Object.defineProperty(throwing, 'cause', { get() { throw new Error('no'); } });
+    assert.equal(loggableFailure(throwing).message, 'x');
+    assert.ok(!JSON.stringify(loggableFailure(new Error('y', { cause: root }))).includes('c2lnbmF0dXJl'));
   });
 
   it('never throws: a message or stack that is not a string is printed (and scrubbed), a name that is not one too; a throwing getter gives a placeholder', () => {
