@@ -62,13 +62,18 @@ export function failClosed(Base: AdapterConstructor, options: FailClosedOptions 
  * the grant's tokens again and is refused. Either its re-read came before the grant's end, and so did the save, so the
  * revocation that follows the end deletes that token; or it came after, and the winner deletes it: no token of an ended
  * grant survives, in whichever order the two requests run.
+ *
+ * oidc-provider's own reuse path (lib/helpers/revoke.js: a code or refresh token read consumed, a refresh token
+ * revoked, a logout) asks each token model to revoke the grant's tokens and destroys the Grant, all at once: those
+ * revocations join the grant's end, whose one revocation after the grant is gone is the one the race above needs.
  */
 function oneTimeGrants(Base: AdapterClass, currentRequest: () => object | undefined): AdapterClass {
   /** Requests that consumed a grant's code or refresh token: what they save next is checked against the grant. */
   const consumers = new WeakSet<object>();
-  const revokeTokens = async (grantId: string) => {
-    await Promise.all([...GRANT_TOKENS].map((model) => new Base(model).revokeByGrantId(grantId)));
-  };
+  /** Per request, the grants it is ending (a Grant destroy in flight), each with that end. */
+  const ending = new WeakMap<object, Map<string, Promise<void>>>();
+  // One call: a store's revokeByGrantId deletes every record issued under the grant, whatever its model (stores/types.ts).
+  const revokeTokens = (grantId: string) => new Base('AccessToken').revokeByGrantId(grantId);
   return class OneTimeGrantAdapter extends Base {
     readonly #model: string;
     constructor(name: string) {
@@ -92,8 +97,32 @@ function oneTimeGrants(Base: AdapterClass, currentRequest: () => object | undefi
 
     /** A grant ended takes its tokens with it, after the grant itself (the order the winner's re-read relies on). */
     override async destroy(id: string): Promise<void> {
-      await super.destroy(id);
-      if (this.#model === 'Grant') await revokeTokens(id);
+      if (this.#model !== 'Grant') return super.destroy(id);
+      const end = (async () => {
+        await super.destroy(id);
+        await revokeTokens(id);
+      })();
+      const request = currentRequest();
+      const ends = request ? (ending.get(request) ?? ending.set(request, new Map()).get(request)!) : undefined;
+      ends?.set(id, end);
+      try {
+        await end;
+      } finally {
+        if (ends?.get(id) === end) ends.delete(id);
+      }
+    }
+
+    /** A token model's revocation of a grant its request is ending joins that end (one revocation, after the grant). */
+    override async revokeByGrantId(grantId: string): Promise<void> {
+      const request = currentRequest();
+      if (request && GRANT_TOKENS.has(this.#model)) {
+        // revoke.js calls every model's revokeByGrantId, then the Grant's destroy, in one synchronous expression: one
+        // microtask on, that destroy (if the policy asked for it) has registered its end. Without one, revoke here.
+        await undefined;
+        const end = ending.get(request)?.get(grantId);
+        if (end) return end;
+      }
+      return super.revokeByGrantId(grantId);
     }
 
     override async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {

@@ -90,10 +90,9 @@ describe('failClosed: one-time grants', () => {
       assert.equal(await stores.adapterFor(model).find(jti), undefined, model);
     }
     assert.ok(await stores.adapterFor('AccessToken').find(other), "another grant's token survives");
-    // The Grant ends first (its hook publishes the delegation tokens' root digest), then every token of it.
-    assert.deepEqual(calls.slice(0, 3), [`consume AuthorizationCode ${code}`, `hook Grant ${grantId}`, `destroy Grant ${grantId}`]);
-    assert.ok(calls.slice(3).every((c) => c.startsWith('revokeByGrantId ') && c.endsWith(grantId)), calls.join('\n'));
-    for (const model of ['AccessToken', 'RefreshToken', 'AuthorizationCode']) assert.ok(calls.includes(`revokeByGrantId ${model} ${grantId}`), model);
+    // The Grant ends first (its hook publishes the delegation tokens' root digest), then every token of it, in one
+    // store call (a store's revokeByGrantId takes every model's records).
+    assert.deepEqual(calls, [`consume AuthorizationCode ${code}`, `hook Grant ${grantId}`, `destroy Grant ${grantId}`, `revokeByGrantId AccessToken ${grantId}`]);
   });
 
   it('a second consume of a refresh token is invalid_grant and ends its grant', async () => {
@@ -139,6 +138,32 @@ describe('failClosed: one-time grants', () => {
     assert.equal(calls[1], `destroy Grant ${grantId}`);
     assert.equal(await stores.adapterFor('AccessToken').find(at), undefined);
     assert.equal(await stores.adapterFor('RefreshToken').find(rt), undefined);
+  });
+
+  it("oidc-provider's revoke (every token model's revokeByGrantId, then the Grant's destroy, at once): one revocation, after the grant", async () => {
+    const { grantId, code, at, rt } = await grantWithTokens();
+    request = {};
+    // As lib/helpers/revoke.js runs them: one synchronous expression.
+    await Promise.all(['AccessToken', 'RefreshToken', 'AuthorizationCode'].map((model) => new Adapter(model).revokeByGrantId(grantId)).concat(new Adapter('Grant').destroy(grantId)));
+    assert.deepEqual(calls, [`hook Grant ${grantId}`, `destroy Grant ${grantId}`, `revokeByGrantId AccessToken ${grantId}`]);
+    for (const [model, jti] of [['AuthorizationCode', code], ['AccessToken', at], ['RefreshToken', rt]] as const) assert.equal(await stores.adapterFor(model).find(jti), undefined, model);
+  });
+
+  it('a revocation of a grant that no destroy ends (RFC 7009 access token revocation) revokes; another request does not join an end', async () => {
+    const { grantId, at, rt } = await grantWithTokens();
+    request = {};
+    await new Adapter('AccessToken').revokeByGrantId(grantId);
+    assert.deepEqual(calls, [`revokeByGrantId AccessToken ${grantId}`]);
+    assert.equal(await stores.adapterFor('AccessToken').find(at), undefined);
+    assert.equal(await stores.adapterFor('RefreshToken').find(rt), undefined);
+
+    const other = await grantWithTokens();
+    calls = [];
+    request = {};
+    const ending = new Adapter('Grant').destroy(other.grantId);
+    request = {};
+    await Promise.all([ending, new Adapter('RefreshToken').revokeByGrantId(other.grantId)]);
+    assert.equal(calls.filter((c) => c.startsWith('revokeByGrantId')).length, 2, calls.join('\n'));
   });
 
   it("the winner of a race saving a token after the loser ended the grant: the token is deleted and the winner refused", async () => {
