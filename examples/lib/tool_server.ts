@@ -106,7 +106,7 @@ export async function startToolServer(options: ToolServerOptions): Promise<ToolS
     // The MCP SDK's requireBearerAuth speaks Bearer only; mcpAuth accepts Bearer and DPoP (a fresh proof on every
     // request, jti replay cache in memory: one process) and fills req.auth the same way.
     mcpAuth(verifier, { resourceMetadataUrl: metadataUrl }),
-    expressToolAuthorization({ resourceMetadataUrl: metadataUrl, ...options.decisions }),
+    expressToolAuthorization({ resourceMetadataUrl: metadataUrl, dpopAlgorithms: verifier.dpopAlgorithms, ...options.decisions }),
     mcpHandler(options.name, options.tools),
   );
   // Stateless server: no SSE stream to GET and no session to DELETE (the client takes 405 as "not offered").

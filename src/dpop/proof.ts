@@ -3,7 +3,7 @@
 // checks are weaker (`htu` against the address the request arrived on rather than the configured public issuer, replay
 // per client, a fixed window) and run after these.
 import { createHash } from 'node:crypto';
-import { decodeJsonSegment, normalizeHtu } from 'delegation-token-verify';
+import { decodeJsonSegment, dpopKeyProblem, normalizeHtu } from 'delegation-token-verify';
 import { importJWK, type CryptoKey, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { errors } from 'oidc-provider';
@@ -150,6 +150,9 @@ export function createDpopProofChecker(o: DpopProofOptions) {
     // RFC 9449 §4.2: the key is a JWK; RFC 7638: its thumbprint is what a token is bound to (`cnf.jkt`).
     const thumbprint = jwkThumbprint(jwk as Record<string, unknown>);
     if (!thumbprint) throw invalid('malformed');
+    // RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used"; the verify SDK's rule, which also bounds the
+    // modulus and the public exponent (a huge one makes every signature check cost milliseconds).
+    if (dpopKeyProblem(thumbprint.canonical)) throw invalid('weak_key');
     // RFC 7515 §4.1.11: we understand no extension header, so a proof naming one as critical is refused.
     if (Object.hasOwn(header, 'crit')) throw invalid('malformed');
     const checked: CheckedHeader = { alg: header.alg, jkt: thumbprint.jkt, canonical: thumbprint.canonical };

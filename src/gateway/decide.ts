@@ -21,13 +21,15 @@ export interface Decider {
   stream(token: VerifiedToken, res: ServerResponse): void;
 }
 
-export function createDecider(route: GatewayRoute, options: { resourceMetadataUrl: string; argumentsKey: string; logArguments: boolean }): Decider {
+export function createDecider(route: GatewayRoute, options: { resourceMetadataUrl: string; argumentsKey: string; logArguments: boolean; dpopAlgorithms?: readonly string[] }): Decider {
   // The SDK reports each tools/call decision synchronously, inside the middleware call: catch it for this request.
   let current: ToolDecisionEvent | undefined;
   const toolAuthorization = expressToolAuthorization({
     resourceMetadataUrl: options.resourceMetadataUrl,
     argumentsKey: options.argumentsKey,
     logArguments: options.logArguments,
+    // RFC 9449 §7.1: a 403 to a DPoP-bound caller names the proof algorithms this route's verifier accepts.
+    ...(options.dpopAlgorithms ? { dpopAlgorithms: options.dpopAlgorithms } : {}),
     onDecision: (event) => {
       current = event;
     },
@@ -38,7 +40,7 @@ export function createDecider(route: GatewayRoute, options: { resourceMetadataUr
 
   return {
     stream(token, res) {
-      toolAuthorization({ auth: token, body: undefined }, res as unknown as Parameters<typeof toolAuthorization>[1], () => undefined);
+      toolAuthorization({ method: 'GET', auth: token, body: undefined }, res as unknown as Parameters<typeof toolAuthorization>[1], () => undefined);
     },
     decide(token, message, res) {
       if (message.kind === 'response') return { allow: true };
@@ -50,7 +52,7 @@ export function createDecider(route: GatewayRoute, options: { resourceMetadataUr
         let passed = false;
         // Synchronous: either refuses on `res` (403, exactly as a tool server using the SDK would) or calls next;
         // for tools/list it wraps `res` so the answer is filtered by the same decision, JSON or event stream.
-        toolAuthorization({ auth: token, body: message }, res as unknown as Parameters<typeof toolAuthorization>[1], () => {
+        toolAuthorization({ method: 'POST', auth: token, body: message }, res as unknown as Parameters<typeof toolAuthorization>[1], () => {
           passed = true;
         });
         const event = current as ToolDecisionEvent | undefined;

@@ -179,7 +179,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       upstreamUrl: new URL(route.upstream),
       verifier,
       resourceMetadataUrl: metadataUrl,
-      decider: createDecider(route, { resourceMetadataUrl: metadataUrl, argumentsKey, logArguments: config.audit.logArguments }),
+      decider: createDecider(route, { resourceMetadataUrl: metadataUrl, argumentsKey, logArguments: config.audit.logArguments, dpopAlgorithms: verifier.dpopAlgorithms }),
       signer,
       upstreamTokens,
       sessions,

@@ -143,3 +143,50 @@ describe('createDpopProofChecker: RFC 9449 §11.1, a jti is remembered as long a
     assert.equal(refused, 'iat_out_of_window');
   });
 });
+
+describe('createDpopProofChecker: RSA proof keys, by the verify SDK\'s rule (RFC 7518 §3.3; a 2048 to 4096-bit modulus, an odd exponent up to 32 bits)', () => {
+  const htu = 'https://sts.example/token';
+  const now = () => Math.floor(Date.now() / 1000);
+  const checker = createDpopProofChecker({
+    htu, algorithms: ['ES256', 'RS256', 'PS256'], windowSeconds: 60, requireNonce: false, now,
+    nonces: createDpopNonces(randomBytes(32), now),
+    replay: new MemoryDpopReplayStore(),
+  });
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  /** A base64url unsigned integer of exactly `bits` bits (top and bottom bits set). */
+  const uintOfBits = (bits: number) => {
+    const octets = randomBytes(Math.ceil(bits / 8));
+    octets[0] = (octets[0]! & (0xff >> ((8 - (bits % 8)) % 8))) | (1 << ((bits - 1) % 8));
+    octets[octets.length - 1]! |= 1;
+    return octets.toString('base64url');
+  };
+  const claims = () => ({ htm: 'POST', htu, iat: now(), jti: randomBytes(8).toString('base64url') });
+
+  it('a modulus under 2048 or over 4096 bits, an exponent over 32 bits, even or 1: 400 invalid_dpop_proof, the fixed description, reason weak_key', async () => {
+    const n = uintOfBits(2048);
+    for (const jwk of [
+      { kty: 'RSA', n: uintOfBits(1024), e: 'AQAB' },
+      { kty: 'RSA', n: uintOfBits(8192), e: 'AQAB' },
+      { kty: 'RSA', n, e: uintOfBits(2047) },
+      { kty: 'RSA', n, e: 'AQAA' },
+      { kty: 'RSA', n, e: 'AQ' },
+    ]) {
+      for (const alg of ['RS256', 'PS256']) {
+        // Refused on the header: the signature (junk here) is never checked, and the refusal is never remembered.
+        for (let round = 0; round < 2; round++) {
+          const err = await checker.check({ values: [`${b64({ typ: 'dpop+jwt', alg, jwk })}.${b64(claims())}.AAAA`], method: 'POST', setNonce: () => undefined })
+            .then(() => undefined, (e: unknown) => e as { statusCode: number; error: string; error_description: string; error_detail: string });
+          assert.deepEqual(err && [err.statusCode, err.error, err.error_description, err.error_detail], [400, 'invalid_dpop_proof', 'the DPoP proof is invalid', 'weak_key'], `${alg} ${JSON.stringify(jwk).slice(0, 80)}`);
+        }
+      }
+    }
+  });
+
+  it('a usual 2048-bit key with e = 65537 is accepted', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const proof = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', typ: 'dpop+jwt', jwk }).sign(privateKey);
+    assert.deepEqual(await checker.check({ values: [proof], method: 'POST', setNonce: () => undefined }), { jkt: await calculateJwkThumbprint(jwk) });
+  });
+});
+

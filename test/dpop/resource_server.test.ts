@@ -38,7 +38,7 @@ function proof(key: Key, token: string, o: ProofOptions = {}) {
 async function toolServer(verifier: Verifier): Promise<{ url: string; server: Server }> {
   const app = express();
   app.use(express.json());
-  app.post(PATH, mcpAuth(verifier, { resourceMetadataUrl: METADATA }), expressToolAuthorization({ resourceMetadataUrl: METADATA }), (req, res) => {
+  app.post(PATH, mcpAuth(verifier, { resourceMetadataUrl: METADATA }), expressToolAuthorization({ resourceMetadataUrl: METADATA, dpopAlgorithms: verifier.dpopAlgorithms }), (req, res) => {
     res.json({ auth: (req as unknown as { auth: unknown }).auth });
   });
   const server = createServer(app);
@@ -168,8 +168,8 @@ describe('DP-04: the verify SDK as a DPoP resource server (mcpAuth) for tokens f
     const res = await send(rs.url, [dpopAuth(), ['dpop', await proof(key, bound)]], call);
     assert.equal(res.status, 403);
     assert.equal(res.body.error, 'insufficient_scope');
-    // RFC 9449 §7.1: a DPoP-bound token's challenges use the DPoP scheme, the 403 included.
-    assert.match(res.headers.get('www-authenticate') ?? '', /^DPoP error="insufficient_scope", scope="crm\.export_customers", resource_metadata="[^"]+"$/);
+    // RFC 9449 §7.1: a DPoP-bound token's challenges use the DPoP scheme and carry algs, the 403 included (as mcpAuth's).
+    assert.equal(res.headers.get('www-authenticate'), `DPoP error="insufficient_scope", scope="crm.export_customers", ${ALGS}, resource_metadata="${METADATA}"`);
   });
 
   it('nonces (RFC 9449 §9): no nonce → 401 use_dpop_nonce with DPoP-Nonce; the retry with it passes; a stale one is refused the same way', async () => {

@@ -94,7 +94,7 @@ function assertRun(run: ExampleRun): void {
 
   assert.deepEqual(steps.exportRefused, {
     status: 403,
-    challenge: `DPoP error="insufficient_scope", scope="crm.export_customers", resource_metadata="${metadataUrl(crmResource)}"`,
+    challenge: `DPoP error="insufficient_scope", scope="crm.export_customers", algs="ES256 EdDSA RS256 PS256", resource_metadata="${metadataUrl(crmResource)}"`,
     body: { error: 'insufficient_scope', error_description: 'insufficient scope' },
   });
 
@@ -109,7 +109,7 @@ function assertRun(run: ExampleRun): void {
   assert.deepEqual(steps.refund.allowed.refund, { id: 're_5002', customerId: 'cus_1001', amount: 3000, currency: 'EUR', status: 'pending' });
   assert.deepEqual(steps.refund.refused, {
     status: 403,
-    challenge: `DPoP error="insufficient_authorization_details", resource_metadata="${metadataUrl(billingResource)}"`,
+    challenge: `DPoP error="insufficient_authorization_details", algs="ES256 EdDSA RS256 PS256", resource_metadata="${metadataUrl(billingResource)}"`,
     body: {
       error: 'insufficient_authorization_details',
       error_description: 'arguments outside the authorized limits',

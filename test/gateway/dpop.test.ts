@@ -351,6 +351,18 @@ describe('MCP gateway: DPoP-bound delegation tokens (RFC 9449 §7, issue 13)', (
     }
   });
 
+  it('RFC 9449 §7.1: a per-call 403 to a DPoP-bound caller names the route verifier\'s proof algorithms (dpop.algorithms)', async () => {
+    const r = await replica({ ...stack.config, dpop: { ...stack.config.dpop, algorithms: ['ES256'] } });
+    extra.push(r.gateway);
+    const res = await fetch(r.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(await dpop()) },
+      body: call(61, 'export_customers', {}),
+    });
+    assert.equal(res.status, 403);
+    assert.equal(res.headers.get('www-authenticate'), `DPoP error="insufficient_scope", scope="export_customers", algs="ES256", ${metadata}`);
+  });
+
   it('an unbound (Bearer) token still passes as Bearer', async () => {
     assert.equal((await send(stack.resource, { authorization: `Bearer ${await stack.token()}` })).status, 200);
   });

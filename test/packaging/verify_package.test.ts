@@ -173,7 +173,7 @@ function expected(node: string, format: 'esm' | 'cjs') {
     exports: [
       'ANY_ARGUMENTS', 'IDENTIFIER_PATTERN', 'MAX_ACT_DEPTH', 'MAX_IDENTIFIER_LENGTH', 'MCP_TOOL_TYPE', 'MemoryDpopReplayStore', 'REQUIRED_CLAIMS', 'VerifyError',
       'argumentConstraintsError', 'argumentsSubsume', 'checkArguments', 'checkValue', 'createVerifier',
-      'decide', 'decodeJsonSegment', 'expressBearerAuth', 'expressTokenAuth', 'expressToolAuthorization', 'filterTools', 'fromJoseError', 'isIdentifier', 'jsonLinesDecisionSink', 'koaBearerAuth',
+      'decide', 'decodeJsonSegment', 'dpopKeyProblem', 'expressBearerAuth', 'expressTokenAuth', 'expressToolAuthorization', 'filterTools', 'fromJoseError', 'isIdentifier', 'jsonLinesDecisionSink', 'koaBearerAuth',
       'koaTokenAuth', 'koaToolAuthorization', 'mcpAuth', 'mcpTokenVerifier', 'narrowest', 'narrowestArguments', 'normalizeHtu', 'parseActChain', 'parseAncestors', 'parseAuthorizationDetails',
       'parseAuthorizationDetailsJson', 'parseDelegationClaims', 'parseMcpToolDetails', 'protectedResourceMetadata',
       'resourceMetadataPath', 'resourceMetadataUrl', 'revokableActors', 'subsumes', 'toolAllowed',

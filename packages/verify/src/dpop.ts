@@ -42,10 +42,13 @@ const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
   RSA: ['e', 'kty', 'n'],
 };
 
-/** A proof header that passed every header check: its algorithm, public key and that key's RFC 7638 thumbprint. */
+/**
+ * A proof header that passed every header check: its algorithm, its public key's RFC 7638 required members (all of the
+ * key a signature is checked with) and that key's thumbprint.
+ */
 interface VettedHeader {
   readonly alg: string;
-  readonly jwk: Readonly<JWK>;
+  readonly members: Readonly<Record<string, string>>;
   readonly thumbprint: string;
 }
 
@@ -63,15 +66,61 @@ export const sha256 = (value: string) => createHash('sha256').update(value).dige
  * Crypto: this runs on every request).
  */
 export function jwkThumbprint(jwk: Record<string, unknown>): string | undefined {
+  const members = requiredMembers(jwk);
+  return members && sha256(JSON.stringify(members));
+}
+
+/** RFC 7638 §3.2: a public JWK's required members, in lexicographic order; undefined for a type or member we do not know. */
+function requiredMembers(jwk: Record<string, unknown>): Record<string, string> | undefined {
   // Own members only: a kty such as "constructor" must not reach Object.prototype.
-  const members = typeof jwk.kty === 'string' && Object.hasOwn(THUMBPRINT_MEMBERS, jwk.kty) ? THUMBPRINT_MEMBERS[jwk.kty] : undefined;
-  if (!members) return undefined;
-  const canonical: Record<string, unknown> = {};
-  for (const name of members) {
-    if (typeof jwk[name] !== 'string') return undefined;
-    canonical[name] = jwk[name];
+  const names = typeof jwk.kty === 'string' && Object.hasOwn(THUMBPRINT_MEMBERS, jwk.kty) ? THUMBPRINT_MEMBERS[jwk.kty] : undefined;
+  if (!names) return undefined;
+  const members: Record<string, string> = {};
+  for (const name of names) {
+    const value = jwk[name];
+    if (typeof value !== 'string') return undefined;
+    members[name] = value;
   }
-  return sha256(JSON.stringify(canonical));
+  return members;
+}
+
+/** RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used"; above 4096 bits a proof only costs more to check. */
+const RSA_MODULUS_BITS = { min: 2048, max: 4096 };
+/** RFC 7518 §2 Base64urlUInt: base64url without padding (strict, so every decoder reads the same octets). */
+const BASE64URL_UINT = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Why a DPoP proof's public key is refused beyond what its import checks, or undefined when it is not: an RSA key
+ * needs a modulus of 2048 to 4096 bits and an odd public exponent from 3 to 2^32 - 1 (a larger exponent makes every
+ * signature check a full-size modular exponentiation, milliseconds per proof). EC and OKP keys are left to the import,
+ * which checks the curve and the point. The verifier and the delegation token service's token endpoint both apply it.
+ *
+ * @example
+ * ```ts
+ * dpopKeyProblem({ kty: 'RSA', n, e: 'AQAB' }) // undefined for a 2048-bit modulus
+ * dpopKeyProblem({ kty: 'RSA', n: n1024, e: 'AQAB' }) // 'RSA modulus of 1024 bits'
+ * ```
+ */
+export function dpopKeyProblem(jwk: Readonly<Record<string, unknown>>): string | undefined {
+  if (jwk.kty !== 'RSA') return undefined;
+  const n = unsignedInteger(jwk.n);
+  const e = unsignedInteger(jwk.e);
+  if (!n || !e) return 'RSA n or e is not a base64url unsigned integer';
+  const bits = n.length === 0 ? 0 : (n.length - 1) * 8 + (32 - Math.clz32(n[0]!));
+  if (bits < RSA_MODULUS_BITS.min || bits > RSA_MODULUS_BITS.max) return `RSA modulus of ${bits} bits`;
+  if (e.length > 4) return 'RSA exponent over 32 bits';
+  const exponent = e.reduce((value, octet) => value * 256 + octet, 0);
+  // RFC 8017 §3.1: e is an odd integer, 3 <= e <= n - 1.
+  if (exponent < 3 || exponent % 2 === 0) return `RSA exponent ${exponent}`;
+  return undefined;
+}
+
+/** The octets of a Base64urlUInt, leading zero octets dropped; undefined when it is not one. */
+function unsignedInteger(value: unknown): Uint8Array | undefined {
+  if (typeof value !== 'string' || !BASE64URL_UINT.test(value) || value.length % 4 === 1) return undefined;
+  const octets = Buffer.from(value, 'base64url');
+  const first = octets.findIndex((octet) => octet !== 0);
+  return first === -1 ? new Uint8Array() : octets.subarray(first);
 }
 
 /**
@@ -102,9 +151,12 @@ export function createDpopCheck(o: DpopCheckOptions) {
     if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return 'jwk header missing';
     // RFC 9449 §4.3 check 7: "the jwk JOSE Header Parameter does not contain a private key".
     if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m))) return 'jwk holds a private key';
-    const thumbprint = jwkThumbprint(jwk as Record<string, unknown>);
-    if (!thumbprint) return 'jwk is not an EC, OKP or RSA public key';
-    const vetted: VettedHeader = deepFreeze({ alg: header.alg, jwk: jwk as JWK, thumbprint });
+    const members = requiredMembers(jwk as Record<string, unknown>);
+    if (!members) return 'jwk is not an EC, OKP or RSA public key';
+    // RFC 7518 §3.3: an RSA key of at least 2048 bits; our profile also bounds its size and exponent (dpopKeyProblem).
+    const weak = dpopKeyProblem(members);
+    if (weak) return `jwk: ${weak}`;
+    const vetted: VettedHeader = deepFreeze({ alg: header.alg, members, thumbprint: sha256(JSON.stringify(members)) });
     setBounded(headers, segment, vetted, VETTED_HEADERS_MAX);
     return vetted;
   }
@@ -133,20 +185,21 @@ export function createDpopCheck(o: DpopCheckOptions) {
     if (!payload) throw invalid(NOT_JSON);
     const header = headers.get(parts[0]!) ?? vetHeader(parts[0]!);
     if (typeof header === 'string') throw invalid(header);
-    const { alg, jwk, thumbprint } = header;
+    const { alg, members, thumbprint } = header;
     // RFC 9449 §7.1: "the public key to which the access token is bound ... matches the public key from the DPoP proof".
     if (thumbprint !== jkt) throw new VerifyError('ERR_DPOP_KEY_MISMATCH', { detail: `proof key ${thumbprint}` });
 
     // RFC 9449 §4.3 check 6: "the JWT signature verifies with the public key contained in the jwk JOSE Header Parameter".
+    // The key is imported from its RFC 7638 members only, so whoever sends a thumbprint first cannot shape the key (a
+    // `key_ops: []` or `use: "enc"` that refuses to verify) the holder's proofs are checked with; and it is kept only
+    // once a signature verified with it.
     const cacheKey = `${alg}:${thumbprint}`;
     const nowMs = o.now();
-    let key = keys.get(cacheKey, nowMs);
     try {
-      if (!key) {
-        key = (await importJWK({ ...jwk, ext: true }, alg)) as CryptoKey;
-        keys.set(cacheKey, key, nowMs + 3_600_000);
-      }
+      const cached = keys.get(cacheKey, nowMs);
+      const key = cached ?? ((await importJWK(members as JWK, alg)) as CryptoKey);
       await compactVerify(proof, key, { algorithms: [alg] });
+      if (!cached) keys.set(cacheKey, key, nowMs + 3_600_000);
     } catch (err) {
       throw new VerifyError('ERR_DPOP_PROOF_INVALID', { detail: `signature: ${err instanceof Error ? err.message : String(err)}`, cause: err });
     }

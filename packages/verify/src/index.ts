@@ -33,7 +33,7 @@ export { expressTokenAuth, koaTokenAuth, mcpAuth } from './request_auth.js';
 export type { KoaTokenContext, TokenAuthOptions, TokenAuthRequest } from './request_auth.js';
 export { MemoryDpopReplayStore } from './dpop_replay.js';
 export type { DpopReplayStore } from './dpop_replay.js';
-export { normalizeHtu } from './dpop.js';
+export { dpopKeyProblem, normalizeHtu } from './dpop.js';
 export type { DpopRequest } from './dpop.js';
 
 export { mcpTokenVerifier } from './mcp.js';

@@ -3,9 +3,11 @@
 import type { McpToolDetails } from './constraints.js';
 import { ANY_ARGUMENTS, decide, type ArgumentViolation, type Decision } from './decision.js';
 import { argumentsDigester, type DecisionEvent } from './decision_log.js';
+import { unparsedMessages } from './message_body.js';
 import { filterToolListResponses, type JsonRpcId, type NodeLikeResponse } from './tools_list_filter.js';
 import { writeRefusal } from './middleware.js';
 import type { Actor, VerifiedToken } from './types.js';
+import { allowedAlgorithms, DEFAULT_DPOP_ALGORITHMS } from './verifier.js';
 
 /**
  * Options of `expressToolAuthorization` and `koaToolAuthorization`.
@@ -28,6 +30,12 @@ export interface ToolAuthorizationOptions {
   argumentsKey?: string | Uint8Array;
   /** Put the raw arguments in `DecisionEvent.arguments` too. Default false: arguments may be personal data. */
   logArguments?: boolean;
+  /**
+   * The DPoP proof algorithms sent as `algs` in the 403 challenge to a DPoP-bound caller (RFC 9449 §7.1): pass the
+   * verifier's `dpopAlgorithms` when its `dpop.algorithms` is not the default. Default
+   * `['ES256', 'EdDSA', 'RS256', 'PS256']`, the verifier's default; asymmetric only.
+   */
+  dpopAlgorithms?: readonly string[];
 }
 
 /**
@@ -47,7 +55,7 @@ interface Caller {
 }
 
 interface Refusal {
-  status: 403 | 500;
+  status: 403 | 415 | 500;
   headers: Record<string, string>;
   body: Record<string, unknown>;
 }
@@ -77,8 +85,10 @@ function filterLists(res: NodeLikeResponse, plan: Plan): void {
 /**
  * Express (and MCP SDK Express server) middleware, placed after bearer authentication and `express.json()` and before
  * the MCP transport. Refuses a `tools/call` outside the token's scopes or authorization details with 403 (nothing
- * reaches the transport) and filters `tools/list` answers (JSON or SSE). Hand `req.body` to the transport as
- * `handleRequest(req, res, req.body)`: the transport must act on the very message that was decided.
+ * reaches the transport), refuses with 415 a request other than GET, HEAD or DELETE whose body `express.json()` did not
+ * parse into a JSON-RPC message (the transport would read and run it undecided), and filters `tools/list` answers
+ * (JSON or SSE). Hand `req.body` to the transport as `handleRequest(req, res, req.body)`: the transport must act on
+ * the very message that was decided. A caller that hands over a message it parsed itself may leave `req.method` out.
  *
  * @example
  * ```ts
@@ -91,11 +101,11 @@ function filterLists(res: NodeLikeResponse, plan: Plan): void {
 export function expressToolAuthorization(options: ToolAuthorizationOptions) {
   const authorize = authorizer(options);
   return function toolAuthorization(
-    req: { auth?: unknown; body?: unknown },
+    req: { auth?: unknown; body?: unknown; method?: string },
     res: NodeLikeResponse & { statusCode: number; setHeader(name: string, value: string): unknown },
     next: (err?: unknown) => void,
   ): void {
-    const plan = authorize(req.auth, req.body);
+    const plan = authorize(req.auth, req.body, req.method);
     if (plan.refusal) {
       writeRefusal(res, plan.refusal);
       return;
@@ -118,6 +128,8 @@ export interface KoaToolContext {
   status: number;
   body: unknown;
   state: Record<string, unknown>;
+  /** Koa's `ctx.method`; a POST's body must have been parsed into JSON. */
+  method?: string;
   request: { body?: unknown };
   res: NodeLikeResponse;
 }
@@ -135,7 +147,7 @@ export interface KoaToolContext {
 export function koaToolAuthorization(options: ToolAuthorizationOptions) {
   const authorize = authorizer(options);
   return async function toolAuthorization(ctx: KoaToolContext, next: () => Promise<unknown>): Promise<void> {
-    const plan = authorize(ctx.state.auth, ctx.request.body);
+    const plan = authorize(ctx.state.auth, ctx.request.body, ctx.method);
     if (plan.refusal) {
       const { status, headers, body } = plan.refusal;
       ctx.status = status;
@@ -153,8 +165,10 @@ function listable(caller: Caller): (tool: string) => boolean {
   return (tool) => decide(caller, tool, ANY_ARGUMENTS).allow;
 }
 
-function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: unknown) => Plan {
+function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: unknown, method: string | undefined) => Plan {
   const metadata = `resource_metadata=${quote(options.resourceMetadataUrl)}`;
+  // RFC 9449 §7.1: a DPoP challenge SHOULD carry algs, "the JWS algorithms supported by the resource server".
+  const algs = `algs=${quote([...allowedAlgorithms(options.dpopAlgorithms ?? DEFAULT_DPOP_ALGORITHMS)].join(' '))}`;
   if (options.onDecision && options.argumentsKey === undefined) {
     throw new TypeError('argumentsKey is required with onDecision (decision events carry an HMAC of the arguments)');
   }
@@ -184,7 +198,12 @@ function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: un
     }
   };
 
-  return (auth, body) => {
+  return (auth, body, method) => {
+    // MCP Streamable HTTP: "The body of the POST request MUST be" JSON-RPC; one no parser built is never decided, and a
+    // transport given no parsed body reads and runs it itself: refused (fail closed; RFC 9110 §15.5.16, 415).
+    if (unparsedMessages(method, body)) {
+      return { listIds: new Set(), stream: false, refusal: notJson() };
+    }
     const messages = Array.isArray(body) ? body : [body];
     const calls: Array<{ tool: string; args: unknown }> = [];
     const listIds = new Set<JsonRpcId>();
@@ -209,10 +228,12 @@ function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: un
     const caller = callerOf(auth);
     // Fail closed: a route without authentication in front of this middleware is a configuration error.
     if (!caller) return { listIds, stream, refusal: serverError() };
+    // RFC 9449 §7.1: a DPoP-bound caller is challenged with the DPoP scheme, and the challenge names algs.
+    const challenge = caller.jkt ? { scheme: 'DPoP' as const, params: `${algs}, ${metadata}` } : { scheme: 'Bearer' as const, params: metadata };
     for (const { tool, args } of calls) {
       const decision = decide(caller, tool, args);
       report(caller, tool, args, decision);
-      if (!decision.allow) return { listIds, stream, caller, refusal: refusalOf(decision, tool, metadata, caller.jkt ? 'DPoP' : 'Bearer') };
+      if (!decision.allow) return { listIds, stream, caller, refusal: refusalOf(decision, tool, challenge.params, challenge.scheme) };
     }
     return { listIds, stream, caller };
   };
@@ -221,8 +242,11 @@ function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: un
 /** RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
-/** `scheme`: the one the caller authenticated with; RFC 9449 §7.1 answers a DPoP-bound token with DPoP challenges. */
-function refusalOf(decision: Exclude<Decision, { allow: true }>, tool: string, metadata: string, scheme: 'Bearer' | 'DPoP'): Refusal {
+/**
+ * `scheme`: the one the caller authenticated with; RFC 9449 §7.1 answers a DPoP-bound token with DPoP challenges.
+ * `params`: the challenge's last attributes (`resource_metadata`, after `algs` for DPoP).
+ */
+function refusalOf(decision: Exclude<Decision, { allow: true }>, tool: string, params: string, scheme: 'Bearer' | 'DPoP'): Refusal {
   if (decision.reason === 'insufficient_scope') {
     // MCP authorization "Scope Challenge Handling" / RFC 6750 §3.1: 403 insufficient_scope with the scope needed.
     // RFC 6750 §3: scope values "MUST NOT include characters outside the set %x21 / %x23-5B / %x5D-7E". The tool name
@@ -232,7 +256,7 @@ function refusalOf(decision: Exclude<Decision, { allow: true }>, tool: string, m
     const scope = named ? ` scope="${decision.scopes.join(' ')}",` : '';
     return {
       status: 403,
-      headers: { 'WWW-Authenticate': `${scheme} error="insufficient_scope",${scope} ${metadata}` },
+      headers: { 'WWW-Authenticate': `${scheme} error="insufficient_scope",${scope} ${params}` },
       body: { error: 'insufficient_scope', error_description: 'insufficient scope' },
     };
   }
@@ -240,13 +264,22 @@ function refusalOf(decision: Exclude<Decision, { allow: true }>, tool: string, m
   const violations: ArgumentViolation[] = [...decision.violations];
   return {
     status: 403,
-    headers: { 'WWW-Authenticate': `${scheme} error="insufficient_authorization_details", ${metadata}` },
+    headers: { 'WWW-Authenticate': `${scheme} error="insufficient_authorization_details", ${params}` },
     body: {
       error: 'insufficient_authorization_details',
       error_description: 'arguments outside the authorized limits',
       tool,
       violations,
     },
+  };
+}
+
+/** RFC 9110 §15.5.16: 415, and "the Accept response header field ... can be used to indicate which media types would have been accepted". */
+function notJson(): Refusal {
+  return {
+    status: 415,
+    headers: { Accept: 'application/json' },
+    body: { error: 'invalid_request', error_description: 'the body must be a JSON-RPC message sent as application/json' },
   };
 }
 

@@ -28,7 +28,8 @@ const ASYMMETRIC_ALGORITHMS = new Set([
   'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
 ]);
 const MAX_CLOCK_TOLERANCE = 300;
-const DEFAULT_DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+/** Internal: also the default `algs` of `expressToolAuthorization`'s DPoP challenges. */
+export const DEFAULT_DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
 
 /**
  * Create a verifier for delegation tokens addressed to one tool server.
@@ -245,7 +246,8 @@ function cacheUntilMs(token: VerifiedToken, maxTokenAge: number | undefined): nu
   return until * 1000;
 }
 
-function allowedAlgorithms(algorithms: readonly string[] = DEFAULT_ALGORITHMS): ReadonlySet<string> {
+/** Internal. */
+export function allowedAlgorithms(algorithms: readonly string[] = DEFAULT_ALGORITHMS): ReadonlySet<string> {
   if (algorithms.length === 0) throw new TypeError('algorithms must not be empty');
   for (const alg of algorithms) {
     if (!ASYMMETRIC_ALGORITHMS.has(alg)) throw new TypeError(`algorithm ${JSON.stringify(alg)} is not allowed`);

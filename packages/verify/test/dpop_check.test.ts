@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
-import { createDpopCheck, type DpopRequest } from '../src/dpop.js';
+import { createDpopCheck, dpopKeyProblem, type DpopRequest } from '../src/dpop.js';
 import { MemoryDpopReplayStore } from '../src/dpop_replay.js';
 import { VerifyError } from '../src/errors.js';
-import { signRaw, type TestKey } from './helpers/tokens.js';
+import { createVerifier } from '../src/verifier.js';
+import { startFakeIssuer } from './helpers/fake_issuer.js';
+import { makeKey, mint, signRaw, type TestKey } from './helpers/tokens.js';
 
 const URL_ = 'https://tools.example/mcp';
 const TOKEN = 'header.payload.signature';
@@ -22,8 +24,22 @@ async function holder(): Promise<{ key: TestKey; jkt: string }> {
 const claims = (extra: Record<string, unknown> = {}) =>
   JSON.stringify({ htm: 'POST', htu: URL_, iat: Math.floor(Date.now() / 1000), jti: randomBytes(12).toString('base64url'), ath, ...extra });
 
-const newCheck = () =>
-  createDpopCheck({ algorithms: new Set(['ES256']), windowSeconds: 60, replay: new MemoryDpopReplayStore(100), nonces: undefined, now: Date.now });
+const newCheck = (algorithms = ['ES256']) =>
+  createDpopCheck({ algorithms: new Set(algorithms), windowSeconds: 60, replay: new MemoryDpopReplayStore(100), nonces: undefined, now: Date.now });
+
+const b64 = (text: string) => Buffer.from(text).toString('base64url');
+/** A proof whose signature is junk: what someone who has a leaked token and the holder's public key only can send. */
+const unsigned = (header: Record<string, unknown>) => `${b64(JSON.stringify(header))}.${b64(claims())}.AAAA`;
+
+/** A base64url unsigned integer of exactly `bits` bits (top bit set), odd. */
+function uintOfBits(bits: number): string {
+  const octets = randomBytes(Math.ceil(bits / 8));
+  octets[0] = (octets[0]! & (0xff >> ((8 - (bits % 8)) % 8))) | (1 << ((bits - 1) % 8));
+  octets[octets.length - 1]! |= 1;
+  return octets.toString('base64url');
+}
+/** The base64url unsigned integer of `value`. */
+const uint = (value: number) => Buffer.from(value.toString(16).padStart(2 * Math.ceil(value.toString(16).length / 2), '0'), 'hex').toString('base64url');
 
 async function refusal(check: ReturnType<typeof newCheck>, request: DpopRequest, jkt: string): Promise<string> {
   const err = await check(request, TOKEN, jkt).then(
@@ -124,4 +140,92 @@ describe('the SDK proof check', () => {
       assert.equal(ttls.length, 2);
     });
   });
+
+  describe('RFC 9449 §4.3 check 6: the key a signature is checked with is the thumbprint members\' alone', () => {
+    // Each carries the holder's public key (so its thumbprint is the token's cnf.jkt) and a member that, were the key
+    // imported from the whole jwk, would make a key that cannot verify: remembered for the thumbprint, it locked the
+    // holder out for an hour.
+    const shaped = (jwk: Record<string, unknown>) => [
+      { ...jwk, key_ops: [] },
+      { ...jwk, key_ops: ['sign'] },
+      { ...jwk, use: 'enc' },
+      { ...jwk, ext: false },
+      { ...jwk, alg: 'ES384' },
+    ];
+
+    it('a junk-signed proof with the holder\'s key shaped first, then the holder\'s own proofs: accepted', async () => {
+      const { key, jkt } = await holder();
+      const check = newCheck();
+      for (const jwk of shaped(key.publicJwk)) {
+        assert.match(await refusal(check, { proof: unsigned({ typ: 'dpop+jwt', alg: 'ES256', jwk }), method: 'POST', url: URL_ }, jkt), /^ERR_DPOP_PROOF_INVALID: signature: /, JSON.stringify(jwk));
+        await check({ proof: await signRaw(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk: key.publicJwk }), claims(), key), method: 'POST', url: URL_ }, TOKEN, jkt);
+      }
+      // A holder whose own jwk carries such members is checked with the same key: its signature decides.
+      const withMembers = JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk: { ...key.publicJwk, key_ops: ['verify'], use: 'sig', alg: 'ES256' } });
+      await check({ proof: await signRaw(withMembers, claims(), key), method: 'POST', url: URL_ }, TOKEN, jkt);
+    });
+
+    it('through verifier.verify with a DPoP-bound token: the attacker first, the holder after is accepted', async () => {
+      const issuer = await startFakeIssuer();
+      const signing = await makeKey('ES256', 'k1');
+      issuer.keys.push(signing.publicJwk);
+      const verifier = createVerifier({ issuer: issuer.url, audience: 'https://tools.example/mcp' });
+      try {
+        const { key, jkt } = await holder();
+        const token = await mint({ key: signing, issuer: issuer.url, claims: { cnf: { jkt } } });
+        const tokenClaims = () => JSON.stringify({ htm: 'POST', htu: URL_, iat: Math.floor(Date.now() / 1000), jti: randomBytes(12).toString('base64url'), ath: createHash('sha256').update(token).digest('base64url') });
+        for (const jwk of shaped(key.publicJwk)) {
+          const attack = `${b64(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk }))}.${b64(tokenClaims())}.AAAA`;
+          await assert.rejects(verifier.verify(token, { dpop: { proof: attack, method: 'POST', url: URL_ } }), { code: 'ERR_DPOP_PROOF_INVALID' });
+          const good = await signRaw(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk: key.publicJwk }), tokenClaims(), key);
+          assert.equal((await verifier.verify(token, { dpop: { proof: good, method: 'POST', url: URL_ } })).jkt, jkt, JSON.stringify(jwk));
+        }
+      } finally {
+        verifier.close();
+        await issuer.close();
+      }
+    });
+  });
+
+  describe('RSA proof keys: a 2048 to 4096-bit modulus and an odd exponent from 3 to 2^32 - 1 (RFC 7518 §3.3, RFC 8017 §3.1)', () => {
+    it('dpopKeyProblem', () => {
+      const n2048 = uintOfBits(2048);
+      assert.equal(dpopKeyProblem({ kty: 'RSA', n: n2048, e: 'AQAB' }), undefined);
+      assert.equal(dpopKeyProblem({ kty: 'RSA', n: uintOfBits(4096), e: 'AQAB' }), undefined);
+      assert.equal(dpopKeyProblem({ kty: 'RSA', n: uintOfBits(3072), e: uint(3) }), undefined);
+      assert.equal(dpopKeyProblem({ kty: 'RSA', n: n2048, e: uint(0xffffffff) }), undefined);
+      // Leading zero octets do not count (RFC 7518 §2 asks for none; the value is what is bounded).
+      assert.equal(dpopKeyProblem({ kty: 'RSA', n: Buffer.concat([Buffer.alloc(1), Buffer.from(n2048, 'base64url')]).toString('base64url'), e: 'AAEAAQ' }), undefined);
+      assert.equal(dpopKeyProblem({ kty: 'RSA', n: uintOfBits(2047), e: 'AQAB' }), 'RSA modulus of 2047 bits');
+      assert.equal(dpopKeyProblem({ kty: 'RSA', n: uintOfBits(1024), e: 'AQAB' }), 'RSA modulus of 1024 bits');
+      assert.equal(dpopKeyProblem({ kty: 'RSA', n: uintOfBits(4097), e: 'AQAB' }), 'RSA modulus of 4097 bits');
+      assert.equal(dpopKeyProblem({ kty: 'RSA', n: n2048, e: uintOfBits(33) }), 'RSA exponent over 32 bits');
+      assert.equal(dpopKeyProblem({ kty: 'RSA', n: n2048, e: uintOfBits(3070) }), 'RSA exponent over 32 bits');
+      for (const e of [1, 65536, 0]) assert.equal(dpopKeyProblem({ kty: 'RSA', n: n2048, e: uint(e) }), `RSA exponent ${e}`);
+      for (const [n, e] of [[n2048, ''], [`${n2048}=`, 'AQAB'], [n2048, 'AQ+B'], [n2048, 'A'], [n2048, 65537], [undefined, 'AQAB']]) {
+        assert.equal(dpopKeyProblem({ kty: 'RSA', n, e }), 'RSA n or e is not a base64url unsigned integer', JSON.stringify([n, e]));
+      }
+      assert.equal(dpopKeyProblem({ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }), undefined);
+    });
+
+    it('a proof header with such a key is refused before its signature is checked, again the second time', async () => {
+      const check = newCheck(['RS256']);
+      const n = uintOfBits(2048);
+      const cases: Array<[Record<string, string>, string]> = [
+        [{ kty: 'RSA', n: uintOfBits(1024), e: 'AQAB' }, 'ERR_DPOP_PROOF_INVALID: jwk: RSA modulus of 1024 bits'],
+        [{ kty: 'RSA', n: uintOfBits(8192), e: 'AQAB' }, 'ERR_DPOP_PROOF_INVALID: jwk: RSA modulus of 8192 bits'],
+        [{ kty: 'RSA', n, e: uintOfBits(2040) }, 'ERR_DPOP_PROOF_INVALID: jwk: RSA exponent over 32 bits'],
+        [{ kty: 'RSA', n, e: uint(65536) }, 'ERR_DPOP_PROOF_INVALID: jwk: RSA exponent 65536'],
+      ];
+      for (const [jwk, expected] of cases) {
+        const jkt = await calculateJwkThumbprint(jwk);
+        for (let round = 0; round < 2; round++) assert.equal(await refusal(check, { proof: unsigned({ typ: 'dpop+jwt', alg: 'RS256', jwk }), method: 'POST', url: URL_ }, jkt), expected);
+      }
+      // A usual RSA key passes.
+      const rsa = await makeKey('RS256', 'rsa');
+      const { kid: _, alg: __, use: ___, ...jwk } = rsa.publicJwk;
+      await check({ proof: await signRaw(JSON.stringify({ typ: 'dpop+jwt', alg: 'RS256', jwk }), claims(), rsa), method: 'POST', url: URL_ }, TOKEN, await calculateJwkThumbprint(jwk));
+    });
+  });
 });
+

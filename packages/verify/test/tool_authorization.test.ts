@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import bodyParser from '@koa/bodyparser';
 import * as mcpErrors from '@modelcontextprotocol/sdk/server/auth/errors.js';
@@ -19,6 +20,7 @@ import {
   jsonLinesDecisionSink,
   koaBearerAuth,
   koaToolAuthorization,
+  mcpAuth,
   mcpTokenVerifier,
   resourceMetadataUrl,
   type Verifier,
@@ -443,5 +445,128 @@ describe('tools/list answers replayed on a stream (MCP Streamable HTTP, "Resumab
 
   it('without a verified caller (no authentication in front) a replayed list is emptied', async () => {
     assert.deepEqual(await replayed(stream.unauthenticated), []);
+  });
+});
+
+describe('a message no JSON parser built is refused, never handed on undecided (MCP Streamable HTTP: POST bodies are JSON-RPC)', () => {
+  // express.json() (type-is) does not read `application/json\u00a0` as JSON and leaves req.body undefined; the MCP SDK's
+  // transport trims the header, accepts it and, given no parsed body, reads and runs the raw one itself.
+  const ODD_TYPES = ['application/json\u00a0', 'application/json\u00a0; charset=utf-8'];
+  let mcpAuthUrl: string;
+  before(async () => {
+    // The DPoP-capable setup of docs/verify-sdk.md: express.json() on the route, mcpAuth, then the tool authorization.
+    const app = express();
+    app.post('/mcp', express.json(), mcpAuth(verifier, { resourceMetadataUrl: METADATA }), expressToolAuthorization({ resourceMetadataUrl: METADATA }),
+      (req, res) => void handleMcp(req, res, req.body, true));
+    mcpAuthUrl = await listen(app.listen(0, '127.0.0.1'));
+  });
+
+  const send = (url: string, token: string, contentType: string, message: Record<string, unknown>) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': contentType, accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, ...message }),
+    });
+
+  for (const kind of ['json', 'sse', 'koa', 'mcpAuth'] as const) {
+    it(`${kind}: Content-Type "application/json\\u00a0" → 415 invalid_request with Accept, no tool runs, no decision line; application/json still decides`, async () => {
+      const url = kind === 'mcpAuth' ? mcpAuthUrl : urls[kind];
+      const token = await tokenFor(`${REFUND} ${LOOKUP}`);
+      lines.length = 0;
+      for (const contentType of ODD_TYPES) {
+        // Outside the limits, outside the scopes, and within both: all refused alike, since none of them was decided.
+        for (const message of [call(REFUND, { amount: 999999, customerId: 'cus_1001' }), call(EXPORT, {}), call(REFUND, { amount: 1, customerId: 'cus_1001' })]) {
+          const res = await send(url, token, contentType, message);
+          assert.equal(res.status, 415, `${JSON.stringify(contentType)} ${JSON.stringify(message)}`);
+          assert.equal(res.headers.get('accept'), 'application/json');
+          assert.equal(res.headers.get('www-authenticate'), null);
+          assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+          assert.deepEqual(await res.json(), { error: 'invalid_request', error_description: 'the body must be a JSON-RPC message sent as application/json' });
+        }
+      }
+      assert.deepEqual(lines, []);
+      const refused = await send(url, token, 'application/json', call(REFUND, { amount: 999999, customerId: 'cus_1001' }));
+      assert.equal(refused.status, 403);
+      const allowed = await send(url, token, 'application/json', call(REFUND, { amount: 1, customerId: 'cus_1001' }));
+      assert.equal(allowed.status, 200);
+      assert.equal(JSON.parse((await message(allowed)).result!.content![0]!.text).ran, REFUND);
+    });
+  }
+
+  it('the rule by method and body: only GET, HEAD and DELETE (no message in MCP Streamable HTTP) go on without a parsed body', () => {
+    const auth = { sub: 'u', sid: 's', jti: 'j', clientId: 'c', actors: [{ sub: 'a' }], scopes: [LOOKUP], authorizationDetails: [] };
+    const outcome = (method: string | undefined, body: unknown) => {
+      const res = fakeResponse();
+      let passed = false;
+      expressToolAuthorization({ resourceMetadataUrl: METADATA })({ auth, body, ...(method === undefined ? {} : { method }) }, res, () => (passed = true));
+      return passed ? 'next' : res.statusCode;
+    };
+    for (const body of [undefined, {}, Object.create(null), '{"jsonrpc":"2.0"}', Buffer.from('{}'), null, 1, new (class Message { jsonrpc = '2.0'; })()]) {
+      for (const method of ['POST', 'post', 'PUT', 'PATCH', 'OPTIONS']) assert.equal(outcome(method, body), 415, `${method} ${inspect(body)}`);
+    }
+    for (const method of ['GET', 'get', 'HEAD', 'DELETE']) assert.equal(outcome(method, undefined), 'next', method);
+    // A caller that parsed the message itself and names no method (the gateway's GET stream) is taken at its word.
+    assert.equal(outcome(undefined, undefined), 'next');
+    // Parsed bodies are decided as before, notifications and batches included.
+    assert.equal(outcome('POST', { jsonrpc: '2.0', method: 'notifications/initialized' }), 'next');
+    assert.equal(outcome('POST', [{ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: LOOKUP, arguments: {} } }]), 'next');
+    assert.equal(outcome('POST', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: REFUND, arguments: {} } }), 403);
+  });
+});
+
+/** A node-like response that records what the middleware writes. */
+function fakeResponse() {
+  const headers: Record<string, string> = {};
+  return {
+    statusCode: 200,
+    headers,
+    body: undefined as string | undefined,
+    setHeader(name: string, value: string) {
+      headers[name.toLowerCase()] = value;
+    },
+    end(chunk?: string) {
+      this.body = chunk;
+    },
+    writeHead() {
+      return this;
+    },
+    write() {
+      return true;
+    },
+    getHeader() {
+      return undefined;
+    },
+    removeHeader() {},
+  };
+}
+
+describe('RFC 9449 §7.1: the 403 to a DPoP-bound caller carries algs, as the 401/403 of the token middlewares do', () => {
+  const bound = { sub: 'u', sid: 's', jti: 'j', clientId: 'c', actors: [{ sub: 'a' }], scopes: [REFUND], authorizationDetails: LIMITS.slice(0, 1), jkt: 'x'.repeat(43) };
+  const refuse = (options: Partial<Parameters<typeof expressToolAuthorization>[0]>, auth: object, params: Record<string, unknown>) => {
+    const res = fakeResponse();
+    expressToolAuthorization({ resourceMetadataUrl: METADATA, ...options })({ auth, method: 'POST', body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params } }, res, () => assert.fail('next'));
+    assert.equal(res.statusCode, 403);
+    return res.headers['www-authenticate'];
+  };
+
+  it('insufficient_scope and insufficient_authorization_details: DPoP with the verifier default algs, or the ones given', () => {
+    const algs = 'algs="ES256 EdDSA RS256 PS256"';
+    assert.equal(refuse({}, bound, { name: EXPORT, arguments: {} }), `DPoP error="insufficient_scope", scope="${EXPORT}", ${algs}, resource_metadata="${METADATA}"`);
+    assert.equal(refuse({}, bound, { name: REFUND, arguments: { amount: 50000, customerId: 'cus_1001' } }), `DPoP error="insufficient_authorization_details", ${algs}, resource_metadata="${METADATA}"`);
+    assert.equal(refuse({ dpopAlgorithms: ['ES256'] }, bound, { name: EXPORT, arguments: {} }), `DPoP error="insufficient_scope", scope="${EXPORT}", algs="ES256", resource_metadata="${METADATA}"`);
+    // The same as request_auth's 403 for the verifier's own algorithms.
+    const custom = createVerifier({ issuer: issuer.url, audience: AUDIENCE, dpop: { algorithms: ['PS256', 'EdDSA'] } });
+    assert.match(refuse({ dpopAlgorithms: custom.dpopAlgorithms }, bound, { name: EXPORT, arguments: {} }) ?? '', / algs="PS256 EdDSA", /);
+    custom.close();
+    // A Bearer caller's challenge has no algs.
+    const { jkt: _, ...bearer } = bound;
+    assert.equal(refuse({}, bearer, { name: EXPORT, arguments: {} }), `Bearer error="insufficient_scope", scope="${EXPORT}", resource_metadata="${METADATA}"`);
+  });
+
+  it('refuses algorithms the verifier would refuse (none, MACs, nothing), at construction', () => {
+    for (const dpopAlgorithms of [['none'], ['HS256'], [], ['ES256"']]) {
+      assert.throws(() => expressToolAuthorization({ resourceMetadataUrl: METADATA, dpopAlgorithms }), TypeError, JSON.stringify(dpopAlgorithms));
+      assert.throws(() => koaToolAuthorization({ resourceMetadataUrl: METADATA, dpopAlgorithms }), TypeError);
+    }
   });
 });
