@@ -119,7 +119,7 @@ export async function createService(config: Config, { logger, env = process.env,
     alg: config.keys.alg,
     maxTokenLifetimeSeconds: Math.max(300, ...config.toolServers.map((t) => t.maxTtlSeconds)),
     onWarning: warn,
-    refuseCreation: keyGenerationRefusal(config, env, 'signing keys', 'dts keys generate'),
+    refuseCreation: keyGenerationRefusal(config, env, 'signing keys', `dts keys generate --file ${config.keys.file}`),
   });
   if (keys.generated) warn(`generated new ${config.keys.alg} signing keys at ${keys.file} (development default)`);
 

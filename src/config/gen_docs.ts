@@ -1,4 +1,4 @@
-// Generates docs/configuration.md from the zod schema: every key, its default and its description.
+// Generates docs/configuration.md from the zod schema: every key, its type (with a number's range), its default and its description.
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { configSchema } from './schema.js';
@@ -19,10 +19,34 @@ function unwrap(schema: z.ZodType): { inner: z.ZodType; def?: unknown } {
   }
 }
 
+/**
+ * `integer 60–86400`, `integer ≥ 300`, `number > 0, < 5`: the range the schema enforces, so the table says what a
+ * start refuses. A bound that is only the integer format's (±Number.MAX_SAFE_INTEGER) or infinite is left out.
+ */
+function numberType(s: z.ZodNumber): string {
+  let lo: { value: number; inclusive: boolean } | undefined;
+  let hi: { value: number; inclusive: boolean } | undefined;
+  for (const check of s.def.checks ?? []) {
+    const d = check._zod.def as { check: string; value?: unknown; inclusive?: boolean };
+    if (typeof d.value !== 'number' || !Number.isFinite(d.value) || Math.abs(d.value) >= Number.MAX_SAFE_INTEGER) continue;
+    const bound = { value: d.value, inclusive: d.inclusive !== false };
+    if (d.check === 'greater_than' && (!lo || bound.value > lo.value || (bound.value === lo.value && !bound.inclusive))) lo = bound;
+    if (d.check === 'less_than' && (!hi || bound.value < hi.value || (bound.value === hi.value && !bound.inclusive))) hi = bound;
+  }
+  const name = s.isInt ? 'integer' : 'number';
+  if (lo?.inclusive && hi?.inclusive) return `${name} ${lo.value}–${hi.value}`;
+  const parts = [...(lo ? [`${lo.inclusive ? '≥' : '>'} ${lo.value}`] : []), ...(hi ? [`${hi.inclusive ? '≤' : '<'} ${hi.value}`] : [])];
+  return parts.length ? `${name} ${parts.join(', ')}` : name;
+}
+
 function typeName(s: z.ZodType): string {
-  if (s instanceof z.ZodArray) return `${typeName(unwrap(s.def.element as z.ZodType).inner)}[]`;
+  if (s instanceof z.ZodArray) {
+    const element = typeName(unwrap(s.def.element as z.ZodType).inner);
+    return `${/^(integer|number) /.test(element) ? `(${element})` : element}[]`;
+  }
   if (s instanceof z.ZodEnum) return s.options.map((o) => `\`${String(o)}\``).join(' \\| ');
   if (s instanceof z.ZodObject) return 'object';
+  if (s instanceof z.ZodNumber) return numberType(s);
   return s.def.type;
 }
 

@@ -193,7 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd?: string): 
   const raw = readConfigFile(file, Boolean(env.CONFIG_FILE), cwd);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold an object`);
   const config = parseConfig(applyEnv(raw as Record<string, unknown>, env));
-  const refusal = productionRefusal(config, env);
+  const refusal = productionRefusal(config, env, cwd);
   if (refusal) throw new ConfigError(refusal);
   return { config, file };
 }

@@ -1,4 +1,6 @@
 // The production gate: under NODE_ENV=production, development defaults stop the start unless the operator acknowledged them.
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Config } from './schema.js';
 
 export type DevelopmentDefault = Config['production']['allowDevelopmentDefaults'][number];
@@ -18,8 +20,11 @@ export function acknowledged(config: { production: { allowDevelopmentDefaults: r
   return { values: new Set(values), unknown: values.filter((v) => !(DEVELOPMENT_DEFAULTS as readonly string[]).includes(v)) };
 }
 
-/** Each development default the config uses, with the key that uses it. */
-export function developmentDefaults(config: Config): Array<{ kind: DevelopmentDefault; where: string }> {
+/**
+ * Each development default the config uses, with the key that uses it. `cwd` is the directory the service resolves
+ * relative paths against (the key file's), default this process's.
+ */
+export function developmentDefaults(config: Config, cwd?: string): Array<{ kind: DevelopmentDefault; where: string }> {
   const found: Array<{ kind: DevelopmentDefault; where: string }> = [];
   if (config.demoLogin.enabled) found.push({ kind: 'demoLogin', where: 'demoLogin.enabled is true' });
   const generated = [
@@ -27,6 +32,10 @@ export function developmentDefaults(config: Config): Array<{ kind: DevelopmentDe
     ...config.clients.flatMap((c, i) => (c.client_secret?.generate ? [`clients.${i}.client_secret`] : [])),
   ];
   if (generated.length) found.push({ kind: 'generatedSecrets', where: generatedWhere(generated) });
+  // Named here with the rest, so the first refusal is the whole list; the key store refuses again when it loads
+  // (keyGenerationRefusal), in case the file goes missing in between.
+  const keys = missingKeyFile(config.keys.file, cwd);
+  if (keys) found.push(keys);
   const issuer = new URL(config.issuer);
   if (issuer.protocol !== 'https:' && !LOOPBACK_HOSTS.has(issuer.hostname)) found.push({ kind: 'httpIssuer', where: `issuer ${issuer.origin} is not https` });
   // The in-memory store is one process's: replicas would not share revocations, and a restart forgets them.
@@ -37,16 +46,30 @@ export function developmentDefaults(config: Config): Array<{ kind: DevelopmentDe
 }
 
 /**
+ * `generatedKeys` when the key file `keys.file` does not exist, so a start would generate it; undefined otherwise (a
+ * file that exists but cannot be read is the key store's error, not a development default).
+ */
+export function missingKeyFile(file: string, cwd?: string): { kind: 'generatedKeys'; where: string } | undefined {
+  let missing: boolean;
+  try {
+    missing = statSync(cwd === undefined ? file : resolve(cwd, file), { throwIfNoEntry: false }) === undefined;
+  } catch {
+    missing = false;
+  }
+  return missing ? { kind: 'generatedKeys', where: `keys.file ${file} is missing (create it with \`dts keys generate --file ${file}\`)` } : undefined;
+}
+
+/**
  * One line naming every refused development default and how to acknowledge it, or undefined when the start may
  * proceed (not production, nothing refused, or everything refused is acknowledged).
  */
-export function productionRefusal(config: Config, env: NodeJS.ProcessEnv): string | undefined {
+export function productionRefusal(config: Config, env: NodeJS.ProcessEnv, cwd?: string): string | undefined {
   if (!isProduction(env)) return undefined;
   const ack = acknowledged(config, env);
   if (ack.unknown.length) {
     return `NODE_ENV=production: unknown development default ${ack.unknown.join(', ')} in allowDevelopmentDefaults (known: ${DEVELOPMENT_DEFAULTS.join(', ')})`;
   }
-  const refused = developmentDefaults(config).filter((d) => !ack.values.has(d.kind));
+  const refused = developmentDefaults(config, cwd).filter((d) => !ack.values.has(d.kind));
   return refused.length ? refusalLine(refused) : undefined;
 }
 

@@ -8,7 +8,7 @@ import { createVerifier, MemoryDpopReplayStore, protectedResourceMetadata, resou
 import { createDecisionEvents } from '../audit/events.js';
 import { attachAuditWriter } from '../audit/writer.js';
 import { ConfigError } from '../config/load.js';
-import { acknowledged, generatedWhere, isProduction, keyGenerationRefusal, refusalLine } from '../config/production.js';
+import { acknowledged, generatedWhere, isProduction, keyGenerationRefusal, missingKeyFile, refusalLine } from '../config/production.js';
 import { resolveSecret } from '../config/secrets.js';
 import { requestIdOf } from '../http/request_id.js';
 import { loggableFailure } from '../http/scrub.js';
@@ -101,8 +101,11 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   ];
   if (isProduction(env)) {
     const ack = acknowledged(config, env).values;
+    // Named with the rest, so the first refusal is the whole list; the key store refuses again if the file goes missing.
+    const keyFile = ack.has('generatedKeys') ? undefined : missingKeyFile(config.keys.file);
     const refused = [
       ...(generating.length && !ack.has('generatedSecrets') ? [{ kind: 'generatedSecrets' as const, where: generatedWhere(generating) }] : []),
+      ...(keyFile ? [keyFile] : []),
       // In memory, replicas would not share session bindings or DPoP replays, and decisions would never reach the audit stream.
       ...(!config.redis.url && !ack.has('memoryStore') ? [{ kind: 'memoryStore' as const, where: 'redis.url is unset (env REDIS_URL), so session bindings, DPoP replays and the audit trail are in-memory' }] : []),
     ];
@@ -118,7 +121,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     file: config.keys.file,
     alg: config.keys.alg,
     onWarning: (m) => logger.warn(m),
-    refuseCreation: keyGenerationRefusal(config, env, 'assertion keys', 'dts keys generate --file <path>'),
+    refuseCreation: keyGenerationRefusal(config, env, 'assertion keys', `dts keys generate --file ${config.keys.file}`),
   });
   if (keys.generated) logger.warn({ file: keys.file }, 'generated new gateway assertion keys');
 

@@ -243,6 +243,9 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
         getResourceServerInfo: resources.getResourceServerInfo,
       },
       rpInitiatedLogout: { enabled: true },
+      // RFC 9126 pushed authorization requests are on by default in oidc-provider; off here: the login, consent and CIMD
+      // flows are built and tested on the plain authorization endpoint only, and an untested way in is not shipped.
+      pushedAuthorizationRequests: { enabled: false },
       // draft-ietf-oauth-client-id-metadata-document-02 (MCP 2025-11-25 "SHOULD"); experimental in oidc-provider 9, pinned
       // to the draft it implements. Host rules, rate and client rules live in onboarding/cimd.ts.
       clientIdMetadataDocument: deps.onboarding?.cimd

@@ -8,6 +8,7 @@ import { ADMIN_ERROR_CODES } from '../../src/admin/errors.js';
 import { MAX_LIMIT, DEFAULT_LIMIT } from '../../src/admin/schemas.js';
 import { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH } from '../../src/sessions/identifiers.js';
 import { adminRouter, type AdminDeps } from '../../src/admin/routes.js';
+import type { DecisionEvent } from '../../src/audit/events.js';
 
 interface Operation {
   parameters?: Array<{ $ref?: string; name?: string; in?: string }>;
@@ -27,6 +28,15 @@ const router = adminRouter({} as AdminDeps);
 const routes = router.stack.flatMap((layer) =>
   layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method: method.toLowerCase(), path: String(layer.path).replace(/:(\w+)/g, '{$1}') })),
 );
+// Every member of every decision event type, checked by the compiler both ways (a missing or unknown key fails tsc).
+type EventKey = DecisionEvent extends infer E ? (E extends unknown ? keyof E : never) : never;
+const EVENT_KEYS = {
+  type: true, time: true, decision: true, reasons: true, requestId: true, clientId: true, sub: true, sid: true, act: true,
+  jti: true, jkt: true, error: true, grantType: true, subjectTokenType: true, subjectJti: true, toolServer: true,
+  requestedScopes: true, grantedScopes: true, exp: true, durationMs: true, kind: true, value: true, resource: true,
+  reason: true, created: true, method: true, path: true, status: true, httpMethod: true, tool: true, argumentsHmac: true,
+} satisfies Record<EventKey, true>;
+
 const resolve = (p: { $ref?: string; name?: string; in?: string }) =>
   p.$ref ? (doc.components.parameters![p.$ref.split('/').pop()!] as { name: string; in: string }) : (p as { name: string; in: string });
 
@@ -79,6 +89,11 @@ describe('admin API OpenAPI document', () => {
       const page = doc.components.schemas![ok.content['application/json']!.schema.$ref.split('/').pop()!];
       assert.deepEqual([page.required, page.properties.next], [['items'], { type: 'string', description: 'Absent on the last page.' }], path);
     }
+  });
+
+  it('AuditEvent lists exactly the members of the decision events (src/audit/events.ts), plus the stored id and truncated', () => {
+    const documented = Object.keys(doc.components.schemas!.AuditEvent.properties).sort();
+    assert.deepEqual(documented, [...Object.keys(EVENT_KEYS), 'id', 'truncated'].sort());
   });
 
   it('is a valid OpenAPI 3.1 document for a real validator (swagger-parser: schema and $refs)', async () => {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
+import { generateKeyFile } from '../../src/keys/index.js';
 
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const CRM = 'https://tools.example/crm';
@@ -186,9 +187,11 @@ describe('loadConfig', () => {
     assert.equal(config.redis.url, undefined);
   });
 
-  it("with NODE_ENV=production an empty REDIS_URL or REDIS_CLUSTER_NODES is a config error, not unset (the file's Redis stays out of reach otherwise)", () => {
+  it("with NODE_ENV=production an empty REDIS_URL or REDIS_CLUSTER_NODES is a config error, not unset (the file's Redis stays out of reach otherwise)", async () => {
     const json = join(dir, 'prod.json');
-    writeFileSync(json, JSON.stringify({ issuer: 'https://sts.example', cookieSecret: { env: 'C' }, redis: { url: 'redis://file:6379' } }));
+    // An existing key file: a missing one is a development default (generatedKeys) of its own.
+    await generateKeyFile({ file: join(dir, 'prod-jwks.json') });
+    writeFileSync(json, JSON.stringify({ issuer: 'https://sts.example', cookieSecret: { env: 'C' }, redis: { url: 'redis://file:6379' }, keys: { file: join(dir, 'prod-jwks.json') } }));
     const refusal = (name: string) => `${name} is set but empty: NODE_ENV=production refuses it (as unset, it would replace the config file's Redis with the in-memory store); unset it or give a value`;
     assert.throws(() => loadConfig({ CONFIG_FILE: json, NODE_ENV: 'production', REDIS_URL: '' }), (err: unknown) => err instanceof ConfigError && err.message === refusal('REDIS_URL'));
     assert.throws(() => loadConfig({ CONFIG_FILE: json, NODE_ENV: 'production', REDIS_CLUSTER_NODES: ' ,' }), (err: unknown) => err instanceof ConfigError && err.message === refusal('REDIS_CLUSTER_NODES'));

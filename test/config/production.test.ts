@@ -2,21 +2,32 @@
 // acknowledged: the real process exits 2 with one line; acknowledged, it starts and keeps keys/ and keys/secrets/ 0700.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { parse as parseYaml } from 'yaml';
 import { deleteKeysWithPrefix, freePort } from '../../tools/local.js';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/http/logger.js';
+import { generateKeyFile } from '../../src/keys/index.js';
+import { createService } from '../../src/service.js';
 import { REDIS_URL } from '../helpers/service.js';
 import { runUntilExit, startService, stopService, waitReady, workDir, writeConfig } from '../main/spawn_service.js';
 
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
-/** A config with no development default: https issuer, every secret from env, Redis. */
+// A real key file, so that only what a test changes is a development default (a missing one is `generatedKeys`).
+const keysDir = mkdtempSync(join(tmpdir(), 'dts-keys-'));
+const KEY_FILE = join(keysDir, 'jwks.json');
+before(() => generateKeyFile({ file: KEY_FILE }));
+after(() => rmSync(keysDir, { recursive: true, force: true }));
+
+/** A config with no development default: https issuer, every secret from env, Redis, an existing key file. */
 const safe = (): Record<string, unknown> => ({
   issuer: 'https://sts.example',
+  keys: { file: KEY_FILE },
   redis: { url: REDIS_URL },
   cookieSecret: { env: 'COOKIE_SECRET' },
   clients: [{ client_id: 'agent', client_secret: { env: 'AGENT_SECRET' }, grant_types: [EXCHANGE] }],
@@ -111,11 +122,35 @@ describe('NODE_ENV=production: the process refuses development defaults (exit 2,
     await refused(
       t,
       { ...safe(), keys: { file: 'keys/missing.json' } },
-      'key file keys/missing.json does not exist; NODE_ENV=production does not generate signing keys: create the file with ' +
-        '`dts keys generate` (or mount it), or acknowledge with production.allowDevelopmentDefaults: [generatedKeys] ' +
-        '(env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys)',
+      'NODE_ENV=production refuses development defaults: keys.file keys/missing.json is missing (create it with ' +
+        '`dts keys generate --file keys/missing.json`). Fix them, or acknowledge with production.allowDevelopmentDefaults: ' +
+        '[generatedKeys] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys)',
       { COOKIE_SECRET: 'c'.repeat(32), AGENT_SECRET: 'a'.repeat(32), ISSUER: 'https://sts.example' },
     );
+  });
+
+  it('the default config, nothing acknowledged: the first refusal names every default, the missing key file too', async (t) => {
+    await refused(
+      t,
+      {},
+      'NODE_ENV=production refuses development defaults: cookieSecret has generate: true; keys.file keys/jwks.json is missing ' +
+        '(create it with `dts keys generate --file keys/jwks.json`); issuer http://sts.example is not https; redis.url and ' +
+        'redis.clusterNodes are unset (env REDIS_URL, REDIS_CLUSTER_NODES), so the store is in-memory. Fix them, or acknowledge ' +
+        'with production.allowDevelopmentDefaults: [generatedSecrets, generatedKeys, httpIssuer, memoryStore] ' +
+        '(env ALLOW_DEVELOPMENT_DEFAULTS=generatedSecrets,generatedKeys,httpIssuer,memoryStore)',
+      { ISSUER: 'http://sts.example', REDIS_URL: undefined, REDIS_CLUSTER_NODES: undefined },
+    );
+  });
+
+  it('a key file gone after the config was loaded: the key store still refuses to generate one, naming the command', async () => {
+    const config = parseConfig({ ...safe(), keys: { file: join(keysDir, 'gone.json') } });
+    const env = { NODE_ENV: 'production', COOKIE_SECRET: 'c'.repeat(32), AGENT_SECRET: 'a'.repeat(32) };
+    await assert.rejects(createService(config, { logger: createLogger('silent'), env }), {
+      message:
+        `key file ${join(keysDir, 'gone.json')} does not exist; NODE_ENV=production does not generate signing keys: create the file with ` +
+        `\`dts keys generate --file ${join(keysDir, 'gone.json')}\` (or mount it), or acknowledge with production.allowDevelopmentDefaults: ` +
+        '[generatedKeys] (env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys)',
+    });
   });
 
   it('acknowledged, it starts; keys/ and keys/secrets/ are created 0700, the generated files 0600', async (t) => {

@@ -116,9 +116,9 @@ describe('gateway configuration', () => {
     assert.equal(r.stderr, 'audit.argumentsKey: must be at least 32 bytes\n');
   });
 
-  it('dts gateway with NODE_ENV=production: a generated secret, no Redis or missing assertion keys are one line, exit 2, unless acknowledged', async () => {
+  it('dts gateway with NODE_ENV=production: a generated secret, no Redis or missing assertion keys are one line naming them all, exit 2, unless acknowledged', async () => {
     // audit.argumentsKey has generate: true by default.
-    const secrets = await runGateway({}, { NODE_ENV: 'production', ALLOW_DEVELOPMENT_DEFAULTS: 'memoryStore' });
+    const secrets = await runGateway({}, { NODE_ENV: 'production', ALLOW_DEVELOPMENT_DEFAULTS: 'memoryStore,generatedKeys' });
     assert.equal(secrets.code, 2);
     assert.equal(
       secrets.stderr,
@@ -126,7 +126,8 @@ describe('gateway configuration', () => {
     );
     const keys = await runGateway({ audit: { argumentsKey: { env: 'GW_ARGUMENTS_KEY' } } }, { NODE_ENV: 'production', GW_ARGUMENTS_KEY: 'k'.repeat(32), ALLOW_DEVELOPMENT_DEFAULTS: 'memoryStore' });
     assert.equal(keys.code, 2);
-    assert.match(keys.stderr, /^key file \S+gateway-jwks\.json does not exist; NODE_ENV=production does not generate assertion keys: create the file with `dts keys generate --file <path>` \(or mount it\), or acknowledge with production\.allowDevelopmentDefaults: \[generatedKeys\] \(env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys\)\n$/);
+    // The missing key file is named in the first refusal, with the command that creates that file.
+    assert.match(keys.stderr, /^NODE_ENV=production refuses development defaults: keys\.file (\S+gateway-jwks\.json) is missing \(create it with `dts keys generate --file \1`\)\. Fix them, or acknowledge with production\.allowDevelopmentDefaults: \[generatedKeys\] \(env ALLOW_DEVELOPMENT_DEFAULTS=generatedKeys\)\n$/);
     // No Redis: session bindings, DPoP replays and the audit trail would be this process's only.
     const memory = await runGateway({ audit: { argumentsKey: { env: 'GW_ARGUMENTS_KEY' } } }, { NODE_ENV: 'production', GW_ARGUMENTS_KEY: 'k'.repeat(32), ALLOW_DEVELOPMENT_DEFAULTS: 'generatedKeys' });
     assert.equal(memory.code, 2);
@@ -137,7 +138,7 @@ describe('gateway configuration', () => {
     // Both refusals of the configuration at once, in one line.
     const both = await runGateway({}, { NODE_ENV: 'production' });
     assert.equal(both.code, 2);
-    assert.match(both.stderr, /^NODE_ENV=production refuses development defaults: audit\.argumentsKey has generate: true; redis\.url is unset .* \[generatedSecrets, memoryStore\] \(env ALLOW_DEVELOPMENT_DEFAULTS=generatedSecrets,memoryStore\)\n$/);
+    assert.match(both.stderr, /^NODE_ENV=production refuses development defaults: audit\.argumentsKey has generate: true; keys\.file \S+ is missing .*; redis\.url is unset .* \[generatedSecrets, generatedKeys, memoryStore\] \(env ALLOW_DEVELOPMENT_DEFAULTS=generatedSecrets,generatedKeys,memoryStore\)\n$/);
     // An empty REDIS_URL is refused (not read as unset), acknowledged memory store or not.
     const empty = await runGateway({}, { NODE_ENV: 'production', REDIS_URL: '', ALLOW_DEVELOPMENT_DEFAULTS: 'generatedSecrets,generatedKeys,memoryStore' });
     assert.equal(empty.code, 2);

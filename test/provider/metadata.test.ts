@@ -71,6 +71,20 @@ describe('authorization server metadata and JWKS', () => {
     });
   }
 
+  it('pushed authorization requests (RFC 9126) are off: not advertised, and POST /request is a plain 404', async () => {
+    for (const doc of Object.values(documents)) {
+      assert.equal('pushed_authorization_request_endpoint' in doc, false);
+      assert.equal('require_pushed_authorization_requests' in doc, false);
+    }
+    const res = await fetch(`${svc.url}/request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: 'agent', response_type: 'code' }),
+    });
+    assert.equal(res.status, 404);
+    assert.equal(await res.text(), 'Not Found');
+  });
+
   it('MD-01 both documents say the same', () => {
     assert.deepEqual(documents['/.well-known/oauth-authorization-server'], documents['/.well-known/openid-configuration']);
   });
