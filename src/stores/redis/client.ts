@@ -104,6 +104,19 @@ export function createRedisClusterClient(seeds: readonly string[], options: Redi
       },
     },
   );
+  // ioredis opens a node's connection only when a command is first routed to it, and with `enableOfflineQueue: false`
+  // rejects the node's other commands until that connection is ready ("Connection is closed."), retrying each
+  // retryDelayOnFailover later on a RANDOM node: a MOVED, and after `maxRedirections` such errors the command fails
+  // ("Too many Cluster redirections", a 503), e.g. in a burst right after a (re)connect. So every node is connected as
+  // soon as it is known: the nodes of each (re)connect on 'ready' (connectRedis waits for them), a node joining later (a
+  // promoted replica, a dropped connection recreated by a slots refresh) when it joins. Never before 'ready' (ioredis' own
+  // CLUSTER INFO ready check would meet a connecting node and fail the same way), and a tick later (a MOVED handler
+  // that just created the node sends to it at once, which a 'wait' node accepts and a connecting one refuses).
+  const connectNode = (node: Redis) => {
+    if (cluster.status === 'ready' && node.status === 'wait') node.connect().catch(() => {});
+  };
+  cluster.on('ready', () => cluster.nodes('all').forEach(connectNode));
+  cluster.on('+node', (node: Redis) => setImmediate(connectNode, node));
   if (options.onError) cluster.on('error', options.onError);
   if (options.onCommandError) observeCommandErrors(cluster, options.onCommandError);
   return cluster as unknown as Redis;
@@ -151,6 +164,10 @@ export async function connectRedis(redis: Redis, url: string): Promise<void> {
   redis.on('error', remember);
   try {
     await redis.connect();
+    // A Cluster is ready once it has the slot map; wait for its node connections too (opened on 'ready', see
+    // createRedisClusterClient), so commands sent at once right after go to their nodes. Best effort: a node that does
+    // not answer fails the commands for its slots, as before.
+    if (isCluster(redis)) await Promise.allSettled((redis as unknown as Cluster).nodes('all').map((node) => node.ping()));
   } catch (cause) {
     redis.disconnect();
     const message = cause instanceof Error ? cause.message : String(cause);
