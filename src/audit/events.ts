@@ -90,6 +90,10 @@ export interface GatewayDecisionEvent {
   httpMethod: string;
   method?: string;
   tool?: string;
+  /** The `uri` a `resources/read` asked for, as sent (allowed or refused). */
+  uri?: string;
+  /** The prompt `name` a `prompts/get` asked for (allowed or refused). */
+  prompt?: string;
   /** base64url HMAC-SHA256 of the canonical arguments of a `tools/call` (verify SDK `DecisionEvent.arguments_hmac`). */
   argumentsHmac?: string;
   /** The HTTP status the gateway answered (or forwarded). */

@@ -2,6 +2,7 @@
 // (docs/gateway-configuration.md is generated from it). Objects are strict: a misspelt key fails the start by name.
 import { z } from 'zod';
 import { asymmetricAlgorithm, deregistrationDelaySeconds, dpopProofWindowSeconds, gracePeriodSeconds, managementPort, redisUrl, secretRef } from '../config/schema.js';
+import { uriProblem } from './resource_uri.js';
 
 const uri = z.url({ protocol: /^https?$/ });
 
@@ -23,9 +24,21 @@ export const gatewayRouteSchema = z.strictObject({
       'How upstream learns who calls: `assertion` sends the gateway-signed `Delegation-Assertion` JWT; `exchange` re-exchanges the delegation token at the service (RFC 8693 §2.3) for a token whose `aud` is `upstream` (registered there as a tool server whose `clientId` is `client.clientId`) and sends it as `Authorization: Bearer`.',
     ),
   resources: z
-    .array(z.string().min(1))
+    .array(
+      z
+        .string()
+        .min(1)
+        .superRefine((prefix, ctx) => {
+          // The decision compares only URIs in their own WHATWG normal form (resource_uri.ts); a prefix in any other
+          // form would match nothing, or not what it says.
+          const problem = prefix === '*' ? undefined : uriProblem(prefix);
+          if (problem) ctx.addIssue({ code: 'custom', message: `resource prefix ${JSON.stringify(prefix)} ${problem}` });
+        }),
+    )
     .default([])
-    .describe('`resources/read` rule: URI prefixes that may be read (`*`: any). Empty: `resources/read` is refused (deny by default).'),
+    .describe(
+      '`resources/read` rule: URI prefixes that may be read (`*`: any), each a URL in its own WHATWG normal form (`new URL(p).href === p`: no `.`/`..` segments or `%2e`, lowercase scheme, no userinfo; a start-up error names the normal form otherwise). A URI is covered when it equals a prefix, or starts with it and the prefix ends with `/` or the URI goes on with `/`, `?` or `#`; a URI not in its own normal form is refused. Empty: `resources/read` is refused (deny by default).',
+    ),
   prompts: z
     .array(z.string().min(1))
     .default([])

@@ -22,6 +22,7 @@ import type { GatewayConfig } from './config.js';
 import { createDecider } from './decide.js';
 import { redisDpopReplayStore } from './dpop_replay.js';
 import { handleMcp, type RouteDeps } from './handler.js';
+import { InFlightRequests } from './in_flight.js';
 import { jsonRpcError } from './jsonrpc.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { cachedSessionBindings, memorySessionBindings, redisSessionBindings } from './sessions.js';
@@ -186,6 +187,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       signer,
       upstreamTokens,
       sessions,
+      inFlight: new InFlightRequests(),
       metrics,
       allowedOrigins: new Set(config.allowedOrigins),
       maxBodyBytes: config.maxBodyBytes,

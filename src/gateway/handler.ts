@@ -9,7 +9,9 @@ import type { AssertionSigner } from './assertion.js';
 import { ASSERTION_HEADER } from './assertion.js';
 import { readBody } from './body.js';
 import type { GatewayRoute } from './config.js';
+import { representationFailure, type RepresentationFailure } from './content_type.js';
 import type { Decider } from './decide.js';
+import type { InFlightRequests } from './in_flight.js';
 import { jsonRpcError, messageName, parseMessage, type Message, type ParseFailure } from './jsonrpc.js';
 import { methodLabel, type GatewayMetrics } from './metrics.js';
 import { sameOwner, type SessionBindings, type SessionOwner } from './sessions.js';
@@ -26,6 +28,8 @@ export interface RouteDeps {
   signer: AssertionSigner;
   upstreamTokens: UpstreamTokens | undefined;
   sessions: SessionBindings;
+  /** The route's JSON-RPC request ids in flight per session, at this replica. */
+  inFlight: InFlightRequests;
   metrics: GatewayMetrics;
   allowedOrigins: ReadonlySet<string>;
   maxBodyBytes: number;
@@ -46,6 +50,13 @@ const PARSE_TEXT: Record<ParseFailure, [number, string]> = {
   ambiguous_member: [-32700, 'ambiguous member name'],
   batch: [-32600, 'batches are not supported'],
   not_jsonrpc: [-32600, 'not a JSON-RPC 2.0 message'],
+};
+
+/** RFC 9110 §15.5.16: a 415 names what would have been accepted: `Accept` for a media type, `Accept-Encoding` for a
+ * content coding. */
+const REPRESENTATION_TEXT: Record<RepresentationFailure, [string, Record<string, string>]> = {
+  unsupported_media_type: ['unsupported media type', { accept: 'application/json' }],
+  unsupported_content_encoding: ['unsupported content encoding', { 'accept-encoding': 'identity' }],
 };
 
 function answer(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -89,6 +100,8 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
   /** One decision: the audit event gets `extra` as it is; the metrics' tool label is `toolLabel` (default `extra.tool`). */
   const event = (decision: 'allow' | 'deny', reasons: string[], status: number, extra: Partial<GatewayDecisionEvent> = {}, toolLabel = extra.tool): void => {
     const method = message && message.kind !== 'response' ? message.method : undefined;
+    // What a resources/read or prompts/get asked for, allowed or not (bounded like every audit string).
+    const asked = method === 'resources/read' || method === 'prompts/get' ? messageName(message!) : undefined;
     deps.audit({
       type: 'gateway',
       time: Date.now(),
@@ -100,6 +113,7 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
       toolServer: route.resource,
       httpMethod,
       ...(method ? { method } : {}),
+      ...(asked !== undefined ? (method === 'resources/read' ? { uri: asked } : { prompt: asked }) : {}),
       status,
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       ...extra,
@@ -173,6 +187,17 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
 
     let body: Buffer | undefined;
     if (httpMethod === 'POST') {
+      // RFC 9110 §15.5.16: "The 415 (Unsupported Media Type) status code indicates that the origin server is refusing to
+      // service the request because the content is in a format not supported": only UTF-8 `application/json`, never
+      // content-coded, is decided (and forwarded as `application/json`), so upstream reads the very JSON decided. Refused
+      // before the body is read; the connection is not reused (its unread body is not drained).
+      const unreadable = representationFailure(req.headers);
+      if (unreadable) {
+        const [text, accepted] = REPRESENTATION_TEXT[unreadable];
+        answer(res, 415, jsonRpcError(null, -32600, text), { ...accepted, connection: 'close' });
+        event('deny', [unreadable], 415);
+        return;
+      }
       const read = await readBody(req, deps.maxBodyBytes);
       if (read === 'closed') {
         // Nobody to answer; nothing went upstream. 499 as for a client gone while upstream worked (upstream.ts).
@@ -233,6 +258,18 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
         event('deny', ['session_not_bound'], 404);
         return;
       }
+      // MCP basic protocol, "Requests": "The request ID MUST NOT have been previously used by the requestor within the
+      // same session." The SDK's transport routes answers by id, so a second request with an id still in flight would
+      // take the first one's answer. Checked for the ids open at this replica (the tool-list filter covers the rest).
+      if (message?.kind === 'request') {
+        const release = deps.inFlight.claim(sessionId, message.id);
+        if (!release) {
+          answer(res, 400, jsonRpcError(message.id, -32600, 'request id already in use'));
+          event('deny', ['duplicate_request_id'], 400);
+          return;
+        }
+        res.once('close', release);
+      }
     }
 
     if (deps.enforcement && message) {
@@ -249,8 +286,6 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
         return;
       }
       tool = outcome.tool;
-    } else if (deps.enforcement && httpMethod === 'GET') {
-      deps.decider.stream(token!, res);
     }
 
     // MCP "Token Passthrough": the inbound token never goes upstream; upstream learns who calls from our assertion.
@@ -285,6 +320,9 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
       event('deny', ['client_closed'], 499, allowedCall());
       return;
     }
+    // SPEC §12, GW-04: tools/list filtered by the same decision; on every answer relayed (POST, GET, DELETE), whatever
+    // request it answers: upstream decides which response carries which answer (decide.ts, `filter`).
+    if (deps.enforcement) deps.decider.filter(token!, res);
     metrics.added.observe({ route: route.resource }, (performance.now() - started) / 1000);
     forwarded = true;
     const result = await forward(deps.upstreamUrl, httpMethod, forwardHeaders(req.headers, extra, body), body, res, {

@@ -7,8 +7,9 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { jsonRpcError } from './jsonrpc.js';
 
-/** Request headers an MCP server needs; nothing else passes (never Authorization, Cookie, or hop-by-hop headers). */
-const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name', 'user-agent'];
+/** Request headers an MCP server needs; nothing else passes (never Authorization, Cookie, or hop-by-hop headers). Not
+ * `Content-Type` either: the gateway names the body it decided itself (forwardHeaders). */
+const FORWARDED_REQUEST_HEADERS = ['accept', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name', 'user-agent'];
 /** Response headers passed back (never Set-Cookie: upstream cookies would land on the gateway's origin). */
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'cache-control', 'mcp-session-id', 'mcp-protocol-version', 'retry-after', 'www-authenticate'];
 
@@ -55,7 +56,12 @@ export function forwardHeaders(inbound: IncomingHttpHeaders, extra: Record<strin
   }
   // Identity only: the tools/list filter reads the answer, and an encoded one would be refused.
   out['accept-encoding'] = 'identity';
-  if (body) out['content-length'] = String(body.length);
+  if (body) {
+    // The body was decided as UTF-8 JSON (content_type.ts refuses any other): upstream is told exactly that, never the
+    // client's header, whose parameters (a `charset` upstream's parser honours) could make it read other JSON.
+    out['content-type'] = 'application/json';
+    out['content-length'] = String(body.length);
+  }
   return { ...out, ...extra };
 }
 

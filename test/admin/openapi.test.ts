@@ -34,7 +34,8 @@ const EVENT_KEYS = {
   type: true, time: true, decision: true, reasons: true, requestId: true, clientId: true, sub: true, sid: true, act: true,
   jti: true, jkt: true, error: true, grantType: true, subjectTokenType: true, subjectJti: true, toolServer: true,
   requestedScopes: true, grantedScopes: true, exp: true, durationMs: true, kind: true, value: true, resource: true,
-  reason: true, created: true, method: true, path: true, status: true, httpMethod: true, tool: true, argumentsHmac: true,
+  reason: true, created: true, method: true, path: true, status: true, httpMethod: true, tool: true, uri: true, prompt: true,
+  argumentsHmac: true,
 } satisfies Record<EventKey, true>;
 
 const resolve = (p: { $ref?: string; name?: string; in?: string }) =>

@@ -10,6 +10,7 @@ import { createVerifier, resourceMetadataUrl } from 'delegation-token-verify';
 import type { GatewayDecisionEvent } from '../../src/audit/events.js';
 import { createAssertionSigner } from '../../src/gateway/assertion.js';
 import { createDecider } from '../../src/gateway/decide.js';
+import { InFlightRequests } from '../../src/gateway/in_flight.js';
 import { handleMcp, type RouteDeps } from '../../src/gateway/handler.js';
 import { createGatewayMetrics } from '../../src/gateway/metrics.js';
 import { requestIdOf } from '../../src/http/request_id.js';
@@ -97,6 +98,7 @@ describe('gateway: a client gone before its request was forwarded', () => {
       },
       upstreamTokens: undefined,
       sessions: memorySessionBindings(60),
+      inFlight: new InFlightRequests(),
       metrics: createGatewayMetrics(),
       allowedOrigins: new Set(),
       maxBodyBytes: 4096,

@@ -49,6 +49,22 @@ describe('gateway configuration', () => {
     assert.equal(parseGatewayConfig({ ...minimal, routes: [{ ...minimal.routes[0], upstream: 'http://127.0.0.1:4200/mcp?v=a@b' }] }).routes[0]!.upstream, 'http://127.0.0.1:4200/mcp?v=a@b');
   });
 
+  it('resources: each prefix is `*` or a URL in its own WHATWG normal form without userinfo; anything else names the normal form', () => {
+    const withResources = (resources: string[]) => parseGatewayConfig({ ...minimal, routes: [{ ...minimal.routes[0], resources }] });
+    assert.deepEqual(withResources(['*', 'docs://', 'docs://kb/public/', 'file:///srv/docs', 'https://docs.example/kb/']).routes[0]!.resources, ['*', 'docs://', 'docs://kb/public/', 'file:///srv/docs', 'https://docs.example/kb/']);
+    const refused: Array<[string, string]> = [
+      ['docs://kb/public/../private/', 'is not in normal form (WHATWG URL): "docs://kb/private/"'],
+      ['docs://kb/%2e%2e/x/', 'is not in normal form (WHATWG URL): "docs://kb/x/"'],
+      ['HTTPS://Docs.example/kb/', 'is not in normal form (WHATWG URL): "https://docs.example/kb/"'],
+      ['https://docs.example', 'is not in normal form (WHATWG URL): "https://docs.example/"'],
+      ['docs://reader:pw@kb/', 'must not carry userinfo (user:password@)'],
+      ['kb/public/', 'is not a URL'],
+    ];
+    for (const [prefix, problem] of refused) {
+      assert.throws(() => withResources(['docs://ok/', prefix]), { message: `invalid gateway configuration: routes.0.resources.1: resource prefix ${JSON.stringify(prefix)} ${problem}` });
+    }
+  });
+
   it('environment overrides win over the file (PORT, ISSUER, GATEWAY_PUBLIC_URL, REDIS_URL, LOG_LEVEL)', async () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');

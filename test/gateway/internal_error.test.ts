@@ -11,6 +11,7 @@ import { createVerifier, resourceMetadataUrl } from 'delegation-token-verify';
 import type { GatewayDecisionEvent } from '../../src/audit/events.js';
 import { createAssertionSigner } from '../../src/gateway/assertion.js';
 import { createDecider } from '../../src/gateway/decide.js';
+import { InFlightRequests } from '../../src/gateway/in_flight.js';
 import { handleMcp, type RouteDeps } from '../../src/gateway/handler.js';
 import { createGatewayMetrics } from '../../src/gateway/metrics.js';
 import { memorySessionBindings } from '../../src/gateway/sessions.js';
@@ -237,16 +238,21 @@ describe('gateway: failures of its own, and the request id', () => {
           decide(t, message, res) {
             if (message.kind === 'request' && message.params?.name === 'slow') throw new TypeError(`decision blew up on Authorization: Bearer ${secret}`);
             // An Error whose message is no string (a library assigning an object to it), thrown before the answer or,
-            // from the answer's writer (as the tools/list filter wraps it), while it streams.
+            // from the answer's writer (as the tools/list filter wraps it), while it streams. Both writers: the filter,
+            // wrapped around every answer, holds a JSON body until its end.
             const odd = message.kind === 'request' ? (message.params?.arguments as { odd?: string } | undefined)?.odd : undefined;
             if (odd === 'before') throw oddError();
-            if (odd === 'streaming') res.write = () => { throw oddError(); };
+            if (odd === 'streaming') {
+              res.write = () => { throw oddError(); };
+              res.end = () => { throw oddError(); };
+            }
             return decider.decide(t, message, res);
           },
         },
         signer: createAssertionSigner(stack.gateway.keys, stack.gatewayUrl, 60),
         upstreamTokens: undefined,
         sessions: memorySessionBindings(60),
+        inFlight: new InFlightRequests(),
         // Observed once the answer's headers are written: a throw after the request went upstream.
         metrics: {
           ...metrics,

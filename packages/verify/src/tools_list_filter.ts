@@ -1,6 +1,7 @@
 // Rewrites the JSON-RPC answers to `tools/list` requests on their way out, whether the MCP transport answers with one
 // JSON body or a server-sent event stream, so a tool the token may not call is never listed (whatever MCP server sits
 // behind the middleware, stateless or not).
+import { hasDuplicateMember } from './json_strict.js';
 
 /** JSON-RPC request ids (RFC: string or number). */
 export type JsonRpcId = string | number;
@@ -40,8 +41,12 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
   let refused = false;
   let pending = '';
 
+  // Returns `message` itself when it holds no list to filter, so such a body is passed as it came (below).
   const transform = (message: unknown): unknown => {
-    if (Array.isArray(message)) return message.map(transform);
+    if (Array.isArray(message)) {
+      const out = message.map(transform);
+      return out.some((entry, i) => entry !== message[i]) ? out : message;
+    }
     if (typeof message !== 'object' || message === null) return message;
     const m = message as { id?: unknown; result?: { tools?: unknown } };
     if (!(typeof m.id === 'string' || typeof m.id === 'number') || !listed(m.id)) return message;
@@ -57,14 +62,20 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
     } catch {
       return text;
     }
-    return JSON.stringify(transform(parsed));
+    // Byte for byte when no list was filtered: a number beyond 2^53, an escape or the spacing of an answer that holds
+    // no tool list is the sender's, not what a re-serialisation would make of it. Not when a name repeats (RFC 8259
+    // §4): JSON.parse read the last `result`, a client may read the first, so the text read here is what is sent.
+    const out = transform(parsed);
+    return out === parsed && !hasDuplicateMember(text) ? text : JSON.stringify(out);
   };
   // WHATWG HTML "Server-sent events": an event is lines up to a blank line; `data:` lines join with "\n".
   const transformEvent = (event: string): string => {
     const lines = event.split(/\r\n|\r|\n/);
     const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(line.startsWith('data: ') ? 6 : 5));
     if (data.length === 0) return event;
-    const rewritten = transformJson(data.join('\n'));
+    const joined = data.join('\n');
+    const rewritten = transformJson(joined);
+    if (rewritten === joined) return event;
     const kept = lines.filter((line) => !line.startsWith('data:'));
     return [...kept, ...rewritten.split('\n').map((line) => `data: ${line}`)].join('\n');
   };
