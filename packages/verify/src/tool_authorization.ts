@@ -1,10 +1,10 @@
 // Per-call authorization in front of an MCP transport (Express, Koa, the MCP SDK's Express server): every `tools/call`
-// decided by `decide`, every `tools/list` answer filtered by the same function, every decision reported to one hook.
+// decided by `decide`, every tool list in any answer filtered by the same function, every decision reported to one hook.
 import type { McpToolDetails } from './constraints.js';
 import { ANY_ARGUMENTS, decide, type ArgumentViolation, type Decision } from './decision.js';
 import { argumentsDigester, type DecisionEvent } from './decision_log.js';
 import { unparsedMessages } from './message_body.js';
-import { filterToolListResponses, type JsonRpcId, type NodeLikeResponse } from './tools_list_filter.js';
+import { filterToolListResponses, type NodeLikeResponse } from './tools_list_filter.js';
 import { writeRefusal } from './middleware.js';
 import type { Actor, VerifiedToken } from './types.js';
 import { allowedAlgorithms, DEFAULT_DPOP_ALGORITHMS } from './verifier.js';
@@ -62,32 +62,32 @@ interface Refusal {
 
 interface Plan {
   refusal?: Refusal;
-  /** ids of the `tools/list` requests in the body, whose answers are filtered. */
-  listIds: Set<JsonRpcId>;
-  /**
-   * The body holds no request (a GET that opens or resumes an event stream, or a POST of notifications or responses):
-   * any `tools/list` answer on this HTTP response is a replayed one, filtered whatever its id.
-   */
-  stream: boolean;
   caller?: Caller;
 }
 
+/** The responses already wrapped, with the `auth` they were wrapped for: a second mount adds no second filter. */
+const wrapped = new WeakMap<object, unknown>();
+
 /**
- * Wraps `res` so every tool list it carries is filtered for the caller: the answers to the body's `tools/list`
- * requests, or on a stream (MCP Streamable HTTP, "Resumability and Redelivery": a GET with `Last-Event-ID` replays
- * earlier answers, a `tools/list` answer among them) every answer. Without a verified caller a replayed list is emptied.
+ * Wraps `res` so every tool list it carries is filtered for the caller: every answer, JSON or event stream, whatever
+ * its id, is read by its shape (a `result.tools` array), never by the request it answers. Which response carries which
+ * answer is the transport's choice: the MCP SDK's StreamableHTTPServerTransport routes an answer by its JSON-RPC id to
+ * the last POST that used that id, so a `tools/call` reusing the id of a `tools/list` in flight gets that list; and a
+ * GET with `Last-Event-ID` replays earlier answers (MCP Streamable HTTP, "Resumability and Redelivery"). An answer
+ * without a tool list passes byte for byte. Without a verified caller every list is emptied.
  */
-function filterLists(res: NodeLikeResponse, plan: Plan): void {
-  if (plan.listIds.size > 0) filterToolListResponses(res, (id) => plan.listIds.has(id), listable(plan.caller!));
-  else if (plan.stream) filterToolListResponses(res, () => true, plan.caller ? listable(plan.caller) : () => false);
+function filterLists(res: NodeLikeResponse, plan: Plan, auth: unknown): void {
+  if (wrapped.has(res) && wrapped.get(res) === auth) return;
+  wrapped.set(res, auth);
+  filterToolListResponses(res, () => true, plan.caller ? listable(plan.caller) : () => false);
 }
 
 /**
  * Express (and MCP SDK Express server) middleware, placed after bearer authentication and `express.json()` and before
  * the MCP transport. Refuses a `tools/call` outside the token's scopes or authorization details with 403 (nothing
  * reaches the transport), refuses with 415 a request other than GET, HEAD or DELETE whose body `express.json()` did not
- * parse into a JSON-RPC message (the transport would read and run it undecided), and filters `tools/list` answers
- * (JSON or SSE). Hand `req.body` to the transport as `handleRequest(req, res, req.body)`: the transport must act on
+ * parse into a JSON-RPC message (the transport would read and run it undecided), and filters every tool list on the
+ * response, whatever request it answers (JSON or SSE). Hand `req.body` to the transport as `handleRequest(req, res, req.body)`: the transport must act on
  * the very message that was decided. A caller that hands over a message it parsed itself may leave `req.method` out.
  *
  * @example
@@ -110,7 +110,7 @@ export function expressToolAuthorization(options: ToolAuthorizationOptions) {
       writeRefusal(res, plan.refusal);
       return;
     }
-    filterLists(res, plan);
+    filterLists(res, plan, req.auth);
     next();
   };
 }
@@ -155,7 +155,7 @@ export function koaToolAuthorization(options: ToolAuthorizationOptions) {
       ctx.body = body;
       return;
     }
-    filterLists(ctx.res, plan);
+    filterLists(ctx.res, plan, ctx.state.auth);
     await next();
   };
 }
@@ -202,40 +202,34 @@ function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: un
     // MCP Streamable HTTP: "The body of the POST request MUST be" JSON-RPC; one no parser built is never decided, and a
     // transport given no parsed body reads and runs it itself: refused (fail closed; RFC 9110 §15.5.16, 415).
     if (unparsedMessages(method, body)) {
-      return { listIds: new Set(), stream: false, refusal: notJson() };
+      return { refusal: notJson() };
     }
     const messages = Array.isArray(body) ? body : [body];
     const calls: Array<{ tool: string; args: unknown }> = [];
-    const listIds = new Set<JsonRpcId>();
-    let requests = 0;
+    let lists = false;
     for (const message of messages) {
       const m = message as { method?: unknown; id?: unknown; params?: { name?: unknown; arguments?: unknown } } | null;
       if (typeof m !== 'object' || m === null) continue;
-      // JSON-RPC 2.0 §4: a request has a method and an id (a notification has no id; a response has no method).
-      if (typeof m.method === 'string' && m.id !== undefined) requests++;
       // Other shapes (no name, a non-string name) are the transport's to refuse: no tool runs for them.
       if (m.method === 'tools/call' && typeof m.params?.name === 'string') {
         calls.push({ tool: m.params.name, args: m.params.arguments ?? {} });
       } else if (m.method === 'tools/list' && (typeof m.id === 'string' || typeof m.id === 'number')) {
-        listIds.add(m.id);
+        lists = true;
       }
     }
-    const stream = requests === 0;
-    if (calls.length === 0 && listIds.size === 0) {
-      const caller = stream ? callerOf(auth) : undefined;
-      return { listIds, stream, ...(caller ? { caller } : {}) };
-    }
+    // Every answer on the response is filtered for this caller (`filterLists`), whatever the body asked.
     const caller = callerOf(auth);
+    if (calls.length === 0 && !lists) return caller ? { caller } : {};
     // Fail closed: a route without authentication in front of this middleware is a configuration error.
-    if (!caller) return { listIds, stream, refusal: serverError() };
+    if (!caller) return { refusal: serverError() };
     // RFC 9449 §7.1: a DPoP-bound caller is challenged with the DPoP scheme, and the challenge names algs.
     const challenge = caller.jkt ? { scheme: 'DPoP' as const, params: `${algs}, ${metadata}` } : { scheme: 'Bearer' as const, params: metadata };
     for (const { tool, args } of calls) {
       const decision = decide(caller, tool, args);
       report(caller, tool, args, decision);
-      if (!decision.allow) return { listIds, stream, caller, refusal: refusalOf(decision, tool, challenge.params, challenge.scheme) };
+      if (!decision.allow) return { caller, refusal: refusalOf(decision, tool, challenge.params, challenge.scheme) };
     }
-    return { listIds, stream, caller };
+    return { caller };
   };
 }
 
