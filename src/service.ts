@@ -16,7 +16,8 @@ import { createDecisionEvents, type DecisionEvents } from './audit/events.js';
 import { beforeDestroy as withBeforeDestroy, createProvider, failClosed } from './provider/index.js';
 import { Policy } from './policy/decide.js';
 import { MCP_TOOL_TYPE } from 'delegation-token-verify';
-import { delegationTokenResponses, grantRoot } from './grants/authorization_code/delegation.js';
+import { delegationTokenResponses } from './grants/authorization_code/delegation.js';
+import { grantRoot } from './sessions/revocation.js';
 import { registerTokenExchange } from './grants/token_exchange/register.js';
 import { hkdfSync } from 'node:crypto';
 import { isProduction, keyGenerationRefusal } from './config/production.js';
@@ -168,8 +169,9 @@ export async function createService(config: Config, { logger, env = process.env,
   let revokeDerivedFrom: ((tokenId: string, by?: string, reason?: string) => Promise<void>) | undefined;
   const beforeDestroy = async (model: string, id: string) => {
     if (model === 'AccessToken') await revokeDerivedFrom?.(id);
-    // A grant ended (its refresh token revoked or reused, a logout, a revocation): the authorization code flow's
-    // delegation tokens carry its root digest, so they die with it.
+    // A grant ended (its code or refresh token reused, its refresh token revoked, a logout, a revocation): every
+    // delegation token of it carries its root digest (the authorization code flow's, and those exchanged from its user
+    // access token), so they die with it.
     if (model === 'Grant') await revokeDerivedFrom?.(grantRoot(id), 'grant_end', 'grant ended');
   };
   // Delegation tokens are signed on a worker thread: the request thread is what binds the rate under load.
@@ -239,6 +241,7 @@ export async function createService(config: Config, { logger, env = process.env,
       revocations: revocationView,
       own,
       clockTolerance: config.exchange.clockToleranceSeconds,
+      retentionSeconds,
       trustedIssuers: trustedIssuersFrom(config.trustedIssuers),
       accounts: new Map(config.demoLogin.users.map((u) => [u.sub, u])),
       ...(upstreamClient ? { upstreamAccounts } : {}),
@@ -276,6 +279,7 @@ export async function createService(config: Config, { logger, env = process.env,
     store: stores.exchange,
     sessions: stores.sessions,
     providerSessionsOf: (accountId) => stores.providerSessionsOf(accountId),
+    isExternalSession: (sid) => externalIssuers.has(sid.split('.')[0]!),
     events,
     retentionSeconds,
     ...(now ? { now } : {}),

@@ -290,7 +290,9 @@ export const configSchema = z.strictObject({
         .int()
         .min(600)
         .default(86400)
-        .describe('How long a revocation (and a session record) is kept; raised automatically to outlive the longest token it can affect.'),
+        .describe(
+          "How long a revocation (and a session record) is kept; raised automatically to outlive the longest token this service issues (user sessions and access tokens, delegation tokens). A trusted issuer's subject or actor JWT must fit in it too: one whose `exp` (plus `exchange.clockToleranceSeconds`) is later than its `iat` (now, for an actor JWT without `iat`) plus this retention is refused (`invalid_request`, audit reason `lifetime_exceeds_retention`), so a revocation outlives every such token that existed when it was made (JWTs the issuer mints later for a revoked session or user are refused only while the revocation is kept).",
+        ),
       feedHeartbeatSeconds: z
         .number()
         .int()

@@ -2,9 +2,9 @@
 import type { Middleware } from 'koa';
 
 /** oidc-provider's description when a request carries no client authentication at all (lib/shared/client_auth.js). */
-const NO_CLIENT_AUTHENTICATION = 'no client authentication mechanism provided';
+export const NO_CLIENT_AUTHENTICATION = 'no client authentication mechanism provided';
 /** oidc-provider's description when a client uses a grant type it is not registered for (lib/actions/token.js). */
-const GRANT_TYPE_NOT_ALLOWED = 'requested grant type is not allowed for this client';
+export const GRANT_TYPE_NOT_ALLOWED = 'requested grant type is not allowed for this client';
 const CLIENT_AUTHENTICATED_ROUTES = new Set(['token', 'introspection', 'revocation']);
 
 interface RouteContext {

@@ -11,6 +11,13 @@ export function tokenDigest(id: string): string {
   return createHash('sha256').update(id).digest('base64url');
 }
 
+/**
+ * The id whose digest roots every delegation token of one provider grant (claim `ancestors`), those the authorization
+ * code flow issues and those exchanged from the grant's user access token: destroying the grant (RFC 7009 revocation
+ * of its refresh token, reuse of a code or a rotated refresh token, logout, a revocation) publishes that digest.
+ */
+export const grantRoot = (grantId: string) => `grant:${grantId}`;
+
 /** A well-formed `ancestors` entry: an unpadded base64url SHA-256 digest. */
 export const DIGEST_PATTERN = /^[\w-]{43}$/;
 

@@ -10,6 +10,9 @@ export interface RevocationDeps {
   sessions: SessionRegistry;
   /** The account's provider sessions (Stores.providerSessionsOf): also those that never exchanged a token. */
   providerSessionsOf: (accountId: string) => Promise<string[]>;
+  /** Whether a recorded session id is a trusted issuer's session (`x-<issuer hash>.<session>`), which only a `sid`
+   * marker can end here. Default: none is. */
+  isExternalSession?: (sid: string) => boolean;
   events: DecisionEvents;
   /** How long a revocation is kept: at least as long as the longest token it could affect. */
   retentionSeconds: number;
@@ -56,7 +59,8 @@ export class RevocationService {
 
   /**
    * Records the revocation (shared by every replica through the store and its event stream), then ends the provider's
-   * own sessions and grants it covers, so the user's opaque tokens die too. Safe to repeat.
+   * own sessions and grants it covers, so the user's opaque tokens die too, and for a user the trusted issuers'
+   * sessions the registry recorded for them (a `sid` marker each). Safe to repeat.
    */
   async revoke(req: RevokeRequest): Promise<RevokeResult> {
     const now = this.#now();
@@ -84,8 +88,15 @@ export class RevocationService {
         // The registry knows the sessions that got delegation tokens; the provider's index every session the user
         // logged in with (one that only holds an opaque user token included). A subject revocation ends them all.
         const [recorded, provider] = await Promise.all([this.#d.sessions.sidsOf(req.value), this.#d.providerSessionsOf(req.value)]);
-        for (const sid of new Set([...recorded, ...provider])) {
+        const external = recorded.filter((sid) => this.#d.isExternalSession?.(sid));
+        for (const sid of new Set([...recorded.filter((sid) => !external.includes(sid)), ...provider])) {
           if (await this.endProviderSession(sid)) endedSessions.push(sid);
+        }
+        // A trusted issuer's session lives on at its IdP, which may issue JWTs for it after the cutoff (a refresh, one
+        // without `auth_time`): a `sid` marker ends it here, as ending a provider session ends ours.
+        for (const sid of external) {
+          const written = await this.#d.store.revoke(marker('sid', sid));
+          this.#audit({ ...req, kind: 'sid', value: sid }, written.created, true);
         }
       }
       ended = true;

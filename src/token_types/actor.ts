@@ -51,6 +51,8 @@ export async function validateActorToken(
       // actor_token is invalid_request): an at+jwt only as an access token, a plain JWT only as `…:jwt`.
       typ: SUBJECT_TYP.get(tokenType),
       requiredClaims: ['iss', 'sub', 'aud', 'exp'],
+      // Never a token that outlives the revocation markers that could reach it (their retention).
+      retentionSeconds: ctx.deps.retentionSeconds,
     },
     'actor_token',
     peeked,

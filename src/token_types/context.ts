@@ -22,6 +22,9 @@ export interface TokenTypeDeps {
   /** Our own delegation tokens: keys, algorithms, tool servers, verification cache. */
   own: OwnTokens;
   clockTolerance: number;
+  /** How long a revocation marker is kept (the effective `revocation.retentionSeconds`): external JWTs that could
+   * outlive one are refused. */
+  retentionSeconds: number;
   trustedIssuers: Map<string, TrustedIssuer>;
   accounts: Map<string, DemoUser>;
   /** Users of the upstream login (issue 12 item 6), by account id: their groups and display claims as of their login. */

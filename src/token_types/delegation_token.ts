@@ -9,6 +9,7 @@ import { nestActors } from './act.js';
 import { revocationQueryFor, verifyOwnToken } from './own_tokens.js';
 import { tokenDigest } from '../sessions/revocation.js';
 import { boundKey } from '../dpop/cnf.js';
+import { canonicalToolDetails } from './tool_details.js';
 
 export async function validateDelegationToken(
   token: string,
@@ -40,6 +41,9 @@ export async function validateDelegationToken(
   // RFC 9396 §9.1: the details this token carries bound every hop from it; one we cannot read refuses it (§5).
   const details = payload.authorization_details === undefined ? undefined : parseAuthorizationDetails(payload.authorization_details);
   if (details && !details.ok) throw new TokenRejected('malformed_authorization_details');
+  // Issued with canonical locations; compared in that form all the same, as an external token's are (tool_details.ts).
+  const toolDetails = details?.ok ? canonicalToolDetails(details.details) : undefined;
+  if (toolDetails === null) throw new TokenRejected('malformed_authorization_details');
   // Its own revocation, its ancestors' (`token_digest`), its clients' and the presenter's: from this replica's view.
   const revocations = await deps.revocations.read(revocationQueryFor(payload, act, ancestors, clientId));
   return {
@@ -59,7 +63,7 @@ export async function validateDelegationToken(
     lineage: [...ancestors, tokenDigest(jti)],
     revocations,
     claims: payload,
-    ...(details?.ok ? { authorizationDetails: details.details } : {}),
+    ...(toolDetails ? { authorizationDetails: toolDetails } : {}),
     ...boundKey(payload.cnf),
   };
 }

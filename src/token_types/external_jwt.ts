@@ -9,6 +9,7 @@ import { boundKey } from '../dpop/cnf.js';
 import { SUBJECT_TYP, verifyJwt, type Peeked } from './jwt.js';
 import { actClientIds, parseAct, parseMayAct } from './act.js';
 import { isIdentifier } from '../sessions/identifiers.js';
+import { canonicalToolDetails } from './tool_details.js';
 
 export async function validateExternalJwt(
   token: string,
@@ -30,6 +31,8 @@ export async function validateExternalJwt(
       // RFC 8725 §3.11: the `typ` must fit the declared subject_token_type (RFC 9068 §4: an access token is at+jwt).
       typ: SUBJECT_TYP.get(tokenType),
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
+      // Never a token that outlives the revocation markers that could reach it (their retention).
+      retentionSeconds: deps.retentionSeconds,
     },
     'subject_token',
     peeked,
@@ -70,17 +73,22 @@ export async function validateExternalJwt(
     sid,
     sub,
     ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
-    // Issue 8 item 2: the requesting client and every client in the subject's chain, against the token's `iat`.
+    // Issue 8 item 2: the requesting client and every client in the subject's chain, against the token's `iat` (or
+    // its login's `auth_time`, when earlier).
     clientIds: [clientId, ...actClientIds(act)],
   });
+  // OIDC Core §2 `auth_time`: when the user authenticated. README "Revoking": a `sub`/`client` cutoff covers every token
+  // of a login at or before it, so a JWT the IdP issues later in the same login (a refresh) is compared with the login,
+  // as our own sessions are (user_access_token.ts). One in the future says nothing earlier than `iat`.
+  const authTime = typeof payload.auth_time === 'number' && Number.isFinite(payload.auth_time) ? payload.auth_time : undefined;
   return {
     kind: 'external',
     sub,
     sid,
     scopes,
-    iat: payload.iat!,
+    iat: Math.min(payload.iat!, authTime ?? Infinity),
     exp: payload.exp!,
-    authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,
+    authTime,
     acr: typeof payload.acr === 'string' ? payload.acr : undefined,
     groups: Array.isArray(groupsClaim) ? groupsClaim.filter((g): g is string => typeof g === 'string') : [],
     ...(mayAct ? { mayAct } : {}),
@@ -109,7 +117,11 @@ function checkIssuedTo(payload: JWTPayload, { config }: TrustedIssuer, clientId:
   }
 }
 
-/** The `mcp_tool` entries of an external token's `authorization_details`; undefined for none, null when unreadable. */
+/**
+ * The `mcp_tool` entries of an external token's `authorization_details`, their locations canonical (the IdP may spell a
+ * tool server's URI as the request's `resource` may: `HTTP://TOOLS.EXAMPLE:80/mcp`); undefined for none, null when
+ * unreadable.
+ */
 function externalToolDetails(claim: unknown): McpToolDetails[] | undefined | null {
   if (claim === undefined) return undefined;
   // RFC 9396 §2: "a JSON array of JSON objects", each with a `type`.
@@ -117,5 +129,5 @@ function externalToolDetails(claim: unknown): McpToolDetails[] | undefined | nul
   const ours = claim.filter((e) => (e as { type: string }).type === MCP_TOOL_TYPE);
   if (ours.length === 0) return undefined;
   const parsed = parseAuthorizationDetails(ours);
-  return parsed.ok ? parsed.details : null;
+  return parsed.ok ? canonicalToolDetails(parsed.details) : null;
 }

@@ -99,6 +99,11 @@ export interface JwtCheck {
   /** The accepted `typ` values (normalized, see SUBJECT_TYP), or undefined to accept any type not in FOREIGN_TYPES. */
   typ?: ReadonlySet<string | undefined>;
   requiredClaims: string[];
+  /**
+   * How long a revocation marker is kept (the effective `revocation.retentionSeconds`): a token that could still be
+   * accepted after a marker written in its lifetime expired is refused (`lifetime_exceeds_retention`). Absent: no bound.
+   */
+  retentionSeconds?: number;
 }
 
 /**
@@ -137,8 +142,16 @@ export async function verifyJwt(
   }
   // RFC 7519 §4.1.6: `iat` is when the token was issued; one from beyond the leeway in the future would escape every
   // `sub`/`client` revocation (cutoff compared with `iat`), so it is refused as the verify SDK does.
-  if (typeof payload.iat === 'number' && payload.iat > Math.floor(Date.now() / 1000) + check.clockTolerance) {
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof payload.iat === 'number' && payload.iat > now + check.clockTolerance) {
     throw new TokenRejected('iat_in_future', which);
+  }
+  // README "Revoking": a revocation is kept `retentionSeconds` and must outlive every token it can affect. A marker
+  // written once the token existed (from its `iat`, else from now) expires no earlier than that start + retention; the
+  // token is accepted until `exp` + leeway. One accepted past that would be usable again once revoked.
+  if (check.retentionSeconds !== undefined && typeof payload.exp === 'number') {
+    const start = typeof payload.iat === 'number' ? Math.min(payload.iat, now) : now;
+    if (payload.exp + check.clockTolerance > start + check.retentionSeconds) throw new TokenRejected('lifetime_exceeds_retention', which);
   }
   // RFC 7519 §4.1.2: `sub` is a StringOrURI; here also a revocable identifier (sessions/identifiers.ts).
   if ((check.requiredClaims.includes('sub') || payload.sub !== undefined) && !isIdentifier(payload.sub)) {

@@ -23,8 +23,9 @@ export interface SubjectContext {
   sid: string;
   /** The user's own grant: issued scopes can never be wider. */
   scopes: Set<string>;
-  /** What the `sub` and `client` revocation cutoffs compare with: when the subject token was issued, or for our own
-   * user token when its session logged in (earlier), so nothing a session obtains later escapes a cutoff it predates. */
+  /** What the `sub` and `client` revocation cutoffs compare with: when the subject token was issued, or when its
+   * session logged in if earlier (our own user token's session, an external JWT's `auth_time`), so nothing a session
+   * obtains later escapes a cutoff it predates. */
   iat: number;
   exp: number;
   /** When the originating session ends, if known. */
@@ -51,7 +52,7 @@ export interface SubjectContext {
    * a demo user's `sub`, `username`, `name` and `claims`. */
   claims?: Readonly<Record<string, unknown>>;
   /** RFC 9396 §9.1: the `authorization_details` the subject token carries (our delegation token on a hop, or an external
-   * JWT): they bound what is granted from it; absent when it carries none. */
+   * JWT): they bound what is granted from it; absent when it carries none. Locations canonical (policy/resource.ts). */
   authorizationDetails?: readonly McpToolDetails[];
   /** RFC 9449 §6: the thumbprint of the key the subject token is bound to (`cnf.jkt`, or the opaque token's `jkt`). */
   jkt?: string;

@@ -3,7 +3,7 @@ import type { SubjectContext } from './types.js';
 import { TokenRejected } from './types.js';
 import type { ValidationContext } from './context.js';
 import type { DemoUser } from '../config/schema.js';
-import { tokenDigest } from '../sessions/revocation.js';
+import { grantRoot, tokenDigest } from '../sessions/revocation.js';
 import { boundKey } from '../dpop/cnf.js';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -25,11 +25,12 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
   const sub = str(stored.accountId);
   const clientId = str(stored.clientId);
   const sessionUid = str(stored.sessionUid);
-  if (!sub || !clientId || !sessionUid) throw new TokenRejected('not_session_bound');
+  const grantId = str(stored.grantId);
+  if (!sub || !clientId || !sessionUid || !grantId) throw new TokenRejected('not_session_bound');
   // The same binding oidc-provider checks for session-bound tokens: the session exists, is the user's, and still holds
   // the grant the token came from (a logout or a revoked grant ends it).
   const authorizations = (session?.authorizations ?? {}) as Record<string, { grantId?: string } | undefined>;
-  if (!session || session.accountId !== sub || authorizations[clientId]?.grantId !== stored.grantId) {
+  if (!session || session.accountId !== sub || authorizations[clientId]?.grantId !== grantId) {
     throw new TokenRejected('session_ended');
   }
   const sessionEnd = num(session.exp);
@@ -57,8 +58,9 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
     groups,
     claims,
     issuedTo: clientId,
-    // The root of every chain derived from it; RFC 7009 revocation of this token writes the matching marker.
-    lineage: [digest],
+    // Root first: its grant (ending the grant publishes that digest, service.ts), then the token itself (RFC 7009
+    // revocation of this token writes its digest). The authorization code flow roots its tokens at the same grant digest.
+    lineage: [tokenDigest(grantRoot(grantId)), digest],
     revocations,
     // oidc-provider keeps a DPoP-bound token's thumbprint as `jkt` on the record (RFC 9449 §6).
     ...boundKey(stored.jkt === undefined ? undefined : { jkt: stored.jkt }),

@@ -3,6 +3,7 @@
 // service is down.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,11 +81,13 @@ describe('npm run walkthrough', () => {
       const body = (await res.json()) as Record<string, unknown>;
       assert.equal(body.scope, 'crm.lookup_customer');
       assert.equal(body.token_type, 'Bearer');
-      // The claims README shows: `ancestors` (the digest of bob's token) and `groups` (finance, named by the policy) too.
+      // The claims README shows: `ancestors` (the digests of bob's grant, then of his token, root first) and `groups`
+      // (finance, named by the policy) too.
       const claims = JSON.parse(Buffer.from(String(body.access_token).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
       assert.deepEqual(Object.keys(claims).sort(), ['act', 'ancestors', 'aud', 'auth_time', 'client_id', 'exp', 'groups', 'iat', 'iss', 'jti', 'scope', 'sid', 'sub']);
       assert.deepEqual([claims.sub, claims.act, claims.groups], ['user-bob', { sub: 'demo-agent' }, ['finance']]);
-      assert.match(JSON.stringify(claims.ancestors), /^\["[\w-]{43}"\]$/);
+      assert.match(JSON.stringify(claims.ancestors), /^\["[\w-]{43}","[\w-]{43}"\]$/);
+      assert.equal((claims.ancestors as string[])[1], createHash('sha256').update(r.stdout.trim()).digest('base64url'));
     });
 
     it('the whole walkthrough runs to the verified token', async () => {

@@ -5,10 +5,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { createVerifier, type Verifier } from 'delegation-token-verify';
+import { createVerifier, MAX_ACT_DEPTH, type Verifier } from 'delegation-token-verify';
 import { exchangeFor, loginUser, postForm } from '../helpers/http.js';
 import { BILLING, CRM, startService, testConfig, type TestService } from '../helpers/service.js';
 import { adminToken, basicFor, call, introspectDelegation } from '../admin/helpers.js';
+import type { ExchangeDecisionEvent } from '../../src/audit/events.js';
 
 const SUBJECT_INVALID = { error: 'invalid_request', error_description: 'subject_token is invalid' };
 const digest = (id: string) => createHash('sha256').update(id).digest('base64url');
@@ -28,6 +29,7 @@ async function refusedWith(fn: () => Promise<unknown>, code: string, ms = 5000):
 describe('revoking a token revokes what was derived from it', () => {
   let svc: TestService;
   let admin: string;
+  const events: ExchangeDecisionEvent[] = [];
   const verifiers: Verifier[] = [];
   const feedVerifier = (audience: string, clientId: string) => {
     const v = createVerifier({ issuer: svc.url, audience, revocation: { mode: 'feed', clientId, clientSecret: svc.secrets[clientId]! } });
@@ -46,7 +48,8 @@ describe('revoking a token revokes what was derived from it', () => {
     const grandchild = g.body.access_token as string;
     const gg = await exchangeFor(svc, 'billing-server', grandchild, CRM, { scope: 'billing.refund_lookup' });
     assert.equal(gg.status, 200, JSON.stringify(gg.body));
-    return { user: user.accessToken, child, grandchild, greatGrandchild: gg.body.access_token as string };
+    const grantId = (await svc.service.provider.AccessToken.find(user.accessToken))!.grantId!;
+    return { user: user.accessToken, grantId, child, grandchild, greatGrandchild: gg.body.access_token as string };
   }
 
   before(async () => {
@@ -56,7 +59,11 @@ describe('revoking a token revokes what was derived from it', () => {
         agents: (testConfig(port, '', '').agents ?? []).map((a) =>
           a.clientId === 'billing-server' ? { clientId: 'billing-server', toolServers: [{ resource: CRM, scopes: ['crm.lookup_customer', 'billing.refund_lookup'] }] } : a,
         ),
+        exchange: { maxActDepth: MAX_ACT_DEPTH },
       }),
+    });
+    svc.service.events.on((e) => {
+      if (e.type === 'exchange') events.push(e);
     });
     admin = await adminToken(svc);
   });
@@ -66,12 +73,35 @@ describe('revoking a token revokes what was derived from it', () => {
   });
 
   it('derived tokens carry base64url(SHA-256) digests of their ancestors, root first, never the ids', async () => {
-    const { user, child, grandchild, greatGrandchild } = await chain();
+    const { user, grantId, child, grandchild, greatGrandchild } = await chain();
     const [c, g, gg] = [child, grandchild, greatGrandchild].map((t) => decodeJwt(t));
-    assert.deepEqual(c!.ancestors, [digest(user)]);
-    assert.deepEqual(g!.ancestors, [digest(user), digest(c!.jti!)]);
-    assert.deepEqual(gg!.ancestors, [digest(user), digest(c!.jti!), digest(g!.jti!)]);
+    // The user token's grant is the root (ending the grant publishes it), then the user token itself.
+    const root = [digest(`grant:${grantId}`), digest(user)];
+    assert.deepEqual(c!.ancestors, root);
+    assert.deepEqual(g!.ancestors, [...root, digest(c!.jti!)]);
+    assert.deepEqual(gg!.ancestors, [...root, digest(c!.jti!), digest(g!.jti!)]);
     assert.ok(!JSON.stringify(c).includes(user));
+    assert.ok(!JSON.stringify(c).includes(grantId));
+  });
+
+  it("verify SDK parseAncestors: a chain from a user token stops where it would carry more than MAX_ACT_DEPTH ancestors", async () => {
+    // exchange.maxActDepth is 10 here (the SDK's cap): the grant and the user token make one ancestor more than actors.
+    const user = await loginUser(svc, { username: 'bob', clientId: 'agent' });
+    const first = await exchangeFor(svc, 'agent', user.accessToken, CRM, { scope: 'crm.lookup_customer billing.refund_lookup' });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    let token = first.body.access_token as string;
+    for (let depth = 2; depth <= MAX_ACT_DEPTH - 1; depth++) {
+      const [client, target] = depth % 2 === 0 ? ['crm-server', BILLING] : ['billing-server', CRM];
+      const res = await exchangeFor(svc, client, token, target, { scope: 'billing.refund_lookup' });
+      assert.equal(res.status, 200, `depth ${depth}: ${JSON.stringify(res.body)}`);
+      token = res.body.access_token as string;
+    }
+    // Depth 9: ten ancestors, the most a tool server accepts.
+    assert.equal((decodeJwt(token).ancestors as string[]).length, MAX_ACT_DEPTH);
+    assert.equal((await introspectDelegation(svc, token, 'crm-server')).body.active, true);
+    const tooLong = await exchangeFor(svc, 'crm-server', token, BILLING, { scope: 'billing.refund_lookup' });
+    assert.deepEqual([tooLong.status, tooLong.body], [400, { error: 'invalid_request', error_description: 'the delegation chain is too long' }]);
+    assert.deepEqual(events.at(-1)!.reasons, ['ancestors_exceeded']);
   });
 
   it("RFC 7009 revocation of the user's opaque token: every derived token is refused at re-exchange, inactive, and refused by a feed verifier", async () => {

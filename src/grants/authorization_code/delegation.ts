@@ -8,7 +8,7 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ToolServerConfig } from '../../config/schema.js';
 import type { DecisionEvents, ExchangeDecisionEvent } from '../../audit/events.js';
 import type { Policy } from '../../policy/decide.js';
-import { revokedBecause, tokenDigest } from '../../sessions/revocation.js';
+import { grantRoot, revokedBecause, tokenDigest } from '../../sessions/revocation.js';
 import type { AdapterPayload, ExchangeStateStore } from '../../stores/types.js';
 import { StoreUnavailable } from '../../stores/errors.js';
 import { HttpError } from '../../http/errors.js';
@@ -43,10 +43,6 @@ export interface CodeFlowDeps {
 
 type Grant = 'authorization_code' | 'refresh_token';
 const GRANTS: ReadonlySet<string> = new Set<Grant>(['authorization_code', 'refresh_token']);
-
-/** The id whose digest roots every delegation token of one provider grant (claim `ancestors`): destroying the grant
- * (RFC 7009 revocation of its refresh token, reuse of a rotated one, logout, a revocation) publishes that digest. */
-export const grantRoot = (grantId: string) => `grant:${grantId}`;
 
 /** A refusal after oidc-provider answered: the client sees `error` and a fixed description; reasons go to the audit event. */
 class Refusal extends HttpError {

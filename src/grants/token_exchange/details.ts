@@ -140,7 +140,8 @@ function policyArguments(rule: AgentRule | undefined, tool: string, subject: Det
   }
 }
 
-// The subject token's own constraints for (location, tool): its entry's arguments, {} for an entry without.
+// The subject token's own constraints for (location, tool): its entry's arguments, {} for an entry without. Both sides
+// are canonical: `location` is a registered tool server, the subject's locations are canonicalised by its validator.
 function subjectArguments(subject: DetailsInput['subject'], location: string, tool: string): ArgumentConstraints | undefined {
   for (const entry of subject.authorizationDetails ?? []) {
     if (entry.locations[0] === location && entry.actions.includes(tool)) return entry.arguments ?? {};

@@ -1,6 +1,7 @@
 // The RFC 8693 token exchange grant: parse -> client -> target -> subject -> actor -> binding -> revocation -> act ->
 // policy -> issue -> event. Registered on oidc-provider with registerGrantType (see register.ts).
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { MAX_ACT_DEPTH } from 'delegation-token-verify';
 import type { ClientConfig, ToolServerConfig } from '../../config/schema.js';
 import type { DecisionEvents, ExchangeDecisionEvent } from '../../audit/events.js';
 import type { Policy, PolicyError } from '../../policy/decide.js';
@@ -194,6 +195,9 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       if (revoked) throw new TokenRejected(revoked);
 
       if (actDepth(act) > deps.maxActDepth) throw new Refusal('invalid_request', 'the delegation chain is too long', ['act_depth_exceeded']);
+      // Verify SDK parseAncestors: at most MAX_ACT_DEPTH `ancestors`, or no tool server accepts the token. A chain from a
+      // user's opaque token carries one more (its grant) than it has actors, so it reaches this cap first at depth 10.
+      if (subject.lineage.length > MAX_ACT_DEPTH) throw new Refusal('invalid_request', 'the delegation chain is too long', ['ancestors_exceeded']);
 
       const decision = inSpan('exchange.policy', () => deps.policy.decide({ agent: clientId, toolServer, userGroups: subject.groups, subjectScopes: subject.scopes, requested }));
       event.reasons = decision.reasons;

@@ -255,6 +255,33 @@ describe('authorization_details in the token exchange (RFC 9396, SPEC §11)', ()
     }
   });
 
+  it("an external JWT's details bind under any spelling of the tool server's URI the resource parameter accepts; an uncanonicalisable or ambiguous location refuses it", async () => {
+    const external = (details: unknown) =>
+      idp.sign({ sub: 'ext-dana', aud: svc.url, sid: `s-${randomBytes(4).toString('hex')}`, scope: REFUND, groups: ['finance'], customer_id: 'c-77', authorization_details: details });
+    const bounded = [mcp(BILLING, [REFUND], { amount: { maximum: 10 }, currency: { enum: ['EUR', 'USD'] }, customer_id: { const: 'c-77' } })];
+    // RFC 8707 §2 / policy/resource.ts: the exchange takes these as BILLING for `resource`, so the subject's limit is BILLING's.
+    for (const spelling of ['http://TOOLS.TEST/billing/mcp', 'http://tools.test:80/billing/mcp', 'HTTP://tools.test/billing/mcp']) {
+      const subject = await external([mcp(spelling, [REFUND], { amount: { maximum: 10 } })]);
+      for (const resource of [BILLING, spelling]) {
+        const res = await exchangeFor(svc, 'agent', subject, resource, { scope: REFUND, subject_token_type: JWT_TYPE });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.deepEqual(res.body.authorization_details, bounded, `${spelling} as resource ${resource}`);
+      }
+    }
+    // A location that is not a resource indicator (userinfo, a fragment, another scheme), or two entries for one tool
+    // at one tool server once canonical: which limit holds cannot be told, so the subject token is refused.
+    for (const unreadable of [
+      [mcp('http://u@tools.test/billing/mcp', [REFUND], { amount: { maximum: 10 } })],
+      [mcp(`${BILLING}#f`, [REFUND], { amount: { maximum: 10 } })],
+      [mcp('urn:example:billing', [REFUND], { amount: { maximum: 10 } })],
+      [mcp(BILLING, [REFUND], { amount: { maximum: 10 } }), mcp('http://TOOLS.TEST:80/billing/mcp', [REFUND], { amount: { maximum: 5000 } })],
+    ]) {
+      const refused = await exchangeFor(svc, 'agent', await external(unreadable), BILLING, { scope: REFUND, subject_token_type: JWT_TYPE });
+      assert.deepEqual([refused.status, refused.body], [400, { error: 'invalid_request', error_description: 'subject_token is invalid' }], JSON.stringify(unreadable));
+      assert.deepEqual(events.at(-1)!.reasons, ['subject_token:malformed_authorization_details']);
+    }
+  });
+
   it('claim references: resolved from an external JWT; an unresolvable one refuses the exchange', async () => {
     const external = await idp.sign({ sub: 'ext-dana', aud: svc.url, sid: `s-${randomBytes(4).toString('hex')}`, scope: REFUND, groups: ['finance'], customer_id: 'c-77' });
     const res = await exchangeFor(svc, 'agent', external, BILLING, { scope: REFUND, subject_token_type: JWT_TYPE });

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loginUser, postForm } from '../../helpers/http.js';
 import { AT, CRM, EXCHANGE, startService, type TestService } from '../../helpers/service.js';
+import type { ExchangeDecisionEvent } from '../../../src/audit/events.js';
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 const invalidClient = { error: 'invalid_client', error_description: 'client authentication failed' };
@@ -12,9 +13,13 @@ describe('client authentication for token exchange', () => {
   let userToken: string;
   let fields: Record<string, string>;
   const token = () => `${svc.url}/token`;
+  const events: ExchangeDecisionEvent[] = [];
 
   before(async () => {
     svc = await startService();
+    svc.service.events.on((e) => {
+      if (e.type === 'exchange') events.push(e);
+    });
     userToken = (await loginUser(svc)).accessToken;
     fields = { grant_type: EXCHANGE, subject_token: userToken, subject_token_type: AT, resource: CRM };
   });
@@ -49,6 +54,29 @@ describe('client authentication for token exchange', () => {
     assert.equal(res.status, 401);
     assert.deepEqual(res.body, invalidClient);
     assert.match(res.headers.get('www-authenticate') ?? '', /^Basic realm=/);
+  });
+
+  it('every refused client authentication of an exchange is audited: invalid_client, the client only when it is registered', async () => {
+    const cases: Array<[Record<string, string>, Record<string, string>, string]> = [
+      [{}, { authorization: basic('agent', 'wrong-secret') }, 'agent'],
+      [{ client_id: 'agent', client_secret: 'wrong-secret' }, {}, 'agent'],
+      [{}, {}, ''],
+      [{ client_id: 'nobody', client_secret: 'x' }, {}, ''],
+    ];
+    for (const [extra, headers, clientId] of cases) {
+      const before = events.length;
+      const res = await postForm(token(), { ...fields, ...extra }, headers);
+      assert.equal(res.status, 401);
+      const added = events.slice(before);
+      assert.equal(added.length, 1, JSON.stringify(extra));
+      assert.deepEqual([added[0]!.decision, added[0]!.error, added[0]!.reasons, added[0]!.clientId], ['deny', 'invalid_client', ['invalid_client'], clientId]);
+      assert.ok(!JSON.stringify(added[0]).includes(userToken) && !JSON.stringify(added[0]).includes('wrong-secret'));
+    }
+    // Another client authentication failure that is not invalid_client keeps its own code.
+    const before = events.length;
+    const res = await postForm(token(), { ...fields, client_secret: svc.secrets.agent! }, { authorization: svc.basic('agent') });
+    assert.equal(res.status, 400);
+    assert.deepEqual(events.slice(before).map((e) => [e.error, e.reasons]), [['invalid_request', ['invalid_request']]]);
   });
 
   it('OA-03 Basic authentication plus client_secret in the body: invalid_request', async () => {

@@ -4,15 +4,20 @@ import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import { exchange, exchangeFor, loginUser, postForm } from '../../helpers/http.js';
 import { AT, CRM, EXCHANGE, startService, type TestService } from '../../helpers/service.js';
+import type { ExchangeDecisionEvent } from '../../../src/audit/events.js';
 
 const invalidRequest = (error_description: string) => ({ error: 'invalid_request', error_description });
 
 describe('token exchange request and response', () => {
   let svc: TestService;
   let userToken: string;
+  const events: ExchangeDecisionEvent[] = [];
 
   before(async () => {
     svc = await startService();
+    svc.service.events.on((e) => {
+      if (e.type === 'exchange') events.push(e);
+    });
     userToken = (await loginUser(svc)).accessToken;
   });
   after(() => svc.stop());
@@ -129,6 +134,41 @@ describe('token exchange request and response', () => {
       assert.equal(res.status, 400, name);
       assert.deepEqual(res.body, invalidRequest(`'${name}' parameter must not be provided twice`));
     }
+  });
+
+  it('every exchange oidc-provider refuses before the grant runs is audited: one deny event, a fixed reason, the client, no token', async () => {
+    const cases: Array<[Record<string, string | string[]>, string, string]> = [
+      // RFC 6749 §3.2: a parameter repeated.
+      [{ scope: ['crm.lookup_customer', 'crm.export_customers'] }, 'invalid_request', 'repeated_parameter'],
+      [{ subject_token: [userToken, userToken] }, 'invalid_request', 'repeated_parameter'],
+      [{ authorization_details: ['[]', '[]'] }, 'invalid_request', 'repeated_parameter'],
+      [{ grant_type: [EXCHANGE, EXCHANGE] }, 'invalid_request', 'repeated_parameter'],
+      // RFC 6749 §3.3: scope syntax.
+      [{ scope: 'crm.lookup_customer\tcrm.export_customers' }, 'invalid_scope', 'invalid_scope'],
+      [{ scope: ' crm.lookup_customer' }, 'invalid_scope', 'invalid_scope'],
+    ];
+    for (const [extra, error, reason] of cases) {
+      const before = events.length;
+      const res = await exchangeFor(svc, 'agent', userToken, CRM, extra);
+      assert.equal(res.status, 400, JSON.stringify(extra));
+      assert.equal(res.body.error, error);
+      const added = events.slice(before);
+      assert.equal(added.length, 1, JSON.stringify(extra));
+      const [event] = added;
+      assert.deepEqual([event!.decision, event!.error, event!.reasons, event!.clientId, event!.act], ['deny', error, [reason], 'agent', { sub: 'agent' }]);
+      assert.ok(event!.requestId);
+      assert.ok(!JSON.stringify(event).includes(userToken));
+    }
+    // Stored in the durable audit stream like every exchange decision.
+    await svc.service.flushAudit();
+    const { items } = await svc.service.stores.audit.query({ type: 'exchange', decision: 'deny', clientId: 'agent' }, { limit: 50 });
+    assert.ok(items.some((e) => (e.reasons as string[])[0] === 'repeated_parameter'));
+    // Another grant's refusal is not an exchange decision; the grant's own refusals are audited once.
+    const before = events.length;
+    await postForm(`${svc.url}/token`, { grant_type: 'authorization_code', code: ['a', 'b'] }, { authorization: svc.basic('agent') });
+    assert.equal(events.length, before);
+    await exchangeFor(svc, 'agent', userToken, 'http://nowhere.test/mcp');
+    assert.deepEqual(events.slice(before).map((e) => e.reasons), [['unknown_resource']]);
   });
 
   it('OA-06 an unknown parameter is ignored: 200', async () => {

@@ -86,6 +86,31 @@ describe('subject token claims', () => {
     });
   });
 
+  describe('a JWT must not outlive the revocation markers that could reach it (revocation.retentionSeconds, here 86400 s)', () => {
+    const RETENTION = 86_400;
+    it('a subject JWT whose exp (+ the 30 s leeway) is past its iat + the retention: invalid_request, whenever presented', async () => {
+      for (const [type, header] of TYPES) {
+        await refused(await idp.sign(userClaims({ exp: now() + RETENTION + 3600 }), header), 'lifetime_exceeds_retention', type, 'agent', `${type} +25h`);
+        await refused(await idp.sign(userClaims({ exp: now() + RETENTION }), header), 'lifetime_exceeds_retention', type, 'agent', `${type} +24h`);
+        // Issued 23 h ago, valid 2 h more: within now + retention, but a marker written in its first hour is gone by then.
+        await refused(await idp.sign(userClaims({ iat: now() - RETENTION + 3600, exp: now() + 7200 }), header), 'lifetime_exceeds_retention', type, 'agent', `${type} late`);
+        await accepted(await idp.sign(userClaims({ exp: now() + RETENTION - 120 }), header), type);
+      }
+    });
+
+    it('an actor JWT alike (actor_token); one without iat is bounded from now', async () => {
+      const { accessToken } = await loginUser(svc);
+      for (const claims of [{ exp: now() + RETENTION + 3600 }, { iat: undefined, exp: now() + RETENTION + 60 }]) {
+        const actor = await idp.sign({ sub: 'agent', aud: svc.url, ...claims });
+        const res = await exchangeFor(svc, 'agent', accessToken, CRM, { actor_token: actor, actor_token_type: JWT_TYPE });
+        assert.deepEqual([res.status, res.body], [400, ACTOR_INVALID], JSON.stringify(claims));
+        assert.deepEqual(lastEvent().reasons, ['actor_token:lifetime_exceeds_retention']);
+      }
+      const ok = await exchangeFor(svc, 'agent', accessToken, CRM, { actor_token: await idp.sign({ sub: 'agent', aud: svc.url, iat: undefined, exp: now() + 600 }), actor_token_type: JWT_TYPE });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    });
+  });
+
   describe('item 8: sub is a non-empty string (RFC 7519 §4.1.2)', () => {
     it('numeric, array, object, null, boolean or empty sub: 400 invalid_request for every type, never 503', async () => {
       for (const [type, header] of TYPES) {
