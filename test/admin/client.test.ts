@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // The CLI's admin client against a server that answers badly: a success is a complete JSON object with the members the
 // command prints, anything else a one-line error and a non-zero exit (never `{}` and exit 0, never a crash).
 import { after, before, describe, it } from 'node:test';

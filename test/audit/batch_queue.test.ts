@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // The batch queue behind the audit writer and the session recorder: next-tick batches, and the minimum interval.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // Keeps the bench from rotting: every scenario runs once with tiny settings and must produce numbers without errors.
 // It asserts nothing about the targets (those need a quiet machine and the default settings: `npm run bench`).
 import { describe, it } from 'node:test';

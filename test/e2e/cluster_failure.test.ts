@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // Fail closed on a Redis Cluster: one master stopped mid-run (SIGSTOP: it neither answers nor closes its sockets, as in
 // a partition) -> the exchanges touching its slots answer 503 temporarily_unavailable and issue nothing; once it runs
 // again the same exchange answers 200. A private three-master cluster of this test's own (never REDIS_CLUSTER_NODES).

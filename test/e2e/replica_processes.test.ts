@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // Three service PROCESSES (src/main.ts, each its own child) on one store, single Redis and Redis Cluster: the same
 // keys dir, key prefix, client secrets and issuer, as replicas behind a load balancer. A user logs in on replica 1
 // (the dev login over HTTP), exchanges on replica 2, is revoked on replica 3 through the admin API; every replica

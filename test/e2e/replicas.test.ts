@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // Three replicas on one store (single Redis, and a Redis Cluster: test/helpers/redis_cluster.ts): a user
 // logs in on replica 1, exchanges on replica 2, is revoked on replica 3 through the admin API; every replica refuses
 // the session's next exchange (its user token and its delegation token), delegation introspection answers

@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // The MCP enforcement gateway over real HTTP, with the real MCP SDK client, against the real service on real Redis
 // (SPEC §12, GW-01 … GW-05).
 import { after, before, describe, it } from 'node:test';

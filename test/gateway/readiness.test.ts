@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // The gateway's /readyz follows the revocation feed's freshness through the verify SDK's health(), with no traffic at
 // all: the gateway reaches the real service (real Redis) through a TCP proxy the test black-holes, then restores.
 import { after, before, describe, it } from 'node:test';

@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // Graceful shutdown of the real gateway process (src/gateway/main.ts) on real Redis, as the service's (test/main/
 // graceful_shutdown.test.ts): on SIGTERM /readyz turns 503 `draining` at once, a tools/call in flight to a slow
 // upstream completes with 200 and its decision event is stored, an open event stream ends when the grace period

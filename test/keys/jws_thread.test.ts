@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // The signing thread: real worker threads, real jose signatures checked with the public keys.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

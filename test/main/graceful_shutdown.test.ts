@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // Graceful shutdown of the real service process on real Redis: on SIGTERM /readyz turns 503 at once, a request in
 // flight completes with 200 and its audit event is stored, feed streams are told to reconnect, the process exits 0;
 // a second signal exits at once.

@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // A replica cut off from Redis must not tell verifiers "all clear": a real partition (a private redis-server behind a
 // TCP proxy the test cuts), a second replica on the same Redis that revokes meanwhile, and a feed-mode SDK verifier.
 import { after, before, describe, it } from 'node:test';

@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // Redis only: when Redis is unreachable, stopped or hung, calls reject within about a second and ping says false,
 // so the service can answer 503 quickly instead of queueing requests.
 import assert from 'node:assert/strict';

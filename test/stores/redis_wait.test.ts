@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // Revocation durability: with redis.revocationReplicas set, a revocation is acknowledged only once that many replicas
 // have it (Redis WAIT); when they do not within redis.revocationWaitMs, revoke() fails as an outage (503 upstream). A
 // private primary of this test's own, then a replica of it (never the shared Redis).

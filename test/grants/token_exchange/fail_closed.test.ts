@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it times what it checks, or runs the whole bench; alone on the machine
 // Fail closed: when Redis or an IdP's JWKS is unreachable the exchange answers 503 temporarily_unavailable and issues
 // nothing. Uses its own throw-away redis-server (never the shared one), stopped for real with SHUTDOWN NOSAVE.
 import { after, before, describe, it } from 'node:test';
