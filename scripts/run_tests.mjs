@@ -1,6 +1,8 @@
 // npm test's runner: every test file under node:test, two files at a time, except the files marked `// test:serial`
-// (a timing assertion, or a whole bench run, that a second file on the same two cores would make late), which run
-// afterwards one at a time. Both phases always run; the exit code is the first phase's failure, else the second's.
+// (a timing assertion or a whole bench run, which a second file on the same two cores would make late, and the files
+// that rebuild packages/verify/dist, which others import), which run afterwards one at a time. The SDK's dist is built
+// first: `bin/dts.js`, the gateway processes and the container checks import it, and a clean clone has none. Both
+// phases always run; the exit code is the first phase's failure, else the second's.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +29,11 @@ function run(list, concurrency) {
   return status ?? (signal ? 1 : 0);
 }
 
+const build = spawnSync('npm', ['run', '--silent', 'build', '-w', 'delegation-token-verify'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('run_tests: building packages/verify/dist failed');
+  process.exit(1);
+}
 console.log(`run_tests: ${parallel.length} files two at a time, then ${serial.length} marked test:serial one at a time`);
 const first = run(parallel, 2);
 const second = run(serial, 1);

@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it rebuilds dist/ and packages/verify/dist, which other test files import
 // `npm start`'s prestart (scripts/prestart.mjs): in a development checkout it finds the installed TypeScript compiler
 // and builds dist/ before the service starts, so a fresh clone starts and a changed source never runs stale.
 import { describe, it } from 'node:test';

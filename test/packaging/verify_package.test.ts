@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): it rebuilds packages/verify/dist, which other test files import
 // The verify SDK as a consumer gets it: build, pack, install the tarball into an empty project, then import, require,
 // type-check (node16, nodenext, bundler) and verify a real token on Node 22 and, when present, the machine's Node 20.
 import assert from 'node:assert/strict';

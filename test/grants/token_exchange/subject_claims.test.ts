@@ -208,10 +208,15 @@ describe('subject token claims', () => {
       const issued = await accepted(subToken);
       assert.equal(decodeJwt(issued.access_token as string).sub, account);
       await refused(await idp.sign(userClaims({ sub: '𝒞'.repeat(512 - 12) })), 'malformed_sub', JWT_TYPE, 'agent', 'namespaced sub over the limit');
+      // The exchange recorded the IdP session (just after it): revoke-subject ends it by its sid as well.
+      await svc.service.flushAudit();
       const bySub = await revoke('subjects', account);
       assert.equal(bySub.status, 200, bySub.text);
       assert.equal(bySub.body.created, true);
-      await refused(subToken, 'subject_revoked', JWT_TYPE, 'agent', 'revoked sub');
+      await refused(subToken, 'session_revoked', JWT_TYPE, 'agent', 'revoked sub, recorded session');
+      // Another session of that user, issued at the cutoff: only the `sub` marker at the limit can refuse it.
+      const other = await idp.sign(userClaims({ sub: '𝒞'.repeat(512 - 13), iat: bySub.body.revokedAt as number }));
+      await refused(other, 'subject_revoked', JWT_TYPE, 'agent', 'revoked sub');
 
       const longSid = 'é'.repeat(512 - prefix().length);
       const sidToken = await idp.sign(userClaims({ sid: longSid, sub: 'ext-dave' }));
