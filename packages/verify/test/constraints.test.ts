@@ -377,6 +377,9 @@ describe('subsumption is sound (fast-check)', () => {
     const pair = constraint.chain((b) => narrowed(b).map((a) => [a, b] as const));
     fc.assert(
       fc.property(pair, fc.array(value, { minLength: 1, maxLength: 10 }), ([a, b], values) => {
+        // Pinning a generated value as `const` can nest deeper than the language allows (MAX_DEPTH, refused as not a
+        // JSON value): such an A is outside the domain, not a counterexample (seed 72780899 found one, 2026-12-01).
+        fc.pre(argumentConstraintsError({ a }) === undefined);
         assert.equal(argumentConstraintsError({ a, b }), undefined);
         assert.equal(subsumes(a, b), true, `${JSON.stringify(a)} should subsume ${JSON.stringify(b)}`);
         for (const v of values) if (checkValue(a, v).ok) assert.equal(checkValue(b, v).ok, true, JSON.stringify(v));
