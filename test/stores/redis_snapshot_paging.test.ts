@@ -1,3 +1,4 @@
+// test:serial (scripts/run_tests.mjs): 60,000 markers and 2,000 revocations in flight; beside another file it ran past the 60 s file timeout once
 // The revocation feed snapshot at scale, on a single Redis and on a Redis Cluster: read in bounded pages after the
 // cursor, complete, and consistent with the cursor while revocations land between its pages.
 import assert from 'node:assert/strict';
