@@ -113,7 +113,7 @@ export const agentPolicySchema = z.strictObject({
   subjectClients: z
     .array(z.string())
     .default([])
-    .describe("Other clients whose users' access tokens this agent may exchange (by default only tokens issued to itself)."),
+    .describe("Other clients whose users' access tokens this agent may exchange (by default only tokens issued to itself); the token it gets names that client as prior actor (one more level of act)."),
 });
 
 /** The message never quotes the value: a Redis URL may hold a password. */

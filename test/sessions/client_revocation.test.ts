@@ -2,8 +2,8 @@
 // obtained after the revocation works, and the deny event of a revocation carries the full actor chain.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { exchangeFor, loginUser } from '../helpers/http.js';
-import { BILLING, CRM, JWT_TYPE, randomUUID, startService, type TestService } from '../helpers/service.js';
+import { exchangeFor, loginUser, postForm } from '../helpers/http.js';
+import { BILLING, CRM, JWT_TYPE, randomUUID, startService, testConfig, type TestService } from '../helpers/service.js';
 import { startTestIdp, type TestIdp } from '../helpers/test_idp.js';
 import { decodeJwt } from 'jose';
 import { adminToken, call } from '../admin/helpers.js';
@@ -99,5 +99,59 @@ describe('client revocation at exchange: the requesting client and the chain, fo
     assert.equal(later.status, 200);
     const hop = await exchangeFor(svc, 'crm-server', later.body.access_token as string, BILLING, { scope: 'billing.refund_lookup' });
     assert.equal(hop.status, 200, JSON.stringify(hop.body));
+  });
+});
+
+describe("client revocation reaches tokens another agent derived from the client's user tokens (subjectClients)", () => {
+  let svc: TestService;
+  let admin: string;
+  const introspect = async (token: string) => {
+    const res = await postForm(`${svc.url}/token/introspection/delegation`, { token }, { authorization: svc.basic('crm-server') });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body;
+  };
+
+  before(async () => {
+    svc = await startService({
+      extra: (port) => {
+        const base = testConfig(port, '', '');
+        // agent2 may also exchange the user tokens issued to agent (and, like agent, ask for the CRM server's billing scope).
+        const agent2 = { clientId: 'agent2', subjectClients: ['agent'], toolServers: [{ resource: CRM, scopes: ['crm.lookup_customer', 'billing.refund_lookup'] }] };
+        return { agents: base.agents!.map((a) => (a.clientId === 'agent2' ? agent2 : a)) };
+      },
+    });
+    admin = await adminToken(svc);
+  });
+  after(async () => {
+    await svc.stop();
+  });
+
+  it("agent2's token from agent's user token names agent as prior actor; revoke-client agent ends it (introspection, hop)", async () => {
+    const user = await loginUser(svc, { clientId: 'agent', username: 'bob' });
+    const res = await exchangeFor(svc, 'agent2', user.accessToken, CRM, { scope: 'crm.lookup_customer billing.refund_lookup' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const token = res.body.access_token as string;
+    // RFC 8693 §4.1: the current actor outermost, the client the user token was issued to nested as prior actor.
+    const claims = decodeJwt(token);
+    assert.deepEqual([claims.client_id, claims.act], ['agent2', { sub: 'agent2', act: { sub: 'agent' } }]);
+    const live = await introspect(token);
+    assert.deepEqual([live.active, live.act], [true, { sub: 'agent2', act: { sub: 'agent' } }]);
+    // A token of agent2's own user is not touched by revoking agent.
+    const own = await loginUser(svc, { clientId: 'agent2', username: 'bob' });
+    const ownRes = await exchangeFor(svc, 'agent2', own.accessToken, CRM, { scope: 'crm.lookup_customer' });
+    assert.equal(ownRes.status, 200, JSON.stringify(ownRes.body));
+    assert.deepEqual(decodeJwt(ownRes.body.access_token as string).act, { sub: 'agent2' });
+
+    await sleep(1100);
+    const revoked = await call(svc, 'POST', '/admin/clients/agent/revoke', { token: admin, json: { reason: 'test' } });
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+
+    assert.deepEqual(await introspect(token), { active: false });
+    const hop = await exchangeFor(svc, 'crm-server', token, BILLING, { scope: 'billing.refund_lookup' });
+    assert.equal(hop.status, 400);
+    assert.deepEqual(hop.body, SUBJECT_INVALID);
+    // agent2 itself can no longer exchange agent's user token either; its own user's token still works.
+    assert.deepEqual((await exchangeFor(svc, 'agent2', user.accessToken, CRM)).body, SUBJECT_INVALID);
+    assert.equal((await introspect(ownRes.body.access_token as string)).active, true);
   });
 });

@@ -117,6 +117,18 @@ function checkBinding(deps: ExchangeDeps, subject: SubjectContext, clientId: str
   }
 }
 
+/**
+ * RFC 8693 §4.1: "nested act claims represent prior actors". A delegation token's own chain; and for a user token
+ * issued to another client (an agent whose policy lists that client in `subjectClients`), that client: the user's
+ * authority reached this agent through it. Naming it keeps the chain whole for the audit trail and tool servers, and
+ * lets revoke-client of that client reach every token derived from its users' tokens (README, "Revoking").
+ */
+function priorActors(subject: SubjectContext, clientId: string): { act?: ActClaim } {
+  if (subject.act) return { act: subject.act };
+  if (subject.kind === 'user_token' && subject.issuedTo !== undefined && subject.issuedTo !== clientId) return { act: { sub: subject.issuedTo } };
+  return {};
+}
+
 export function createExchangeHandler(deps: ExchangeDeps) {
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
 
@@ -178,7 +190,7 @@ export function createExchangeHandler(deps: ExchangeDeps) {
       const { subject } = outcome;
       // RFC 8693 §4.1: the current actor outermost, prior actors nested inside it. Known as soon as the subject is, and
       // recorded before any check below can refuse, so every decision event carries the full would-be chain.
-      const act: ActClaim = { sub: clientId, ...(subject.act ? { act: subject.act } : {}) };
+      const act: ActClaim = { sub: clientId, ...priorActors(subject, clientId) };
       Object.assign(event, { sub: subject.sub, sid: subject.sid, act, ...(subject.jti ? { subjectJti: subject.jti } : {}) });
       if (proofRefused) throw proofRefused;
       if (req.actor_token !== undefined) {

@@ -167,13 +167,13 @@ describe('actor_token and the act chain', () => {
     assert.deepEqual(res.body, ACTOR_INVALID);
   });
 
-  it("binding: an agent the policy names in subjectClients may exchange another client's user token, as itself", async () => {
+  it("binding: an agent the policy names in subjectClients may exchange another client's user token, that client as prior actor (here over the cap)", async () => {
     const user = await loginUser(svc);
+    // RFC 8693 §4.1: agent2 acts through agent, the client the user token was issued to: act {sub: agent2, act: {sub:
+    // agent}}, two levels, over this service's maxActDepth of 1 (test/sessions/client_revocation.test.ts: under the default).
     const res = await exchangeFor(svc, 'agent2', user.accessToken, CRM, { scope: 'crm.lookup_customer' });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    const claims = decodeJwt(res.body.access_token as string);
-    assert.equal(claims.client_id, 'agent2');
-    assert.deepEqual(claims.act, { sub: 'agent2' });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'invalid_request', error_description: 'the delegation chain is too long' });
     // The relation is one way: agent may not exchange agent2's user tokens.
     const other = await loginUser(svc, { clientId: 'agent2' });
     const refused = await exchangeFor(svc, 'agent', other.accessToken, CRM);
