@@ -132,11 +132,23 @@ function checkReferences(config: Config): string[] {
       aliases.add(a);
     }
   });
+  config.trustedIssuers.forEach((t, i) => {
+    for (const [named, ours] of Object.entries(t.clients)) {
+      // As for subjectClients: a token issued to `named` and exchanged by another client names `named` as prior actor.
+      if (config.exchange.maxActDepth < 2 && ours.some((c) => c !== named)) {
+        problems.push(`trustedIssuers.${i}.clients.${named}: needs exchange.maxActDepth 2 or more (the client it names is a prior actor)`);
+      }
+    }
+  });
   config.agents.forEach((agent, i) => {
     if (!clientIds.has(agent.clientId)) problems.push(`agents.${i}.clientId: unknown client ${agent.clientId}`);
     agent.subjectClients.forEach((c, j) => {
       if (!clientIds.has(c)) problems.push(`agents.${i}.subjectClients.${j}: unknown client ${c}`);
     });
+    // RFC 8693 §4.1: a token exchanged from another client's user token names that client as prior actor (two levels).
+    if (config.exchange.maxActDepth < 2 && agent.subjectClients.some((c) => c !== agent.clientId)) {
+      problems.push(`agents.${i}.subjectClients: needs exchange.maxActDepth 2 or more (the client it names is a prior actor)`);
+    }
     agent.toolServers.forEach((rule, j) => {
       const server = servers.get(rule.resource);
       if (!server) {

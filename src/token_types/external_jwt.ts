@@ -48,7 +48,7 @@ export async function validateExternalJwt(
   if (!isIdentifier(sid)) throw new TokenRejected('malformed_session_claim');
   // RFC 7519 §4.1.7: `jti` is a case-sensitive string; a present one must be revocable.
   if (payload.jti !== undefined && !isIdentifier(payload.jti)) throw new TokenRejected('malformed_jti');
-  checkIssuedTo(payload, trusted, clientId);
+  const named = checkIssuedTo(payload, trusted, clientId);
   const mayAct = parseMayAct(payload.may_act);
   if (mayAct === null) throw new TokenRejected('malformed_may_act');
   // RFC 8693 §4.1: the subject token's own act chain is kept (nested under the new actor, counted toward the depth cap).
@@ -73,9 +73,10 @@ export async function validateExternalJwt(
     sid,
     sub,
     ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
-    // Issue 8 item 2: the requesting client and every client in the subject's chain, against the token's `iat` (or
-    // its login's `auth_time`, when earlier).
-    clientIds: [clientId, ...actClientIds(act)],
+    // Issue 8 item 2: the requesting client, the client(s) the token names as issued to (README "Revoking": every
+    // exchange of a user token issued to a client, whoever presents it) and every client in the subject's chain,
+    // against the token's `iat` (or its login's `auth_time`, when earlier).
+    clientIds: [...new Set([clientId, ...named, ...actClientIds(act)])],
   });
   // OIDC Core §2 `auth_time`: when the user authenticated. README "Revoking": a `sub`/`client` cutoff covers every token
   // of a login at or before it, so a JWT the IdP issues later in the same login (a refresh) is compared with the login,
@@ -93,6 +94,7 @@ export async function validateExternalJwt(
     groups: Array.isArray(groupsClaim) ? groupsClaim.filter((g): g is string => typeof g === 'string') : [],
     ...(mayAct ? { mayAct } : {}),
     ...(act ? { act } : {}),
+    ...(named.length ? { holder: { sub: named[0]!, iss: config.issuer } } : {}),
     // Revoking this token by its jti (admin revoke-token) also revokes what was derived from it.
     lineage: typeof payload.jti === 'string' ? [tokenDigest(payload.jti)] : [],
     revocations,
@@ -107,14 +109,18 @@ export async function validateExternalJwt(
  * logto #8772 class: when the token names the client it was issued to (`azp`, OIDC Core §2; `client_id`, RFC 9068 §2.2
  * and RFC 8693 §4.3), only the client(s) that maps to may exchange it: the trusted issuer's `clients` entry for it, or
  * by default the same client_id. A token naming both must satisfy both: a contradiction never widens who may use it.
+ * Returns the names, `azp` first.
  */
-function checkIssuedTo(payload: JWTPayload, { config }: TrustedIssuer, clientId: string): void {
+function checkIssuedTo(payload: JWTPayload, { config }: TrustedIssuer, clientId: string): string[] {
+  const names: string[] = [];
   for (const named of [payload.azp, payload.client_id]) {
     if (named === undefined) continue;
     if (!isIdentifier(named)) throw new TokenRejected('malformed_azp');
     const mapped = Object.hasOwn(config.clients, named) ? config.clients[named]! : [named];
     if (!mapped.includes(clientId)) throw new TokenRejected('not_issued_to_client');
+    if (!names.includes(named)) names.push(named);
   }
+  return names;
 }
 
 /**

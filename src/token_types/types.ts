@@ -38,6 +38,9 @@ export interface SubjectContext {
   mayAct?: MayActClaim;
   /** The client the subject token was issued to (own tokens) or requested it (delegation tokens). */
   issuedTo?: string;
+  /** RFC 8693 §4.1: the client a user's token was issued to, as the prior actor a token exchanged from it by another
+   * client names (our user token: `{sub: <client>}`; an external JWT: its `azp`, else `client_id`, with its `iss`). */
+  holder?: ActClaim;
   /** For delegation tokens: the tool server the token was issued for. */
   audience?: string;
   jti?: string;

@@ -58,6 +58,7 @@ export async function validateUserAccessToken(token: string, { deps, clientId: r
     groups,
     claims,
     issuedTo: clientId,
+    holder: { sub: clientId },
     // Root first: its grant (ending the grant publishes that digest, service.ts), then the token itself (RFC 7009
     // revocation of this token writes its digest). The authorization code flow roots its tokens at the same grant digest.
     lineage: [tokenDigest(grantRoot(grantId)), digest],

@@ -86,6 +86,19 @@ describe('parseConfig', () => {
     refuses(input, 'agents.1.clientId: unknown client ghost', 'agents.0.subjectClients.0: unknown client phantom', 'toolServers.0.clientId: unknown client nobody');
   });
 
+  it('subjectClients, or a trusted issuer mapping its client to another of ours, with exchange.maxActDepth 1', () => {
+    const input = base();
+    input.clients!.push({ client_id: 'agent2', client_secret: secret, grant_types: [EXCHANGE] });
+    input.agents![0]!.subjectClients = ['agent2'];
+    input.exchange = { maxActDepth: 1 };
+    input.trustedIssuers = [{ issuer: 'https://idp.example', jwksUri: 'https://idp.example/jwks', audience: 'https://dts.example', clients: { 'idp-app': ['agent'], agent: ['agent'] } }];
+    refuses(input, 'agents.0.subjectClients: needs exchange.maxActDepth 2 or more', 'trustedIssuers.0.clients.idp-app: needs exchange.maxActDepth 2 or more');
+    assert.doesNotMatch(String((() => { try { parseConfig(input); } catch (e) { return (e as Error).message; } })()), /clients\.agent:/);
+    // At 2 both are accepted; so is an agent naming itself at 1.
+    assert.equal(parseConfig({ ...input, exchange: { maxActDepth: 2 } }).exchange.maxActDepth, 2);
+    assert.equal(parseConfig({ ...base(), exchange: { maxActDepth: 1 }, agents: [{ clientId: 'agent', subjectClients: ['agent'], toolServers: [] }] }).exchange.maxActDepth, 1);
+  });
+
   it('an agent rule for an unregistered tool server, or with a scope the tool server does not accept', () => {
     const input = base();
     input.agents![0]!.toolServers!.push({ resource: 'https://tools.example/hr', scopes: ['hr.read'] });

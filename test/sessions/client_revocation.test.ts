@@ -102,8 +102,9 @@ describe('client revocation at exchange: the requesting client and the chain, fo
   });
 });
 
-describe("client revocation reaches tokens another agent derived from the client's user tokens (subjectClients)", () => {
+describe("client revocation reaches tokens another agent derived from the client's user tokens (subjectClients, an IdP's clients map)", () => {
   let svc: TestService;
+  let idp: TestIdp;
   let admin: string;
   const introspect = async (token: string) => {
     const res = await postForm(`${svc.url}/token/introspection/delegation`, { token }, { authorization: svc.basic('crm-server') });
@@ -112,18 +113,24 @@ describe("client revocation reaches tokens another agent derived from the client
   };
 
   before(async () => {
+    idp = await startTestIdp();
     svc = await startService({
       extra: (port) => {
         const base = testConfig(port, '', '');
         // agent2 may also exchange the user tokens issued to agent (and, like agent, ask for the CRM server's billing scope).
         const agent2 = { clientId: 'agent2', subjectClients: ['agent'], toolServers: [{ resource: CRM, scopes: ['crm.lookup_customer', 'billing.refund_lookup'] }] };
-        return { agents: base.agents!.map((a) => (a.clientId === 'agent2' ? agent2 : a)) };
+        return {
+          agents: base.agents!.map((a) => (a.clientId === 'agent2' ? agent2 : a)),
+          // The IdP's tokens issued to its client `agent` may be exchanged by our agent and agent2.
+          trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audience: `http://127.0.0.1:${port}`, allowedScopes: ['crm.lookup_customer'], clients: { agent: ['agent', 'agent2'] } }],
+        };
       },
     });
     admin = await adminToken(svc);
   });
   after(async () => {
     await svc.stop();
+    await idp.stop();
   });
 
   it("agent2's token from agent's user token names agent as prior actor; revoke-client agent ends it (introspection, hop)", async () => {
@@ -141,6 +148,15 @@ describe("client revocation reaches tokens another agent derived from the client
     const ownRes = await exchangeFor(svc, 'agent2', own.accessToken, CRM, { scope: 'crm.lookup_customer' });
     assert.equal(ownRes.status, 200, JSON.stringify(ownRes.body));
     assert.deepEqual(decodeJwt(ownRes.body.access_token as string).act, { sub: 'agent2' });
+    // An IdP JWT issued to its client `agent` (azp), exchanged by agent2: agent, with the IdP as its issuer, is the prior actor.
+    const jwt = await idp.sign(idp.claims({ sub: `ext-${randomUUID()}`, sid: randomUUID(), aud: svc.url, azp: 'agent' }));
+    const ext = await exchangeFor(svc, 'agent2', jwt, CRM, { subject_token_type: JWT_TYPE });
+    assert.equal(ext.status, 200, JSON.stringify(ext.body));
+    assert.deepEqual(decodeJwt(ext.body.access_token as string).act, { sub: 'agent2', act: { sub: 'agent', iss: idp.issuer } });
+    // Presented by the client it was issued to: that client alone.
+    const extOwn = await exchangeFor(svc, 'agent', jwt, CRM, { subject_token_type: JWT_TYPE });
+    assert.equal(extOwn.status, 200, JSON.stringify(extOwn.body));
+    assert.deepEqual(decodeJwt(extOwn.body.access_token as string).act, { sub: 'agent' });
 
     await sleep(1100);
     const revoked = await call(svc, 'POST', '/admin/clients/agent/revoke', { token: admin, json: { reason: 'test' } });
@@ -153,5 +169,8 @@ describe("client revocation reaches tokens another agent derived from the client
     // agent2 itself can no longer exchange agent's user token either; its own user's token still works.
     assert.deepEqual((await exchangeFor(svc, 'agent2', user.accessToken, CRM)).body, SUBJECT_INVALID);
     assert.equal((await introspect(ownRes.body.access_token as string)).active, true);
+    // The same for the IdP JWT issued to agent: agent2's token from it ends, and agent2 cannot exchange it again.
+    assert.deepEqual(await introspect(ext.body.access_token as string), { active: false });
+    assert.deepEqual((await exchangeFor(svc, 'agent2', jwt, CRM, { subject_token_type: JWT_TYPE })).body, SUBJECT_INVALID);
   });
 });

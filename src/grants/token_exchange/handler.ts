@@ -118,14 +118,16 @@ function checkBinding(deps: ExchangeDeps, subject: SubjectContext, clientId: str
 }
 
 /**
- * RFC 8693 §4.1: "nested act claims represent prior actors". A delegation token's own chain; and for a user token
- * issued to another client (an agent whose policy lists that client in `subjectClients`), that client: the user's
+ * RFC 8693 §4.1: "nested act claims represent prior actors". The subject token's own chain; else, for a user's token
+ * issued to another client (our user token presented by an agent whose policy lists that client in `subjectClients`;
+ * an external JWT whose `azp` or `client_id` the trusted issuer's `clients` maps to this one), that client: the user's
  * authority reached this agent through it. Naming it keeps the chain whole for the audit trail and tool servers, and
- * lets revoke-client of that client reach every token derived from its users' tokens (README, "Revoking").
+ * lets revoke-client of that client reach every token derived from its users' tokens (README, "Revoking"). Also on a
+ * refusal of that binding: the deny event's would-be chain names whose token was presented.
  */
 function priorActors(subject: SubjectContext, clientId: string): { act?: ActClaim } {
   if (subject.act) return { act: subject.act };
-  if (subject.kind === 'user_token' && subject.issuedTo !== undefined && subject.issuedTo !== clientId) return { act: { sub: subject.issuedTo } };
+  if (subject.holder !== undefined && subject.holder.sub !== clientId) return { act: subject.holder };
   return {};
 }
 
@@ -208,7 +210,8 @@ export function createExchangeHandler(deps: ExchangeDeps) {
 
       if (actDepth(act) > deps.maxActDepth) throw new Refusal('invalid_request', 'the delegation chain is too long', ['act_depth_exceeded']);
       // Verify SDK parseAncestors: at most MAX_ACT_DEPTH `ancestors`, or no tool server accepts the token. A chain from a
-      // user's opaque token carries one more (its grant) than it has actors, so it reaches this cap first at depth 10.
+      // user's opaque token carries one more (its grant) than it has actors, so it reaches this cap first at depth 10;
+      // unless another client presented the user token (its holder is a prior actor too): then the act cap binds first.
       if (subject.lineage.length > MAX_ACT_DEPTH) throw new Refusal('invalid_request', 'the delegation chain is too long', ['ancestors_exceeded']);
 
       const decision = inSpan('exchange.policy', () => deps.policy.decide({ agent: clientId, toolServer, userGroups: subject.groups, subjectScopes: subject.scopes, requested }));
