@@ -14,6 +14,7 @@ import { adapterClass, createStores } from './stores/index.js';
 import type { Stores } from './stores/types.js';
 import { createDecisionEvents, type DecisionEvents } from './audit/events.js';
 import { beforeDestroy as withBeforeDestroy, createProvider, failClosed } from './provider/index.js';
+import { FINAL_ATTEMPT_BUDGET_MS, GrantEndRetry } from './provider/grant_end_retry.js';
 import { Policy } from './policy/decide.js';
 import { MCP_TOOL_TYPE } from 'delegation-token-verify';
 import { delegationTokenResponses } from './grants/authorization_code/delegation.js';
@@ -67,8 +68,9 @@ export interface Service {
   listen(port: number, host?: string): Promise<Server>;
   /**
    * Graceful shutdown: /readyz 503 at once; after the de-registration delay the listener closes; in-flight requests
-   * finish within the grace period; feed streams get a `reconnect` event; queued audit events and session records
-   * are flushed; Redis is closed. Resolves whether every request finished in time.
+   * finish within the grace period; feed streams get a `reconnect` event; grant ends waiting for a retry get one last
+   * attempt (provider/grant_end_retry.ts); queued audit events and session records are flushed; Redis is closed.
+   * Resolves whether every request finished in time.
    */
   shutdown(timings: DrainTimings, log?: (msg: string) => void): Promise<boolean>;
   /** Immediate stop (tests): flushes, cuts connections, closes the store. */
@@ -174,6 +176,14 @@ export async function createService(config: Config, { logger, env = process.env,
     // access token), so they die with it.
     if (model === 'Grant') await revokeDerivedFrom?.(grantRoot(id), 'grant_end', 'grant ended');
   };
+  // RFC 6749 §4.1.2 / RFC 9700 §4.14.2: a grant whose end failed for the store (a reuse answered 503) is ended again,
+  // the same whole end oidc-provider's revoke runs (lib/helpers/revoke.js: the Grant model's adapter), until it is done.
+  // Late-bound: the adapter is the provider's.
+  const grantEnds = new GrantEndRetry({
+    end: (grantId) => (provider.Grant as unknown as { adapter: { destroy(id: string): Promise<void> } }).adapter.destroy(grantId),
+    logger,
+    metrics: { pending: metrics.grantEndsPending, retries: metrics.grantEndRetries, dropped: metrics.grantEndsDropped },
+  });
   // Delegation tokens are signed on a worker thread: the request thread is what binds the rate under load.
   const jws = createJwsThread();
   const demoAccounts = new Map(config.demoLogin.users.map((u) => [u.sub, u]));
@@ -209,7 +219,7 @@ export async function createService(config: Config, { logger, env = process.env,
     privateJwks: keys.privateJwks as never,
     cookieKeys,
     ...(upstreamClient ? { upstreamAccounts } : {}),
-    adapter: failClosed(expiringRegisteredClients(withBeforeDestroy(adapterClass(stores), beforeDestroy), config.onboarding.registration.unusedClientTtlSeconds)),
+    adapter: failClosed(expiringRegisteredClients(withBeforeDestroy(adapterClass(stores), beforeDestroy), config.onboarding.registration.unusedClientTtlSeconds), { grantEnds }),
     onboarding: {
       registration: config.onboarding.registration.enabled,
       ...(config.onboarding.clientIdMetadataDocument.enabled
@@ -431,6 +441,9 @@ export async function createService(config: Config, { logger, env = process.env,
       const inTime = server ? await closeServer(server, gracePeriodMs) : true;
       log(inTime ? 'listener closed; every in-flight request finished' : `grace period of ${gracePeriodMs} ms ran out; remaining connections cut`);
       if (management?.listening) await closeServer(management, 0);
+      // No request is left to fail one: a last attempt at the grant ends still waiting, before the store closes (it
+      // logs those left); then the audit flush, which stores their revocation events.
+      await grantEnds.finish(FINAL_ATTEMPT_BUDGET_MS);
       await Promise.all([audit.flush(), recorder.flush()]);
       revocationView.close();
       await Promise.all([stores.close(), jws.close()]);
@@ -438,6 +451,7 @@ export async function createService(config: Config, { logger, env = process.env,
     },
     async close() {
       lifecycle.startDraining();
+      grantEnds.stop();
       await Promise.all([audit.flush(), recorder.flush()]).catch(() => undefined);
       if (server) {
         server.closeAllConnections();

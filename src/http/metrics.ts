@@ -9,6 +9,10 @@ export interface Metrics {
   auditDropped: Counter;
   sessionRecordErrors: Counter;
   feedConsumers: Gauge;
+  /** Grant ends that failed (the store unavailable) and wait in this process for a retry (provider/grant_end_retry.ts). */
+  grantEndsPending: Gauge;
+  grantEndRetries: Counter<'result'>;
+  grantEndsDropped: Counter;
   /** OpenTelemetry HTTP semantic conventions; observed by requestLog (http/app.ts), labelled by route template only. */
   httpDuration: Histogram<'http_route' | 'http_request_method' | 'http_response_status_code'>;
 }
@@ -36,6 +40,9 @@ export function createMetrics(events: DecisionEvents): Metrics {
     auditDropped: new Counter({ name: 'dts_audit_events_dropped_total', help: 'Audit events that could not be stored.', registers: [registry] }),
     sessionRecordErrors: new Counter({ name: 'dts_session_record_errors_total', help: 'Session registry writes that failed.', registers: [registry] }),
     feedConsumers: new Gauge({ name: 'dts_revocation_feed_consumers', help: 'Connected revocation feed (SSE) consumers.', registers: [registry] }),
+    grantEndsPending: new Gauge({ name: 'dts_grant_ends_pending', help: 'Grant ends (reuse of a code or refresh token, revocation, logout) that failed because the store was unavailable and wait in this process for a retry.', registers: [registry] }),
+    grantEndRetries: new Counter({ name: 'dts_grant_end_retries_total', help: 'Retries of failed grant ends, by result (ended, failed).', labelNames: ['result'], registers: [registry] }),
+    grantEndsDropped: new Counter({ name: 'dts_grant_ends_dropped_total', help: 'Failed grant ends not kept for a retry because the retry set was full.', registers: [registry] }),
     httpDuration: new Histogram({
       name: 'http_server_request_duration_seconds',
       help: 'Duration of HTTP server requests, by route template (never the raw path), method and status.',

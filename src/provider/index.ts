@@ -4,6 +4,7 @@ import Provider, { errors, type AdapterConstructor } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import { providerConfiguration, type ProviderDeps } from './configuration.js';
 import { ServiceUnavailable } from './errors.js';
+import type { GrantEnds } from './grant_end_retry.js';
 
 const METHODS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId'] as const;
 
@@ -26,6 +27,9 @@ type AdapterClass = new (name: string) => Adapter;
 export interface FailClosedOptions {
   /** The request a store call is made for: oidc-provider's (its AsyncLocalStorage, `Provider.ctx`) unless a test's. */
   currentRequest?: () => object | undefined;
+  /** Told of every grant end that fails for the store (and of every one that goes through), to run it again until it
+   * does (grant_end_retry.ts); absent, a failed end is only answered 503. */
+  grantEnds?: GrantEnds;
 }
 
 /**
@@ -34,7 +38,7 @@ export interface FailClosedOptions {
  */
 export function failClosed(Base: AdapterConstructor, options: FailClosedOptions = {}): AdapterConstructor {
   const currentRequest = options.currentRequest ?? (() => (Provider as unknown as { readonly ctx?: object }).ctx);
-  const Inner = oneTimeGrants(Base as unknown as AdapterClass, currentRequest);
+  const Inner = oneTimeGrants(Base as unknown as AdapterClass, currentRequest, options.grantEnds);
   return class FailClosedAdapter extends (Inner as unknown as new (name: string) => Record<string, (...a: unknown[]) => Promise<unknown>>) {
     constructor(name: string) {
       super(name);
@@ -66,14 +70,22 @@ export function failClosed(Base: AdapterConstructor, options: FailClosedOptions 
  * oidc-provider's own reuse path (lib/helpers/revoke.js: a code or refresh token read consumed, a refresh token
  * revoked, a logout) asks each token model to revoke the grant's tokens and destroys the Grant, all at once: those
  * revocations join the grant's end, whose one revocation after the grant is gone is the one the race above needs.
+ *
+ * Either way the reuse is refused while the grant's end may fail (the store unavailable): the request answers 503,
+ * and the end is handed to `grantEnds`, which runs it again until it goes through. Otherwise the grant, and the tokens
+ * the other party already holds, would outlive a reuse that nobody repeats.
  */
-function oneTimeGrants(Base: AdapterClass, currentRequest: () => object | undefined): AdapterClass {
+function oneTimeGrants(Base: AdapterClass, currentRequest: () => object | undefined, grantEnds?: GrantEnds): AdapterClass {
   /** Requests that consumed a grant's code or refresh token: what they save next is checked against the grant. */
   const consumers = new WeakSet<object>();
   /** Per request, the grants it is ending (a Grant destroy in flight), each with that end. */
   const ending = new WeakMap<object, Map<string, Promise<void>>>();
   // One call: a store's revokeByGrantId deletes every record issued under the grant, whatever its model (stores/types.ts).
   const revokeTokens = (grantId: string) => new Base('AccessToken').revokeByGrantId(grantId);
+  /** oidc-provider's own errors are answers; anything else failing a grant's end is the store (as failClosed reads it). */
+  const endFailed = (grantId: string, err: unknown) => {
+    if (!(err instanceof errors.OIDCProviderError)) grantEnds?.failed(grantId, err);
+  };
   return class OneTimeGrantAdapter extends Base {
     readonly #model: string;
     constructor(name: string) {
@@ -107,9 +119,14 @@ function oneTimeGrants(Base: AdapterClass, currentRequest: () => object | undefi
       ends?.set(id, end);
       try {
         await end;
+      } catch (err) {
+        // RFC 6749 §4.1.2: "SHOULD revoke (when possible) all tokens previously issued based on that authorization code"; kept and retried until done.
+        endFailed(id, err);
+        throw err;
       } finally {
         if (ends?.get(id) === end) ends.delete(id);
       }
+      grantEnds?.ended(id);
     }
 
     /** A token model's revocation of a grant its request is ending joins that end (one revocation, after the grant). */
@@ -131,7 +148,13 @@ function oneTimeGrants(Base: AdapterClass, currentRequest: () => object | undefi
       const grantId = payload.grantId;
       if (!request || !consumers.has(request) || !GRANT_TOKENS.has(this.#model) || typeof grantId !== 'string') return;
       if (await new Base('Grant').find(grantId)) return;
-      await revokeTokens(grantId);
+      try {
+        await revokeTokens(grantId);
+      } catch (err) {
+        // RFC 9700 §4.14.2: "it will revoke the active refresh token" (the one just saved too); kept and retried until done.
+        endFailed(grantId, err);
+        throw err;
+      }
       throw new errors.InvalidGrant('grant ended while issuing');
     }
   };

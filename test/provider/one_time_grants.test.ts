@@ -3,9 +3,12 @@
 // races are in test/grants/authorization_code/concurrent_use.test.ts.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, it } from 'node:test';
 import { errors, type AdapterConstructor } from 'oidc-provider';
+import { pino } from 'pino';
 import { beforeDestroy, failClosed } from '../../src/provider/index.js';
+import { GrantEndRetry, type GrantEnds } from '../../src/provider/grant_end_retry.js';
 import { adapterClass } from '../../src/stores/adapter_class.js';
 import { createMemoryStores } from '../../src/stores/memory/index.js';
 import type { AdapterPayload, Stores } from '../../src/stores/types.js';
@@ -25,6 +28,13 @@ describe('failClosed: one-time grants', () => {
   /** The request the adapter believes it serves (oidc-provider's `Provider.ctx` in the service). */
   let request: object | undefined;
   let Adapter: new (model: string) => Adapter;
+  /** What the adapter told of the grant ends it ran, as `failed id` / `ended id`; `retry`, when set, is told instead. */
+  let told: string[];
+  let retry: GrantEnds | undefined;
+  const grantEnds: GrantEnds = {
+    failed: (grantId, err) => (told.push(`failed ${grantId}`), retry?.failed(grantId, err)),
+    ended: (grantId) => (told.push(`ended ${grantId}`), retry?.ended(grantId)),
+  };
   const id = () => randomUUID();
 
   /** The memory stores, each call logged, a destroy hook (as service.ts's) logged too, and `overrides` per model. */
@@ -52,7 +62,7 @@ describe('failClosed: one-time grants', () => {
     const hooked = beforeDestroy(Logged as unknown as AdapterConstructor, async (model, i) => {
       calls.push(`hook ${model} ${i}`);
     });
-    Adapter = failClosed(hooked, { currentRequest: () => request }) as unknown as new (model: string) => Adapter;
+    Adapter = failClosed(hooked, { currentRequest: () => request, grantEnds }) as unknown as new (model: string) => Adapter;
   }
 
   /** A grant with a code, an access token and a refresh token; and another grant's token. */
@@ -69,6 +79,8 @@ describe('failClosed: one-time grants', () => {
   beforeEach(() => {
     stores = createMemoryStores();
     calls = [];
+    told = [];
+    retry = undefined;
     request = undefined;
     build();
   });
@@ -194,5 +206,76 @@ describe('failClosed: one-time grants', () => {
     const unchecked = id();
     await new Adapter('AccessToken').upsert(unchecked, { jti: unchecked, kind: 'AccessToken', grantId: id() }, 60);
     assert.deepEqual(calls, [`upsert AccessToken ${unchecked}`]);
+  });
+  describe('a grant end that fails for the store is handed on to be retried (grant_end_retry.ts)', () => {
+    const refused = () => Promise.reject(new Error('connect ECONNREFUSED')) as Promise<never>;
+
+    it('the end of a refused consume: 503, and the grant handed on once; a successful end says so', async () => {
+      build({ Grant: { destroy: refused } });
+      const { grantId, code } = await grantWithTokens();
+      await new Adapter('AuthorizationCode').consume(code);
+      await assert.rejects(new Adapter('AuthorizationCode').consume(code), { status: 503, error: 'temporarily_unavailable' });
+      assert.deepEqual(told, [`failed ${grantId}`]);
+
+      build();
+      told = [];
+      await assert.rejects(new Adapter('AuthorizationCode').consume(code), invalidGrant);
+      assert.deepEqual(told, [`ended ${grantId}`]);
+    });
+
+    it("oidc-provider's reuse path (every token model's revokeByGrantId with the Grant's destroy): all 503, handed on once", async () => {
+      build({ Grant: { destroy: refused } });
+      const { grantId } = await grantWithTokens();
+      request = {};
+      const all = ['AccessToken', 'RefreshToken', 'AuthorizationCode'].map((model) => new Adapter(model).revokeByGrantId(grantId)).concat(new Adapter('Grant').destroy(grantId));
+      const settled = await Promise.allSettled(all);
+      for (const s of settled) assert.equal(s.status === 'rejected' && (s.reason as { status?: number }).status, 503);
+      assert.deepEqual(told, [`failed ${grantId}`]);
+    });
+
+    it("the tokens' revocation failing after the grant is gone: handed on too", async () => {
+      build({ AccessToken: { revokeByGrantId: refused } });
+      const { grantId } = await grantWithTokens();
+      await assert.rejects(new Adapter('Grant').destroy(grantId), { status: 503 });
+      assert.deepEqual(told, [`failed ${grantId}`]);
+    });
+
+    it("the winner's save after the grant ended, its revocation failing: handed on, so a retry deletes the token just saved", async () => {
+      build({ AccessToken: { revokeByGrantId: refused } });
+      const { grantId, code } = await grantWithTokens();
+      request = {};
+      await new Adapter('AuthorizationCode').consume(code);
+      // The loser's end went through meanwhile (as far as the Grant).
+      await stores.adapterFor('Grant').destroy(grantId);
+      const late = id();
+      await assert.rejects(new Adapter('AccessToken').upsert(late, { jti: late, kind: 'AccessToken', grantId }, 60), { status: 503 });
+      assert.deepEqual(told, [`failed ${grantId}`]);
+    });
+
+    it('an answer (invalid_grant) is not an outage: nothing handed on', async () => {
+      build({ Grant: { destroy: () => Promise.reject(new errors.InvalidGrant('nope')) as Promise<never> } });
+      const { grantId } = await grantWithTokens();
+      await assert.rejects(new Adapter('Grant').destroy(grantId), invalidGrant);
+      assert.deepEqual(told, []);
+    });
+
+    it('retried through the same adapter once the store answers: the Grant (its hook again), then every token of it', async () => {
+      let down = true;
+      build({ Grant: { destroy: (grantId: string) => (down ? refused() : (stores.adapterFor('Grant').destroy(grantId) as Promise<never>)) } });
+      retry = new GrantEndRetry({ end: (grantId) => new Adapter('Grant').destroy(grantId), logger: pino({ level: 'silent' }), baseDelayMs: 2, maxDelayMs: 10 });
+      const { grantId, code, at, rt } = await grantWithTokens();
+      await new Adapter('AuthorizationCode').consume(code);
+      await assert.rejects(new Adapter('AuthorizationCode').consume(code), { status: 503 });
+      await sleep(30);
+      assert.ok(await stores.adapterFor('Grant').find(grantId), 'the grant lives while the store is down');
+      down = false;
+      calls = [];
+      for (let i = 0; i < 100 && (retry as GrantEndRetry).pending > 0; i++) await sleep(5);
+      assert.equal((retry as GrantEndRetry).pending, 0);
+      assert.equal(await stores.adapterFor('Grant').find(grantId), undefined);
+      for (const [model, jti] of [['AuthorizationCode', code], ['AccessToken', at], ['RefreshToken', rt]] as const) assert.equal(await stores.adapterFor(model).find(jti), undefined, model);
+      assert.deepEqual(calls, [`hook Grant ${grantId}`, `destroy Grant ${grantId}`, `revokeByGrantId AccessToken ${grantId}`]);
+      (retry as GrantEndRetry).stop();
+    });
   });
 });
