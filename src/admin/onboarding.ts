@@ -7,7 +7,7 @@ import type { ConsentRecord, ConsentStore, OnboardingStore, SessionRegistry } fr
 import type { RevocationService } from '../sessions/revoke.js';
 import { AdminError, notFound, unavailable } from './errors.js';
 import { clientsQuery, consentsQuery, invalidCursor, pageRead, parseOr400, pathParam, revokeBody, revokeConsentBody } from './schemas.js';
-import { clientOrderKey, isOrderKey } from '../stores/onboarding_order.js';
+import { clientOrderKey, isDocumentClientId, isOrderKey } from '../stores/onboarding_order.js';
 
 export interface AdminOnboardingDeps {
   consents: ConsentStore;
@@ -169,17 +169,15 @@ export function addOnboardingRoutes(
     const d = need();
     const q = parseOr400(clientsQuery, { ...ctx.query }, 'query parameter');
     const after = decodeClientsCursor(q.cursor);
-    // One more of each kind than a page holds: whether either has more decides `next`.
-    const [registered, consents] = await Promise.all([d.registered.listClients(q.limit + 1, after.dcr || undefined), everyConsent(d.consents, {})]).catch(unavailable);
+    // One more of each kind than a page holds: whether either has more decides `next`. Both stores read from indexes
+    // in this order, so a page costs its size, not the number of clients or consents (DCR is open to anyone).
     // CIMD clients are not stored (oidc-provider caches each document in each replica): the ones listed are those
     // holding a user's consent, which is what an operator may need to take away.
-    const counts = new Map<string, number>();
-    for (const c of consents) if (c.clientId.startsWith('https://')) counts.set(c.clientId, (counts.get(c.clientId) ?? 0) + 1);
-    const documents = [...counts]
-      .map(([clientId, n]) => ({ clientId, consents: n, key: clientOrderKey(clientId) }))
-      .filter(({ key }) => key > after.cimd)
-      .sort((a, b) => (a.key < b.key ? -1 : 1))
-      .slice(0, q.limit + 1);
+    const [registered, consented] = await Promise.all([
+      d.registered.listClients(q.limit + 1, after.dcr || undefined),
+      d.consents.listDocumentClients(q.limit + 1, after.cimd || undefined),
+    ]).catch(unavailable);
+    const documents = consented.map((c) => ({ ...c, key: clientOrderKey(c.clientId) }));
     const { items, fromA: dcr, fromB: cimd, bNext } = alternate(registered, documents, q.limit, after.cimdNext);
     const metadata = new Map(
       await Promise.all(dcr.map(async ({ clientId }) => [clientId, (await d.clientRecords.find(clientId).catch(unavailable)) ?? {}] as const)),
@@ -216,7 +214,7 @@ export function addOnboardingRoutes(
     }
     ctx.body = {
       client_id: clientId,
-      kind: clientId.startsWith('https://') ? 'cimd' : 'dcr',
+      kind: isDocumentClientId(clientId) ? 'cimd' : 'dcr',
       deleted: Boolean(record),
       revokedConsents,
       revokedAt: revoked.record.revokedAt,

@@ -3,9 +3,10 @@
 // after another neither skip nor repeat a record; identifiers enter it as SHA-256 digests, which keeps a cursor short
 // (identifiers may be 512 characters, URLs longer; the admin API takes cursors of at most 256).
 import { createHash } from 'node:crypto';
-import type { ConsentRecord, Page, RegisteredClientEntry } from './types.js';
+import type { ConsentRecord, Page } from './types.js';
 
 const DIGEST = /^[A-Za-z0-9_-]{43}$/;
+const ORDER_KEY_LENGTH = 43;
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 /** Where a client sorts in a listing of clients: the base64url SHA-256 of its id, ascending in byte order. */
@@ -14,16 +15,29 @@ export const clientOrderKey = (clientId: string): string => digest(clientId);
 /** Whether `key` has the shape of a clientOrderKey (a position a cursor may carry). */
 export const isOrderKey = (key: string): boolean => DIGEST.test(key);
 
-/** Registered clients after the position `after` (a clientOrderKey), in clientOrderKey order, at most `limit`. */
-export function clientsAfter(entries: Iterable<RegisteredClientEntry>, limit: number, after?: string): RegisteredClientEntry[] {
+/** Whether `after` is a position a listing of clients may start from; a TypeError (the caller's mistake) when not. */
+export function checkClientPosition(after: string | undefined): void {
   if (after !== undefined && !isOrderKey(after)) throw new TypeError('invalid client position');
-  return [...entries]
-    .map((entry) => ({ entry, key: clientOrderKey(entry.clientId) }))
-    .filter(({ key }) => after === undefined || key > after)
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .slice(0, limit)
-    .map(({ entry }) => entry);
 }
+
+/**
+ * A client's entry in an ordered index of clients: its clientOrderKey, `:`, its id. Entries sort in clientOrderKey
+ * order, whether compared by UTF-16 code unit (JavaScript) or by byte (Redis ZRANGEBYLEX): the key is ASCII, of one
+ * length, and differs between clients, so it alone decides. Holding the id, an entry is all a listing needs to read.
+ */
+export const orderEntry = (clientId: string): string => `${clientOrderKey(clientId)}:${clientId}`;
+
+/** The client id an orderEntry holds. */
+export const clientOfEntry = (entry: string): string => entry.slice(ORDER_KEY_LENGTH + 1);
+
+/**
+ * A string above every entry of a client at or before the position `after` and below every entry of a client after
+ * it (`;` follows `:`): the exclusive lower bound of a page that starts after `after`.
+ */
+export const entriesAfter = (after: string): string => `${after};`;
+
+/** Whether a client id names a Client ID Metadata Document (an https URL), not a registered or configured client. */
+export const isDocumentClientId = (clientId: string): boolean => clientId.startsWith('https://');
 
 /**
  * A consent's place in the listing: newest first (`createdAt` descending; it never changes while the record lives),

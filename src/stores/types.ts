@@ -183,7 +183,21 @@ export interface ConsentStore {
    * missed). A cursor that is not one of this listing's is a TypeError. Reads every record (one HSCAN on Redis).
    */
   list(filter: { accountId?: string; clientId?: string }, page: { cursor?: string; limit: number }): Promise<Page<ConsentRecord>>;
+  /**
+   * The document clients (`https://` ids: onboarding_order.ts `isDocumentClientId`) holding at least one consent, each
+   * with how many, in `clientOrderKey` order (fixed while a client is listed), only those after the position `after`
+   * (a clientOrderKey) when given, at most `limit`. A malformed `after` is a TypeError. Reads only what it returns: an
+   * index that `remember` (a new record) and `remove` keep in the same atomic step as the record.
+   */
+  listDocumentClients(limit: number, after?: string): Promise<DocumentClientEntry[]>;
   remove(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined>;
+}
+
+/** A client identified by a Client ID Metadata Document that users consented to, as listed by the consent store. */
+export interface DocumentClientEntry {
+  clientId: string;
+  /** How many consent records (user, resource) it holds. */
+  consents: number;
 }
 
 /** One client onboarded by Dynamic Client Registration, as listed by the store. */
@@ -210,8 +224,9 @@ export interface OnboardingStore {
   /**
    * Unexpired clients in `clientOrderKey` order (onboarding_order.ts: fixed while a client is listed, so pages read
    * one after another neither skip nor repeat one), only those after the position `after` (the clientOrderKey of the
-   * previous page's last client) when given, at most `limit`. A malformed `after` is a TypeError. Reads the whole
-   * index (at most `registration.maxClients` entries).
+   * previous page's last client) when given, at most `limit`. A malformed `after` is a TypeError. Reads from an index
+   * kept in that order (in step with the expiry index: `addClient` and `removeClient` write both at once): what it
+   * returns, plus the expired entries it passes, which it removes (so each is passed once).
    */
   listClients(limit: number, after?: string): Promise<RegisteredClientEntry[]>;
   /** Whether the client was listed. */

@@ -112,6 +112,49 @@ describe('admin API: consents and onboarded clients page with cursors', () => {
     assert.equal(new Set(restIds).size, restIds.length);
   });
 
+  it('/admin/clients: a page reads from the stores in proportion to its size, not to the number of registrations and consents', async () => {
+    // DCR is open to anyone: however many clients registered and consents were given, a cheap request stays cheap.
+    // (What each store call reads from Redis or memory: test/stores/onboarding_page_cost.test.ts.)
+    const many = 300;
+    const { consents, onboarding } = svc.service.stores;
+    for (let i = 0; i < many; i++) {
+      assert.equal(await onboarding.addClient(`dcr_cost_${i}_${randomUUID()}`, now() + 3600, 100_000), true);
+      await consents.remember({ accountId: `user-cost-${i}`, clientId: `https://cost-${i}.example/${randomUUID()}.json`, resource: CRM, scopes: ['crm.lookup_customer'], grantId: `g-cost-${i}`, at: now() });
+      await consents.remember({ accountId: `user-cost-${i}`, clientId: 'agent', resource: CRM, scopes: ['crm.lookup_customer'], grantId: `h-cost-${i}`, at: now() });
+    }
+    // Every record any call on the two stores returns while one page is served (the admin API holds these objects).
+    const size = (result: unknown): number =>
+      Array.isArray(result) ? result.length : result && typeof result === 'object' && Array.isArray((result as { items?: unknown }).items) ? (result as { items: unknown[] }).items.length : 1;
+    const pageReads = async (path: string) => {
+      let read = 0;
+      const restore: Array<() => void> = [];
+      for (const store of [consents, onboarding] as unknown as Array<Record<string, unknown>>) {
+        for (const name of Object.keys(store)) {
+          const method = store[name];
+          if (typeof method !== 'function') continue;
+          store[name] = async (...args: unknown[]) => {
+            const result = await (method as (...a: unknown[]) => Promise<unknown>).apply(store, args);
+            read += size(result);
+            return result;
+          };
+          restore.push(() => (store[name] = method));
+        }
+      }
+      try {
+        const res = await get(path);
+        assert.equal(res.status, 200, res.text);
+        assert.deepEqual((res.body.items as Item[]).map((c) => c.kind), ['dcr', 'cimd']);
+        return { read, next: String(res.body.next) };
+      } finally {
+        for (const undo of restore) undo();
+      }
+    };
+    const first = await pageReads('/admin/clients?limit=2');
+    assert.ok(first.read > 0 && first.read <= 6, `the first page read ${first.read} records`);
+    const second = await pageReads(`/admin/clients?limit=2&cursor=${encodeURIComponent(first.next)}`);
+    assert.ok(second.read > 0 && second.read <= 6, `the second page read ${second.read} records`);
+  });
+
   it('an undecodable cursor is 400 invalid_request "cursor is invalid" on both (another listing\'s cursor included); limit has the same bounds', async () => {
     const sessionCursor = Buffer.from(JSON.stringify([1700000000, 'sid'])).toString('base64url');
     const consentCursor = String((await get('/admin/consents?limit=1')).body.next);

@@ -59,7 +59,7 @@ export function storeContract(name: string, open: OpenHarness): void {
     expiryContract(context);
     dpopReplayContract(context.shared);
     upstreamLoginContract(context.shared);
-    consentContract(context.shared);
+    consentContract(context);
     onboardingContract(context);
   });
 }

@@ -1,14 +1,16 @@
 // Contract: remembered consents (issue 12 item 5): one record per (user, client, resource), scopes merged, every grant id
 // kept while it may be alive (pruned once past its keepUntil, capped with an overflow mark), atomic under concurrent
-// consents, listed with filters, removed once.
+// consents, listed with filters, removed once; the document clients holding one listed with their counts, a page at a
+// time.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { MAX_CONSENT_GRANTS, type ConsentRecord, type Page } from '../../src/stores/types.js';
-import type { StoreHarness } from './contract.js';
+import { clientOrderKey } from '../../src/stores/onboarding_order.js';
+import { withFresh, type ContractContext } from './contract.js';
 
-export function consentContract(harness: () => StoreHarness): void {
-  const consents = () => harness().stores.consents;
+export function consentContract(context: ContractContext): void {
+  const consents = () => context.shared().stores.consents;
 
   describe('consents', () => {
     it('remember creates, then merges scopes (sorted union) and appends grant ids; find reads it back', async () => {
@@ -137,5 +139,43 @@ export function consentContract(harness: () => StoreHarness): void {
         await assert.rejects(consents().list({}, { cursor: bad, limit: 2 }), TypeError, bad);
       }
     });
+
+    it('listDocumentClients: the https clients holding a consent, each with its count, in clientOrderKey order from a position; a client leaves with its last consent', () =>
+      withFresh(context, {}, async ({ stores }) => {
+        const c = stores.consents;
+        const remember = (accountId: string, clientId: string, resource = 'https://t/crm', grantId = randomUUID()) => c.remember({ accountId, clientId, resource, scopes: ['a'], grantId, at: 100 });
+        const docs = Array.from({ length: 12 }, (_, i) => `https://docs-${i}.example/${randomUUID()}.json`);
+        // Client i has (i % 3) + 1 users' consents.
+        for (const [i, clientId] of docs.entries()) for (let u = 0; u <= i % 3; u++) await remember(`user-${u}`, clientId);
+        await remember('user-0', docs[0]!); // the same record again: no new consent
+        await remember('user-0', docs[1]!, 'https://t/billing'); // another resource: one more
+        for (const other of ['dcr_abc', 'agent', 'http://docs.example/plain.json']) await remember('user-0', other); // no document clients
+        const count = new Map(docs.map((id, i) => [id, (i % 3) + 1 + (i === 1 ? 1 : 0)]));
+        const expected = [...docs].sort((x, y) => (clientOrderKey(x) < clientOrderKey(y) ? -1 : 1)).map((clientId) => ({ clientId, consents: count.get(clientId)! }));
+        assert.deepEqual(await c.listDocumentClients(100), expected);
+
+        const pages: Array<Array<{ clientId: string; consents: number }>> = [];
+        let after: string | undefined;
+        do {
+          pages.push(await c.listDocumentClients(5, after));
+          after = pages.at(-1)!.length === 5 ? clientOrderKey(pages.at(-1)!.at(-1)!.clientId) : undefined;
+        } while (after);
+        assert.deepEqual(pages.map((p) => p.length), [5, 5, 2]);
+        assert.deepEqual(pages.flat(), expected);
+
+        // Removing one consent lowers the count; removing the last one drops the client; a repeat changes nothing.
+        const [fewer, gone] = [expected.find((e) => e.consents === 2)!, expected.find((e) => e.consents === 1)!];
+        assert.ok(await c.remove('user-1', fewer.clientId, 'https://t/crm'));
+        assert.ok(await c.remove('user-0', gone.clientId, 'https://t/crm'));
+        assert.equal(await c.remove('user-0', gone.clientId, 'https://t/crm'), undefined);
+        assert.deepEqual(
+          await c.listDocumentClients(100),
+          expected.filter((e) => e !== gone).map((e) => (e === fewer ? { ...e, consents: 1 } : e)),
+        );
+        // Consenting again after the last removal lists it again, counted from one.
+        await remember('user-9', gone.clientId);
+        assert.deepEqual((await c.listDocumentClients(100)).find((e) => e.clientId === gone.clientId), { clientId: gone.clientId, consents: 1 });
+        await assert.rejects(c.listDocumentClients(3, 'not a position'), TypeError);
+      }));
   });
 }

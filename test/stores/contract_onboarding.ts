@@ -51,6 +51,43 @@ export function onboardingContract(context: ContractContext): void {
         await assert.rejects(o.listClients(3, 'not a position'), TypeError);
       }));
 
+    it('listClients pages 40 clients registered in no particular order: clientOrderKey order from any position, each once, none missed, the expired skipped', () =>
+      withFresh(context, {}, async ({ stores }) => {
+        const o = stores.onboarding;
+        const now = Math.floor(Date.now() / 1000);
+        const byKey = (x: string, y: string) => (clientOrderKey(x) < clientOrderKey(y) ? -1 : 1);
+        const ids = Array.from({ length: 40 }, (_, i) => `dcr_${String(i).padStart(2, '0')}_${randomUUID()}`);
+        for (const [i, id] of ids.entries()) assert.equal(await o.addClient(id, now + 600 + i, 1000), true);
+        // Every fifth expires where nothing prunes it first: its expiry moved into the past, as a late touch could.
+        const expired = new Set(ids.filter((_, i) => i % 5 === 2));
+        for (const id of expired) await o.touchClient(id, now - 1);
+        const live = ids.filter((id) => !expired.has(id));
+        const expected = [...live].sort(byKey);
+        assert.notDeepEqual(live, expected, 'registered in an order that is not the listing order');
+
+        for (const limit of [1, 3, 7, 32, 100]) {
+          const pages: string[][] = [];
+          let after: string | undefined;
+          for (;;) {
+            const page = await o.listClients(limit, after);
+            assert.ok(page.length <= limit, `limit ${limit}: a page of ${page.length}`);
+            for (const c of page) assert.equal(c.expiresAt, now + 600 + ids.indexOf(c.clientId));
+            pages.push(page.map((c) => c.clientId));
+            if (page.length < limit) break;
+            after = clientOrderKey(page.at(-1)!.clientId);
+          }
+          assert.deepEqual(pages.flat(), expected, `limit ${limit}`);
+          for (const page of pages.slice(0, -1)) assert.equal(page.length, limit, `limit ${limit}: only the last page is short`);
+        }
+        // From the position of a client that is gone (or never was), the page starts at the next one after it.
+        assert.equal(await o.removeClient(expected[10]!), true);
+        assert.deepEqual((await o.listClients(2, clientOrderKey(expected[10]!))).map((c) => c.clientId), expected.slice(11, 13));
+        const between = ids.map((id) => `${id}-unregistered`).find((id) => byKey(id, expected[0]!) > 0 && byKey(id, expected.at(-1)!) < 0)!;
+        const next = expected.find((id) => byKey(id, between) > 0 && id !== expected[10]);
+        assert.deepEqual((await o.listClients(1, clientOrderKey(between))).map((c) => c.clientId), [next]);
+        assert.deepEqual(await o.listClients(5, clientOrderKey(expected.at(-1)!)), []);
+      }));
+
     it('rememberDocument makes a URL known (exactly that URL, however long, braces and all); knownDocument reads it', async () => {
       const url = `https://docs.example/${randomUUID()}.json`;
       assert.equal(await onboarding().knownDocument(url), false);

@@ -1,7 +1,8 @@
 // Remembered consents in memory (single instance): one record per (user, client, resource), with the grant ids made
-// under it that may still be alive.
-import { MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore, type Page } from '../types.js';
-import { consentPage } from '../onboarding_order.js';
+// under it that may still be alive, and the document clients holding one, in the listing's order with their counts.
+import { MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore, type DocumentClientEntry, type Page } from '../types.js';
+import { checkClientPosition, clientOfEntry, consentPage, entriesAfter, isDocumentClientId, orderEntry } from '../onboarding_order.js';
+import { SortedStrings } from './sorted_strings.js';
 
 /** A grant made under a consent; `keepUntil` undefined: kept until the consent is removed. */
 interface KeptGrant {
@@ -19,6 +20,21 @@ const later = (a: number | undefined, b: number | undefined) => (a === undefined
 
 export class MemoryConsentStore implements ConsentStore {
   readonly #records = new Map<string, Stored>();
+  /** Document client id -> how many records it holds (at least one), and their orderEntries. */
+  readonly #documentCounts = new Map<string, number>();
+  readonly #documents = new SortedStrings();
+
+  #count(clientId: string, by: 1 | -1): void {
+    if (!isDocumentClientId(clientId)) return;
+    const n = (this.#documentCounts.get(clientId) ?? 0) + by;
+    if (n > 0) {
+      this.#documentCounts.set(clientId, n);
+      this.#documents.add(orderEntry(clientId));
+    } else {
+      this.#documentCounts.delete(clientId);
+      this.#documents.delete(orderEntry(clientId));
+    }
+  }
 
   async remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number; keepUntil?: number }): Promise<ConsentRecord> {
     const key = keyOf(c.accountId, c.clientId, c.resource);
@@ -39,6 +55,7 @@ export class MemoryConsentStore implements ConsentStore {
       updatedAt: c.at,
     };
     this.#records.set(key, record);
+    if (!current) this.#count(c.clientId, 1);
     return view(record);
   }
 
@@ -55,10 +72,23 @@ export class MemoryConsentStore implements ConsentStore {
     return pageOf(matching.map(view));
   }
 
+  async listDocumentClients(limit: number, after?: string): Promise<DocumentClientEntry[]> {
+    checkClientPosition(after);
+    const page: DocumentClientEntry[] = [];
+    for (const entry of this.#documents.above(after === undefined ? undefined : entriesAfter(after))) {
+      if (page.length >= limit) break;
+      const clientId = clientOfEntry(entry);
+      page.push({ clientId, consents: this.#documentCounts.get(clientId)! });
+    }
+    return page;
+  }
+
   async remove(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined> {
     const key = keyOf(accountId, clientId, resource);
     const r = this.#records.get(key);
+    if (!r) return undefined;
     this.#records.delete(key);
-    return r && view(r);
+    this.#count(r.clientId, -1);
+    return view(r);
   }
 }

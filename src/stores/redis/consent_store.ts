@@ -1,15 +1,19 @@
-// Remembered consents on Redis: one hash (one slot on a cluster), a field per (user, client, resource) holding the
-// record as JSON, its grants with them; `remember` merges in one Lua script, so concurrent consents on two replicas both
-// count, and drops the grants that can no longer be alive in the same step.
+// Remembered consents on Redis: one hash, a field per (user, client, resource) holding the record as JSON, its grants
+// with them; `remember` merges in one Lua script, so concurrent consents on two replicas both count, and drops the
+// grants that can no longer be alive in the same step. Beside it the index of document clients holding a consent (a
+// zset in the listing's order and a hash of counts), written by the same scripts, so on a Redis Cluster the three keys
+// share a hash tag (keys.ts).
 import type { Redis } from 'ioredis';
-import { LEGACY_CONSENT_GRANTS, MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore, type Page } from '../types.js';
-import { consentPage } from '../onboarding_order.js';
+import { LEGACY_CONSENT_GRANTS, MAX_CONSENT_GRANTS, type ConsentRecord, type ConsentStore, type DocumentClientEntry, type Page } from '../types.js';
+import { checkClientPosition, clientOfEntry, consentPage, entriesAfter, isDocumentClientId, orderEntry } from '../onboarding_order.js';
+import { clusterKeys, redisKeys } from './keys.js';
 
 /**
- * KEYS[1] the consent hash; ARGV field, accountId, clientId, resource, scopes (JSON array), grantId, at, maxGrants,
- * keepUntil (-1: until the consent is removed), legacyGrants. The record's `grants` are `[grantId, keepUntil]` pairs,
- * oldest first; a record from before them has `grantIds` (the newest 20), read as kept until removed, and a full one as
- * overflowed (it may have dropped a live grant).
+ * KEYS[1] the consent hash, KEYS[2] the document-client zset, KEYS[3] their counts; ARGV field, accountId, clientId,
+ * resource, scopes (JSON array), grantId, at, maxGrants, keepUntil (-1: until the consent is removed), legacyGrants,
+ * the client's orderEntry ('' when it is no document client: not indexed). The record's `grants` are `[grantId,
+ * keepUntil]` pairs, oldest first; a record from before them has `grantIds` (the newest 20), read as kept until
+ * removed, and a full one as overflowed (it may have dropped a live grant). A new record counts for its client.
  */
 export const rememberConsentLua = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
@@ -45,12 +49,55 @@ rec.grantsOverflowed = overflowed
 rec.updatedAt = at
 local out = cjson.encode(rec)
 redis.call('HSET', KEYS[1], ARGV[1], out)
+if not cur and ARGV[11] ~= '' then
+  redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+  redis.call('ZADD', KEYS[2], 0, ARGV[11])
+end
 return out
 `;
 
+/**
+ * KEYS as rememberConsentLua; ARGV field, clientId, the client's orderEntry ('' when not indexed). Removes the record
+ * and returns it (nil when there was none), and uncounts it: the client leaves the index with its last record.
+ */
+export const removeConsentLua = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if ARGV[3] ~= '' and redis.call('HINCRBY', KEYS[3], ARGV[2], -1) <= 0 then
+  redis.call('HDEL', KEYS[3], ARGV[2])
+  redis.call('ZREM', KEYS[2], ARGV[3])
+end
+return cur
+`;
+
+/**
+ * KEYS[1] the document-client zset, KEYS[2] their counts; ARGV min (a ZRANGEBYLEX bound), limit. Flat [entry, count,
+ * ...]; an entry's client id starts at its 45th byte (after the 43-character clientOrderKey and `:`).
+ */
+export const listDocumentClientsLua = `
+local out = {}
+for _, entry in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))) do
+  out[#out + 1] = entry
+  out[#out + 1] = redis.call('HGET', KEYS[2], string.sub(entry, 45)) or '0'
+end
+return out
+`;
+
+const scripts = {
+  dtsRememberConsent: { lua: rememberConsentLua, numberOfKeys: 3 },
+  dtsRemoveConsent: { lua: removeConsentLua, numberOfKeys: 3 },
+  dtsListDocumentClients: { lua: listDocumentClientsLua, numberOfKeys: 2 },
+};
+
 interface ConsentRedis extends Redis {
-  dtsRememberConsent(key: string, field: string, accountId: string, clientId: string, resource: string, scopes: string, grantId: string, at: number, max: number, keepUntil: number, legacy: number): Promise<string>;
+  dtsRememberConsent(key: string, documentsKey: string, countsKey: string, field: string, accountId: string, clientId: string, resource: string, scopes: string, grantId: string, at: number, max: number, keepUntil: number, legacy: number, entry: string): Promise<string>;
+  dtsRemoveConsent(key: string, documentsKey: string, countsKey: string, field: string, clientId: string, entry: string): Promise<string | null>;
+  dtsListDocumentClients(documentsKey: string, countsKey: string, min: string, limit: number): Promise<string[]>;
 }
+
+/** The client's entry in the document-client index, '' for a client that is not indexed. */
+const indexEntry = (clientId: string) => (isDocumentClientId(clientId) ? orderEntry(clientId) : '');
 
 const fieldOf = (accountId: string, clientId: string, resource: string) => JSON.stringify([accountId, clientId, resource]);
 
@@ -70,16 +117,24 @@ function decode(json: string): ConsentRecord {
 export class RedisConsentStore implements ConsentStore {
   readonly #redis: ConsentRedis;
   readonly #key: string;
+  readonly #documents: string;
+  readonly #counts: string;
 
-  constructor(redis: Redis, prefix: string) {
-    if (typeof (redis as unknown as Partial<ConsentRedis>).dtsRememberConsent !== 'function') redis.defineCommand('dtsRememberConsent', { lua: rememberConsentLua, numberOfKeys: 1 });
+  constructor(redis: Redis, prefix: string, cluster = false) {
+    for (const [name, definition] of Object.entries(scripts)) {
+      if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') redis.defineCommand(name, definition);
+    }
     this.#redis = redis as unknown as ConsentRedis;
-    this.#key = `${prefix}onb:consents`;
+    const keys = (cluster ? clusterKeys : redisKeys).onboarding;
+    this.#key = keys.consents(prefix);
+    this.#documents = keys.consentDocuments(prefix);
+    this.#counts = keys.consentCounts(prefix);
   }
 
   async remember(c: { accountId: string; clientId: string; resource: string; scopes: string[]; grantId: string; at: number; keepUntil?: number }): Promise<ConsentRecord> {
     const keepUntil = c.keepUntil === undefined ? -1 : Math.max(0, c.keepUntil);
-    const out = await this.#redis.dtsRememberConsent(this.#key, fieldOf(c.accountId, c.clientId, c.resource), c.accountId, c.clientId, c.resource, JSON.stringify(c.scopes), c.grantId, c.at, MAX_CONSENT_GRANTS, keepUntil, LEGACY_CONSENT_GRANTS);
+    const field = fieldOf(c.accountId, c.clientId, c.resource);
+    const out = await this.#redis.dtsRememberConsent(this.#key, this.#documents, this.#counts, field, c.accountId, c.clientId, c.resource, JSON.stringify(c.scopes), c.grantId, c.at, MAX_CONSENT_GRANTS, keepUntil, LEGACY_CONSENT_GRANTS, indexEntry(c.clientId));
     return decode(out);
   }
 
@@ -108,13 +163,17 @@ export class RedisConsentStore implements ConsentStore {
     return pageOf([...out.values()]);
   }
 
+  async listDocumentClients(limit: number, after?: string): Promise<DocumentClientEntry[]> {
+    checkClientPosition(after);
+    const flat = await this.#redis.dtsListDocumentClients(this.#documents, this.#counts, after === undefined ? '-' : `(${entriesAfter(after)}`, limit);
+    const entries: DocumentClientEntry[] = [];
+    for (let i = 0; i < flat.length; i += 2) entries.push({ clientId: clientOfEntry(flat[i]!), consents: Number(flat[i + 1]) });
+    return entries;
+  }
+
   async remove(accountId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined> {
-    const field = fieldOf(accountId, clientId, resource);
-    // MULTI: read and delete as one step, so two concurrent removals cannot both return the record.
-    const results = await this.#redis.multi().hget(this.#key, field).hdel(this.#key, field).exec();
-    const failed = results?.find(([err]) => err);
-    if (!results || failed) throw failed?.[0] ?? new Error('MULTI aborted');
-    const json = results[0]![1] as string | null;
+    // One script: read, delete and uncount as one step, so two concurrent removals cannot both return the record.
+    const json = await this.#redis.dtsRemoveConsent(this.#key, this.#documents, this.#counts, fieldOf(accountId, clientId, resource), clientId, indexEntry(clientId));
     return json ? decode(json) : undefined;
   }
 }

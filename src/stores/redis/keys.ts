@@ -22,10 +22,16 @@ import type { RevocationKind } from '../types.js';
  * - `${prefix}sess:recent`, `sess:by-sub:${sub}`, `sess:by-client:${clientId}` zsets sid by lastAt (listing indexes)
  * - `${prefix}audit`                 stream of audit events (field `event`), trimmed by length and age on append
  * - `${prefix}onb:rate:${bucket}`   onboarding rate counter (string), expiring with its window
- * - `${prefix}onb:clients`          zset of DCR-registered client ids by expiry (epoch seconds)
+ * - `${prefix}onb:clients`          zset of DCR-registered clients by expiry (epoch seconds); member
+ *   `${clientOrderKey}:${clientId}` (onboarding_order.ts), so a script that prunes it names the members of the next key
+ * - `${prefix}onb:clients:order`    zset of the same members, all scored 0: the listing's order (ZRANGEBYLEX), written
+ *   with the expiry index in one script or MULTI (onboarding_store.ts)
  * - `${prefix}onb:consents`         hash `[accountId, clientId, resource]` (JSON) -> consent record JSON with its
- *   `grants` (`[grantId, keepUntil]` pairs, -1: until removed), persistent; one key, so one slot on a Redis Cluster too
- *   (consent_store.ts: a consent and its grant ids are one field, written by one script)
+ *   `grants` (`[grantId, keepUntil]` pairs, -1: until removed), persistent (consent_store.ts: a consent and its grant
+ *   ids are one field, written by one script)
+ * - `${prefix}onb:consents:documents` zset `${clientOrderKey}:${clientId}` scored 0 of the document clients (`https://`
+ *   ids) holding a consent, and `${prefix}onb:consents:counts` hash clientId -> how many: the listing's index, written
+ *   with the consent hash in one script
  * - `${prefix}onb:documents`        zset of Client ID Metadata Document URLs accepted lately (member: base64url SHA-256
  *   of the URL) by expiry (epoch ms), capped (onboarding/cimd.ts); the key expires with its latest member
  * - `${prefix}dpop:${key}`           a DPoP proof seen (RFC 9449 §11.1), expiring with the proof's acceptance window
@@ -53,6 +59,13 @@ export const redisKeys = {
   },
   audit: (prefix: string) => `${prefix}audit`,
   dpopProof: (prefix: string, key: string) => `${prefix}dpop:${key}`,
+  onboarding: {
+    clients: (prefix: string) => `${prefix}onb:clients`,
+    clientOrder: (prefix: string) => `${prefix}onb:clients:order`,
+    consents: (prefix: string) => `${prefix}onb:consents`,
+    consentDocuments: (prefix: string) => `${prefix}onb:consents:documents`,
+    consentCounts: (prefix: string) => `${prefix}onb:consents:counts`,
+  },
 };
 
 /**
@@ -77,6 +90,9 @@ export function hashTag(value: string): string {
  * - a session's keys `sess:{sid}:rec|clients|tools|jtis|hops` in the session's slot; `sess:by-sub:{sub}`,
  *   `sess:by-client:{clientId}` each in their own; `sess:recent` and `audit` are single keys (one slot each, written after
  *   the response in batches, never on the exchange's check path).
+ * - the registered-client indexes `onb:{clients}` and `onb:{clients}:order` in one slot (pruned and listed together by
+ *   one script); the consent hash `onb:{consents}` and its document-client index `onb:{consents}:documents|counts` in
+ *   another (a consent and its index entry are written by one script). Admin and onboarding writes, not exchanges.
  */
 export const clusterKeys: typeof redisKeys & { revocationRecords: (prefix: string) => string } = {
   // Keys only ever used alone (one command, one key) need no tag: the single-node names serve.
@@ -105,6 +121,13 @@ export const clusterKeys: typeof redisKeys & { revocationRecords: (prefix: strin
     byClient: (prefix, clientId) => `${prefix}sess:by-client:${hashTag(clientId)}`,
   },
   audit: (prefix) => `${prefix}audit`,
+  onboarding: {
+    clients: (prefix) => `${prefix}onb:{clients}`,
+    clientOrder: (prefix) => `${prefix}onb:{clients}:order`,
+    consents: (prefix) => `${prefix}onb:{consents}`,
+    consentDocuments: (prefix) => `${prefix}onb:{consents}:documents`,
+    consentCounts: (prefix) => `${prefix}onb:{consents}:counts`,
+  },
 };
 
 export type RedisKeyLayout = typeof redisKeys;

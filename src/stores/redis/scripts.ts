@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { consumeLua, indexAccountSessionLua, indexGrantLua, revokeGrantLua } from './oidc_scripts.js';
 import { readOpaqueSubjectLua, readOpaqueTokenLua, revocationSnapshotLua, revokeFeedLua, revokeLua, revokeMarkerLua } from './revocation_scripts.js';
 import { indexTouchClusterLua, recordIssuedLua, recordSessionClusterLua } from './session_scripts.js';
-import { addClientLua, rememberDocumentLua } from './onboarding_store.js';
+import { addClientLua, listClientsLua, rememberDocumentLua } from './onboarding_store.js';
 import { auditAppendLua } from './audit_log.js';
 
 /** A page of the revocation feed snapshot as dtsRevocationSnapshotPage replies it. */
@@ -35,7 +35,9 @@ export interface ScriptedRedis extends Redis {
   dtsRevocationSnapshotPageCluster(indexKey: string, eventsKey: string, recordsKey: string, unused: '', now: number, limit: number, afterScore: string, afterMember: string): Promise<SnapshotPage>;
   dtsRecordSession(...keysThenArgs: Array<string | number>): Promise<string[]>;
   dtsIndexTouch(indexKey: string, ...args: Array<string | number>): Promise<string[]>;
-  dtsAddRegisteredClient(indexKey: string, now: number, clientId: string, expiresAt: number, max: number): Promise<number>;
+  dtsAddRegisteredClient(indexKey: string, orderKey: string, now: number, member: string, expiresAt: number, max: number): Promise<number>;
+  /** Flat [member, expiresAt, ...]. */
+  dtsListRegisteredClients(indexKey: string, orderKey: string, now: number, limit: number, min: string): Promise<string[]>;
   dtsRememberDocument(indexKey: string, nowMs: number, member: string, expiresAtMs: number, max: number): Promise<number>;
   dtsAuditAppend(streamKey: string, maxLength: number, minId: string, ...eventsJson: string[]): Promise<number>;
 }
@@ -58,7 +60,8 @@ const scripts: Record<string, { lua: string; numberOfKeys?: number }> = {
   dtsRevocationSnapshotPageCluster: { lua: revocationSnapshotLua, numberOfKeys: 3 },
   dtsRecordSession: { lua: recordSessionClusterLua, numberOfKeys: 5 },
   dtsIndexTouch: { lua: indexTouchClusterLua, numberOfKeys: 1 },
-  dtsAddRegisteredClient: { lua: addClientLua, numberOfKeys: 1 },
+  dtsAddRegisteredClient: { lua: addClientLua, numberOfKeys: 2 },
+  dtsListRegisteredClients: { lua: listClientsLua, numberOfKeys: 2 },
   dtsRememberDocument: { lua: rememberDocumentLua, numberOfKeys: 1 },
   dtsAuditAppend: { lua: auditAppendLua, numberOfKeys: 1 },
 };
