@@ -136,6 +136,15 @@ export const gatewayConfigSchema = z.strictObject({
     .default([])
     .describe('Origins a browser request may come from (MCP transport, DNS rebinding): a request whose `Origin` is not listed gets 403; a listed one gets its CORS preflight answered and may read the answers (docs/gateway.md). Requests without `Origin` are not affected.'),
   maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024).describe('Largest POST body; a larger one gets 400 before it is read further.'),
+  maxBufferedBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(256 * 1024 * 1024)
+    .default(16 * 1024 * 1024)
+    .describe(
+      'Largest upstream answer the gateway holds to filter tool lists (the verify SDK\'s `maxBufferedBytes`), in bytes: a JSON body, held whole, or one event of an event stream up to its blank line. A JSON answer over it is answered 502 `-32603` `answer too large to filter` instead (decision reason `upstream_answer_too_large`); an event stream, its headers out, is cut and logged. Nothing unfiltered is relayed. Default 16 MiB: a list of hundreds of tools with their schemas is under 1 MiB, but every JSON answer is held whole, so a tool result with a few MiB of embedded content must fit; each answer in flight can make the gateway hold this much text and what `JSON.parse` builds from it.',
+    ),
   upstreamTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).describe('Longest wait for an upstream\'s response headers; then 504 with a JSON-RPC error (upstream unreachable: 502).'),
   sessionTtlSeconds: z.number().int().min(60).default(86_400).describe('How long an `Mcp-Session-Id` stays bound to the (`sub`, `sid`, `client_id`) that opened it, since its last use.'),
   audit: z

@@ -21,19 +21,31 @@ export interface Decider {
    * id, so a second POST reusing an id gets the first one's answer; and a GET with `Last-Event-ID` replays earlier
    * answers (MCP Streamable HTTP, "Resumability and Redelivery"). Which request a response belongs to says nothing
    * about what it carries.
+   * An answer the filter cannot hold to read (over `maxBufferedBytes`) is never relayed unfiltered: a JSON one is
+   * answered 502 in its place (`refused`), an event stream is cut; `onTooLarge` is told which.
    */
-  filter(token: VerifiedToken, res: ServerResponse): void;
+  filter(token: VerifiedToken, res: ServerResponse, onTooLarge?: (outcome: AnswerTooLarge) => void): void;
 }
 
-export function createDecider(route: GatewayRoute, options: { resourceMetadataUrl: string; argumentsKey: string; logArguments: boolean; dpopAlgorithms?: readonly string[] }): Decider {
+/** What became of an answer over the filter's bound: `refused` (a 502 sent in its place) or `cut` (headers were out). */
+export type AnswerTooLarge = 'refused' | 'cut';
+
+export function createDecider(
+  route: GatewayRoute,
+  options: { resourceMetadataUrl: string; argumentsKey: string; logArguments: boolean; dpopAlgorithms?: readonly string[]; maxBufferedBytes?: number },
+): Decider {
   // The SDK reports each tools/call decision synchronously, inside the middleware call: catch it for this request.
   let current: ToolDecisionEvent | undefined;
+  // The SDK tells which response an answer too large was on; each request's handler listens for its own.
+  const tooLarge = new WeakMap<object, (outcome: AnswerTooLarge) => void>();
   const toolAuthorization = expressToolAuthorization({
     resourceMetadataUrl: options.resourceMetadataUrl,
     argumentsKey: options.argumentsKey,
     logArguments: options.logArguments,
     // RFC 9449 §7.1: a 403 to a DPoP-bound caller names the proof algorithms this route's verifier accepts.
     ...(options.dpopAlgorithms ? { dpopAlgorithms: options.dpopAlgorithms } : {}),
+    ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+    onAnswerTooLarge: (res, outcome) => tooLarge.get(res)?.(outcome),
     onDecision: (event) => {
       current = event;
     },
@@ -44,7 +56,8 @@ export function createDecider(route: GatewayRoute, options: { resourceMetadataUr
   const prompts = route.prompts;
 
   return {
-    filter(token, res) {
+    filter(token, res, onTooLarge) {
+      if (onTooLarge) tooLarge.set(res, onTooLarge);
       toolAuthorization({ method: 'GET', auth: token, body: undefined }, res as unknown as Parameters<typeof toolAuthorization>[1], () => undefined);
     },
     decide(token, message, res) {

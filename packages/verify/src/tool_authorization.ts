@@ -4,7 +4,7 @@ import type { McpToolDetails } from './constraints.js';
 import { ANY_ARGUMENTS, decide, type ArgumentViolation, type Decision } from './decision.js';
 import { argumentsDigester, type DecisionEvent } from './decision_log.js';
 import { unparsedMessages } from './message_body.js';
-import { filterToolListResponses, type NodeLikeResponse } from './tools_list_filter.js';
+import { filterToolListResponses, maxBufferedBytesOf, type NodeLikeResponse } from './tools_list_filter.js';
 import { writeRefusal } from './middleware.js';
 import type { Actor, VerifiedToken } from './types.js';
 import { allowedAlgorithms, DEFAULT_DPOP_ALGORITHMS } from './verifier.js';
@@ -36,6 +36,19 @@ export interface ToolAuthorizationOptions {
    * `['ES256', 'EdDSA', 'RS256', 'PS256']`, the verifier's default; asymmetric only.
    */
   dpopAlgorithms?: readonly string[];
+  /**
+   * The most the tool-list filter holds to read one answer, in bytes of UTF-8: a JSON body whole, or one event of an
+   * event stream up to its blank line. Default 16 MiB (`16 * 1024 * 1024`); a positive integer, else a `TypeError` at
+   * construction. An answer past it is never passed unfiltered: a JSON one (its status line held with it) is answered
+   * 502 `{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"answer too large to filter"}}` in its place, an
+   * event stream (its headers out) is cut; what was held is dropped at once and the rest of the answer discarded.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Called once per answer past `maxBufferedBytes`, once it was `refused` (the 502 sent in its place) or `cut`, with
+   * the response it was on (to log which request). A hook that throws is ignored.
+   */
+  onAnswerTooLarge?: (res: NodeLikeResponse, outcome: 'refused' | 'cut') => void;
 }
 
 /**
@@ -76,10 +89,14 @@ const wrapped = new WeakMap<object, unknown>();
  * GET with `Last-Event-ID` replays earlier answers (MCP Streamable HTTP, "Resumability and Redelivery"). An answer
  * without a tool list passes byte for byte. Without a verified caller every list is emptied.
  */
-function filterLists(res: NodeLikeResponse, plan: Plan, auth: unknown): void {
+function filterLists(res: NodeLikeResponse, plan: Plan, auth: unknown, options: ToolAuthorizationOptions): void {
   if (wrapped.has(res) && wrapped.get(res) === auth) return;
   wrapped.set(res, auth);
-  filterToolListResponses(res, () => true, plan.caller ? listable(plan.caller) : () => false);
+  const { maxBufferedBytes, onAnswerTooLarge } = options;
+  filterToolListResponses(res, () => true, plan.caller ? listable(plan.caller) : () => false, {
+    maxBufferedBytes,
+    onTooLarge: onAnswerTooLarge && ((outcome) => onAnswerTooLarge(res, outcome)),
+  });
 }
 
 /**
@@ -110,7 +127,7 @@ export function expressToolAuthorization(options: ToolAuthorizationOptions) {
       writeRefusal(res, plan.refusal);
       return;
     }
-    filterLists(res, plan, req.auth);
+    filterLists(res, plan, req.auth, options);
     next();
   };
 }
@@ -155,7 +172,7 @@ export function koaToolAuthorization(options: ToolAuthorizationOptions) {
       ctx.body = body;
       return;
     }
-    filterLists(ctx.res, plan, ctx.state.auth);
+    filterLists(ctx.res, plan, ctx.state.auth, options);
     await next();
   };
 }
@@ -169,6 +186,8 @@ function authorizer(options: ToolAuthorizationOptions): (auth: unknown, body: un
   const metadata = `resource_metadata=${quote(options.resourceMetadataUrl)}`;
   // RFC 9449 §7.1: a DPoP challenge SHOULD carry algs, "the JWS algorithms supported by the resource server".
   const algs = `algs=${quote([...allowedAlgorithms(options.dpopAlgorithms ?? DEFAULT_DPOP_ALGORITHMS)].join(' '))}`;
+  // A bad bound is refused here, at construction, never on some later answer.
+  maxBufferedBytesOf(options.maxBufferedBytes);
   if (options.onDecision && options.argumentsKey === undefined) {
     throw new TypeError('argumentsKey is required with onDecision (decision events carry an HMAC of the arguments)');
   }

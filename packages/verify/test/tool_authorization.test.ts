@@ -23,6 +23,7 @@ import {
   mcpAuth,
   mcpTokenVerifier,
   resourceMetadataUrl,
+  type NodeLikeResponse,
   type Verifier,
 } from 'delegation-token-verify';
 import { startFakeIssuer, type FakeIssuer } from './helpers/fake_issuer.js';
@@ -567,6 +568,82 @@ describe('RFC 9449 §7.1: the 403 to a DPoP-bound caller carries algs, as the 40
     for (const dpopAlgorithms of [['none'], ['HS256'], [], ['ES256"']]) {
       assert.throws(() => expressToolAuthorization({ resourceMetadataUrl: METADATA, dpopAlgorithms }), TypeError, JSON.stringify(dpopAlgorithms));
       assert.throws(() => koaToolAuthorization({ resourceMetadataUrl: METADATA, dpopAlgorithms }), TypeError);
+    }
+  });
+});
+
+describe('maxBufferedBytes: an answer too large for the tool-list filter to hold is never passed unfiltered', () => {
+  const told: Array<[string, string]> = [];
+  const onAnswerTooLarge = (res: NodeLikeResponse, outcome: 'refused' | 'cut') => {
+    told.push([String((res as unknown as import('node:http').ServerResponse).req.headers['x-case']), outcome]);
+  };
+  const bounded = {} as Record<'json' | 'sse' | 'koa', string>;
+  before(async () => {
+    for (const json of [true, false]) {
+      const app = express();
+      app.use(express.json());
+      app.post(
+        '/mcp',
+        requireBearerAuth({ verifier: mcpTokenVerifier(verifier, { errors: mcpErrors }), resourceMetadataUrl: METADATA }),
+        expressToolAuthorization({ resourceMetadataUrl: METADATA, maxBufferedBytes: 256, onAnswerTooLarge }),
+        (req, res) => void handleMcp(req, res, req.body, json),
+      );
+      bounded[json ? 'json' : 'sse'] = await listen(app.listen(0, '127.0.0.1'));
+    }
+    // Koa writes `ctx.body` itself: `res.end(body)`, no writeHead.
+    const koa = new Koa();
+    koa.use(koaBearerAuth(verifier, { resourceMetadataUrl: METADATA }));
+    koa.use(koaToolAuthorization({ resourceMetadataUrl: METADATA, maxBufferedBytes: 256, onAnswerTooLarge }));
+    koa.use((ctx) => {
+      ctx.body = { jsonrpc: '2.0', id: 2, result: { tools: TOOLS.map((name) => ({ name, description: 'x'.repeat(100) })) } };
+    });
+    bounded.koa = await listen(koa.listen(0, '127.0.0.1'));
+  });
+
+  const send = async (kind: 'json' | 'sse', token: string, message: Record<string, unknown>) =>
+    fetch(bounded[kind], {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-case': kind },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, ...message }),
+    });
+
+  it('JSON (MCP SDK transport): a tools/list answer over the bound is 502 with a fixed JSON-RPC error, the hook told; a small answer on the same route passes (before: held whole)', async () => {
+    told.length = 0;
+    const token = await tokenFor(`${REFUND} ${LOOKUP}`);
+    const res = await send('json', token, { method: 'tools/list' });
+    assert.equal(res.status, 502);
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'answer too large to filter' } });
+    assert.deepEqual(told, [['json', 'refused']]);
+    const small = await send('json', token, call(LOOKUP, {}));
+    assert.equal(small.status, 200);
+    assert.match((await message(small)).result?.content?.[0]?.text ?? '', /"ran":"billing.refund_lookup"/);
+    assert.deepEqual(told, [['json', 'refused']]);
+  });
+
+  it('SSE (MCP SDK transport): an event over the bound cuts the stream, its headers being out; a small answer passes', async () => {
+    told.length = 0;
+    const token = await tokenFor(`${REFUND} ${LOOKUP}`);
+    // Cut: before the head reached the client (the transport wrote the event at once) or after; never a complete answer.
+    await assert.rejects(send('sse', token, { method: 'tools/list' }).then((res) => res.text()));
+    assert.deepEqual(told, [['sse', 'cut']]);
+    const small = await send('sse', token, call(LOOKUP, {}));
+    assert.equal(small.status, 200);
+    assert.match((await message(small)).result?.content?.[0]?.text ?? '', /"ran":"billing.refund_lookup"/);
+  });
+
+  it('Koa: a JSON body Koa writes itself (no writeHead) over the bound is refused before any head was sent', async () => {
+    told.length = 0;
+    const res = await fetch(bounded.koa, { headers: { authorization: `Bearer ${await tokenFor(LOOKUP)}`, 'x-case': 'koa' } });
+    assert.equal(res.status, 502);
+    assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'answer too large to filter' } });
+    assert.deepEqual(told, [['koa', 'refused']]);
+  });
+
+  it('a bound that is not a positive integer is refused at construction', () => {
+    for (const maxBufferedBytes of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1024']) {
+      assert.throws(() => expressToolAuthorization({ resourceMetadataUrl: METADATA, maxBufferedBytes: maxBufferedBytes as number }), TypeError, String(maxBufferedBytes));
+      assert.throws(() => koaToolAuthorization({ resourceMetadataUrl: METADATA, maxBufferedBytes: maxBufferedBytes as number }), TypeError, String(maxBufferedBytes));
     }
   });
 });

@@ -1,10 +1,10 @@
 // filterToolListResponses on its own: lists rewritten, every other answer passed exactly as it was written.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { filterToolListResponses, type NodeLikeResponse } from '../src/tools_list_filter.js';
+import { DEFAULT_MAX_BUFFERED_BYTES, TOO_LARGE_BODY, filterToolListResponses, type NodeLikeResponse } from '../src/tools_list_filter.js';
 
 /** A response that records what reaches the wire. */
-function recorder(): NodeLikeResponse & { wire: string; status?: number } {
+function recorder(): NodeLikeResponse & { wire: string; status?: number; setHeader(name: string, value: unknown): void } {
   const headers = new Map<string, unknown>();
   const res = {
     wire: '',
@@ -24,6 +24,7 @@ function recorder(): NodeLikeResponse & { wire: string; status?: number } {
       return res;
     },
     getHeader: (name: string) => headers.get(name),
+    setHeader: (name: string, value: unknown) => void headers.set(name.toLowerCase(), value),
     removeHeader: (name: string) => void headers.delete(name),
   };
   return res;
@@ -74,4 +75,210 @@ describe('filterToolListResponses', () => {
     assert.deepEqual(JSON.parse(events[1]!.split('data: ')[1]!), { jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'lookup_customer' }] } });
     assert.equal(events[2], ': comment');
   });
+});
+
+/** A recorder that also knows, as node:http does, when its head is out and when it was cut. */
+function wire(): ReturnType<typeof recorder> & { headersSent: boolean; destroyed: boolean; destroy(): void } {
+  const res = recorder() as ReturnType<typeof recorder> & { headersSent: boolean; destroyed: boolean; destroy(): void };
+  const { writeHead } = res;
+  res.headersSent = false;
+  res.destroyed = false;
+  res.writeHead = (statusCode: number, ...rest: unknown[]) => {
+    res.headersSent = true;
+    return writeHead(statusCode, ...rest);
+  };
+  res.destroy = () => {
+    res.destroyed = true;
+  };
+  return res;
+}
+
+/** A chunk that counts how often it is read: one the filter no longer holds is never read. */
+function probe() {
+  const chunk = {
+    reads: 0,
+    toString() {
+      chunk.reads++;
+      return '"more"';
+    },
+  };
+  return chunk;
+}
+
+/** A JSON tool list padded with `é` (two bytes, one character) to exactly `bytes` bytes of UTF-8. */
+function paddedList(bytes: number): string {
+  const bare = (pad: string) => JSON.stringify({ ...LIST, result: { ...LIST.result, pad } });
+  const room = bytes - Buffer.byteLength(bare(''));
+  assert.ok(room >= 0);
+  const body = bare('é'.repeat(Math.floor(room / 2)) + 'x'.repeat(room % 2));
+  assert.equal(Buffer.byteLength(body), bytes);
+  return body;
+}
+
+const FILTERED = { jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'lookup_customer' }] } };
+
+describe('filterToolListResponses holds at most maxBufferedBytes of an answer', () => {
+  it('JSON past the bound: 502 with a fixed JSON-RPC error in its place, the hook told, later chunks never read or held (before: held whole)', () => {
+    const res = wire();
+    const outcomes: string[] = [];
+    filterToolListResponses(res, () => true, keep, { maxBufferedBytes: 1024, onTooLarge: (outcome) => outcomes.push(outcome) });
+    res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 's-1' });
+    // The status line waits with the body: nothing is out until it is complete or refused.
+    assert.equal(res.headersSent, false);
+    assert.equal(res.write(Buffer.from(`{"jsonrpc":"2.0","id":1,"result":{"pad":"${'x'.repeat(900)}`)), true);
+    assert.equal(res.wire, '');
+    // 600 characters, 1,200 bytes: counted in bytes, so this chunk passes the bound.
+    assert.equal(res.write('é'.repeat(600)), true);
+    assert.equal(res.status, 502);
+    assert.equal(res.getHeader('content-type'), 'application/json');
+    assert.equal(res.getHeader('cache-control'), 'no-store');
+    assert.equal(res.getHeader('mcp-session-id'), undefined);
+    assert.deepEqual(JSON.parse(res.wire), { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'answer too large to filter' } });
+    assert.equal(res.wire, TOO_LARGE_BODY);
+    assert.deepEqual(outcomes, ['refused']);
+    assert.equal(res.destroyed, false);
+    const later = probe();
+    let called = false;
+    assert.equal(res.write(later, () => void (called = true)), true);
+    res.end(later);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    assert.equal(later.reads, 0);
+    assert.ok(called);
+    assert.equal(res.wire, TOO_LARGE_BODY);
+    assert.deepEqual(outcomes, ['refused']);
+
+    // Only what is held to be read is bounded: a body neither JSON nor an event stream streams through.
+    const plain = wire();
+    filterToolListResponses(plain, () => true, keep, { maxBufferedBytes: 10 });
+    plain.writeHead(200, { 'content-type': 'text/plain' });
+    plain.write('x'.repeat(100));
+    plain.end('y'.repeat(100));
+    assert.deepEqual([plain.status, plain.wire], [200, 'x'.repeat(100) + 'y'.repeat(100)]);
+  });
+
+  it('JSON exactly at the bound passes (filtered as ever); one byte over is refused, whatever the chunks', () => {
+    const body = paddedList(4096);
+    const at = wire();
+    filterToolListResponses(at, () => true, keep, { maxBufferedBytes: 4096 });
+    at.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
+    const bytes = Buffer.from(body);
+    // Split inside a two-byte character: the decoder holds half of it, the bytes are counted as they came.
+    const cut = body.indexOf('é') + 1;
+    at.write(bytes.subarray(0, cut));
+    at.end(bytes.subarray(cut));
+    assert.equal(at.status, 200);
+    const { pad, ...result } = (JSON.parse(at.wire) as { result: { pad: string } }).result;
+    assert.deepEqual({ ...FILTERED, result }, FILTERED);
+    assert.equal(Buffer.byteLength(pad), Buffer.byteLength(JSON.parse(body).result.pad));
+
+    const over = wire();
+    filterToolListResponses(over, () => true, keep, { maxBufferedBytes: 4095 });
+    over.writeHead(200, { 'content-type': 'application/json' });
+    over.end(body);
+    assert.deepEqual([over.status, over.wire], [502, TOO_LARGE_BODY]);
+  });
+
+  it('JSON written with end() alone (Koa, res.send): refused before any head was written; at the bound, filtered', () => {
+    for (const [bytes, status] of [[201, 502], [200, 200]] as const) {
+      const res = wire();
+      filterToolListResponses(res, () => true, keep, { maxBufferedBytes: 200 });
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(paddedList(bytes));
+      assert.equal(res.status, status);
+      if (status === 502) assert.equal(res.wire, TOO_LARGE_BODY);
+      else assert.deepEqual((JSON.parse(res.wire) as typeof FILTERED).result.tools, FILTERED.result.tools);
+    }
+  });
+
+  it('SSE: an event past the bound cuts the stream (its head is out), the events before it pass as written, later ones are never read', () => {
+    const res = wire();
+    const outcomes: string[] = [];
+    filterToolListResponses(res, () => true, keep, { maxBufferedBytes: 2048, onTooLarge: (outcome) => outcomes.push(outcome) });
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const first = `id: 1\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress' })}\n\n`;
+    res.write(first);
+    assert.equal(res.wire, first);
+    // An event that never ends, trickling in: held until it passes the bound, then cut.
+    res.write('id: 2\ndata: {"jsonrpc":"2.0","id":1,"result":{"tools":[');
+    for (let i = 0; i < 100 && !res.destroyed; i++) res.write(Buffer.from(`${JSON.stringify({ name: `tool_${i}`, description: 'é'.repeat(20) })},`));
+    assert.equal(res.destroyed, true);
+    assert.deepEqual(outcomes, ['cut']);
+    assert.equal(res.wire, first);
+    const later = probe();
+    res.write(later);
+    res.end(later);
+    assert.equal(later.reads, 0);
+    assert.equal(res.wire, first);
+    assert.deepEqual(outcomes, ['cut']);
+  });
+
+  it('SSE: the bound is per event: one exactly at it passes, as do many whose sum is far past it; an event past it arriving whole is cut too', () => {
+    const data = paddedList(1000);
+    const event = `data: ${data}`;
+    const bound = Buffer.byteLength(event);
+    const res = wire();
+    filterToolListResponses(res, () => true, keep, { maxBufferedBytes: bound });
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (let i = 0; i < 20; i++) res.write(`${event}\n\n`);
+    res.end(`${event}\n\n`);
+    assert.equal(res.destroyed, false);
+    const events = res.wire.split('\n\n').filter(Boolean);
+    assert.equal(events.length, 21);
+    for (const e of events) assert.deepEqual(JSON.parse(e.slice('data: '.length)).result.tools, FILTERED.result.tools);
+
+    for (const last of [false, true]) {
+      const over = wire();
+      filterToolListResponses(over, () => true, keep, { maxBufferedBytes: bound - 1 });
+      over.writeHead(200, { 'content-type': 'text/event-stream' });
+      over.write(': ok\n\n');
+      if (last) over.end(event);
+      else over.write(`${event}\n\n: after\n\n`);
+      assert.deepEqual([over.destroyed, over.wire], [true, ': ok\n\n'], `ending the stream: ${last}`);
+    }
+
+    // Only the text after what is held is searched for an event end: one split across writes anywhere (CRLF, CR, LF)
+    // is found all the same, and a stream larger than the bound whose events are each under it passes at every split.
+    const other = { jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } };
+    const stream = `id: 1\r\ndata: ${JSON.stringify(LIST)}\r\n\r\ndata: ${JSON.stringify(other)}\n\ndata: ${JSON.stringify({ ...LIST, id: 2 })}\r\r`;
+    const messages = (text: string) =>
+      text
+        .replace(/\r\n|\r/g, '\n')
+        .split('\n\n')
+        .map((e) => e.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(line.startsWith('data: ') ? 6 : 5)).join('\n'))
+        .filter(Boolean)
+        .map((d) => JSON.parse(d) as unknown);
+    for (let i = 0; i <= stream.length; i++) {
+      const split = wire();
+      filterToolListResponses(split, () => true, keep, { maxBufferedBytes: 200 });
+      split.writeHead(200, { 'content-type': 'text/event-stream' });
+      split.write(Buffer.from(stream.slice(0, i)));
+      split.write(stream.slice(i));
+      split.end();
+      assert.deepEqual(messages(split.wire), [FILTERED, other, { ...FILTERED, id: 2 }], `split at ${i}`);
+    }
+  });
+
+  it('the default bound is 16 MiB: a JSON answer of exactly that passes, one byte more is refused; a bound not a positive integer is refused', () => {
+    assert.equal(DEFAULT_MAX_BUFFERED_BYTES, 16 * 1024 * 1024);
+    const body = Buffer.from(paddedList(DEFAULT_MAX_BUFFERED_BYTES));
+    const at = wire();
+    filterToolListResponses(at, () => true, keep);
+    at.writeHead(200, { 'content-type': 'application/json' });
+    for (let i = 0; i < body.length; i += 1 << 20) at.write(body.subarray(i, i + (1 << 20)));
+    at.end();
+    assert.equal(at.status, 200);
+    assert.deepEqual((JSON.parse(at.wire) as typeof FILTERED).result.tools, FILTERED.result.tools);
+
+    const over = wire();
+    filterToolListResponses(over, () => true, keep);
+    over.writeHead(200, { 'content-type': 'application/json' });
+    over.write(body);
+    over.end('\n');
+    assert.deepEqual([over.status, over.wire], [502, TOO_LARGE_BODY]);
+
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1024', null]) {
+      assert.throws(() => filterToolListResponses(wire(), () => true, keep, { maxBufferedBytes: bad as number }), TypeError, String(bad));
+    }
+  });
+
 });
