@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { exchangeFor, postForm } from '../helpers/http.js';
-import { BILLING, CRM, EXCHANGE, REDIRECT, startService, testConfig, type TestService } from '../helpers/service.js';
+import { BILLING, CRM, EXCHANGE, startService, testConfig, type TestService } from '../helpers/service.js';
 import { basicFor, introspectDelegation } from '../admin/helpers.js';
-import { authorize, type AuthResult } from '../grants/authorization_code/helpers.js';
+import { confidentialLogin, type AuthResult } from '../grants/authorization_code/helpers.js';
 import type { ExchangeDecisionEvent } from '../../src/audit/events.js';
 
 const SUBJECT_INVALID = { error: 'invalid_request', error_description: 'subject_token is invalid' };
@@ -34,14 +34,7 @@ describe("ending a grant revokes the delegation tokens exchanged from its user t
 
   /** bob logs in at `agent` (offline_access: a refresh token too), `agent` exchanges his token, crm-server hops once. */
   async function chain() {
-    const auth = await authorize(svc, { clientId: 'agent', username: 'bob', scope: 'openid offline_access crm.lookup_customer billing.refund_lookup' });
-    const form = { grant_type: 'authorization_code', code: auth.redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: auth.verifier };
-    const tokens = await postForm(`${svc.url}/token`, form, { authorization: svc.basic('agent') });
-    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-    const user = tokens.body.access_token as string;
-    const refreshToken = tokens.body.refresh_token as string;
-    assert.ok(refreshToken, 'a refresh token');
-    const grantId = (await svc.service.provider.AccessToken.find(user))!.grantId!;
+    const { auth, form, user, refreshToken, grantId } = await confidentialLogin(svc, { scope: 'openid offline_access crm.lookup_customer billing.refund_lookup' });
     const d = await exchangeFor(svc, 'agent', user, CRM, { scope: 'crm.lookup_customer billing.refund_lookup' });
     assert.equal(d.status, 200, JSON.stringify(d.body));
     const derived = d.body.access_token as string;

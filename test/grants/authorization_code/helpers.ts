@@ -84,6 +84,21 @@ export async function codeFlow(svc: TestService, o: CodeFlowOptions = {}): Promi
   return { ...res, browser };
 }
 
+/** A confidential client's login with `offline_access`: the code redeemed with its Basic credentials; the user's access
+ * token, refresh token and grant id, and the redeeming form (to present the code again). */
+export async function confidentialLogin(svc: TestService, o: { clientId?: string; username?: string; scope: string }) {
+  const clientId = o.clientId ?? 'agent';
+  const auth = await authorize(svc, { clientId, username: o.username ?? 'bob', scope: o.scope });
+  const form = { grant_type: 'authorization_code', code: auth.redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: auth.verifier };
+  const tokens = await postForm(`${svc.url}/token`, form, { authorization: svc.basic(clientId) });
+  const user = tokens.body.access_token;
+  const refreshToken = tokens.body.refresh_token;
+  if (tokens.status !== 200 || typeof user !== 'string' || typeof refreshToken !== 'string') throw new Error(`code redemption: ${tokens.status} ${JSON.stringify(tokens.body)}`);
+  const grantId = (await svc.service.provider.AccessToken.find(user))?.grantId;
+  if (!grantId) throw new Error('no grant for the access token');
+  return { auth, form, user, refreshToken, grantId };
+}
+
 export function refresh(svc: TestService, refreshToken: string, clientId = MCP, resource: string | undefined = CRM) {
   return postForm(`${svc.url}/token`, { grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken, resource });
 }

@@ -12,9 +12,9 @@ import { pino } from 'pino';
 import { introspectDelegation, introspectOpaque } from '../../admin/helpers.js';
 import { exchangeFor, postForm } from '../../helpers/http.js';
 import { startRedis } from '../../helpers/private_redis.js';
-import { CRM, freePort, randomUUID, REDIRECT, startService, testConfig, type TestService } from '../../helpers/service.js';
+import { CRM, freePort, randomUUID, startService, testConfig, type TestService } from '../../helpers/service.js';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp_proxy.js';
-import { authorize } from './helpers.js';
+import { confidentialLogin } from './helpers.js';
 import { grantRoot, tokenDigest } from '../../../src/sessions/revocation.js';
 import type { RevocationRecord } from '../../../src/stores/types.js';
 
@@ -90,14 +90,7 @@ describe('a reuse whose grant end meets a Redis outage: 503, and the grant ends 
 
   /** bob logs in at `agent` (code + PKCE, offline_access), and `agent` exchanges his access token for CRM. */
   async function login() {
-    const auth = await authorize(svc, { clientId: 'agent', username: 'bob', scope: 'openid offline_access crm.lookup_customer' });
-    const form = { grant_type: 'authorization_code', code: auth.redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: auth.verifier };
-    const tokens = await postForm(`${svc.url}/token`, form, { authorization: svc.basic('agent') });
-    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-    const user = tokens.body.access_token as string;
-    const refreshToken = tokens.body.refresh_token as string;
-    assert.ok(refreshToken, 'a refresh token');
-    const grantId = (await svc.service.provider.AccessToken.find(user))!.grantId!;
+    const { form, user, refreshToken, grantId } = await confidentialLogin(svc, { scope: 'openid offline_access crm.lookup_customer' });
     const exchanged = await exchangeFor(svc, 'agent', user, CRM, { scope: 'crm.lookup_customer' });
     assert.equal(exchanged.status, 200, JSON.stringify(exchanged.body));
     return { form, user, refreshToken, grantId, derived: exchanged.body.access_token as string };
