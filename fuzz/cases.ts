@@ -11,7 +11,6 @@ const TYPE_URN = (t: string) => (t === 'junk' ? 'urn:fuzz:not-a-type' : `urn:iet
 /** The admin API's identifier bounds, which issue 8 item 5 applies at the exchange too. */
 const REVOCABLE_ID = /^[^\p{Cc}]+$/u;
 const MAX_ID = 512;
-const MAX_ACT_DEPTH = 4;
 
 export interface HttpRequest {
   method: 'GET' | 'POST';
@@ -30,9 +29,17 @@ export interface ExpectedToken {
   sub?: string;
   sid?: string;
   exp?: number;
-  /** The subject's act chain, which must sit under the new actor (RFC 8693 §4.1). */
+  /**
+   * The prior actors, exactly what must sit under the new actor (RFC 8693 §4.1): the subject's own act chain, else the
+   * client a user's token was issued to when another presents it; absent when none (then the token's act has no act).
+   */
   priorAct?: unknown;
+  /** The subject was issued to another client, which the chain names as prior actor (or, for a hop, already named). */
+  holder?: HolderPath;
 }
+
+/** How a case reaches the prior actor of a token issued to another client: which subject token carries it. */
+export type HolderPath = 'user_token' | 'external_jwt' | 'delegation';
 
 export type Expectation =
   | { kind: 'exchange'; mustNot: string[]; token: ExpectedToken | undefined }
@@ -85,11 +92,22 @@ function exchangeClient(world: World, client: string): boolean {
 }
 
 function clientRevokedFor(world: World, clients: string[], iat: number, why: string[]) {
-  for (const c of clients) {
+  for (const c of new Set(clients)) {
     const cut = world.revokedClients.get(c);
     // iat <= cutoff is revoked; a second either side of it is left undecided.
     if (cut && iat < cut.at - 1) why.push(`client_revoked:${c}`);
   }
+}
+
+/** A pool token's act chain as the rules give it (world.ts `expectedAct`), not as it came back. */
+const chainOf = (d: DelegationToken): unknown => d.expectedAct ?? d.act;
+
+/**
+ * README "Revoking", agent: a delegation token is revoked with every client in its chain, which names the client the
+ * user token it derives from was issued to (innermost, as prior actor when another client exchanged that token).
+ */
+function delegationClients(d: DelegationToken): string[] {
+  return [...actClients(chainOf(d)), ...(d.parent ? [d.parent.issuedTo] : [])];
 }
 
 function actClients(act: unknown): string[] {
@@ -107,8 +125,15 @@ interface Subject {
   scopes: Set<string>;
   groups: string[];
   priorAct?: unknown;
+  holder?: HolderPath;
   /** Unknown validity (e.g. a token another client may have revoked): never judged as must-not on its own account. */
   known: boolean;
+}
+
+/** Our user token from the pool: by index, or (`foreign`) among those issued to a client other than the presenter. */
+function pickUser(world: World, i: number, foreign: boolean, client: string): UserToken {
+  const pool = foreign ? world.users.filter((u) => u.issuedTo !== client) : world.users;
+  return (pool.length ? pool : world.users)[i % (pool.length || world.users.length)]!;
 }
 
 function userSubject(world: World, u: UserToken, mutate: string, type: string, client: string): Subject {
@@ -121,12 +146,25 @@ function userSubject(world: World, u: UserToken, mutate: string, type: string, c
   if (type !== 'access_token') why.push('declared_type_mismatch');
   if (u.revoked) why.push('token_revoked');
   if (world.revokedSids.has(u.sid)) why.push('session_revoked');
-  if (u.issuedTo !== client) why.push('not_bound_to_client');
+  // SPEC binding: the client it was issued to, or an agent whose policy lists that client in subjectClients.
+  const foreign = u.issuedTo !== client;
+  if (foreign && !subjectClientsOf(world, client).includes(u.issuedTo)) why.push('not_bound_to_client');
   if (u.exp <= now()) why.push('expired');
   const sub = world.revokedSubs.get(u.sub);
   if (sub && u.iat < sub.at - 1) why.push('subject_revoked');
+  // Issue 8 item 2 and README "Revoking": the presenter's revocation, and that of the client it was issued to.
   clientRevokedFor(world, [client, u.issuedTo], u.iat, why);
-  return { token, why, sub: u.sub, sid: u.sid, exp: u.exp, scopes: u.scopes, groups: u.groups, known: !u.uncertain };
+  return {
+    token, why, sub: u.sub, sid: u.sid, exp: u.exp, scopes: u.scopes, groups: u.groups,
+    // RFC 8693 §4.1: presented by another client, the client it was issued to is the prior actor.
+    ...(foreign ? { priorAct: { sub: u.issuedTo } } : {}),
+    ...(foreign && !why.includes('not_bound_to_client') ? { holder: 'user_token' as const } : {}),
+    known: !u.uncertain,
+  };
+}
+
+function subjectClientsOf(world: World, client: string): string[] {
+  return world.config.agents.find((a) => a.clientId === client)?.subjectClients ?? [];
 }
 
 function delegationSubject(world: World, d: DelegationToken, mutate: string, type: string, client: string): Subject {
@@ -151,10 +189,11 @@ function delegationSubject(world: World, d: DelegationToken, mutate: string, typ
   if (d.parent?.revoked) why.push('ancestor_revoked');
   const sub = world.revokedSubs.get(d.sub);
   if (sub && d.iat < sub.at - 1) why.push('subject_revoked');
-  // Issue 8 item 2: the requesting client and every client in the chain.
-  clientRevokedFor(world, [client, ...actClients(d.act)], d.iat, why);
+  // Issue 8 item 2: the requesting client and every client in the chain (with the user token's own client).
+  clientRevokedFor(world, [client, ...delegationClients(d)], d.iat, why);
   return {
-    token, why, sub: d.sub, sid: d.sid, exp: d.exp, scopes: d.scopes, groups: d.groups, priorAct: d.act, known: !(d.parent?.uncertain ?? false),
+    token, why, sub: d.sub, sid: d.sid, exp: d.exp, scopes: d.scopes, groups: d.groups, priorAct: chainOf(d), known: !(d.parent?.uncertain ?? false),
+    ...(d.viaHolder ? { holder: 'delegation' as const } : {}),
   };
 }
 
@@ -240,12 +279,19 @@ function idpSubject(world: World, r: IdpRecipe, type: string, client: string): S
   if (actValue !== undefined) claims.act = actValue;
   // RFC 8693 §4.1 (issue 8 item 10): a well-formed act is nested under the new actor and counts toward the cap.
   if (r.act === 'string' || r.act === 'numeric_sub' || r.act === 'with_exp') why.push('malformed_act');
-  if (r.act === 'deep') why.push('act_too_deep');
-  // Issue 8 item 11: a token issued to a client may be exchanged only by that client.
+  // ('deep', four actors, is over the cap once nested under the new actor: exchangeCase counts every chain.)
+  // Issue 8 item 11: a token naming the client it was issued to (azp, client_id: each one it carries) may be exchanged
+  // only by a client the trusted issuer's `clients` maps it to, by default our client of the same id.
   const otherClient = client === 'agent' ? 'agent2' : 'agent';
-  if (r.azp !== 'absent') claims.azp = r.azp === 'self' ? client : otherClient;
-  if (r.clientIdClaim !== 'absent') claims.client_id = r.clientIdClaim === 'self' ? client : otherClient;
-  if (r.azp === 'other' || r.clientIdClaim === 'other') why.push('bound_to_other_client');
+  const idpClients = world.config.trustedIssuers.find((t) => t.issuer === idp.issuer)?.clients ?? {};
+  const mapped = (named: string) => (Object.hasOwn(idpClients, named) ? idpClients[named]! : [named]);
+  // 'mapped': an IdP client id mapped to the presenter that is not the presenter (else, as 'other', one that is not).
+  const namedClient = (how: 'self' | 'other' | 'mapped') =>
+    how === 'self' ? client : how === 'other' ? otherClient : (Object.keys(idpClients).find((k) => k !== client && idpClients[k]!.includes(client)) ?? otherClient);
+  const named: string[] = [];
+  if (r.azp !== 'absent') named.push((claims.azp = namedClient(r.azp)) as string);
+  if (r.clientIdClaim !== 'absent') named.push((claims.client_id = namedClient(r.clientIdClaim)) as string);
+  if (named.some((n) => !mapped(n).includes(client))) why.push('bound_to_other_client');
   // RFC 8693 §4.4.
   if (r.mayAct !== 'absent') claims.may_act = { sub: r.mayAct === 'self' ? client : otherClient };
   if (r.mayAct === 'other') why.push('may_act_mismatch');
@@ -256,7 +302,8 @@ function idpSubject(world: World, r: IdpRecipe, type: string, client: string): S
     const cut = world.revokedSubs.get(account);
     if (cut && typeof iat === 'number' && iat < cut.at - 1) why.push('subject_revoked');
   }
-  if (typeof iat === 'number') clientRevokedFor(world, [client], iat, why);
+  // Issue 8 item 2 and README "Revoking": the presenter, every client the token names as issued to, its chain's actors.
+  if (typeof iat === 'number') clientRevokedFor(world, [client, ...named, ...actClients(actValue)], iat, why);
 
   let payloadJson = JSON.stringify(claims);
   // RFC 7519 §4: claim names must be unique.
@@ -267,10 +314,14 @@ function idpSubject(world: World, r: IdpRecipe, type: string, client: string): S
     why.push('duplicate_claim');
   }
   const token = idp.sign(JSON.stringify(header), payloadJson, signer);
+  // RFC 8693 §4.1: the token's own act chain; without one, the client it names as issued to (azp, else client_id),
+  // with the issuer, when that is not the presenter.
+  const holder = actValue === undefined && named[0] !== undefined && named[0] !== client ? { sub: named[0], iss: idp.issuer } : undefined;
   return {
     token, why, ...(account !== undefined ? { sub: account } : {}), ...(sid ? { sid } : {}), ...(typeof exp === 'number' ? { exp } : {}),
     scopes, groups: Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
     ...(actValue !== undefined && !why.includes('malformed_act') ? { priorAct: actValue } : {}),
+    ...(holder ? { priorAct: holder, holder: 'external_jwt' as const } : {}),
     known: true,
   };
 }
@@ -313,8 +364,8 @@ function exchangeCase(world: World, r: ExchangeRecipe): { request: HttpRequest; 
 
   let subject: Subject;
   const s = r.subject;
-  if (s.src === 'user') subject = userSubject(world, world.users[s.i % world.users.length]!, s.mutate, r.subjectType, r.client);
-  else if (s.src === 'delegation') subject = delegationSubject(world, pickDelegation(world, s.i), s.mutate, r.subjectType, r.client);
+  if (s.src === 'user') subject = userSubject(world, pickUser(world, s.i, s.foreign ?? false, r.client), s.mutate, r.subjectType, r.client);
+  else if (s.src === 'delegation') subject = delegationSubject(world, s.holder ? pickHolderDelegation(world, s.i, r.client) : pickDelegation(world, s.i), s.mutate, r.subjectType, r.client);
   else if (s.src === 'idp') subject = idpSubject(world, s, r.subjectType, r.client);
   else subject = { token: s.value, why: ['junk_token'], scopes: new Set(), groups: [], known: true };
   if (subject.known) mustNot.push(...subject.why);
@@ -353,12 +404,14 @@ function exchangeCase(world: World, r: ExchangeRecipe): { request: HttpRequest; 
       (rule?.scopes ?? []).filter((x) => server.scopes.includes(x) && subject.scopes.has(x) && (!requested || requested.includes(x))),
     );
     if (requested && requested.some((x) => !allowed.has(x))) mustNot.push('scope_outside_policy_and_subject');
+    // RFC 8693 §4.1: the new actor over every prior one (a holder too), at most exchange.maxActDepth.
     const depth = 1 + depthOf(subject.priorAct);
-    if (depth > MAX_ACT_DEPTH) mustNot.push('act_too_deep');
+    if (depth > world.config.exchange.maxActDepth) mustNot.push('act_too_deep');
     token = {
       client: r.client, aud: server.resource, maxTtl: server.maxTtlSeconds, allowed,
       ...(subject.sub !== undefined ? { sub: subject.sub } : {}), ...(subject.sid !== undefined ? { sid: subject.sid } : {}),
       ...(subject.exp !== undefined ? { exp: subject.exp } : {}), ...(subject.priorAct !== undefined ? { priorAct: subject.priorAct } : {}),
+      ...(subject.holder ? { holder: subject.holder } : {}),
     };
   }
   return {
@@ -375,6 +428,14 @@ function depthOf(act: unknown): number {
 
 function policyRule(agents: AgentPolicyConfig[], client: string, resource: string) {
   return agents.find((a) => a.clientId === client)?.toolServers.find((t) => canonicalResource(t.resource) === resource);
+}
+
+/** A pool token that took the holder path: among those for the presenter's tool server when there are such. */
+function pickHolderDelegation(world: World, i: number, client: string): DelegationToken {
+  const via = world.delegations.map((d, k) => [d, k] as const).filter(([d]) => d.viaHolder);
+  const bound = via.filter(([d]) => world.config.toolServers.find((t) => t.resource === d.aud)?.clientId === client);
+  const pool = bound.length ? bound : via;
+  return pickDelegation(world, pool.length ? pool[i % pool.length]![1] : i);
 }
 
 function pickDelegation(world: World, i: number): DelegationToken {
@@ -436,7 +497,9 @@ export function materialize(world: World, index: number, recipe: Recipe): Case {
       } else if (t.delegation) {
         const d = t.delegation;
         const viewer = world.config.toolServers.find((s) => s.resource === d.aud)?.clientId;
-        mayBeActive = (viewer === recipe.client || d.clientId === recipe.client) && !world.revokedJtis.has(d.jti) && !world.revokedSids.has(d.sid) && d.exp > now() - 2;
+        const clientRevoked: string[] = [];
+        clientRevokedFor(world, delegationClients(d), d.iat, clientRevoked);
+        mayBeActive = (viewer === recipe.client || d.clientId === recipe.client) && !world.revokedJtis.has(d.jti) && !world.revokedSids.has(d.sid) && !clientRevoked.length && d.exp > now() - 2;
         if (d.parent?.uncertain) mayBeActive = mayBeActive || viewer === recipe.client || d.clientId === recipe.client;
       } else if (recipe.token.t === 'admin') mayBeActive = recipe.endpoint === 'oidc' && recipe.client === 'admin-cli';
       return { index, recipe, request: formCase(world, path, recipe.client, recipe.auth, t.value, recipe.hint), expect: { kind: 'introspect', authOk, mayBeActive } };

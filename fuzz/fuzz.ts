@@ -1,6 +1,7 @@
 // The fuzz run: starts the world, sends `requests` cases (bounded in flight and in time), revokes sessions, subjects and
 // a client through the admin API part-way, optionally takes Redis away for a slice, and judges every response.
-import type { Case } from './cases.js';
+import { decodeJwt } from 'jose';
+import type { Case, HolderPath } from './cases.js';
 import { materialize } from './cases.js';
 import { judge, type Finding, type FindingKind } from './oracle.js';
 import { recipeAt } from './recipes.js';
@@ -38,12 +39,28 @@ export interface FuzzResult {
   /** The first refusals of cases the oracle found valid: not failures (the service may be stricter), but worth a look. */
   validRefusedSamples: { index: number; status: number; body: string }[];
   issued: number;
+  /** Issued tokens by the length of their act chain (RFC 8693 §4.1; exchange.maxActDepth caps it). */
+  issuedByActDepth: Record<string, number>;
+  /**
+   * Exchanges of a subject issued to another client, which the chain names as prior actor: our user token presented by
+   * an agent whose subjectClients names its client, an IdP JWT naming an IdP client mapped to the presenter, and hops of
+   * tokens obtained so. `issued` are 200s (each checked to nest exactly that prior actor); the refusals are the cases
+   * that had to be refused for a client's revocation (that client's, the presenter's) or the act cap, and nothing else.
+   */
+  holderPath: Record<HolderPath, HolderCounts>;
   scheduled: { at: number; action: string; status: number | string }[];
   outage?: { fromIndex: number; toIndex: number };
   rssBeforeMiB: number;
   rssAfterMiB: number;
   heapAfterMiB: number;
   note: string;
+}
+
+export interface HolderCounts {
+  cases: number;
+  issued: number;
+  refusedClientRevoked: number;
+  refusedActTooDeep: number;
 }
 
 const mib = (n: number) => Math.round((n / 1048576) * 10) / 10;
@@ -80,6 +97,17 @@ function schedule(world: World, total: number): Scheduled[] {
   ];
 }
 
+/** The length of the act chain of the token in a 200 body ('?' when there is none to read). */
+function actDepth(body: string): string {
+  try {
+    let depth = 0;
+    for (let a = decodeJwt((JSON.parse(body) as { access_token: string }).access_token).act as { act?: unknown } | undefined; a && typeof a === 'object'; a = a.act as typeof a) depth += 1;
+    return String(depth);
+  } catch {
+    return '?';
+  }
+}
+
 async function send(c: Case): Promise<{ status: number; body: string } | undefined> {
   try {
     const res = await fetch(c.request.url, {
@@ -107,6 +135,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   let validRefused = 0;
   const validRefusedSamples: FuzzResult['validRefusedSamples'] = [];
   let issued = 0;
+  const issuedByActDepth: Record<string, number> = {};
+  const holderPath = Object.fromEntries((['user_token', 'external_jwt', 'delegation'] as const).map((p) => [p, { cases: 0, issued: 0, refusedClientRevoked: 0, refusedActTooDeep: 0 }])) as Record<HolderPath, HolderCounts>;
   let outage503 = 0;
   let next = 0;
   const events = options.only ? [] : schedule(world, total);
@@ -124,6 +154,11 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   const deadline = started + options.maxSeconds * 1000;
   let stoppedByTime = false;
   let lastProgress = started;
+  // The pool's tokens were issued too: one whose act chain is not the rules' is a finding (index -1: the setup).
+  for (const detail of world.setupActMismatches) {
+    findingCounts.bad_token_claims = (findingCounts.bad_token_claims ?? 0) + 1;
+    if (findings.filter((x) => x.kind === 'bad_token_claims').length < 50) findings.push({ kind: 'bad_token_claims', index: -1, status: 200, detail: `world setup: ${detail}` });
+  }
 
   async function maintenance(i: number) {
     while (events.length && events[0]!.at <= i) {
@@ -179,8 +214,22 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
       const outage = duringOutage || outageActive();
       if (outage && res.status === 503) outage503 += 1;
       if (c.expect.kind === 'exchange') {
-        if (res.status === 200) issued += 1;
-        else if (!c.expect.mustNot.length && !outage) {
+        const holder = c.expect.token?.holder ? holderPath[c.expect.token.holder] : undefined;
+        if (holder) {
+          holder.cases += 1;
+          // Refusals these rules alone decided: nothing else was wrong with the case.
+          const revoked = c.expect.mustNot.filter((w) => w.startsWith('client_revoked:'));
+          const deep = c.expect.mustNot.includes('act_too_deep');
+          const onlyThese = revoked.length + (deep ? 1 : 0) === c.expect.mustNot.length;
+          if (res.status === 200) holder.issued += 1;
+          else if (onlyThese && revoked.length) holder.refusedClientRevoked += 1;
+          else if (onlyThese && deep) holder.refusedActTooDeep += 1;
+        }
+        if (res.status === 200) {
+          issued += 1;
+          const depth = actDepth(res.body);
+          issuedByActDepth[depth] = (issuedByActDepth[depth] ?? 0) + 1;
+        } else if (!c.expect.mustNot.length && !outage) {
           validRefused += 1;
           if (validRefusedSamples.length < 20) validRefusedSamples.push({ index, status: res.status, body: res.body.slice(0, 200) });
         }
@@ -230,6 +279,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     validRefused,
     validRefusedSamples,
     issued,
+    issuedByActDepth,
+    holderPath,
     scheduled: done,
     ...(outagePlan ? { outage: { fromIndex: outagePlan.from, toIndex: outagePlan.to } } : {}),
     rssBeforeMiB: mib(rssBefore),

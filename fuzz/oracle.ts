@@ -1,5 +1,6 @@
 // Judges one response against what its case expected. A finding is one line a person can act on, with the case index
 // so `npm run fuzz -- --seed S --replay I` sends the same request again.
+import { isDeepStrictEqual } from 'node:util';
 import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Case, ExpectedToken } from './cases.js';
 
@@ -33,8 +34,6 @@ function json(text: string): Record<string, unknown> | undefined {
   }
 }
 
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
 /** What every issued token must say (RFC 9068 §2, RFC 8693 §2.2.1/§4.1, SPEC profile), whether or not it should exist. */
 export async function checkIssued(body: Record<string, unknown>, want: ExpectedToken | undefined, keys: JWTVerifyGetKey): Promise<string[]> {
   const bad: string[] = [];
@@ -59,7 +58,11 @@ export async function checkIssued(body: Record<string, unknown>, want: ExpectedT
   if (want.sid !== undefined && claims.sid !== want.sid) bad.push('sid_changed');
   const act = claims.act as { sub?: unknown; act?: unknown } | undefined;
   if (!act || act.sub !== want.client) bad.push('act_outermost_not_client');
-  else if (want.priorAct !== undefined && !sameJson(act.act, want.priorAct)) bad.push('prior_act_not_nested');
+  // RFC 8693 §4.1: the prior actors exactly as the case expects them (the subject's chain, or the client a user's token
+  // was issued to), none when it expects none: a missing, changed or extra nested actor is a finding either way.
+  else if (want.priorAct === undefined && act.act !== undefined) bad.push(`unexpected_prior_act:${JSON.stringify(act.act)}`);
+  else if (!isDeepStrictEqual(act.act, want.priorAct)) bad.push(`prior_act_not_as_expected:${JSON.stringify(act.act) ?? 'none'}≠${JSON.stringify(want.priorAct)}`);
+  if (act && typeof act === 'object' && Object.keys(act).some((k) => k !== 'sub' && k !== 'act')) bad.push(`act_outermost_extra_member:${Object.keys(act).join(',')}`);
   for (let a = act as Record<string, unknown> | undefined; a && typeof a === 'object'; a = a.act as typeof a) {
     if ('exp' in a || 'nbf' in a || 'aud' in a) bad.push('exp_nbf_aud_inside_act');
   }

@@ -35,8 +35,10 @@ export interface IdpRecipe {
   exp: 'soon' | 'long' | 'past' | 'missing' | 'string';
   nbf: 'absent' | 'past' | 'future';
   act: 'absent' | 'ok' | 'string' | 'numeric_sub' | 'with_exp' | 'deep';
-  azp: 'absent' | 'self' | 'other';
-  clientIdClaim: 'absent' | 'self' | 'other';
+  /** The client the token names as issued to: none, the presenter, another of ours (the presenter's counterpart), or an
+   * IdP client id the trusted issuer's `clients` maps to the presenter though it is another (cases.ts `namedClient`). */
+  azp: 'absent' | 'self' | 'other' | 'mapped';
+  clientIdClaim: 'absent' | 'self' | 'other' | 'mapped';
   groups: 'absent' | 'finance' | 'support' | 'string' | 'numbers';
   mayAct: 'absent' | 'self' | 'other';
   duplicateSub: boolean;
@@ -47,6 +49,8 @@ export interface UserRecipe {
   /** Index into the world's pool of users' opaque access tokens. */
   i: number;
   mutate: 'none' | 'append' | 'truncate' | 'case';
+  /** Pick among the pool's tokens issued to a client other than the presenter (its `subjectClients`, or not). */
+  foreign?: boolean;
 }
 
 export interface DelegationRecipe {
@@ -54,6 +58,9 @@ export interface DelegationRecipe {
   /** Index into the world's pool of delegation tokens this service issued. */
   i: number;
   mutate: 'none' | 'flip_signature' | 'swap_payload' | 'strip_signature';
+  /** Pick among the pool's tokens whose chain names a user token's own client as prior actor (for the presenter's tool
+   * server when there are such). */
+  holder?: boolean;
 }
 
 export interface JunkRecipe {
@@ -195,8 +202,8 @@ const idpRecipe: fc.Arbitrary<IdpRecipe> = fc.record({
   exp: mostly(fc.constantFrom('soon' as const, 'long' as const), fc.constantFrom('past' as const, 'missing' as const, 'string' as const), 1, 8),
   nbf: mostly(fc.constant('absent' as const), fc.constantFrom('past' as const, 'future' as const), 1, 10),
   act: mostly(fc.constant('absent' as const), fc.constantFrom('ok' as const, 'string' as const, 'numeric_sub' as const, 'with_exp' as const, 'deep' as const), 1, 6),
-  azp: mostly(fc.constant('absent' as const), fc.constantFrom('self' as const, 'other' as const), 1, 5),
-  clientIdClaim: mostly(fc.constant('absent' as const), fc.constantFrom('self' as const, 'other' as const), 1, 8),
+  azp: mostly(fc.constant('absent' as const), fc.constantFrom('self' as const, 'other' as const, 'mapped' as const), 1, 5),
+  clientIdClaim: mostly(fc.constant('absent' as const), fc.constantFrom('self' as const, 'other' as const, 'mapped' as const), 1, 8),
   groups: fc.constantFrom('absent' as const, 'finance' as const, 'support' as const, 'string' as const, 'numbers' as const),
   mayAct: mostly(fc.constant('absent' as const), fc.constantFrom('self' as const, 'other' as const), 1, 10),
   duplicateSub: mostly(fc.constant(false), fc.constant(true), 1, 30),
@@ -219,8 +226,8 @@ const cleanIdp: fc.Arbitrary<IdpRecipe> = fc.record({
   exp: fc.constantFrom('soon' as const, 'long' as const),
   nbf: fc.constantFrom('absent' as const, 'past' as const),
   act: fc.constantFrom('absent' as const, 'ok' as const),
-  azp: fc.constantFrom('absent' as const, 'self' as const),
-  clientIdClaim: fc.constantFrom('absent' as const, 'self' as const),
+  azp: fc.constantFrom('absent' as const, 'self' as const, 'mapped' as const),
+  clientIdClaim: fc.constantFrom('absent' as const, 'self' as const, 'mapped' as const),
   groups: fc.constantFrom('absent' as const, 'finance' as const, 'support' as const),
   mayAct: fc.constantFrom('absent' as const, 'self' as const),
   duplicateSub: fc.constant(false),
@@ -314,7 +321,49 @@ const plainExchange: fc.Arbitrary<ExchangeRecipe> = fc.record({
   scope: fc.oneof(fc.constant<ScopeRecipe>({ t: 'absent' }), knownScopeList.map((scopes): ScopeRecipe => ({ t: 'list', scopes }))),
   mutation: fc.constant<ParamMutation>('none'),
 });
-const exchangeRecipe: fc.Arbitrary<ExchangeRecipe> = fc.oneof(wildExchange, plainExchange);
+/**
+ * A legitimate request whose subject token was issued to another client (RFC 8693 §4.1: that client is then the prior
+ * actor): another client's user token (allowed when the presenter's `subjectClients` names it), or a clean IdP token
+ * naming an IdP client id the trusted issuer maps to the presenter. Without this arm such draws are rare.
+ */
+const holderExchange: fc.Arbitrary<ExchangeRecipe> = fc
+  .record({
+    client: fc.constantFrom<ClientName>('agent', 'agent', 'agent', 'agent2', 'crm-server', 'crm-server', 'billing-server'),
+    auth: fc.constantFrom<AuthVariant>('basic', 'post'),
+    user: fc.record({ src: fc.constant('user' as const), i: fc.nat(63), mutate: fc.constant('none' as const), foreign: fc.constant(true) }),
+    hop: fc.record({ src: fc.constant('delegation' as const), i: fc.nat(63), mutate: fc.constant('none' as const), holder: fc.constant(true) }),
+    idp: cleanIdp,
+    // The IdP token names its client in azp, client_id or both; its typ fits the declared type (README, `wrong_typ`).
+    names: fc.constantFrom('azp' as const, 'client_id' as const, 'both' as const),
+    declared: fc.constantFrom('access_token' as const, 'jwt' as const),
+    from: fc.constantFrom('user' as const, 'idp' as const, 'idp' as const, 'hop' as const),
+    target: which.map((w): TargetRecipe => ({ t: 'resource', which: w })),
+    scope: fc.oneof(fc.constant<ScopeRecipe>({ t: 'absent' }), knownScopeList.map((scopes): ScopeRecipe => ({ t: 'list', scopes }))),
+  })
+  .map(({ client, auth, user, hop, idp, names, declared, from, target, scope }): ExchangeRecipe => ({
+    kind: 'exchange',
+    client,
+    auth,
+    subject: from === 'idp'
+      ? {
+          ...idp,
+          azp: names === 'client_id' ? idp.azp : 'mapped',
+          clientIdClaim: names === 'azp' ? idp.clientIdClaim : 'mapped',
+          typ: declared === 'access_token' ? (idp.typ === 'JWT' || idp.typ === 'absent' ? 'at+jwt' : idp.typ) : idp.typ === 'absent' ? 'absent' : 'JWT',
+          exp: 'soon',
+        }
+      : from === 'hop' ? hop : user,
+    subjectType: from === 'idp' ? declared : 'access_token',
+    // A hop goes on to the other tool server (the only one a tool server's own rule names), mostly.
+    target: from === 'hop' && client === 'crm-server' ? { t: 'resource', which: 'billing' } : from === 'hop' && client === 'billing-server' ? { t: 'resource', which: 'crm' } : target,
+    scope,
+    mutation: 'none',
+  }));
+const exchangeRecipe: fc.Arbitrary<ExchangeRecipe> = fc.oneof(
+  { arbitrary: wildExchange, weight: 3 },
+  { arbitrary: plainExchange, weight: 3 },
+  { arbitrary: holderExchange, weight: 2 },
+);
 
 const tokenRef: fc.Arbitrary<TokenRef> = fc.oneof(
   { arbitrary: fc.nat(63).map((i) => ({ t: 'user' as const, i })), weight: 4 },

@@ -58,9 +58,13 @@ function print(r: FuzzResult) {
   if (r.outage) line('503 during the outage', `${r.serviceUnavailableDuringOutage} (cases ${r.outage.fromIndex}-${r.outage.toIndex} + 5 s)`);
   line('wrongly issued (target 0)', r.wronglyIssued);
   line('tokens issued', `${r.issued} (valid cases refused: ${r.validRefused})`);
+  line('  by act depth', Object.entries(r.issuedByActDepth).map(([d, n]) => `${d}:${n}`).join(' '));
+  for (const [path, h] of Object.entries(r.holderPath)) {
+    line(`  holder nested: ${path === 'user_token' ? 'user token' : path === 'external_jwt' ? 'IdP JWT' : 'hop'}`, `${h.issued} issued of ${h.cases} cases (refused: ${h.refusedClientRevoked} client revoked, ${h.refusedActTooDeep} act too deep)`);
+  }
   line('other findings', Object.entries(r.findingCounts).filter(([k]) => k !== 'wrongly_issued' && k !== 'bad_token_claims' && k !== 'server_error').map(([k, n]) => `${k}:${n}`).join(' ') || 'none');
   line('transport errors', r.transportErrors);
   line('RSS before/after', `${r.rssBeforeMiB} MiB / ${r.rssAfterMiB} MiB (${r.note})`);
   for (const s of r.scheduled) line(`  @${s.at}`, `${s.action}: ${s.status}`);
-  for (const f of r.findings) console.log(`  #${f.index} ${f.kind} ${f.status}: ${f.detail}   (replay: npm run fuzz -- --seed ${r.seed} --replay ${f.index})`);
+  for (const f of r.findings) console.log(`  #${f.index} ${f.kind} ${f.status}: ${f.detail}${f.index < 0 ? '' : `   (replay: npm run fuzz -- --seed ${r.seed} --replay ${f.index})`}`);
 }

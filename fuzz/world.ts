@@ -3,6 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeJwt, type JWTVerifyGetKey } from 'jose';
 import { Redis } from 'ioredis';
@@ -18,6 +19,14 @@ import { startRedis } from '../test/helpers/private_redis.js';
 export const IDP_SCOPES = ['crm.lookup_customer', 'crm.export_customers', 'billing.refund_lookup'];
 export const IDP_SUBS = ['ext-0', 'ext-1', 'ext-2', 'ext-3'];
 export const IDP_SIDS = ['s-0', 's-1', 's-2', 's-3', 's-4', 's-5'];
+/** Other clients whose users' tokens an agent may exchange (`agents[].subjectClients`). */
+export const SUBJECT_CLIENTS = { agent: ['agent2'] } as const;
+/**
+ * The fuzz IdP's client ids and which of our clients may exchange its tokens naming them (`trustedIssuers[].clients`):
+ * its `agent2` also by our agent (a revocable client of ours as prior actor), and `idp-app`, none of ours, by agent2 and
+ * the CRM server. An id not listed maps to our client of the same id.
+ */
+export const IDP_CLIENTS: Record<string, string[]> = { agent2: ['agent2', 'agent'], 'idp-app': ['agent2', 'crm-server'] };
 
 export interface UserToken {
   token: string;
@@ -50,6 +59,13 @@ export interface DelegationToken {
   exp: number;
   /** The pool user token it was derived from (directly or through a hop), for revocation that follows derivation. */
   parent?: UserToken;
+  /** Exchanged from a user token issued to another client, which its chain names as prior actor (subjectClients). */
+  viaHolder?: boolean;
+  /**
+   * The act chain the rules give it (RFC 8693 §4.1: each actor of its chain over the one before, the client the user
+   * token was issued to innermost when another exchanged it), which the cases judge by, not the `act` it carries.
+   */
+  expectedAct?: unknown;
   refresh?: () => Promise<DelegationToken | undefined>;
   refreshing?: boolean;
 }
@@ -70,6 +86,8 @@ export interface World {
   /** Revoked only by the fuzz revocation requests, so the long-lived pool above stays usable. */
   sacrificial: UserToken[];
   delegations: DelegationToken[];
+  /** Pool tokens whose `act` is not the chain the rules give (RFC 8693 §4.1): the oracle's findings for the setup. */
+  setupActMismatches: string[];
   adminToken: string;
   /** An admin token only the fuzz revocation and introspection cases name, so revoking it leaves the others working. */
   exposedAdminToken: string;
@@ -102,7 +120,16 @@ export async function startWorld({ outage = false }: { outage?: boolean } = {}):
   }
   const extra = (port: number): Partial<ConfigInput> => ({
     redis: { url: redisUrl, keyPrefix },
-    trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audience: `http://127.0.0.1:${port}`, allowedScopes: IDP_SCOPES }],
+    agents: testConfig(port, keyPrefix, '').agents!.map((a) => {
+      // RFC 8693 §4.1: agent may exchange the user tokens issued to agent2 (agent2 then the prior actor), never the
+      // reverse; the run's revocation of agent2 (fuzz.ts) reaches those exchanges and the tokens they issued.
+      if (a.clientId === 'agent') return { ...a, subjectClients: [...SUBJECT_CLIENTS.agent] };
+      // billing-server hops a billing token back to the CRM (billing.refund_lookup, which the CRM server accepts), so
+      // the pool holds chains of three and four actors: the act cap (exchange.maxActDepth) is met on both sides.
+      if (a.clientId === 'billing-server') return { ...a, toolServers: a.toolServers!.map((t) => ({ ...t, scopes: [...new Set([...t.scopes, 'billing.refund_lookup'])] })) };
+      return a;
+    }),
+    trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audience: `http://127.0.0.1:${port}`, allowedScopes: IDP_SCOPES, clients: IDP_CLIENTS }],
   });
   const svc = await startService({ extra });
   const port = Number(new URL(svc.url).port);
@@ -148,31 +175,55 @@ export async function startWorld({ outage = false }: { outage?: boolean } = {}):
   const sacrificial: UserToken[] = [];
   for (const [client, name] of [['agent', 'alice'], ['agent', 'bob'], ['agent2', 'bob']] as const) sacrificial.push(await login(client, name));
 
-  // Delegation tokens: agent -> CRM for every agent user, agent -> billing for bob, and the CRM server's hop to billing.
+  // Delegation tokens, each chain re-minted step by step once a step nears its end: for agent's users, agent -> CRM,
+  // agent -> billing for bob, the CRM server's hop to billing and billing-server's hop from that back to the CRM (three
+  // actors); for agent2's users, agent2 -> CRM, and agent -> CRM (subjectClients: agent2 the prior actor) with the same
+  // two hops after it (three and four actors).
   const delegations: DelegationToken[] = [];
-  const add = async (mint: () => Promise<DelegationToken | undefined>) => {
+  /** A step of a chain: its current token (re-minted once within 20 s of its end), and whether it took the holder path. */
+  interface Step { current(): Promise<DelegationToken>; viaHolder: boolean; expectedAct: unknown }
+  const chain = async (u: UserToken, client: string, resource: string, scope: string, from?: Step): Promise<Step | undefined> => {
+    const viaHolder = from ? from.viaHolder : u.issuedTo !== client;
+    const expectedAct = { sub: client, ...(from ? { act: from.expectedAct } : viaHolder ? { act: { sub: u.issuedTo } } : {}) };
+    const mint = async () => {
+      const d = await exchangeOnce(client, from ? (await from.current()).token : u.token, resource, scope, u, u.groups);
+      return d && { ...d, viaHolder, expectedAct };
+    };
     const d = await mint();
     // A hop the policy refuses (say, a tool-server group limit) is simply not in the pool.
     if (!d) return undefined;
     d.refresh = mint;
     delegations.push(d);
-    return d;
+    // The next step re-exchanges this step's token: its own copy, so a refresh of the pool entry does not move it.
+    let current = { ...d };
+    return {
+      viaHolder,
+      expectedAct,
+      async current() {
+        if (current.exp - now() < 20) current = (await mint()) ?? current;
+        return current;
+      },
+    };
   };
   for (const u of [...users, ...sacrificial]) {
     if (u.issuedTo === 'agent') {
-      const viaCrm = await add(() => exchangeOnce('agent', u.token, crm, 'crm.lookup_customer billing.refund_lookup', u, u.groups));
-      if (u.groups.includes('finance')) await add(() => exchangeOnce('agent', u.token, billing, 'billing.refund_lookup', u, u.groups));
+      const viaCrm = await chain(u, 'agent', crm, 'crm.lookup_customer billing.refund_lookup');
+      if (u.groups.includes('finance')) await chain(u, 'agent', billing, 'billing.refund_lookup');
       if (!viaCrm) throw new Error('fuzz setup: the agent could not exchange a user token for the CRM');
-      let source = viaCrm;
-      await add(async () => {
-        // The hop re-exchanges the CRM token it holds; once that one expired, a fresh one first.
-        if (source.exp - now() < 20) source = (await exchangeOnce('agent', u.token, crm, 'crm.lookup_customer billing.refund_lookup', u, u.groups)) ?? source;
-        return exchangeOnce('crm-server', source.token, billing, 'billing.refund_lookup', u, u.groups);
-      });
+      const hop = await chain(u, 'crm-server', billing, 'billing.refund_lookup', viaCrm);
+      if (hop) await chain(u, 'billing-server', crm, 'billing.refund_lookup', hop);
     } else {
-      await add(() => exchangeOnce(u.issuedTo, u.token, crm, 'crm.lookup_customer', u, u.groups));
+      await chain(u, u.issuedTo, crm, 'crm.lookup_customer');
+      const viaAgent = await chain(u, 'agent', crm, 'crm.lookup_customer billing.refund_lookup');
+      if (!viaAgent) throw new Error(`fuzz setup: agent (subjectClients ${u.issuedTo}) could not exchange a user token for the CRM`);
+      const hop = await chain(u, 'crm-server', billing, 'billing.refund_lookup', viaAgent);
+      if (hop) await chain(u, 'billing-server', crm, 'billing.refund_lookup', hop);
     }
   }
+
+  const setupActMismatches = delegations
+    .filter((d) => !isDeepStrictEqual(d.act, d.expectedAct))
+    .map((d) => `pool token of ${d.clientId} for ${d.aud}: act ${JSON.stringify(d.act)}≠${JSON.stringify(d.expectedAct)}`);
 
   const cc = async (scope: string) => {
     const r = await postForm(`${svc.url}/token`, { grant_type: 'client_credentials', scope }, { authorization: svc.basic('admin-cli') });
@@ -201,7 +252,7 @@ export async function startWorld({ outage = false }: { outage?: boolean } = {}):
   }
 
   return {
-    svc, idp, config, keyPrefix, serviceJwks, idpSidPrefix: sidPrefixFor(idp.issuer), users, sacrificial, delegations, adminToken, exposedAdminToken, nonAdminToken,
+    svc, idp, config, keyPrefix, serviceJwks, idpSidPrefix: sidPrefixFor(idp.issuer), users, sacrificial, delegations, setupActMismatches, adminToken, exposedAdminToken, nonAdminToken,
     revokedSids: new Set(), revokedJtis: new Set(), revokedSubs: new Map(), revokedClients: new Map(),
     secretOf: (clientId) => svc.secrets[clientId] ?? '',
     async adminRevoke(kind, value) {

@@ -9,6 +9,8 @@ test('fuzz smoke: 300 seeded requests, no wrongly issued token, no 5xx', async (
   assert.equal(r.transportErrors, 0);
   // The run exercised both sides: some tokens were issued and most requests were refused.
   assert.ok(r.issued > 0, 'no token was issued: the generator no longer reaches the issuing path');
+  // RFC 8693 §4.1: some of them nest the client a user's token was issued to (subjectClients, an IdP clients mapping).
+  assert.ok(Object.values(r.holderPath).some((h) => h.issued > 0), `no token took the holder path: ${JSON.stringify(r.holderPath)}`);
   assert.ok((r.histogram['400'] ?? 0) > 100);
   assert.ok(r.scheduled.length >= 6 && r.scheduled.every((s) => s.status === 200), JSON.stringify(r.scheduled));
   assert.deepEqual(r.findings.filter((f) => f.kind === 'wrongly_issued' || f.kind === 'bad_token_claims' || f.kind === 'server_error'), []);
