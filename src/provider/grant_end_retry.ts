@@ -4,12 +4,18 @@ import { AsyncResource } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import { grantRoot, tokenDigest } from '../sessions/revocation.js';
 
-/** What oneTimeGrants (index.ts) tells of each grant end it runs. */
+/**
+ * What oneTimeGrants (index.ts) tells of each grant end it runs. Failures are numbered: an end that goes through settles
+ * only the failures recorded before it started. One recorded while it ran (a token the winner of a race saved after
+ * this end's revocation, its own revocation failing) is left for another round.
+ */
 export interface GrantEnds {
+  /** An end of `grantId` starts: returns the number of failures recorded so far, to hand back to `ended`. */
+  started(grantId: string): number;
   /** The end of `grantId` failed, and not with an oidc-provider answer: the store did. Keep it and run it again. */
   failed(grantId: string, err: unknown): void;
-  /** `grantId`'s end went through (a request's, or a retry's): nothing of it is left to retry. */
-  ended(grantId: string): void;
+  /** `grantId`'s end went through (a request's, or a retry's): what failed of it before `startedAt` is done. */
+  ended(grantId: string, startedAt: number): void;
 }
 
 /** The timer functions the retries use; tests pass their own to fire them at will. */
@@ -104,7 +110,11 @@ export class GrantEndRetry implements GrantEnds {
   /** Timers are set from inside requests; run outside them, so a retry neither holds a request's context (oidc-provider
    * keeps `ctx` in an AsyncLocalStorage) nor is taken by oneTimeGrants for part of that request. */
   readonly #scope = new AsyncResource('GrantEndRetry');
-  readonly #pending = new Set<string>();
+  /** Grant id -> the number of its latest failure; insertion-ordered (a grant that failed again goes to the back). */
+  readonly #pending = new Map<string, number>();
+  /** Failures recorded so far: numbers them, and marks where an end started (`started`). One counter for every grant,
+   * so a number never repeats, even for a grant cleared and failing again. */
+  #recorded = 0;
   #timer: unknown;
   #round: Promise<void> | undefined;
   /** Rounds that failed in a row: the exponent of the next delay. */
@@ -129,15 +139,24 @@ export class GrantEndRetry implements GrantEnds {
     return this.#pending.size;
   }
 
+  started(_grantId: string): number {
+    return this.#recorded;
+  }
+
   failed(grantId: string, err: unknown): void {
-    // A retry's own failure: the round that ran it reschedules.
-    if (this.#pending.has(grantId)) return;
+    const number = ++this.#recorded;
+    // Already kept (a retry's own failure, or another end of it failing meanwhile): an end in flight must not clear it.
+    // Its place is kept; the round that runs it reschedules.
+    if (this.#pending.has(grantId)) {
+      this.#pending.set(grantId, number);
+      return;
+    }
     if (this.#pending.size >= this.#max) {
       this.#metrics?.dropped.inc();
       this.#logger.error({ grantDigest: grantDigest(grantId), pending: this.#pending.size, reason: reason(err) }, 'grant end failed and is not retried: the retry set is full');
       return;
     }
-    this.#pending.add(grantId);
+    this.#pending.set(grantId, number);
     this.#metrics?.pending.set(this.#pending.size);
     if (this.#closed) {
       this.#logger.error({ grantDigest: grantDigest(grantId), reason: reason(err) }, 'grant end failed while shutting down: not retried');
@@ -147,8 +166,12 @@ export class GrantEndRetry implements GrantEnds {
     if (this.#timer === undefined && this.#round === undefined) this.#schedule();
   }
 
-  ended(grantId: string): void {
-    if (this.#pending.delete(grantId)) this.#metrics?.pending.set(this.#pending.size);
+  ended(grantId: string, startedAt: number): void {
+    const latest = this.#pending.get(grantId);
+    // A failure recorded after this end started may be of a step it had already passed: kept for another round.
+    if (latest === undefined || latest > startedAt) return;
+    this.#pending.delete(grantId);
+    this.#metrics?.pending.set(this.#pending.size);
   }
 
   /**
@@ -160,7 +183,7 @@ export class GrantEndRetry implements GrantEnds {
     const deadline = this.#now() + budgetMs;
     if (this.#round) await this.#withinBudget(this.#round, deadline);
     if (this.#pending.size > 0 && this.#now() < deadline) await this.#withinBudget(this.#runRound(deadline), deadline);
-    const left = [...this.#pending];
+    const left = [...this.#pending.keys()];
     if (left.length > 0) {
       this.#logger.error({ left: left.length, grantDigests: left.slice(0, MAX_LOGGED_DIGESTS).map(grantDigest) }, 'grant ends left undone at shutdown: these grants stay valid until they expire');
     }
@@ -195,7 +218,7 @@ export class GrantEndRetry implements GrantEnds {
   #runRound(deadline?: number): Promise<void> {
     const round = (async () => {
       let failed: { grantId: string; err: unknown } | undefined;
-      const ids = [...this.#pending];
+      const ids = [...this.#pending.keys()];
       for (let i = 0; i < ids.length && !failed; i += this.#concurrency) {
         if (deadline !== undefined && this.#now() >= deadline) break;
         const batch = ids.slice(i, i + this.#concurrency).filter((id) => this.#pending.has(id));
@@ -218,18 +241,32 @@ export class GrantEndRetry implements GrantEnds {
 
   /** Runs one grant's end again; resolves to the failure, if it failed. */
   async #attempt(grantId: string): Promise<{ grantId: string; err: unknown } | undefined> {
+    const startedAt = this.started(grantId);
     try {
       await this.#end(grantId);
     } catch (err) {
       this.#metrics?.retries.inc({ result: 'failed' });
-      // To the back (unless a request ended it meanwhile).
-      if (this.#pending.delete(grantId)) this.#pending.add(grantId);
+      this.#toBack(grantId);
       return { grantId, err };
     }
     this.#metrics?.retries.inc({ result: 'ended' });
-    this.ended(grantId);
+    this.ended(grantId, startedAt);
+    if (this.#pending.has(grantId)) {
+      // The store answered (no backoff), but an end of this grant failed while this one ran: once more, next round.
+      this.#toBack(grantId);
+      this.#logger.info({ grantDigest: grantDigest(grantId), pending: this.#pending.size }, 'grant ended on retry, but failed again meanwhile: ending it again');
+      return undefined;
+    }
     this.#logger.info({ grantDigest: grantDigest(grantId), pending: this.#pending.size }, 'grant ended on retry');
     return undefined;
+  }
+
+  /** To the back of the set, keeping its latest failure (unless a request ended it meanwhile). */
+  #toBack(grantId: string): void {
+    const latest = this.#pending.get(grantId);
+    if (latest === undefined) return;
+    this.#pending.delete(grantId);
+    this.#pending.set(grantId, latest);
   }
 
   #withinBudget(work: Promise<unknown>, deadline: number): Promise<unknown> {

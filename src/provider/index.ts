@@ -110,6 +110,8 @@ function oneTimeGrants(Base: AdapterClass, currentRequest: () => object | undefi
     /** A grant ended takes its tokens with it, after the grant itself (the order the winner's re-read relies on). */
     override async destroy(id: string): Promise<void> {
       if (this.#model !== 'Grant') return super.destroy(id);
+      // Taken before anything runs: a failure of this grant's end recorded from here on is not cleared by this one.
+      const startedAt = grantEnds?.started(id) ?? 0;
       const end = (async () => {
         await super.destroy(id);
         await revokeTokens(id);
@@ -126,7 +128,7 @@ function oneTimeGrants(Base: AdapterClass, currentRequest: () => object | undefi
       } finally {
         if (ends?.get(id) === end) ends.delete(id);
       }
-      grantEnds?.ended(id);
+      grantEnds?.ended(id, startedAt);
     }
 
     /** A token model's revocation of a grant its request is ending joins that end (one revocation, after the grant). */

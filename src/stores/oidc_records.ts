@@ -1,4 +1,5 @@
 // oidc-provider record rules shared by the Redis and memory adapters, so both index and expire the same way.
+import { randomBytes } from 'node:crypto';
 import type { AdapterPayload } from './types.js';
 
 /** Models whose records die with their grant (`revokeByGrantId`); the same list as oidc-provider's own memory adapter. */
@@ -30,6 +31,15 @@ export function lifetimeMs(expiresIn: number | undefined): number | undefined {
 /** oidc-provider's clock for `consumed`: epoch seconds. */
 export function epochSeconds(nowMs = Date.now()): number {
   return Math.floor(nowMs / 1000);
+}
+
+/**
+ * A fresh name for one consume call (16 random bytes, base64url), stored with its `consumed` stamp: the same call
+ * arriving again (ioredis resending a command whose reply was lost with its connection) is told it won, while any
+ * other consume is refused.
+ */
+export function consumeStamp(): string {
+  return randomBytes(16).toString('base64url');
 }
 
 /** A stored record as oidc-provider expects it back; a `consumed` stamp set after the upsert wins over the payload's. */

@@ -17,8 +17,11 @@ export type AdapterPayload = Record<string, unknown> & {
  * The oidc-provider Adapter contract (see oidc-provider's example adapter), for one model name.
  * - `upsert` replaces the whole record and (re)sets its expiry to `expiresIn` seconds.
  * - `consume` is a compare-and-set: it stamps `consumed` (epoch seconds) on an existing, unconsumed record; otherwise
- *   (already consumed, or gone) it rejects with `AlreadyConsumed` (stores/errors.ts), so one code or refresh token is
- *   honoured once even when requests race (RFC 6749 §4.1.2).
+ *   (already consumed, or gone) it rejects with `AlreadyConsumed` (stores/errors.ts), naming the record's grant, so one
+ *   code or refresh token is honoured once even when requests race (RFC 6749 §4.1.2). Each call names itself with a
+ *   `stamp` (by default a fresh random one, oidc_records.ts consumeStamp), stored with `consumed`: the same call
+ *   repeated (a command resent after its reply was lost) succeeds again, so a lost reply never turns the one
+ *   legitimate use into a reuse. A payload saved with `consumed` carries no stamp: every consume of it is refused.
  * - `revokeByGrantId` destroys every record that carried that `grantId`.
  * Records expire on their own; nothing grows without bound.
  */
@@ -27,7 +30,7 @@ export interface OidcAdapter {
   find(id: string): Promise<AdapterPayload | undefined>;
   findByUid(uid: string): Promise<AdapterPayload | undefined>;
   findByUserCode(userCode: string): Promise<AdapterPayload | undefined>;
-  consume(id: string): Promise<void>;
+  consume(id: string, stamp?: string): Promise<void>;
   destroy(id: string): Promise<void>;
   revokeByGrantId(grantId: string): Promise<void>;
 }

@@ -1,4 +1,5 @@
-// A loopback TCP proxy a test can partition: hang (black-hole bytes), cut (drop and refuse connections), restore, close.
+// A loopback TCP proxy a test can partition: hang (black-hole bytes), cut (drop and refuse connections), lose one reply
+// (drop a connection once a request has reached the upstream, before its answer comes back), restore, close.
 // For Redis, `proxiedUrl` rewrites only host and port of a URL, so its db number, credentials and options survive.
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -10,6 +11,12 @@ export interface TcpProxy {
   hang(): void;
   /** Drop every open connection and reset new ones until `restore()` (the upstream "vanishes"). */
   cut(): void;
+  /**
+   * The next request whose bytes `matches` goes through, and its connection is dropped when the upstream answers, that
+   * answer undelivered: the command ran, its reply is lost. New connections are accepted (a client may reconnect and
+   * send it again). Resolves once the reply was dropped.
+   */
+  loseReply(matches: (request: Buffer) => boolean): Promise<void>;
   /** Forward again after `hang()` or `cut()`. */
   restore(): void;
   /** Drop every connection and stop listening; safe to call twice. */
@@ -31,6 +38,7 @@ export async function startTcpProxy(target: TcpProxyOptions | number): Promise<T
   let hung = false;
   let cut = false;
   let closed: Promise<void> | undefined;
+  let loseNext: { matches: (request: Buffer) => boolean; lost: () => void } | undefined;
   const server: Server = createServer((client) => {
     if (cut) {
       client.on('error', () => {});
@@ -47,8 +55,26 @@ export async function startTcpProxy(target: TcpProxyOptions | number): Promise<T
         (s === client ? upstream : client).destroy();
       });
     }
-    client.on('data', (chunk) => hung || upstream.write(chunk));
-    upstream.on('data', (chunk) => hung || client.write(chunk));
+    /** Set once this connection carried the request whose reply is to be lost. */
+    let losing: (() => void) | undefined;
+    client.on('data', (chunk: Buffer) => {
+      if (hung) return;
+      if (loseNext?.matches(chunk)) {
+        losing = loseNext.lost;
+        loseNext = undefined;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (hung) return;
+      if (losing) {
+        client.destroy();
+        losing();
+        losing = undefined;
+        return;
+      }
+      client.write(chunk);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -71,6 +97,7 @@ export async function startTcpProxy(target: TcpProxyOptions | number): Promise<T
       cut = true;
       dropAll();
     },
+    loseReply: (matches) => new Promise<void>((lost) => (loseNext = { matches, lost })),
     restore: () => {
       hung = false;
       cut = false;

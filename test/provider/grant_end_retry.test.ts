@@ -155,11 +155,55 @@ describe('GrantEndRetry', () => {
     const { retry, clock, metrics, value } = setup({ end });
     retry.failed('g1', new Error('down'));
     retry.failed('g2', new Error('down'));
-    retry.ended('g1');
+    retry.ended('g1', retry.started('g1'));
     assert.equal(await value(metrics.pending), 1);
     s.up = true;
     await clock.fire();
     assert.deepEqual(s.tried, ['g2']);
+  });
+
+  it('a failure recorded while an attempt runs is not cleared by that attempt going through: ended again next round', async () => {
+    const attempts: Array<() => void> = [];
+    const { retry, clock, logs } = setup({ end: () => new Promise<void>((resolve) => attempts.push(resolve)) });
+    retry.failed('g1', new Error('down'));
+    assert.equal(await clock.fire(), 100);
+    assert.equal(attempts.length, 1, 'the attempt is in flight');
+    // Its revocation already ran; a token saved after it, its own revocation failing, reports the grant again.
+    retry.failed('g1', new Error('Command timed out'));
+    attempts[0]!();
+    for (let i = 0; i < 5; i++) await flush();
+    assert.equal(retry.pending, 1, 'kept for another round');
+    assert.deepEqual(clock.waiting(), [100], 'the store answered: no backoff');
+    assert.equal(logs('grant ended on retry, but failed again meanwhile: ending it again').length, 1);
+    const round = clock.fire();
+    for (let i = 0; i < 5 && attempts.length < 2; i++) await flush();
+    attempts[1]!();
+    await round;
+    for (let i = 0; i < 5; i++) await flush();
+    assert.equal(retry.pending, 0);
+    assert.equal(attempts.length, 2);
+    assert.deepEqual(clock.waiting(), []);
+  });
+
+  it("a request's end settles the failures recorded before it started, not one recorded while it ran", async () => {
+    const { end } = store();
+    const { retry, metrics, value } = setup({ end });
+    retry.failed('g1', new Error('down'));
+    const first = retry.started('g1');
+    retry.failed('g1', new Error('down')); // another end of it failing meanwhile
+    retry.ended('g1', first);
+    assert.equal(retry.pending, 1);
+    assert.equal(await value(metrics.pending), 1);
+    retry.ended('g1', retry.started('g1'));
+    assert.equal(retry.pending, 0);
+    assert.equal(await value(metrics.pending), 0);
+    // Numbers never repeat: a grant cleared and failing again is not cleared by an end that started before.
+    const early = retry.started('g2');
+    retry.failed('g2', new Error('down'));
+    retry.ended('g2', retry.started('g2'));
+    retry.failed('g2', new Error('down'));
+    retry.ended('g2', early);
+    assert.equal(retry.pending, 1);
   });
 
   it('finish: one last round; what is left is logged by digest, and nothing runs after', async () => {

@@ -32,8 +32,9 @@ describe('failClosed: one-time grants', () => {
   let told: string[];
   let retry: GrantEnds | undefined;
   const grantEnds: GrantEnds = {
+    started: (grantId) => retry?.started(grantId) ?? 0,
     failed: (grantId, err) => (told.push(`failed ${grantId}`), retry?.failed(grantId, err)),
-    ended: (grantId) => (told.push(`ended ${grantId}`), retry?.ended(grantId)),
+    ended: (grantId, startedAt) => (told.push(`ended ${grantId}`), retry?.ended(grantId, startedAt)),
   };
   const id = () => randomUUID();
 
@@ -275,6 +276,54 @@ describe('failClosed: one-time grants', () => {
       assert.equal(await stores.adapterFor('Grant').find(grantId), undefined);
       for (const [model, jti] of [['AuthorizationCode', code], ['AccessToken', at], ['RefreshToken', rt]] as const) assert.equal(await stores.adapterFor(model).find(jti), undefined, model);
       assert.deepEqual(calls, [`hook Grant ${grantId}`, `destroy Grant ${grantId}`, `revokeByGrantId AccessToken ${grantId}`]);
+      (retry as GrantEndRetry).stop();
+    });
+
+    it("the winner's save failing while a retry of the same grant runs: that retry's success does not clear it, the token just saved is deleted next round", async () => {
+      let down = true;
+      /** The retry's revocation, held after it ran until the test lets it report. */
+      let held: (() => void) | undefined;
+      let revocations = 0;
+      const store = (grantId: string) => stores.adapterFor('AccessToken').revokeByGrantId(grantId) as Promise<never>;
+      build({
+        Grant: { destroy: (grantId: string) => (down ? refused() : (stores.adapterFor('Grant').destroy(grantId) as Promise<never>)) },
+        AccessToken: {
+          revokeByGrantId: async (grantId: string) => {
+            revocations++;
+            if (revocations === 1) {
+              await store(grantId);
+              return new Promise<never>((resolve) => (held = () => resolve(undefined as never)));
+            }
+            // The winner's revocation of the token it saved: the store fails it.
+            if (revocations === 2) return refused();
+            return store(grantId);
+          },
+        },
+      });
+      retry = new GrantEndRetry({ end: (grantId) => new Adapter('Grant').destroy(grantId), logger: pino({ level: 'silent' }), baseDelayMs: 2, maxDelayMs: 10 });
+      const { grantId, code } = await grantWithTokens();
+      const winner = {};
+      request = winner;
+      await new Adapter('AuthorizationCode').consume(code);
+      request = {};
+      await assert.rejects(new Adapter('AuthorizationCode').consume(code), { status: 503 });
+      request = undefined;
+      down = false;
+      for (let i = 0; i < 100 && !held; i++) await sleep(5);
+      assert.ok(held, "the retry's end ran as far as its revocation");
+
+      // The winner saves a token after that revocation; the grant gone, it revokes the grant's tokens, and that fails.
+      request = winner;
+      const late = id();
+      await assert.rejects(new Adapter('AccessToken').upsert(late, { jti: late, kind: 'AccessToken', grantId }, 60), { status: 503 });
+      request = undefined;
+      assert.ok(await stores.adapterFor('AccessToken').find(late), 'saved, its revocation failed');
+
+      held!();
+      for (let i = 0; i < 100 && (retry as GrantEndRetry).pending > 0; i++) await sleep(5);
+      assert.equal((retry as GrantEndRetry).pending, 0);
+      assert.equal(revocations, 3, 'the grant ended once more after the in-flight retry went through');
+      assert.equal(await stores.adapterFor('AccessToken').find(late), undefined, 'the token saved during the retry is deleted');
       (retry as GrantEndRetry).stop();
     });
   });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { AlreadyConsumed } from '../../src/stores/errors.js';
+import { consumeStamp } from '../../src/stores/oidc_records.js';
 import type { AdapterPayload } from '../../src/stores/types.js';
 import type { StoreHarness } from './contract.js';
 
@@ -139,6 +140,35 @@ export function oidcAdapterContract(harness: HarnessRef): void {
       const first = (await codes.find(jti))?.consumed;
       await assert.rejects(codes.consume(jti), (err: AlreadyConsumed) => err instanceof AlreadyConsumed && err.grantId === undefined);
       assert.equal((await codes.find(jti))?.consumed, first);
+    });
+
+    // A command resent after its reply was lost (ioredis, on a reconnect) is the same call: it must win again.
+    it('consume repeated with its own stamp succeeds again and keeps the first stamp; any other consume is refused naming the grant', async () => {
+      const [jti, grantId] = [id(), id()];
+      const codes = adapter('AuthorizationCode');
+      await codes.upsert(jti, { jti, kind: 'AuthorizationCode', grantId }, 60);
+      const stamp = consumeStamp();
+      await codes.consume(jti, stamp);
+      const first = (await codes.find(jti))?.consumed;
+      await codes.consume(jti, stamp);
+      assert.equal((await codes.find(jti))?.consumed, first);
+      for (const other of [consumeStamp(), undefined]) {
+        await assert.rejects(codes.consume(jti, other), (err: AlreadyConsumed) => err instanceof AlreadyConsumed && err.grantId === grantId);
+      }
+      assert.deepEqual(await codes.find(jti), { jti, kind: 'AuthorizationCode', grantId, consumed: first });
+    });
+
+    it('a record saved consumed has no stamp to match: even a stamped consume is refused', async () => {
+      const [jti, grantId] = [id(), id()];
+      const codes = adapter('AuthorizationCode');
+      const stamp = consumeStamp();
+      await codes.upsert(jti, { jti, kind: 'AuthorizationCode', grantId }, 60);
+      await codes.consume(jti, stamp);
+      const consumed = (await codes.find(jti))?.consumed as number;
+      // oidc-provider saving the consumed model: the stamp is not in the payload, so it is gone.
+      await codes.upsert(jti, { jti, kind: 'AuthorizationCode', grantId, consumed }, 60);
+      await assert.rejects(codes.consume(jti, stamp), (err: AlreadyConsumed) => err instanceof AlreadyConsumed && err.grantId === grantId);
+      await assert.rejects(codes.consume(id(), stamp), (err: AlreadyConsumed) => err instanceof AlreadyConsumed && err.grantId === undefined);
     });
 
     it('consume of a missing record is refused and creates nothing', async () => {

@@ -29,7 +29,9 @@ describe('redis key layout', () => {
     const stored = await redis.hgetall(recordKey);
     const consumed = Number(stored.consumed);
     assert.ok(Math.abs(consumed - Date.now() / 1000) < 5, `consumed=${stored.consumed}`);
-    assert.deepEqual(stored, { payload: JSON.stringify(payload), consumed: String(consumed) });
+    // `consumedBy`: the stamp of the consume call (16 random bytes, base64url) that a resend of it is matched against.
+    assert.match(stored.consumedBy ?? '', /^[\w-]{22}$/);
+    assert.deepEqual(stored, { payload: JSON.stringify(payload), consumed: String(consumed), consumedBy: stored.consumedBy });
     within(await redis.pttl(recordKey), 120_000);
     within(await redis.pttl(`${prefix}oidc:AccessToken:${short}`), 30_000);
 
@@ -47,6 +49,15 @@ describe('redis key layout', () => {
     const missing = randomUUID();
     await assert.rejects(h.stores.adapterFor('AuthorizationCode').consume(missing), { code: 'ERR_ALREADY_CONSUMED' });
     assert.equal(await h.redis.exists(`${h.prefix}oidc:AuthorizationCode:${missing}`), 0);
+  });
+
+  it('a refused consume reads the grant from the payload in the script; a payload that does not decode is refused all the same', async () => {
+    const [good, bad, grantId] = [randomUUID(), randomUUID(), randomUUID()];
+    const codes = h.stores.adapterFor('AuthorizationCode');
+    await codes.upsert(good, { jti: good, kind: 'AuthorizationCode', grantId, consumed: 1 }, 60);
+    await assert.rejects(codes.consume(good), { code: 'ERR_ALREADY_CONSUMED', grantId });
+    await h.redis.hset(`${h.prefix}oidc:AuthorizationCode:${bad}`, 'payload', '{not json', 'consumed', '1');
+    await assert.rejects(codes.consume(bad), { code: 'ERR_ALREADY_CONSUMED', grantId: undefined });
   });
 
   it('leaves a record without expiresIn (and its grant set) persistent', async () => {

@@ -1,6 +1,6 @@
 // oidc-provider's Adapter in memory, one instance per model, with the Redis adapter's indexing and expiry rules.
 import { AlreadyConsumed } from '../errors.js';
-import { GRANTABLE_MODELS, UID_INDEXED_MODEL, consumedIn, epochSeconds, grantIdOf, lifetimeMs, toPayload } from '../oidc_records.js';
+import { GRANTABLE_MODELS, UID_INDEXED_MODEL, consumeStamp, consumedIn, epochSeconds, grantIdOf, lifetimeMs, toPayload } from '../oidc_records.js';
 import type { AdapterPayload, OidcAdapter } from '../types.js';
 import { recordKey, type MemoryState } from './state.js';
 
@@ -57,14 +57,19 @@ export class MemoryOidcAdapter implements OidcAdapter {
   }
 
   /**
-   * A compare-and-set, as in Redis: stamps the stored record in place (its expiry unchanged) when not yet consumed;
+   * A compare-and-set, as in Redis: stamps the stored record in place (its expiry unchanged) when not yet consumed, or
+   * succeeds again for the call that stamped it (`stamp`; no reply is lost in memory, kept for the same contract);
    * otherwise, or when the record is gone (not recreated), rejects with AlreadyConsumed.
    */
-  async consume(id: string): Promise<void> {
+  async consume(id: string, stamp: string = consumeStamp()): Promise<void> {
     const record = this.#state.records.get(this.#key(id));
     if (!record) throw new AlreadyConsumed(this.#model, undefined);
-    if (record.consumed !== undefined) throw new AlreadyConsumed(this.#model, grantIdOf(toPayload(record.json, record.consumed)));
-    record.consumed = epochSeconds(this.#state.now());
+    if (record.consumed === undefined) {
+      record.consumed = epochSeconds(this.#state.now());
+      record.consumedBy = stamp;
+      return;
+    }
+    if (record.consumedBy !== stamp) throw new AlreadyConsumed(this.#model, grantIdOf(toPayload(record.json, record.consumed)));
   }
 
   /** Index entries left behind expire with the record, as in Redis. */

@@ -7,6 +7,8 @@ import { MemoryRevocationEvents } from './revocation_events.js';
 export interface MemoryRecord {
   json: string;
   consumed?: number;
+  /** The stamp of the consume call that set `consumed` (none when the payload was saved consumed). */
+  consumedBy?: string;
 }
 
 /** The records map's key, mirroring the Redis layout without the prefix. */

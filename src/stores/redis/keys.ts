@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 import type { RevocationKind } from '../types.js';
 
 /**
- * - `${prefix}oidc:${model}:${id}`  hash {payload: JSON, consumed?: epoch seconds, sessionUid?: an AccessToken's session
- *   uid (the exchange's read script follows it)}, expiring with the record
+ * - `${prefix}oidc:${model}:${id}`  hash {payload: JSON, consumed?: epoch seconds, consumedBy?: the stamp of the consume
+ *   call that set it (oidc_scripts.ts consumeLua), sessionUid?: an AccessToken's session uid (the exchange's read script
+ *   follows it)}, expiring with the record
  * - `${prefix}oidc:grant:${grantId}` set of record keys issued under that grant, expiring with its longest member
  * - `${prefix}oidc:uid:${uid}`       Session id for a session uid
  * - `${prefix}oidc:account:${accountId}` zset of the account's Session uids by expiry (epoch ms; `inf`: never), so a

@@ -1,7 +1,7 @@
 // oidc-provider's Adapter on Redis, one instance per model, after oidc-provider's example Redis adapter.
 // Records are hashes so that `consume` can stamp a field without rewriting (or re-expiring) the payload.
 import { AlreadyConsumed } from '../errors.js';
-import { GRANTABLE_MODELS, UID_INDEXED_MODEL, consumedIn, epochSeconds, grantIdOf, lifetimeMs, toPayload } from '../oidc_records.js';
+import { GRANTABLE_MODELS, UID_INDEXED_MODEL, consumeStamp, consumedIn, epochSeconds, lifetimeMs, toPayload } from '../oidc_records.js';
 import type { AdapterPayload, OidcAdapter } from '../types.js';
 import { clusterKeys, redisKeys, type RedisKeyLayout } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
@@ -41,7 +41,8 @@ export class RedisOidcAdapter implements OidcAdapter {
     // without decoding the record's JSON inside Redis (revocation_scripts.ts, readOpaqueTokenLua).
     const sessionUid = this.#model === 'AccessToken' && typeof payload.sessionUid === 'string' && payload.sessionUid !== '' ? payload.sessionUid : undefined;
     const fields = sessionUid === undefined ? ['payload', JSON.stringify(payload)] : ['payload', JSON.stringify(payload), 'sessionUid', sessionUid];
-    // A payload saved consumed stays consumed for consume's compare-and-set, which reads the field, not the JSON.
+    // A payload saved consumed stays consumed for consume's compare-and-set, which reads the field, not the JSON (and,
+    // without a `consumedBy` stamp, refuses every consume of it).
     const consumed = consumedIn(payload);
     if (consumed !== undefined) fields.push('consumed', String(consumed));
     const multi = this.#redis.multi().del(key).hset(key, ...fields);
@@ -104,12 +105,15 @@ export class RedisOidcAdapter implements OidcAdapter {
 
   /**
    * A compare-and-set (oidc_scripts.ts, consumeLua): the first consume wins; any other rejects with AlreadyConsumed,
-   * naming the record's grant when it can still be read (a record gone since has had its grant ended or expired).
+   * naming the record's grant, which the script itself replies (a record gone has had its grant ended or expired).
+   * `stamp` names this call: ioredis resends a command whose connection dropped before its reply came
+   * (maxRetriesPerRequest, client.ts), and a resend of the winning call must win again, not be taken for a reuse that
+   * ends the grant of the one legitimate use.
    */
-  async consume(id: string): Promise<void> {
-    const stamped = await this.#redis.dtsConsume(this.#key(id), epochSeconds());
-    if (stamped === 1) return;
-    throw new AlreadyConsumed(this.#model, stamped === -1 ? grantIdOf(await this.find(id)) : undefined);
+  async consume(id: string, stamp: string = consumeStamp()): Promise<void> {
+    const [result, grantId] = await this.#redis.dtsConsume(this.#key(id), epochSeconds(), stamp);
+    if (result === 1) return;
+    throw new AlreadyConsumed(this.#model, result === -1 && grantId ? grantId : undefined);
   }
 
   /** Index keys left behind expire with the record; a lookup through them finds nothing once the record is gone. */

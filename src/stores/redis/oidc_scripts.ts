@@ -1,13 +1,27 @@
 // Lua for the oidc-provider adapter: the four operations that must not be split into separate commands.
 
 /**
- * KEYS[1] record hash; ARGV[1] epoch seconds. A compare-and-set: 1 stamped now; -1 already consumed (left as it was);
- * 0 no such record (not recreated). HSETNX keeps the key's TTL. RFC 6749 §4.1.2: a code "MUST NOT be used more than once".
+ * KEYS[1] record hash; ARGV[1] epoch seconds; ARGV[2] the call's stamp (oidc_records.ts consumeStamp). A compare-and-set
+ * (RFC 6749 §4.1.2: a code "MUST NOT be used more than once"). Replies {1} stamped now, or stamped already by this same
+ * call (its resend after a lost reply: the stamp is stored as `consumedBy`, `consumed` staying epoch seconds); {-1,
+ * grantId?} consumed by another call (left as it was), with the grant the record was issued under, read here so that a
+ * reuse never needs a second round trip to end it; {0} no such record (not recreated). HSET keeps the key's TTL.
+ * The grant id is decoded from the payload only on a refusal (a reuse or a lost race, never the hot path); pcall: a
+ * payload that does not decode is still refused, its grant unknown.
  */
 export const consumeLua = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1]) == 0 then return -1 end
-return 1
+local state = redis.call('HMGET', KEYS[1], 'consumed', 'consumedBy')
+if not state[1] then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+  redis.call('HSET', KEYS[1], 'consumed', ARGV[1], 'consumedBy', ARGV[2])
+  return {1}
+end
+if state[2] == ARGV[2] then return {1} end
+local ok, payload = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'payload') or '')
+if ok and type(payload) == 'table' and type(payload.grantId) == 'string' and payload.grantId ~= '' then
+  return {-1, payload.grantId}
+end
+return {-1}
 `;
 
 /** KEYS[1] grant set. Reads and deletes the members in one atomic step, so no upsert slips in between the two. */

@@ -18,7 +18,8 @@ export type SnapshotPage = [cursor: string, read: number, lastScore: string, las
 
 /** The client with this store's scripts defined on it. */
 export interface ScriptedRedis extends Redis {
-  dtsConsume(recordKey: string, consumedAt: number): Promise<number>;
+  /** [1] consumed by this call, [-1, grantId?] by another, [0] no such record (oidc_scripts.ts consumeLua). */
+  dtsConsume(recordKey: string, consumedAt: number, stamp: string): Promise<[result: 1 | 0 | -1, grantId?: string]>;
   dtsRevokeGrant(grantKey: string): Promise<number>;
   dtsIndexGrant(grantKey: string, member: string, expiresAtMs: number | ''): Promise<number>;
   dtsIndexAccountSession(indexKey: string, uid: string, expiresAtMs: number | '', nowMs: number): Promise<number>;
