@@ -171,6 +171,18 @@ export function oidcAdapterContract(harness: HarnessRef): void {
       await assert.rejects(codes.consume(id(), stamp), (err: AlreadyConsumed) => err instanceof AlreadyConsumed && err.grantId === undefined);
     });
 
+    // RFC 6749 §4.1.2: a reuse ends the grant, so the refusal must name it whatever else the record holds: JSON that
+    // Redis' cjson cannot decode (a lone surrogate; nesting past its limit) but JSON.parse can.
+    it('a reuse names the grant whatever the payload holds (a lone surrogate, deep nesting)', async () => {
+      for (const odd of ['a\ud800b', JSON.parse('['.repeat(1100) + ']'.repeat(1100)) as unknown]) {
+        const [jti, grantId] = [id(), id()];
+        const tokens = adapter('RefreshToken');
+        await tokens.upsert(jti, { jti, kind: 'RefreshToken', grantId, odd }, 60);
+        await tokens.consume(jti);
+        await assert.rejects(tokens.consume(jti), (err: AlreadyConsumed) => err instanceof AlreadyConsumed && err.grantId === grantId);
+      }
+    });
+
     it('consume of a missing record is refused and creates nothing', async () => {
       const missing = id();
       await assert.rejects(adapter('RefreshToken').consume(missing), (err: AlreadyConsumed) => err instanceof AlreadyConsumed && err.grantId === undefined);

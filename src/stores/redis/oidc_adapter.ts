@@ -1,7 +1,7 @@
 // oidc-provider's Adapter on Redis, one instance per model, after oidc-provider's example Redis adapter.
 // Records are hashes so that `consume` can stamp a field without rewriting (or re-expiring) the payload.
 import { AlreadyConsumed } from '../errors.js';
-import { GRANTABLE_MODELS, UID_INDEXED_MODEL, consumeStamp, consumedIn, epochSeconds, lifetimeMs, toPayload } from '../oidc_records.js';
+import { GRANTABLE_MODELS, UID_INDEXED_MODEL, consumeStamp, consumedIn, epochSeconds, grantIdOf, lifetimeMs, toPayload } from '../oidc_records.js';
 import type { AdapterPayload, OidcAdapter } from '../types.js';
 import { clusterKeys, redisKeys, type RedisKeyLayout } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
@@ -105,7 +105,9 @@ export class RedisOidcAdapter implements OidcAdapter {
 
   /**
    * A compare-and-set (oidc_scripts.ts, consumeLua): the first consume wins; any other rejects with AlreadyConsumed,
-   * naming the record's grant, which the script itself replies (a record gone has had its grant ended or expired).
+   * naming the record's grant, which the script itself replies (a record gone has had its grant ended or expired); read
+   * here only when the script could not decode the payload (cjson refuses some JSON that JSON.parse reads: a lone
+   * surrogate, nesting past its limit), so a reuse still ends its grant.
    * `stamp` names this call: ioredis resends a command whose connection dropped before its reply came
    * (maxRetriesPerRequest, client.ts), and a resend of the winning call must win again, not be taken for a reuse that
    * ends the grant of the one legitimate use.
@@ -113,7 +115,8 @@ export class RedisOidcAdapter implements OidcAdapter {
   async consume(id: string, stamp: string = consumeStamp()): Promise<void> {
     const [result, grantId] = await this.#redis.dtsConsume(this.#key(id), epochSeconds(), stamp);
     if (result === 1) return;
-    throw new AlreadyConsumed(this.#model, result === -1 && grantId ? grantId : undefined);
+    if (result === -1 && grantId) throw new AlreadyConsumed(this.#model, grantId);
+    throw new AlreadyConsumed(this.#model, result === -1 ? grantIdOf(await this.find(id)) : undefined);
   }
 
   /** Index keys left behind expire with the record; a lookup through them finds nothing once the record is gone. */
