@@ -21,14 +21,14 @@ export interface Decider {
    * id, so a second POST reusing an id gets the first one's answer; and a GET with `Last-Event-ID` replays earlier
    * answers (MCP Streamable HTTP, "Resumability and Redelivery"). Which request a response belongs to says nothing
    * about what it carries.
-   * An answer the filter cannot hold to read (over `maxBufferedBytes`) is never relayed unfiltered: a JSON one is
-   * answered 502 in its place (`refused`), an event stream is cut; `onTooLarge` is told which.
+   * An answer the filter cannot read (over `maxBufferedBytes`, or not JSON) is never relayed unfiltered: it is cut,
+   * and `onRefused` is told why.
    */
-  filter(token: VerifiedToken, res: ServerResponse, onTooLarge?: (outcome: AnswerTooLarge) => void): void;
+  filter(token: VerifiedToken, res: ServerResponse, onRefused?: (reason: AnswerRefusal) => void): void;
 }
 
-/** What became of an answer over the filter's bound: `refused` (a 502 sent in its place) or `cut` (headers were out). */
-export type AnswerTooLarge = 'refused' | 'cut';
+/** Why the filter did not relay an answer (the verify SDK's `onAnswerRefused`): `too_large` and `not_json` are cut. */
+export type AnswerRefusal = 'too_large' | 'not_json' | 'unreadable';
 
 export function createDecider(
   route: GatewayRoute,
@@ -36,8 +36,8 @@ export function createDecider(
 ): Decider {
   // The SDK reports each tools/call decision synchronously, inside the middleware call: catch it for this request.
   let current: ToolDecisionEvent | undefined;
-  // The SDK tells which response an answer too large was on; each request's handler listens for its own.
-  const tooLarge = new WeakMap<object, (outcome: AnswerTooLarge) => void>();
+  // The SDK tells which response a refused answer was on; each request's handler listens for its own.
+  const refusals = new WeakMap<object, (reason: AnswerRefusal) => void>();
   const toolAuthorization = expressToolAuthorization({
     resourceMetadataUrl: options.resourceMetadataUrl,
     argumentsKey: options.argumentsKey,
@@ -45,7 +45,7 @@ export function createDecider(
     // RFC 9449 §7.1: a 403 to a DPoP-bound caller names the proof algorithms this route's verifier accepts.
     ...(options.dpopAlgorithms ? { dpopAlgorithms: options.dpopAlgorithms } : {}),
     ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
-    onAnswerTooLarge: (res, outcome) => tooLarge.get(res)?.(outcome),
+    onAnswerRefused: (res, reason) => refusals.get(res)?.(reason),
     onDecision: (event) => {
       current = event;
     },
@@ -56,8 +56,8 @@ export function createDecider(
   const prompts = route.prompts;
 
   return {
-    filter(token, res, onTooLarge) {
-      if (onTooLarge) tooLarge.set(res, onTooLarge);
+    filter(token, res, onRefused) {
+      if (onRefused) refusals.set(res, onRefused);
       toolAuthorization({ method: 'GET', auth: token, body: undefined }, res as unknown as Parameters<typeof toolAuthorization>[1], () => undefined);
     },
     decide(token, message, res) {

@@ -10,7 +10,7 @@ import { ASSERTION_HEADER } from './assertion.js';
 import { readBody } from './body.js';
 import type { GatewayRoute } from './config.js';
 import { representationFailure, type RepresentationFailure } from './content_type.js';
-import type { AnswerTooLarge, Decider } from './decide.js';
+import type { Decider } from './decide.js';
 import type { InFlightRequests } from './in_flight.js';
 import { jsonRpcError, messageName, parseMessage, type Message, type ParseFailure } from './jsonrpc.js';
 import { methodLabel, type GatewayMetrics } from './metrics.js';
@@ -322,13 +322,11 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
     }
     // SPEC §12, GW-04: tools/list filtered by the same decision; on every answer relayed (POST, GET, DELETE), whatever
     // request it answers: upstream decides which response carries which answer (decide.ts, `filter`).
-    // An answer too large for the filter to hold is refused (JSON: 502) or cut (an event stream), never relayed
-    // unfiltered; logged here, since an event stream's decision event is out with its headers.
-    let tooLarge: AnswerTooLarge | undefined;
+    // An answer the filter cannot read (too large to hold, not JSON) is cut, never relayed unfiltered; logged here,
+    // since the decision event is out with upstream's headers.
     if (deps.enforcement) {
-      deps.decider.filter(token!, res, (outcome) => {
-        tooLarge = outcome;
-        deps.logger.warn({ reqId: requestId, route: route.resource, outcome }, 'upstream answer too large to filter');
+      deps.decider.filter(token!, res, (reason) => {
+        deps.logger.warn({ reqId: requestId, route: route.resource, reason }, 'upstream answer not relayed: tool list could not be filtered');
       });
     }
     metrics.added.observe({ route: route.resource }, (performance.now() - started) / 1000);
@@ -352,14 +350,9 @@ export async function handleMcp(deps: RouteDeps, req: IncomingMessage, res: Serv
         // The answer is on its way; a session that could not be bound is refused on its next use (fail closed).
         reasons.push('session_bind_failed');
       }
-      // A JSON answer reaches the client only once it is complete (the filter reads it whole), so its event waits for
-      // it and says how it ended: refused for its size is a 502. An event stream's is out with its headers.
-      if (result.done && !result.eventStream) await result.done;
-      if (tooLarge) reasons.unshift('upstream_answer_too_large');
-      const status = tooLarge === 'refused' ? 502 : result.status;
       // The decision was to allow; what upstream made of it is in the status and reasons (`client_closed` from forward():
       // the client was gone before anything was sent, so nothing went upstream).
-      event(result.reason === 'client_closed' ? 'deny' : 'allow', reasons, status, allowedCall());
+      event(result.reason === 'client_closed' ? 'deny' : 'allow', reasons, result.status, allowedCall());
     }
   } catch (err) {
     // A bug, or a library throwing: answered without its detail, logged with the request id, and audited like any

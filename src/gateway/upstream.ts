@@ -18,10 +18,6 @@ export interface UpstreamResult {
   /** Milliseconds to the response headers (or to the failure). */
   headersMs: number;
   sessionId?: string;
-  /** Upstream's answer is an event stream (`text/event-stream`): relayed event by event, never held whole. */
-  eventStream?: boolean;
-  /** Once upstream's answer is relayed: settles when the response is over (ended, cut, or its client gone). */
-  done?: Promise<void>;
   /** Why the gateway answered in upstream's place, when not for the status alone (the decision event's reason). */
   reason?: 'upstream_dpop_nonce_refused' | 'upstream_credentials_unavailable' | 'upstream_encoded_body' | 'upstream_invalid_status' | 'client_closed';
 }
@@ -221,7 +217,6 @@ export function forward(
         }
         res.writeHead(status, out);
         settled = true;
-        const done = new Promise<void>((over) => res.once('close', () => over()));
         // Event streams flow through as they come, with backpressure both ways; what `res` does with a chunk (the
         // tools/list filter rewrites it) may throw, which cuts this answer only.
         let ended = false;
@@ -254,8 +249,7 @@ export function forward(
           }
         }
         const sessionId = answer.headers['mcp-session-id'];
-        const eventStream = (answer.headers['content-type'] ?? '').toLowerCase().includes('text/event-stream');
-        resolve({ status, headersMs: performance.now() - started, eventStream, done, ...(typeof sessionId === 'string' ? { sessionId } : {}) });
+        resolve({ status, headersMs: performance.now() - started, ...(typeof sessionId === 'string' ? { sessionId } : {}) });
       }));
       request.end(body);
     };

@@ -1,6 +1,6 @@
 // An upstream answer too large for the tool-list filter to hold (gateway `maxBufferedBytes`, default 16 MiB) is never
-// relayed unfiltered nor held whole: a JSON one is answered 502 in its place and audited `upstream_answer_too_large`,
-// an event stream is cut; either way a warning names the request (never the token), and the gateway serves on.
+// relayed unfiltered nor held whole: it is cut, JSON or event stream; a warning names the request (never the token),
+// and the gateway serves on.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -14,6 +14,7 @@ import { call, post, startStack, type Stack } from './fixture.js';
 const MiB = 1024 * 1024;
 /** What upstream would send of an answer that never ends, at most: four times the gateway's default bound. */
 const ENDLESS = 64 * MiB;
+const WARNING = 'upstream answer not relayed: tool list could not be filtered';
 
 /** Upstream's answer to a `tools/call` of `echo`: as `arguments.answer` names, huge or small. */
 async function startUpstream(): Promise<{ url: string; sent: Map<number, number>; stop(): Promise<void> }> {
@@ -61,7 +62,7 @@ describe('an upstream answer too large to filter (default maxBufferedBytes, 16 M
   let stack: Stack;
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   let token: string;
-  const lines: Array<{ level: number; msg: string; reqId?: string; outcome?: string; event?: GatewayDecisionEvent }> = [];
+  const lines: Array<{ level: number; msg: string; reqId?: string; reason?: string; event?: GatewayDecisionEvent }> = [];
   const raw: string[] = [];
   before(async () => {
     upstream = await startUpstream();
@@ -90,17 +91,20 @@ describe('an upstream answer too large to filter (default maxBufferedBytes, 16 M
     assert.deepEqual([event?.decision, event?.reasons, event?.status], ['allow', [], 200]);
   };
 
-  it('a JSON answer past the bound: 502 with a fixed JSON-RPC error, audited upstream_answer_too_large, logged without the token, upstream cut off early (before: held whole); the gateway serves on', async () => {
-    const res = await post(stack, token, call(11, 'echo', { answer: 'huge-json' }));
-    assert.equal(res.status, 502);
-    assert.equal(res.headers.get('content-type'), 'application/json');
-    assert.deepEqual(res.body, { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'answer too large to filter' } });
-    const requestId = res.headers.get('x-request-id');
+  it('a JSON answer past the bound: cut (never relayed unfiltered), its decision event out with its headers, logged without the token, upstream cut off early (before: held whole); the gateway serves on', async () => {
+    const requestId = 'huge-json-11';
+    // Nothing of a JSON body is sent before it is read whole: the client gets no answer at all.
+    const answered = fetch(stack.resource, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-request-id': requestId },
+      body: call(11, 'echo', { answer: 'huge-json' }),
+    });
+    await assert.rejects(answered.then((res) => res.text()));
     await sleep(200);
     const event = decision(requestId);
-    assert.deepEqual([event?.decision, event?.reasons, event?.status, event?.tool], ['allow', ['upstream_answer_too_large'], 502, 'echo']);
-    const warning = lines.find((l) => l.msg === 'upstream answer too large to filter');
-    assert.deepEqual([warning?.level, warning?.reqId, warning?.outcome], [40, requestId, 'refused']);
+    assert.deepEqual([event?.decision, event?.reasons, event?.status, event?.tool], ['allow', [], 200, 'echo']);
+    const warning = lines.find((l) => l.msg === WARNING && l.reqId === requestId);
+    assert.deepEqual([warning?.level, warning?.reason], [40, 'too_large']);
     assert.ok(!raw.some((line) => line.includes(token)), 'no log line carries the token');
     // The gateway stopped reading at the bound: upstream was cut off long before it had sent everything.
     assert.ok((upstream.sent.get(11) ?? 0) < ENDLESS / 2, `upstream sent ${upstream.sent.get(11)} bytes`);
@@ -127,8 +131,8 @@ describe('an upstream answer too large to filter (default maxBufferedBytes, 16 M
     assert.equal(cut, true);
     assert.equal(text, 'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}\n\n');
     await sleep(200);
-    const warning = lines.find((l) => l.msg === 'upstream answer too large to filter' && l.reqId === requestId);
-    assert.equal(warning?.outcome, 'cut');
+    const warning = lines.find((l) => l.msg === WARNING && l.reqId === requestId);
+    assert.equal(warning?.reason, 'too_large');
     assert.ok((upstream.sent.get(12) ?? 0) < ENDLESS / 2, `upstream sent ${upstream.sent.get(12)} bytes`);
     assert.ok(!raw.some((line) => line.includes(token)), 'no log line carries the token');
   });

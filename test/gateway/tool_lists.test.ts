@@ -116,11 +116,12 @@ async function startAnsweringUpstream(): Promise<{ url: string; stop(): Promise<
     } else if (answer === 'json-verbatim') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(VERBATIM_JSON(m.id));
     } else {
-      // Split across writes, and a data field over two lines (WHATWG SSE joins them with a newline).
+      // Split across writes, and a data field over two lines (WHATWG SSE joins them with a newline), between two JSON
+      // tokens: data that is not JSON is not passed.
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const text = VERBATIM_JSON(m.id).trim();
-      res.write(`id: e-1\ndata: ${text.slice(0, 20)}`);
-      res.end(`\ndata: ${text.slice(20)}\n\n`);
+      res.write(`id: e-1\ndata: ${text.slice(0, 17)}`);
+      res.end(`\ndata: ${text.slice(17)}\n\n`);
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -174,6 +175,6 @@ describe('every answer relayed is filtered by shape; an answer without a tool li
     const sse = await post(stack, token, call(6, 'echo', { answer: 'sse-verbatim' }));
     assert.equal(sse.status, 200);
     const text = VERBATIM_JSON(6).trim();
-    assert.equal(sse.text, `id: e-1\ndata: ${text.slice(0, 20)}\ndata: ${text.slice(20)}\n\n`);
+    assert.equal(sse.text, `id: e-1\ndata: ${text.slice(0, 17)}\ndata: ${text.slice(17)}\n\n`);
   });
 });

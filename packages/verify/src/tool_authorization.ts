@@ -4,7 +4,7 @@ import type { McpToolDetails } from './constraints.js';
 import { ANY_ARGUMENTS, decide, type ArgumentViolation, type Decision } from './decision.js';
 import { argumentsDigester, type DecisionEvent } from './decision_log.js';
 import { unparsedMessages } from './message_body.js';
-import { filterToolListResponses, maxBufferedBytesOf, type NodeLikeResponse } from './tools_list_filter.js';
+import { filterToolListResponses, maxBufferedBytesOf, type FilterRefusal, type NodeLikeResponse } from './tools_list_filter.js';
 import { writeRefusal } from './middleware.js';
 import type { Actor, VerifiedToken } from './types.js';
 import { allowedAlgorithms, DEFAULT_DPOP_ALGORITHMS } from './verifier.js';
@@ -39,16 +39,17 @@ export interface ToolAuthorizationOptions {
   /**
    * The most the tool-list filter holds to read one answer, in bytes of UTF-8: a JSON body whole, or one event of an
    * event stream up to its blank line. Default 16 MiB (`16 * 1024 * 1024`); a positive integer, else a `TypeError` at
-   * construction. An answer past it is never passed unfiltered: a JSON one (its status line held with it) is answered
-   * 502 `{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"answer too large to filter"}}` in its place, an
-   * event stream (its headers out) is cut; what was held is dropped at once and the rest of the answer discarded.
+   * construction. An answer past it is never passed unfiltered: it is cut (`res.destroy()`; its status line and headers
+   * are out, as written), what was held is dropped at once and the rest of the answer discarded.
    */
   maxBufferedBytes?: number;
   /**
-   * Called once per answer past `maxBufferedBytes`, once it was `refused` (the 502 sent in its place) or `cut`, with
-   * the response it was on (to log which request). A hook that throws is ignored.
+   * Called once per answer the tool-list filter did not pass, with the response it was on (to log which request):
+   * `too_large` (past `maxBufferedBytes`) or `not_json` (a JSON body or an event's data that does not parse), both
+   * cut; `unreadable` (a `Content-Encoding`, or a repeated or ambiguous `Content-Type`), answered 500 in its place.
+   * A hook that throws is ignored.
    */
-  onAnswerTooLarge?: (res: NodeLikeResponse, outcome: 'refused' | 'cut') => void;
+  onAnswerRefused?: (res: NodeLikeResponse, reason: FilterRefusal) => void;
 }
 
 /**
@@ -92,10 +93,10 @@ const wrapped = new WeakMap<object, unknown>();
 function filterLists(res: NodeLikeResponse, plan: Plan, auth: unknown, options: ToolAuthorizationOptions): void {
   if (wrapped.has(res) && wrapped.get(res) === auth) return;
   wrapped.set(res, auth);
-  const { maxBufferedBytes, onAnswerTooLarge } = options;
+  const { maxBufferedBytes, onAnswerRefused } = options;
   filterToolListResponses(res, () => true, plan.caller ? listable(plan.caller) : () => false, {
     maxBufferedBytes,
-    onTooLarge: onAnswerTooLarge && ((outcome) => onAnswerTooLarge(res, outcome)),
+    onRefused: onAnswerRefused && ((reason) => onAnswerRefused(res, reason)),
   });
 }
 

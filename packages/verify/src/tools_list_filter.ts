@@ -20,22 +20,22 @@ export interface NodeLikeResponse {
   end(...args: unknown[]): unknown;
   getHeader(name: string): unknown;
   removeHeader(name: string): void;
-  /** Whether the status line and headers are out (node:http); an answer over the bound can be replaced only before. */
-  readonly headersSent?: boolean;
-  /** Sends the headers at once (node:http); held back with a JSON answer's status line. */
-  flushHeaders?(): void;
-  /** Cuts the response (node:http): how an event stream over the bound ends, its headers being out. */
+  /** Cuts the response (node:http): how an answer the filter cannot pass is ended, its headers being out. */
   destroy?(error?: Error): unknown;
 }
 
-/** How an answer over `maxBufferedBytes` ended: `refused` (a 502 sent in its place) or `cut` (its headers were out). */
-export type TooLargeOutcome = 'refused' | 'cut';
+/**
+ * Why the filter did not pass an answer: `too_large` (a JSON body or one event past `maxBufferedBytes`) and
+ * `not_json` (a JSON body, or an event's data, that does not parse) are cut; `unreadable` (a `Content-Encoding`, or a
+ * `Content-Type` that is repeated or names a JSON or event-stream type it is not) is answered 500 in its place.
+ */
+export type FilterRefusal = 'too_large' | 'not_json' | 'unreadable';
 
 export interface FilterOptions {
   /** The most text held to read one JSON body or one event, in bytes of UTF-8 (default `DEFAULT_MAX_BUFFERED_BYTES`). */
   maxBufferedBytes?: number | undefined;
-  /** Told once when an answer passed the bound, after it was refused or cut. A hook that throws is ignored. */
-  onTooLarge?: ((outcome: TooLargeOutcome) => void) | undefined;
+  /** Told once when an answer was not passed, after it was cut or replaced. A hook that throws is ignored. */
+  onRefused?: ((reason: FilterRefusal) => void) | undefined;
 }
 
 /**
@@ -53,41 +53,57 @@ export function maxBufferedBytesOf(value: unknown): number {
   return value;
 }
 
-/**
- * What an answer over the bound becomes while its status line is held: a JSON-RPC 2.0 §5.1 internal error (-32603).
- * Its `id` is null: the id is in the part of the answer never read (§5: "If there was an error in detecting the id
- * ... it MUST be Null").
- */
-export const TOO_LARGE_BODY = '{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"answer too large to filter"}}';
-
 type Mode = 'json' | 'sse' | 'pass';
 
 /** Two line ends in a row (WHATWG HTML "Server-sent events": `end-of-line = ( cr lf / cr / lf )`); CR then LF is one. */
 const EVENT_END = /(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r(?!\n))/;
 /** The longest event end, less one: a new one may begin this many characters before the text that completes it. */
 const EVENT_END_CARRY = 3;
+/** Byte order marks at the start of a text: a client's decoder strips one (WHATWG Encoding "UTF-8 decode"), a parser may strip more. */
+const LEADING_BOMS = /^\uFEFF+/;
+/** RFC 9110 §8.3.1: `type "/" subtype`, both tokens; RFC 6839 §3.1: a `+json` suffix is JSON. */
+const JSON_ESSENCE = /^(?:application\/json|[!#$%&'*.^_`|~0-9a-z-]+\/[!#$%&'*.^_`|~0-9a-z+-]+\+json)$/;
+
+/**
+ * The mode of an answer from its `Content-Type` values, or `undefined` to refuse it. Read from the media type's essence
+ * (RFC 9110 §8.3.1: type/subtype before any parameter, case-insensitive), as the MCP client reads it: a parameter
+ * naming `text/event-stream` does not make a JSON body an event stream. A header sent twice (clients join the values,
+ * or keep either) is refused, as is a value naming JSON or an event stream that is neither (`text/plain; x=json`, or an
+ * event stream with `json` in a parameter): a client matching the text rather than the essence would read it so.
+ */
+function modeOf(values: readonly unknown[]): Mode | undefined {
+  if (values.length > 1) return undefined;
+  if (values.length === 0) return 'pass';
+  const value = String(values[0]).toLowerCase();
+  const essence = value.split(';', 1)[0]!.trim();
+  if (JSON_ESSENCE.test(essence)) return 'json';
+  const json = value.includes('json');
+  if (essence === 'text/event-stream' && !json) return 'sse';
+  return json || value.includes('event-stream') ? undefined : 'pass';
+}
 
 /**
  * Filter `result.tools` of the responses whose id `listed` accepts (the ids of the `tools/list` requests answered, or
- * every id on a stream that answers no request of its own), keeping the tools `keep` accepts. A body that is neither
- * JSON nor an event stream is passed through (it holds no tool list a client would read); an encoded body
- * (`Content-Encoding` other than identity, from a compressor inside the handler) cannot be read, so it is replaced by
- * a 500: fail closed rather than list unfiltered tools.
- *
- * What is held to be read is bounded (`maxBufferedBytes`): a JSON body, held whole with its status line, is answered
- * 502 `TOO_LARGE_BODY` once it passes the bound; an event stream (its headers out) is cut once one event does. Either
- * way what was held is dropped at once, nothing more of the answer is read, and `onTooLarge` is told.
+ * every id on a stream that answers no request of its own), keeping the tools `keep` accepts. The mode is the
+ * `Content-Type`'s essence (`modeOf`): a body that is neither JSON nor an event stream is passed through (it holds no
+ * tool list a client would read). An answer the filter cannot read is never passed (fail closed), and `onRefused` is
+ * told: one with a `Content-Encoding` other than identity (a compressor inside the handler) or an ambiguous or
+ * repeated `Content-Type` is replaced by a 500 (`unreadable`); a JSON body, or an event's data, that does not parse
+ * as JSON once leading byte order marks are stripped (`not_json`), and a JSON body or one event past
+ * `maxBufferedBytes` (`too_large`), are cut (`destroy()`): the status line and headers went out as written, so a
+ * client sees a broken answer, never an unfiltered one. What was held is dropped at once and nothing more of the
+ * answer is read.
  */
 export function filterToolListResponses(res: NodeLikeResponse, listed: (id: JsonRpcId) => boolean, keep: (tool: string) => boolean, options: FilterOptions = {}): void {
   const maxBufferedBytes = maxBufferedBytesOf(options.maxBufferedBytes);
-  const original = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
+  const original = { writeHead: res.writeHead, write: res.write, end: res.end };
   const decoder = new TextDecoder();
   let mode: Mode | undefined;
   let refused = false;
-  /** The answer passed the bound: refused or cut, and nothing more of it is read or written. */
-  let tooLarge = false;
-  /** A JSON answer's `writeHead` arguments, held until its body is complete (or replaced by the 502). */
-  let head: unknown[] | undefined;
+  /** The answer was cut: nothing more of it is read or written. */
+  let cut = false;
+  /** No text of an event stream read yet: its leading byte order marks are dropped. */
+  let streamStart = true;
   /** The JSON body so far, or the pending event's text in pieces (none of them, nor their joins, holding an event end). */
   let parts: string[] = [];
   /** Bytes of what `parts` holds (as received: before decoding). */
@@ -95,6 +111,13 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
   /** The text being drained into events. */
   let pending = '';
 
+  const tell = (reason: FilterRefusal): void => {
+    try {
+      options.onRefused?.(reason);
+    } catch {
+      // The hook is a side channel: the answer was refused all the same.
+    }
+  };
   // Returns `message` itself when it holds no list to filter, so such a body is passed as it came (below).
   const transform = (message: unknown): unknown => {
     if (Array.isArray(message)) {
@@ -109,12 +132,17 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
     const visible = tools.filter((tool: { name?: unknown } | null) => typeof tool?.name === 'string' && keep(tool.name));
     return { ...m, result: { ...m.result, tools: visible } };
   };
-  const transformJson = (text: string): string => {
+  /** The text to send for a JSON text, or `undefined` when it is not JSON (then it is not sent). */
+  const transformJson = (raw: string): string | undefined => {
+    // Without its byte order marks: what is sent is then what was read here, however many a client would strip.
+    const text = raw.replace(LEADING_BOMS, '');
+    // Nothing to read: no list (a 202, a HEAD, a priming event with empty data).
+    if (text.trim() === '') return raw;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      return text;
+      return undefined;
     }
     // Byte for byte when no list was filtered: a number beyond 2^53, an escape or the spacing of an answer that holds
     // no tool list is the sender's, not what a re-serialisation would make of it. Not when a name repeats (RFC 8259
@@ -122,32 +150,37 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
     const out = transform(parsed);
     return out === parsed && !hasDuplicateMember(text) ? text : JSON.stringify(out);
   };
-  // WHATWG HTML "Server-sent events": an event is lines up to a blank line; `data:` lines join with "\n".
-  const transformEvent = (event: string): string => {
+  // WHATWG HTML "Server-sent events": an event is lines up to a blank line; `data:` lines join with "\n". An MCP
+  // event carries one JSON-RPC message (or none: a priming event); data that is not JSON is not passed.
+  const transformEvent = (event: string): string | undefined => {
     const lines = event.split(/\r\n|\r|\n/);
     const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(line.startsWith('data: ') ? 6 : 5));
     if (data.length === 0) return event;
     const joined = data.join('\n');
     const rewritten = transformJson(joined);
-    if (rewritten === joined) return event;
+    if (rewritten === undefined || rewritten === joined) return rewritten === undefined ? undefined : event;
     const kept = lines.filter((line) => !line.startsWith('data:'));
     return [...kept, ...rewritten.split('\n').map((line) => `data: ${line}`)].join('\n');
   };
-  /** The events `pending` completes, rewritten; `undefined` when `measure` finds one over the bound. */
-  const drainEvents = (final: boolean, measure: boolean): string | undefined => {
+  /** The events `pending` completes, rewritten; a refusal when one is over the bound (`measure`) or not JSON. */
+  const drainEvents = (final: boolean, measure: boolean): string | { refusal: FilterRefusal } => {
     let out = '';
     for (;;) {
       // An event ends at a blank line; a line ends at CRLF, LF or CR, mixed as the sender likes (`\n\r\n` too).
       const match = EVENT_END.exec(pending);
       if (!match) break;
       const event = pending.slice(0, match.index);
-      if (measure && Buffer.byteLength(event) > maxBufferedBytes) return undefined;
-      out += transformEvent(event) + match[0];
+      if (measure && Buffer.byteLength(event) > maxBufferedBytes) return { refusal: 'too_large' };
+      const rewritten = transformEvent(event);
+      if (rewritten === undefined) return { refusal: 'not_json' };
+      out += rewritten + match[0];
       pending = pending.slice(match.index + match[0].length);
     }
     if (final && pending.length > 0) {
-      if (measure && Buffer.byteLength(pending) > maxBufferedBytes) return undefined;
-      out += transformEvent(pending);
+      if (measure && Buffer.byteLength(pending) > maxBufferedBytes) return { refusal: 'too_large' };
+      const rewritten = transformEvent(pending);
+      if (rewritten === undefined) return { refusal: 'not_json' };
+      out += rewritten;
       pending = '';
     }
     return out;
@@ -162,53 +195,41 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
     if (chunk instanceof Uint8Array) return chunk.byteLength;
     return chunk === undefined || chunk === null ? 0 : Buffer.byteLength(typeof chunk === 'string' ? chunk : String(chunk));
   };
-  /** The answer passed the bound: drop what is held, answer 502 while the status line is held, else cut. */
-  const overflow = (): undefined => {
-    tooLarge = true;
+  /** The answer cannot be passed: drop what is held and cut it (its headers are out: ending would pass for complete). */
+  const cutAnswer = (reason: FilterRefusal): undefined => {
+    cut = true;
     parts = [];
     pending = '';
     held = 0;
-    const heldHead = head;
-    head = undefined;
-    let outcome: TooLargeOutcome;
-    if (heldHead !== undefined && res.headersSent !== true) {
-      for (const name of ['content-length', 'content-encoding', 'content-type']) res.removeHeader(name);
-      const headers = { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(TOO_LARGE_BODY.length) };
-      original.writeHead.call(res, 502, headers);
-      original.end.call(res, TOO_LARGE_BODY);
-      outcome = 'refused';
-    } else {
-      // The headers are out (an event stream): ending cleanly would pass for a complete answer; cut it.
-      if (typeof res.destroy === 'function') res.destroy();
-      else original.end.call(res);
-      outcome = 'cut';
-    }
-    try {
-      options.onTooLarge?.(outcome);
-    } catch {
-      // The hook is a side channel: the answer was refused all the same.
-    }
+    if (typeof res.destroy === 'function') res.destroy();
+    else original.end.call(res);
+    tell(reason);
     return undefined;
   };
-  /** Takes in one chunk: the text to send now (`''` for none yet), or `undefined` when the answer passed the bound. */
+  /** Takes in one chunk: the text to send now (`''` for none yet), or `undefined` when the answer was cut. */
   const take = (chunk: unknown, final: boolean): string | undefined => {
-    const bytes = bytesOf(chunk);
-    held += bytes;
+    held += bytesOf(chunk);
     if (mode === 'json') {
       // Counted before it is decoded or kept: past the bound, nothing of this chunk is held.
-      if (held > maxBufferedBytes) return overflow();
+      if (held > maxBufferedBytes) return cutAnswer('too_large');
       const more = text(chunk) + (final ? decoder.decode() : '');
       if (more.length > 0) parts.push(more);
       if (!final) return '';
       const body = parts.join('');
       parts = [];
-      return transformJson(body);
+      return transformJson(body) ?? cutAnswer('not_json');
     }
-    const more = text(chunk) + (final ? decoder.decode() : '');
+    let more = text(chunk) + (final ? decoder.decode() : '');
+    if (streamStart) {
+      // WHATWG HTML "Server-sent events": a stream's leading BOM is stripped (the decoder strips one); any more would be
+      // read by this filter as part of the first field name, by some client as nothing. Dropped: both read alike.
+      more = more.replace(LEADING_BOMS, '');
+      if (more.length > 0) streamStart = false;
+    }
     // Only the new text (and the few characters before it) is searched for an event end: the text held has none, and
     // an event trickling in is neither rescanned nor rejoined on every chunk.
     if (!final && !EVENT_END.test(tail(parts, EVENT_END_CARRY) + more)) {
-      if (held > maxBufferedBytes) return overflow();
+      if (held > maxBufferedBytes) return cutAnswer('too_large');
       if (more.length > 0) parts.push(more);
       return '';
     }
@@ -216,61 +237,42 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
     parts = [];
     // Under the bound, no event in it can be over; past it, each is measured.
     const out = drainEvents(final, held > maxBufferedBytes);
-    if (out === undefined) return overflow();
+    if (typeof out !== 'string') return cutAnswer(out.refusal);
     held = Buffer.byteLength(pending);
-    if (held > maxBufferedBytes) return overflow();
+    if (held > maxBufferedBytes) return cutAnswer('too_large');
     if (pending.length > 0) parts.push(pending);
     pending = '';
     return out;
   };
 
   res.writeHead = function writeHead(this: NodeLikeResponse, statusCode: number, ...rest: unknown[]) {
-    if (tooLarge) return this;
-    if (head !== undefined) {
-      // A new head while a JSON answer's is held: the handler replaced its answer before any of it went out.
-      head = undefined;
-      parts = [];
-      held = 0;
-    }
+    if (cut) return this;
     const headers = rest.find((arg) => typeof arg === 'object' && arg !== null) as Record<string, unknown> | unknown[] | undefined;
-    const contentType = String(headerValue(headers, 'content-type') ?? res.getHeader('content-type') ?? '').toLowerCase();
-    const encoding = String(headerValue(headers, 'content-encoding') ?? res.getHeader('content-encoding') ?? 'identity').toLowerCase();
-    mode = contentType.includes('text/event-stream') ? 'sse' : contentType.includes('json') ? 'json' : 'pass';
-    if (mode !== 'pass' && encoding !== 'identity') {
+    // node:http: the headers given here replace those set before under the same name.
+    const given = headerValues(headers, 'content-type');
+    const contentTypes = given.length > 0 ? given : [res.getHeader('content-type')].flat().filter((value) => value !== undefined);
+    const encoding = String(headerValues(headers, 'content-encoding')[0] ?? res.getHeader('content-encoding') ?? 'identity').toLowerCase();
+    const chosen = modeOf(contentTypes);
+    if (chosen === undefined || (chosen !== 'pass' && encoding !== 'identity')) {
       refused = true;
       mode = 'pass';
       for (const name of ['content-length', 'content-encoding', 'content-type']) res.removeHeader(name);
+      tell('unreadable');
       return original.writeHead.call(this, 500, { 'content-type': 'application/json' });
     }
+    mode = chosen;
     if (mode === 'pass') return original.writeHead.call(this, statusCode, ...rest);
-    // The body changes length: drop any declared one (chunked encoding takes over).
+    // The body changes length: drop any declared one (chunked encoding takes over). The status line and headers go
+    // out now, as written: a framework that finds them out never answers a second time on top of a partial body.
     res.removeHeader('content-length');
     const args = rest.map((arg) => (headers !== undefined && arg === headers ? withoutContentLength(headers) : arg));
-    if (mode === 'json') {
-      // Nothing of a JSON answer reaches the client before it is complete (it is read whole): its status line waits
-      // with it, so an answer too large to read is answered 502 in its place rather than cut.
-      head = [statusCode, ...args];
-      const target = this as NodeLikeResponse & { statusCode?: unknown };
-      if (typeof target.statusCode === 'number') target.statusCode = statusCode;
-      return this;
-    }
     return original.writeHead.call(this, statusCode, ...args);
   } as NodeLikeResponse['writeHead'];
-
-  if (typeof original.flushHeaders === 'function') {
-    const flush = original.flushHeaders;
-    res.flushHeaders = function flushHeaders(this: NodeLikeResponse) {
-      if (mode === undefined) (res.writeHead as (code: number) => unknown).call(this, (res as { statusCode?: number }).statusCode ?? 200);
-      // A held status line goes out with its body (or the 502): flushed now, node:http would send a default one.
-      if (head !== undefined || tooLarge) return;
-      flush.call(this);
-    };
-  }
 
   res.write = function write(this: NodeLikeResponse, chunk: unknown, ...rest: unknown[]) {
     const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
     if (mode === undefined) (res.writeHead as (code: number) => unknown).call(this, (res as { statusCode?: number }).statusCode ?? 200);
-    if (refused || tooLarge) {
+    if (refused || cut) {
       callback?.();
       return true;
     }
@@ -287,7 +289,7 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
     const callback = args.find((arg) => typeof arg === 'function') as (() => void) | undefined;
     const chunk = typeof args[0] === 'function' ? undefined : args[0];
     if (mode === undefined) (res.writeHead as (code: number) => unknown).call(this, (res as { statusCode?: number }).statusCode ?? 200);
-    if (tooLarge) {
+    if (cut) {
       callback?.();
       return this;
     }
@@ -300,11 +302,6 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
       callback?.();
       return this;
     }
-    if (head !== undefined) {
-      const heldHead = head;
-      head = undefined;
-      original.writeHead.apply(this, heldHead as [number, ...unknown[]]);
-    }
     return callback ? original.end.call(this, out, callback) : original.end.call(this, out);
   } as NodeLikeResponse['end'];
 }
@@ -316,15 +313,17 @@ function tail(parts: readonly string[], n: number): string {
   return out;
 }
 
-function headerValue(headers: Record<string, unknown> | unknown[] | undefined, name: string): unknown {
-  if (headers === undefined) return undefined;
+/** Every value of header `name` among `headers` (an object, whose values may be arrays, or node's flat raw array). */
+function headerValues(headers: Record<string, unknown> | unknown[] | undefined, name: string): unknown[] {
+  if (headers === undefined) return [];
+  const out: unknown[] = [];
   if (Array.isArray(headers)) {
     const flat = headers.flat() as unknown[];
-    for (let i = 0; i + 1 < flat.length; i += 2) if (String(flat[i]).toLowerCase() === name) return flat[i + 1];
-    return undefined;
+    for (let i = 0; i + 1 < flat.length; i += 2) if (String(flat[i]).toLowerCase() === name) out.push(flat[i + 1]);
+  } else {
+    for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) out.push(value);
   }
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
-  return undefined;
+  return out.flat().filter((value) => value !== undefined);
 }
 
 function withoutContentLength(headers: Record<string, unknown> | unknown[]): Record<string, unknown> | unknown[] {

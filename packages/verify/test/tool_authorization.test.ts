@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import bodyParser from '@koa/bodyparser';
@@ -574,8 +574,8 @@ describe('RFC 9449 §7.1: the 403 to a DPoP-bound caller carries algs, as the 40
 
 describe('maxBufferedBytes: an answer too large for the tool-list filter to hold is never passed unfiltered', () => {
   const told: Array<[string, string]> = [];
-  const onAnswerTooLarge = (res: NodeLikeResponse, outcome: 'refused' | 'cut') => {
-    told.push([String((res as unknown as import('node:http').ServerResponse).req.headers['x-case']), outcome]);
+  const onAnswerRefused = (res: NodeLikeResponse, reason: 'too_large' | 'not_json' | 'unreadable') => {
+    told.push([String((res as unknown as import('node:http').ServerResponse).req.headers['x-case']), reason]);
   };
   const bounded = {} as Record<'json' | 'sse' | 'koa', string>;
   before(async () => {
@@ -585,7 +585,7 @@ describe('maxBufferedBytes: an answer too large for the tool-list filter to hold
       app.post(
         '/mcp',
         requireBearerAuth({ verifier: mcpTokenVerifier(verifier, { errors: mcpErrors }), resourceMetadataUrl: METADATA }),
-        expressToolAuthorization({ resourceMetadataUrl: METADATA, maxBufferedBytes: 256, onAnswerTooLarge }),
+        expressToolAuthorization({ resourceMetadataUrl: METADATA, maxBufferedBytes: 256, onAnswerRefused }),
         (req, res) => void handleMcp(req, res, req.body, json),
       );
       bounded[json ? 'json' : 'sse'] = await listen(app.listen(0, '127.0.0.1'));
@@ -593,7 +593,7 @@ describe('maxBufferedBytes: an answer too large for the tool-list filter to hold
     // Koa writes `ctx.body` itself: `res.end(body)`, no writeHead.
     const koa = new Koa();
     koa.use(koaBearerAuth(verifier, { resourceMetadataUrl: METADATA }));
-    koa.use(koaToolAuthorization({ resourceMetadataUrl: METADATA, maxBufferedBytes: 256, onAnswerTooLarge }));
+    koa.use(koaToolAuthorization({ resourceMetadataUrl: METADATA, maxBufferedBytes: 256, onAnswerRefused }));
     koa.use((ctx) => {
       ctx.body = { jsonrpc: '2.0', id: 2, result: { tools: TOOLS.map((name) => ({ name, description: 'x'.repeat(100) })) } };
     });
@@ -607,18 +607,16 @@ describe('maxBufferedBytes: an answer too large for the tool-list filter to hold
       body: JSON.stringify({ jsonrpc: '2.0', id: 7, ...message }),
     });
 
-  it('JSON (MCP SDK transport): a tools/list answer over the bound is 502 with a fixed JSON-RPC error, the hook told; a small answer on the same route passes (before: held whole)', async () => {
+  it('JSON (MCP SDK transport): a tools/list answer over the bound is cut, the hook told; a small answer on the same route passes (before: held whole)', async () => {
     told.length = 0;
     const token = await tokenFor(`${REFUND} ${LOOKUP}`);
-    const res = await send('json', token, { method: 'tools/list' });
-    assert.equal(res.status, 502);
-    assert.equal(res.headers.get('content-type'), 'application/json');
-    assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'answer too large to filter' } });
-    assert.deepEqual(told, [['json', 'refused']]);
+    // Cut: the status line may or may not have reached the client; never a complete answer.
+    await assert.rejects(send('json', token, { method: 'tools/list' }).then((res) => res.text()));
+    assert.deepEqual(told, [['json', 'too_large']]);
     const small = await send('json', token, call(LOOKUP, {}));
     assert.equal(small.status, 200);
     assert.match((await message(small)).result?.content?.[0]?.text ?? '', /"ran":"billing.refund_lookup"/);
-    assert.deepEqual(told, [['json', 'refused']]);
+    assert.deepEqual(told, [['json', 'too_large']]);
   });
 
   it('SSE (MCP SDK transport): an event over the bound cuts the stream, its headers being out; a small answer passes', async () => {
@@ -626,18 +624,16 @@ describe('maxBufferedBytes: an answer too large for the tool-list filter to hold
     const token = await tokenFor(`${REFUND} ${LOOKUP}`);
     // Cut: before the head reached the client (the transport wrote the event at once) or after; never a complete answer.
     await assert.rejects(send('sse', token, { method: 'tools/list' }).then((res) => res.text()));
-    assert.deepEqual(told, [['sse', 'cut']]);
+    assert.deepEqual(told, [['sse', 'too_large']]);
     const small = await send('sse', token, call(LOOKUP, {}));
     assert.equal(small.status, 200);
     assert.match((await message(small)).result?.content?.[0]?.text ?? '', /"ran":"billing.refund_lookup"/);
   });
 
-  it('Koa: a JSON body Koa writes itself (no writeHead) over the bound is refused before any head was sent', async () => {
+  it('Koa: a JSON body Koa writes itself (no writeHead) over the bound is cut', async () => {
     told.length = 0;
-    const res = await fetch(bounded.koa, { headers: { authorization: `Bearer ${await tokenFor(LOOKUP)}`, 'x-case': 'koa' } });
-    assert.equal(res.status, 502);
-    assert.deepEqual(await res.json(), { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'answer too large to filter' } });
-    assert.deepEqual(told, [['koa', 'refused']]);
+    await assert.rejects(fetch(bounded.koa, { headers: { authorization: `Bearer ${await tokenFor(LOOKUP)}`, 'x-case': 'koa' } }).then((res) => res.text()));
+    assert.deepEqual(told, [['koa', 'too_large']]);
   });
 
   it('a bound that is not a positive integer is refused at construction', () => {
@@ -645,5 +641,73 @@ describe('maxBufferedBytes: an answer too large for the tool-list filter to hold
       assert.throws(() => expressToolAuthorization({ resourceMetadataUrl: METADATA, maxBufferedBytes: maxBufferedBytes as number }), TypeError, String(maxBufferedBytes));
       assert.throws(() => koaToolAuthorization({ resourceMetadataUrl: METADATA, maxBufferedBytes: maxBufferedBytes as number }), TypeError, String(maxBufferedBytes));
     }
+  });
+});
+
+describe('a handler that fails after writing part of a JSON answer: the framework sees its headers out and adds no second answer', () => {
+  /** Everything the server sends on one connection carrying two requests, until it closes (or 1 s passes). */
+  const onOneConnection = (url: string, requests: string[]) =>
+    new Promise<string>((resolve) => {
+      const socket = connect(Number(new URL(url).port), '127.0.0.1');
+      let out = '';
+      const timer = setTimeout(() => socket.destroy(), 1000);
+      socket.on('data', (data) => (out += data.toString('latin1')));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+      socket.on('error', () => undefined);
+      socket.write(requests.join(''));
+    });
+  const partial = `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"${REFUND}","description":"${'d'.repeat(400)}"}`;
+  const LIST_REQUEST = '{"jsonrpc":"2.0","id":1,"method":"tools/list"}';
+  let request: string;
+  before(async () => {
+    const token = await tokenFor(LOOKUP);
+    request = `POST /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${LIST_REQUEST.length}\r\n\r\n${LIST_REQUEST}`;
+  });
+
+  it('Express 5 (finalhandler): the connection is closed, no 500 after the partial body, the second request unanswered (before: the head was held, so the error answer of finalhandler, then the answer to the second request, followed on the same connection)', async () => {
+    const app = express();
+    app.use(express.json());
+    let calls = 0;
+    app.post('/mcp', requireBearerAuth({ verifier: mcpTokenVerifier(verifier, { errors: mcpErrors }), resourceMetadataUrl: METADATA }), expressToolAuthorization({ resourceMetadataUrl: METADATA }), (_req, res) => {
+      if (calls++ > 0) {
+        res.json({ second: true });
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(partial);
+      throw new Error('boom');
+    });
+    const url = await listen(app.listen(0, '127.0.0.1'));
+    const out = await onOneConnection(url, [request, request]);
+    assert.equal(out.match(/HTTP\/1\.1 /g)?.length ?? 0, out.length > 0 ? 1 : 0, out);
+    assert.doesNotMatch(out, /Internal Server Error|second|HTTP\/1\.1 500/, out);
+    assert.doesNotMatch(out, new RegExp(REFUND.replace('.', '\\.')), 'nothing of the unfiltered partial body');
+  });
+
+  it('Koa (ctx.onerror): no error answer after the partial body, nothing of it relayed (before: the partial list, unfiltered, then the error answer of Koa and the answer to the second request, on the same connection)', async () => {
+    const app = new Koa();
+    app.silent = true;
+    app.use(bodyParser());
+    app.use(koaBearerAuth(verifier, { resourceMetadataUrl: METADATA }));
+    app.use(koaToolAuthorization({ resourceMetadataUrl: METADATA }));
+    let calls = 0;
+    app.use(async (ctx) => {
+      if (calls++ > 0) {
+        ctx.body = { second: true };
+        return;
+      }
+      ctx.respond = false;
+      ctx.res.writeHead(200, { 'content-type': 'application/json' });
+      ctx.res.write(partial);
+      throw new Error('boom');
+    });
+    const url = await listen(app.listen(0, '127.0.0.1'));
+    const out = await onOneConnection(url, [request, request]);
+    assert.ok((out.match(/HTTP\/1\.1 /g)?.length ?? 0) <= 1, out);
+    assert.doesNotMatch(out, /Internal Server Error|second|HTTP\/1\.1 500/, out);
+    assert.doesNotMatch(out, new RegExp(REFUND.replace('.', '\\.')), 'nothing of the unfiltered partial body');
   });
 });

@@ -237,11 +237,12 @@ function answerAsAsked(body: unknown, res: ServerResponse): void {
   } else if (answer === 'json-verbatim') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(VERBATIM_JSON(m.id));
   } else {
-    // Split across writes, and a data field over two lines (WHATWG SSE joins them with a newline).
+    // Split across writes, and a data field over two lines (WHATWG SSE joins them with a newline), between two JSON
+    // tokens: data that is not JSON is not passed.
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const text = VERBATIM_JSON(m.id).trim();
-    res.write(`id: e-1\ndata: ${text.slice(0, 20)}`);
-    res.end(`\ndata: ${text.slice(20)}\n\n`);
+    res.write(`id: e-1\ndata: ${text.slice(0, 17)}`);
+    res.end(`\ndata: ${text.slice(17)}\n\n`);
   }
 }
 
@@ -319,7 +320,7 @@ describe('every answer on a POST is filtered by its shape (a result carrying `to
       const sse = await post(at[kind], callWith('6', 'sse-verbatim'), token);
       assert.equal(sse.status, 200);
       const text = VERBATIM_JSON('6').trim();
-      assert.equal(sse.text, `id: e-1\ndata: ${text.slice(0, 20)}\ndata: ${text.slice(20)}\n\n`);
+      assert.equal(sse.text, `id: e-1\ndata: ${text.slice(0, 17)}\ndata: ${text.slice(17)}\n\n`);
     });
   }
 

@@ -1,7 +1,7 @@
 // filterToolListResponses on its own: lists rewritten, every other answer passed exactly as it was written.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_MAX_BUFFERED_BYTES, TOO_LARGE_BODY, filterToolListResponses, type NodeLikeResponse } from '../src/tools_list_filter.js';
+import { DEFAULT_MAX_BUFFERED_BYTES, filterToolListResponses, type FilterRefusal, type NodeLikeResponse } from '../src/tools_list_filter.js';
 
 /** A response that records what reaches the wire. */
 function recorder(): NodeLikeResponse & { wire: string; status?: number; setHeader(name: string, value: unknown): void } {
@@ -118,25 +118,21 @@ function paddedList(bytes: number): string {
 const FILTERED = { jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'lookup_customer' }] } };
 
 describe('filterToolListResponses holds at most maxBufferedBytes of an answer', () => {
-  it('JSON past the bound: 502 with a fixed JSON-RPC error in its place, the hook told, later chunks never read or held (before: held whole)', () => {
+  it('JSON past the bound: its head went out as written, the answer is cut, the hook told, later chunks never read or held (before: held whole)', () => {
     const res = wire();
-    const outcomes: string[] = [];
-    filterToolListResponses(res, () => true, keep, { maxBufferedBytes: 1024, onTooLarge: (outcome) => outcomes.push(outcome) });
+    const reasons: FilterRefusal[] = [];
+    filterToolListResponses(res, () => true, keep, { maxBufferedBytes: 1024, onRefused: (reason) => reasons.push(reason) });
     res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 's-1' });
-    // The status line waits with the body: nothing is out until it is complete or refused.
-    assert.equal(res.headersSent, false);
+    // The status line and headers are out at once (a framework finding them out never answers on top of them).
+    assert.equal(res.headersSent, true);
+    assert.equal(res.getHeader('mcp-session-id'), 's-1');
     assert.equal(res.write(Buffer.from(`{"jsonrpc":"2.0","id":1,"result":{"pad":"${'x'.repeat(900)}`)), true);
     assert.equal(res.wire, '');
     // 600 characters, 1,200 bytes: counted in bytes, so this chunk passes the bound.
     assert.equal(res.write('é'.repeat(600)), true);
-    assert.equal(res.status, 502);
-    assert.equal(res.getHeader('content-type'), 'application/json');
-    assert.equal(res.getHeader('cache-control'), 'no-store');
-    assert.equal(res.getHeader('mcp-session-id'), undefined);
-    assert.deepEqual(JSON.parse(res.wire), { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'answer too large to filter' } });
-    assert.equal(res.wire, TOO_LARGE_BODY);
-    assert.deepEqual(outcomes, ['refused']);
-    assert.equal(res.destroyed, false);
+    assert.equal(res.destroyed, true);
+    assert.deepEqual([res.status, res.wire], [200, '']);
+    assert.deepEqual(reasons, ['too_large']);
     const later = probe();
     let called = false;
     assert.equal(res.write(later, () => void (called = true)), true);
@@ -144,8 +140,8 @@ describe('filterToolListResponses holds at most maxBufferedBytes of an answer', 
     res.writeHead(200, { 'content-type': 'application/json' });
     assert.equal(later.reads, 0);
     assert.ok(called);
-    assert.equal(res.wire, TOO_LARGE_BODY);
-    assert.deepEqual(outcomes, ['refused']);
+    assert.equal(res.wire, '');
+    assert.deepEqual(reasons, ['too_large']);
 
     // Only what is held to be read is bounded: a body neither JSON nor an event stream streams through.
     const plain = wire();
@@ -156,17 +152,18 @@ describe('filterToolListResponses holds at most maxBufferedBytes of an answer', 
     assert.deepEqual([plain.status, plain.wire], [200, 'x'.repeat(100) + 'y'.repeat(100)]);
   });
 
-  it('JSON exactly at the bound passes (filtered as ever); one byte over is refused, whatever the chunks', () => {
+  it('JSON exactly at the bound passes (filtered as ever); one byte over is cut, whatever the chunks', () => {
     const body = paddedList(4096);
     const at = wire();
     filterToolListResponses(at, () => true, keep, { maxBufferedBytes: 4096 });
     at.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
+    assert.equal(at.getHeader('content-length'), undefined);
     const bytes = Buffer.from(body);
     // Split inside a two-byte character: the decoder holds half of it, the bytes are counted as they came.
     const cut = body.indexOf('é') + 1;
     at.write(bytes.subarray(0, cut));
     at.end(bytes.subarray(cut));
-    assert.equal(at.status, 200);
+    assert.deepEqual([at.status, at.destroyed], [200, false]);
     const { pad, ...result } = (JSON.parse(at.wire) as { result: { pad: string } }).result;
     assert.deepEqual({ ...FILTERED, result }, FILTERED);
     assert.equal(Buffer.byteLength(pad), Buffer.byteLength(JSON.parse(body).result.pad));
@@ -175,25 +172,25 @@ describe('filterToolListResponses holds at most maxBufferedBytes of an answer', 
     filterToolListResponses(over, () => true, keep, { maxBufferedBytes: 4095 });
     over.writeHead(200, { 'content-type': 'application/json' });
     over.end(body);
-    assert.deepEqual([over.status, over.wire], [502, TOO_LARGE_BODY]);
+    assert.deepEqual([over.destroyed, over.wire], [true, '']);
   });
 
-  it('JSON written with end() alone (Koa, res.send): refused before any head was written; at the bound, filtered', () => {
-    for (const [bytes, status] of [[201, 502], [200, 200]] as const) {
+  it('JSON written with end() alone (Koa, res.send): cut past the bound; at the bound, filtered', () => {
+    for (const [bytes, destroyed] of [[201, true], [200, false]] as const) {
       const res = wire();
       filterToolListResponses(res, () => true, keep, { maxBufferedBytes: 200 });
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.end(paddedList(bytes));
-      assert.equal(res.status, status);
-      if (status === 502) assert.equal(res.wire, TOO_LARGE_BODY);
+      assert.deepEqual([res.status, res.destroyed], [200, destroyed]);
+      if (destroyed) assert.equal(res.wire, '');
       else assert.deepEqual((JSON.parse(res.wire) as typeof FILTERED).result.tools, FILTERED.result.tools);
     }
   });
 
   it('SSE: an event past the bound cuts the stream (its head is out), the events before it pass as written, later ones are never read', () => {
     const res = wire();
-    const outcomes: string[] = [];
-    filterToolListResponses(res, () => true, keep, { maxBufferedBytes: 2048, onTooLarge: (outcome) => outcomes.push(outcome) });
+    const reasons: FilterRefusal[] = [];
+    filterToolListResponses(res, () => true, keep, { maxBufferedBytes: 2048, onRefused: (reason) => reasons.push(reason) });
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const first = `id: 1\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress' })}\n\n`;
     res.write(first);
@@ -202,14 +199,14 @@ describe('filterToolListResponses holds at most maxBufferedBytes of an answer', 
     res.write('id: 2\ndata: {"jsonrpc":"2.0","id":1,"result":{"tools":[');
     for (let i = 0; i < 100 && !res.destroyed; i++) res.write(Buffer.from(`${JSON.stringify({ name: `tool_${i}`, description: 'é'.repeat(20) })},`));
     assert.equal(res.destroyed, true);
-    assert.deepEqual(outcomes, ['cut']);
+    assert.deepEqual(reasons, ['too_large']);
     assert.equal(res.wire, first);
     const later = probe();
     res.write(later);
     res.end(later);
     assert.equal(later.reads, 0);
     assert.equal(res.wire, first);
-    assert.deepEqual(outcomes, ['cut']);
+    assert.deepEqual(reasons, ['too_large']);
   });
 
   it('SSE: the bound is per event: one exactly at it passes, as do many whose sum is far past it; an event past it arriving whole is cut too', () => {
@@ -258,7 +255,7 @@ describe('filterToolListResponses holds at most maxBufferedBytes of an answer', 
     }
   });
 
-  it('the default bound is 16 MiB: a JSON answer of exactly that passes, one byte more is refused; a bound not a positive integer is refused', () => {
+  it('the default bound is 16 MiB: a JSON answer of exactly that passes, one byte more is cut; a bound not a positive integer is refused', () => {
     assert.equal(DEFAULT_MAX_BUFFERED_BYTES, 16 * 1024 * 1024);
     const body = Buffer.from(paddedList(DEFAULT_MAX_BUFFERED_BYTES));
     const at = wire();
@@ -274,11 +271,120 @@ describe('filterToolListResponses holds at most maxBufferedBytes of an answer', 
     over.writeHead(200, { 'content-type': 'application/json' });
     over.write(body);
     over.end('\n');
-    assert.deepEqual([over.status, over.wire], [502, TOO_LARGE_BODY]);
+    assert.deepEqual([over.destroyed, over.wire], [true, '']);
 
     for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1024', null]) {
       assert.throws(() => filterToolListResponses(wire(), () => true, keep, { maxBufferedBytes: bad as number }), TypeError, String(bad));
     }
   });
+});
 
+describe('filterToolListResponses reads an answer as a client would, and passes none it cannot read', () => {
+  const BOM = '\uFEFF';
+  /** The answer `writes` makes through the filter: what reached the wire, whether it was cut, the hook's reasons. */
+  const through = (writes: (res: ReturnType<typeof wire>) => void) => {
+    const res = wire();
+    const reasons: FilterRefusal[] = [];
+    filterToolListResponses(res, () => true, keep, { onRefused: (reason) => reasons.push(reason) });
+    writes(res);
+    return { status: res.status, wire: res.wire, destroyed: res.destroyed, reasons, contentType: res.getHeader('content-type') };
+  };
+
+  it('the mode is the Content-Type essence: JSON with a parameter naming text/event-stream is read as JSON and filtered (before: passed as an event stream, unfiltered)', () => {
+    for (const contentType of ['application/json; x="text/event-stream"', 'Application/JSON ;charset=utf-8', 'application/vnd.example+json']) {
+      const out = through((res) => {
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(JSON.stringify(LIST));
+      });
+      assert.deepEqual([out.status, out.destroyed, JSON.parse(out.wire)], [200, false, FILTERED], contentType);
+    }
+    // An event stream whose type names JSON too, or a type that is neither but names one: a client matching the text
+    // would read either; refused in place (500), nothing of the body passed.
+    for (const contentType of ['text/event-stream; x="application/json"', 'text/plain; x="application/json"', 'text/plain; x="text/event-stream"']) {
+      const out = through((res) => {
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(JSON.stringify(LIST));
+      });
+      assert.equal(out.status, 500, contentType);
+      assert.doesNotMatch(out.wire, /export_customers/, contentType);
+      assert.deepEqual(out.reasons, ['unreadable'], contentType);
+    }
+  });
+
+  it('a JSON body after byte order marks is filtered (before: one BOM stripped by the decoder, JSON.parse failed, the list passed unfiltered)', () => {
+    for (const boms of [1, 2, 3]) {
+      const out = through((res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(Buffer.from(BOM.repeat(boms) + JSON.stringify(LIST)));
+      });
+      assert.deepEqual([out.destroyed, JSON.parse(out.wire)], [false, FILTERED], `${boms} BOMs`);
+    }
+    // Written as text too (no decoder on the way): the same.
+    const text = through((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(BOM + BOM + JSON.stringify(LIST));
+    });
+    assert.deepEqual(JSON.parse(text.wire), FILTERED);
+    // An event stream's leading BOMs, as text: its first event is read, not taken for a field named "\uFEFFdata".
+    const sse = through((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`${BOM}${BOM}data: ${JSON.stringify(LIST)}\n\n`);
+    });
+    assert.deepEqual(JSON.parse(sse.wire.slice('data: '.length)), FILTERED);
+  });
+
+  it('a Content-Type sent twice is refused in place (500), nothing of the body passed (before: the first value chose the mode)', () => {
+    const body = JSON.stringify(LIST);
+    const cases: Array<[string, (res: ReturnType<typeof wire>) => void]> = [
+      ['raw array', (res) => res.writeHead(200, ['Content-Type', 'text/plain', 'Content-Type', 'application/json'])],
+      ['raw array, JSON twice', (res) => res.writeHead(200, ['content-type', 'application/json', 'content-type', 'application/json'])],
+      ['array value', (res) => res.writeHead(200, { 'content-type': ['text/plain', 'application/json'] })],
+      ['set before', (res) => (res.setHeader('content-type', ['text/event-stream', 'application/json']), res.writeHead(200))],
+    ];
+    for (const [name, head] of cases) {
+      const out = through((res) => {
+        head(res);
+        res.end(body);
+      });
+      assert.equal(out.status, 500, name);
+      assert.equal(out.contentType, 'application/json', name);
+      assert.deepEqual(JSON.parse(out.wire), { error: 'server_error', error_description: 'tool list could not be filtered' }, name);
+      assert.deepEqual(out.reasons, ['unreadable'], name);
+    }
+  });
+
+  it('a JSON body that does not parse is cut, never passed (before: passed as written); an empty one passes', () => {
+    for (const body of [`${JSON.stringify(LIST)}garbage`, `data: ${JSON.stringify(LIST)}\n\n`, `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"export_customers"}]}`]) {
+      const out = through((res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write(body.slice(0, 10));
+        res.end(body.slice(10));
+      });
+      assert.deepEqual([out.destroyed, out.wire, out.reasons], [true, '', ['not_json']], body);
+    }
+    for (const body of ['', ' \n']) {
+      const out = through((res) => {
+        res.writeHead(202, { 'content-type': 'application/json' });
+        res.end(body);
+      });
+      assert.deepEqual([out.status, out.destroyed, out.wire, out.reasons], [202, false, body, []]);
+    }
+  });
+
+  it('an event whose data does not parse as JSON cuts the stream (MCP events carry JSON-RPC); events without data, or with empty data, pass', () => {
+    const progress = `data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress' })}\n\n`;
+    const ok = through((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`id: 0\ndata: \n\n: comment\n\nretry: 1000\n\n${progress}`);
+      res.end();
+    });
+    assert.deepEqual([ok.destroyed, ok.wire], [false, `id: 0\ndata: \n\n: comment\n\nretry: 1000\n\n${progress}`]);
+    const bad = through((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(progress);
+      res.write(`data: ${JSON.stringify(LIST)}x\n\n`);
+      res.end(progress);
+    });
+    assert.deepEqual([bad.destroyed, bad.wire, bad.reasons], [true, progress, ['not_json']]);
+  });
 });
