@@ -116,7 +116,18 @@ export class RedisOidcAdapter implements OidcAdapter {
     const [result, grantId] = await this.#redis.dtsConsume(this.#key(id), epochSeconds(), stamp);
     if (result === 1) return;
     if (result === -1 && grantId) throw new AlreadyConsumed(this.#model, grantId);
-    throw new AlreadyConsumed(this.#model, result === -1 ? grantIdOf(await this.find(id)) : undefined);
+    throw new AlreadyConsumed(this.#model, result === -1 ? await this.#grantOfUnreadable(id) : undefined);
+  }
+
+  /** The grant of a record the script could not decode, by JSON.parse; none when that cannot read it either (a store
+   * failure is not swallowed: it stays a 503). */
+  async #grantOfUnreadable(id: string): Promise<string | undefined> {
+    try {
+      return grantIdOf(await this.find(id));
+    } catch (err) {
+      if (err instanceof SyntaxError) return undefined;
+      throw err;
+    }
   }
 
   /** Index keys left behind expire with the record; a lookup through them finds nothing once the record is gone. */
