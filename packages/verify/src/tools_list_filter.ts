@@ -64,6 +64,14 @@ const LEADING_BOMS = /^\uFEFF+/;
 /** RFC 9110 §8.3.1: `type "/" subtype`, both tokens; RFC 6839 §3.1: a `+json` suffix is JSON. */
 const JSON_ESSENCE = /^(?:application\/json|[!#$%&'*.^_`|~0-9a-z-]+\/[!#$%&'*.^_`|~0-9a-z+-]+\+json)$/;
 
+/** WHATWG HTML "Server-sent events": a line is empty, a comment (`:`), or a field, its name before the first `:`. */
+const knownField = (line: string): boolean => {
+  if (line === '' || line.startsWith(':')) return true;
+  const colon = line.indexOf(':');
+  const name = colon === -1 ? line : line.slice(0, colon);
+  return name === 'data' || name === 'event' || name === 'id' || name === 'retry';
+};
+
 /**
  * The mode of an answer from its `Content-Type` values, or `undefined` to refuse it. Read from the media type's essence
  * (RFC 9110 §8.3.1: type/subtype before any parameter, case-insensitive), as the MCP client reads it: a parameter
@@ -85,9 +93,9 @@ function modeOf(values: readonly unknown[]): Mode | undefined {
 /**
  * Filter `result.tools` of the responses whose id `listed` accepts (the ids of the `tools/list` requests answered, or
  * every id on a stream that answers no request of its own), keeping the tools `keep` accepts. The mode is the
- * `Content-Type`'s essence (`modeOf`): a body that is neither JSON nor an event stream is passed through (it holds no
- * tool list a client would read). An answer the filter cannot read is never passed (fail closed), and `onRefused` is
- * told: one with a `Content-Encoding` other than identity (a compressor inside the handler) or an ambiguous or
+ * `Content-Type`'s essence (`modeOf`); a 2xx body of any other type, or none, is read as an event stream (the MCP
+ * client reads a successful GET's body as one whatever its type); any other answer is passed through. An answer the
+ * filter cannot read is never passed (fail closed), and `onRefused` is told: one with a `Content-Encoding` other than identity (a compressor inside the handler) or an ambiguous or
  * repeated `Content-Type` is replaced by a 500 (`unreadable`); a JSON body, or an event's data, that does not parse
  * as JSON once leading byte order marks are stripped (`not_json`), and a JSON body or one event past
  * `maxBufferedBytes` (`too_large`), are cut (`destroy()`): the status line and headers went out as written, so a
@@ -154,6 +162,10 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
   // event carries one JSON-RPC message (or none: a priming event); data that is not JSON is not passed.
   const transformEvent = (event: string): string | undefined => {
     const lines = event.split(/\r\n|\r|\n/);
+    // Only the fields an MCP server sends, and comments: a line whose field the filter does not know may be one a
+    // client's parser reads otherwise (eventsource-parser drops a leading "\u00EF\u00BB\u00BF", a byte order mark read
+    // as Latin-1, so "\u00EF\u00BB\u00BFdata: ..." is data to it and an unknown field here): not passed.
+    if (!lines.every(knownField)) return undefined;
     const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(line.startsWith('data: ') ? 6 : 5));
     if (data.length === 0) return event;
     const joined = data.join('\n');
@@ -252,7 +264,11 @@ export function filterToolListResponses(res: NodeLikeResponse, listed: (id: Json
     const given = headerValues(headers, 'content-type');
     const contentTypes = given.length > 0 ? given : [res.getHeader('content-type')].flat().filter((value) => value !== undefined);
     const encoding = String(headerValues(headers, 'content-encoding')[0] ?? res.getHeader('content-encoding') ?? 'identity').toLowerCase();
-    const chosen = modeOf(contentTypes);
+    const typed = modeOf(contentTypes);
+    // A 2xx body of any other type (or none) is read as an event stream: the MCP client feeds any successful GET's body
+    // to its event-stream parser whatever its type (client/streamableHttp.js, the standalone stream), so a tool list
+    // sent there must meet this filter too. Other statuses carry no answer a client reads a list from.
+    const chosen = typed === 'pass' && statusCode >= 200 && statusCode < 300 ? 'sse' : typed;
     if (chosen === undefined || (chosen !== 'pass' && encoding !== 'identity')) {
       refused = true;
       mode = 'pass';

@@ -143,13 +143,51 @@ describe('filterToolListResponses holds at most maxBufferedBytes of an answer', 
     assert.equal(res.wire, '');
     assert.deepEqual(reasons, ['too_large']);
 
-    // Only what is held to be read is bounded: a body neither JSON nor an event stream streams through.
+    // Only what is held to be read is bounded: an error answer neither JSON nor an event stream streams through.
     const plain = wire();
     filterToolListResponses(plain, () => true, keep, { maxBufferedBytes: 10 });
-    plain.writeHead(200, { 'content-type': 'text/plain' });
+    plain.writeHead(404, { 'content-type': 'text/plain' });
     plain.write('x'.repeat(100));
     plain.end('y'.repeat(100));
-    assert.deepEqual([plain.status, plain.wire], [200, 'x'.repeat(100) + 'y'.repeat(100)]);
+    assert.deepEqual([plain.status, plain.wire], [404, 'x'.repeat(100) + 'y'.repeat(100)]);
+  });
+
+  // The MCP client reads any 2xx GET body as an event stream, whatever its type (client/streamableHttp.js); so does
+  // the filter: a tool list sent there is filtered, and text that is no event stream is not passed.
+  it('a 2xx answer of another type, or none, is read as an event stream; an error answer is passed', () => {
+    const list = JSON.stringify({ jsonrpc: '2.0', id: 7, result: { tools: [{ name: 'crm.lookup_customer' }, { name: 'export_customers' }] } });
+    for (const headers of [{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/octet-stream' }]) {
+      const res = wire();
+      filterToolListResponses(res, () => true, keep);
+      res.writeHead(200, headers);
+      res.end(`data: ${list}\n\n`);
+      assert.equal(res.destroyed, false, JSON.stringify(headers));
+      assert.doesNotMatch(res.wire, /export_customers/, JSON.stringify(headers));
+      assert.match(res.wire, /crm\.lookup_customer/);
+    }
+    const text = wire();
+    filterToolListResponses(text, () => true, keep);
+    text.writeHead(200, { 'content-type': 'text/plain' });
+    text.end('OK');
+    assert.deepEqual([text.destroyed, text.wire], [true, '']);
+  });
+
+  // eventsource-parser drops a leading "\u00EF\u00BB\u00BF" (a byte order mark decoded as Latin-1): a line the filter does
+  // not read as a field may be data to a client. Only data, event, id, retry and comments pass.
+  it('an event with a field the filter does not know is cut (a Latin-1 byte order mark before data:)', () => {
+    const list = JSON.stringify({ jsonrpc: '2.0', id: 7, result: { tools: [{ name: 'export_customers' }] } });
+    for (const body of [`\u00EF\u00BB\u00BFdata: ${list}\n\n`, `dat: x\ndata: ${list}\n\n`]) {
+      const res = wire();
+      filterToolListResponses(res, () => true, keep);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(body);
+      assert.deepEqual([res.destroyed, /export_customers/.test(res.wire)], [true, false], JSON.stringify(body.slice(0, 12)));
+    }
+    const ok = wire();
+    filterToolListResponses(ok, () => true, keep);
+    ok.writeHead(200, { 'content-type': 'text/event-stream' });
+    ok.end(`: comment\nevent: message\nid: 1\nretry: 1000\ndata: ${list}\n\n`);
+    assert.deepEqual([ok.destroyed, /export_customers/.test(ok.wire), /event: message/.test(ok.wire)], [false, false, true]);
   });
 
   it('JSON exactly at the bound passes (filtered as ever); one byte over is cut, whatever the chunks', () => {
