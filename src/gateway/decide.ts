@@ -1,7 +1,7 @@
 // The per-message decision: tools/call by the verify SDK (its decision function, its refusals), tool lists in every
 // answer by its filter, every other method by the route's rules, deny by default. The one place the gateway decides.
 import type { ServerResponse } from 'node:http';
-import { expressToolAuthorization, type DecisionEvent as ToolDecisionEvent, type VerifiedToken } from 'delegation-token-verify';
+import { expressToolAuthorization, type DecisionEvent as ToolDecisionEvent, type FilterRefusal, type VerifiedToken } from 'delegation-token-verify';
 import type { GatewayRoute } from './config.js';
 import type { Message } from './jsonrpc.js';
 import { underPrefix, uriProblem } from './resource_uri.js';
@@ -24,11 +24,8 @@ export interface Decider {
    * An answer the filter cannot read (over `maxBufferedBytes`, or not JSON) is never relayed unfiltered: it is cut,
    * and `onRefused` is told why.
    */
-  filter(token: VerifiedToken, res: ServerResponse, onRefused?: (reason: AnswerRefusal) => void): void;
+  filter(token: VerifiedToken, res: ServerResponse, onRefused?: (reason: FilterRefusal) => void): void;
 }
-
-/** Why the filter did not relay an answer (the verify SDK's `onAnswerRefused`): `too_large` and `not_json` are cut. */
-export type AnswerRefusal = 'too_large' | 'not_json' | 'unreadable';
 
 export function createDecider(
   route: GatewayRoute,
@@ -37,7 +34,7 @@ export function createDecider(
   // The SDK reports each tools/call decision synchronously, inside the middleware call: catch it for this request.
   let current: ToolDecisionEvent | undefined;
   // The SDK tells which response a refused answer was on; each request's handler listens for its own.
-  const refusals = new WeakMap<object, (reason: AnswerRefusal) => void>();
+  const refusals = new WeakMap<object, (reason: FilterRefusal) => void>();
   const toolAuthorization = expressToolAuthorization({
     resourceMetadataUrl: options.resourceMetadataUrl,
     argumentsKey: options.argumentsKey,

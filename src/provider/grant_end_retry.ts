@@ -2,6 +2,7 @@
 // a reused code or refresh token answered 503 must still end its grant once the store is back, with nobody asking again.
 import { AsyncResource } from 'node:async_hooks';
 import type { Logger } from 'pino';
+import { scrub } from '../http/scrub.js';
 import { grantRoot, tokenDigest } from '../sessions/revocation.js';
 
 /**
@@ -80,7 +81,7 @@ export const grantDigest = (grantId: string) => tokenDigest(grantRoot(grantId));
  * RFC code), never the error object (ioredis errors carry the command's arguments: keys that hold token ids). */
 const reason = (err: unknown) => {
   const detail = (err as { error_detail?: unknown } | undefined)?.error_detail;
-  return (typeof detail === 'string' ? detail : err instanceof Error ? err.message : String(err)).slice(0, 200);
+  return scrub(typeof detail === 'string' ? detail : err instanceof Error ? err.message : err).slice(0, 200);
 };
 
 /**

@@ -71,6 +71,6 @@ export { ANY_ARGUMENTS, decide } from './decision.js';
 export type { ArgumentViolation, Decision, DecisionToken } from './decision.js';
 export { expressToolAuthorization, koaToolAuthorization } from './tool_authorization.js';
 export type { KoaToolContext, ToolAuthorizationOptions } from './tool_authorization.js';
-export type { NodeLikeResponse } from './tools_list_filter.js';
+export type { FilterRefusal, NodeLikeResponse } from './tools_list_filter.js';
 export { jsonLinesDecisionSink } from './decision_log.js';
 export type { DecisionEvent, InfoLogger } from './decision_log.js';
